@@ -1,0 +1,55 @@
+//! The command line: `serve`, `migrate`, `tenant …`, `token …`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about = "SCIM 2.0 provisioning server")]
+pub struct Cli {
+    /// A TOML settings file; `ROSTER_*` environment variables override it.
+    #[arg(long, global = true, env = "ROSTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies migrations first; creates tenant "default" on first start).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage SCIM bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; its SCIM base URL is /scim/v2/<slug>.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tenants.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once, alone on the last line.
+    Create {
+        tenant_slug: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List a tenant's tokens (never their secrets).
+    List { tenant_slug: String },
+    /// Revoke a token by id.
+    Revoke { tenant_slug: String, token_id: String },
+}

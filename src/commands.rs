@@ -1,0 +1,107 @@
+//! What each CLI command does. Output meant for scripts goes to stdout (a created token
+//! alone on the last line); logs go to stderr.
+
+use std::error::Error;
+
+use crate::cli::{Command, TenantCommand, TokenCommand};
+use crate::config::Settings;
+use crate::service::tenants;
+use crate::startup::{open_store, Application};
+use crate::store::{migrate, Store};
+
+type CommandResult = Result<(), Box<dyn Error + Send + Sync>>;
+
+pub fn run(command: Command, settings: &Settings) -> CommandResult {
+    match command {
+        Command::Serve => serve(settings),
+        Command::Migrate => {
+            let store = open_store(settings)?;
+            let mut conn = store.connection()?;
+            let applied = migrate::run_pending(&mut conn)?;
+            println!("{applied} migration(s) applied");
+            Ok(())
+        }
+        Command::Tenant(command) => tenant(command, &migrated_store(settings)?),
+        Command::Token(command) => token(command, &migrated_store(settings)?),
+    }
+}
+
+fn migrated_store(settings: &Settings) -> Result<Store, Box<dyn Error + Send + Sync>> {
+    let store = open_store(settings)?;
+    let mut conn = store.connection()?;
+    migrate::run_pending(&mut conn)?;
+    Ok(store)
+}
+
+fn serve(settings: &Settings) -> CommandResult {
+    let runtime = actix_web::rt::System::new();
+    runtime.block_on(async {
+        let app = Application::build(settings).await?;
+        bootstrap_default_tenant(app.store(), app.public_url())?;
+        tracing::info!(url = %app.public_url(), backend = app.store().backend_name(), "roster is serving");
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+/// On the very first start, makes tenant `default` with a token and prints what a
+/// newcomer needs to point an identity provider (or curl) at roster.
+fn bootstrap_default_tenant(store: &Store, public_url: &str) -> CommandResult {
+    let mut conn = store.connection()?;
+    if tenants::has_tenants(&mut conn)? {
+        return Ok(());
+    }
+    tenants::create_tenant(&mut conn, "default", Some("Default tenant"))?;
+    let token = tenants::create_token(&mut conn, "default", Some("initial token"))?;
+    println!("roster: first start, created tenant \"default\".");
+    println!("SCIM Base URL: {public_url}/scim/v2/default");
+    println!("Bearer token (shown once, store it now): {}", token.secret);
+    Ok(())
+}
+
+fn tenant(command: TenantCommand, store: &Store) -> CommandResult {
+    let mut conn = store.connection()?;
+    match command {
+        TenantCommand::Create { slug, name } => {
+            let row = tenants::create_tenant(&mut conn, &slug, name.as_deref())?;
+            println!("created tenant {} ({})", row.slug, row.id);
+        }
+        TenantCommand::List => {
+            println!("{:<24} {:<36} {:<24} NAME", "SLUG", "ID", "CREATED");
+            for t in tenants::list_tenants(&mut conn)? {
+                println!("{:<24} {:<36} {:<24} {}", t.slug, t.id, t.created_at, t.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn token(command: TokenCommand, store: &Store) -> CommandResult {
+    let mut conn = store.connection()?;
+    match command {
+        TokenCommand::Create { tenant_slug, name } => {
+            let token = tenants::create_token(&mut conn, &tenant_slug, name.as_deref())?;
+            eprintln!("created token {} for tenant {tenant_slug}; it is shown once:", token.row.id);
+            println!("{}", token.secret);
+        }
+        TokenCommand::List { tenant_slug } => {
+            println!("{:<36} {:<24} {:<24} {:<24} {:<14} NAME", "ID", "CREATED", "LAST USED", "REVOKED", "HINT");
+            for t in tenants::list_tokens(&mut conn, &tenant_slug)? {
+                println!(
+                    "{:<36} {:<24} {:<24} {:<24} {:<14} {}",
+                    t.id,
+                    t.created_at,
+                    t.last_used_at.as_deref().unwrap_or("never"),
+                    t.revoked_at.as_deref().unwrap_or("-"),
+                    t.hint,
+                    t.name
+                );
+            }
+        }
+        TokenCommand::Revoke { tenant_slug, token_id } => {
+            tenants::revoke_token(&mut conn, &tenant_slug, &token_id)?;
+            println!("revoked token {token_id}");
+        }
+    }
+    Ok(())
+}

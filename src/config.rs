@@ -1,0 +1,138 @@
+//! Settings: defaults, then an optional TOML file, then `ROSTER_*` environment variables.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Every key, with its default; `README.md` has the same table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`.
+    pub database_url: String,
+    /// Address to listen on (`host:port`; port 0 picks a free one).
+    pub listen: String,
+    /// How clients reach roster (`https://roster.example.com`); used in `meta.location`
+    /// and `Location`. Defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    pub log_format: LogFormat,
+    /// A tracing filter, e.g. `info` or `roster=debug,info`.
+    pub log_level: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Largest page a list returns (`count` is clamped to it).
+    pub max_page_size: i64,
+    pub pool_size: u32,
+    /// How long a request waits for a database connection before it gets 503.
+    pub pool_timeout_ms: u64,
+    /// Longest a statement may run (or, on SQLite, wait for the write lock).
+    pub statement_timeout_ms: u64,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://roster.db".into(),
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            log_format: LogFormat::Pretty,
+            log_level: "info".into(),
+            max_body_bytes: 1 << 20,
+            max_page_size: 500,
+            pool_size: 10,
+            pool_timeout_ms: 1500,
+            statement_timeout_ms: 5000,
+            shutdown_timeout_secs: 30,
+            workers: 0,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}")]
+    Read { path: String, #[source] source: std::io::Error },
+    #[error("invalid configuration")]
+    Invalid(#[source] toml::de::Error),
+}
+
+pub const ENV_PREFIX: &str = "ROSTER_";
+
+impl Settings {
+    /// Loads settings; `env` is the process environment (a parameter so tests can pass
+    /// their own).
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+                toml::from_str::<toml::Table>(&text).map_err(ConfigError::Invalid)?
+            }
+            None => toml::Table::new(),
+        };
+        for (key, value) in env {
+            let Some(name) = key.strip_prefix(ENV_PREFIX) else { continue };
+            let name = name.to_ascii_lowercase();
+            if name == "config" {
+                continue;
+            }
+            table.insert(name, env_value(&value));
+        }
+        toml::Table::try_into(table).map_err(ConfigError::Invalid)
+    }
+}
+
+/// An environment value as TOML: numbers and booleans as such, anything else a string.
+fn env_value(raw: &str) -> toml::Value {
+    if let Ok(n) = raw.parse::<i64>() {
+        return toml::Value::Integer(n);
+    }
+    if let Ok(b) = raw.parse::<bool>() {
+        return toml::Value::Boolean(b);
+    }
+    toml::Value::String(raw.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_apply_without_file_or_environment() {
+        let s = Settings::load(None, env(&[("HOME", "/root")])).unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.database_url, "sqlite://roster.db");
+        assert_eq!(s.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\nmax_page_size = 50\n").unwrap();
+        let s = Settings::load(Some(&path), env(&[("ROSTER_LISTEN", "127.0.0.1:1"), ("ROSTER_POOL_SIZE", "3")])).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:1");
+        assert_eq!(s.max_page_size, 50);
+        assert_eq!(s.pool_size, 3);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(Settings::load(None, env(&[("ROSTER_LISTN", "x")])).is_err());
+    }
+}

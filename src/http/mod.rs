@@ -1,0 +1,96 @@
+//! The HTTP edge: routing, extraction, error mapping. Handlers call one use case each.
+
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod scim;
+pub mod state;
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, Resource};
+use tracing_actix_web::RequestId;
+
+use self::error::ApiError;
+use self::scim::{discovery, resources};
+
+/// The route table: every endpoint roster serves.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/metrics").route(web::get().to(health::metrics)))
+        .service(
+            web::scope("/scim/v2/{tenant}")
+                .service(resource("/ServiceProviderConfig").route(web::get().to(discovery::service_provider_config)))
+                .service(resource("/Schemas").route(web::get().to(discovery::schemas)))
+                .service(resource("/Schemas/{id}").route(web::get().to(discovery::schema_by_id)))
+                .service(resource("/ResourceTypes").route(web::get().to(discovery::resource_types)))
+                .service(resource("/ResourceTypes/{id}").route(web::get().to(discovery::resource_type_by_id)))
+                .service(resource("/Bulk").route(web::post().to(discovery::bulk)))
+                .service(resource("/Me").to(discovery::me))
+                .service(resource("/{endpoint:Users|Groups}/.search").route(web::post().to(resources::search)))
+                .service(
+                    resource("/{endpoint:Users|Groups}")
+                        .route(web::get().to(resources::list))
+                        .route(web::post().to(resources::create)),
+                )
+                .service(
+                    resource("/{endpoint:Users|Groups}/{id}")
+                        .route(web::get().to(resources::get))
+                        .route(web::put().to(resources::replace))
+                        .route(web::patch().to(resources::patch))
+                        .route(web::delete().to(resources::delete)),
+                ),
+        )
+        .default_service(web::to(unknown_endpoint));
+}
+
+/// A resource whose unsupported methods get a SCIM 405.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+async fn unknown_endpoint() -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::UnknownEndpoint)
+}
+
+/// One log line and one metrics sample per request; server errors are logged here,
+/// once, with their cause chain. Query strings are never logged: filters carry PII.
+pub async fn access_log(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let state = req.app_data::<web::Data<state::AppState>>().cloned();
+    let mut res = next.call(req).await?;
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    let request_id = res.request().extensions().get::<RequestId>().map(ToString::to_string);
+    if let Some(id) = request_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+    }
+    if let Some(state) = state {
+        state.metrics.observe(&route, &method, status, elapsed);
+    }
+    let tenant = path.strip_prefix("/scim/v2/").and_then(|rest| rest.split('/').next()).unwrap_or("");
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    match res.response().error() {
+        Some(error) if status >= 500 => {
+            tracing::error!(tenant, method, path, status, latency_ms, error = %error, cause = ?error, "request failed");
+        }
+        _ => tracing::info!(tenant, method, path, status, latency_ms, "request"),
+    }
+    Ok(res)
+}

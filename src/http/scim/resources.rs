@@ -1,0 +1,208 @@
+//! `/Users` and `/Groups`: one set of handlers, dispatched on the endpoint in the path.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::Value;
+
+use super::media::{query_pairs, resource_response, scim_json, ScimBody};
+use crate::http::auth::Tenant;
+use crate::http::error::ApiError;
+use crate::http::state::AppState;
+use crate::scim::list::{self, ListParams, Projection};
+use crate::scim::schema::ResourceKind;
+use crate::scim::{Invalid, ScimType};
+use crate::service::{groups, now, users, Rendered, Scope, ServiceError};
+
+/// The resource type an endpoint segment names (the route only admits these two).
+fn kind(endpoint: &str) -> Result<ResourceKind, ApiError> {
+    match endpoint {
+        "Users" => Ok(ResourceKind::User),
+        "Groups" => Ok(ResourceKind::Group),
+        _ => Err(ApiError::UnknownEndpoint),
+    }
+}
+
+/// The attribute computed from membership rows, loaded only when it will be shown.
+fn linked_attribute(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "groups",
+        ResourceKind::Group => "members",
+    }
+}
+
+fn projection(req: &HttpRequest) -> Result<Projection, ApiError> {
+    let pairs = query_pairs(req);
+    let get = |name: &str| pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    Ok(list::parse_projection(get("attributes"), get("excludedAttributes"))?)
+}
+
+fn respond(status: StatusCode, kind: ResourceKind, rendered: &Rendered, projection: &Projection) -> HttpResponse {
+    let body = projection.apply(kind, rendered.body.clone());
+    resource_response(status, rendered, &body)
+}
+
+/// `GET /{endpoint}`: list with filter, paging and projection.
+pub async fn list(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let kind = kind(&path.1)?;
+    let params = list::parse_params(&query_pairs(&req), state.limits.max_page_size)?;
+    run_list(&state, tenant.scope, kind, params).await
+}
+
+/// `POST /{endpoint}/.search` (RFC 7644 §3.4.3): the same query in a JSON body.
+pub async fn search(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<(String, String)>,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
+    let kind = kind(&path.1)?;
+    let params = list::parse_params(&search_pairs(body.0)?, state.limits.max_page_size)?;
+    run_list(&state, tenant.scope, kind, params).await
+}
+
+/// A `SearchRequest` body as the query pairs a GET would carry.
+fn search_pairs(body: Value) -> Result<Vec<(String, String)>, ApiError> {
+    let Value::Object(fields) = body else {
+        return Err(Invalid::new(ScimType::InvalidSyntax, "a SearchRequest must be a JSON object").into());
+    };
+    let mut pairs = Vec::new();
+    for (key, value) in fields {
+        let text = match value {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+            _ => continue,
+        };
+        pairs.push((key, text));
+    }
+    Ok(pairs)
+}
+
+async fn run_list(state: &AppState, scope: Scope, kind: ResourceKind, params: ListParams) -> Result<HttpResponse, ApiError> {
+    let linked = params.projection.wants(linked_attribute(kind));
+    let query = params.clone();
+    let (total, resources) = state
+        .store
+        .run(move |c| match kind {
+            ResourceKind::User => users::list(c, &scope, &query, linked),
+            ResourceKind::Group => groups::list(c, &scope, &query, linked),
+        })
+        .await?;
+    let resources = resources.into_iter().map(|r| params.projection.apply(kind, r)).collect();
+    Ok(scim_json(StatusCode::OK, &list::list_response(total, params.start_index, resources)))
+}
+
+/// `POST /{endpoint}`.
+pub async fn create(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<(String, String)>,
+    body: ScimBody,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let kind = kind(&path.1)?;
+    let projection = projection(&req)?;
+    let scope = tenant.scope;
+    let rendered = state
+        .store
+        .run(move |c| match kind {
+            ResourceKind::User => users::create(c, &scope, body.0, &now()),
+            ResourceKind::Group => groups::create(c, &scope, body.0, &now()),
+        })
+        .await?;
+    Ok(respond(StatusCode::CREATED, kind, &rendered, &projection))
+}
+
+/// `GET /{endpoint}/{id}`.
+pub async fn get(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (_, endpoint, id) = path.into_inner();
+    let kind = kind(&endpoint)?;
+    let projection = projection(&req)?;
+    let linked = projection.wants(linked_attribute(kind));
+    let scope = tenant.scope;
+    let rendered = state
+        .store
+        .run(move |c| match kind {
+            ResourceKind::User => users::get(c, &scope, &id, linked),
+            ResourceKind::Group => groups::get(c, &scope, &id, linked),
+        })
+        .await?;
+    Ok(respond(StatusCode::OK, kind, &rendered, &projection))
+}
+
+/// `PUT /{endpoint}/{id}`.
+pub async fn replace(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<(String, String, String)>,
+    body: ScimBody,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (_, endpoint, id) = path.into_inner();
+    let kind = kind(&endpoint)?;
+    let projection = projection(&req)?;
+    let scope = tenant.scope;
+    let rendered = state
+        .store
+        .run(move |c| match kind {
+            ResourceKind::User => users::replace(c, &scope, &id, body.0, &now()),
+            ResourceKind::Group => groups::replace(c, &scope, &id, body.0, &now()),
+        })
+        .await?;
+    Ok(respond(StatusCode::OK, kind, &rendered, &projection))
+}
+
+/// `PATCH /{endpoint}/{id}`: 200 with the resource after the change.
+pub async fn patch(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<(String, String, String)>,
+    body: ScimBody,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (_, endpoint, id) = path.into_inner();
+    let kind = kind(&endpoint)?;
+    let projection = projection(&req)?;
+    let linked = projection.wants(linked_attribute(kind));
+    let scope = tenant.scope;
+    let rendered = state
+        .store
+        .run(move |c| match kind {
+            ResourceKind::User => users::patch(c, &scope, &id, body.0, &now()),
+            ResourceKind::Group => groups::patch(c, &scope, &id, body.0, &now(), linked),
+        })
+        .await?;
+    Ok(respond(StatusCode::OK, kind, &rendered, &projection))
+}
+
+/// `DELETE /{endpoint}/{id}`: 204; a repeat is 404.
+pub async fn delete(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, endpoint, id) = path.into_inner();
+    let kind = kind(&endpoint)?;
+    let scope = tenant.scope;
+    state
+        .store
+        .run(move |c| -> Result<(), ServiceError> {
+            match kind {
+                ResourceKind::User => users::delete(c, &scope, &id),
+                ResourceKind::Group => groups::delete(c, &scope, &id),
+            }
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+

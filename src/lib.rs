@@ -1,0 +1,26 @@
+//! roster: a SCIM 2.0 provisioning server.
+//!
+//! Layers: `http` (actix adapters) → `service` (one transaction per use case) →
+//! `store` (all diesel). `scim` is the pure protocol core underneath them all.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod http;
+pub mod scim;
+pub mod service;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+/// An error with its causes, `a: b: c`, for one-line reports.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}

@@ -1,0 +1,38 @@
+//! Discovery documents (RFC 7643 §5–§7): what the server says it supports.
+
+use serde_json::{json, Value};
+
+use super::schema::SERVICE_PROVIDER_CONFIG_SCHEMA;
+
+/// The limits roster enforces; advertised exactly as enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_page_size: i64,
+    pub max_body_bytes: usize,
+    pub max_patch_operations: usize,
+}
+
+/// RFC 7643 §5 `ServiceProviderConfig`, advertising only what works.
+pub fn service_provider_config(base: &str, limits: &Limits) -> Value {
+    json!({
+        "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
+        "documentationUri": "https://github.com/roster-scim/roster#readme",
+        "patch": { "supported": true },
+        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "filter": { "supported": true, "maxResults": limits.max_page_size },
+        "changePassword": { "supported": false },
+        "sort": { "supported": false },
+        "etag": { "supported": false },
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "OAuth Bearer Token",
+            "description": "Authentication with a per-tenant bearer token (Authorization: Bearer <token>).",
+            "specUri": "https://www.rfc-editor.org/info/rfc6750",
+            "primary": true
+        }],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{base}/ServiceProviderConfig"),
+        }
+    })
+}

@@ -1,0 +1,252 @@
+//! List queries (RFC 7644 §3.4.2): paging parameters, projection and `ListResponse`.
+
+use serde_json::{Map, Value};
+
+use super::error::{Invalid, ScimType};
+use super::filter::{self, AttrPath, Filter};
+use super::schema::{ResourceKind, LIST_RESPONSE};
+
+/// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Projection {
+    pub attributes: Vec<AttrPath>,
+    pub excluded: Vec<AttrPath>,
+}
+
+/// Parsed list parameters; `start_index` is 1-based and `count` already clamped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListParams {
+    pub filter: Option<Filter>,
+    pub start_index: i64,
+    pub count: i64,
+    pub projection: Projection,
+}
+
+/// Reads list parameters from query pairs (names case-insensitive). `count` above
+/// `max_page_size` is clamped to it; a negative `count` means 0; `startIndex` below 1
+/// means 1 (RFC 7644 §3.4.2.4).
+pub fn parse_params(pairs: &[(String, String)], max_page_size: i64) -> Result<ListParams, Invalid> {
+    let get = |name: &str| pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let number = |name: &str| -> Result<Option<i64>, Invalid> {
+        get(name)
+            .map(|v| {
+                v.trim().parse::<i64>().map_err(|_| {
+                    Invalid::new(ScimType::InvalidValue, format!("'{name}' must be an integer"))
+                })
+            })
+            .transpose()
+    };
+    let filter = match get("filter") {
+        Some(f) if !f.trim().is_empty() => Some(filter::parse(f)?),
+        _ => None,
+    };
+    Ok(ListParams {
+        filter,
+        start_index: number("startIndex")?.unwrap_or(1).max(1),
+        count: number("count")?.unwrap_or(max_page_size).clamp(0, max_page_size),
+        projection: parse_projection(get("attributes"), get("excludedAttributes"))?,
+    })
+}
+
+pub fn parse_projection(attributes: Option<&str>, excluded: Option<&str>) -> Result<Projection, Invalid> {
+    Ok(Projection {
+        attributes: parse_attribute_list(attributes)?,
+        excluded: parse_attribute_list(excluded)?,
+    })
+}
+
+fn parse_attribute_list(list: Option<&str>) -> Result<Vec<AttrPath>, Invalid> {
+    list.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|name| {
+            let path = filter::parse_path(name)
+                .map_err(|e| Invalid::new(ScimType::InvalidValue, format!("bad attribute name: {e}")))?;
+            if path.filter.is_some() {
+                return Err(Invalid::new(ScimType::InvalidValue, "attribute lists take names, not filters"));
+            }
+            Ok(path.attr)
+        })
+        .collect()
+}
+
+/// Attributes returned whatever the projection says (`returned: always`).
+const ALWAYS: &[&str] = &["id", "schemas"];
+
+impl Projection {
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+
+    /// Whether `name` (a top-level core attribute) will appear in the output; lets the
+    /// caller skip loading `members` or `groups` nobody asked for.
+    pub fn wants(&self, name: &str) -> bool {
+        let named = |paths: &[AttrPath]| {
+            paths.iter().any(|p| p.name.eq_ignore_ascii_case(name) && p.urn.is_none())
+        };
+        if !self.attributes.is_empty() {
+            return named(&self.attributes);
+        }
+        !self.excluded.iter().any(|p| p.name.eq_ignore_ascii_case(name) && p.urn.is_none() && p.sub_attr.is_none())
+    }
+
+    /// Applies the projection to a rendered resource.
+    pub fn apply(&self, kind: ResourceKind, resource: Value) -> Value {
+        let Value::Object(mut object) = resource else {
+            return resource;
+        };
+        if !self.attributes.is_empty() {
+            let mut kept = Map::new();
+            for (key, value) in &object {
+                if ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(key)) {
+                    kept.insert(key.clone(), value.clone());
+                }
+            }
+            for path in &self.attributes {
+                copy_path(kind, &object, &mut kept, path);
+            }
+            return Value::Object(kept);
+        }
+        for path in &self.excluded {
+            if path.urn.is_none() && ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(&path.name)) {
+                continue;
+            }
+            remove_path(kind, &mut object, path);
+        }
+        Value::Object(object)
+    }
+}
+
+/// Where a path points: the key of the object holding it (None for the resource
+/// itself) and the attribute name within.
+fn locate<'p>(kind: ResourceKind, path: &'p AttrPath) -> (Option<String>, &'p str) {
+    match &path.urn {
+        Some(urn) if urn.eq_ignore_ascii_case(kind.core_schema()) => (None, &path.name),
+        Some(urn) => {
+            let full = format!("{urn}:{}", path.name);
+            // A whole extension (`urn:…:enterprise:2.0:User`) parses as urn + "User".
+            if kind.extensions().iter().any(|e| e.eq_ignore_ascii_case(&full)) {
+                return (None, "");
+            }
+            (Some(urn.clone()), &path.name)
+        }
+        None => (None, &path.name),
+    }
+}
+
+fn whole_extension(kind: ResourceKind, path: &AttrPath) -> Option<&'static str> {
+    let urn = path.urn.as_ref()?;
+    let full = format!("{urn}:{}", path.name);
+    kind.extensions().iter().copied().find(|e| e.eq_ignore_ascii_case(&full))
+}
+
+fn key_ci(map: &Map<String, Value>, name: &str) -> Option<String> {
+    map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
+}
+
+fn copy_path(kind: ResourceKind, from: &Map<String, Value>, into: &mut Map<String, Value>, path: &AttrPath) {
+    if let Some(ext) = whole_extension(kind, path) {
+        if let Some(v) = from.get(ext) {
+            into.insert(ext.to_owned(), v.clone());
+        }
+        return;
+    }
+    let (holder, name) = locate(kind, path);
+    let (source, target) = match holder {
+        None => (Some(from), into),
+        Some(urn) => {
+            let Some(key) = key_ci(from, &urn) else { return };
+            let source = from.get(&key).and_then(Value::as_object);
+            let entry = into.entry(key).or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(target) = entry else { return };
+            (source, target)
+        }
+    };
+    let Some(source) = source else { return };
+    let Some(key) = key_ci(source, name) else { return };
+    let value = &source[&key];
+    let Some(sub) = &path.sub_attr else {
+        target.insert(key, value.clone());
+        return;
+    };
+    let pick = |v: &Value| -> Option<Value> {
+        let o = v.as_object()?;
+        let k = key_ci(o, sub)?;
+        let mut m = Map::new();
+        m.insert(k.clone(), o[&k].clone());
+        Some(Value::Object(m))
+    };
+    match value {
+        Value::Array(items) => {
+            let existing = target.remove(&key).and_then(|v| match v {
+                Value::Array(a) => Some(a),
+                _ => None,
+            });
+            let mut out: Vec<Value> = existing.unwrap_or_else(|| vec![Value::Object(Map::new()); items.len()]);
+            for (slot, item) in out.iter_mut().zip(items) {
+                if let (Value::Object(slot), Some(Value::Object(picked))) = (slot, pick(item)) {
+                    slot.extend(picked);
+                }
+            }
+            out.retain(|v| v.as_object().is_some_and(|o| !o.is_empty()));
+            if !out.is_empty() {
+                target.insert(key, Value::Array(out));
+            }
+        }
+        other => {
+            if let Some(Value::Object(picked)) = pick(other) {
+                let slot = target.entry(key).or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(slot) = slot {
+                    slot.extend(picked);
+                }
+            }
+        }
+    }
+}
+
+fn remove_path(kind: ResourceKind, object: &mut Map<String, Value>, path: &AttrPath) {
+    if let Some(ext) = whole_extension(kind, path) {
+        object.remove(ext);
+        return;
+    }
+    let (holder, name) = locate(kind, path);
+    let target = match holder {
+        None => object,
+        Some(urn) => {
+            let Some(key) = key_ci(object, &urn) else { return };
+            match object.get_mut(&key) {
+                Some(Value::Object(o)) => o,
+                _ => return,
+            }
+        }
+    };
+    let Some(key) = key_ci(target, name) else { return };
+    let Some(sub) = &path.sub_attr else {
+        target.remove(&key);
+        return;
+    };
+    let strip = |v: &mut Value| {
+        if let Value::Object(o) = v {
+            if let Some(k) = key_ci(o, sub) {
+                o.remove(&k);
+            }
+        }
+    };
+    match target.get_mut(&key) {
+        Some(Value::Array(items)) => items.iter_mut().for_each(strip),
+        Some(other) => strip(other),
+        None => {}
+    }
+}
+
+/// RFC 7644 §3.4.2 `ListResponse`.
+pub fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> Value {
+    serde_json::json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}

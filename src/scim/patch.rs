@@ -1,0 +1,598 @@
+//! The PATCH engine (RFC 7644 §3.5.2) over a resource's stored attributes.
+//!
+//! Identity-provider dialects are accepted without configuration: `op` in any case,
+//! Entra's string booleans, value objects without a path (Okta's `{"active": false}`),
+//! URN-qualified paths, and `remove` of `members` with a value list, which removes only
+//! those members (JumpCloud and Entra mean it so; with no value it removes all).
+//!
+//! Group membership is not edited here: operations on `members` become
+//! [`MemberChange`]s that the store applies row by row, so a change to a huge group costs
+//! what it costs on a small one.
+
+use serde_json::{Map, Value};
+
+use super::error::{Invalid, ScimType};
+use super::filter::{self, AttrPath, CompareOp, Filter, Literal, PatchPath};
+use super::resource::{coerce, member_id};
+use super::schema::{self, AttributeDef, Mutability, ResourceKind, PATCH_OP};
+
+/// The most operations one PATCH request may carry.
+pub const MAX_OPERATIONS: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Add,
+    Remove,
+    Replace,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Operation {
+    pub op: Op,
+    pub path: Option<PatchPath>,
+    pub value: Option<Value>,
+}
+
+/// A change to a group's membership, applied in request order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberChange {
+    Add(Vec<String>),
+    Remove(Vec<String>),
+    RemoveAll,
+}
+
+/// Parses a `PatchOp` request body.
+pub fn parse_request(body: Value) -> Result<Vec<Operation>, Invalid> {
+    let Value::Object(mut body) = body else {
+        return Err(syntax("the request body must be a JSON object"));
+    };
+    if let Some(schemas) = get_ci(&body, "schemas") {
+        let listed = schemas
+            .as_array()
+            .is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP))));
+        if !listed {
+            return Err(syntax(format!("'schemas' must contain {PATCH_OP}")));
+        }
+    }
+    let key = body.keys().find(|k| k.eq_ignore_ascii_case("Operations")).cloned();
+    let Some(Value::Array(operations)) = key.and_then(|k| body.remove(&k)) else {
+        return Err(syntax("'Operations' must be an array"));
+    };
+    if operations.len() > MAX_OPERATIONS {
+        return Err(Invalid::new(
+            ScimType::TooMany,
+            format!("a PATCH request may carry at most {MAX_OPERATIONS} operations"),
+        ));
+    }
+    operations.into_iter().map(parse_operation).collect()
+}
+
+fn parse_operation(operation: Value) -> Result<Operation, Invalid> {
+    let Value::Object(mut operation) = operation else {
+        return Err(syntax("each operation must be a JSON object"));
+    };
+    let op = match take_ci(&mut operation, "op") {
+        Some(Value::String(op)) => match op.to_ascii_lowercase().as_str() {
+            "add" => Op::Add,
+            "remove" => Op::Remove,
+            "replace" => Op::Replace,
+            _ => return Err(syntax("'op' must be add, remove or replace")),
+        },
+        _ => return Err(syntax("each operation needs an 'op'")),
+    };
+    let path = match take_ci(&mut operation, "path") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if p.trim().is_empty() => None,
+        Some(Value::String(p)) => Some(
+            filter::parse_path(p.trim())
+                .map_err(|e| Invalid::new(ScimType::InvalidPath, e.to_string()))?,
+        ),
+        Some(_) => return Err(Invalid::new(ScimType::InvalidPath, "'path' must be a string")),
+    };
+    let value = take_ci(&mut operation, "value");
+    if op != Op::Remove && value.is_none() {
+        return Err(Invalid::new(ScimType::InvalidValue, "add and replace need a 'value'"));
+    }
+    if op == Op::Remove && path.is_none() {
+        return Err(Invalid::new(ScimType::NoTarget, "remove needs a 'path'"));
+    }
+    Ok(Operation { op, path, value })
+}
+
+/// Applies `operations` to `attributes` in order. For a Group, operations on `members`
+/// are returned as [`MemberChange`]s instead. Either every operation applies or the
+/// caller keeps the original attributes (this works on the caller's copy).
+pub fn apply(
+    kind: ResourceKind,
+    attributes: &mut Map<String, Value>,
+    operations: &[Operation],
+) -> Result<Vec<MemberChange>, Invalid> {
+    let mut members = Vec::new();
+    for operation in operations {
+        match &operation.path {
+            Some(path) => apply_path(kind, attributes, operation.op, path, operation.value.clone(), &mut members)?,
+            None => {
+                let Some(Value::Object(fields)) = operation.value.clone() else {
+                    return Err(Invalid::new(
+                        ScimType::InvalidValue,
+                        "without a 'path', 'value' must be a JSON object of attributes",
+                    ));
+                };
+                for (key, value) in fields {
+                    apply_key(kind, attributes, operation.op, &key, value, &mut members)?;
+                }
+            }
+        }
+    }
+    Ok(members)
+}
+
+/// One attribute of a path-less value object: an attribute name, a URN-qualified name,
+/// or an extension URN holding an object of extension attributes.
+fn apply_key(
+    kind: ResourceKind,
+    attributes: &mut Map<String, Value>,
+    op: Op,
+    key: &str,
+    value: Value,
+    members: &mut Vec<MemberChange>,
+) -> Result<(), Invalid> {
+    if let Some(urn) = kind.extensions().iter().find(|u| u.eq_ignore_ascii_case(key)) {
+        let Value::Object(fields) = value else {
+            return Err(Invalid::new(ScimType::InvalidValue, format!("{urn} must be a JSON object")));
+        };
+        for (name, value) in fields {
+            let path = PatchPath {
+                attr: AttrPath { urn: Some((*urn).to_owned()), name, sub_attr: None },
+                filter: None,
+                sub_attr: None,
+            };
+            apply_path(kind, attributes, op, &path, Some(value), members)?;
+        }
+        return Ok(());
+    }
+    let path = filter::parse_path(key).map_err(|e| Invalid::new(ScimType::InvalidPath, e.to_string()))?;
+    if op == Op::Replace && path.filter.is_none() && path.attr.sub_attr.is_none() {
+        // A path-less replace of a complex attribute replaces it whole (RFC 7644
+        // §3.5.2.3 applies merge semantics only to an explicit path).
+        if let Some(def) = schema::find_attribute(kind, path.attr.urn.as_deref(), &path.attr.name, None) {
+            if def.sub_attributes.is_empty() || def.multi_valued || is_members(kind, &path) {
+                return apply_path(kind, attributes, op, &path, Some(value), members);
+            }
+            let container = container_mut(kind, attributes, path.attr.urn.as_deref())?;
+            check_writable(def)?;
+            remove_ci(container, def.name);
+            if let Some(v) = coerce(def, value)? {
+                container.insert(def.name.to_owned(), v);
+            }
+            prune_extension(attributes, path.attr.urn.as_deref());
+            return Ok(());
+        }
+    }
+    apply_path(kind, attributes, op, &path, Some(value), members)
+}
+
+fn is_members(kind: ResourceKind, path: &PatchPath) -> bool {
+    kind == ResourceKind::Group
+        && path.attr.name.eq_ignore_ascii_case("members")
+        && path.attr.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema()))
+}
+
+fn apply_path(
+    kind: ResourceKind,
+    attributes: &mut Map<String, Value>,
+    op: Op,
+    path: &PatchPath,
+    value: Option<Value>,
+    members: &mut Vec<MemberChange>,
+) -> Result<(), Invalid> {
+    if is_members(kind, path) {
+        members.extend(member_changes(op, path, value)?);
+        return Ok(());
+    }
+    let urn = path.attr.urn.as_deref();
+    let name = path.attr.name.as_str();
+    let def = schema::find_attribute(kind, urn, name, None);
+    if let Some(def) = def {
+        check_writable(def)?;
+    } else if urn.is_some_and(|u| !is_known_urn(kind, u)) {
+        return Err(Invalid::new(ScimType::InvalidPath, format!("unknown schema in path '{}'", path.attr)));
+    }
+    let sub = path.sub_attr.as_deref().or(path.attr.sub_attr.as_deref());
+    let sub_def = match (def, sub) {
+        (Some(def), Some(sub)) => {
+            let found = def.sub_attributes.iter().find(|s| s.name.eq_ignore_ascii_case(sub));
+            if let Some(found) = found {
+                check_writable(found)?;
+            } else if !def.sub_attributes.is_empty() {
+                return Err(Invalid::new(ScimType::InvalidPath, format!("'{}' has no sub-attribute '{sub}'", def.name)));
+            }
+            found
+        }
+        _ => None,
+    };
+    let container = container_mut(kind, attributes, urn)?;
+    let canonical = def.map_or(name, |d| d.name).to_owned();
+    let target = Target { kind, urn, def, name: &canonical, sub, sub_def };
+    match (&path.filter, sub) {
+        (None, None) => target.whole(container, op, value)?,
+        (None, Some(sub)) => target.sub_attribute(container, op, sub, value)?,
+        (Some(filter), _) => target.filtered(container, op, filter, value)?,
+    }
+    prune_extension(attributes, urn);
+    Ok(())
+}
+
+struct Target<'a> {
+    kind: ResourceKind,
+    urn: Option<&'a str>,
+    def: Option<&'static AttributeDef>,
+    name: &'a str,
+    sub: Option<&'a str>,
+    sub_def: Option<&'static AttributeDef>,
+}
+
+impl Target<'_> {
+    fn coerce(&self, value: Value) -> Result<Option<Value>, Invalid> {
+        match self.def {
+            Some(def) => coerce(def, value),
+            None => Ok(Some(value).filter(|v| !v.is_null())),
+        }
+    }
+
+    fn coerce_sub(&self, value: Value) -> Result<Option<Value>, Invalid> {
+        match self.sub_def {
+            Some(def) => coerce(def, value),
+            None => Ok(Some(value).filter(|v| !v.is_null())),
+        }
+    }
+
+    fn multi_valued(&self) -> bool {
+        self.def.is_some_and(|d| d.multi_valued)
+    }
+
+    /// `add`, `replace` or `remove` of a whole attribute.
+    fn whole(&self, container: &mut Map<String, Value>, op: Op, value: Option<Value>) -> Result<(), Invalid> {
+        let current = remove_ci(container, self.name);
+        let value = value.unwrap_or(Value::Null);
+        let next = match op {
+            Op::Remove if self.multi_valued() && !value.is_null() => {
+                // Remove only the listed values (the Azure / JumpCloud reading).
+                let drop = self.coerce(value)?.map(into_items).unwrap_or_default();
+                current.map(|c| {
+                    into_items(c)
+                        .into_iter()
+                        .filter(|item| !drop.iter().any(|d| same_value(d, item)))
+                        .collect::<Vec<_>>()
+                })
+                .filter(|items| !items.is_empty())
+                .map(Value::Array)
+            }
+            Op::Remove => None,
+            Op::Add if self.multi_valued() => {
+                let mut items = current.map(into_items).unwrap_or_default();
+                for item in self.coerce(value)?.map(into_items).unwrap_or_default() {
+                    if !items.iter().any(|i| same_value(i, &item)) {
+                        items.push(item);
+                    }
+                }
+                Some(Value::Array(items)).filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+            }
+            Op::Add | Op::Replace => match (current, self.coerce(value)?) {
+                // Complex singular attributes merge sub-attributes (RFC 7644 §3.5.2.1/3).
+                (Some(Value::Object(mut old)), Some(Value::Object(new))) if !self.multi_valued() => {
+                    for (k, v) in new {
+                        remove_ci(&mut old, &k);
+                        old.insert(k, v);
+                    }
+                    Some(Value::Object(old))
+                }
+                (_, new) => new,
+            },
+        };
+        if let Some(next) = next {
+            container.insert(self.name.to_owned(), next);
+        }
+        Ok(())
+    }
+
+    /// `name.givenName`, or `emails.value` across every element of a multi-valued one.
+    fn sub_attribute(
+        &self,
+        container: &mut Map<String, Value>,
+        op: Op,
+        sub: &str,
+        value: Option<Value>,
+    ) -> Result<(), Invalid> {
+        let new = match (op, value) {
+            (Op::Remove, _) | (_, None) => None,
+            (_, Some(v)) => self.coerce_sub(v)?,
+        };
+        if self.multi_valued() {
+            let Some(Value::Array(items)) = get_ci_mut(container, self.name) else {
+                return if op == Op::Remove {
+                    Ok(())
+                } else {
+                    Err(Invalid::new(ScimType::NoTarget, format!("'{}' has no values", self.name)))
+                };
+            };
+            for item in items.iter_mut() {
+                if let Value::Object(fields) = item {
+                    set_or_remove(fields, sub, new.clone());
+                }
+            }
+            drop_empty_elements(container, self.name);
+            return Ok(());
+        }
+        let mut object = match remove_ci(container, self.name) {
+            Some(Value::Object(o)) => o,
+            Some(_) if op == Op::Remove => Map::new(),
+            Some(_) => {
+                return Err(Invalid::new(ScimType::InvalidPath, format!("'{}' is not complex", self.name)));
+            }
+            None => Map::new(),
+        };
+        set_or_remove(&mut object, sub, new);
+        if !object.is_empty() {
+            container.insert(self.name.to_owned(), Value::Object(object));
+        }
+        Ok(())
+    }
+
+    /// `emails[type eq "work"]` or `emails[type eq "work"].value`.
+    fn filtered(
+        &self,
+        container: &mut Map<String, Value>,
+        op: Op,
+        filter: &Filter,
+        value: Option<Value>,
+    ) -> Result<(), Invalid> {
+        if self.def.is_some_and(|d| !d.multi_valued) {
+            return Err(Invalid::new(
+                ScimType::InvalidPath,
+                format!("'{}' is single-valued: a value filter does not apply", self.name),
+            ));
+        }
+        let (kind, urn, name) = (self.kind, self.urn, self.name.to_owned());
+        let case_exact = move |p: &AttrPath| schema::is_case_exact(kind, urn, &name, Some(&p.name));
+        let mut items = remove_ci(container, self.name).map(into_items).unwrap_or_default();
+        let matched: Vec<usize> = (0..items.len())
+            .filter(|&i| filter::matches(filter, &items[i], &case_exact))
+            .collect();
+        match op {
+            Op::Remove => {
+                for &i in matched.iter().rev() {
+                    match (self.sub, &mut items[i]) {
+                        (Some(sub), Value::Object(fields)) => set_or_remove(fields, sub, None),
+                        _ => {
+                            items.remove(i);
+                        }
+                    }
+                }
+            }
+            Op::Add | Op::Replace if matched.is_empty() => {
+                // Entra and Okta address a typed value that may not exist yet, e.g.
+                // `emails[type eq "work"].value`: create it from the filter's equalities.
+                let Some(mut element) = element_from_filter(filter) else {
+                    return Err(Invalid::new(ScimType::NoTarget, format!("no value of '{}' matches the filter", self.name)));
+                };
+                let value = value.unwrap_or(Value::Null);
+                match self.sub {
+                    Some(sub) => set_or_remove(&mut element, sub, self.coerce_sub(value)?),
+                    None => merge_into(&mut element, value),
+                }
+                let element = self
+                    .coerce(Value::Array(vec![Value::Object(element)]))?
+                    .map(into_items)
+                    .unwrap_or_default();
+                items.extend(element);
+            }
+            Op::Add | Op::Replace => {
+                let value = value.unwrap_or(Value::Null);
+                let sub_value = match self.sub {
+                    Some(_) => self.coerce_sub(value.clone())?,
+                    None => None,
+                };
+                for &i in &matched {
+                    match (self.sub, &mut items[i]) {
+                        (Some(sub), Value::Object(fields)) => set_or_remove(fields, sub, sub_value.clone()),
+                        (None, item) if op == Op::Add => merge_into_value(item, value.clone()),
+                        (None, item) => *item = value.clone(),
+                        (Some(_), _) => {}
+                    }
+                }
+                let coerced = self.coerce(Value::Array(std::mem::take(&mut items)))?;
+                items = coerced.map(into_items).unwrap_or_default();
+            }
+        }
+        if !items.is_empty() {
+            container.insert(self.name.to_owned(), Value::Array(items));
+        }
+        Ok(())
+    }
+}
+
+fn member_changes(op: Op, path: &PatchPath, value: Option<Value>) -> Result<Vec<MemberChange>, Invalid> {
+    let ids = |value: Option<Value>| -> Result<Vec<String>, Invalid> {
+        match value {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items.into_iter().map(member_id).collect(),
+            Some(single) => Ok(vec![member_id(single)?]),
+        }
+    };
+    match (op, &path.filter) {
+        (Op::Add, None) => Ok(vec![MemberChange::Add(ids(value)?)]),
+        (Op::Replace, None) => Ok(vec![MemberChange::RemoveAll, MemberChange::Add(ids(value)?)]),
+        (Op::Remove, None) => match value {
+            None | Some(Value::Null) => Ok(vec![MemberChange::RemoveAll]),
+            some => Ok(vec![MemberChange::Remove(ids(some)?)]),
+        },
+        (Op::Remove, Some(filter)) => filter_member_ids(filter).map(|ids| vec![MemberChange::Remove(ids)]).ok_or_else(|| {
+            Invalid::new(ScimType::InvalidFilter, "a members filter must be value eq \"id\" (or several joined by or)")
+        }),
+        (_, Some(_)) => Err(Invalid::new(
+            ScimType::InvalidPath,
+            "add and replace on members take a value list, not a filter",
+        )),
+    }
+}
+
+/// The ids named by `value eq "a" or value eq "b"`.
+fn filter_member_ids(filter: &Filter) -> Option<Vec<String>> {
+    match filter {
+        Filter::Compare { path, op: CompareOp::Eq, value: Literal::String(id) }
+            if path.name.eq_ignore_ascii_case("value") && path.sub_attr.is_none() =>
+        {
+            Some(vec![id.clone()])
+        }
+        Filter::Or(a, b) => {
+            let mut ids = filter_member_ids(a)?;
+            ids.extend(filter_member_ids(b)?);
+            Some(ids)
+        }
+        _ => None,
+    }
+}
+
+/// `{type: "work"}` from `type eq "work"` (and conjunctions of such equalities).
+fn element_from_filter(filter: &Filter) -> Option<Map<String, Value>> {
+    match filter {
+        Filter::Compare { path, op: CompareOp::Eq, value } if path.sub_attr.is_none() => {
+            let value = match value {
+                Literal::String(s) => Value::from(s.clone()),
+                Literal::Bool(b) => Value::from(*b),
+                Literal::Number(n) => Value::Number(n.clone()),
+                Literal::Null => return None,
+            };
+            let mut element = Map::new();
+            element.insert(path.name.clone(), value);
+            Some(element)
+        }
+        Filter::And(a, b) => {
+            let mut element = element_from_filter(a)?;
+            element.extend(element_from_filter(b)?);
+            Some(element)
+        }
+        _ => None,
+    }
+}
+
+fn check_writable(def: &AttributeDef) -> Result<(), Invalid> {
+    if matches!(def.mutability, Mutability::ReadOnly) {
+        return Err(Invalid::new(ScimType::Mutability, format!("attribute '{}' is read-only", def.name)));
+    }
+    Ok(())
+}
+
+fn is_known_urn(kind: ResourceKind, urn: &str) -> bool {
+    urn.eq_ignore_ascii_case(kind.core_schema()) || kind.extensions().iter().any(|u| u.eq_ignore_ascii_case(urn))
+}
+
+/// The object a path's attribute lives in: the resource, or an extension's object.
+fn container_mut<'a>(
+    kind: ResourceKind,
+    attributes: &'a mut Map<String, Value>,
+    urn: Option<&str>,
+) -> Result<&'a mut Map<String, Value>, Invalid> {
+    let Some(ext) = urn.and_then(|u| kind.extensions().iter().find(|e| e.eq_ignore_ascii_case(u))) else {
+        return Ok(attributes);
+    };
+    if !matches!(attributes.get(*ext), Some(Value::Object(_))) {
+        attributes.insert((*ext).to_owned(), Value::Object(Map::new()));
+    }
+    match attributes.get_mut(*ext) {
+        Some(Value::Object(o)) => Ok(o),
+        _ => Err(Invalid::new(ScimType::InvalidPath, "extension is not an object")),
+    }
+}
+
+/// Drops an extension object left empty by a change.
+fn prune_extension(attributes: &mut Map<String, Value>, urn: Option<&str>) {
+    if let Some(urn) = urn {
+        let empty = attributes.get(urn).is_some_and(|v| v.as_object().is_some_and(Map::is_empty));
+        if empty {
+            attributes.remove(urn);
+        }
+    }
+    let empty_keys: Vec<String> = attributes
+        .iter()
+        .filter(|(k, v)| k.starts_with("urn:") && v.as_object().is_some_and(Map::is_empty))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in empty_keys {
+        attributes.remove(&k);
+    }
+}
+
+fn set_or_remove(fields: &mut Map<String, Value>, key: &str, value: Option<Value>) {
+    let existing = fields.keys().find(|k| k.eq_ignore_ascii_case(key)).cloned();
+    let name = existing.clone().unwrap_or_else(|| key.to_owned());
+    if let Some(existing) = existing {
+        fields.remove(&existing);
+    }
+    if let Some(value) = value {
+        fields.insert(name, value);
+    }
+}
+
+fn drop_empty_elements(container: &mut Map<String, Value>, name: &str) {
+    if let Some(Value::Array(items)) = container.get_mut(name) {
+        items.retain(|i| !i.as_object().is_some_and(Map::is_empty));
+        if items.is_empty() {
+            container.remove(name);
+        }
+    }
+}
+
+fn merge_into(element: &mut Map<String, Value>, value: Value) {
+    if let Value::Object(fields) = value {
+        for (k, v) in fields {
+            set_or_remove(element, &k, Some(v));
+        }
+    }
+}
+
+fn merge_into_value(item: &mut Value, value: Value) {
+    match item {
+        Value::Object(fields) => merge_into(fields, value),
+        other => *other = value,
+    }
+}
+
+fn into_items(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items,
+        Value::Null => Vec::new(),
+        single => vec![single],
+    }
+}
+
+/// Two values of a multi-valued attribute are the same when their `value`s are equal
+/// (or, without a `value`, when they are equal as JSON).
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a.get("value"), b.get("value")) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn remove_ci(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
+    let key = map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()?;
+    map.remove(&key)
+}
+
+fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+}
+
+fn get_ci_mut<'a>(map: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut Value> {
+    map.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+}
+
+fn take_ci(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
+    remove_ci(map, name)
+}
+
+fn syntax(detail: impl Into<String>) -> Invalid {
+    Invalid::new(ScimType::InvalidSyntax, detail)
+}

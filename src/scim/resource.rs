@@ -1,0 +1,413 @@
+//! Users and Groups as JSON: normalising what clients send, and rendering what we return.
+//!
+//! Incoming bodies are normalised once: known attribute names take their canonical
+//! spelling, values are checked against the schema (with the coercions identity
+//! providers need, such as `"True"` for `true`), read-only and write-only attributes are
+//! dropped, and `null` or `[]` mean "unassigned" (RFC 7643 §2.5). Unknown attributes and
+//! extension URNs are kept as sent: roster never rejects what it merely does not index.
+
+use serde_json::{Map, Value};
+
+use super::error::{Invalid, ScimType};
+use super::schema::{self, AttrType, AttributeDef, Mutability, ResourceKind};
+
+/// A resource body after normalisation.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Normalized {
+    /// Everything stored as JSON: no `id`, `meta`, `schemas`, `groups`, `members` or
+    /// `password`.
+    pub attributes: Map<String, Value>,
+    /// Group member ids when the body had a `members` array.
+    pub members: Option<Vec<String>>,
+}
+
+/// Folds a case-insensitive value (userName, displayName) the same way on every backend.
+pub fn fold(value: &str) -> String {
+    value.to_lowercase()
+}
+
+/// Normalises a POST or PUT body of `kind`.
+pub fn normalize(kind: ResourceKind, body: Value) -> Result<Normalized, Invalid> {
+    let Value::Object(object) = body else {
+        return Err(Invalid::new(ScimType::InvalidSyntax, "the request body must be a JSON object"));
+    };
+    let mut out = Normalized::default();
+    for (key, value) in object {
+        if kind == ResourceKind::Group && key.eq_ignore_ascii_case("members") {
+            out.members = member_ids(value)?;
+            continue;
+        }
+        put_attribute(kind, &mut out.attributes, &key, value)?;
+    }
+    Ok(out)
+}
+
+/// Normalises one attribute (`key` as a client spelled it, possibly URN-qualified) and
+/// stores it in `attributes`, replacing what was there. `null` removes it.
+pub fn put_attribute(
+    kind: ResourceKind,
+    attributes: &mut Map<String, Value>,
+    key: &str,
+    value: Value,
+) -> Result<(), Invalid> {
+    if is_ignored_top_level(key) {
+        return Ok(());
+    }
+    if let Some(urn) = extension_urn(kind, key) {
+        return put_extension(kind, attributes, urn, value);
+    }
+    if let Some((urn, name)) = split_urn_attribute(kind, key) {
+        if urn.eq_ignore_ascii_case(kind.core_schema()) {
+            return put_attribute(kind, attributes, name, value);
+        }
+        let mut ext = take_object(attributes, urn);
+        put_attribute_in(kind, Some(urn), &mut ext, name, value)?;
+        store_object(attributes, urn, ext);
+        return Ok(());
+    }
+    put_attribute_in(kind, None, attributes, key, value)
+}
+
+/// Attributes the server owns or never keeps: they are ignored on input.
+fn is_ignored_top_level(key: &str) -> bool {
+    ["id", "meta", "schemas", "groups", "password"]
+        .iter()
+        .any(|k| key.eq_ignore_ascii_case(k))
+}
+
+fn put_extension(
+    kind: ResourceKind,
+    attributes: &mut Map<String, Value>,
+    urn: &'static str,
+    value: Value,
+) -> Result<(), Invalid> {
+    match value {
+        Value::Null => {
+            attributes.remove(urn);
+            Ok(())
+        }
+        Value::Object(fields) => {
+            let mut ext = Map::new();
+            for (name, value) in fields {
+                put_attribute_in(kind, Some(urn), &mut ext, &name, value)?;
+            }
+            store_object(attributes, urn, ext);
+            Ok(())
+        }
+        _ => Err(Invalid::new(
+            ScimType::InvalidValue,
+            format!("{urn} must be a JSON object"),
+        )),
+    }
+}
+
+fn put_attribute_in(
+    kind: ResourceKind,
+    urn: Option<&str>,
+    target: &mut Map<String, Value>,
+    name: &str,
+    value: Value,
+) -> Result<(), Invalid> {
+    let Some(def) = schema::find_attribute(kind, urn, name, None) else {
+        // Unknown attributes are kept as sent (minus nulls) so nothing a client stores
+        // is lost; they are simply not indexed.
+        remove_key(target, name);
+        if !is_unassigned(&value) {
+            target.insert(name.to_owned(), value);
+        }
+        return Ok(());
+    };
+    remove_key(target, def.name);
+    if !is_writable(def) {
+        return Ok(());
+    }
+    if let Some(value) = coerce(def, value)? {
+        target.insert(def.name.to_owned(), value);
+    }
+    Ok(())
+}
+
+/// Whether a client may set this attribute at all (read-only ones are ignored on input).
+pub fn is_writable(def: &AttributeDef) -> bool {
+    !matches!(def.mutability, Mutability::ReadOnly) && def.name != "password"
+}
+
+/// Checks a value against its definition; `None` means unassigned.
+pub fn coerce(def: &AttributeDef, value: Value) -> Result<Option<Value>, Invalid> {
+    if !def.multi_valued {
+        return coerce_single(def, value);
+    }
+    let items = match value {
+        Value::Null => return Ok(None),
+        Value::Array(items) => items,
+        // A lone value where a list belongs: accept it as a list of one.
+        single => vec![single],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        if let Some(item) = coerce_single(def, item)? {
+            out.push(item);
+        }
+    }
+    Ok((!out.is_empty()).then_some(Value::Array(out)))
+}
+
+fn coerce_single(def: &AttributeDef, value: Value) -> Result<Option<Value>, Invalid> {
+    let wrong = |expected: &str| {
+        Invalid::new(
+            ScimType::InvalidValue,
+            format!("attribute '{}' must be {expected}", def.name),
+        )
+    };
+    Ok(Some(match (def.attr_type, value) {
+        (_, Value::Null) => return Ok(None),
+        (AttrType::Boolean, Value::Bool(b)) => Value::Bool(b),
+        // Entra sends booleans as "True" / "False".
+        (AttrType::Boolean, Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => return Err(wrong("a boolean")),
+        },
+        (AttrType::Boolean, _) => return Err(wrong("a boolean")),
+        (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Value::Number(n),
+        (AttrType::Integer, Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| wrong("an integer"))?,
+        (AttrType::Integer, _) => return Err(wrong("an integer")),
+        (AttrType::Decimal, Value::Number(n)) => Value::Number(n),
+        (AttrType::Decimal, Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| wrong("a number"))?,
+        (AttrType::Decimal, _) => return Err(wrong("a number")),
+        (AttrType::Complex, Value::Object(fields)) => {
+            let mut out = Map::new();
+            for (name, value) in fields {
+                match def
+                    .sub_attributes
+                    .iter()
+                    .find(|s| s.name.eq_ignore_ascii_case(&name))
+                {
+                    Some(sub) if !is_writable(sub) => {}
+                    Some(sub) => {
+                        if let Some(v) = coerce(sub, value)? {
+                            out.insert(sub.name.to_owned(), v);
+                        }
+                    }
+                    None if is_unassigned(&value) => {}
+                    None => {
+                        out.insert(name, value);
+                    }
+                }
+            }
+            if out.is_empty() {
+                return Ok(None);
+            }
+            Value::Object(out)
+        }
+        (AttrType::Complex, _) => return Err(wrong("a JSON object")),
+        // String-like types: tolerate numbers and booleans sent for strings.
+        (_, Value::String(s)) => Value::String(s),
+        (_, Value::Number(n)) => Value::String(n.to_string()),
+        (_, Value::Bool(b)) => Value::String(b.to_string()),
+        (_, _) => return Err(wrong("a string")),
+    }))
+}
+
+fn is_unassigned(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+/// The extension URN `key` names exactly, if it is one of `kind`'s extensions.
+fn extension_urn(kind: ResourceKind, key: &str) -> Option<&'static str> {
+    kind.extensions()
+        .iter()
+        .copied()
+        .find(|urn| urn.eq_ignore_ascii_case(key))
+}
+
+/// Splits `urn:…:User:employeeNumber` into a known schema URN and the attribute.
+fn split_urn_attribute(kind: ResourceKind, key: &str) -> Option<(&'static str, &str)> {
+    std::iter::once(kind.core_schema())
+        .chain(kind.extensions().iter().copied())
+        .find_map(|urn| {
+            let rest = key.get(urn.len()..)?;
+            let prefix = key.get(..urn.len())?;
+            (prefix.eq_ignore_ascii_case(urn) && rest.starts_with(':') && rest.len() > 1)
+                .then(|| (urn, &rest[1..]))
+        })
+}
+
+fn remove_key(map: &mut Map<String, Value>, name: &str) {
+    if let Some(existing) = map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned() {
+        map.remove(&existing);
+    }
+}
+
+fn take_object(map: &mut Map<String, Value>, key: &str) -> Map<String, Value> {
+    match map.remove(key) {
+        Some(Value::Object(o)) => o,
+        _ => Map::new(),
+    }
+}
+
+fn store_object(map: &mut Map<String, Value>, key: &str, object: Map<String, Value>) {
+    if !object.is_empty() {
+        map.insert(key.to_owned(), Value::Object(object));
+    }
+}
+
+fn member_ids(value: Value) -> Result<Option<Vec<String>>, Invalid> {
+    let items = match value {
+        // A null list is read as "not sent": it never wipes a group's members.
+        Value::Null => return Ok(None),
+        Value::Array(items) => items,
+        single => vec![single],
+    };
+    items.into_iter().map(member_id).collect::<Result<_, _>>().map(Some)
+}
+
+/// The id of one `members` element, `{"value": "id", ...}`.
+pub fn member_id(item: Value) -> Result<String, Invalid> {
+    let value = match item {
+        Value::Object(mut fields) => {
+            let key = fields.keys().find(|k| k.eq_ignore_ascii_case("value")).cloned();
+            key.and_then(|k| fields.remove(&k))
+        }
+        _ => None,
+    };
+    match value {
+        Some(Value::String(id)) if !id.is_empty() => Ok(id),
+        _ => Err(Invalid::new(
+            ScimType::InvalidValue,
+            "each member must be an object with a string 'value'",
+        )),
+    }
+}
+
+/// The indexed columns of a user, read from its normalised attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserColumns {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+}
+
+pub fn user_columns(attributes: &Map<String, Value>) -> Result<UserColumns, Invalid> {
+    let user_name = required_string(attributes, "userName")?;
+    Ok(UserColumns {
+        user_name,
+        external_id: optional_string(attributes, "externalId"),
+        display_name: optional_string(attributes, "displayName"),
+        active: attributes.get("active").and_then(Value::as_bool).unwrap_or(true),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupColumns {
+    pub display_name: String,
+    pub external_id: Option<String>,
+}
+
+pub fn group_columns(attributes: &Map<String, Value>) -> Result<GroupColumns, Invalid> {
+    Ok(GroupColumns {
+        display_name: required_string(attributes, "displayName")?,
+        external_id: optional_string(attributes, "externalId"),
+    })
+}
+
+fn required_string(attributes: &Map<String, Value>, name: &str) -> Result<String, Invalid> {
+    match attributes.get(name) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+        _ => Err(Invalid::new(
+            ScimType::InvalidValue,
+            format!("'{name}' is required and must be a non-empty string"),
+        )),
+    }
+}
+
+fn optional_string(attributes: &Map<String, Value>, name: &str) -> Option<String> {
+    attributes.get(name).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// RFC 7643 §3.1 `meta`, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meta {
+    pub created: String,
+    pub last_modified: String,
+    pub version: i64,
+}
+
+impl Meta {
+    /// The weak entity tag of this version (also the `ETag` header).
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.version)
+    }
+}
+
+/// Renders a stored resource. `location` is the absolute URL of the resource; `linked`
+/// is the computed multi-valued attribute (`groups` of a User, `members` of a Group).
+pub fn render(
+    kind: ResourceKind,
+    id: &str,
+    attributes: &Map<String, Value>,
+    meta: &Meta,
+    location: &str,
+    linked: Option<Vec<Value>>,
+) -> Value {
+    let mut schemas = vec![Value::from(kind.core_schema())];
+    schemas.extend(
+        kind.extensions()
+            .iter()
+            .filter(|urn| attributes.contains_key(**urn))
+            .map(|urn| Value::from(*urn)),
+    );
+    let mut out = Map::with_capacity(attributes.len() + 4);
+    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("id".into(), Value::from(id));
+    for (k, v) in attributes {
+        out.insert(k.clone(), v.clone());
+    }
+    if let Some(linked) = linked.filter(|l| !l.is_empty()) {
+        let name = match kind {
+            ResourceKind::User => "groups",
+            ResourceKind::Group => "members",
+        };
+        out.insert(name.into(), Value::Array(linked));
+    }
+    out.insert(
+        "meta".into(),
+        serde_json::json!({
+            "resourceType": kind.name(),
+            "created": meta.created,
+            "lastModified": meta.last_modified,
+            "location": location,
+            "version": meta.etag(),
+        }),
+    );
+    Value::Object(out)
+}
+
+/// One element of a User's `groups` or a Group's `members`.
+pub fn reference(id: &str, display: Option<&str>, ref_url: &str, kind: Option<&str>) -> Value {
+    let mut out = Map::new();
+    out.insert("value".into(), Value::from(id));
+    out.insert("$ref".into(), Value::from(ref_url));
+    if let Some(display) = display {
+        out.insert("display".into(), Value::from(display));
+    }
+    if let Some(kind) = kind {
+        out.insert("type".into(), Value::from(kind));
+    }
+    Value::Object(out)
+}

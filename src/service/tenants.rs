@@ -1,0 +1,163 @@
+//! Tenants and their SCIM bearer tokens.
+
+use sha2::{Digest, Sha256};
+
+use super::{new_id, now, ServiceError};
+use crate::store::tenants::{self, TenantRow};
+use crate::store::tokens::{self, TokenRow};
+use crate::store::{write_transaction, DbConnection, StoreError, TenantId};
+
+/// Every roster token starts with this, so leaked tokens are easy to recognise (and to
+/// find with secret scanners).
+pub const TOKEN_PREFIX: &str = "rst_";
+
+/// How stale `last_used_at` may get before a request refreshes it; keeps reads from
+/// turning into a write per request.
+const LAST_USED_RESOLUTION_MS: u128 = 60_000;
+
+pub fn create_tenant(conn: &mut DbConnection, slug: &str, name: Option<&str>) -> Result<TenantRow, ServiceError> {
+    if !is_valid_slug(slug) {
+        return Err(ServiceError::InvalidSlug);
+    }
+    let row = TenantRow {
+        id: new_id(),
+        slug: slug.to_owned(),
+        name: name.unwrap_or(slug).to_owned(),
+        created_at: now(),
+    };
+    write_transaction(conn, |c| match tenants::insert(c, &row) {
+        Err(StoreError::UniqueViolation(_)) => Err(ServiceError::TenantExists(slug.to_owned())),
+        other => Ok(other?),
+    })?;
+    Ok(row)
+}
+
+fn is_valid_slug(slug: &str) -> bool {
+    (1..=63).contains(&slug.len())
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+}
+
+pub fn tenant(conn: &mut DbConnection, slug: &str) -> Result<TenantRow, ServiceError> {
+    tenants::find_by_slug(conn, slug)?.ok_or_else(|| ServiceError::UnknownTenant(slug.to_owned()))
+}
+
+pub fn list_tenants(conn: &mut DbConnection) -> Result<Vec<TenantRow>, ServiceError> {
+    Ok(tenants::list(conn)?)
+}
+
+pub fn has_tenants(conn: &mut DbConnection) -> Result<bool, ServiceError> {
+    Ok(tenants::count(conn)? > 0)
+}
+
+/// A token as created: the secret appears here once and is never stored.
+pub struct NewToken {
+    pub row: TokenRow,
+    pub secret: String,
+}
+
+pub fn create_token(conn: &mut DbConnection, slug: &str, name: Option<&str>) -> Result<NewToken, ServiceError> {
+    let tenant = tenant(conn, slug)?;
+    let secret = generate_secret()?;
+    let row = TokenRow {
+        id: new_id(),
+        tenant_id: tenant.id,
+        name: name.unwrap_or("SCIM token").to_owned(),
+        token_hash: digest(&secret),
+        hint: format!("{}…", &secret[..TOKEN_PREFIX.len() + 6]),
+        created_at: now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    write_transaction(conn, |c| tokens::insert(c, &row))?;
+    Ok(NewToken { row, secret })
+}
+
+pub fn list_tokens(conn: &mut DbConnection, slug: &str) -> Result<Vec<TokenRow>, ServiceError> {
+    let tenant = tenant(conn, slug)?;
+    Ok(tokens::list(conn, &TenantId(tenant.id))?)
+}
+
+/// Revokes a token; `NotFound` when the tenant has no such live token.
+pub fn revoke_token(conn: &mut DbConnection, slug: &str, token_id: &str) -> Result<(), ServiceError> {
+    let tenant = tenant(conn, slug)?;
+    let revoked = write_transaction(conn, |c| tokens::revoke(c, &TenantId(tenant.id.clone()), token_id, &now()))?;
+    if revoked {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound { kind: "token" })
+    }
+}
+
+/// The tenant a bearer token opens, if it is a live token of the tenant named in the
+/// path. The lookup goes by digest, so its timing says nothing about the secret.
+pub fn authenticate(conn: &mut DbConnection, slug: &str, secret: &str) -> Result<Option<TenantId>, StoreError> {
+    let Some((token, tenant_id)) = tokens::find_live_for_tenant(conn, slug, &digest(secret))? else {
+        return Ok(None);
+    };
+    let now = now();
+    if is_stale(token.last_used_at.as_deref(), &now) {
+        tokens::touch(conn, &token.id, &now)?;
+    }
+    Ok(Some(TenantId(tenant_id)))
+}
+
+fn is_stale(last_used: Option<&str>, now: &str) -> bool {
+    let parse = |s: &str| humantime::parse_rfc3339(s).ok();
+    match (last_used.and_then(parse), parse(now)) {
+        (Some(last), Some(now)) => now
+            .duration_since(last)
+            .is_ok_and(|d| d.as_millis() >= LAST_USED_RESOLUTION_MS),
+        _ => true,
+    }
+}
+
+/// 256 random bits from the OS, hex-encoded behind the prefix.
+fn generate_secret() -> Result<String, ServiceError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ServiceError::Store(StoreError::Unavailable(Box::new(e))))?;
+    let mut secret = String::with_capacity(TOKEN_PREFIX.len() + 64);
+    secret.push_str(TOKEN_PREFIX);
+    for b in bytes {
+        secret.push_str(&format!("{b:02x}"));
+    }
+    Ok(secret)
+}
+
+fn digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_prefixed_256_bit_hex_and_differ() {
+        let a = generate_secret().unwrap();
+        let b = generate_secret().unwrap();
+        assert!(a.starts_with(TOKEN_PREFIX));
+        assert_eq!(a.len(), TOKEN_PREFIX.len() + 64);
+        assert!(a[TOKEN_PREFIX.len()..].bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn slugs_are_lower_case_dns_labels() {
+        assert!(is_valid_slug("acme-eu-1"));
+        assert!(!is_valid_slug("Acme"));
+        assert!(!is_valid_slug("-acme"));
+        assert!(!is_valid_slug(""));
+        assert!(!is_valid_slug("a/b"));
+    }
+
+    #[test]
+    fn last_used_is_refreshed_once_a_minute() {
+        assert!(is_stale(None, "2026-11-24T10:00:00.000Z"));
+        assert!(!is_stale(Some("2026-11-24T10:00:00.000Z"), "2026-11-24T10:00:59.000Z"));
+        assert!(is_stale(Some("2026-11-24T10:00:00.000Z"), "2026-11-24T10:01:00.000Z"));
+    }
+}

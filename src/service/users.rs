@@ -1,0 +1,157 @@
+//! User use cases.
+
+use serde_json::{Map, Value};
+
+use super::{new_id, unique, Rendered, Scope, ServiceError};
+use crate::scim::list::ListParams;
+use crate::scim::resource::{self, fold, Meta, UserColumns};
+use crate::scim::schema::ResourceKind;
+use crate::scim::{patch, Invalid, ScimType};
+use crate::store::filter_sql;
+use crate::store::users::{self, MembershipRef, UserRow};
+use crate::store::{write_transaction, DbConnection};
+
+const KIND: ResourceKind = ResourceKind::User;
+
+pub fn create(conn: &mut DbConnection, scope: &Scope, body: Value, now: &str) -> Result<Rendered, ServiceError> {
+    let attributes = resource::normalize(KIND, body)?.attributes;
+    let columns = resource::user_columns(&attributes)?;
+    let row = to_row(scope, new_id(), columns, &attributes, 1, now, now);
+    write_transaction(conn, |c| users::insert(c, &row).map_err(unique("userName")))?;
+    Ok(render(scope, &row, Some(&[])))
+}
+
+pub fn get(conn: &mut DbConnection, scope: &Scope, id: &str, with_groups: bool) -> Result<Rendered, ServiceError> {
+    let row = users::find(conn, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+    let groups = if with_groups { Some(users::groups_of(conn, &scope.tenant, std::slice::from_ref(&row.id))?) } else { None };
+    Ok(render(scope, &row, groups.as_deref()))
+}
+
+/// PUT: replaces the attributes the client manages. Identity keys a client left out
+/// (`externalId`, `emails`: JumpCloud's minimal PUT sends `"emails": null`) are kept.
+pub fn replace(conn: &mut DbConnection, scope: &Scope, id: &str, body: Value, now: &str) -> Result<Rendered, ServiceError> {
+    let mut attributes = resource::normalize(KIND, body)?.attributes;
+    write_transaction(conn, |c| {
+        let existing = users::find(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        let old = parse_attributes(&existing.attributes)?;
+        for kept in ["externalId", "emails"] {
+            if !attributes.contains_key(kept) {
+                if let Some(value) = old.get(kept) {
+                    attributes.insert(kept.to_owned(), value.clone());
+                }
+            }
+        }
+        save(c, scope, existing, &old, attributes, now)
+    })
+}
+
+pub fn patch(conn: &mut DbConnection, scope: &Scope, id: &str, body: Value, now: &str) -> Result<Rendered, ServiceError> {
+    let operations = patch::parse_request(body)?;
+    write_transaction(conn, |c| {
+        let existing = users::find(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        let old = parse_attributes(&existing.attributes)?;
+        let mut attributes = old.clone();
+        patch::apply(KIND, &mut attributes, &operations)?;
+        save(c, scope, existing, &old, attributes, now)
+    })
+}
+
+/// Writes `attributes` over `existing`, bumping the version only on an effective change.
+fn save(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    existing: UserRow,
+    old: &Map<String, Value>,
+    attributes: Map<String, Value>,
+    now: &str,
+) -> Result<Rendered, ServiceError> {
+    let columns = resource::user_columns(&attributes)?;
+    let row = if &attributes == old {
+        existing
+    } else {
+        let row = to_row(scope, existing.id, columns, &attributes, existing.version + 1, &existing.created_at, now);
+        users::update(conn, &row).map_err(unique("userName"))?;
+        row
+    };
+    let groups = users::groups_of(conn, &scope.tenant, std::slice::from_ref(&row.id))?;
+    Ok(render(scope, &row, Some(&groups)))
+}
+
+pub fn delete(conn: &mut DbConnection, scope: &Scope, id: &str) -> Result<(), ServiceError> {
+    write_transaction(conn, |c| {
+        if users::delete(c, &scope.tenant, id)? {
+            Ok(())
+        } else {
+            Err(NOT_FOUND)
+        }
+    })
+}
+
+pub fn list(conn: &mut DbConnection, scope: &Scope, params: &ListParams, with_groups: bool) -> Result<(i64, Vec<Value>), ServiceError> {
+    let filter = params
+        .filter
+        .as_ref()
+        .map(|f| filter_sql::compile(KIND, f, conn.dialect()))
+        .transpose()?;
+    let (total, rows) = users::list(conn, &scope.tenant, filter.as_ref(), params.start_index - 1, params.count)?;
+    let groups = if with_groups && !rows.is_empty() {
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        Some(users::groups_of(conn, &scope.tenant, &ids)?)
+    } else {
+        None
+    };
+    let resources = rows.iter().map(|row| render(scope, row, groups.as_deref()).body).collect();
+    Ok((total, resources))
+}
+
+const NOT_FOUND: ServiceError = ServiceError::NotFound { kind: "User" };
+
+fn to_row(
+    scope: &Scope,
+    id: String,
+    columns: UserColumns,
+    attributes: &Map<String, Value>,
+    version: i64,
+    created: &str,
+    now: &str,
+) -> UserRow {
+    UserRow {
+        tenant_id: scope.tenant.0.clone(),
+        id,
+        user_name_folded: fold(&columns.user_name),
+        user_name: columns.user_name,
+        external_id: columns.external_id,
+        display_name: columns.display_name,
+        active: columns.active,
+        attributes: Value::Object(attributes.clone()).to_string(),
+        version,
+        created_at: created.to_owned(),
+        updated_at: now.to_owned(),
+    }
+}
+
+pub(super) fn parse_attributes(stored: &str) -> Result<Map<String, Value>, ServiceError> {
+    match serde_json::from_str(stored) {
+        Ok(Value::Object(map)) => Ok(map),
+        // Only a damaged row gets here; say so rather than guess.
+        _ => Err(ServiceError::Invalid(Invalid::new(ScimType::InvalidValue, "stored resource is not a JSON object"))),
+    }
+}
+
+/// Renders a row; `groups` (memberships of possibly many users) is filtered to this one.
+fn render(scope: &Scope, row: &UserRow, groups: Option<&[MembershipRef]>) -> Rendered {
+    let attributes = parse_attributes(&row.attributes).unwrap_or_default();
+    let meta = Meta { created: row.created_at.clone(), last_modified: row.updated_at.clone(), version: row.version };
+    let location = scope.location("Users", &row.id);
+    let linked = groups.map(|groups| {
+        groups
+            .iter()
+            .filter(|m| m.member_id == row.id)
+            .map(|m| {
+                resource::reference(&m.group_id, Some(&m.display_name), &scope.location("Groups", &m.group_id), Some("direct"))
+            })
+            .collect()
+    });
+    let body = resource::render(KIND, &row.id, &attributes, &meta, &location, linked);
+    Rendered { body, etag: meta.etag(), location }
+}

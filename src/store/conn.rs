@@ -1,0 +1,161 @@
+//! The database connection: one type over SQLite and PostgreSQL, chosen from the URL.
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+
+use super::error::StoreError;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl DbConnection {
+    /// The SQL dialect, for the few queries written by hand.
+    pub fn dialect(&self) -> super::filter_sql::Dialect {
+        match self {
+            DbConnection::Postgres(_) => super::filter_sql::Dialect::Postgres,
+            DbConnection::Sqlite(_) => super::filter_sql::Dialect::Sqlite,
+        }
+    }
+}
+
+/// Which backend a database URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A file path (`sqlite://roster.db`, `sqlite:///var/lib/roster.db`).
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err(StoreError::BadUrl("sqlite URL has no file path".into()));
+            }
+            return Ok(Target::Sqlite(path.to_owned()));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Target::Postgres(url.to_owned()));
+        }
+        Err(StoreError::BadUrl(
+            "database URL must start with sqlite:// or postgres://".into(),
+        ))
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Target::Sqlite(_) => "sqlite",
+            Target::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// An r2d2 manager that opens the backend the URL names (never guessing, as
+/// `MultiConnection::establish` would) and applies the per-connection settings.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    target: Target,
+    statement_timeout: Duration,
+}
+
+impl Manager {
+    pub fn new(target: Target, statement_timeout: Duration) -> Self {
+        Self {
+            target,
+            statement_timeout,
+        }
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.target {
+            Target::Sqlite(path) => {
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the writer; FULL makes every commit durable;
+                // the busy timeout turns writer contention into waiting, not errors.
+                let busy_ms = self.statement_timeout.as_millis();
+                conn.batch_execute(&format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; \
+                     PRAGMA case_sensitive_like = ON;"
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            Target::Postgres(url) => {
+                let mut conn = PgConnection::establish(&with_connect_timeout(url))
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // A hung query must end in an error the caller can turn into 503.
+                let ms = self.statement_timeout.as_millis();
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {ms}; SET lock_timeout = {ms};"
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgres(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        match conn {
+            DbConnection::Postgres(c) => {
+                AnsiTransactionManager::is_broken_transaction_manager(c)
+            }
+            DbConnection::Sqlite(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+        }
+    }
+}
+
+/// libpq waits for the OS TCP timeout on an unreachable host unless told otherwise.
+fn with_connect_timeout(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}connect_timeout=2")
+}
+
+/// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (so the busy handler
+/// applies at the start instead of failing at the first write), `BEGIN` on PostgreSQL.
+pub fn write_transaction<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    let outcome = f(conn);
+    let end = match (&outcome, &mut *conn) {
+        (Ok(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
+        (Ok(_), DbConnection::Postgres(c)) => AnsiTransactionManager::commit_transaction(c),
+        (Err(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
+        (Err(_), DbConnection::Postgres(c)) => AnsiTransactionManager::rollback_transaction(c),
+    };
+    match (outcome, end) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(e)) => Err(e.into()),
+        // The use case's own error explains more than a failed rollback would.
+        (Err(e), _) => Err(e),
+    }
+}

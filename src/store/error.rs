@@ -1,0 +1,71 @@
+//! Store errors: diesel and r2d2 failures classified once, here.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("row not found")]
+    NotFound,
+    #[error("unique constraint violated: {0}")]
+    UniqueViolation(String),
+    /// The database cannot be reached, is overloaded or timed out: worth retrying.
+    #[error("database unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("invalid database URL: {0}")]
+    BadUrl(String),
+    #[error("migration failed")]
+    Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("database error")]
+    Database(#[source] DieselError),
+    #[error("database task failed")]
+    TaskFailed(#[source] tokio::task::JoinError),
+}
+
+impl From<DieselError> for StoreError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::NotFound => StoreError::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, ref info) => {
+                StoreError::UniqueViolation(info.message().to_owned())
+            }
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection
+                | DatabaseErrorKind::SerializationFailure
+                | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => StoreError::Unavailable(Box::new(e)),
+            DieselError::DatabaseError(_, ref info) if is_transient(info.message()) => {
+                StoreError::Unavailable(Box::new(e))
+            }
+            DieselError::BrokenTransactionManager => StoreError::Unavailable(Box::new(e)),
+            other => StoreError::Database(other),
+        }
+    }
+}
+
+/// Messages of faults that pass with time: SQLite lock and I/O trouble, PostgreSQL
+/// timeouts, shutdowns and resource exhaustion.
+fn is_transient(message: &str) -> bool {
+    const TRANSIENT: &[&str] = &[
+        "database is locked",
+        "database is busy",
+        "disk I/O error",
+        "database or disk is full",
+        "canceling statement due to statement timeout",
+        "canceling statement due to lock timeout",
+        "terminating connection",
+        "server closed the connection",
+        "the database system is",
+        "too many connections",
+        "could not connect",
+        "no connection to the server",
+        "connection to server",
+    ];
+    TRANSIENT.iter().any(|t| message.contains(t))
+}
+
+impl From<diesel::r2d2::PoolError> for StoreError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        StoreError::Unavailable(Box::new(e))
+    }
+}

@@ -1,0 +1,190 @@
+//! Groups and their membership rows.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
+
+use super::conn::DbConnection;
+use super::error::StoreError;
+use super::raw::RawQuery;
+use super::schema::{group_members, groups};
+use super::TenantId;
+
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = groups)]
+#[diesel(treat_none_as_null = true)]
+pub struct GroupRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub display_name: String,
+    pub display_name_folded: String,
+    pub external_id: Option<String>,
+    pub attributes: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A member as the `members` attribute shows it.
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+pub struct MemberRow {
+    #[diesel(sql_type = Text)]
+    pub member_id: String,
+    #[diesel(sql_type = Text)]
+    pub member_type: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub display: Option<String>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &GroupRow) -> Result<(), StoreError> {
+    diesel::insert_into(groups::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<Option<GroupRow>, StoreError> {
+    Ok(groups::table
+        .filter(groups::tenant_id.eq(&tenant.0))
+        .filter(groups::id.eq(id))
+        .select(GroupRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn update(conn: &mut DbConnection, row: &GroupRow) -> Result<(), StoreError> {
+    diesel::update(
+        groups::table
+            .filter(groups::tenant_id.eq(&row.tenant_id))
+            .filter(groups::id.eq(&row.id)),
+    )
+    .set(row)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes the group, its own membership rows (by cascade) and its rows as a member of
+/// other groups; false when there was no such group.
+pub fn delete(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+    diesel::delete(
+        group_members::table
+            .filter(group_members::tenant_id.eq(&tenant.0))
+            .filter(group_members::member_id.eq(id)),
+    )
+    .execute(conn)?;
+    let deleted = diesel::delete(
+        groups::table
+            .filter(groups::tenant_id.eq(&tenant.0))
+            .filter(groups::id.eq(id)),
+    )
+    .execute(conn)?;
+    Ok(deleted == 1)
+}
+
+/// Which of `ids` are groups of the tenant.
+pub fn existing_ids(conn: &mut DbConnection, tenant: &TenantId, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        found.extend(
+            groups::table
+                .filter(groups::tenant_id.eq(&tenant.0))
+                .filter(groups::id.eq_any(chunk))
+                .select(groups::id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
+/// Adds members; existing memberships are left alone. Returns how many rows were new.
+pub fn add_members(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    group_id: &str,
+    members: &[(String, &'static str)],
+    now: &str,
+) -> Result<usize, StoreError> {
+    let mut added = 0;
+    for (member_id, member_type) in members {
+        let mut q = RawQuery::new(
+            "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, created_at) VALUES (",
+        );
+        q.text(tenant.0.clone())
+            .sql(", ")
+            .text(group_id)
+            .sql(", ")
+            .text(member_id.clone())
+            .sql(", ")
+            .text(*member_type)
+            .sql(", ")
+            .text(now)
+            .sql(") ON CONFLICT DO NOTHING");
+        added += q.execute(conn)?;
+    }
+    Ok(added)
+}
+
+/// Removes the listed members; returns how many were members.
+pub fn remove_members(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    group_id: &str,
+    member_ids: &[String],
+) -> Result<usize, StoreError> {
+    let mut removed = 0;
+    for chunk in member_ids.chunks(500) {
+        removed += diesel::delete(
+            group_members::table
+                .filter(group_members::tenant_id.eq(&tenant.0))
+                .filter(group_members::group_id.eq(group_id))
+                .filter(group_members::member_id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    Ok(removed)
+}
+
+pub fn remove_all_members(conn: &mut DbConnection, tenant: &TenantId, group_id: &str) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        group_members::table
+            .filter(group_members::tenant_id.eq(&tenant.0))
+            .filter(group_members::group_id.eq(group_id)),
+    )
+    .execute(conn)?)
+}
+
+pub fn member_ids(conn: &mut DbConnection, tenant: &TenantId, group_id: &str) -> Result<Vec<String>, StoreError> {
+    Ok(group_members::table
+        .filter(group_members::tenant_id.eq(&tenant.0))
+        .filter(group_members::group_id.eq(group_id))
+        .select(group_members::member_id)
+        .load(conn)?)
+}
+
+/// Members of `group_ids` with their display names, ordered by member id.
+pub fn members_of(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    group_id: &str,
+) -> Result<Vec<MemberRow>, StoreError> {
+    let mut q = RawQuery::new(
+        "SELECT m.member_id AS member_id, m.member_type AS member_type, \
+         COALESCE(u.display_name, u.user_name, g.display_name) AS display \
+         FROM group_members m \
+         LEFT JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id \
+         LEFT JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.member_id \
+         WHERE m.tenant_id = ",
+    );
+    q.text(tenant.0.clone())
+        .sql(" AND m.group_id = ")
+        .text(group_id)
+        .sql(" ORDER BY m.member_id");
+    q.load(conn)
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    filter: Option<&RawQuery>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<GroupRow>), StoreError> {
+    super::raw::page(conn, "groups", tenant, filter, offset, limit)
+}

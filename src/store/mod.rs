@@ -1,0 +1,114 @@
+//! Everything diesel: the only module that names a database backend.
+//!
+//! Every query on tenant data takes the tenant id and filters by it, so a caller cannot
+//! forget the scope. Use cases run through [`Store::run`], the one place that moves
+//! blocking database work off the async workers.
+
+pub mod conn;
+pub mod error;
+pub mod filter_sql;
+pub mod groups;
+pub mod migrate;
+pub mod raw;
+pub mod schema;
+pub mod tenants;
+pub mod tokens;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::r2d2::Pool;
+
+pub use conn::{write_transaction, DbConnection, Target};
+pub use error::StoreError;
+
+/// Pool settings; the defaults keep failures fast (see `roster serve --help`).
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_size: u32,
+    /// How long a request waits for a connection before it gets 503.
+    pub checkout_timeout: Duration,
+    /// Per-statement limit (PostgreSQL `statement_timeout`, SQLite busy timeout).
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_size: 10,
+            checkout_timeout: Duration::from_millis(1500),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A tenant's primary key. Only the auth layer and the CLI make one, from a stored row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantId(pub String);
+
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<conn::Manager>,
+    target: Target,
+}
+
+/// What `/readyz` and `/metrics` report about the pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolState {
+    pub connections: u32,
+    pub idle: u32,
+    pub max_size: u32,
+}
+
+impl Store {
+    /// Builds the pool without connecting, so roster starts (and reports not-ready)
+    /// while the database is still down.
+    pub fn new(url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
+        let target = Target::parse(url)?;
+        let manager = conn::Manager::new(target.clone(), settings.statement_timeout);
+        let pool = Pool::builder()
+            .max_size(settings.max_size)
+            .min_idle(Some(0))
+            .connection_timeout(settings.checkout_timeout)
+            .build_unchecked(manager);
+        Ok(Self { pool, target })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.target.backend_name()
+    }
+
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.pool.state();
+        PoolState {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max_size: self.pool.max_size(),
+        }
+    }
+
+    /// Checks out a connection on the calling thread (CLI and start-up only).
+    pub fn connection(
+        &self,
+    ) -> Result<diesel::r2d2::PooledConnection<conn::Manager>, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs one use case on a blocking thread with a pooled connection.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(StoreError::TaskFailed(e)))?
+    }
+}

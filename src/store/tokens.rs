@@ -1,0 +1,75 @@
+//! SCIM bearer tokens, stored only as SHA-256 digests.
+
+use diesel::prelude::*;
+
+use super::conn::DbConnection;
+use super::error::StoreError;
+use super::schema::{scim_tokens, tenants};
+use super::TenantId;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = scim_tokens)]
+pub struct TokenRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub hint: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &TokenRow) -> Result<(), StoreError> {
+    diesel::insert_into(scim_tokens::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn list(conn: &mut DbConnection, tenant: &TenantId) -> Result<Vec<TokenRow>, StoreError> {
+    Ok(scim_tokens::table
+        .filter(scim_tokens::tenant_id.eq(&tenant.0))
+        .order(scim_tokens::created_at.asc())
+        .select(TokenRow::as_select())
+        .load(conn)?)
+}
+
+/// Marks a token revoked; false when the tenant has no such live token.
+pub fn revoke(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    token_id: &str,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        scim_tokens::table
+            .filter(scim_tokens::tenant_id.eq(&tenant.0))
+            .filter(scim_tokens::id.eq(token_id))
+            .filter(scim_tokens::revoked_at.is_null()),
+    )
+    .set(scim_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// The live token with this digest, if it belongs to the tenant with this slug.
+pub fn find_live_for_tenant(
+    conn: &mut DbConnection,
+    tenant_slug: &str,
+    token_hash: &str,
+) -> Result<Option<(TokenRow, String)>, StoreError> {
+    Ok(scim_tokens::table
+        .inner_join(tenants::table)
+        .filter(scim_tokens::token_hash.eq(token_hash))
+        .filter(scim_tokens::revoked_at.is_null())
+        .filter(tenants::slug.eq(tenant_slug))
+        .select((TokenRow::as_select(), tenants::id))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn touch(conn: &mut DbConnection, token_id: &str, now: &str) -> Result<(), StoreError> {
+    diesel::update(scim_tokens::table.filter(scim_tokens::id.eq(token_id)))
+        .set(scim_tokens::last_used_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}

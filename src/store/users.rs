@@ -1,0 +1,135 @@
+//! Users: indexed columns for the hot attributes, the rest as JSON.
+
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+
+use super::conn::DbConnection;
+use super::error::StoreError;
+use super::raw::RawQuery;
+use super::schema::{group_members, users};
+use super::TenantId;
+
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = users)]
+#[diesel(treat_none_as_null = true)]
+pub struct UserRow {
+    pub tenant_id: String,
+    pub id: String,
+    pub user_name: String,
+    pub user_name_folded: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    pub attributes: String,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> {
+    diesel::insert_into(users::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<Option<UserRow>, StoreError> {
+    Ok(users::table
+        .filter(users::tenant_id.eq(&tenant.0))
+        .filter(users::id.eq(id))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Overwrites the row with the same tenant and id.
+pub fn update(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> {
+    diesel::update(
+        users::table
+            .filter(users::tenant_id.eq(&row.tenant_id))
+            .filter(users::id.eq(&row.id)),
+    )
+    .set(row)
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes the user and its memberships; false when there was no such user.
+pub fn delete(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+    diesel::delete(
+        group_members::table
+            .filter(group_members::tenant_id.eq(&tenant.0))
+            .filter(group_members::member_id.eq(id)),
+    )
+    .execute(conn)?;
+    let deleted = diesel::delete(
+        users::table
+            .filter(users::tenant_id.eq(&tenant.0))
+            .filter(users::id.eq(id)),
+    )
+    .execute(conn)?;
+    Ok(deleted == 1)
+}
+
+/// Which of `ids` are users of the tenant.
+pub fn existing_ids(conn: &mut DbConnection, tenant: &TenantId, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    // Chunked so a 10k-member PUT stays under every backend's bind limit.
+    for chunk in ids.chunks(500) {
+        found.extend(
+            users::table
+                .filter(users::tenant_id.eq(&tenant.0))
+                .filter(users::id.eq_any(chunk))
+                .select(users::id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
+/// A page of users matching `where_sql` (a fragment over the `users` table, already
+/// holding its binds), plus the total count.
+pub fn list(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    filter: Option<&RawQuery>,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<UserRow>), StoreError> {
+    super::raw::page(conn, "users", tenant, filter, offset, limit)
+}
+
+/// A group a user belongs to, for the read-only `groups` attribute.
+#[derive(Debug, Clone, PartialEq, QueryableByName)]
+pub struct MembershipRef {
+    #[diesel(sql_type = Text)]
+    pub member_id: String,
+    #[diesel(sql_type = Text)]
+    pub group_id: String,
+    #[diesel(sql_type = Text)]
+    pub display_name: String,
+}
+
+/// The direct groups of each of `user_ids`.
+pub fn groups_of(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    user_ids: &[String],
+) -> Result<Vec<MembershipRef>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(500) {
+        let mut q = RawQuery::new(
+            "SELECT m.member_id AS member_id, g.id AS group_id, g.display_name AS display_name \
+             FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
+             WHERE m.tenant_id = ",
+        );
+        q.text(tenant.0.clone()).sql(" AND m.member_id IN (");
+        for (i, id) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.sql(", ");
+            }
+            q.text(id.clone());
+        }
+        q.sql(") ORDER BY g.display_name_folded, g.id");
+        out.extend(q.load::<MembershipRef>(conn)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,267 @@
+//! A real roster on a fresh database per test, and a small HTTP client.
+//!
+//! `TEST_DATABASE_URL` picks the backend: unset (or `sqlite`) means a new SQLite file in
+//! a temporary directory; a `postgres://…` URL names a server on which each test creates
+//! and later drops its own database.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use roster::config::Settings;
+use roster::service::tenants;
+use roster::startup::Application;
+use roster::store::Store;
+use serde_json::Value;
+
+pub struct TestDb {
+    pub url: String,
+    admin_url: Option<String>,
+    name: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) {
+            Some(admin_url) => {
+                let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+                admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
+                let url = with_database(&admin_url, &name);
+                Self { url, admin_url: Some(admin_url), name, _dir: dir }
+            }
+            None => {
+                let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+                Self { url, admin_url: None, name: String::new(), _dir: dir }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.admin_url.is_some()
+    }
+
+    /// Runs SQL as an administrator of the server (PostgreSQL only).
+    pub fn admin_execute(&self, sql: &str) {
+        let admin_url = self.admin_url.as_deref().expect("postgres only");
+        let mut admin = PgConnection::establish(admin_url).expect("admin connection");
+        admin.batch_execute(sql).expect("admin SQL");
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(admin_url) = &self.admin_url {
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+            }
+        }
+    }
+}
+
+/// `postgres://host/old?x` → `postgres://host/name?x`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    /// The SCIM base URL of tenant `acme`.
+    pub base: String,
+    pub token: String,
+    pub store: Store,
+    pub db: TestDb,
+    agent: ureq::Agent,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts an RFC 7644 §3.12 error body with this status (and scimType, if given).
+    pub fn assert_scim_error(&self, status: u16, scim_type: Option<&str>) {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert_eq!(self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", self.text);
+        assert_eq!(self.body["status"], status.to_string(), "{}", self.text);
+        if let Some(t) = scim_type {
+            assert_eq!(self.body["scimType"], t, "{}", self.text);
+        }
+        assert!(self.body["detail"].is_string(), "{}", self.text);
+        assert!(
+            self.header("content-type").is_some_and(|c| c.starts_with("application/scim+json")),
+            "content type of {}",
+            self.text
+        );
+    }
+}
+
+impl TestApp {
+    pub fn spawn() -> Self {
+        Self::spawn_with(|_| {})
+    }
+
+    pub fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let db = TestDb::new();
+        let mut settings = Settings {
+            database_url: db.url.clone(),
+            listen: "127.0.0.1:0".into(),
+            workers: 2,
+            shutdown_timeout_secs: 1,
+            ..Settings::default()
+        };
+        configure(&mut settings);
+        let (address, store) = start(settings);
+        let token = {
+            let mut conn = store.connection().expect("connection");
+            tenants::create_tenant(&mut conn, "acme", None).expect("tenant");
+            tenants::create_token(&mut conn, "acme", None).expect("token").secret
+        };
+        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+        Self { base: format!("{address}/scim/v2/acme"), address, token, store, db, agent }
+    }
+
+    /// Another tenant with its own token: (base URL, token).
+    pub fn add_tenant(&self, slug: &str) -> (String, String) {
+        let mut conn = self.store.connection().expect("connection");
+        tenants::create_tenant(&mut conn, slug, None).expect("tenant");
+        let token = tenants::create_token(&mut conn, slug, None).expect("token").secret;
+        (format!("{}/scim/v2/{slug}", self.address), token)
+    }
+
+    /// A request with this tenant's token; `path` is relative to the SCIM base.
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Resp {
+        self.raw(method, &format!("{}{path}", self.base), &[("Authorization", &format!("Bearer {}", self.token))], body.map(Value::to_string).as_deref(), Some("application/scim+json"))
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.call("GET", path, None)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Resp {
+        self.call("POST", path, Some(body))
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> Resp {
+        self.call("PUT", path, Some(body))
+    }
+
+    pub fn patch(&self, path: &str, body: &Value) -> Resp {
+        self.call("PATCH", path, Some(body))
+    }
+
+    pub fn delete(&self, path: &str) -> Resp {
+        self.call("DELETE", path, None)
+    }
+
+    /// Any request: absolute URL, explicit headers, raw body and content type.
+    pub fn raw(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>, content_type: Option<&str>) -> Resp {
+        let mut request = self.agent.request(method, url);
+        for (k, v) in headers {
+            request = request.set(k, v);
+        }
+        if let (Some(ct), Some(_)) = (content_type, body) {
+            request = request.set("Content-Type", ct);
+        }
+        let result = match body {
+            Some(b) => request.send_string(b),
+            None => request.call(),
+        };
+        let response = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {url}: {e}"),
+        };
+        let status = response.status();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_owned())))
+            .collect();
+        let text = response.into_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, headers, text, body }
+    }
+
+    /// Creates a user and returns its id.
+    pub fn create_user(&self, user_name: &str) -> String {
+        let r = self.post("/Users", &serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            "displayName": user_name,
+        }));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a group with these members and returns its id.
+    pub fn create_group(&self, name: &str, members: &[&str]) -> String {
+        let members: Vec<Value> = members.iter().map(|m| serde_json::json!({ "value": m })).collect();
+        let r = self.post("/Groups", &serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": name,
+            "members": members,
+        }));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Member ids of a group, sorted.
+    pub fn member_ids(&self, group_id: &str) -> Vec<String> {
+        let r = self.get(&format!("/Groups/{group_id}"));
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut ids: Vec<String> = r.body["members"]
+            .as_array()
+            .map(|m| m.iter().filter_map(|m| m["value"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+}
+
+/// Starts the application on its own thread and actix system; returns its address.
+pub fn start(settings: Settings) -> (String, Store) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let system = actix_web::rt::System::new();
+        system.block_on(async move {
+            let app = Application::build(&settings).await.expect("application starts");
+            tx.send((app.port(), app.store().clone())).expect("send port");
+            app.run_until_stopped().await.expect("server runs");
+        });
+    });
+    let (port, store) = rx.recv().expect("application started");
+    (format!("http://127.0.0.1:{port}"), store)
+}
+
+pub fn patch_op(ops: Value) -> Value {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": ops,
+    })
+}

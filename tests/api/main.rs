@@ -1,0 +1,10 @@
+//! roster's integration tests: one binary, a real app on a fresh database per test.
+
+mod helpers;
+
+mod auth;
+mod discovery;
+mod errors;
+mod groups;
+mod jumpcloud;
+mod users;
