@@ -51,5 +51,8 @@ pub enum TokenCommand {
     /// List a tenant's tokens (never their secrets).
     List { tenant_slug: String },
     /// Revoke a token by id.
-    Revoke { tenant_slug: String, token_id: String },
+    Revoke {
+        tenant_slug: String,
+        token_id: String,
+    },
 }

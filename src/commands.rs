@@ -5,7 +5,7 @@ use std::error::Error;
 
 use crate::cli::{Command, TenantCommand, TokenCommand};
 use crate::config::Settings;
-use crate::service::tenants;
+use crate::service::{tenants, ServiceError};
 use crate::startup::{open_store, Application};
 use crate::store::{migrate, Store};
 
@@ -51,7 +51,11 @@ fn bootstrap_default_tenant(store: &Store, public_url: &str) -> CommandResult {
     if tenants::has_tenants(&mut conn)? {
         return Ok(());
     }
-    tenants::create_tenant(&mut conn, "default", Some("Default tenant"))?;
+    match tenants::create_tenant(&mut conn, "default", Some("Default tenant")) {
+        // Another roster process starting beside this one got there first.
+        Err(ServiceError::TenantExists(_)) => return Ok(()),
+        other => other?,
+    };
     let token = tenants::create_token(&mut conn, "default", Some("initial token"))?;
     println!("roster: first start, created tenant \"default\".");
     println!("SCIM Base URL: {public_url}/scim/v2/default");
@@ -69,7 +73,10 @@ fn tenant(command: TenantCommand, store: &Store) -> CommandResult {
         TenantCommand::List => {
             println!("{:<24} {:<36} {:<24} NAME", "SLUG", "ID", "CREATED");
             for t in tenants::list_tenants(&mut conn)? {
-                println!("{:<24} {:<36} {:<24} {}", t.slug, t.id, t.created_at, t.name);
+                println!(
+                    "{:<24} {:<36} {:<24} {}",
+                    t.slug, t.id, t.created_at, t.name
+                );
             }
         }
     }
@@ -81,11 +88,17 @@ fn token(command: TokenCommand, store: &Store) -> CommandResult {
     match command {
         TokenCommand::Create { tenant_slug, name } => {
             let token = tenants::create_token(&mut conn, &tenant_slug, name.as_deref())?;
-            eprintln!("created token {} for tenant {tenant_slug}; it is shown once:", token.row.id);
+            eprintln!(
+                "created token {} for tenant {tenant_slug}; it is shown once:",
+                token.row.id
+            );
             println!("{}", token.secret);
         }
         TokenCommand::List { tenant_slug } => {
-            println!("{:<36} {:<24} {:<24} {:<24} {:<14} NAME", "ID", "CREATED", "LAST USED", "REVOKED", "HINT");
+            println!(
+                "{:<36} {:<24} {:<24} {:<24} {:<14} NAME",
+                "ID", "CREATED", "LAST USED", "REVOKED", "HINT"
+            );
             for t in tenants::list_tokens(&mut conn, &tenant_slug)? {
                 println!(
                     "{:<36} {:<24} {:<24} {:<24} {:<14} {}",
@@ -98,7 +111,10 @@ fn token(command: TokenCommand, store: &Store) -> CommandResult {
                 );
             }
         }
-        TokenCommand::Revoke { tenant_slug, token_id } => {
+        TokenCommand::Revoke {
+            tenant_slug,
+            token_id,
+        } => {
             tenants::revoke_token(&mut conn, &tenant_slug, &token_id)?;
             println!("revoked token {token_id}");
         }

@@ -62,7 +62,11 @@ impl Default for Settings {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}")]
-    Read { path: String, #[source] source: std::io::Error },
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("invalid configuration")]
     Invalid(#[source] toml::de::Error),
 }
@@ -72,17 +76,24 @@ pub const ENV_PREFIX: &str = "ROSTER_";
 impl Settings {
     /// Loads settings; `env` is the process environment (a parameter so tests can pass
     /// their own).
-    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let mut table = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
                 toml::from_str::<toml::Table>(&text).map_err(ConfigError::Invalid)?
             }
             None => toml::Table::new(),
         };
         for (key, value) in env {
-            let Some(name) = key.strip_prefix(ENV_PREFIX) else { continue };
+            let Some(name) = key.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
             let name = name.to_ascii_lowercase();
             if name == "config" {
                 continue;
@@ -109,7 +120,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -125,7 +139,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("roster.toml");
         std::fs::write(&path, "listen = \"0.0.0.0:9000\"\nmax_page_size = 50\n").unwrap();
-        let s = Settings::load(Some(&path), env(&[("ROSTER_LISTEN", "127.0.0.1:1"), ("ROSTER_POOL_SIZE", "3")])).unwrap();
+        let s = Settings::load(
+            Some(&path),
+            env(&[("ROSTER_LISTEN", "127.0.0.1:1"), ("ROSTER_POOL_SIZE", "3")]),
+        )
+        .unwrap();
         assert_eq!(s.listen, "127.0.0.1:1");
         assert_eq!(s.max_page_size, 50);
         assert_eq!(s.pool_size, 3);

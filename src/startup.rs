@@ -21,8 +21,12 @@ use crate::store::{migrate, PoolSettings, Store, StoreError};
 pub enum StartupError {
     #[error("database")]
     Store(#[from] StoreError),
-    #[error("cannot listen on {address}")]
-    Bind { address: String, #[source] source: std::io::Error },
+    #[error("cannot set up {address}")]
+    Bind {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub struct Application {
@@ -39,11 +43,15 @@ impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let store = open_store(settings)?;
         migrate_with_retry(&store).await?;
-        let listener = TcpListener::bind(&settings.listen)
-            .map_err(|source| StartupError::Bind { address: settings.listen.clone(), source })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind { address: settings.listen.clone(), source })?;
+        let listener =
+            TcpListener::bind(&settings.listen).map_err(|source| StartupError::Bind {
+                address: settings.listen.clone(),
+                source,
+            })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind {
+            address: settings.listen.clone(),
+            source,
+        })?;
         let public_url = settings
             .public_url
             .clone()
@@ -70,13 +78,26 @@ impl Application {
                 .configure(crate::http::configure)
         })
         .shutdown_timeout(settings.shutdown_timeout_secs)
+        // Signals are ours (see `stop_on_signals`), so they count from the moment
+        // `build` returns, before anything says "serving".
+        .disable_signals()
         .client_request_timeout(Duration::from_secs(10))
         .listen(listener)
-        .map_err(|source| StartupError::Bind { address: settings.listen.clone(), source })?;
+        .map_err(|source| StartupError::Bind {
+            address: settings.listen.clone(),
+            source,
+        })?;
         if settings.workers > 0 {
             server = server.workers(settings.workers);
         }
-        Ok(Self { port: address.port(), public_url, store, server: server.run() })
+        let server = server.run();
+        stop_on_signals(&server)?;
+        Ok(Self {
+            port: address.port(),
+            public_url,
+            store,
+            server,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -94,6 +115,27 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// SIGTERM or Ctrl-C stops accepting connections and lets in-flight requests finish
+/// (up to `shutdown_timeout_secs`). The handlers are registered here, synchronously.
+fn stop_on_signals(server: &Server) -> Result<(), StartupError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let signal_error = |source| StartupError::Bind {
+        address: "signal handler".into(),
+        source,
+    };
+    for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
+        let mut stream = signal(kind).map_err(signal_error)?;
+        let handle = server.handle();
+        actix_web::rt::spawn(async move {
+            if stream.recv().await.is_some() {
+                tracing::info!("shutting down: finishing in-flight requests");
+                handle.stop(true).await;
+            }
+        });
+    }
+    Ok(())
 }
 
 /// The store for these settings, without connecting yet.
@@ -117,7 +159,11 @@ async fn migrate_with_retry(store: &Store) -> Result<(), StoreError> {
         match store.run(migrate::run_pending).await {
             Ok(applied) => {
                 if applied > 0 {
-                    tracing::info!(applied, backend = store.backend_name(), "migrations applied");
+                    tracing::info!(
+                        applied,
+                        backend = store.backend_name(),
+                        "migrations applied"
+                    );
                 }
                 return Ok(());
             }

@@ -35,7 +35,9 @@ impl FromRequest for Tenant {
             let lookup_slug = slug.clone();
             let tenant = state
                 .store
-                .run(move |c| tenants::authenticate(c, &lookup_slug, &token).map_err(ServiceError::from))
+                .run(move |c| {
+                    tenants::authenticate(c, &lookup_slug, &token).map_err(ServiceError::from)
+                })
                 .await?
                 .ok_or(ApiError::Unauthenticated)?;
             Ok(Tenant {

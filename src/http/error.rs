@@ -54,9 +54,10 @@ impl ApiError {
     fn scim_type(&self) -> Option<ScimType> {
         match self {
             ApiError::Service(ServiceError::Invalid(i)) => Some(i.scim_type),
-            ApiError::Service(ServiceError::Uniqueness { .. } | ServiceError::Store(StoreError::UniqueViolation(_))) => {
-                Some(ScimType::Uniqueness)
-            }
+            ApiError::Service(
+                ServiceError::Uniqueness { .. }
+                | ServiceError::Store(StoreError::UniqueViolation(_)),
+            ) => Some(ScimType::Uniqueness),
             ApiError::Service(ServiceError::InvalidSlug) => Some(ScimType::InvalidValue),
             _ => None,
         }
@@ -69,7 +70,9 @@ impl ApiError {
             ApiError::Service(ServiceError::Store(StoreError::UniqueViolation(_))) => {
                 "a resource with this value already exists".into()
             }
-            ApiError::Service(ServiceError::Store(StoreError::NotFound)) => "resource not found".into(),
+            ApiError::Service(ServiceError::Store(StoreError::NotFound)) => {
+                "resource not found".into()
+            }
             ApiError::Service(ServiceError::Store(StoreError::Unavailable(_))) => {
                 "the database is unavailable; retry later".into()
             }
@@ -83,10 +86,16 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Service(e) => match e {
-                ServiceError::Invalid(i) if i.scim_type == ScimType::Sensitive => StatusCode::FORBIDDEN,
+                ServiceError::Invalid(i) if i.scim_type == ScimType::Sensitive => {
+                    StatusCode::FORBIDDEN
+                }
                 ServiceError::Invalid(_) | ServiceError::InvalidSlug => StatusCode::BAD_REQUEST,
-                ServiceError::NotFound { .. } | ServiceError::UnknownTenant(_) => StatusCode::NOT_FOUND,
-                ServiceError::Uniqueness { .. } | ServiceError::TenantExists(_) => StatusCode::CONFLICT,
+                ServiceError::NotFound { .. } | ServiceError::UnknownTenant(_) => {
+                    StatusCode::NOT_FOUND
+                }
+                ServiceError::Uniqueness { .. } | ServiceError::TenantExists(_) => {
+                    StatusCode::CONFLICT
+                }
                 ServiceError::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
                 ServiceError::Store(StoreError::UniqueViolation(_)) => StatusCode::CONFLICT,
                 ServiceError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
@@ -112,13 +121,22 @@ impl ResponseError for ApiError {
             body["scimType"] = scim_type.as_str().into();
         }
         let mut response = HttpResponse::build(status);
-        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE)));
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(SCIM_CONTENT_TYPE),
+        ));
         match status {
             StatusCode::UNAUTHORIZED => {
-                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"roster\"")));
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"roster\""),
+                ));
             }
             StatusCode::SERVICE_UNAVAILABLE => {
-                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS)));
+                response.insert_header((
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                ));
             }
             _ => {}
         }
@@ -148,7 +166,9 @@ mod tests {
 
     #[test]
     fn uniqueness_is_409() {
-        let e = ApiError::Service(ServiceError::Uniqueness { attribute: "userName" });
+        let e = ApiError::Service(ServiceError::Uniqueness {
+            attribute: "userName",
+        });
         assert_eq!(e.status_code(), 409);
         assert_eq!(body(&e)["scimType"], "uniqueness");
     }

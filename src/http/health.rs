@@ -20,7 +20,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         .store
         .run(|c| c.batch_execute("SELECT 1").map_err(StoreError::from))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "status": "ready", "database": state.store.backend_name() })))
+    Ok(HttpResponse::Ok()
+        .json(json!({ "status": "ready", "database": state.store.backend_name() })))
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {

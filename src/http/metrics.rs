@@ -41,26 +41,61 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("roster");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let pool_connections = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
         let pool_idle = Gauge::default();
         let pool_max = Gauge::default();
-        registry.register("http_requests", "HTTP requests by route, method and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
-        registry.register("db_pool_connections", "Open database connections", pool_connections.clone());
-        registry.register("db_pool_idle_connections", "Idle database connections", pool_idle.clone());
-        registry.register("db_pool_max_connections", "Configured pool size", pool_max.clone());
-        Self { registry, requests, latency, pool_connections, pool_idle, pool_max }
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Open database connections",
+            pool_connections.clone(),
+        );
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            pool_idle.clone(),
+        );
+        registry.register(
+            "db_pool_max_connections",
+            "Configured pool size",
+            pool_max.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            pool_connections,
+            pool_idle,
+            pool_max,
+        }
     }
 }
 
 impl Metrics {
     pub fn observe(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
         self.requests
-            .get_or_create(&RequestLabels { route: route.to_owned(), method: method.to_owned(), status })
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status,
+            })
             .inc();
         self.latency
-            .get_or_create(&RouteLabels { route: route.to_owned() })
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
             .observe(elapsed.as_secs_f64());
     }
 
@@ -75,4 +110,3 @@ impl Metrics {
         out
     }
 }
-

@@ -26,14 +26,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/metrics").route(web::get().to(health::metrics)))
         .service(
             web::scope("/scim/v2/{tenant}")
-                .service(resource("/ServiceProviderConfig").route(web::get().to(discovery::service_provider_config)))
+                .service(
+                    resource("/ServiceProviderConfig")
+                        .route(web::get().to(discovery::service_provider_config)),
+                )
                 .service(resource("/Schemas").route(web::get().to(discovery::schemas)))
                 .service(resource("/Schemas/{id}").route(web::get().to(discovery::schema_by_id)))
                 .service(resource("/ResourceTypes").route(web::get().to(discovery::resource_types)))
-                .service(resource("/ResourceTypes/{id}").route(web::get().to(discovery::resource_type_by_id)))
+                .service(
+                    resource("/ResourceTypes/{id}")
+                        .route(web::get().to(discovery::resource_type_by_id)),
+                )
                 .service(resource("/Bulk").route(web::post().to(discovery::bulk)))
                 .service(resource("/Me").to(discovery::me))
-                .service(resource("/{endpoint:Users|Groups}/.search").route(web::post().to(resources::search)))
+                .service(
+                    resource("/{endpoint:Users|Groups}/.search")
+                        .route(web::post().to(resources::search)),
+                )
                 .service(
                     resource("/{endpoint:Users|Groups}")
                         .route(web::get().to(resources::list))
@@ -72,19 +81,32 @@ pub async fn access_log(
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_owned();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let state = req.app_data::<web::Data<state::AppState>>().cloned();
     let mut res = next.call(req).await?;
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
-    let request_id = res.request().extensions().get::<RequestId>().map(ToString::to_string);
-    if let Some(id) = request_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
-        res.headers_mut().insert(HeaderName::from_static("x-request-id"), id);
+    let request_id = res
+        .request()
+        .extensions()
+        .get::<RequestId>()
+        .map(ToString::to_string);
+    if let Some(id) = request_id
+        .as_deref()
+        .and_then(|id| HeaderValue::from_str(id).ok())
+    {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), id);
     }
     if let Some(state) = state {
         state.metrics.observe(&route, &method, status, elapsed);
     }
-    let tenant = path.strip_prefix("/scim/v2/").and_then(|rest| rest.split('/').next()).unwrap_or("");
+    let tenant = path
+        .strip_prefix("/scim/v2/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("");
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     match res.response().error() {
         Some(error) if status >= 500 => {

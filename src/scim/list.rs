@@ -26,12 +26,20 @@ pub struct ListParams {
 /// `max_page_size` is clamped to it; a negative `count` means 0; `startIndex` below 1
 /// means 1 (RFC 7644 §3.4.2.4).
 pub fn parse_params(pairs: &[(String, String)], max_page_size: i64) -> Result<ListParams, Invalid> {
-    let get = |name: &str| pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
     let number = |name: &str| -> Result<Option<i64>, Invalid> {
         get(name)
             .map(|v| {
                 v.trim().parse::<i64>().map_err(|_| {
-                    Invalid::new(ScimType::InvalidValue, format!("'{name}' must be an integer"))
+                    Invalid::new(
+                        ScimType::InvalidValue,
+                        format!("'{name}' must be an integer"),
+                    )
                 })
             })
             .transpose()
@@ -43,12 +51,17 @@ pub fn parse_params(pairs: &[(String, String)], max_page_size: i64) -> Result<Li
     Ok(ListParams {
         filter,
         start_index: number("startIndex")?.unwrap_or(1).max(1),
-        count: number("count")?.unwrap_or(max_page_size).clamp(0, max_page_size),
+        count: number("count")?
+            .unwrap_or(max_page_size)
+            .clamp(0, max_page_size),
         projection: parse_projection(get("attributes"), get("excludedAttributes"))?,
     })
 }
 
-pub fn parse_projection(attributes: Option<&str>, excluded: Option<&str>) -> Result<Projection, Invalid> {
+pub fn parse_projection(
+    attributes: Option<&str>,
+    excluded: Option<&str>,
+) -> Result<Projection, Invalid> {
     Ok(Projection {
         attributes: parse_attribute_list(attributes)?,
         excluded: parse_attribute_list(excluded)?,
@@ -61,10 +74,14 @@ fn parse_attribute_list(list: Option<&str>) -> Result<Vec<AttrPath>, Invalid> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|name| {
-            let path = filter::parse_path(name)
-                .map_err(|e| Invalid::new(ScimType::InvalidValue, format!("bad attribute name: {e}")))?;
+            let path = filter::parse_path(name).map_err(|e| {
+                Invalid::new(ScimType::InvalidValue, format!("bad attribute name: {e}"))
+            })?;
             if path.filter.is_some() {
-                return Err(Invalid::new(ScimType::InvalidValue, "attribute lists take names, not filters"));
+                return Err(Invalid::new(
+                    ScimType::InvalidValue,
+                    "attribute lists take names, not filters",
+                ));
             }
             Ok(path.attr)
         })
@@ -83,12 +100,17 @@ impl Projection {
     /// caller skip loading `members` or `groups` nobody asked for.
     pub fn wants(&self, name: &str) -> bool {
         let named = |paths: &[AttrPath]| {
-            paths.iter().any(|p| p.name.eq_ignore_ascii_case(name) && p.urn.is_none())
+            paths
+                .iter()
+                .any(|p| p.name.eq_ignore_ascii_case(name) && p.urn.is_none())
         };
         if !self.attributes.is_empty() {
             return named(&self.attributes);
         }
-        !self.excluded.iter().any(|p| p.name.eq_ignore_ascii_case(name) && p.urn.is_none() && p.sub_attr.is_none())
+        !self
+            .excluded
+            .iter()
+            .any(|p| p.name.eq_ignore_ascii_case(name) && p.urn.is_none() && p.sub_attr.is_none())
     }
 
     /// Applies the projection to a rendered resource.
@@ -126,7 +148,11 @@ fn locate<'p>(kind: ResourceKind, path: &'p AttrPath) -> (Option<String>, &'p st
         Some(urn) => {
             let full = format!("{urn}:{}", path.name);
             // A whole extension (`urn:…:enterprise:2.0:User`) parses as urn + "User".
-            if kind.extensions().iter().any(|e| e.eq_ignore_ascii_case(&full)) {
+            if kind
+                .extensions()
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(&full))
+            {
                 return (None, "");
             }
             (Some(urn.clone()), &path.name)
@@ -138,14 +164,22 @@ fn locate<'p>(kind: ResourceKind, path: &'p AttrPath) -> (Option<String>, &'p st
 fn whole_extension(kind: ResourceKind, path: &AttrPath) -> Option<&'static str> {
     let urn = path.urn.as_ref()?;
     let full = format!("{urn}:{}", path.name);
-    kind.extensions().iter().copied().find(|e| e.eq_ignore_ascii_case(&full))
+    kind.extensions()
+        .iter()
+        .copied()
+        .find(|e| e.eq_ignore_ascii_case(&full))
 }
 
 fn key_ci(map: &Map<String, Value>, name: &str) -> Option<String> {
     map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
-fn copy_path(kind: ResourceKind, from: &Map<String, Value>, into: &mut Map<String, Value>, path: &AttrPath) {
+fn copy_path(
+    kind: ResourceKind,
+    from: &Map<String, Value>,
+    into: &mut Map<String, Value>,
+    path: &AttrPath,
+) {
     if let Some(ext) = whole_extension(kind, path) {
         if let Some(v) = from.get(ext) {
             into.insert(ext.to_owned(), v.clone());
@@ -156,7 +190,9 @@ fn copy_path(kind: ResourceKind, from: &Map<String, Value>, into: &mut Map<Strin
     let (source, target) = match holder {
         None => (Some(from), into),
         Some(urn) => {
-            let Some(key) = key_ci(from, &urn) else { return };
+            let Some(key) = key_ci(from, &urn) else {
+                return;
+            };
             let source = from.get(&key).and_then(Value::as_object);
             let entry = into.entry(key).or_insert_with(|| Value::Object(Map::new()));
             let Value::Object(target) = entry else { return };
@@ -164,7 +200,9 @@ fn copy_path(kind: ResourceKind, from: &Map<String, Value>, into: &mut Map<Strin
         }
     };
     let Some(source) = source else { return };
-    let Some(key) = key_ci(source, name) else { return };
+    let Some(key) = key_ci(source, name) else {
+        return;
+    };
     let value = &source[&key];
     let Some(sub) = &path.sub_attr else {
         target.insert(key, value.clone());
@@ -183,7 +221,8 @@ fn copy_path(kind: ResourceKind, from: &Map<String, Value>, into: &mut Map<Strin
                 Value::Array(a) => Some(a),
                 _ => None,
             });
-            let mut out: Vec<Value> = existing.unwrap_or_else(|| vec![Value::Object(Map::new()); items.len()]);
+            let mut out: Vec<Value> =
+                existing.unwrap_or_else(|| vec![Value::Object(Map::new()); items.len()]);
             for (slot, item) in out.iter_mut().zip(items) {
                 if let (Value::Object(slot), Some(Value::Object(picked))) = (slot, pick(item)) {
                     slot.extend(picked);
@@ -196,7 +235,9 @@ fn copy_path(kind: ResourceKind, from: &Map<String, Value>, into: &mut Map<Strin
         }
         other => {
             if let Some(Value::Object(picked)) = pick(other) {
-                let slot = target.entry(key).or_insert_with(|| Value::Object(Map::new()));
+                let slot = target
+                    .entry(key)
+                    .or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(slot) = slot {
                     slot.extend(picked);
                 }
@@ -214,14 +255,18 @@ fn remove_path(kind: ResourceKind, object: &mut Map<String, Value>, path: &AttrP
     let target = match holder {
         None => object,
         Some(urn) => {
-            let Some(key) = key_ci(object, &urn) else { return };
+            let Some(key) = key_ci(object, &urn) else {
+                return;
+            };
             match object.get_mut(&key) {
                 Some(Value::Object(o)) => o,
                 _ => return,
             }
         }
     };
-    let Some(key) = key_ci(target, name) else { return };
+    let Some(key) = key_ci(target, name) else {
+        return;
+    };
     let Some(sub) = &path.sub_attr else {
         target.remove(&key);
         return;

@@ -1,7 +1,7 @@
 //! The SCIM protocol core: schema, resources, filters, PATCH, lists.
 //!
-//! Pure code over `serde_json` values: nothing here may use actix, diesel or tokio
-//! (`tests/api/layering.rs` checks it), so every rule can be unit-tested in isolation.
+//! Pure code over `serde_json` values: no web framework, database or async runtime
+//! here (`tests/api/storage.rs` checks it), so every rule can be unit-tested alone.
 
 pub mod discovery;
 pub mod error;

@@ -47,14 +47,18 @@ pub fn parse_request(body: Value) -> Result<Vec<Operation>, Invalid> {
         return Err(syntax("the request body must be a JSON object"));
     };
     if let Some(schemas) = get_ci(&body, "schemas") {
-        let listed = schemas
-            .as_array()
-            .is_some_and(|s| s.iter().any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP))));
+        let listed = schemas.as_array().is_some_and(|s| {
+            s.iter()
+                .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP)))
+        });
         if !listed {
             return Err(syntax(format!("'schemas' must contain {PATCH_OP}")));
         }
     }
-    let key = body.keys().find(|k| k.eq_ignore_ascii_case("Operations")).cloned();
+    let key = body
+        .keys()
+        .find(|k| k.eq_ignore_ascii_case("Operations"))
+        .cloned();
     let Some(Value::Array(operations)) = key.and_then(|k| body.remove(&k)) else {
         return Err(syntax("'Operations' must be an array"));
     };
@@ -87,11 +91,19 @@ fn parse_operation(operation: Value) -> Result<Operation, Invalid> {
             filter::parse_path(p.trim())
                 .map_err(|e| Invalid::new(ScimType::InvalidPath, e.to_string()))?,
         ),
-        Some(_) => return Err(Invalid::new(ScimType::InvalidPath, "'path' must be a string")),
+        Some(_) => {
+            return Err(Invalid::new(
+                ScimType::InvalidPath,
+                "'path' must be a string",
+            ))
+        }
     };
     let value = take_ci(&mut operation, "value");
     if op != Op::Remove && value.is_none() {
-        return Err(Invalid::new(ScimType::InvalidValue, "add and replace need a 'value'"));
+        return Err(Invalid::new(
+            ScimType::InvalidValue,
+            "add and replace need a 'value'",
+        ));
     }
     if op == Op::Remove && path.is_none() {
         return Err(Invalid::new(ScimType::NoTarget, "remove needs a 'path'"));
@@ -110,7 +122,14 @@ pub fn apply(
     let mut members = Vec::new();
     for operation in operations {
         match &operation.path {
-            Some(path) => apply_path(kind, attributes, operation.op, path, operation.value.clone(), &mut members)?,
+            Some(path) => apply_path(
+                kind,
+                attributes,
+                operation.op,
+                path,
+                operation.value.clone(),
+                &mut members,
+            )?,
             None => {
                 let Some(Value::Object(fields)) = operation.value.clone() else {
                     return Err(Invalid::new(
@@ -137,13 +156,24 @@ fn apply_key(
     value: Value,
     members: &mut Vec<MemberChange>,
 ) -> Result<(), Invalid> {
-    if let Some(urn) = kind.extensions().iter().find(|u| u.eq_ignore_ascii_case(key)) {
+    if let Some(urn) = kind
+        .extensions()
+        .iter()
+        .find(|u| u.eq_ignore_ascii_case(key))
+    {
         let Value::Object(fields) = value else {
-            return Err(Invalid::new(ScimType::InvalidValue, format!("{urn} must be a JSON object")));
+            return Err(Invalid::new(
+                ScimType::InvalidValue,
+                format!("{urn} must be a JSON object"),
+            ));
         };
         for (name, value) in fields {
             let path = PatchPath {
-                attr: AttrPath { urn: Some((*urn).to_owned()), name, sub_attr: None },
+                attr: AttrPath {
+                    urn: Some((*urn).to_owned()),
+                    name,
+                    sub_attr: None,
+                },
                 filter: None,
                 sub_attr: None,
             };
@@ -151,11 +181,14 @@ fn apply_key(
         }
         return Ok(());
     }
-    let path = filter::parse_path(key).map_err(|e| Invalid::new(ScimType::InvalidPath, e.to_string()))?;
+    let path =
+        filter::parse_path(key).map_err(|e| Invalid::new(ScimType::InvalidPath, e.to_string()))?;
     if op == Op::Replace && path.filter.is_none() && path.attr.sub_attr.is_none() {
         // A path-less replace of a complex attribute replaces it whole (RFC 7644
         // §3.5.2.3 applies merge semantics only to an explicit path).
-        if let Some(def) = schema::find_attribute(kind, path.attr.urn.as_deref(), &path.attr.name, None) {
+        if let Some(def) =
+            schema::find_attribute(kind, path.attr.urn.as_deref(), &path.attr.name, None)
+        {
             if def.sub_attributes.is_empty() || def.multi_valued || is_members(kind, &path) {
                 return apply_path(kind, attributes, op, &path, Some(value), members);
             }
@@ -175,7 +208,11 @@ fn apply_key(
 fn is_members(kind: ResourceKind, path: &PatchPath) -> bool {
     kind == ResourceKind::Group
         && path.attr.name.eq_ignore_ascii_case("members")
-        && path.attr.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema()))
+        && path
+            .attr
+            .urn
+            .as_deref()
+            .is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema()))
 }
 
 fn apply_path(
@@ -196,16 +233,25 @@ fn apply_path(
     if let Some(def) = def {
         check_writable(def)?;
     } else if urn.is_some_and(|u| !is_known_urn(kind, u)) {
-        return Err(Invalid::new(ScimType::InvalidPath, format!("unknown schema in path '{}'", path.attr)));
+        return Err(Invalid::new(
+            ScimType::InvalidPath,
+            format!("unknown schema in path '{}'", path.attr),
+        ));
     }
     let sub = path.sub_attr.as_deref().or(path.attr.sub_attr.as_deref());
     let sub_def = match (def, sub) {
         (Some(def), Some(sub)) => {
-            let found = def.sub_attributes.iter().find(|s| s.name.eq_ignore_ascii_case(sub));
+            let found = def
+                .sub_attributes
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(sub));
             if let Some(found) = found {
                 check_writable(found)?;
             } else if !def.sub_attributes.is_empty() {
-                return Err(Invalid::new(ScimType::InvalidPath, format!("'{}' has no sub-attribute '{sub}'", def.name)));
+                return Err(Invalid::new(
+                    ScimType::InvalidPath,
+                    format!("'{}' has no sub-attribute '{sub}'", def.name),
+                ));
             }
             found
         }
@@ -213,7 +259,14 @@ fn apply_path(
     };
     let container = container_mut(kind, attributes, urn)?;
     let canonical = def.map_or(name, |d| d.name).to_owned();
-    let target = Target { kind, urn, def, name: &canonical, sub, sub_def };
+    let target = Target {
+        kind,
+        urn,
+        def,
+        name: &canonical,
+        sub,
+        sub_def,
+    };
     match (&path.filter, sub) {
         (None, None) => target.whole(container, op, value)?,
         (None, Some(sub)) => target.sub_attribute(container, op, sub, value)?,
@@ -252,21 +305,27 @@ impl Target<'_> {
     }
 
     /// `add`, `replace` or `remove` of a whole attribute.
-    fn whole(&self, container: &mut Map<String, Value>, op: Op, value: Option<Value>) -> Result<(), Invalid> {
+    fn whole(
+        &self,
+        container: &mut Map<String, Value>,
+        op: Op,
+        value: Option<Value>,
+    ) -> Result<(), Invalid> {
         let current = remove_ci(container, self.name);
         let value = value.unwrap_or(Value::Null);
         let next = match op {
             Op::Remove if self.multi_valued() && !value.is_null() => {
                 // Remove only the listed values (the Azure / JumpCloud reading).
                 let drop = self.coerce(value)?.map(into_items).unwrap_or_default();
-                current.map(|c| {
-                    into_items(c)
-                        .into_iter()
-                        .filter(|item| !drop.iter().any(|d| same_value(d, item)))
-                        .collect::<Vec<_>>()
-                })
-                .filter(|items| !items.is_empty())
-                .map(Value::Array)
+                current
+                    .map(|c| {
+                        into_items(c)
+                            .into_iter()
+                            .filter(|item| !drop.iter().any(|d| same_value(d, item)))
+                            .collect::<Vec<_>>()
+                    })
+                    .filter(|items| !items.is_empty())
+                    .map(Value::Array)
             }
             Op::Remove => None,
             Op::Add if self.multi_valued() => {
@@ -280,7 +339,9 @@ impl Target<'_> {
             }
             Op::Add | Op::Replace => match (current, self.coerce(value)?) {
                 // Complex singular attributes merge sub-attributes (RFC 7644 §3.5.2.1/3).
-                (Some(Value::Object(mut old)), Some(Value::Object(new))) if !self.multi_valued() => {
+                (Some(Value::Object(mut old)), Some(Value::Object(new)))
+                    if !self.multi_valued() =>
+                {
                     for (k, v) in new {
                         remove_ci(&mut old, &k);
                         old.insert(k, v);
@@ -313,7 +374,10 @@ impl Target<'_> {
                 return if op == Op::Remove {
                     Ok(())
                 } else {
-                    Err(Invalid::new(ScimType::NoTarget, format!("'{}' has no values", self.name)))
+                    Err(Invalid::new(
+                        ScimType::NoTarget,
+                        format!("'{}' has no values", self.name),
+                    ))
                 };
             };
             for item in items.iter_mut() {
@@ -328,7 +392,10 @@ impl Target<'_> {
             Some(Value::Object(o)) => o,
             Some(_) if op == Op::Remove => Map::new(),
             Some(_) => {
-                return Err(Invalid::new(ScimType::InvalidPath, format!("'{}' is not complex", self.name)));
+                return Err(Invalid::new(
+                    ScimType::InvalidPath,
+                    format!("'{}' is not complex", self.name),
+                ));
             }
             None => Map::new(),
         };
@@ -350,12 +417,17 @@ impl Target<'_> {
         if self.def.is_some_and(|d| !d.multi_valued) {
             return Err(Invalid::new(
                 ScimType::InvalidPath,
-                format!("'{}' is single-valued: a value filter does not apply", self.name),
+                format!(
+                    "'{}' is single-valued: a value filter does not apply",
+                    self.name
+                ),
             ));
         }
         let (kind, urn, name) = (self.kind, self.urn, self.name.to_owned());
         let case_exact = move |p: &AttrPath| schema::is_case_exact(kind, urn, &name, Some(&p.name));
-        let mut items = remove_ci(container, self.name).map(into_items).unwrap_or_default();
+        let mut items = remove_ci(container, self.name)
+            .map(into_items)
+            .unwrap_or_default();
         let matched: Vec<usize> = (0..items.len())
             .filter(|&i| filter::matches(filter, &items[i], &case_exact))
             .collect();
@@ -374,7 +446,10 @@ impl Target<'_> {
                 // Entra and Okta address a typed value that may not exist yet, e.g.
                 // `emails[type eq "work"].value`: create it from the filter's equalities.
                 let Some(mut element) = element_from_filter(filter) else {
-                    return Err(Invalid::new(ScimType::NoTarget, format!("no value of '{}' matches the filter", self.name)));
+                    return Err(Invalid::new(
+                        ScimType::NoTarget,
+                        format!("no value of '{}' matches the filter", self.name),
+                    ));
                 };
                 let value = value.unwrap_or(Value::Null);
                 match self.sub {
@@ -395,7 +470,9 @@ impl Target<'_> {
                 };
                 for &i in &matched {
                     match (self.sub, &mut items[i]) {
-                        (Some(sub), Value::Object(fields)) => set_or_remove(fields, sub, sub_value.clone()),
+                        (Some(sub), Value::Object(fields)) => {
+                            set_or_remove(fields, sub, sub_value.clone())
+                        }
                         (None, item) if op == Op::Add => merge_into_value(item, value.clone()),
                         (None, item) => *item = value.clone(),
                         (Some(_), _) => {}
@@ -412,7 +489,11 @@ impl Target<'_> {
     }
 }
 
-fn member_changes(op: Op, path: &PatchPath, value: Option<Value>) -> Result<Vec<MemberChange>, Invalid> {
+fn member_changes(
+    op: Op,
+    path: &PatchPath,
+    value: Option<Value>,
+) -> Result<Vec<MemberChange>, Invalid> {
     let ids = |value: Option<Value>| -> Result<Vec<String>, Invalid> {
         match value {
             None | Some(Value::Null) => Ok(Vec::new()),
@@ -422,14 +503,22 @@ fn member_changes(op: Op, path: &PatchPath, value: Option<Value>) -> Result<Vec<
     };
     match (op, &path.filter) {
         (Op::Add, None) => Ok(vec![MemberChange::Add(ids(value)?)]),
-        (Op::Replace, None) => Ok(vec![MemberChange::RemoveAll, MemberChange::Add(ids(value)?)]),
+        (Op::Replace, None) => Ok(vec![
+            MemberChange::RemoveAll,
+            MemberChange::Add(ids(value)?),
+        ]),
         (Op::Remove, None) => match value {
             None | Some(Value::Null) => Ok(vec![MemberChange::RemoveAll]),
             some => Ok(vec![MemberChange::Remove(ids(some)?)]),
         },
-        (Op::Remove, Some(filter)) => filter_member_ids(filter).map(|ids| vec![MemberChange::Remove(ids)]).ok_or_else(|| {
-            Invalid::new(ScimType::InvalidFilter, "a members filter must be value eq \"id\" (or several joined by or)")
-        }),
+        (Op::Remove, Some(filter)) => filter_member_ids(filter)
+            .map(|ids| vec![MemberChange::Remove(ids)])
+            .ok_or_else(|| {
+                Invalid::new(
+                    ScimType::InvalidFilter,
+                    "a members filter must be value eq \"id\" (or several joined by or)",
+                )
+            }),
         (_, Some(_)) => Err(Invalid::new(
             ScimType::InvalidPath,
             "add and replace on members take a value list, not a filter",
@@ -440,9 +529,11 @@ fn member_changes(op: Op, path: &PatchPath, value: Option<Value>) -> Result<Vec<
 /// The ids named by `value eq "a" or value eq "b"`.
 fn filter_member_ids(filter: &Filter) -> Option<Vec<String>> {
     match filter {
-        Filter::Compare { path, op: CompareOp::Eq, value: Literal::String(id) }
-            if path.name.eq_ignore_ascii_case("value") && path.sub_attr.is_none() =>
-        {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Literal::String(id),
+        } if path.name.eq_ignore_ascii_case("value") && path.sub_attr.is_none() => {
             Some(vec![id.clone()])
         }
         Filter::Or(a, b) => {
@@ -457,7 +548,11 @@ fn filter_member_ids(filter: &Filter) -> Option<Vec<String>> {
 /// `{type: "work"}` from `type eq "work"` (and conjunctions of such equalities).
 fn element_from_filter(filter: &Filter) -> Option<Map<String, Value>> {
     match filter {
-        Filter::Compare { path, op: CompareOp::Eq, value } if path.sub_attr.is_none() => {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value,
+        } if path.sub_attr.is_none() => {
             let value = match value {
                 Literal::String(s) => Value::from(s.clone()),
                 Literal::Bool(b) => Value::from(*b),
@@ -479,13 +574,20 @@ fn element_from_filter(filter: &Filter) -> Option<Map<String, Value>> {
 
 fn check_writable(def: &AttributeDef) -> Result<(), Invalid> {
     if matches!(def.mutability, Mutability::ReadOnly) {
-        return Err(Invalid::new(ScimType::Mutability, format!("attribute '{}' is read-only", def.name)));
+        return Err(Invalid::new(
+            ScimType::Mutability,
+            format!("attribute '{}' is read-only", def.name),
+        ));
     }
     Ok(())
 }
 
 fn is_known_urn(kind: ResourceKind, urn: &str) -> bool {
-    urn.eq_ignore_ascii_case(kind.core_schema()) || kind.extensions().iter().any(|u| u.eq_ignore_ascii_case(urn))
+    urn.eq_ignore_ascii_case(kind.core_schema())
+        || kind
+            .extensions()
+            .iter()
+            .any(|u| u.eq_ignore_ascii_case(urn))
 }
 
 /// The object a path's attribute lives in: the resource, or an extension's object.
@@ -494,7 +596,8 @@ fn container_mut<'a>(
     attributes: &'a mut Map<String, Value>,
     urn: Option<&str>,
 ) -> Result<&'a mut Map<String, Value>, Invalid> {
-    let Some(ext) = urn.and_then(|u| kind.extensions().iter().find(|e| e.eq_ignore_ascii_case(u))) else {
+    let Some(ext) = urn.and_then(|u| kind.extensions().iter().find(|e| e.eq_ignore_ascii_case(u)))
+    else {
         return Ok(attributes);
     };
     if !matches!(attributes.get(*ext), Some(Value::Object(_))) {
@@ -502,14 +605,19 @@ fn container_mut<'a>(
     }
     match attributes.get_mut(*ext) {
         Some(Value::Object(o)) => Ok(o),
-        _ => Err(Invalid::new(ScimType::InvalidPath, "extension is not an object")),
+        _ => Err(Invalid::new(
+            ScimType::InvalidPath,
+            "extension is not an object",
+        )),
     }
 }
 
 /// Drops an extension object left empty by a change.
 fn prune_extension(attributes: &mut Map<String, Value>, urn: Option<&str>) {
     if let Some(urn) = urn {
-        let empty = attributes.get(urn).is_some_and(|v| v.as_object().is_some_and(Map::is_empty));
+        let empty = attributes
+            .get(urn)
+            .is_some_and(|v| v.as_object().is_some_and(Map::is_empty));
         if empty {
             attributes.remove(urn);
         }
@@ -582,11 +690,15 @@ fn remove_ci(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
 }
 
 fn get_ci<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    map.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 fn get_ci_mut<'a>(map: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut Value> {
-    map.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
+    map.iter_mut()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
 }
 
 fn take_ci(map: &mut Map<String, Value>, name: &str) -> Option<Value> {

@@ -29,7 +29,10 @@ pub fn fold(value: &str) -> String {
 /// Normalises a POST or PUT body of `kind`.
 pub fn normalize(kind: ResourceKind, body: Value) -> Result<Normalized, Invalid> {
     let Value::Object(object) = body else {
-        return Err(Invalid::new(ScimType::InvalidSyntax, "the request body must be a JSON object"));
+        return Err(Invalid::new(
+            ScimType::InvalidSyntax,
+            "the request body must be a JSON object",
+        ));
     };
     let mut out = Normalized::default();
     for (key, value) in object {
@@ -273,14 +276,21 @@ fn member_ids(value: Value) -> Result<Option<Vec<String>>, Invalid> {
         Value::Array(items) => items,
         single => vec![single],
     };
-    items.into_iter().map(member_id).collect::<Result<_, _>>().map(Some)
+    items
+        .into_iter()
+        .map(member_id)
+        .collect::<Result<_, _>>()
+        .map(Some)
 }
 
 /// The id of one `members` element, `{"value": "id", ...}`.
 pub fn member_id(item: Value) -> Result<String, Invalid> {
     let value = match item {
         Value::Object(mut fields) => {
-            let key = fields.keys().find(|k| k.eq_ignore_ascii_case("value")).cloned();
+            let key = fields
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case("value"))
+                .cloned();
             key.and_then(|k| fields.remove(&k))
         }
         _ => None,
@@ -309,7 +319,10 @@ pub fn user_columns(attributes: &Map<String, Value>) -> Result<UserColumns, Inva
         user_name,
         external_id: optional_string(attributes, "externalId"),
         display_name: optional_string(attributes, "displayName"),
-        active: attributes.get("active").and_then(Value::as_bool).unwrap_or(true),
+        active: attributes
+            .get("active")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
     })
 }
 
@@ -337,7 +350,10 @@ fn required_string(attributes: &Map<String, Value>, name: &str) -> Result<String
 }
 
 fn optional_string(attributes: &Map<String, Value>, name: &str) -> Option<String> {
-    attributes.get(name).and_then(Value::as_str).map(str::to_owned)
+    attributes
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 /// RFC 7643 §3.1 `meta`, as stored.

@@ -17,10 +17,23 @@ use crate::store::{filter_sql, users, write_transaction, DbConnection, TenantId}
 const KIND: ResourceKind = ResourceKind::Group;
 const NOT_FOUND: ServiceError = ServiceError::NotFound { kind: "Group" };
 
-pub fn create(conn: &mut DbConnection, scope: &Scope, body: Value, now: &str) -> Result<Rendered, ServiceError> {
+pub fn create(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    body: Value,
+    now: &str,
+) -> Result<Rendered, ServiceError> {
     let normalized = resource::normalize(KIND, body)?;
     let columns = resource::group_columns(&normalized.attributes)?;
-    let row = to_row(scope, new_id(), columns, &normalized.attributes, 1, now, now);
+    let row = to_row(
+        scope,
+        new_id(),
+        columns,
+        &normalized.attributes,
+        1,
+        now,
+        now,
+    );
     write_transaction(conn, |c| {
         groups::insert(c, &row).map_err(unique("displayName"))?;
         if let Some(members) = &normalized.members {
@@ -31,14 +44,25 @@ pub fn create(conn: &mut DbConnection, scope: &Scope, body: Value, now: &str) ->
     })
 }
 
-pub fn get(conn: &mut DbConnection, scope: &Scope, id: &str, with_members: bool) -> Result<Rendered, ServiceError> {
+pub fn get(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+    with_members: bool,
+) -> Result<Rendered, ServiceError> {
     let row = groups::find(conn, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
     render_loaded(conn, scope, &row, with_members)
 }
 
 /// PUT: replaces the attributes; a `members` array replaces the membership, while a
 /// body without `members` leaves it alone (a rename must never wipe a group).
-pub fn replace(conn: &mut DbConnection, scope: &Scope, id: &str, body: Value, now: &str) -> Result<Rendered, ServiceError> {
+pub fn replace(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+    body: Value,
+    now: &str,
+) -> Result<Rendered, ServiceError> {
     let normalized = resource::normalize(KIND, body)?;
     let mut attributes = normalized.attributes;
     write_transaction(conn, |c| {
@@ -51,19 +75,44 @@ pub fn replace(conn: &mut DbConnection, scope: &Scope, id: &str, body: Value, no
         }
         let mut changed_members = 0;
         if let Some(wanted) = &normalized.members {
-            let current: HashSet<String> = groups::member_ids(c, &scope.tenant, id)?.into_iter().collect();
+            let current: HashSet<String> = groups::member_ids(c, &scope.tenant, id)?
+                .into_iter()
+                .collect();
             let wanted_set: HashSet<&String> = wanted.iter().collect();
-            let gone: Vec<String> = current.iter().filter(|m| !wanted_set.contains(m)).cloned().collect();
-            let new: Vec<String> = wanted.iter().filter(|m| !current.contains(*m)).cloned().collect();
+            let gone: Vec<String> = current
+                .iter()
+                .filter(|m| !wanted_set.contains(m))
+                .cloned()
+                .collect();
+            let new: Vec<String> = wanted
+                .iter()
+                .filter(|m| !current.contains(*m))
+                .cloned()
+                .collect();
             changed_members += groups::remove_members(c, &scope.tenant, id, &gone)?;
             let typed = resolve_members(c, &scope.tenant, id, &new)?;
             changed_members += groups::add_members(c, &scope.tenant, id, &typed, now)?;
         }
-        save(c, scope, existing, &old, attributes, changed_members > 0, now)
+        save(
+            c,
+            scope,
+            existing,
+            &old,
+            attributes,
+            changed_members > 0,
+            now,
+        )
     })
 }
 
-pub fn patch(conn: &mut DbConnection, scope: &Scope, id: &str, body: Value, now: &str, with_members: bool) -> Result<Rendered, ServiceError> {
+pub fn patch(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+    body: Value,
+    now: &str,
+    with_members: bool,
+) -> Result<Rendered, ServiceError> {
     let operations = patch::parse_request(body)?;
     write_transaction(conn, |c| {
         let existing = groups::find(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
@@ -81,7 +130,15 @@ pub fn patch(conn: &mut DbConnection, scope: &Scope, id: &str, body: Value, now:
                 MemberChange::RemoveAll => groups::remove_all_members(c, &scope.tenant, id)?,
             };
         }
-        let saved = save(c, scope, existing, &old, attributes, changed_members > 0, now)?;
+        let saved = save(
+            c,
+            scope,
+            existing,
+            &old,
+            attributes,
+            changed_members > 0,
+            now,
+        )?;
         if with_members {
             Ok(saved)
         } else {
@@ -104,7 +161,15 @@ fn save(
     let row = if &attributes == old && !members_changed {
         existing
     } else {
-        let row = to_row(scope, existing.id, columns, &attributes, existing.version + 1, &existing.created_at, now);
+        let row = to_row(
+            scope,
+            existing.id,
+            columns,
+            &attributes,
+            existing.version + 1,
+            &existing.created_at,
+            now,
+        );
         groups::update(conn, &row).map_err(unique("displayName"))?;
         row
     };
@@ -121,13 +186,24 @@ pub fn delete(conn: &mut DbConnection, scope: &Scope, id: &str) -> Result<(), Se
     })
 }
 
-pub fn list(conn: &mut DbConnection, scope: &Scope, params: &ListParams, with_members: bool) -> Result<(i64, Vec<Value>), ServiceError> {
+pub fn list(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    params: &ListParams,
+    with_members: bool,
+) -> Result<(i64, Vec<Value>), ServiceError> {
     let filter = params
         .filter
         .as_ref()
         .map(|f| filter_sql::compile(KIND, f, conn.dialect()))
         .transpose()?;
-    let (total, rows) = groups::list(conn, &scope.tenant, filter.as_ref(), params.start_index - 1, params.count)?;
+    let (total, rows) = groups::list(
+        conn,
+        &scope.tenant,
+        filter.as_ref(),
+        params.start_index - 1,
+        params.count,
+    )?;
     let mut resources = Vec::with_capacity(rows.len());
     for row in &rows {
         resources.push(render_loaded(conn, scope, row, with_members)?.body);
@@ -150,11 +226,23 @@ fn resolve_members(
     unique_ids.sort();
     unique_ids.dedup();
     if unique_ids.iter().any(|id| id == group_id) {
-        return Err(Invalid::new(ScimType::InvalidValue, "a group cannot be a member of itself").into());
+        return Err(Invalid::new(
+            ScimType::InvalidValue,
+            "a group cannot be a member of itself",
+        )
+        .into());
     }
-    let user_ids: HashSet<String> = users::existing_ids(conn, tenant, &unique_ids)?.into_iter().collect();
-    let rest: Vec<String> = unique_ids.iter().filter(|id| !user_ids.contains(*id)).cloned().collect();
-    let group_ids: HashSet<String> = groups::existing_ids(conn, tenant, &rest)?.into_iter().collect();
+    let user_ids: HashSet<String> = users::existing_ids(conn, tenant, &unique_ids)?
+        .into_iter()
+        .collect();
+    let rest: Vec<String> = unique_ids
+        .iter()
+        .filter(|id| !user_ids.contains(*id))
+        .cloned()
+        .collect();
+    let group_ids: HashSet<String> = groups::existing_ids(conn, tenant, &rest)?
+        .into_iter()
+        .collect();
     let mut typed = Vec::with_capacity(unique_ids.len());
     for id in unique_ids {
         let kind = if user_ids.contains(&id) {
@@ -162,7 +250,11 @@ fn resolve_members(
         } else if group_ids.contains(&id) {
             "Group"
         } else {
-            return Err(Invalid::new(ScimType::InvalidValue, format!("member '{id}' is not a user or group of this tenant")).into());
+            return Err(Invalid::new(
+                ScimType::InvalidValue,
+                format!("member '{id}' is not a user or group of this tenant"),
+            )
+            .into());
         };
         typed.push((id, kind));
     }
@@ -191,14 +283,28 @@ fn to_row(
     }
 }
 
-fn render_loaded(conn: &mut DbConnection, scope: &Scope, row: &GroupRow, with_members: bool) -> Result<Rendered, ServiceError> {
+fn render_loaded(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    row: &GroupRow,
+    with_members: bool,
+) -> Result<Rendered, ServiceError> {
     let members = if with_members {
         let rows = groups::members_of(conn, &scope.tenant, &row.id)?;
         Some(
             rows.iter()
                 .map(|m| {
-                    let endpoint = if m.member_type == "Group" { "Groups" } else { "Users" };
-                    resource::reference(&m.member_id, m.display.as_deref(), &scope.location(endpoint, &m.member_id), Some(&m.member_type))
+                    let endpoint = if m.member_type == "Group" {
+                        "Groups"
+                    } else {
+                        "Users"
+                    };
+                    resource::reference(
+                        &m.member_id,
+                        m.display.as_deref(),
+                        &scope.location(endpoint, &m.member_id),
+                        Some(&m.member_type),
+                    )
                 })
                 .collect(),
         )
@@ -206,8 +312,16 @@ fn render_loaded(conn: &mut DbConnection, scope: &Scope, row: &GroupRow, with_me
         None
     };
     let attributes = parse_attributes(&row.attributes)?;
-    let meta = Meta { created: row.created_at.clone(), last_modified: row.updated_at.clone(), version: row.version };
+    let meta = Meta {
+        created: row.created_at.clone(),
+        last_modified: row.updated_at.clone(),
+        version: row.version,
+    };
     let location = scope.location("Groups", &row.id);
     let body = resource::render(KIND, &row.id, &attributes, &meta, &location, members);
-    Ok(Rendered { body, etag: meta.etag(), location })
+    Ok(Rendered {
+        body,
+        etag: meta.etag(),
+        location,
+    })
 }

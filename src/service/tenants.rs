@@ -15,7 +15,11 @@ pub const TOKEN_PREFIX: &str = "rst_";
 /// turning into a write per request.
 const LAST_USED_RESOLUTION_MS: u128 = 60_000;
 
-pub fn create_tenant(conn: &mut DbConnection, slug: &str, name: Option<&str>) -> Result<TenantRow, ServiceError> {
+pub fn create_tenant(
+    conn: &mut DbConnection,
+    slug: &str,
+    name: Option<&str>,
+) -> Result<TenantRow, ServiceError> {
     if !is_valid_slug(slug) {
         return Err(ServiceError::InvalidSlug);
     }
@@ -34,7 +38,9 @@ pub fn create_tenant(conn: &mut DbConnection, slug: &str, name: Option<&str>) ->
 
 fn is_valid_slug(slug: &str) -> bool {
     (1..=63).contains(&slug.len())
-        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !slug.starts_with('-')
 }
 
@@ -56,7 +62,11 @@ pub struct NewToken {
     pub secret: String,
 }
 
-pub fn create_token(conn: &mut DbConnection, slug: &str, name: Option<&str>) -> Result<NewToken, ServiceError> {
+pub fn create_token(
+    conn: &mut DbConnection,
+    slug: &str,
+    name: Option<&str>,
+) -> Result<NewToken, ServiceError> {
     let tenant = tenant(conn, slug)?;
     let secret = generate_secret()?;
     let row = TokenRow {
@@ -79,9 +89,15 @@ pub fn list_tokens(conn: &mut DbConnection, slug: &str) -> Result<Vec<TokenRow>,
 }
 
 /// Revokes a token; `NotFound` when the tenant has no such live token.
-pub fn revoke_token(conn: &mut DbConnection, slug: &str, token_id: &str) -> Result<(), ServiceError> {
+pub fn revoke_token(
+    conn: &mut DbConnection,
+    slug: &str,
+    token_id: &str,
+) -> Result<(), ServiceError> {
     let tenant = tenant(conn, slug)?;
-    let revoked = write_transaction(conn, |c| tokens::revoke(c, &TenantId(tenant.id.clone()), token_id, &now()))?;
+    let revoked = write_transaction(conn, |c| {
+        tokens::revoke(c, &TenantId(tenant.id.clone()), token_id, &now())
+    })?;
     if revoked {
         Ok(())
     } else {
@@ -91,8 +107,13 @@ pub fn revoke_token(conn: &mut DbConnection, slug: &str, token_id: &str) -> Resu
 
 /// The tenant a bearer token opens, if it is a live token of the tenant named in the
 /// path. The lookup goes by digest, so its timing says nothing about the secret.
-pub fn authenticate(conn: &mut DbConnection, slug: &str, secret: &str) -> Result<Option<TenantId>, StoreError> {
-    let Some((token, tenant_id)) = tokens::find_live_for_tenant(conn, slug, &digest(secret))? else {
+pub fn authenticate(
+    conn: &mut DbConnection,
+    slug: &str,
+    secret: &str,
+) -> Result<Option<TenantId>, StoreError> {
+    let Some((token, tenant_id)) = tokens::find_live_for_tenant(conn, slug, &digest(secret))?
+    else {
         return Ok(None);
     };
     let now = now();
@@ -115,7 +136,8 @@ fn is_stale(last_used: Option<&str>, now: &str) -> bool {
 /// 256 random bits from the OS, hex-encoded behind the prefix.
 fn generate_secret() -> Result<String, ServiceError> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| ServiceError::Store(StoreError::Unavailable(Box::new(e))))?;
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ServiceError::Store(StoreError::Unavailable(Box::new(e))))?;
     let mut secret = String::with_capacity(TOKEN_PREFIX.len() + 64);
     secret.push_str(TOKEN_PREFIX);
     for b in bytes {
@@ -141,7 +163,9 @@ mod tests {
         let b = generate_secret().unwrap();
         assert!(a.starts_with(TOKEN_PREFIX));
         assert_eq!(a.len(), TOKEN_PREFIX.len() + 64);
-        assert!(a[TOKEN_PREFIX.len()..].bytes().all(|c| c.is_ascii_hexdigit()));
+        assert!(a[TOKEN_PREFIX.len()..]
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
     }
 
@@ -157,7 +181,13 @@ mod tests {
     #[test]
     fn last_used_is_refreshed_once_a_minute() {
         assert!(is_stale(None, "2026-11-24T10:00:00.000Z"));
-        assert!(!is_stale(Some("2026-11-24T10:00:00.000Z"), "2026-11-24T10:00:59.000Z"));
-        assert!(is_stale(Some("2026-11-24T10:00:00.000Z"), "2026-11-24T10:01:00.000Z"));
+        assert!(!is_stale(
+            Some("2026-11-24T10:00:00.000Z"),
+            "2026-11-24T10:00:59.000Z"
+        ));
+        assert!(is_stale(
+            Some("2026-11-24T10:00:00.000Z"),
+            "2026-11-24T10:01:00.000Z"
+        ));
     }
 }

@@ -13,7 +13,12 @@ use crate::store::{write_transaction, DbConnection};
 
 const KIND: ResourceKind = ResourceKind::User;
 
-pub fn create(conn: &mut DbConnection, scope: &Scope, body: Value, now: &str) -> Result<Rendered, ServiceError> {
+pub fn create(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    body: Value,
+    now: &str,
+) -> Result<Rendered, ServiceError> {
     let attributes = resource::normalize(KIND, body)?.attributes;
     let columns = resource::user_columns(&attributes)?;
     let row = to_row(scope, new_id(), columns, &attributes, 1, now, now);
@@ -21,15 +26,34 @@ pub fn create(conn: &mut DbConnection, scope: &Scope, body: Value, now: &str) ->
     Ok(render(scope, &row, Some(&[])))
 }
 
-pub fn get(conn: &mut DbConnection, scope: &Scope, id: &str, with_groups: bool) -> Result<Rendered, ServiceError> {
+pub fn get(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+    with_groups: bool,
+) -> Result<Rendered, ServiceError> {
     let row = users::find(conn, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
-    let groups = if with_groups { Some(users::groups_of(conn, &scope.tenant, std::slice::from_ref(&row.id))?) } else { None };
+    let groups = if with_groups {
+        Some(users::groups_of(
+            conn,
+            &scope.tenant,
+            std::slice::from_ref(&row.id),
+        )?)
+    } else {
+        None
+    };
     Ok(render(scope, &row, groups.as_deref()))
 }
 
 /// PUT: replaces the attributes the client manages. Identity keys a client left out
 /// (`externalId`, `emails`: JumpCloud's minimal PUT sends `"emails": null`) are kept.
-pub fn replace(conn: &mut DbConnection, scope: &Scope, id: &str, body: Value, now: &str) -> Result<Rendered, ServiceError> {
+pub fn replace(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+    body: Value,
+    now: &str,
+) -> Result<Rendered, ServiceError> {
     let mut attributes = resource::normalize(KIND, body)?.attributes;
     write_transaction(conn, |c| {
         let existing = users::find(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
@@ -45,7 +69,13 @@ pub fn replace(conn: &mut DbConnection, scope: &Scope, id: &str, body: Value, no
     })
 }
 
-pub fn patch(conn: &mut DbConnection, scope: &Scope, id: &str, body: Value, now: &str) -> Result<Rendered, ServiceError> {
+pub fn patch(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+    body: Value,
+    now: &str,
+) -> Result<Rendered, ServiceError> {
     let operations = patch::parse_request(body)?;
     write_transaction(conn, |c| {
         let existing = users::find(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
@@ -69,7 +99,15 @@ fn save(
     let row = if &attributes == old {
         existing
     } else {
-        let row = to_row(scope, existing.id, columns, &attributes, existing.version + 1, &existing.created_at, now);
+        let row = to_row(
+            scope,
+            existing.id,
+            columns,
+            &attributes,
+            existing.version + 1,
+            &existing.created_at,
+            now,
+        );
         users::update(conn, &row).map_err(unique("userName"))?;
         row
     };
@@ -87,20 +125,34 @@ pub fn delete(conn: &mut DbConnection, scope: &Scope, id: &str) -> Result<(), Se
     })
 }
 
-pub fn list(conn: &mut DbConnection, scope: &Scope, params: &ListParams, with_groups: bool) -> Result<(i64, Vec<Value>), ServiceError> {
+pub fn list(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    params: &ListParams,
+    with_groups: bool,
+) -> Result<(i64, Vec<Value>), ServiceError> {
     let filter = params
         .filter
         .as_ref()
         .map(|f| filter_sql::compile(KIND, f, conn.dialect()))
         .transpose()?;
-    let (total, rows) = users::list(conn, &scope.tenant, filter.as_ref(), params.start_index - 1, params.count)?;
+    let (total, rows) = users::list(
+        conn,
+        &scope.tenant,
+        filter.as_ref(),
+        params.start_index - 1,
+        params.count,
+    )?;
     let groups = if with_groups && !rows.is_empty() {
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         Some(users::groups_of(conn, &scope.tenant, &ids)?)
     } else {
         None
     };
-    let resources = rows.iter().map(|row| render(scope, row, groups.as_deref()).body).collect();
+    let resources = rows
+        .iter()
+        .map(|row| render(scope, row, groups.as_deref()).body)
+        .collect();
     Ok((total, resources))
 }
 
@@ -134,24 +186,40 @@ pub(super) fn parse_attributes(stored: &str) -> Result<Map<String, Value>, Servi
     match serde_json::from_str(stored) {
         Ok(Value::Object(map)) => Ok(map),
         // Only a damaged row gets here; say so rather than guess.
-        _ => Err(ServiceError::Invalid(Invalid::new(ScimType::InvalidValue, "stored resource is not a JSON object"))),
+        _ => Err(ServiceError::Invalid(Invalid::new(
+            ScimType::InvalidValue,
+            "stored resource is not a JSON object",
+        ))),
     }
 }
 
 /// Renders a row; `groups` (memberships of possibly many users) is filtered to this one.
 fn render(scope: &Scope, row: &UserRow, groups: Option<&[MembershipRef]>) -> Rendered {
     let attributes = parse_attributes(&row.attributes).unwrap_or_default();
-    let meta = Meta { created: row.created_at.clone(), last_modified: row.updated_at.clone(), version: row.version };
+    let meta = Meta {
+        created: row.created_at.clone(),
+        last_modified: row.updated_at.clone(),
+        version: row.version,
+    };
     let location = scope.location("Users", &row.id);
     let linked = groups.map(|groups| {
         groups
             .iter()
             .filter(|m| m.member_id == row.id)
             .map(|m| {
-                resource::reference(&m.group_id, Some(&m.display_name), &scope.location("Groups", &m.group_id), Some("direct"))
+                resource::reference(
+                    &m.group_id,
+                    Some(&m.display_name),
+                    &scope.location("Groups", &m.group_id),
+                    Some("direct"),
+                )
             })
             .collect()
     });
     let body = resource::render(KIND, &row.id, &attributes, &meta, &location, linked);
-    Rendered { body, etag: meta.etag(), location }
+    Rendered {
+        body,
+        etag: meta.etag(),
+        location,
+    }
 }

@@ -36,7 +36,10 @@ pub enum Target {
 
 impl Target {
     pub fn parse(url: &str) -> Result<Self, StoreError> {
-        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             if path.is_empty() {
                 return Err(StoreError::BadUrl("sqlite URL has no file path".into()));
             }
@@ -110,14 +113,13 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
         match conn {
-            DbConnection::Postgres(c) => {
-                AnsiTransactionManager::is_broken_transaction_manager(c)
-            }
+            DbConnection::Postgres(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
             DbConnection::Sqlite(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
         }
     }
@@ -142,7 +144,9 @@ where
     E: From<diesel::result::Error>,
 {
     match conn {
-        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
         DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
     let outcome = f(conn);

@@ -45,7 +45,7 @@ impl From<DieselError> for StoreError {
 
 /// Messages of faults that pass with time: SQLite lock and I/O trouble, PostgreSQL
 /// timeouts, shutdowns and resource exhaustion.
-fn is_transient(message: &str) -> bool {
+pub(crate) fn is_transient(message: &str) -> bool {
     const TRANSIENT: &[&str] = &[
         "database is locked",
         "database is busy",

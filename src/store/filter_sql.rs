@@ -26,12 +26,19 @@ enum Column {
     Folded(&'static str),
     Bool(&'static str),
     /// Membership: `EXISTS` over `group_members`.
-    Members { key: &'static str, other: &'static str, outer: &'static str },
+    Members {
+        key: &'static str,
+        other: &'static str,
+        outer: &'static str,
+    },
 }
 
 /// Attributes filterable today, per resource type.
 fn column(kind: ResourceKind, path: &AttrPath) -> Option<Column> {
-    let core = path.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema()));
+    let core = path
+        .urn
+        .as_deref()
+        .is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema()));
     if !core {
         return None;
     }
@@ -44,17 +51,21 @@ fn column(kind: ResourceKind, path: &AttrPath) -> Option<Column> {
         (ResourceKind::User, "active", None) => Column::Bool("users.active"),
         (ResourceKind::User, "meta", Some("created")) => Column::Exact("users.created_at"),
         (ResourceKind::User, "meta", Some("lastmodified")) => Column::Exact("users.updated_at"),
-        (ResourceKind::User, "groups", Some("value") | None) => {
-            Column::Members { key: "gm.member_id", other: "gm.group_id", outer: "users.id" }
-        }
+        (ResourceKind::User, "groups", Some("value") | None) => Column::Members {
+            key: "gm.member_id",
+            other: "gm.group_id",
+            outer: "users.id",
+        },
         (ResourceKind::Group, "id", None) => Column::Exact("groups.id"),
         (ResourceKind::Group, "displayname", None) => Column::Folded("groups.display_name_folded"),
         (ResourceKind::Group, "externalid", None) => Column::Exact("groups.external_id"),
         (ResourceKind::Group, "meta", Some("created")) => Column::Exact("groups.created_at"),
         (ResourceKind::Group, "meta", Some("lastmodified")) => Column::Exact("groups.updated_at"),
-        (ResourceKind::Group, "members", Some("value") | None) => {
-            Column::Members { key: "gm.group_id", other: "gm.member_id", outer: "groups.id" }
-        }
+        (ResourceKind::Group, "members", Some("value") | None) => Column::Members {
+            key: "gm.group_id",
+            other: "gm.member_id",
+            outer: "groups.id",
+        },
         _ => return None,
     })
 }
@@ -82,7 +93,11 @@ impl Compiler {
     fn node(&self, q: &mut RawQuery, filter: &Filter) -> Result<(), Invalid> {
         match filter {
             Filter::And(a, b) | Filter::Or(a, b) => {
-                let joiner = if matches!(filter, Filter::And(..)) { " AND " } else { " OR " };
+                let joiner = if matches!(filter, Filter::And(..)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
                 q.sql("(");
                 self.node(q, a)?;
                 q.sql(joiner);
@@ -94,21 +109,31 @@ impl Compiler {
                 self.node(q, inner)?;
                 q.sql(")");
             }
-            Filter::Present(path) => match column(self.kind, path).ok_or_else(|| unsupported(path))? {
-                Column::Exact(c) | Column::Folded(c) => {
-                    q.sql(&format!("({c} IS NOT NULL AND {c} <> '')"));
+            Filter::Present(path) => {
+                match column(self.kind, path).ok_or_else(|| unsupported(path))? {
+                    Column::Exact(c) | Column::Folded(c) => {
+                        q.sql(&format!("({c} IS NOT NULL AND {c} <> '')"));
+                    }
+                    Column::Bool(_) => {
+                        q.sql("1 = 1");
+                    }
+                    Column::Members { .. } => self.members(
+                        q,
+                        |q| {
+                            q.sql("1 = 1");
+                            Ok(())
+                        },
+                        path,
+                    )?,
                 }
-                Column::Bool(_) => {
-                    q.sql("1 = 1");
-                }
-                Column::Members { .. } => self.members(q, |q| {
-                    q.sql("1 = 1");
-                    Ok(())
-                }, path)?,
-            },
+            }
             Filter::Compare { path, op, value } => {
                 match column(self.kind, path).ok_or_else(|| unsupported(path))? {
-                    Column::Members { other, .. } => self.members(q, |q| compare(q, other, false, *op, value, self.dialect), path)?,
+                    Column::Members { other, .. } => self.members(
+                        q,
+                        |q| compare(q, other, false, *op, value, self.dialect),
+                        path,
+                    )?,
                     Column::Exact(c) => compare(q, c, false, *op, value, self.dialect)?,
                     Column::Folded(c) => compare(q, c, true, *op, value, self.dialect)?,
                     Column::Bool(c) => compare_bool(q, c, *op, value)?,
@@ -147,10 +172,19 @@ impl Compiler {
     }
 
     /// The filter inside `members[...]`: only `value` is indexed.
-    fn member_filter(&self, q: &mut RawQuery, column: &'static str, filter: &Filter) -> Result<(), Invalid> {
+    fn member_filter(
+        &self,
+        q: &mut RawQuery,
+        column: &'static str,
+        filter: &Filter,
+    ) -> Result<(), Invalid> {
         match filter {
             Filter::And(a, b) | Filter::Or(a, b) => {
-                let joiner = if matches!(filter, Filter::And(..)) { " AND " } else { " OR " };
+                let joiner = if matches!(filter, Filter::And(..)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
                 q.sql("(");
                 self.member_filter(q, column, a)?;
                 q.sql(joiner);
@@ -164,14 +198,18 @@ impl Compiler {
                 q.sql(")");
                 Ok(())
             }
-            Filter::Compare { path, op, value } if path.name.eq_ignore_ascii_case("value") && path.sub_attr.is_none() => {
+            Filter::Compare { path, op, value }
+                if path.name.eq_ignore_ascii_case("value") && path.sub_attr.is_none() =>
+            {
                 compare(q, column, false, *op, value, self.dialect)
             }
             Filter::Present(path) if path.name.eq_ignore_ascii_case("value") => {
                 q.sql("1 = 1");
                 Ok(())
             }
-            Filter::Compare { path, .. } | Filter::Present(path) | Filter::ValuePath { path, .. } => Err(unsupported(path)),
+            Filter::Compare { path, .. }
+            | Filter::Present(path)
+            | Filter::ValuePath { path, .. } => Err(unsupported(path)),
         }
     }
 }
@@ -191,7 +229,12 @@ fn compare(
             match op {
                 CompareOp::Eq => q.sql(&format!("{column} IS NULL")),
                 CompareOp::Ne => q.sql(&format!("{column} IS NOT NULL")),
-                _ => return Err(Invalid::new(ScimType::InvalidFilter, "null compares only with eq and ne")),
+                _ => {
+                    return Err(Invalid::new(
+                        ScimType::InvalidFilter,
+                        "null compares only with eq and ne",
+                    ))
+                }
             };
             return Ok(());
         }
@@ -203,11 +246,17 @@ fn compare(
         }
     };
     // Byte order on both backends, whatever the database's collation.
-    let collate = if dialect == Dialect::Postgres { " COLLATE \"C\"" } else { "" };
+    let collate = if dialect == Dialect::Postgres {
+        " COLLATE \"C\""
+    } else {
+        ""
+    };
     let (sql_op, pattern) = match op {
         CompareOp::Eq => ("=", None),
         CompareOp::Ne => {
-            q.sql(&format!("({column} IS NULL OR {column} <> ")).text(text).sql(")");
+            q.sql(&format!("({column} IS NULL OR {column} <> "))
+                .text(text)
+                .sql(")");
             return Ok(());
         }
         CompareOp::Co => ("LIKE", Some(format!("%{}%", escape_like(&text)))),
@@ -234,16 +283,31 @@ fn compare(
     Ok(())
 }
 
-fn compare_bool(q: &mut RawQuery, column: &str, op: CompareOp, value: &Literal) -> Result<(), Invalid> {
+fn compare_bool(
+    q: &mut RawQuery,
+    column: &str,
+    op: CompareOp,
+    value: &Literal,
+) -> Result<(), Invalid> {
     let Literal::Bool(b) = value else {
-        return Err(Invalid::new(ScimType::InvalidFilter, "this attribute is a boolean: compare it with true or false"));
+        return Err(Invalid::new(
+            ScimType::InvalidFilter,
+            "this attribute is a boolean: compare it with true or false",
+        ));
     };
     let sql_op = match op {
         CompareOp::Eq => " = ",
         CompareOp::Ne => " <> ",
-        _ => return Err(Invalid::new(ScimType::InvalidFilter, "booleans compare only with eq and ne")),
+        _ => {
+            return Err(Invalid::new(
+                ScimType::InvalidFilter,
+                "booleans compare only with eq and ne",
+            ))
+        }
     };
-    q.sql(&format!("({column}{sql_op}")).bind(Bind::Bool(*b)).sql(")");
+    q.sql(&format!("({column}{sql_op}"))
+        .bind(Bind::Bool(*b))
+        .sql(")");
     Ok(())
 }
 
@@ -265,7 +329,10 @@ mod tests {
     use crate::scim::filter::parse;
 
     fn sql(kind: ResourceKind, f: &str) -> String {
-        compile(kind, &parse(f).unwrap(), Dialect::Sqlite).unwrap().as_sql().to_owned()
+        compile(kind, &parse(f).unwrap(), Dialect::Sqlite)
+            .unwrap()
+            .as_sql()
+            .to_owned()
     }
 
     #[test]
@@ -283,13 +350,21 @@ mod tests {
 
     #[test]
     fn unindexed_attributes_are_an_invalid_filter_not_a_crash() {
-        let err = compile(ResourceKind::User, &parse("title pr").unwrap(), Dialect::Sqlite).unwrap_err();
+        let err = compile(
+            ResourceKind::User,
+            &parse("title pr").unwrap(),
+            Dialect::Sqlite,
+        )
+        .unwrap_err();
         assert_eq!(err.scim_type, ScimType::InvalidFilter);
     }
 
     #[test]
     fn member_value_paths_become_exists_subqueries() {
         let s = sql(ResourceKind::Group, "members[value eq \"u1\"]");
-        assert!(s.starts_with("EXISTS (SELECT 1 FROM group_members gm"), "{s}");
+        assert!(
+            s.starts_with("EXISTS (SELECT 1 FROM group_members gm"),
+            "{s}"
+        );
     }
 }

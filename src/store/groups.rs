@@ -9,7 +9,9 @@ use super::raw::RawQuery;
 use super::schema::{group_members, groups};
 use super::TenantId;
 
-#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset,
+)]
 #[diesel(table_name = groups)]
 #[diesel(treat_none_as_null = true)]
 pub struct GroupRow {
@@ -36,11 +38,17 @@ pub struct MemberRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &GroupRow) -> Result<(), StoreError> {
-    diesel::insert_into(groups::table).values(row).execute(conn)?;
+    diesel::insert_into(groups::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }
 
-pub fn find(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<Option<GroupRow>, StoreError> {
+pub fn find(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<GroupRow>, StoreError> {
     Ok(groups::table
         .filter(groups::tenant_id.eq(&tenant.0))
         .filter(groups::id.eq(id))
@@ -79,7 +87,11 @@ pub fn delete(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<bo
 }
 
 /// Which of `ids` are groups of the tenant.
-pub fn existing_ids(conn: &mut DbConnection, tenant: &TenantId, ids: &[String]) -> Result<Vec<String>, StoreError> {
+pub fn existing_ids(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         found.extend(
@@ -141,7 +153,11 @@ pub fn remove_members(
     Ok(removed)
 }
 
-pub fn remove_all_members(conn: &mut DbConnection, tenant: &TenantId, group_id: &str) -> Result<usize, StoreError> {
+pub fn remove_all_members(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    group_id: &str,
+) -> Result<usize, StoreError> {
     Ok(diesel::delete(
         group_members::table
             .filter(group_members::tenant_id.eq(&tenant.0))
@@ -150,7 +166,11 @@ pub fn remove_all_members(conn: &mut DbConnection, tenant: &TenantId, group_id: 
     .execute(conn)?)
 }
 
-pub fn member_ids(conn: &mut DbConnection, tenant: &TenantId, group_id: &str) -> Result<Vec<String>, StoreError> {
+pub fn member_ids(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    group_id: &str,
+) -> Result<Vec<String>, StoreError> {
     Ok(group_members::table
         .filter(group_members::tenant_id.eq(&tenant.0))
         .filter(group_members::group_id.eq(group_id))

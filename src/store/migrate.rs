@@ -16,7 +16,12 @@ const MIGRATION_LOCK: i64 = 0x726f_7374_6572;
 /// Applies every pending migration; returns how many ran.
 pub fn run_pending(conn: &mut DbConnection) -> Result<usize, StoreError> {
     match conn {
-        DbConnection::Sqlite(c) => apply(c, SQLITE),
+        // One IMMEDIATE transaction around the check and the run (each migration nests
+        // as a savepoint), so processes starting together on one file take turns.
+        DbConnection::Sqlite(_) => super::conn::write_transaction(conn, |c| match c {
+            DbConnection::Sqlite(c) => apply(c, SQLITE),
+            DbConnection::Postgres(c) => apply(c, POSTGRES),
+        }),
         DbConnection::Postgres(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
             let applied = apply(c, POSTGRES);
@@ -34,7 +39,14 @@ where
 {
     conn.run_pending_migrations(migrations)
         .map(|done| done.len())
-        .map_err(StoreError::Migration)
+        .map_err(|e| {
+            // Another process migrating the same SQLite file holds the lock: retryable.
+            if super::error::is_transient(&e.to_string()) {
+                StoreError::Unavailable(e)
+            } else {
+                StoreError::Migration(e)
+            }
+        })
 }
 
 /// Reverts every migration (used by the migration round-trip test).

@@ -88,9 +88,7 @@ impl Store {
     }
 
     /// Checks out a connection on the calling thread (CLI and start-up only).
-    pub fn connection(
-        &self,
-    ) -> Result<diesel::r2d2::PooledConnection<conn::Manager>, StoreError> {
+    pub fn connection(&self) -> Result<diesel::r2d2::PooledConnection<conn::Manager>, StoreError> {
         Ok(self.pool.get()?)
     }
 

@@ -138,14 +138,19 @@ where
     R: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
 {
     let scoped = |select: &str| {
-        let mut q = RawQuery::new(&format!("SELECT {select} FROM {table} WHERE {table}.tenant_id = "));
+        let mut q = RawQuery::new(&format!(
+            "SELECT {select} FROM {table} WHERE {table}.tenant_id = "
+        ));
         q.text(tenant.0.clone());
         if let Some(filter) = filter {
             q.sql(" AND (").append(filter).sql(")");
         }
         q
     };
-    let total = scoped("COUNT(*) AS n").load::<Count>(conn)?.first().map_or(0, |c| c.n);
+    let total = scoped("COUNT(*) AS n")
+        .load::<Count>(conn)?
+        .first()
+        .map_or(0, |c| c.n);
     if limit == 0 {
         return Ok((total, Vec::new()));
     }

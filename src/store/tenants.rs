@@ -16,7 +16,9 @@ pub struct TenantRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &TenantRow) -> Result<(), StoreError> {
-    diesel::insert_into(tenants::table).values(row).execute(conn)?;
+    diesel::insert_into(tenants::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }
 

@@ -21,7 +21,9 @@ pub struct TokenRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &TokenRow) -> Result<(), StoreError> {
-    diesel::insert_into(scim_tokens::table).values(row).execute(conn)?;
+    diesel::insert_into(scim_tokens::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }
 

@@ -9,7 +9,9 @@ use super::raw::RawQuery;
 use super::schema::{group_members, users};
 use super::TenantId;
 
-#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset,
+)]
 #[diesel(table_name = users)]
 #[diesel(treat_none_as_null = true)]
 pub struct UserRow {
@@ -27,11 +29,17 @@ pub struct UserRow {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> {
-    diesel::insert_into(users::table).values(row).execute(conn)?;
+    diesel::insert_into(users::table)
+        .values(row)
+        .execute(conn)?;
     Ok(())
 }
 
-pub fn find(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<Option<UserRow>, StoreError> {
+pub fn find(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<UserRow>, StoreError> {
     Ok(users::table
         .filter(users::tenant_id.eq(&tenant.0))
         .filter(users::id.eq(id))
@@ -70,7 +78,11 @@ pub fn delete(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<bo
 }
 
 /// Which of `ids` are users of the tenant.
-pub fn existing_ids(conn: &mut DbConnection, tenant: &TenantId, ids: &[String]) -> Result<Vec<String>, StoreError> {
+pub fn existing_ids(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
     // Chunked so a 10k-member PUT stays under every backend's bind limit.
     for chunk in ids.chunks(500) {

@@ -15,14 +15,24 @@ fn requests_without_a_valid_token_are_401_with_a_bearer_challenge() {
     ] {
         let r = app.raw("GET", &url, &headers, None, None);
         r.assert_scim_error(401, None);
-        assert!(r.header("www-authenticate").is_some_and(|v| v.starts_with("Bearer")), "{headers:?}");
+        assert!(
+            r.header("www-authenticate")
+                .is_some_and(|v| v.starts_with("Bearer")),
+            "{headers:?}"
+        );
     }
 }
 
 #[test]
 fn a_token_in_the_query_string_is_ignored() {
     let app = TestApp::spawn();
-    let r = app.raw("GET", &format!("{}/Users?access_token={}", app.base, app.token), &[], None, None);
+    let r = app.raw(
+        "GET",
+        &format!("{}/Users?access_token={}", app.base, app.token),
+        &[],
+        None,
+        None,
+    );
     r.assert_scim_error(401, None);
 }
 
@@ -30,8 +40,18 @@ fn a_token_in_the_query_string_is_ignored() {
 fn bearer_variants_identity_providers_send_are_accepted() {
     let app = TestApp::spawn();
     let url = format!("{}/Users", app.base);
-    for value in [format!("Bearer {}", app.token), format!("bearer {}", app.token), app.token.clone(), format!("Bearer Bearer {}", app.token)] {
-        assert_eq!(app.raw("GET", &url, &[("Authorization", &value)], None, None).status, 200, "{value}");
+    for value in [
+        format!("Bearer {}", app.token),
+        format!("bearer {}", app.token),
+        app.token.clone(),
+        format!("Bearer Bearer {}", app.token),
+    ] {
+        assert_eq!(
+            app.raw("GET", &url, &[("Authorization", &value)], None, None)
+                .status,
+            200,
+            "{value}"
+        );
     }
 }
 
@@ -39,11 +59,29 @@ fn bearer_variants_identity_providers_send_are_accepted() {
 fn a_token_of_one_tenant_is_401_on_another_tenants_path() {
     let app = TestApp::spawn();
     let (other_base, other_token) = app.add_tenant("globex");
-    let r = app.raw("GET", &format!("{other_base}/Users"), &[("Authorization", &format!("Bearer {}", app.token))], None, None);
+    let r = app.raw(
+        "GET",
+        &format!("{other_base}/Users"),
+        &[("Authorization", &format!("Bearer {}", app.token))],
+        None,
+        None,
+    );
     r.assert_scim_error(401, None);
-    let r = app.raw("GET", &format!("{}/Users", app.base), &[("Authorization", &format!("Bearer {other_token}"))], None, None);
+    let r = app.raw(
+        "GET",
+        &format!("{}/Users", app.base),
+        &[("Authorization", &format!("Bearer {other_token}"))],
+        None,
+        None,
+    );
     r.assert_scim_error(401, None);
-    let r = app.raw("GET", &format!("{}/scim/v2/nosuch/Users", app.address), &[("Authorization", &format!("Bearer {}", app.token))], None, None);
+    let r = app.raw(
+        "GET",
+        &format!("{}/scim/v2/nosuch/Users", app.address),
+        &[("Authorization", &format!("Bearer {}", app.token))],
+        None,
+        None,
+    );
     r.assert_scim_error(401, None);
 }
 
@@ -67,7 +105,9 @@ fn tokens_are_stored_only_as_digests_and_record_last_use() {
     assert_ne!(tokens[0].token_hash, app.token);
     assert!(!tokens[0].token_hash.contains(&app.token[4..]));
     assert!(tokens[0].last_used_at.is_some());
-    assert!(app.token.starts_with(&tokens[0].hint[..tokens[0].hint.len() - "…".len()]));
+    assert!(app
+        .token
+        .starts_with(&tokens[0].hint[..tokens[0].hint.len() - "…".len()]));
 }
 
 #[test]
@@ -75,12 +115,33 @@ fn another_tenants_resources_look_exactly_like_unknown_ones() {
     let app = TestApp::spawn();
     let (other_base, other_token) = app.add_tenant("globex");
     let auth = format!("Bearer {other_token}");
-    let theirs = app.raw("POST", &format!("{other_base}/Users"), &[("Authorization", &auth)], Some(&json!({"userName": "bjensen"}).to_string()), Some("application/scim+json"));
+    let theirs = app.raw(
+        "POST",
+        &format!("{other_base}/Users"),
+        &[("Authorization", &auth)],
+        Some(&json!({"userName": "bjensen"}).to_string()),
+        Some("application/scim+json"),
+    );
     let their_id = theirs.body["id"].as_str().unwrap();
-    let their_group = app.raw("POST", &format!("{other_base}/Groups"), &[("Authorization", &auth)], Some(&json!({"displayName": "Eng"}).to_string()), Some("application/scim+json"));
+    let their_group = app.raw(
+        "POST",
+        &format!("{other_base}/Groups"),
+        &[("Authorization", &auth)],
+        Some(&json!({"displayName": "Eng"}).to_string()),
+        Some("application/scim+json"),
+    );
     let their_group_id = their_group.body["id"].as_str().unwrap();
 
-    for (path, unknown) in [(format!("/Users/{their_id}"), "/Users/00000000-0000-0000-0000-000000000000"), (format!("/Groups/{their_group_id}"), "/Groups/00000000-0000-0000-0000-000000000000")] {
+    for (path, unknown) in [
+        (
+            format!("/Users/{their_id}"),
+            "/Users/00000000-0000-0000-0000-000000000000",
+        ),
+        (
+            format!("/Groups/{their_group_id}"),
+            "/Groups/00000000-0000-0000-0000-000000000000",
+        ),
+    ] {
         for method in ["GET", "DELETE"] {
             let foreign = app.call(method, &path, None);
             let missing = app.call(method, unknown, None);
@@ -91,15 +152,31 @@ fn another_tenants_resources_look_exactly_like_unknown_ones() {
         assert_eq!(put.status, 404);
     }
     // Same userName and displayName in this tenant are fine: uniqueness is per tenant.
-    assert_eq!(app.post("/Users", &json!({"userName": "bjensen"})).status, 201);
-    assert_eq!(app.post("/Groups", &json!({"displayName": "Eng"})).status, 201);
+    assert_eq!(
+        app.post("/Users", &json!({"userName": "bjensen"})).status,
+        201
+    );
+    assert_eq!(
+        app.post("/Groups", &json!({"displayName": "Eng"})).status,
+        201
+    );
     // A member id from the other tenant cannot be linked.
-    app.post("/Groups", &json!({"displayName": "Ops", "members": [{"value": their_id}]})).assert_scim_error(400, Some("invalidValue"));
+    app.post(
+        "/Groups",
+        &json!({"displayName": "Ops", "members": [{"value": their_id}]}),
+    )
+    .assert_scim_error(400, Some("invalidValue"));
     // Lists and filters never see the other tenant.
     let r = app.get(&format!("/Users?filter=id%20eq%20%22{their_id}%22"));
     assert_eq!(r.body["totalResults"], 0);
     assert_eq!(app.get("/Users").body["totalResults"], 1);
     // And the other tenant still has its user, untouched.
-    let r = app.raw("GET", &format!("{other_base}/Users/{their_id}"), &[("Authorization", &auth)], None, None);
+    let r = app.raw(
+        "GET",
+        &format!("{other_base}/Users/{their_id}"),
+        &[("Authorization", &auth)],
+        None,
+        None,
+    );
     assert_eq!(r.body, theirs.body);
 }

@@ -7,15 +7,24 @@ fn service_provider_config_advertises_what_works() {
     let app = TestApp::spawn();
     let r = app.get("/ServiceProviderConfig");
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").unwrap().starts_with("application/scim+json"));
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/scim+json"));
     let c = &r.body;
-    assert_eq!(c["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig");
+    assert_eq!(
+        c["schemas"][0],
+        "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+    );
     assert_eq!(c["patch"]["supported"], true);
     assert_eq!(c["filter"]["supported"], true);
     assert_eq!(c["filter"]["maxResults"], 500);
     assert_eq!(c["bulk"]["supported"], false);
     assert_eq!(c["authenticationSchemes"][0]["type"], "oauthbearertoken");
-    assert_eq!(c["meta"]["location"], format!("{}/ServiceProviderConfig", app.base));
+    assert_eq!(
+        c["meta"]["location"],
+        format!("{}/ServiceProviderConfig", app.base)
+    );
 }
 
 #[test]
@@ -23,7 +32,12 @@ fn schemas_lists_user_group_and_enterprise_user_and_each_by_id() {
     let app = TestApp::spawn();
     let r = app.get("/Schemas");
     assert_eq!(r.status, 200);
-    let ids: Vec<&str> = r.body["Resources"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = r.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
     for urn in [
         "urn:ietf:params:scim:schemas:core:2.0:User",
         "urn:ietf:params:scim:schemas:core:2.0:Group",
@@ -34,7 +48,9 @@ fn schemas_lists_user_group_and_enterprise_user_and_each_by_id() {
         assert_eq!(one.status, 200);
         assert_eq!(one.body["id"], urn);
     }
-    let user = app.get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User").body;
+    let user = app
+        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+        .body;
     let user_name = find(&user, "userName");
     assert_eq!(user_name["uniqueness"], "server");
     assert_eq!(user_name["caseExact"], false);
@@ -45,7 +61,12 @@ fn schemas_lists_user_group_and_enterprise_user_and_each_by_id() {
 }
 
 fn find<'a>(schema: &'a Value, name: &str) -> &'a Value {
-    schema["attributes"].as_array().unwrap().iter().find(|a| a["name"] == name).unwrap()
+    schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap()
 }
 
 #[test]
@@ -55,15 +76,23 @@ fn resource_types_describe_users_and_groups() {
     assert_eq!(r.body["totalResults"], 2);
     let user = app.get("/ResourceTypes/User");
     assert_eq!(user.body["endpoint"], "/Users");
-    assert_eq!(user.body["schema"], "urn:ietf:params:scim:schemas:core:2.0:User");
-    assert_eq!(user.body["schemaExtensions"][0]["schema"], "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User");
+    assert_eq!(
+        user.body["schema"],
+        "urn:ietf:params:scim:schemas:core:2.0:User"
+    );
+    assert_eq!(
+        user.body["schemaExtensions"][0]["schema"],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    );
     assert_eq!(app.get("/ResourceTypes/Group").body["endpoint"], "/Groups");
-    app.get("/ResourceTypes/Widget").assert_scim_error(404, None);
+    app.get("/ResourceTypes/Widget")
+        .assert_scim_error(404, None);
 }
 
 #[test]
 fn bulk_and_me_are_501_as_advertised() {
     let app = TestApp::spawn();
-    app.post("/Bulk", &serde_json::json!({})).assert_scim_error(501, None);
+    app.post("/Bulk", &serde_json::json!({}))
+        .assert_scim_error(501, None);
     app.get("/Me").assert_scim_error(501, None);
 }

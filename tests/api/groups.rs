@@ -9,12 +9,18 @@ const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 fn create_group_with_members_returns_them_with_display_and_type() {
     let app = TestApp::spawn();
     let alice = app.create_user("alice");
-    let r = app.post("/Groups", &json!({"schemas": [GROUP], "displayName": "Eng", "members": [{"value": alice}]}));
+    let r = app.post(
+        "/Groups",
+        &json!({"schemas": [GROUP], "displayName": "Eng", "members": [{"value": alice}]}),
+    );
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["members"][0]["value"], alice.as_str());
     assert_eq!(r.body["members"][0]["display"], "alice");
     assert_eq!(r.body["members"][0]["type"], "User");
-    assert_eq!(r.body["members"][0]["$ref"], format!("{}/Users/{alice}", app.base));
+    assert_eq!(
+        r.body["members"][0]["$ref"],
+        format!("{}/Users/{alice}", app.base)
+    );
     assert_eq!(r.body["meta"]["resourceType"], "Group");
 }
 
@@ -24,9 +30,12 @@ fn users_carry_their_groups() {
     let alice = app.create_user("alice");
     let eng = app.create_group("Eng", &[&alice]);
     let r = app.get(&format!("/Users/{alice}"));
-    assert_eq!(r.body["groups"], json!([{
-        "value": eng, "display": "Eng", "type": "direct", "$ref": format!("{}/Groups/{eng}", app.base)
-    }]));
+    assert_eq!(
+        r.body["groups"],
+        json!([{
+            "value": eng, "display": "Eng", "type": "direct", "$ref": format!("{}/Groups/{eng}", app.base)
+        }])
+    );
 }
 
 #[test]
@@ -34,13 +43,17 @@ fn patch_add_members_with_a_value_list_and_a_repeated_add_is_a_no_op() {
     let app = TestApp::spawn();
     let (a, b) = (app.create_user("a"), app.create_user("b"));
     let g = app.create_group("Eng", &[]);
-    let add = patch_op(json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": b}]}]));
+    let add =
+        patch_op(json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": b}]}]));
     let r = app.patch(&format!("/Groups/{g}"), &add);
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["meta"]["version"], "W/\"2\"");
     let r = app.patch(&format!("/Groups/{g}"), &add);
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["meta"]["version"], "W/\"2\"", "a repeated add changes nothing");
+    assert_eq!(
+        r.body["meta"]["version"], "W/\"2\"",
+        "a repeated add changes nothing"
+    );
     let mut want = vec![a, b];
     want.sort();
     assert_eq!(app.member_ids(&g), want);
@@ -49,9 +62,16 @@ fn patch_add_members_with_a_value_list_and_a_repeated_add_is_a_no_op() {
 #[test]
 fn patch_remove_with_a_value_list_removes_only_those_members() {
     let app = TestApp::spawn();
-    let (a, b, c) = (app.create_user("a"), app.create_user("b"), app.create_user("c"));
+    let (a, b, c) = (
+        app.create_user("a"),
+        app.create_user("b"),
+        app.create_user("c"),
+    );
     let g = app.create_group("Eng", &[&a, &b, &c]);
-    let r = app.patch(&format!("/Groups/{g}"), &patch_op(json!([{"op": "remove", "path": "members", "value": [{"value": b}]}])));
+    let r = app.patch(
+        &format!("/Groups/{g}"),
+        &patch_op(json!([{"op": "remove", "path": "members", "value": [{"value": b}]}])),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     let mut want = vec![a, c];
     want.sort();
@@ -64,7 +84,10 @@ fn patch_remove_with_a_member_filter_path_removes_that_member() {
     let (a, b) = (app.create_user("a"), app.create_user("b"));
     let g = app.create_group("Eng", &[&a, &b]);
     let path = format!("members[value eq \"{a}\"]");
-    let r = app.patch(&format!("/Groups/{g}"), &patch_op(json!([{"op": "remove", "path": path}])));
+    let r = app.patch(
+        &format!("/Groups/{g}"),
+        &patch_op(json!([{"op": "remove", "path": path}])),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(app.member_ids(&g), vec![b]);
 }
@@ -74,7 +97,10 @@ fn patch_remove_of_members_without_value_removes_all() {
     let app = TestApp::spawn();
     let a = app.create_user("a");
     let g = app.create_group("Eng", &[&a]);
-    app.patch(&format!("/Groups/{g}"), &patch_op(json!([{"op": "remove", "path": "members"}])));
+    app.patch(
+        &format!("/Groups/{g}"),
+        &patch_op(json!([{"op": "remove", "path": "members"}])),
+    );
     assert!(app.member_ids(&g).is_empty());
 }
 
@@ -83,7 +109,10 @@ fn patch_remove_unknown_member_is_a_no_op() {
     let app = TestApp::spawn();
     let a = app.create_user("a");
     let g = app.create_group("Eng", &[&a]);
-    let r = app.patch(&format!("/Groups/{g}"), &patch_op(json!([{"op": "remove", "path": "members", "value": [{"value": "nobody"}]}])));
+    let r = app.patch(
+        &format!("/Groups/{g}"),
+        &patch_op(json!([{"op": "remove", "path": "members", "value": [{"value": "nobody"}]}])),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["meta"]["version"], "W/\"1\"");
     assert_eq!(app.member_ids(&g), vec![a]);
@@ -92,9 +121,18 @@ fn patch_remove_unknown_member_is_a_no_op() {
 #[test]
 fn patch_replace_members_sets_the_full_list() {
     let app = TestApp::spawn();
-    let (a, b, c) = (app.create_user("a"), app.create_user("b"), app.create_user("c"));
+    let (a, b, c) = (
+        app.create_user("a"),
+        app.create_user("b"),
+        app.create_user("c"),
+    );
     let g = app.create_group("Eng", &[&a, &b]);
-    app.patch(&format!("/Groups/{g}"), &patch_op(json!([{"op": "replace", "path": "members", "value": [{"value": b}, {"value": c}]}])));
+    app.patch(
+        &format!("/Groups/{g}"),
+        &patch_op(
+            json!([{"op": "replace", "path": "members", "value": [{"value": b}, {"value": c}]}]),
+        ),
+    );
     let mut want = vec![b, c];
     want.sort();
     assert_eq!(app.member_ids(&g), want);
@@ -104,9 +142,15 @@ fn patch_replace_members_sets_the_full_list() {
 fn rename_by_patch_works_with_a_path_and_with_a_value_object() {
     let app = TestApp::spawn();
     let g = app.create_group("Eng", &[]);
-    let r = app.patch(&format!("/Groups/{g}"), &patch_op(json!([{"op": "REPLACE", "path": "displayName", "value": "Engineering"}])));
+    let r = app.patch(
+        &format!("/Groups/{g}"),
+        &patch_op(json!([{"op": "REPLACE", "path": "displayName", "value": "Engineering"}])),
+    );
     assert_eq!(r.body["displayName"], "Engineering", "{}", r.text);
-    let r = app.patch(&format!("/Groups/{g}"), &patch_op(json!([{"op": "replace", "value": {"displayName": "R&D"}}])));
+    let r = app.patch(
+        &format!("/Groups/{g}"),
+        &patch_op(json!([{"op": "replace", "value": {"displayName": "R&D"}}])),
+    );
     assert_eq!(r.body["displayName"], "R&D");
 }
 
@@ -117,7 +161,9 @@ fn adding_a_member_that_does_not_exist_is_400_and_changes_nothing() {
     let g = app.create_group("Eng", &[]);
     app.patch(
         &format!("/Groups/{g}"),
-        &patch_op(json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": "ghost"}]}])),
+        &patch_op(
+            json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": "ghost"}]}]),
+        ),
     )
     .assert_scim_error(400, Some("invalidValue"));
     assert!(app.member_ids(&g).is_empty());
@@ -131,8 +177,11 @@ fn groups_can_contain_groups() {
     let r = app.get(&format!("/Groups/{outer}"));
     assert_eq!(r.body["members"][0]["type"], "Group");
     assert_eq!(r.body["members"][0]["display"], "Inner");
-    app.patch(&format!("/Groups/{outer}"), &patch_op(json!([{"op": "add", "path": "members", "value": [{"value": outer}]}])))
-        .assert_scim_error(400, Some("invalidValue"));
+    app.patch(
+        &format!("/Groups/{outer}"),
+        &patch_op(json!([{"op": "add", "path": "members", "value": [{"value": outer}]}])),
+    )
+    .assert_scim_error(400, Some("invalidValue"));
 }
 
 #[test]
@@ -140,10 +189,16 @@ fn put_without_members_keeps_them_and_put_with_members_replaces_them() {
     let app = TestApp::spawn();
     let (a, b) = (app.create_user("a"), app.create_user("b"));
     let g = app.create_group("Eng", &[&a]);
-    let r = app.put(&format!("/Groups/{g}"), &json!({"schemas": [GROUP], "displayName": "Engineering"}));
+    let r = app.put(
+        &format!("/Groups/{g}"),
+        &json!({"schemas": [GROUP], "displayName": "Engineering"}),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(app.member_ids(&g), vec![a.clone()]);
-    app.put(&format!("/Groups/{g}"), &json!({"schemas": [GROUP], "displayName": "Engineering", "members": [{"value": b}]}));
+    app.put(
+        &format!("/Groups/{g}"),
+        &json!({"schemas": [GROUP], "displayName": "Engineering", "members": [{"value": b}]}),
+    );
     assert_eq!(app.member_ids(&g), vec![b]);
 }
 
@@ -165,31 +220,49 @@ fn deleting_a_group_removes_it_from_users_and_parent_groups() {
     assert_eq!(app.delete(&format!("/Groups/{inner}")).status, 204);
     assert_eq!(app.get(&format!("/Users/{a}")).body["groups"], json!(null));
     assert!(app.member_ids(&outer).is_empty());
-    app.get(&format!("/Groups/{inner}")).assert_scim_error(404, None);
+    app.get(&format!("/Groups/{inner}"))
+        .assert_scim_error(404, None);
 }
 
 #[test]
 fn display_name_is_unique_per_tenant_ignoring_case() {
     let app = TestApp::spawn();
     app.create_group("Eng", &[]);
-    app.post("/Groups", &json!({"displayName": "ENG"})).assert_scim_error(409, Some("uniqueness"));
-    app.post("/Groups", &json!({"members": []})).assert_scim_error(400, Some("invalidValue"));
+    app.post("/Groups", &json!({"displayName": "ENG"}))
+        .assert_scim_error(409, Some("uniqueness"));
+    app.post("/Groups", &json!({"members": []}))
+        .assert_scim_error(400, Some("invalidValue"));
 }
 
 #[test]
 fn groups_are_found_by_display_name_external_id_and_member() {
     let app = TestApp::spawn();
     let a = app.create_user("a");
-    let eng = app.post("/Groups", &json!({"displayName": "Eng Leads", "externalId": "jc-1", "members": [{"value": a}]})).body["id"].clone();
+    let eng = app
+        .post(
+            "/Groups",
+            &json!({"displayName": "Eng Leads", "externalId": "jc-1", "members": [{"value": a}]}),
+        )
+        .body["id"]
+        .clone();
     app.create_group("Sales", &[]);
     let find = |filter: &str| app.get(&format!("/Groups?filter={}", urlencode(filter)));
     let r = find("displayName eq \"eng leads\"");
     assert_eq!(r.body["totalResults"], 1, "{}", r.text);
     assert_eq!(r.body["Resources"][0]["id"], eng);
     assert_eq!(find("externalId eq \"jc-1\"").body["totalResults"], 1);
-    assert_eq!(find(&format!("members[value eq \"{a}\"]")).body["totalResults"], 1);
-    assert_eq!(find(&format!("members.value eq \"{a}\"")).body["totalResults"], 1);
-    let r = app.get(&format!("/Users?filter={}", urlencode(&format!("groups.value eq \"{}\"", eng.as_str().unwrap()))));
+    assert_eq!(
+        find(&format!("members[value eq \"{a}\"]")).body["totalResults"],
+        1
+    );
+    assert_eq!(
+        find(&format!("members.value eq \"{a}\"")).body["totalResults"],
+        1
+    );
+    let r = app.get(&format!(
+        "/Users?filter={}",
+        urlencode(&format!("groups.value eq \"{}\"", eng.as_str().unwrap()))
+    ));
     assert_eq!(r.body["totalResults"], 1);
 }
 

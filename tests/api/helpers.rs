@@ -24,17 +24,33 @@ pub struct TestDb {
 impl TestDb {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres")) {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| u.starts_with("postgres"))
+        {
             Some(admin_url) => {
                 let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
-                admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create test database");
+                let mut admin =
+                    PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .expect("create test database");
                 let url = with_database(&admin_url, &name);
-                Self { url, admin_url: Some(admin_url), name, _dir: dir }
+                Self {
+                    url,
+                    admin_url: Some(admin_url),
+                    name,
+                    _dir: dir,
+                }
             }
             None => {
                 let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-                Self { url, admin_url: None, name: String::new(), _dir: dir }
+                Self {
+                    url,
+                    admin_url: None,
+                    name: String::new(),
+                    _dir: dir,
+                }
             }
         }
     }
@@ -59,7 +75,10 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(admin_url) = &self.admin_url {
             if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+                let _ = admin.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
             }
         }
     }
@@ -67,9 +86,13 @@ impl Drop for TestDb {
 
 /// `postgres://host/old?x` → `postgres://host/name?x`.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{name}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');
@@ -107,14 +130,19 @@ impl Resp {
     /// Asserts an RFC 7644 §3.12 error body with this status (and scimType, if given).
     pub fn assert_scim_error(&self, status: u16, scim_type: Option<&str>) {
         assert_eq!(self.status, status, "body: {}", self.text);
-        assert_eq!(self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", self.text);
+        assert_eq!(
+            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{}",
+            self.text
+        );
         assert_eq!(self.body["status"], status.to_string(), "{}", self.text);
         if let Some(t) = scim_type {
             assert_eq!(self.body["scimType"], t, "{}", self.text);
         }
         assert!(self.body["detail"].is_string(), "{}", self.text);
         assert!(
-            self.header("content-type").is_some_and(|c| c.starts_with("application/scim+json")),
+            self.header("content-type")
+                .is_some_and(|c| c.starts_with("application/scim+json")),
             "content type of {}",
             self.text
         );
@@ -140,23 +168,42 @@ impl TestApp {
         let token = {
             let mut conn = store.connection().expect("connection");
             tenants::create_tenant(&mut conn, "acme", None).expect("tenant");
-            tenants::create_token(&mut conn, "acme", None).expect("token").secret
+            tenants::create_token(&mut conn, "acme", None)
+                .expect("token")
+                .secret
         };
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
-        Self { base: format!("{address}/scim/v2/acme"), address, token, store, db, agent }
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(30))
+            .build();
+        Self {
+            base: format!("{address}/scim/v2/acme"),
+            address,
+            token,
+            store,
+            db,
+            agent,
+        }
     }
 
     /// Another tenant with its own token: (base URL, token).
     pub fn add_tenant(&self, slug: &str) -> (String, String) {
         let mut conn = self.store.connection().expect("connection");
         tenants::create_tenant(&mut conn, slug, None).expect("tenant");
-        let token = tenants::create_token(&mut conn, slug, None).expect("token").secret;
+        let token = tenants::create_token(&mut conn, slug, None)
+            .expect("token")
+            .secret;
         (format!("{}/scim/v2/{slug}", self.address), token)
     }
 
     /// A request with this tenant's token; `path` is relative to the SCIM base.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Resp {
-        self.raw(method, &format!("{}{path}", self.base), &[("Authorization", &format!("Bearer {}", self.token))], body.map(Value::to_string).as_deref(), Some("application/scim+json"))
+        self.raw(
+            method,
+            &format!("{}{path}", self.base),
+            &[("Authorization", &format!("Bearer {}", self.token))],
+            body.map(Value::to_string).as_deref(),
+            Some("application/scim+json"),
+        )
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -180,7 +227,14 @@ impl TestApp {
     }
 
     /// Any request: absolute URL, explicit headers, raw body and content type.
-    pub fn raw(&self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>, content_type: Option<&str>) -> Resp {
+    pub fn raw(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+        content_type: Option<&str>,
+    ) -> Resp {
         let mut request = self.agent.request(method, url);
         for (k, v) in headers {
             request = request.set(k, v);
@@ -205,28 +259,42 @@ impl TestApp {
             .collect();
         let text = response.into_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, text, body }
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+        }
     }
 
     /// Creates a user and returns its id.
     pub fn create_user(&self, user_name: &str) -> String {
-        let r = self.post("/Users", &serde_json::json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": user_name,
-            "displayName": user_name,
-        }));
+        let r = self.post(
+            "/Users",
+            &serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": user_name,
+                "displayName": user_name,
+            }),
+        );
         assert_eq!(r.status, 201, "{}", r.text);
         r.body["id"].as_str().expect("id").to_owned()
     }
 
     /// Creates a group with these members and returns its id.
     pub fn create_group(&self, name: &str, members: &[&str]) -> String {
-        let members: Vec<Value> = members.iter().map(|m| serde_json::json!({ "value": m })).collect();
-        let r = self.post("/Groups", &serde_json::json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-            "displayName": name,
-            "members": members,
-        }));
+        let members: Vec<Value> = members
+            .iter()
+            .map(|m| serde_json::json!({ "value": m }))
+            .collect();
+        let r = self.post(
+            "/Groups",
+            &serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": name,
+                "members": members,
+            }),
+        );
         assert_eq!(r.status, 201, "{}", r.text);
         r.body["id"].as_str().expect("id").to_owned()
     }
@@ -237,7 +305,11 @@ impl TestApp {
         assert_eq!(r.status, 200, "{}", r.text);
         let mut ids: Vec<String> = r.body["members"]
             .as_array()
-            .map(|m| m.iter().filter_map(|m| m["value"].as_str().map(str::to_owned)).collect())
+            .map(|m| {
+                m.iter()
+                    .filter_map(|m| m["value"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         ids.sort();
         ids
@@ -250,8 +322,11 @@ pub fn start(settings: Settings) -> (String, Store) {
     std::thread::spawn(move || {
         let system = actix_web::rt::System::new();
         system.block_on(async move {
-            let app = Application::build(&settings).await.expect("application starts");
-            tx.send((app.port(), app.store().clone())).expect("send port");
+            let app = Application::build(&settings)
+                .await
+                .expect("application starts");
+            tx.send((app.port(), app.store().clone()))
+                .expect("send port");
             app.run_until_stopped().await.expect("server runs");
         });
     });

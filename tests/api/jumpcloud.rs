@@ -37,7 +37,10 @@ fn minimal_put(id: &str) -> Value {
 }
 
 fn lookup(app: &TestApp, user_name: &str) -> Value {
-    let r = app.get(&format!("/Users?filter={}", urlencode(&format!("userName eq \"{user_name}\""))));
+    let r = app.get(&format!(
+        "/Users?filter={}",
+        urlencode(&format!("userName eq \"{user_name}\""))
+    ));
     assert_eq!(r.status, 200, "{}", r.text);
     r.body
 }
@@ -57,19 +60,39 @@ fn test_connection_lists_users_even_when_there_are_none() {
 fn activate_test_user_lifecycle_repeats_cleanly() {
     let app = TestApp::spawn();
     for round in 0..2 {
-        assert_eq!(lookup(&app, "testuser@example.io")["totalResults"], 0, "round {round}");
+        assert_eq!(
+            lookup(&app, "testuser@example.io")["totalResults"],
+            0,
+            "round {round}"
+        );
         let created = app.post("/Users", &create_body());
         assert_eq!(created.status, 201, "round {round}: {}", created.text);
         let id = created.body["id"].as_str().unwrap().to_owned();
-        assert_eq!(created.body["phoneNumbers"][0]["value"], "tel:+1-555-555-5555");
-        assert_eq!(lookup(&app, "TestUser@example.io")["Resources"][0]["id"], id.as_str());
+        assert_eq!(
+            created.body["phoneNumbers"][0]["value"],
+            "tel:+1-555-555-5555"
+        );
+        assert_eq!(
+            lookup(&app, "TestUser@example.io")["Resources"][0]["id"],
+            id.as_str()
+        );
 
         // The "test updating" step: echoed id, emails null, no externalId.
         let updated = app.put(&format!("/Users/{id}"), &minimal_put(&id));
         assert_eq!(updated.status, 200, "{}", updated.text);
-        assert_eq!(updated.body["externalId"], "66e2d689590450d073d2df3b", "a PUT without externalId keeps it");
-        assert_eq!(updated.body["emails"][0]["value"], "testuser@example.io", "emails: null keeps the login email");
-        assert_eq!(updated.body["addresses"], json!(null), "other attributes follow replace semantics");
+        assert_eq!(
+            updated.body["externalId"], "66e2d689590450d073d2df3b",
+            "a PUT without externalId keeps it"
+        );
+        assert_eq!(
+            updated.body["emails"][0]["value"], "testuser@example.io",
+            "emails: null keeps the login email"
+        );
+        assert_eq!(
+            updated.body["addresses"],
+            json!(null),
+            "other attributes follow replace semantics"
+        );
 
         assert_eq!(app.delete(&format!("/Users/{id}")).status, 204);
     }
@@ -99,11 +122,17 @@ fn full_put_with_empty_arrays_and_a_nested_enterprise_extension_is_accepted() {
     });
     let r = app.put(&format!("/Users/{id}"), &body);
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "C-Suite");
+    assert_eq!(
+        r.body["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "C-Suite"
+    );
     assert_eq!(r.body["emails"][0]["value"], "john.doe@example.io");
     assert_eq!(r.body["title"], "Captain");
     assert_eq!(r.body["addresses"], json!(null));
-    let r = app.get(&format!("/Users?filter={}", urlencode("externalId eq \"664447f5c0c418f2d05e5318\"")));
+    let r = app.get(&format!(
+        "/Users?filter={}",
+        urlencode("externalId eq \"664447f5c0c418f2d05e5318\"")
+    ));
     assert_eq!(r.body["totalResults"], 1);
 }
 
@@ -115,7 +144,10 @@ fn suspension_by_put_and_reactivation_keep_the_user() {
     let mut body = create_body();
     body["id"] = json!(id);
     body["active"] = json!(false);
-    assert_eq!(app.put(&format!("/Users/{id}"), &body).body["active"], false);
+    assert_eq!(
+        app.put(&format!("/Users/{id}"), &body).body["active"],
+        false
+    );
     body["active"] = json!(true);
     assert_eq!(app.put(&format!("/Users/{id}"), &body).body["active"], true);
 }
@@ -123,35 +155,52 @@ fn suspension_by_put_and_reactivation_keep_the_user() {
 #[test]
 fn group_lifecycle_create_add_remove_rename_delete() {
     let app = TestApp::spawn();
-    let a = app.post("/Users", &create_body()).body["id"].as_str().unwrap().to_owned();
+    let a = app.post("/Users", &create_body()).body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let b = app.create_user("second@example.io");
 
     // Takeover look-up by name, then create.
-    let r = app.get(&format!("/Groups?filter={}", urlencode("displayName eq \"YourApp Users\"")));
+    let r = app.get(&format!(
+        "/Groups?filter={}",
+        urlencode("displayName eq \"YourApp Users\"")
+    ));
     assert_eq!(r.body["totalResults"], 0);
     let r = app.post("/Groups", &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "YourApp Users"}));
     assert_eq!(r.status, 201, "{}", r.text);
     let g = r.body["id"].as_str().unwrap().to_owned();
 
     // E: add, repeated.
-    let add = patch_op(json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": b}]}]));
+    let add =
+        patch_op(json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": b}]}]));
     assert_eq!(app.patch(&format!("/Groups/{g}"), &add).status, 200);
     assert_eq!(app.patch(&format!("/Groups/{g}"), &add).status, 200);
     assert_eq!(app.member_ids(&g).len(), 2);
 
     // F: remove with a value list, then by filter path.
-    let r = app.patch(&format!("/Groups/{g}"), &patch_op(json!([{"op": "remove", "path": "members", "value": [{"value": a}]}])));
+    let r = app.patch(
+        &format!("/Groups/{g}"),
+        &patch_op(json!([{"op": "remove", "path": "members", "value": [{"value": a}]}])),
+    );
     assert_eq!(r.status, 200);
     assert_eq!(app.member_ids(&g), vec![b.clone()]);
-    let r = app.patch(&format!("/Groups/{g}"), &patch_op(json!([{"op": "Remove", "path": format!("members[value eq \"{b}\"]")}])));
+    let r = app.patch(
+        &format!("/Groups/{g}"),
+        &patch_op(json!([{"op": "Remove", "path": format!("members[value eq \"{b}\"]")}])),
+    );
     assert_eq!(r.status, 200);
     assert!(app.member_ids(&g).is_empty());
 
     // Rename, then delete.
-    let r = app.patch(&format!("/Groups/{g}"), &patch_op(json!([{"op": "replace", "path": "displayName", "value": "YourApp Admins"}])));
+    let r = app.patch(
+        &format!("/Groups/{g}"),
+        &patch_op(json!([{"op": "replace", "path": "displayName", "value": "YourApp Admins"}])),
+    );
     assert_eq!(r.body["displayName"], "YourApp Admins");
     assert_eq!(app.delete(&format!("/Groups/{g}")).status, 204);
-    app.get(&format!("/Groups/{g}")).assert_scim_error(404, None);
+    app.get(&format!("/Groups/{g}"))
+        .assert_scim_error(404, None);
 }
 
 #[test]
@@ -169,7 +218,10 @@ fn a_user_may_be_created_again_after_delete() {
 fn trailing_slashes_and_doubled_slashes_are_tolerated() {
     let app = TestApp::spawn();
     let auth = format!("Bearer {}", app.token);
-    for url in [format!("{}/Users/", app.base), format!("{}//Users", app.base)] {
+    for url in [
+        format!("{}/Users/", app.base),
+        format!("{}//Users", app.base),
+    ] {
         let r = app.raw("GET", &url, &[("Authorization", &auth)], None, None);
         assert_eq!(r.status, 200, "{url}: {}", r.text);
         assert_eq!(r.body["totalResults"], 0);

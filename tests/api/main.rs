@@ -3,8 +3,11 @@
 mod helpers;
 
 mod auth;
+mod cli;
 mod discovery;
 mod errors;
 mod groups;
 mod jumpcloud;
+mod operations;
+mod storage;
 mod users;

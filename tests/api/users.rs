@@ -8,13 +8,19 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 #[test]
 fn create_user_returns_201_with_location_etag_and_meta() {
     let app = TestApp::spawn();
-    let r = app.post("/Users", &json!({"schemas": [USER], "userName": "bjensen", "name": {"givenName": "Barbara"}}));
+    let r = app.post(
+        "/Users",
+        &json!({"schemas": [USER], "userName": "bjensen", "name": {"givenName": "Barbara"}}),
+    );
     assert_eq!(r.status, 201, "{}", r.text);
     let id = r.body["id"].as_str().unwrap();
     let location = format!("{}/Users/{id}", app.base);
     assert_eq!(r.header("location"), Some(location.as_str()));
     assert_eq!(r.header("etag"), Some("W/\"1\""));
-    assert!(r.header("content-type").unwrap().starts_with("application/scim+json"));
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/scim+json"));
     assert_eq!(r.body["schemas"], json!([USER]));
     assert_eq!(r.body["meta"]["resourceType"], "User");
     assert_eq!(r.body["meta"]["location"], location);
@@ -22,13 +28,20 @@ fn create_user_returns_201_with_location_etag_and_meta() {
     assert!(r.body["meta"]["created"].is_string());
     assert_eq!(r.body["meta"]["created"], r.body["meta"]["lastModified"]);
     assert_eq!(r.body["name"]["givenName"], "Barbara");
-    assert_eq!(r.body["active"], json!(null), "active is not invented when not sent");
+    assert_eq!(
+        r.body["active"],
+        json!(null),
+        "active is not invented when not sent"
+    );
 }
 
 #[test]
 fn get_user_by_id_returns_what_was_created() {
     let app = TestApp::spawn();
-    let created = app.post("/Users", &json!({"schemas": [USER], "userName": "bjensen", "externalId": "ext-1", "active": true}));
+    let created = app.post(
+        "/Users",
+        &json!({"schemas": [USER], "userName": "bjensen", "externalId": "ext-1", "active": true}),
+    );
     let id = created.body["id"].as_str().unwrap();
     let r = app.get(&format!("/Users/{id}"));
     assert_eq!(r.status, 200);
@@ -38,43 +51,63 @@ fn get_user_by_id_returns_what_was_created() {
 #[test]
 fn unknown_user_id_is_404_with_a_scim_error() {
     let app = TestApp::spawn();
-    app.get("/Users/does-not-exist").assert_scim_error(404, None);
-    app.put("/Users/does-not-exist", &json!({"userName": "x"})).assert_scim_error(404, None);
-    app.patch("/Users/does-not-exist", &patch_op(json!([{"op": "replace", "path": "active", "value": false}])))
+    app.get("/Users/does-not-exist")
         .assert_scim_error(404, None);
-    app.delete("/Users/does-not-exist").assert_scim_error(404, None);
+    app.put("/Users/does-not-exist", &json!({"userName": "x"}))
+        .assert_scim_error(404, None);
+    app.patch(
+        "/Users/does-not-exist",
+        &patch_op(json!([{"op": "replace", "path": "active", "value": false}])),
+    )
+    .assert_scim_error(404, None);
+    app.delete("/Users/does-not-exist")
+        .assert_scim_error(404, None);
 }
 
 #[test]
 fn duplicate_user_name_differing_only_in_case_is_409_uniqueness() {
     let app = TestApp::spawn();
     app.create_user("JSmith@example.com");
-    app.post("/Users", &json!({"schemas": [USER], "userName": "jsmith@EXAMPLE.com"}))
-        .assert_scim_error(409, Some("uniqueness"));
+    app.post(
+        "/Users",
+        &json!({"schemas": [USER], "userName": "jsmith@EXAMPLE.com"}),
+    )
+    .assert_scim_error(409, Some("uniqueness"));
 }
 
 #[test]
 fn missing_or_empty_user_name_is_400_invalid_value() {
     let app = TestApp::spawn();
-    app.post("/Users", &json!({"schemas": [USER], "displayName": "x"})).assert_scim_error(400, Some("invalidValue"));
-    app.post("/Users", &json!({"schemas": [USER], "userName": "  "})).assert_scim_error(400, Some("invalidValue"));
+    app.post("/Users", &json!({"schemas": [USER], "displayName": "x"}))
+        .assert_scim_error(400, Some("invalidValue"));
+    app.post("/Users", &json!({"schemas": [USER], "userName": "  "}))
+        .assert_scim_error(400, Some("invalidValue"));
 }
 
 #[test]
 fn wrongly_typed_known_attributes_are_400_invalid_value() {
     let app = TestApp::spawn();
-    app.post("/Users", &json!({"userName": "a", "active": "maybe"})).assert_scim_error(400, Some("invalidValue"));
-    app.post("/Users", &json!({"userName": "a", "name": "Barbara"})).assert_scim_error(400, Some("invalidValue"));
+    app.post("/Users", &json!({"userName": "a", "active": "maybe"}))
+        .assert_scim_error(400, Some("invalidValue"));
+    app.post("/Users", &json!({"userName": "a", "name": "Barbara"}))
+        .assert_scim_error(400, Some("invalidValue"));
 }
 
 #[test]
 fn put_replaces_attributes_and_bumps_the_version() {
     let app = TestApp::spawn();
     let id = app.create_user("bjensen");
-    let r = app.put(&format!("/Users/{id}"), &json!({"schemas": [USER], "userName": "bjensen", "title": "Captain"}));
+    let r = app.put(
+        &format!("/Users/{id}"),
+        &json!({"schemas": [USER], "userName": "bjensen", "title": "Captain"}),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["title"], "Captain");
-    assert_eq!(r.body["displayName"], json!(null), "PUT clears what it does not carry");
+    assert_eq!(
+        r.body["displayName"],
+        json!(null),
+        "PUT clears what it does not carry"
+    );
     assert_eq!(r.body["meta"]["version"], "W/\"2\"");
     assert_eq!(r.header("etag"), Some("W/\"2\""));
 }
@@ -83,7 +116,10 @@ fn put_replaces_attributes_and_bumps_the_version() {
 fn put_of_the_same_body_is_a_no_op_that_keeps_the_version() {
     let app = TestApp::spawn();
     let body = json!({"schemas": [USER], "userName": "bjensen", "title": "Captain"});
-    let id = app.post("/Users", &body).body["id"].as_str().unwrap().to_owned();
+    let id = app.post("/Users", &body).body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = app.put(&format!("/Users/{id}"), &body);
     assert_eq!(r.body["meta"]["version"], "W/\"1\"");
 }
@@ -95,18 +131,25 @@ fn put_may_rename_a_user_but_not_onto_another_users_name() {
     app.create_user("bob");
     let r = app.put(&format!("/Users/{id}"), &json!({"userName": "alice2"}));
     assert_eq!(r.body["userName"], "alice2");
-    app.put(&format!("/Users/{id}"), &json!({"userName": "BOB"})).assert_scim_error(409, Some("uniqueness"));
+    app.put(&format!("/Users/{id}"), &json!({"userName": "BOB"}))
+        .assert_scim_error(409, Some("uniqueness"));
 }
 
 #[test]
 fn patch_replace_active_false_deactivates_in_path_and_value_object_forms() {
     let app = TestApp::spawn();
     let id = app.create_user("bjensen");
-    let r = app.patch(&format!("/Users/{id}"), &patch_op(json!([{"op": "replace", "path": "active", "value": false}])));
+    let r = app.patch(
+        &format!("/Users/{id}"),
+        &patch_op(json!([{"op": "replace", "path": "active", "value": false}])),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["active"], false);
     // Okta: no path, a value object.
-    let r = app.patch(&format!("/Users/{id}"), &patch_op(json!([{"op": "replace", "value": {"active": true}}])));
+    let r = app.patch(
+        &format!("/Users/{id}"),
+        &patch_op(json!([{"op": "replace", "value": {"active": true}}])),
+    );
     assert_eq!(r.body["active"], true);
 }
 
@@ -114,7 +157,10 @@ fn patch_replace_active_false_deactivates_in_path_and_value_object_forms() {
 fn patch_accepts_entra_string_booleans_and_any_op_case() {
     let app = TestApp::spawn();
     let id = app.create_user("bjensen");
-    let r = app.patch(&format!("/Users/{id}"), &patch_op(json!([{"op": "Replace", "path": "active", "value": "False"}])));
+    let r = app.patch(
+        &format!("/Users/{id}"),
+        &patch_op(json!([{"op": "Replace", "path": "active", "value": "False"}])),
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["active"], false);
 }
@@ -135,7 +181,10 @@ fn patch_sets_sub_attributes_and_enterprise_attributes_by_urn_path() {
     assert_eq!(r.body["name"]["familyName"], "Jensen");
     assert_eq!(r.body[ENTERPRISE]["department"], "Tour Operations");
     assert_eq!(r.body[ENTERPRISE]["manager"]["value"], "m-1");
-    assert!(r.body["schemas"].as_array().unwrap().contains(&json!(ENTERPRISE)));
+    assert!(r.body["schemas"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(ENTERPRISE)));
 }
 
 #[test]
@@ -143,7 +192,10 @@ fn a_no_op_patch_keeps_version_and_last_modified() {
     let app = TestApp::spawn();
     let id = app.create_user("bjensen");
     let before = app.get(&format!("/Users/{id}"));
-    let r = app.patch(&format!("/Users/{id}"), &patch_op(json!([{"op": "replace", "path": "userName", "value": "bjensen"}])));
+    let r = app.patch(
+        &format!("/Users/{id}"),
+        &patch_op(json!([{"op": "replace", "path": "userName", "value": "bjensen"}])),
+    );
     assert_eq!(r.body["meta"], before.body["meta"]);
 }
 
@@ -151,10 +203,16 @@ fn a_no_op_patch_keeps_version_and_last_modified() {
 fn patch_on_a_read_only_attribute_is_400_mutability() {
     let app = TestApp::spawn();
     let id = app.create_user("bjensen");
-    app.patch(&format!("/Users/{id}"), &patch_op(json!([{"op": "replace", "path": "id", "value": "x"}])))
-        .assert_scim_error(400, Some("mutability"));
-    app.patch(&format!("/Users/{id}"), &patch_op(json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}])))
-        .assert_scim_error(400, Some("mutability"));
+    app.patch(
+        &format!("/Users/{id}"),
+        &patch_op(json!([{"op": "replace", "path": "id", "value": "x"}])),
+    )
+    .assert_scim_error(400, Some("mutability"));
+    app.patch(
+        &format!("/Users/{id}"),
+        &patch_op(json!([{"op": "add", "path": "groups", "value": [{"value": "g"}]}])),
+    )
+    .assert_scim_error(400, Some("mutability"));
 }
 
 #[test]
@@ -176,8 +234,11 @@ fn a_failed_patch_applies_none_of_its_operations() {
 fn removing_user_name_by_patch_is_400() {
     let app = TestApp::spawn();
     let id = app.create_user("bjensen");
-    app.patch(&format!("/Users/{id}"), &patch_op(json!([{"op": "remove", "path": "userName"}])))
-        .assert_scim_error(400, Some("invalidValue"));
+    app.patch(
+        &format!("/Users/{id}"),
+        &patch_op(json!([{"op": "remove", "path": "userName"}])),
+    )
+    .assert_scim_error(400, Some("invalidValue"));
 }
 
 #[test]
@@ -187,18 +248,26 @@ fn delete_returns_204_and_then_404() {
     let r = app.delete(&format!("/Users/{id}"));
     assert_eq!(r.status, 204);
     assert!(r.text.is_empty());
-    app.get(&format!("/Users/{id}")).assert_scim_error(404, None);
-    app.delete(&format!("/Users/{id}")).assert_scim_error(404, None);
+    app.get(&format!("/Users/{id}"))
+        .assert_scim_error(404, None);
+    app.delete(&format!("/Users/{id}"))
+        .assert_scim_error(404, None);
 }
 
 #[test]
 fn password_is_accepted_but_never_stored_or_returned() {
     let app = TestApp::spawn();
-    let r = app.post("/Users", &json!({"userName": "bjensen", "password": "t1meMa$heen"}));
+    let r = app.post(
+        "/Users",
+        &json!({"userName": "bjensen", "password": "t1meMa$heen"}),
+    );
     assert_eq!(r.status, 201);
     assert!(!r.text.contains("t1meMa$heen"));
     let id = r.body["id"].as_str().unwrap();
-    assert!(!app.get(&format!("/Users/{id}")).text.contains("t1meMa$heen"));
+    assert!(!app
+        .get(&format!("/Users/{id}"))
+        .text
+        .contains("t1meMa$heen"));
 }
 
 #[test]
@@ -236,7 +305,10 @@ fn server_owned_attributes_in_a_post_are_ignored() {
 #[test]
 fn attribute_names_are_case_insensitive_on_input() {
     let app = TestApp::spawn();
-    let r = app.post("/Users", &json!({"USERNAME": "bjensen", "Name": {"GivenName": "Barbara"}}));
+    let r = app.post(
+        "/Users",
+        &json!({"USERNAME": "bjensen", "Name": {"GivenName": "Barbara"}}),
+    );
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["userName"], "bjensen");
     assert_eq!(r.body["name"]["givenName"], "Barbara");
@@ -250,7 +322,10 @@ fn list_users_pages_with_start_index_and_count() {
     }
     let r = app.get("/Users?startIndex=2&count=2");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
+    assert_eq!(
+        r.body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+    );
     assert_eq!(r.body["totalResults"], 5);
     assert_eq!(r.body["startIndex"], 2);
     assert_eq!(r.body["itemsPerPage"], 2);
@@ -259,7 +334,12 @@ fn list_users_pages_with_start_index_and_count() {
     assert_eq!(r.body["totalResults"], 5);
     assert_eq!(r.body["Resources"], json!([]));
     let all: Vec<String> = (1..=5)
-        .flat_map(|i| app.get(&format!("/Users?startIndex={i}&count=1")).body["Resources"].as_array().unwrap().clone())
+        .flat_map(|i| {
+            app.get(&format!("/Users?startIndex={i}&count=1")).body["Resources"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
         .map(|u| u["id"].as_str().unwrap().to_owned())
         .collect();
     let mut unique = all.clone();
@@ -282,13 +362,20 @@ fn out_of_range_paging_parameters_are_clamped_or_rejected() {
     let r = app.get("/Users?startIndex=9223372036854775807");
     assert_eq!(r.status, 200);
     assert_eq!(r.body["Resources"], json!([]));
-    app.get("/Users?count=ten").assert_scim_error(400, Some("invalidValue"));
+    app.get("/Users?count=ten")
+        .assert_scim_error(400, Some("invalidValue"));
 }
 
 #[test]
 fn user_name_filter_is_case_insensitive_and_external_id_is_case_exact() {
     let app = TestApp::spawn();
-    let id = app.post("/Users", &json!({"userName": "BJensen@Example.com", "externalId": "AbC"})).body["id"].clone();
+    let id = app
+        .post(
+            "/Users",
+            &json!({"userName": "BJensen@Example.com", "externalId": "AbC"}),
+        )
+        .body["id"]
+        .clone();
     app.create_user("other");
     let r = app.get("/Users?filter=userName%20eq%20%22bjensen%40example.com%22");
     assert_eq!(r.body["totalResults"], 1, "{}", r.text);
@@ -367,7 +454,9 @@ fn search_by_post_takes_the_query_in_the_body() {
 pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

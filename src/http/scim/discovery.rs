@@ -11,7 +11,10 @@ use crate::http::state::AppState;
 use crate::scim::{discovery, list, schema};
 
 pub async fn service_provider_config(state: web::Data<AppState>, tenant: Tenant) -> HttpResponse {
-    scim_json(StatusCode::OK, &discovery::service_provider_config(&tenant.scope.base_url, &state.limits))
+    scim_json(
+        StatusCode::OK,
+        &discovery::service_provider_config(&tenant.scope.base_url, &state.limits),
+    )
 }
 
 pub async fn schemas(tenant: Tenant) -> HttpResponse {
@@ -23,9 +26,15 @@ pub async fn schemas(tenant: Tenant) -> HttpResponse {
     scim_json(StatusCode::OK, &list::list_response(total, 1, all))
 }
 
-pub async fn schema_by_id(tenant: Tenant, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn schema_by_id(
+    tenant: Tenant,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let def = schema::schema(&path.1).ok_or(ApiError::UnknownEndpoint)?;
-    Ok(scim_json(StatusCode::OK, &schema::schema_json(def, &tenant.scope.base_url)))
+    Ok(scim_json(
+        StatusCode::OK,
+        &schema::schema_json(def, &tenant.scope.base_url),
+    ))
 }
 
 pub async fn resource_types(tenant: Tenant) -> HttpResponse {
@@ -37,12 +46,18 @@ pub async fn resource_types(tenant: Tenant) -> HttpResponse {
     scim_json(StatusCode::OK, &list::list_response(total, 1, all))
 }
 
-pub async fn resource_type_by_id(tenant: Tenant, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub async fn resource_type_by_id(
+    tenant: Tenant,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let kind = schema::ResourceKind::ALL
         .iter()
         .find(|k| k.name() == path.1)
         .ok_or(ApiError::UnknownEndpoint)?;
-    Ok(scim_json(StatusCode::OK, &schema::resource_type_json(*kind, &tenant.scope.base_url)))
+    Ok(scim_json(
+        StatusCode::OK,
+        &schema::resource_type_json(*kind, &tenant.scope.base_url),
+    ))
 }
 
 /// `/Bulk` and `/Me` are not offered (ServiceProviderConfig says so): 501 per RFC 7644.

@@ -47,7 +47,10 @@ impl FromRequest for ScimBody {
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|_| {
-                    Invalid::new(ScimType::InvalidSyntax, "the request body could not be read")
+                    Invalid::new(
+                        ScimType::InvalidSyntax,
+                        "the request body could not be read",
+                    )
                 })?;
                 if body.len() + chunk.len() > limit {
                     return Err(ApiError::PayloadTooLarge { limit });
@@ -55,7 +58,10 @@ impl FromRequest for ScimBody {
                 body.extend_from_slice(&chunk);
             }
             let value = serde_json::from_slice(&body).map_err(|e| {
-                Invalid::new(ScimType::InvalidSyntax, format!("the request body is not valid JSON ({e})"))
+                Invalid::new(
+                    ScimType::InvalidSyntax,
+                    format!("the request body is not valid JSON ({e})"),
+                )
             })?;
             Ok(ScimBody(value))
         })
@@ -65,20 +71,27 @@ impl FromRequest for ScimBody {
 /// `application/scim+json` or `application/json`, with any parameters.
 fn is_json_media_type(value: &str) -> bool {
     let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case(SCIM_CONTENT_TYPE) || essence.eq_ignore_ascii_case("application/json")
+    essence.eq_ignore_ascii_case(SCIM_CONTENT_TYPE)
+        || essence.eq_ignore_ascii_case("application/json")
 }
 
 /// A SCIM JSON response.
 pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE)))
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(SCIM_CONTENT_TYPE),
+        ))
         .body(body.to_string())
 }
 
 /// A single resource with its `ETag` (and `Location` when created).
 pub fn resource_response(status: StatusCode, rendered: &Rendered, body: &Value) -> HttpResponse {
     let mut response = HttpResponse::build(status);
-    response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE)));
+    response.insert_header((
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(SCIM_CONTENT_TYPE),
+    ));
     response.insert_header((header::ETAG, rendered.etag.as_str()));
     if status == StatusCode::CREATED {
         response.insert_header((header::LOCATION, rendered.location.as_str()));

@@ -32,11 +32,24 @@ fn linked_attribute(kind: ResourceKind) -> &'static str {
 
 fn projection(req: &HttpRequest) -> Result<Projection, ApiError> {
     let pairs = query_pairs(req);
-    let get = |name: &str| pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str());
-    Ok(list::parse_projection(get("attributes"), get("excludedAttributes"))?)
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    Ok(list::parse_projection(
+        get("attributes"),
+        get("excludedAttributes"),
+    )?)
 }
 
-fn respond(status: StatusCode, kind: ResourceKind, rendered: &Rendered, projection: &Projection) -> HttpResponse {
+fn respond(
+    status: StatusCode,
+    kind: ResourceKind,
+    rendered: &Rendered,
+    projection: &Projection,
+) -> HttpResponse {
     let body = projection.apply(kind, rendered.body.clone());
     resource_response(status, rendered, &body)
 }
@@ -68,14 +81,22 @@ pub async fn search(
 /// A `SearchRequest` body as the query pairs a GET would carry.
 fn search_pairs(body: Value) -> Result<Vec<(String, String)>, ApiError> {
     let Value::Object(fields) = body else {
-        return Err(Invalid::new(ScimType::InvalidSyntax, "a SearchRequest must be a JSON object").into());
+        return Err(Invalid::new(
+            ScimType::InvalidSyntax,
+            "a SearchRequest must be a JSON object",
+        )
+        .into());
     };
     let mut pairs = Vec::new();
     for (key, value) in fields {
         let text = match value {
             Value::String(s) => s,
             Value::Number(n) => n.to_string(),
-            Value::Array(items) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","),
+            Value::Array(items) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
             _ => continue,
         };
         pairs.push((key, text));
@@ -83,7 +104,12 @@ fn search_pairs(body: Value) -> Result<Vec<(String, String)>, ApiError> {
     Ok(pairs)
 }
 
-async fn run_list(state: &AppState, scope: Scope, kind: ResourceKind, params: ListParams) -> Result<HttpResponse, ApiError> {
+async fn run_list(
+    state: &AppState,
+    scope: Scope,
+    kind: ResourceKind,
+    params: ListParams,
+) -> Result<HttpResponse, ApiError> {
     let linked = params.projection.wants(linked_attribute(kind));
     let query = params.clone();
     let (total, resources) = state
@@ -93,8 +119,14 @@ async fn run_list(state: &AppState, scope: Scope, kind: ResourceKind, params: Li
             ResourceKind::Group => groups::list(c, &scope, &query, linked),
         })
         .await?;
-    let resources = resources.into_iter().map(|r| params.projection.apply(kind, r)).collect();
-    Ok(scim_json(StatusCode::OK, &list::list_response(total, params.start_index, resources)))
+    let resources = resources
+        .into_iter()
+        .map(|r| params.projection.apply(kind, r))
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &list::list_response(total, params.start_index, resources),
+    ))
 }
 
 /// `POST /{endpoint}`.
@@ -205,4 +237,3 @@ pub async fn delete(
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
-

@@ -1,0 +1,109 @@
+//! Health, readiness, metrics, request ids, and behaviour when the database fails.
+
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, SqliteConnection};
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[test]
+fn health_and_readiness_answer_without_a_token() {
+    let app = TestApp::spawn();
+    let r = app.raw("GET", &format!("{}/healthz", app.address), &[], None, None);
+    assert_eq!(r.status, 200);
+    let r = app.raw("GET", &format!("{}/readyz", app.address), &[], None, None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "ready");
+}
+
+#[test]
+fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn();
+    let ok = app.get("/Users");
+    let err = app.get("/Users/nope");
+    let a = ok.header("x-request-id").expect("request id");
+    let b = err
+        .header("x-request-id")
+        .expect("request id on errors too");
+    assert_ne!(a, b);
+}
+
+#[test]
+fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
+    let app = TestApp::spawn();
+    app.get("/Users");
+    app.get("/Users/nope");
+    let r = app.raw("GET", &format!("{}/metrics", app.address), &[], None, None);
+    assert_eq!(r.status, 200);
+    let text = r.text;
+    assert!(text.contains("roster_http_requests_total{route=\"/scim/v2/{tenant}/{endpoint:Users|Groups}\",method=\"GET\",status=\"200\"} 1"), "{text}");
+    assert!(text.contains("roster_http_requests_total{route=\"/scim/v2/{tenant}/{endpoint:Users|Groups}/{id}\",method=\"GET\",status=\"404\"} 1"), "{text}");
+    assert!(
+        text.contains("roster_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(text.contains("roster_db_pool_max_connections 10"), "{text}");
+}
+
+#[test]
+fn a_locked_sqlite_database_gives_503_with_retry_after_then_recovers() {
+    let app = TestApp::spawn_with(|s| s.statement_timeout_ms = 300);
+    if app.db.is_postgres() {
+        return;
+    }
+    app.get("/Users");
+    let path = app.db.url.trim_start_matches("sqlite://").to_owned();
+    let mut blocker = SqliteConnection::establish(&path).unwrap();
+    blocker.batch_execute("BEGIN EXCLUSIVE").unwrap();
+    let started = Instant::now();
+    let r = app.post("/Users", &json!({"userName": "waits"}));
+    r.assert_scim_error(503, None);
+    assert!(r.header("retry-after").is_some());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered in {:?}",
+        started.elapsed()
+    );
+    blocker.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(
+        app.post("/Users", &json!({"userName": "waits"})).status,
+        201
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_database_gives_503_within_two_seconds_then_recovers() {
+    let app = TestApp::spawn();
+    if !app.db.is_postgres() {
+        return;
+    }
+    assert_eq!(app.get("/Users").status, 200);
+    let name = app.db.name().to_owned();
+    app.db.admin_execute(&format!(
+        "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' AND pid <> pg_backend_pid();"
+    ));
+    for _ in 0..3 {
+        let started = Instant::now();
+        let r = app.post("/Users", &json!({"userName": "later"}));
+        r.assert_scim_error(503, None);
+        assert!(r.header("retry-after").is_some());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered in {:?}",
+            started.elapsed()
+        );
+    }
+    let r = app.raw("GET", &format!("{}/readyz", app.address), &[], None, None);
+    assert_eq!(r.status, 503);
+    let r = app.raw("GET", &format!("{}/healthz", app.address), &[], None, None);
+    assert_eq!(r.status, 200, "liveness does not depend on the database");
+    app.db
+        .admin_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    assert_eq!(
+        app.post("/Users", &json!({"userName": "later"})).status,
+        201
+    );
+}

@@ -1,0 +1,55 @@
+//! Migrations and the layering rules that keep the protocol core pure.
+
+use std::path::Path;
+
+use roster::store::{migrate, PoolSettings, Store};
+
+use crate::helpers::TestDb;
+
+fn names(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn migration_folders_match_one_to_one_across_backends() {
+    assert_eq!(names("migrations/sqlite"), names("migrations/postgres"));
+}
+
+#[test]
+fn every_migration_reverts_and_reapplies() {
+    let db = TestDb::new();
+    let store = Store::new(&db.url, &PoolSettings::default()).unwrap();
+    let mut conn = store.connection().unwrap();
+    let count = names("migrations/sqlite").len();
+    assert_eq!(migrate::run_pending(&mut conn).unwrap(), count);
+    migrate::revert_all(&mut conn).unwrap();
+    assert_eq!(migrate::run_pending(&mut conn).unwrap(), count);
+}
+
+#[test]
+fn the_protocol_core_uses_neither_actix_nor_diesel_nor_tokio() {
+    let core = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/scim");
+    for entry in std::fs::read_dir(core).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for forbidden in [
+            "actix",
+            "diesel",
+            "tokio",
+            "crate::store",
+            "crate::http",
+            "crate::service",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} mentions {forbidden}",
+                path.display()
+            );
+        }
+    }
+}
