@@ -142,7 +142,7 @@ impl Projection {
 
 /// Where a path points: the key of the object holding it (None for the resource
 /// itself) and the attribute name within.
-fn locate<'p>(kind: ResourceKind, path: &'p AttrPath) -> (Option<String>, &'p str) {
+fn locate(kind: ResourceKind, path: &AttrPath) -> (Option<String>, &str) {
     match &path.urn {
         Some(urn) if urn.eq_ignore_ascii_case(kind.core_schema()) => (None, &path.name),
         Some(urn) => {

@@ -1,0 +1,381 @@
+//! roster-bench: identity-provider-shaped load against any SCIM 2.0 server, and the
+//! machine's own limits (raw database commits) measured in the same run for ratios.
+//!
+//! It speaks HTTP only to the server under test and imports no roster code.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::Text;
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(about = "SCIM load phases and raw-database baselines")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run SCIM phases against a server.
+    Scim {
+        /// SCIM base URL, e.g. http://127.0.0.1:8080/scim/v2/default
+        #[arg(long)]
+        base_url: String,
+        #[arg(long)]
+        token: Option<String>,
+        /// Users to create.
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        /// Look-ups to time.
+        #[arg(long, default_value_t = 2_000)]
+        lookups: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// A name for this target in the report.
+        #[arg(long, default_value = "server")]
+        label: String,
+        /// Write the results as JSON here.
+        #[arg(long)]
+        json: Option<String>,
+    },
+    /// Raw commits on the database itself: the ceiling any server on it can reach.
+    Baseline {
+        /// `sqlite://PATH` (WAL, synchronous=FULL, as roster) or `postgres://…`.
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 2_000)]
+        lookups: usize,
+        #[arg(long, default_value = "database")]
+        label: String,
+        #[arg(long)]
+        json: Option<String>,
+    },
+}
+
+/// One measured phase.
+struct Phase {
+    name: &'static str,
+    ops: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Phase {
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+        sorted[rank].as_secs_f64() * 1000.0
+    }
+
+    fn throughput(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn to_json(&self, label: &str) -> Value {
+        json!({
+            "target": label,
+            "phase": self.name,
+            "ops": self.ops,
+            "errors": self.errors,
+            "seconds": self.elapsed.as_secs_f64(),
+            "ops_per_sec": self.throughput(),
+            "p50_ms": self.percentile(50.0),
+            "p99_ms": self.percentile(99.0),
+        })
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let (label, json_out, phases) = match cli.command {
+        Command::Scim {
+            base_url,
+            token,
+            users,
+            lookups,
+            concurrency,
+            label,
+            json,
+        } => {
+            let client = Client {
+                base: base_url.trim_end_matches('/').to_owned(),
+                token,
+            };
+            (
+                label,
+                json,
+                scim_phases(&client, users, lookups, concurrency.max(1)),
+            )
+        }
+        Command::Baseline {
+            database_url,
+            rows,
+            lookups,
+            label,
+            json,
+        } => (label, json, baseline(&database_url, rows, lookups)),
+    };
+    println!(
+        "{:<12} {:<22} {:>8} {:>7} {:>10} {:>9} {:>9}",
+        "target", "phase", "ops", "errors", "ops/s", "p50 ms", "p99 ms"
+    );
+    for p in &phases {
+        println!(
+            "{:<12} {:<22} {:>8} {:>7} {:>10.0} {:>9.2} {:>9.2}",
+            label,
+            p.name,
+            p.ops,
+            p.errors,
+            p.throughput(),
+            p.percentile(50.0),
+            p.percentile(99.0)
+        );
+    }
+    if let Some(path) = json_out {
+        let all: Vec<Value> = phases.iter().map(|p| p.to_json(&label)).collect();
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&all).unwrap_or_default(),
+        )
+        .expect("write JSON");
+    }
+    if phases.iter().any(|p| p.errors > 0) {
+        std::process::exit(1);
+    }
+}
+
+struct Client {
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    fn send(
+        &self,
+        agent: &ureq::Agent,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, String> {
+        let mut request = agent.request(method, &format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        let result = match body {
+            Some(b) => request
+                .set("Content-Type", "application/scim+json")
+                .send_string(&b.to_string()),
+            None => request.call(),
+        };
+        match result {
+            Ok(r) => Ok(r.into_json().unwrap_or(Value::Null)),
+            Err(ureq::Error::Status(code, r)) => {
+                Err(format!("{code}: {}", r.into_string().unwrap_or_default()))
+            }
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// Runs `ops` operations over `concurrency` threads, each with its own keep-alive
+/// connection, timing every operation.
+fn run_phase(
+    name: &'static str,
+    ops: usize,
+    concurrency: usize,
+    op: impl Fn(&ureq::Agent, usize) -> Result<(), String> + Sync,
+) -> Phase {
+    let next = AtomicUsize::new(0);
+    let latencies = Mutex::new(Vec::with_capacity(ops));
+    let errors = AtomicUsize::new(0);
+    let first_error = Mutex::new(None::<String>);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..concurrency {
+            s.spawn(|| {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(30))
+                    .build();
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= ops {
+                        break;
+                    }
+                    let t = Instant::now();
+                    if let Err(e) = op(&agent, i) {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        first_error.lock().unwrap().get_or_insert(e);
+                    }
+                    mine.push(t.elapsed());
+                }
+                latencies.lock().unwrap().extend(mine);
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().unwrap() {
+        eprintln!("{name}: first error: {e}");
+    }
+    Phase {
+        name,
+        ops,
+        errors: errors.into_inner(),
+        elapsed: started.elapsed(),
+        latencies: latencies.into_inner().unwrap(),
+    }
+}
+
+fn user_name(run: &str, i: usize) -> String {
+    format!("bench.{run}.{i}@example.com")
+}
+
+fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize) -> Vec<Phase> {
+    // A per-run prefix, so runs against one server never collide.
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let run = format!("{:x}", since_epoch.as_micros());
+    let ids = Mutex::new(vec![String::new(); users]);
+    let create = run_phase("create_user", users, concurrency, |agent, i| {
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name(&run, i),
+            "externalId": format!("{i:024x}"),
+            "name": {"givenName": "Bench", "familyName": format!("User{i}")},
+            "displayName": format!("Bench User {i}"),
+            "emails": [{"value": user_name(&run, i), "type": "work", "primary": true}],
+            "active": true,
+        });
+        let created = client.send(agent, "POST", "/Users", Some(&body))?;
+        let id = created["id"]
+            .as_str()
+            .ok_or("no id in response")?
+            .to_owned();
+        ids.lock().unwrap()[i] = id;
+        Ok(())
+    });
+    let lookup = run_phase("lookup_user_name_eq", lookups, concurrency, |agent, i| {
+        // A stride through the users, so look-ups spread over the whole table.
+        let target = (i * 7919) % users.max(1);
+        let filter = format!("userName eq \"{}\"", user_name(&run, target));
+        let found = client.send(
+            agent,
+            "GET",
+            &format!("/Users?filter={}", encode(&filter)),
+            None,
+        )?;
+        if found["totalResults"] != 1 {
+            return Err(format!(
+                "expected one result, got {}",
+                found["totalResults"]
+            ));
+        }
+        Ok(())
+    });
+    let ids = ids.into_inner().unwrap();
+    let get = run_phase("get_user_by_id", lookups, concurrency, |agent, i| {
+        client
+            .send(
+                agent,
+                "GET",
+                &format!("/Users/{}", ids[(i * 7919) % ids.len().max(1)]),
+                None,
+            )
+            .map(drop)
+    });
+    vec![create, lookup, get]
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Found {
+    #[diesel(sql_type = Text)]
+    #[allow(dead_code)]
+    k: String,
+}
+
+/// One row of about the size roster stores for a user.
+fn payload(i: usize) -> String {
+    format!(
+        "{{\"userName\":\"bench.{i}@example.com\",\"pad\":\"{}\"}}",
+        "x".repeat(560)
+    )
+}
+
+/// Raw single-row commits and indexed point reads, one connection, no server.
+fn baseline(url: &str, rows: usize, lookups: usize) -> Vec<Phase> {
+    macro_rules! measure {
+        ($conn:expr, $insert:expr, $select:expr) => {{
+            let conn = $conn;
+            conn.batch_execute("DROP TABLE IF EXISTS bench_rows; CREATE TABLE bench_rows (k TEXT PRIMARY KEY, v TEXT NOT NULL)")
+                .expect("create table");
+            let mut latencies = Vec::with_capacity(rows);
+            let started = Instant::now();
+            for i in 0..rows {
+                let t = Instant::now();
+                diesel::sql_query($insert)
+                    .bind::<Text, _>(format!("k{i}"))
+                    .bind::<Text, _>(payload(i))
+                    .execute(conn)
+                    .expect("insert");
+                latencies.push(t.elapsed());
+            }
+            let insert = Phase { name: "raw_insert_commit", ops: rows, errors: 0, elapsed: started.elapsed(), latencies };
+            let mut latencies = Vec::with_capacity(lookups);
+            let started = Instant::now();
+            for i in 0..lookups {
+                let t = Instant::now();
+                let found: Vec<Found> = diesel::sql_query($select)
+                    .bind::<Text, _>(format!("k{}", (i * 7919) % rows.max(1)))
+                    .load(conn)
+                    .expect("select");
+                assert_eq!(found.len(), 1);
+                latencies.push(t.elapsed());
+            }
+            let lookup = Phase { name: "raw_indexed_lookup", ops: lookups, errors: 0, elapsed: started.elapsed(), latencies };
+            conn.batch_execute("DROP TABLE bench_rows").expect("drop table");
+            vec![insert, lookup]
+        }};
+    }
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let mut conn = SqliteConnection::establish(path).expect("open SQLite");
+        // The same durability roster runs with.
+        conn.batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
+            .expect("pragmas");
+        measure!(
+            &mut conn,
+            "INSERT INTO bench_rows (k, v) VALUES (?, ?)",
+            "SELECT k FROM bench_rows WHERE k = ?"
+        )
+    } else {
+        let mut conn = PgConnection::establish(url).expect("connect to PostgreSQL");
+        measure!(
+            &mut conn,
+            "INSERT INTO bench_rows (k, v) VALUES ($1, $2)",
+            "SELECT k FROM bench_rows WHERE k = $1"
+        )
+    }
+}
