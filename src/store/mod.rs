@@ -15,6 +15,7 @@ pub mod tenants;
 pub mod tokens;
 pub mod users;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::r2d2::Pool;
@@ -50,6 +51,9 @@ pub struct TenantId(pub String);
 pub struct Store {
     pool: Pool<conn::Manager>,
     target: Target,
+    /// SQLite admits one writer at a time; queueing writers here, in order, beats
+    /// SQLite's sleep-and-retry busy handler on tail latency.
+    sqlite_writer: Arc<Mutex<()>>,
 }
 
 /// What `/readyz` and `/metrics` report about the pool.
@@ -71,7 +75,11 @@ impl Store {
             .min_idle(Some(0))
             .connection_timeout(settings.checkout_timeout)
             .build_unchecked(manager);
-        Ok(Self { pool, target })
+        Ok(Self {
+            pool,
+            target,
+            sqlite_writer: Arc::default(),
+        })
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -92,8 +100,28 @@ impl Store {
         Ok(self.pool.get()?)
     }
 
-    /// Runs one use case on a blocking thread with a pooled connection.
+    /// Runs one read-only use case on a blocking thread with a pooled connection.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.blocking(None, f).await
+    }
+
+    /// Runs one use case that writes; on SQLite, writers take turns in-process first.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let writer = matches!(self.target, Target::Sqlite(_)).then(|| self.sqlite_writer.clone());
+        self.blocking(writer, f).await
+    }
+
+    async fn blocking<T, E, F>(&self, writer: Option<Arc<Mutex<()>>>, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -103,6 +131,10 @@ impl Store {
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
+            // A poisoned lock only means another writer panicked; the database is fine.
+            let _turn = writer
+                .as_ref()
+                .map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             let mut conn = pool.get().map_err(StoreError::from)?;
             f(&mut conn)
         })

@@ -142,7 +142,7 @@ pub async fn create(
     let scope = tenant.scope;
     let rendered = state
         .store
-        .run(move |c| match kind {
+        .write(move |c| match kind {
             ResourceKind::User => users::create(c, &scope, body.0, &now()),
             ResourceKind::Group => groups::create(c, &scope, body.0, &now()),
         })
@@ -186,7 +186,7 @@ pub async fn replace(
     let scope = tenant.scope;
     let rendered = state
         .store
-        .run(move |c| match kind {
+        .write(move |c| match kind {
             ResourceKind::User => users::replace(c, &scope, &id, body.0, &now()),
             ResourceKind::Group => groups::replace(c, &scope, &id, body.0, &now()),
         })
@@ -209,7 +209,7 @@ pub async fn patch(
     let scope = tenant.scope;
     let rendered = state
         .store
-        .run(move |c| match kind {
+        .write(move |c| match kind {
             ResourceKind::User => users::patch(c, &scope, &id, body.0, &now()),
             ResourceKind::Group => groups::patch(c, &scope, &id, body.0, &now(), linked),
         })
@@ -228,7 +228,7 @@ pub async fn delete(
     let scope = tenant.scope;
     state
         .store
-        .run(move |c| -> Result<(), ServiceError> {
+        .write(move |c| -> Result<(), ServiceError> {
             match kind {
                 ResourceKind::User => users::delete(c, &scope, &id),
                 ResourceKind::Group => groups::delete(c, &scope, &id),
