@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/Bulk").route(web::post().to(discovery::bulk)))
                 .service(resource("/Me").to(discovery::me))
+                .service(resource("/.search").route(web::post().to(resources::search_all)))
                 .service(
                     resource("/{endpoint:Users|Groups}/.search")
                         .route(web::post().to(resources::search)),

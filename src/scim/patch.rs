@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::error::{Invalid, ScimType};
 use super::filter::{self, AttrPath, CompareOp, Filter, Literal, PatchPath};
-use super::resource::{coerce, member_id};
+use super::resource::{self, coerce, member_ref, MemberRef};
 use super::schema::{self, AttributeDef, Mutability, ResourceKind, PATCH_OP};
 
 /// The most operations one PATCH request may carry.
@@ -36,7 +36,7 @@ pub struct Operation {
 /// A change to a group's membership, applied in request order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberChange {
-    Add(Vec<String>),
+    Add(Vec<MemberRef>),
     Remove(Vec<String>),
     RemoveAll,
 }
@@ -205,6 +205,19 @@ fn apply_key(
     apply_path(kind, attributes, op, &path, Some(value), members)
 }
 
+/// A path naming a whole extension (`urn:…:enterprise:2.0:User`), which the path
+/// grammar reads as URN `urn:…:2.0` plus attribute `User`.
+fn whole_extension(kind: ResourceKind, path: &PatchPath) -> Option<&'static str> {
+    if path.filter.is_some() || path.sub_attr.is_some() || path.attr.sub_attr.is_some() {
+        return None;
+    }
+    let full = format!("{}:{}", path.attr.urn.as_deref()?, path.attr.name);
+    kind.extensions()
+        .iter()
+        .copied()
+        .find(|e| e.eq_ignore_ascii_case(&full))
+}
+
 fn is_members(kind: ResourceKind, path: &PatchPath) -> bool {
     kind == ResourceKind::Group
         && path.attr.name.eq_ignore_ascii_case("members")
@@ -227,11 +240,25 @@ fn apply_path(
         members.extend(member_changes(op, path, value)?);
         return Ok(());
     }
+    if let Some(urn) = whole_extension(kind, path) {
+        return match (op, value) {
+            (Op::Remove, _) => {
+                attributes.remove(urn);
+                Ok(())
+            }
+            (_, Some(value)) => apply_key(kind, attributes, op, urn, value, members),
+            (_, None) => Ok(()),
+        };
+    }
     let urn = path.attr.urn.as_deref();
     let name = path.attr.name.as_str();
     let def = schema::find_attribute(kind, urn, name, None);
     if let Some(def) = def {
         check_writable(def)?;
+        if !resource::is_writable(def) {
+            // A password (write-only): accepted, never kept.
+            return Ok(());
+        }
     } else if urn.is_some_and(|u| !is_known_urn(kind, u)) {
         return Err(Invalid::new(
             ScimType::InvalidPath,
@@ -335,6 +362,7 @@ impl Target<'_> {
                         items.push(item);
                     }
                 }
+                resource::keep_one_primary(&mut items);
                 Some(Value::Array(items)).filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
             }
             Op::Add | Op::Replace => match (current, self.coerce(value)?) {
@@ -494,18 +522,21 @@ fn member_changes(
     path: &PatchPath,
     value: Option<Value>,
 ) -> Result<Vec<MemberChange>, Invalid> {
-    let ids = |value: Option<Value>| -> Result<Vec<String>, Invalid> {
+    let refs = |value: Option<Value>| -> Result<Vec<MemberRef>, Invalid> {
         match value {
             None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => items.into_iter().map(member_id).collect(),
-            Some(single) => Ok(vec![member_id(single)?]),
+            Some(Value::Array(items)) => items.into_iter().map(member_ref).collect(),
+            Some(single) => Ok(vec![member_ref(single)?]),
         }
     };
+    let ids = |value: Option<Value>| -> Result<Vec<String>, Invalid> {
+        Ok(refs(value)?.into_iter().map(|m| m.id).collect())
+    };
     match (op, &path.filter) {
-        (Op::Add, None) => Ok(vec![MemberChange::Add(ids(value)?)]),
+        (Op::Add, None) => Ok(vec![MemberChange::Add(refs(value)?)]),
         (Op::Replace, None) => Ok(vec![
             MemberChange::RemoveAll,
-            MemberChange::Add(ids(value)?),
+            MemberChange::Add(refs(value)?),
         ]),
         (Op::Remove, None) => match value {
             None | Some(Value::Null) => Ok(vec![MemberChange::RemoveAll]),

@@ -17,8 +17,8 @@ pub struct Normalized {
     /// Everything stored as JSON: no `id`, `meta`, `schemas`, `groups`, `members` or
     /// `password`.
     pub attributes: Map<String, Value>,
-    /// Group member ids when the body had a `members` array.
-    pub members: Option<Vec<String>>,
+    /// Group members when the body had a `members` array.
+    pub members: Option<Vec<MemberRef>>,
 }
 
 /// Folds a case-insensitive value (userName, displayName) the same way on every backend.
@@ -152,7 +152,21 @@ pub fn coerce(def: &AttributeDef, value: Value) -> Result<Option<Value>, Invalid
             out.push(item);
         }
     }
+    keep_one_primary(&mut out);
     Ok((!out.is_empty()).then_some(Value::Array(out)))
+}
+
+/// RFC 7643 §2.4: at most one value is primary. New values come last (PATCH add
+/// appends), and RFC 7644 §3.5.2.1 says the newly added primary wins.
+pub fn keep_one_primary(items: &mut [Value]) {
+    let is_primary = |v: &Value| v.get("primary").and_then(Value::as_bool) == Some(true);
+    if let Some(last) = items.iter().rposition(is_primary) {
+        for item in &mut items[..last] {
+            if is_primary(item) {
+                item["primary"] = Value::Bool(false);
+            }
+        }
+    }
 }
 
 fn coerce_single(def: &AttributeDef, value: Value) -> Result<Option<Value>, Invalid> {
@@ -269,7 +283,7 @@ fn store_object(map: &mut Map<String, Value>, key: &str, object: Map<String, Val
     }
 }
 
-fn member_ids(value: Value) -> Result<Option<Vec<String>>, Invalid> {
+fn member_ids(value: Value) -> Result<Option<Vec<MemberRef>>, Invalid> {
     let items = match value {
         // A null list is read as "not sent": it never wipes a group's members.
         Value::Null => return Ok(None),
@@ -278,30 +292,44 @@ fn member_ids(value: Value) -> Result<Option<Vec<String>>, Invalid> {
     };
     items
         .into_iter()
-        .map(member_id)
+        .map(member_ref)
         .collect::<Result<_, _>>()
         .map(Some)
 }
 
-/// The id of one `members` element, `{"value": "id", ...}`.
-pub fn member_id(item: Value) -> Result<String, Invalid> {
-    let value = match item {
-        Value::Object(mut fields) => {
-            let key = fields
-                .keys()
-                .find(|k| k.eq_ignore_ascii_case("value"))
-                .cloned();
-            key.and_then(|k| fields.remove(&k))
-        }
-        _ => None,
+/// One element of a Group's `members` as a client sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    pub id: String,
+    pub display: Option<String>,
+}
+
+/// Reads `{"value": "id", "display": "..."}`; other sub-attributes (`type`, `$ref`) are
+/// derived by the server.
+pub fn member_ref(item: Value) -> Result<MemberRef, Invalid> {
+    let Value::Object(fields) = item else {
+        return Err(bad_member());
     };
-    match value {
-        Some(Value::String(id)) if !id.is_empty() => Ok(id),
-        _ => Err(Invalid::new(
-            ScimType::InvalidValue,
-            "each member must be an object with a string 'value'",
-        )),
+    let get = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    match get("value") {
+        Some(Value::String(id)) if !id.is_empty() => Ok(MemberRef {
+            id: id.clone(),
+            display: get("display").and_then(Value::as_str).map(str::to_owned),
+        }),
+        _ => Err(bad_member()),
     }
+}
+
+fn bad_member() -> Invalid {
+    Invalid::new(
+        ScimType::InvalidValue,
+        "each member must be an object with a string 'value'",
+    )
 }
 
 /// The indexed columns of a user, read from its normalised attributes.
@@ -392,7 +420,10 @@ pub fn render(
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), Value::from(id));
     for (k, v) in attributes {
-        out.insert(k.clone(), v.clone());
+        // Write-only values are never returned, whatever got stored before.
+        if !k.eq_ignore_ascii_case("password") {
+            out.insert(k.clone(), v.clone());
+        }
     }
     if let Some(linked) = linked.filter(|l| !l.is_empty()) {
         let name = match kind {

@@ -8,10 +8,10 @@ use super::users::parse_attributes;
 use super::{new_id, unique, Rendered, Scope, ServiceError};
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, MemberChange};
-use crate::scim::resource::{self, fold, GroupColumns, Meta};
+use crate::scim::resource::{self, fold, GroupColumns, MemberRef, Meta};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{Invalid, ScimType};
-use crate::store::groups::{self, GroupRow};
+use crate::store::groups::{self, GroupRow, NewMember};
 use crate::store::{filter_sql, users, write_transaction, DbConnection, TenantId};
 
 const KIND: ResourceKind = ResourceKind::Group;
@@ -78,15 +78,15 @@ pub fn replace(
             let current: HashSet<String> = groups::member_ids(c, &scope.tenant, id)?
                 .into_iter()
                 .collect();
-            let wanted_set: HashSet<&String> = wanted.iter().collect();
+            let wanted_set: HashSet<&String> = wanted.iter().map(|m| &m.id).collect();
             let gone: Vec<String> = current
                 .iter()
                 .filter(|m| !wanted_set.contains(m))
                 .cloned()
                 .collect();
-            let new: Vec<String> = wanted
+            let new: Vec<MemberRef> = wanted
                 .iter()
-                .filter(|m| !current.contains(*m))
+                .filter(|m| !current.contains(&m.id))
                 .cloned()
                 .collect();
             changed_members += groups::remove_members(c, &scope.tenant, id, &gone)?;
@@ -122,8 +122,8 @@ pub fn patch(
         let mut changed_members = 0;
         for change in changes {
             changed_members += match change {
-                MemberChange::Add(ids) => {
-                    let typed = resolve_members(c, &scope.tenant, id, &ids)?;
+                MemberChange::Add(refs) => {
+                    let typed = resolve_members(c, &scope.tenant, id, &refs)?;
                     groups::add_members(c, &scope.tenant, id, &typed, now)?
                 }
                 MemberChange::Remove(ids) => groups::remove_members(c, &scope.tenant, id, &ids)?,
@@ -211,31 +211,36 @@ pub fn list(
     Ok((total, resources))
 }
 
-/// Checks that every id is a user or group of this tenant (never of another: ids of
-/// other tenants are simply not found) and returns each with its type.
+/// Checks that every member is a user or group of this tenant (ids of other tenants
+/// are simply not found) and returns each with its type. A repeated id counts once.
 fn resolve_members(
     conn: &mut DbConnection,
     tenant: &TenantId,
     group_id: &str,
-    ids: &[String],
-) -> Result<Vec<(String, &'static str)>, ServiceError> {
-    if ids.is_empty() {
+    refs: &[MemberRef],
+) -> Result<Vec<NewMember>, ServiceError> {
+    if refs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut unique_ids: Vec<String> = ids.to_vec();
-    unique_ids.sort();
-    unique_ids.dedup();
-    if unique_ids.iter().any(|id| id == group_id) {
+    let mut unique: Vec<&MemberRef> = Vec::with_capacity(refs.len());
+    let mut seen = HashSet::new();
+    for member in refs {
+        if seen.insert(member.id.as_str()) {
+            unique.push(member);
+        }
+    }
+    if seen.contains(group_id) {
         return Err(Invalid::new(
             ScimType::InvalidValue,
             "a group cannot be a member of itself",
         )
         .into());
     }
-    let user_ids: HashSet<String> = users::existing_ids(conn, tenant, &unique_ids)?
+    let ids: Vec<String> = unique.iter().map(|m| m.id.clone()).collect();
+    let user_ids: HashSet<String> = users::existing_ids(conn, tenant, &ids)?
         .into_iter()
         .collect();
-    let rest: Vec<String> = unique_ids
+    let rest: Vec<String> = ids
         .iter()
         .filter(|id| !user_ids.contains(*id))
         .cloned()
@@ -243,22 +248,30 @@ fn resolve_members(
     let group_ids: HashSet<String> = groups::existing_ids(conn, tenant, &rest)?
         .into_iter()
         .collect();
-    let mut typed = Vec::with_capacity(unique_ids.len());
-    for id in unique_ids {
-        let kind = if user_ids.contains(&id) {
-            "User"
-        } else if group_ids.contains(&id) {
-            "Group"
-        } else {
-            return Err(Invalid::new(
-                ScimType::InvalidValue,
-                format!("member '{id}' is not a user or group of this tenant"),
-            )
-            .into());
-        };
-        typed.push((id, kind));
-    }
-    Ok(typed)
+    unique
+        .into_iter()
+        .map(|member| {
+            let member_type = if user_ids.contains(&member.id) {
+                "User"
+            } else if group_ids.contains(&member.id) {
+                "Group"
+            } else {
+                return Err(Invalid::new(
+                    ScimType::InvalidValue,
+                    format!(
+                        "member '{}' is not a user or group of this tenant",
+                        member.id
+                    ),
+                )
+                .into());
+            };
+            Ok(NewMember {
+                member_id: member.id.clone(),
+                member_type,
+                display: member.display.clone(),
+            })
+        })
+        .collect()
 }
 
 fn to_row(

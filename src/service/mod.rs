@@ -4,8 +4,12 @@ pub mod groups;
 pub mod tenants;
 pub mod users;
 
-use crate::scim::Invalid;
-use crate::store::{StoreError, TenantId};
+use serde_json::Value;
+
+use crate::scim::list::ListParams;
+use crate::scim::schema::ResourceKind;
+use crate::scim::{Invalid, ScimType};
+use crate::store::{DbConnection, StoreError, TenantId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -68,4 +72,42 @@ pub fn now() -> String {
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// A root-level search (RFC 7644 §3.4.3, `POST /.search`): Users then Groups, as one
+/// paged list. A filter on an attribute only one type has matches none of the other;
+/// a filter neither type can run is an error.
+pub fn search_all(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    params: &ListParams,
+    with_groups: bool,
+    with_members: bool,
+) -> Result<(i64, Vec<(ResourceKind, Value)>), ServiceError> {
+    let users = not_applicable_as_none(users::list(conn, scope, params, with_groups))?;
+    let users_applicable = users.is_some();
+    let (user_total, user_page) = users.unwrap_or_default();
+    let mut rest = params.clone();
+    rest.start_index = (params.start_index - user_total).max(1);
+    rest.count = params.count - user_page.len() as i64;
+    let groups = match groups::list(conn, scope, &rest, with_members) {
+        Err(e) if !users_applicable => return Err(e),
+        other => not_applicable_as_none(other)?,
+    };
+    let (group_total, group_page) = groups.unwrap_or_default();
+    let mut page: Vec<(ResourceKind, Value)> = user_page
+        .into_iter()
+        .map(|u| (ResourceKind::User, u))
+        .collect();
+    page.extend(group_page.into_iter().map(|g| (ResourceKind::Group, g)));
+    Ok((user_total + group_total, page))
+}
+
+/// An `invalidFilter` from one resource type means "this type cannot match".
+fn not_applicable_as_none<T>(result: Result<T, ServiceError>) -> Result<Option<T>, ServiceError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(ServiceError::Invalid(e)) if e.scim_type == ScimType::InvalidFilter => Ok(None),
+        Err(e) => Err(e),
+    }
 }

@@ -105,29 +105,40 @@ pub fn existing_ids(
     Ok(found)
 }
 
+/// A membership to write: who, what kind, and the display text a client sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMember {
+    pub member_id: String,
+    pub member_type: &'static str,
+    pub display: Option<String>,
+}
+
 /// Adds members; existing memberships are left alone. Returns how many rows were new.
 pub fn add_members(
     conn: &mut DbConnection,
     tenant: &TenantId,
     group_id: &str,
-    members: &[(String, &'static str)],
+    members: &[NewMember],
     now: &str,
 ) -> Result<usize, StoreError> {
     let mut added = 0;
-    for (member_id, member_type) in members {
+    for member in members {
         let mut q = RawQuery::new(
-            "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, created_at) VALUES (",
+            "INSERT INTO group_members (tenant_id, group_id, member_id, member_type, display, created_at) VALUES (",
         );
         q.text(tenant.0.clone())
             .sql(", ")
             .text(group_id)
             .sql(", ")
-            .text(member_id.clone())
+            .text(member.member_id.clone())
             .sql(", ")
-            .text(*member_type)
-            .sql(", ")
-            .text(now)
-            .sql(") ON CONFLICT DO NOTHING");
+            .text(member.member_type)
+            .sql(", ");
+        match &member.display {
+            Some(display) => q.text(display.clone()),
+            None => q.sql("NULL"),
+        };
+        q.sql(", ").text(now).sql(") ON CONFLICT DO NOTHING");
         added += q.execute(conn)?;
     }
     Ok(added)
@@ -186,7 +197,7 @@ pub fn members_of(
 ) -> Result<Vec<MemberRow>, StoreError> {
     let mut q = RawQuery::new(
         "SELECT m.member_id AS member_id, m.member_type AS member_type, \
-         COALESCE(u.display_name, u.user_name, g.display_name) AS display \
+         COALESCE(m.display, u.display_name, u.user_name, g.display_name) AS display \
          FROM group_members m \
          LEFT JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.member_id \
          LEFT JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.member_id \

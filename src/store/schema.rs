@@ -7,6 +7,7 @@ diesel::table! {
         group_id -> Text,
         member_id -> Text,
         member_type -> Text,
+        display -> Nullable<Text>,
         created_at -> Text,
     }
 }

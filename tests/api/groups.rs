@@ -283,3 +283,15 @@ fn excluded_members_are_not_returned() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body["members"], json!(null));
 }
+
+#[test]
+fn a_member_display_sent_by_the_client_is_echoed_back() {
+    let app = TestApp::spawn();
+    let a = app.create_user("a");
+    let g = app.create_group("Eng", &[]);
+    let r = app.patch(
+        &format!("/Groups/{g}"),
+        &patch_op(json!([{"op": "add", "path": "members", "value": [{"value": a, "display": "Alice A."}]}])),
+    );
+    assert_eq!(r.body["members"][0]["display"], "Alice A.", "{}", r.text);
+}

@@ -461,3 +461,83 @@ pub fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+#[test]
+fn a_password_set_by_patch_is_never_stored_or_returned() {
+    let app = TestApp::spawn();
+    let id = app.create_user("bjensen");
+    let r = app.patch(
+        &format!("/Users/{id}"),
+        &patch_op(json!([{"op": "add", "path": "password", "value": "s3cret!"}])),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!r.text.contains("s3cret!"));
+    assert_eq!(r.body["meta"]["version"], "W/\"1\"", "nothing was stored");
+}
+
+#[test]
+fn patch_on_a_whole_extension_path_adds_merges_and_removes_it() {
+    let app = TestApp::spawn();
+    let id = app.create_user("bjensen");
+    let path = format!("/Users/{id}");
+    let r = app.patch(
+        &path,
+        &patch_op(
+            json!([{"op": "add", "path": ENTERPRISE, "value": {"employeeNumber": "701984"}}]),
+        ),
+    );
+    assert_eq!(r.body[ENTERPRISE]["employeeNumber"], "701984", "{}", r.text);
+    let r = app.patch(
+        &path,
+        &patch_op(json!([{"op": "replace", "path": ENTERPRISE, "value": {"department": "Ops"}}])),
+    );
+    assert_eq!(
+        r.body[ENTERPRISE],
+        json!({"employeeNumber": "701984", "department": "Ops"})
+    );
+    let r = app.patch(
+        &path,
+        &patch_op(json!([{"op": "remove", "path": ENTERPRISE}])),
+    );
+    assert_eq!(r.body[ENTERPRISE], json!(null));
+    assert_eq!(r.body["schemas"], json!([USER]));
+}
+
+#[test]
+fn only_one_value_stays_primary_and_the_newest_wins() {
+    let app = TestApp::spawn();
+    let r = app.post(
+        "/Users",
+        &json!({"userName": "bjensen", "emails": [{"value": "a@example.com", "primary": true}]}),
+    );
+    let id = r.body["id"].as_str().unwrap();
+    let r = app.patch(
+        &format!("/Users/{id}"),
+        &patch_op(json!([{"op": "add", "path": "emails", "value": [{"value": "b@example.com", "primary": true}]}])),
+    );
+    assert_eq!(r.body["emails"][0]["primary"], false, "{}", r.text);
+    assert_eq!(r.body["emails"][1]["primary"], true);
+}
+
+#[test]
+fn root_search_returns_users_and_groups_in_one_list() {
+    let app = TestApp::spawn();
+    app.create_user("alice");
+    app.create_group("Eng", &[]);
+    let r = app.post(
+        "/.search",
+        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["totalResults"], 2);
+    let r = app.post(
+        "/.search",
+        &json!({"filter": "displayName eq \"eng\"", "count": 10}),
+    );
+    assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+    assert_eq!(r.body["Resources"][0]["meta"]["resourceType"], "Group");
+    let r = app.post("/.search", &json!({"startIndex": 2, "count": 1}));
+    assert_eq!(r.body["Resources"][0]["meta"]["resourceType"], "Group");
+    app.post("/.search", &json!({"filter": "title pr"}))
+        .assert_scim_error(400, Some("invalidFilter"));
+}

@@ -61,6 +61,9 @@ CREATE TABLE group_members (
     group_id TEXT NOT NULL,
     member_id TEXT NOT NULL,
     member_type TEXT NOT NULL,
+    -- The display text a client sent for this member, echoed back; NULL means "use the
+    -- member's current name".
+    display TEXT,
     created_at TEXT NOT NULL,
     PRIMARY KEY (tenant_id, group_id, member_id),
     FOREIGN KEY (tenant_id, group_id) REFERENCES groups (tenant_id, id) ON DELETE CASCADE

@@ -11,7 +11,7 @@ use crate::http::state::AppState;
 use crate::scim::list::{self, ListParams, Projection};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{Invalid, ScimType};
-use crate::service::{groups, now, users, Rendered, Scope, ServiceError};
+use crate::service::{self, groups, now, users, Rendered, Scope, ServiceError};
 
 /// The resource type an endpoint segment names (the route only admits these two).
 fn kind(endpoint: &str) -> Result<ResourceKind, ApiError> {
@@ -76,6 +76,35 @@ pub async fn search(
     let kind = kind(&path.1)?;
     let params = list::parse_params(&search_pairs(body.0)?, state.limits.max_page_size)?;
     run_list(&state, tenant.scope, kind, params).await
+}
+
+/// `POST /.search` at the tenant root: Users and Groups in one list.
+pub async fn search_all(
+    state: web::Data<AppState>,
+    tenant: Tenant,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
+    let params = list::parse_params(&search_pairs(body.0)?, state.limits.max_page_size)?;
+    let with_groups = params
+        .projection
+        .wants(linked_attribute(ResourceKind::User));
+    let with_members = params
+        .projection
+        .wants(linked_attribute(ResourceKind::Group));
+    let query = params.clone();
+    let scope = tenant.scope;
+    let (total, resources) = state
+        .store
+        .run(move |c| service::search_all(c, &scope, &query, with_groups, with_members))
+        .await?;
+    let resources = resources
+        .into_iter()
+        .map(|(kind, r)| params.projection.apply(kind, r))
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &list::list_response(total, params.start_index, resources),
+    ))
 }
 
 /// A `SearchRequest` body as the query pairs a GET would carry.
