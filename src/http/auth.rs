@@ -1,7 +1,9 @@
 //! Bearer-token authentication, bound to the tenant named in the path.
+//!
+//! Extraction only reads the header; the token is checked in the same database hop as
+//! the use case (see `scim::resources::scoped`), so a request costs one connection.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{ready, Ready};
 
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -9,43 +11,48 @@ use actix_web::{web, FromRequest, HttpRequest};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::service::{tenants, Scope, ServiceError};
+use crate::store::DbConnection;
 
-/// An authenticated SCIM caller: the tenant its token belongs to.
-pub struct Tenant {
-    pub scope: Scope,
+/// A SCIM caller: the tenant in the path and the token it presented, not yet checked.
+pub struct Caller {
+    slug: String,
+    token: String,
+    base_url: String,
 }
 
-impl FromRequest for Tenant {
+impl Caller {
+    /// The caller's tenant scope, if the token is a live token of that tenant.
+    pub fn authorize(&self, conn: &mut DbConnection) -> Result<Scope, ServiceError> {
+        let tenant = tenants::authenticate(conn, &self.slug, &self.token)?
+            .ok_or(ServiceError::Unauthenticated)?;
+        Ok(Scope {
+            tenant,
+            base_url: self.base_url.clone(),
+        })
+    }
+}
+
+impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let slug = req.match_info().get("tenant").map(str::to_owned);
+        let public_url = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.public_url.clone());
+        let slug = req.match_info().get("tenant");
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-            .map(str::to_owned);
-        Box::pin(async move {
-            let (Some(state), Some(slug), Some(token)) = (state, slug, token) else {
-                return Err(ApiError::Unauthenticated);
-            };
-            let lookup_slug = slug.clone();
-            let tenant = state
-                .store
-                .run(move |c| {
-                    tenants::authenticate(c, &lookup_slug, &token).map_err(ServiceError::from)
-                })
-                .await?
-                .ok_or(ApiError::Unauthenticated)?;
-            Ok(Tenant {
-                scope: Scope {
-                    tenant,
-                    base_url: format!("{}/scim/v2/{slug}", state.public_url),
-                },
-            })
+            .and_then(bearer_token);
+        ready(match (public_url, slug, token) {
+            (Some(public_url), Some(slug), Some(token)) => Ok(Caller {
+                base_url: format!("{public_url}/scim/v2/{slug}"),
+                slug: slug.to_owned(),
+                token: token.to_owned(),
+            }),
+            _ => Err(ApiError::Unauthenticated),
         })
     }
 }

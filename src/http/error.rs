@@ -86,6 +86,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Service(e) => match e {
+                ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
                 ServiceError::Invalid(i) if i.scim_type == ScimType::Sensitive => {
                     StatusCode::FORBIDDEN
                 }

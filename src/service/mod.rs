@@ -15,6 +15,8 @@ use crate::store::{DbConnection, StoreError, TenantId};
 pub enum ServiceError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    #[error("a valid bearer token for this tenant is required")]
+    Unauthenticated,
     #[error("{kind} not found")]
     NotFound { kind: &'static str },
     #[error("{attribute} is already in use in this tenant")]

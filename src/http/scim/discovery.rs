@@ -5,66 +5,93 @@ use actix_web::{web, HttpResponse};
 use serde_json::Value;
 
 use super::media::scim_json;
-use crate::http::auth::Tenant;
+use super::resources::{scoped, Access};
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::scim::{discovery, list, schema};
 
-pub async fn service_provider_config(state: web::Data<AppState>, tenant: Tenant) -> HttpResponse {
-    scim_json(
-        StatusCode::OK,
-        &discovery::service_provider_config(&tenant.scope.base_url, &state.limits),
-    )
+/// The caller's SCIM base URL, once its token checks out.
+async fn base_url(state: &AppState, caller: Caller) -> Result<String, ApiError> {
+    scoped(state, caller, Access::Read, |_, scope| {
+        Ok(scope.base_url.clone())
+    })
+    .await
 }
 
-pub async fn schemas(tenant: Tenant) -> HttpResponse {
-    let all: Vec<Value> = schema::all_schemas()
-        .iter()
-        .map(|s| schema::schema_json(s, &tenant.scope.base_url))
-        .collect();
-    let total = all.len() as i64;
-    scim_json(StatusCode::OK, &list::list_response(total, 1, all))
-}
-
-pub async fn schema_by_id(
-    tenant: Tenant,
-    path: web::Path<(String, String)>,
+pub async fn service_provider_config(
+    state: web::Data<AppState>,
+    caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let def = schema::schema(&path.1).ok_or(ApiError::UnknownEndpoint)?;
+    let base = base_url(&state, caller).await?;
     Ok(scim_json(
         StatusCode::OK,
-        &schema::schema_json(def, &tenant.scope.base_url),
+        &discovery::service_provider_config(&base, &state.limits),
     ))
 }
 
-pub async fn resource_types(tenant: Tenant) -> HttpResponse {
-    let all: Vec<Value> = schema::ResourceKind::ALL
+pub async fn schemas(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let base = base_url(&state, caller).await?;
+    let all: Vec<Value> = schema::all_schemas()
         .iter()
-        .map(|k| schema::resource_type_json(*k, &tenant.scope.base_url))
+        .map(|s| schema::schema_json(s, &base))
         .collect();
     let total = all.len() as i64;
-    scim_json(StatusCode::OK, &list::list_response(total, 1, all))
+    Ok(scim_json(
+        StatusCode::OK,
+        &list::list_response(total, 1, all),
+    ))
+}
+
+pub async fn schema_by_id(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let base = base_url(&state, caller).await?;
+    let def = schema::schema(&path.1).ok_or(ApiError::UnknownEndpoint)?;
+    Ok(scim_json(StatusCode::OK, &schema::schema_json(def, &base)))
+}
+
+pub async fn resource_types(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let base = base_url(&state, caller).await?;
+    let all: Vec<Value> = schema::ResourceKind::ALL
+        .iter()
+        .map(|k| schema::resource_type_json(*k, &base))
+        .collect();
+    let total = all.len() as i64;
+    Ok(scim_json(
+        StatusCode::OK,
+        &list::list_response(total, 1, all),
+    ))
 }
 
 pub async fn resource_type_by_id(
-    tenant: Tenant,
+    state: web::Data<AppState>,
+    caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
+    let base = base_url(&state, caller).await?;
     let kind = schema::ResourceKind::ALL
         .iter()
         .find(|k| k.name() == path.1)
         .ok_or(ApiError::UnknownEndpoint)?;
     Ok(scim_json(
         StatusCode::OK,
-        &schema::resource_type_json(*kind, &tenant.scope.base_url),
+        &schema::resource_type_json(*kind, &base),
     ))
 }
 
 /// `/Bulk` and `/Me` are not offered (ServiceProviderConfig says so): 501 per RFC 7644.
-pub async fn bulk(_tenant: Tenant) -> Result<HttpResponse, ApiError> {
+pub async fn bulk(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    base_url(&state, caller).await?;
     Err(ApiError::NotImplemented("Bulk"))
 }
 
-pub async fn me(_tenant: Tenant) -> Result<HttpResponse, ApiError> {
+pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    base_url(&state, caller).await?;
     Err(ApiError::NotImplemented("/Me"))
 }

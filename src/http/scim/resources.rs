@@ -5,13 +5,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
 use super::media::{query_pairs, resource_response, scim_json, ScimBody};
-use crate::http::auth::Tenant;
+use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::scim::list::{self, ListParams, Projection};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{Invalid, ScimType};
 use crate::service::{self, groups, now, users, Rendered, Scope, ServiceError};
+use crate::store::DbConnection;
 
 /// The resource type an endpoint segment names (the route only admits these two).
 fn kind(endpoint: &str) -> Result<ResourceKind, ApiError> {
@@ -54,34 +55,62 @@ fn respond(
     resource_response(status, rendered, &body)
 }
 
+/// Whether a use case writes (SQLite writers queue in-process; see `Store::write`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Authenticates the caller and runs one use case, in a single database hop.
+pub async fn scoped<T, F>(
+    state: &AppState,
+    caller: Caller,
+    access: Access,
+    use_case: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
+{
+    let work = move |c: &mut DbConnection| {
+        let scope = caller.authorize(c)?;
+        use_case(c, &scope)
+    };
+    Ok(match access {
+        Access::Read => state.store.run(work).await?,
+        Access::Write => state.store.write(work).await?,
+    })
+}
+
 /// `GET /{endpoint}`: list with filter, paging and projection.
 pub async fn list(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<(String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let kind = kind(&path.1)?;
     let params = list::parse_params(&query_pairs(&req), state.limits.max_page_size)?;
-    run_list(&state, tenant.scope, kind, params).await
+    run_list(&state, caller, kind, params).await
 }
 
 /// `POST /{endpoint}/.search` (RFC 7644 §3.4.3): the same query in a JSON body.
 pub async fn search(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     let kind = kind(&path.1)?;
     let params = list::parse_params(&search_pairs(body.0)?, state.limits.max_page_size)?;
-    run_list(&state, tenant.scope, kind, params).await
+    run_list(&state, caller, kind, params).await
 }
 
 /// `POST /.search` at the tenant root: Users and Groups in one list.
 pub async fn search_all(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     let params = list::parse_params(&search_pairs(body.0)?, state.limits.max_page_size)?;
@@ -92,11 +121,10 @@ pub async fn search_all(
         .projection
         .wants(linked_attribute(ResourceKind::Group));
     let query = params.clone();
-    let scope = tenant.scope;
-    let (total, resources) = state
-        .store
-        .run(move |c| service::search_all(c, &scope, &query, with_groups, with_members))
-        .await?;
+    let (total, resources) = scoped(&state, caller, Access::Read, move |c, scope| {
+        service::search_all(c, scope, &query, with_groups, with_members)
+    })
+    .await?;
     let resources = resources
         .into_iter()
         .map(|(kind, r)| params.projection.apply(kind, r))
@@ -135,19 +163,17 @@ fn search_pairs(body: Value) -> Result<Vec<(String, String)>, ApiError> {
 
 async fn run_list(
     state: &AppState,
-    scope: Scope,
+    caller: Caller,
     kind: ResourceKind,
     params: ListParams,
 ) -> Result<HttpResponse, ApiError> {
     let linked = params.projection.wants(linked_attribute(kind));
     let query = params.clone();
-    let (total, resources) = state
-        .store
-        .run(move |c| match kind {
-            ResourceKind::User => users::list(c, &scope, &query, linked),
-            ResourceKind::Group => groups::list(c, &scope, &query, linked),
-        })
-        .await?;
+    let (total, resources) = scoped(state, caller, Access::Read, move |c, scope| match kind {
+        ResourceKind::User => users::list(c, scope, &query, linked),
+        ResourceKind::Group => groups::list(c, scope, &query, linked),
+    })
+    .await?;
     let resources = resources
         .into_iter()
         .map(|r| params.projection.apply(kind, r))
@@ -161,28 +187,25 @@ async fn run_list(
 /// `POST /{endpoint}`.
 pub async fn create(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<(String, String)>,
     body: ScimBody,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let kind = kind(&path.1)?;
     let projection = projection(&req)?;
-    let scope = tenant.scope;
-    let rendered = state
-        .store
-        .write(move |c| match kind {
-            ResourceKind::User => users::create(c, &scope, body.0, &now()),
-            ResourceKind::Group => groups::create(c, &scope, body.0, &now()),
-        })
-        .await?;
+    let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
+        ResourceKind::User => users::create(c, scope, body.0, &now()),
+        ResourceKind::Group => groups::create(c, scope, body.0, &now()),
+    })
+    .await?;
     Ok(respond(StatusCode::CREATED, kind, &rendered, &projection))
 }
 
 /// `GET /{endpoint}/{id}`.
 pub async fn get(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<(String, String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -190,21 +213,18 @@ pub async fn get(
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
     let linked = projection.wants(linked_attribute(kind));
-    let scope = tenant.scope;
-    let rendered = state
-        .store
-        .run(move |c| match kind {
-            ResourceKind::User => users::get(c, &scope, &id, linked),
-            ResourceKind::Group => groups::get(c, &scope, &id, linked),
-        })
-        .await?;
+    let rendered = scoped(&state, caller, Access::Read, move |c, scope| match kind {
+        ResourceKind::User => users::get(c, scope, &id, linked),
+        ResourceKind::Group => groups::get(c, scope, &id, linked),
+    })
+    .await?;
     Ok(respond(StatusCode::OK, kind, &rendered, &projection))
 }
 
 /// `PUT /{endpoint}/{id}`.
 pub async fn replace(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<(String, String, String)>,
     body: ScimBody,
     req: HttpRequest,
@@ -212,21 +232,18 @@ pub async fn replace(
     let (_, endpoint, id) = path.into_inner();
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
-    let scope = tenant.scope;
-    let rendered = state
-        .store
-        .write(move |c| match kind {
-            ResourceKind::User => users::replace(c, &scope, &id, body.0, &now()),
-            ResourceKind::Group => groups::replace(c, &scope, &id, body.0, &now()),
-        })
-        .await?;
+    let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
+        ResourceKind::User => users::replace(c, scope, &id, body.0, &now()),
+        ResourceKind::Group => groups::replace(c, scope, &id, body.0, &now()),
+    })
+    .await?;
     Ok(respond(StatusCode::OK, kind, &rendered, &projection))
 }
 
 /// `PATCH /{endpoint}/{id}`: 200 with the resource after the change.
 pub async fn patch(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<(String, String, String)>,
     body: ScimBody,
     req: HttpRequest,
@@ -235,34 +252,26 @@ pub async fn patch(
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
     let linked = projection.wants(linked_attribute(kind));
-    let scope = tenant.scope;
-    let rendered = state
-        .store
-        .write(move |c| match kind {
-            ResourceKind::User => users::patch(c, &scope, &id, body.0, &now()),
-            ResourceKind::Group => groups::patch(c, &scope, &id, body.0, &now(), linked),
-        })
-        .await?;
+    let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
+        ResourceKind::User => users::patch(c, scope, &id, body.0, &now()),
+        ResourceKind::Group => groups::patch(c, scope, &id, body.0, &now(), linked),
+    })
+    .await?;
     Ok(respond(StatusCode::OK, kind, &rendered, &projection))
 }
 
 /// `DELETE /{endpoint}/{id}`: 204; a repeat is 404.
 pub async fn delete(
     state: web::Data<AppState>,
-    tenant: Tenant,
+    caller: Caller,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, endpoint, id) = path.into_inner();
     let kind = kind(&endpoint)?;
-    let scope = tenant.scope;
-    state
-        .store
-        .write(move |c| -> Result<(), ServiceError> {
-            match kind {
-                ResourceKind::User => users::delete(c, &scope, &id),
-                ResourceKind::Group => groups::delete(c, &scope, &id),
-            }
-        })
-        .await?;
+    scoped(&state, caller, Access::Write, move |c, scope| match kind {
+        ResourceKind::User => users::delete(c, scope, &id),
+        ResourceKind::Group => groups::delete(c, scope, &id),
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
