@@ -12,7 +12,7 @@ use crate::scim::resource::{self, fold, GroupColumns, MemberRef, Meta};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{Invalid, ScimType};
 use crate::store::groups::{self, GroupRow, NewMember};
-use crate::store::{filter_sql, users, write_transaction, DbConnection, TenantId};
+use crate::store::{users, write_transaction, DbConnection, TenantId};
 
 const KIND: ResourceKind = ResourceKind::Group;
 const NOT_FOUND: ServiceError = ServiceError::NotFound { kind: "Group" };
@@ -192,11 +192,7 @@ pub fn list(
     params: &ListParams,
     with_members: bool,
 ) -> Result<(i64, Vec<Value>), ServiceError> {
-    let filter = params
-        .filter
-        .as_ref()
-        .map(|f| filter_sql::compile(KIND, f, conn.dialect()))
-        .transpose()?;
+    let filter = super::sql_filter(KIND, params, conn)?;
     let (total, rows) = groups::list(
         conn,
         &scope.tenant,

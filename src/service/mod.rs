@@ -67,6 +67,19 @@ pub struct Rendered {
     pub location: String,
 }
 
+/// The SQL form of a list's filter, if it has one.
+fn sql_filter(
+    kind: ResourceKind,
+    params: &ListParams,
+    conn: &DbConnection,
+) -> Result<Option<crate::store::raw::RawQuery>, Invalid> {
+    params
+        .filter
+        .as_ref()
+        .map(|f| crate::store::filter_sql::compile(kind, f, conn.dialect()))
+        .transpose()
+}
+
 /// The current time as stored: RFC 3339, UTC, milliseconds.
 pub fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()

@@ -7,7 +7,6 @@ use crate::scim::list::ListParams;
 use crate::scim::resource::{self, fold, Meta, UserColumns};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{patch, Invalid, ScimType};
-use crate::store::filter_sql;
 use crate::store::users::{self, MembershipRef, UserRow};
 use crate::store::{write_transaction, DbConnection};
 
@@ -131,11 +130,7 @@ pub fn list(
     params: &ListParams,
     with_groups: bool,
 ) -> Result<(i64, Vec<Value>), ServiceError> {
-    let filter = params
-        .filter
-        .as_ref()
-        .map(|f| filter_sql::compile(KIND, f, conn.dialect()))
-        .transpose()?;
+    let filter = super::sql_filter(KIND, params, conn)?;
     let (total, rows) = users::list(
         conn,
         &scope.tenant,

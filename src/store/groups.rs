@@ -71,12 +71,7 @@ pub fn update(conn: &mut DbConnection, row: &GroupRow) -> Result<(), StoreError>
 /// Deletes the group, its own membership rows (by cascade) and its rows as a member of
 /// other groups; false when there was no such group.
 pub fn delete(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
-    diesel::delete(
-        group_members::table
-            .filter(group_members::tenant_id.eq(&tenant.0))
-            .filter(group_members::member_id.eq(id)),
-    )
-    .execute(conn)?;
+    remove_from_all_groups(conn, tenant, id)?;
     let deleted = diesel::delete(
         groups::table
             .filter(groups::tenant_id.eq(&tenant.0))
@@ -92,17 +87,21 @@ pub fn existing_ids(
     tenant: &TenantId,
     ids: &[String],
 ) -> Result<Vec<String>, StoreError> {
-    let mut found = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        found.extend(
-            groups::table
-                .filter(groups::tenant_id.eq(&tenant.0))
-                .filter(groups::id.eq_any(chunk))
-                .select(groups::id)
-                .load::<String>(conn)?,
-        );
-    }
-    Ok(found)
+    super::raw::existing_ids(conn, "groups", tenant, ids)
+}
+
+/// Deletes every membership row naming `member_id` (a user or group being deleted).
+pub fn remove_from_all_groups(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    member_id: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        group_members::table
+            .filter(group_members::tenant_id.eq(&tenant.0))
+            .filter(group_members::member_id.eq(member_id)),
+    )
+    .execute(conn)?)
 }
 
 /// A membership to write: who, what kind, and the display text a client sent.

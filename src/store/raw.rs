@@ -52,6 +52,17 @@ impl RawQuery {
         self.bind(Bind::Text(value.into()))
     }
 
+    /// Comma-separated placeholders for `values` (the inside of an `IN (...)`).
+    pub fn texts(&mut self, values: &[String]) -> &mut Self {
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                self.sql(", ");
+            }
+            self.text(value.clone());
+        }
+        self
+    }
+
     /// Appends another query's SQL and binds, renumbering its placeholders.
     pub fn append(&mut self, other: &RawQuery) -> &mut Self {
         let offset = self.binds.len();
@@ -187,4 +198,29 @@ where
         .first()
         .map_or(0, |c| c.n);
     Ok((total, Vec::new()))
+}
+
+/// Which of `ids` are rows of `table` in the tenant; chunked so a 10k-member PUT stays
+/// under every backend's bind limit. `table` is a compile-time name, never user input.
+pub fn existing_ids(
+    conn: &mut DbConnection,
+    table: &'static str,
+    tenant: &super::TenantId,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = Text)]
+        id: String,
+    }
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let mut q = RawQuery::new(&format!("SELECT id FROM {table} WHERE tenant_id = "));
+        q.text(tenant.0.clone())
+            .sql(" AND id IN (")
+            .texts(chunk)
+            .sql(")");
+        found.extend(q.load::<Id>(conn)?.into_iter().map(|row| row.id));
+    }
+    Ok(found)
 }

@@ -6,7 +6,7 @@ use diesel::sql_types::Text;
 use super::conn::DbConnection;
 use super::error::StoreError;
 use super::raw::RawQuery;
-use super::schema::{group_members, users};
+use super::schema::users;
 use super::TenantId;
 
 #[derive(
@@ -62,12 +62,7 @@ pub fn update(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> 
 
 /// Deletes the user and its memberships; false when there was no such user.
 pub fn delete(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
-    diesel::delete(
-        group_members::table
-            .filter(group_members::tenant_id.eq(&tenant.0))
-            .filter(group_members::member_id.eq(id)),
-    )
-    .execute(conn)?;
+    super::groups::remove_from_all_groups(conn, tenant, id)?;
     let deleted = diesel::delete(
         users::table
             .filter(users::tenant_id.eq(&tenant.0))
@@ -83,18 +78,7 @@ pub fn existing_ids(
     tenant: &TenantId,
     ids: &[String],
 ) -> Result<Vec<String>, StoreError> {
-    let mut found = Vec::with_capacity(ids.len());
-    // Chunked so a 10k-member PUT stays under every backend's bind limit.
-    for chunk in ids.chunks(500) {
-        found.extend(
-            users::table
-                .filter(users::tenant_id.eq(&tenant.0))
-                .filter(users::id.eq_any(chunk))
-                .select(users::id)
-                .load::<String>(conn)?,
-        );
-    }
-    Ok(found)
+    super::raw::existing_ids(conn, "users", tenant, ids)
 }
 
 /// A page of users matching `where_sql` (a fragment over the `users` table, already
@@ -133,14 +117,10 @@ pub fn groups_of(
              FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id \
              WHERE m.tenant_id = ",
         );
-        q.text(tenant.0.clone()).sql(" AND m.member_id IN (");
-        for (i, id) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.sql(", ");
-            }
-            q.text(id.clone());
-        }
-        q.sql(") ORDER BY g.display_name_folded, g.id");
+        q.text(tenant.0.clone())
+            .sql(" AND m.member_id IN (")
+            .texts(chunk)
+            .sql(") ORDER BY g.display_name_folded, g.id");
         out.extend(q.load::<MembershipRef>(conn)?);
     }
     Ok(out)
