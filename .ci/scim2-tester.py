@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # Run every scim2-tester check against a live SCIM server and summarise the results.
 #
-# Install (pinned, see .ci/requirements-scim2.txt; validated against scim2-server 0.8.3 -> 135 passed):
-#   pip install scim2-tester==0.5.2 'scim2-client[httpx2]==0.13.2' scim2-models==0.12.3 httpx2==2.16.2
+# Install (full pinned closure in .ci/requirements-scim2.txt; validated against scim2-server 0.8.3:
+# 135 passed, 0 failed, 0 skipped). The [httpx2] extra is required: scim2-tester pulls no HTTP library.
+#   pip install 'scim2-tester[httpx2]==0.5.2' 'scim2-client[httpx2]==0.13.2' scim2-models==0.12.3 httpx2==2.16.2
 #
 # Usage:
 #   python .ci/scim2-tester.py --url http://127.0.0.1:PORT/scim/v2/TENANT [--token TOKEN]
@@ -26,6 +27,21 @@ def _tags(value):
     return tags or None
 
 
+def _selected_tags(include, exclude, all_tags):
+    """Turn --include/--exclude into an include set.
+
+    scim2-tester 0.5.2 lets exclude_tags also skip the '*' discovery checks, which then leaves no
+    resource type to test; include_tags always keeps them, so exclusion is expressed as inclusion.
+    """
+    if not exclude:
+        return include
+
+    def hit(tag, wanted):
+        return any(tag == w or tag.startswith(w + ":") or w in tag.split(":") for w in wanted)
+
+    return {t for t in all_tags if not hit(t, exclude) and (not include or hit(t, include))} or {"-"}
+
+
 def _one_line(text, limit=300):
     text = " | ".join(line.strip() for line in str(text or "").splitlines() if line.strip())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -45,15 +61,14 @@ def main():
     try:
         import httpx2
         from scim2_client.engines.httpx2 import SyncSCIMClient
-        from scim2_tester import check_server
+        from scim2_tester import check_server, get_all_available_tags
 
         headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
         http = httpx2.Client(base_url=args.url, headers=headers, timeout=args.timeout)
         with http:
             results = check_server(
                 SyncSCIMClient(http),
-                include_tags=_tags(args.include),
-                exclude_tags=_tags(args.exclude),
+                include_tags=_selected_tags(_tags(args.include), _tags(args.exclude), get_all_available_tags()),
                 resource_types=sorted(_tags(args.resource_types)) if args.resource_types else None,
             )
     except Exception as exc:  # checks catch their own errors; this is the harness failing
@@ -64,7 +79,7 @@ def main():
     for r in results:
         status = getattr(r.status, "name", str(r.status))
         where = f" [{r.resource_type}]" if r.resource_type else ""
-        print(f"{status:<8} {r.title}{where}: {_one_line(r.reason)}")
+        print(f"{status:<8} {r.title}{where}: {_one_line(r.reason) or 'ok'}")
         if status in PASSED:
             passed += 1
         elif status in SKIPPED:
