@@ -43,6 +43,10 @@ enum Command {
         /// Write the results as JSON here.
         #[arg(long)]
         json: Option<String>,
+        /// A URL answered without touching the database (e.g. the server's /healthz),
+        /// timed as the HTTP floor of this machine and client.
+        #[arg(long)]
+        floor_url: Option<String>,
     },
     /// Raw commits on the database itself: the ceiling any server on it can reach.
     Baseline {
@@ -109,16 +113,27 @@ fn main() {
             concurrency,
             label,
             json,
+            floor_url,
         } => {
             let client = Client {
                 base: base_url.trim_end_matches('/').to_owned(),
                 token,
             };
-            (
-                label,
-                json,
-                scim_phases(&client, users, lookups, concurrency.max(1)),
-            )
+            let mut phases = Vec::new();
+            if let Some(url) = floor_url {
+                let floor = Client {
+                    base: url,
+                    token: None,
+                };
+                phases.push(run_phase(
+                    "http_floor",
+                    lookups,
+                    concurrency.max(1),
+                    |agent, _| floor.send(agent, "GET", "", None).map(drop),
+                ));
+            }
+            phases.extend(scim_phases(&client, users, lookups, concurrency.max(1)));
+            (label, json, phases)
         }
         Command::Baseline {
             database_url,
