@@ -72,7 +72,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(from_fn(crate::http::access_log))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::http::RequestSpan>::new())
                 // Outermost: JumpCloud appends "/Users" to whatever the admin typed.
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .configure(crate::http::configure)

@@ -73,6 +73,27 @@ async fn unknown_endpoint() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::UnknownEndpoint)
 }
 
+/// The request span: an id to correlate log lines, and the route pattern. Unlike the
+/// default span it carries no URI, because query strings (filters) hold personal data.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &ServiceRequest) -> tracing::Span {
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!("http", request_id = %request_id)
+    }
+
+    fn on_request_end<B: MessageBody>(
+        _: tracing::Span,
+        _: &Result<ServiceResponse<B>, actix_web::Error>,
+    ) {
+    }
+}
+
 /// One log line and one metrics sample per request; server errors are logged here,
 /// once, with their cause chain. Query strings are never logged: filters carry PII.
 pub async fn access_log(

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::helpers::TestDb;
@@ -88,6 +89,7 @@ fn migrate_applies_migrations_once() {
 struct Server {
     child: Child,
     url: String,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -115,10 +117,16 @@ impl Server {
                 break;
             }
         }
-        // Keep draining the log so the server never writes into a closed pipe.
-        std::thread::spawn(move || stderr.for_each(drop));
         let url = url.unwrap_or_else(|| panic!("no serving line; stderr:\n{}", seen.join("\n")));
-        Self { child, url }
+        // Keep reading the log, so the server never writes into a closed pipe.
+        let log = Arc::new(Mutex::new(seen));
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in stderr.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self { child, url, log }
     }
 
     /// The first-start banner: printed before the serving line, so it is all in the pipe.
@@ -237,4 +245,37 @@ fn two_processes_starting_at_once_on_an_empty_database_both_come_up() {
     );
     assert!(a.terminate().0.success());
     assert!(b.terminate().0.success());
+}
+
+#[test]
+fn the_log_has_one_json_line_per_request_and_never_the_query_string_or_token() {
+    let db = TestDb::new();
+    let mut server = Server::start(&db);
+    let token = server.token();
+    let url = format!(
+        "{}/scim/v2/default/Users?filter=userName%20eq%20%22secret.person%40example.com%22",
+        server.url
+    );
+    let r = ureq::get(&url)
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let request_id = r.header("x-request-id").unwrap().to_owned();
+    let log = server.log.clone();
+    assert!(server.terminate().0.success());
+    let log = log.lock().unwrap();
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("secret.person") || l.contains(&token)),
+        "{log:#?}"
+    );
+    let line = log
+        .iter()
+        .find(|l| l.contains(&request_id))
+        .expect("a line for the request");
+    let line: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(line["tenant"], "default");
+    assert_eq!(line["status"], 200);
+    assert_eq!(line["path"], "/scim/v2/default/Users");
+    assert!(line["latency_ms"].is_number());
 }
