@@ -87,6 +87,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Service(e) => match e {
                 ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+                ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
                 ServiceError::Invalid(i) if i.scim_type == ScimType::Sensitive => {
                     StatusCode::FORBIDDEN
                 }

@@ -22,7 +22,7 @@ pub fn service_provider_config(base: &str, limits: &Limits) -> Value {
         "filter": { "supported": true, "maxResults": limits.max_page_size },
         "changePassword": { "supported": false },
         "sort": { "supported": false },
-        "etag": { "supported": false },
+        "etag": { "supported": true },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",

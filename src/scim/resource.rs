@@ -227,6 +227,14 @@ fn coerce_single(def: &AttributeDef, value: Value) -> Result<Option<Value>, Inva
             }
             Value::Object(out)
         }
+        // Entra sends `manager` as the manager's id alone: read it as `{"value": id}`.
+        (AttrType::Complex, Value::String(id))
+            if def.sub_attributes.iter().any(|s| s.name == "value") =>
+        {
+            let mut out = Map::new();
+            out.insert("value".into(), Value::String(id));
+            Value::Object(out)
+        }
         (AttrType::Complex, _) => return Err(wrong("a JSON object")),
         // String-like types: tolerate numbers and booleans sent for strings.
         (_, Value::String(s)) => Value::String(s),
@@ -395,8 +403,13 @@ pub struct Meta {
 impl Meta {
     /// The weak entity tag of this version (also the `ETag` header).
     pub fn etag(&self) -> String {
-        format!("W/\"{}\"", self.version)
+        etag(self.version)
     }
+}
+
+/// The weak entity tag of a resource version.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
 }
 
 /// Renders a stored resource. `location` is the absolute URL of the resource; `linked`

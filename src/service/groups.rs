@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::users::parse_attributes;
 use super::{new_id, unique, Rendered, Scope, ServiceError};
+use crate::scim::etag::Preconditions;
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::resource::{self, fold, GroupColumns, MemberRef, Meta};
@@ -62,11 +63,13 @@ pub fn replace(
     id: &str,
     body: Value,
     now: &str,
+    pre: &Preconditions,
 ) -> Result<Rendered, ServiceError> {
     let normalized = resource::normalize(KIND, body)?;
     let mut attributes = normalized.attributes;
     write_transaction(conn, |c| {
-        let existing = groups::find(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        let existing = groups::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        super::check_write(pre, existing.version)?;
         let old = parse_attributes(&existing.attributes)?;
         if !attributes.contains_key("externalId") {
             if let Some(value) = old.get("externalId") {
@@ -111,11 +114,13 @@ pub fn patch(
     id: &str,
     body: Value,
     now: &str,
+    pre: &Preconditions,
     with_members: bool,
 ) -> Result<Rendered, ServiceError> {
     let operations = patch::parse_request(body)?;
     write_transaction(conn, |c| {
-        let existing = groups::find(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        let existing = groups::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        super::check_write(pre, existing.version)?;
         let old = parse_attributes(&existing.attributes)?;
         let mut attributes = old.clone();
         let changes = patch::apply(KIND, &mut attributes, &operations)?;
@@ -176,13 +181,17 @@ fn save(
     render_loaded(conn, scope, &row, true)
 }
 
-pub fn delete(conn: &mut DbConnection, scope: &Scope, id: &str) -> Result<(), ServiceError> {
+pub fn delete(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+    pre: &Preconditions,
+) -> Result<(), ServiceError> {
     write_transaction(conn, |c| {
-        if groups::delete(c, &scope.tenant, id)? {
-            Ok(())
-        } else {
-            Err(NOT_FOUND)
-        }
+        let existing = groups::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        super::check_write(pre, existing.version)?;
+        groups::delete(c, &scope.tenant, id)?;
+        Ok(())
     })
 }
 

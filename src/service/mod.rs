@@ -6,6 +6,7 @@ pub mod users;
 
 use serde_json::Value;
 
+use crate::scim::etag::{Outcome, Preconditions};
 use crate::scim::list::ListParams;
 use crate::scim::schema::ResourceKind;
 use crate::scim::{Invalid, ScimType};
@@ -19,6 +20,8 @@ pub enum ServiceError {
     Unauthenticated,
     #[error("{kind} not found")]
     NotFound { kind: &'static str },
+    #[error("the resource changed: its version no longer matches the precondition")]
+    PreconditionFailed,
     #[error("{attribute} is already in use in this tenant")]
     Uniqueness { attribute: &'static str },
     #[error("tenant '{0}' does not exist")]
@@ -65,6 +68,14 @@ pub struct Rendered {
     pub body: serde_json::Value,
     pub etag: String,
     pub location: String,
+}
+
+/// Fails with 412 unless `pre` allows changing a resource at `version`.
+fn check_write(pre: &Preconditions, version: i64) -> Result<(), ServiceError> {
+    match pre.for_write(&crate::scim::resource::etag(version)) {
+        Outcome::Failed => Err(ServiceError::PreconditionFailed),
+        Outcome::Proceed | Outcome::NotModified => Ok(()),
+    }
 }
 
 /// The SQL form of a list's filter, if it has one.

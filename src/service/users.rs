@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::{new_id, unique, Rendered, Scope, ServiceError};
+use crate::scim::etag::Preconditions;
 use crate::scim::list::ListParams;
 use crate::scim::resource::{self, fold, Meta, UserColumns};
 use crate::scim::schema::ResourceKind;
@@ -52,10 +53,12 @@ pub fn replace(
     id: &str,
     body: Value,
     now: &str,
+    pre: &Preconditions,
 ) -> Result<Rendered, ServiceError> {
     let mut attributes = resource::normalize(KIND, body)?.attributes;
     write_transaction(conn, |c| {
-        let existing = users::find(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        let existing = users::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        super::check_write(pre, existing.version)?;
         let old = parse_attributes(&existing.attributes)?;
         for kept in ["externalId", "emails"] {
             if !attributes.contains_key(kept) {
@@ -74,10 +77,12 @@ pub fn patch(
     id: &str,
     body: Value,
     now: &str,
+    pre: &Preconditions,
 ) -> Result<Rendered, ServiceError> {
     let operations = patch::parse_request(body)?;
     write_transaction(conn, |c| {
-        let existing = users::find(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        let existing = users::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        super::check_write(pre, existing.version)?;
         let old = parse_attributes(&existing.attributes)?;
         let mut attributes = old.clone();
         patch::apply(KIND, &mut attributes, &operations)?;
@@ -114,13 +119,17 @@ fn save(
     Ok(render(scope, &row, Some(&groups)))
 }
 
-pub fn delete(conn: &mut DbConnection, scope: &Scope, id: &str) -> Result<(), ServiceError> {
+pub fn delete(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+    pre: &Preconditions,
+) -> Result<(), ServiceError> {
     write_transaction(conn, |c| {
-        if users::delete(c, &scope.tenant, id)? {
-            Ok(())
-        } else {
-            Err(NOT_FOUND)
-        }
+        let existing = users::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        super::check_write(pre, existing.version)?;
+        users::delete(c, &scope.tenant, id)?;
+        Ok(())
     })
 }
 

@@ -57,6 +57,15 @@ pub fn find(
         .optional()?)
 }
 
+/// The row, locked until the transaction ends (see `raw::find_for_update`).
+pub fn find_for_update(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<GroupRow>, StoreError> {
+    super::raw::find_for_update(conn, "groups", tenant, id)
+}
+
 pub fn update(conn: &mut DbConnection, row: &GroupRow) -> Result<(), StoreError> {
     diesel::update(
         groups::table

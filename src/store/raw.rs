@@ -224,3 +224,24 @@ pub fn existing_ids(
     }
     Ok(found)
 }
+
+/// The tenant's row `id` of `table`, locked for the rest of the transaction on
+/// PostgreSQL (`FOR UPDATE`), so concurrent read-modify-write use cases on one resource
+/// take turns instead of losing updates. SQLite's `BEGIN IMMEDIATE` already serialises
+/// writers. `table` is a compile-time name, never user input.
+pub fn find_for_update<R>(
+    conn: &mut DbConnection,
+    table: &'static str,
+    tenant: &super::TenantId,
+    id: &str,
+) -> Result<Option<R>, StoreError>
+where
+    R: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
+{
+    let mut q = RawQuery::new(&format!("SELECT * FROM {table} WHERE tenant_id = "));
+    q.text(tenant.0.clone()).sql(" AND id = ").text(id);
+    if matches!(conn, DbConnection::Postgres(_)) {
+        q.sql(" FOR UPDATE");
+    }
+    Ok(q.load::<R>(conn)?.into_iter().next())
+}

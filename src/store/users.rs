@@ -48,6 +48,15 @@ pub fn find(
         .optional()?)
 }
 
+/// The row, locked until the transaction ends (see `raw::find_for_update`).
+pub fn find_for_update(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    super::raw::find_for_update(conn, "users", tenant, id)
+}
+
 /// Overwrites the row with the same tenant and id.
 pub fn update(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> {
     diesel::update(

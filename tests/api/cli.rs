@@ -86,15 +86,15 @@ fn migrate_applies_migrations_once() {
     assert!(stdout(&roster(&db, &["migrate"])).starts_with("0 migration"));
 }
 
-struct Server {
+pub struct Server {
     child: Child,
-    url: String,
+    pub url: String,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
     /// Starts `roster serve` on a free port and waits until it says it is serving.
-    fn start(db: &TestDb) -> Self {
+    pub fn start(db: &TestDb) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
             .arg("serve")
             .env("ROSTER_DATABASE_URL", &db.url)
@@ -147,7 +147,7 @@ impl Server {
     }
 
     /// SIGTERM, then the exit status and whatever else went to stdout.
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+    pub fn terminate(mut self) -> (std::process::ExitStatus, String) {
         Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()

@@ -20,6 +20,7 @@ fn service_provider_config_advertises_what_works() {
     assert_eq!(c["filter"]["supported"], true);
     assert_eq!(c["filter"]["maxResults"], 500);
     assert_eq!(c["bulk"]["supported"], false);
+    assert_eq!(c["etag"]["supported"], true);
     assert_eq!(c["authenticationSchemes"][0]["type"], "oauthbearertoken");
     assert_eq!(
         c["meta"]["location"],

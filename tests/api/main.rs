@@ -4,8 +4,10 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod concurrency;
 mod discovery;
 mod errors;
+mod etags;
 mod groups;
 mod jumpcloud;
 mod operations;

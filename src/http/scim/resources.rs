@@ -1,6 +1,6 @@
 //! `/Users` and `/Groups`: one set of handlers, dispatched on the endpoint in the path.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
@@ -8,6 +8,7 @@ use super::media::{query_pairs, resource_response, scim_json, ScimBody};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
+use crate::scim::etag::{Outcome, Preconditions};
 use crate::scim::list::{self, ListParams, Projection};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{Invalid, ScimType};
@@ -43,6 +44,12 @@ fn projection(req: &HttpRequest) -> Result<Projection, ApiError> {
         get("attributes"),
         get("excludedAttributes"),
     )?)
+}
+
+/// `If-Match` / `If-None-Match` of a request.
+fn preconditions(req: &HttpRequest) -> Preconditions {
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    Preconditions::parse(header(header::IF_MATCH), header(header::IF_NONE_MATCH))
 }
 
 fn respond(
@@ -218,7 +225,13 @@ pub async fn get(
         ResourceKind::Group => groups::get(c, scope, &id, linked),
     })
     .await?;
-    Ok(respond(StatusCode::OK, kind, &rendered, &projection))
+    match preconditions(&req).for_read(&rendered.etag) {
+        Outcome::Proceed => Ok(respond(StatusCode::OK, kind, &rendered, &projection)),
+        Outcome::NotModified => Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, rendered.etag))
+            .finish()),
+        Outcome::Failed => Err(ServiceError::PreconditionFailed.into()),
+    }
 }
 
 /// `PUT /{endpoint}/{id}`.
@@ -232,9 +245,10 @@ pub async fn replace(
     let (_, endpoint, id) = path.into_inner();
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
+    let pre = preconditions(&req);
     let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
-        ResourceKind::User => users::replace(c, scope, &id, body.0, &now()),
-        ResourceKind::Group => groups::replace(c, scope, &id, body.0, &now()),
+        ResourceKind::User => users::replace(c, scope, &id, body.0, &now(), &pre),
+        ResourceKind::Group => groups::replace(c, scope, &id, body.0, &now(), &pre),
     })
     .await?;
     Ok(respond(StatusCode::OK, kind, &rendered, &projection))
@@ -252,9 +266,10 @@ pub async fn patch(
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
     let linked = projection.wants(linked_attribute(kind));
+    let pre = preconditions(&req);
     let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
-        ResourceKind::User => users::patch(c, scope, &id, body.0, &now()),
-        ResourceKind::Group => groups::patch(c, scope, &id, body.0, &now(), linked),
+        ResourceKind::User => users::patch(c, scope, &id, body.0, &now(), &pre),
+        ResourceKind::Group => groups::patch(c, scope, &id, body.0, &now(), &pre, linked),
     })
     .await?;
     Ok(respond(StatusCode::OK, kind, &rendered, &projection))
@@ -265,12 +280,14 @@ pub async fn delete(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<(String, String, String)>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (_, endpoint, id) = path.into_inner();
     let kind = kind(&endpoint)?;
+    let pre = preconditions(&req);
     scoped(&state, caller, Access::Write, move |c, scope| match kind {
-        ResourceKind::User => users::delete(c, scope, &id),
-        ResourceKind::Group => groups::delete(c, scope, &id),
+        ResourceKind::User => users::delete(c, scope, &id, &pre),
+        ResourceKind::Group => groups::delete(c, scope, &id, &pre),
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -1,0 +1,156 @@
+//! Concurrent identity-provider pushes: no lost members, no mixed writes, one winner per
+//! userName, never a 5xx. On PostgreSQL a second roster process shares the database.
+
+use std::sync::Barrier;
+
+use serde_json::json;
+
+use crate::cli::Server;
+use crate::helpers::{patch_op, TestApp};
+
+/// The base URLs the threads spread their requests over: this app, plus a second
+/// roster process on the same database when the backend is PostgreSQL.
+fn bases(app: &TestApp) -> (Vec<String>, Option<Server>) {
+    if !app.db.is_postgres() {
+        return (vec![app.base.clone()], None);
+    }
+    let other = Server::start(&app.db);
+    (
+        vec![app.base.clone(), format!("{}/scim/v2/acme", other.url)],
+        Some(other),
+    )
+}
+
+fn send(
+    app: &TestApp,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> crate::helpers::Resp {
+    app.raw(
+        method,
+        &format!("{base}{path}"),
+        &[("Authorization", &format!("Bearer {}", app.token))],
+        Some(&body.to_string()),
+        Some("application/scim+json"),
+    )
+}
+
+#[test]
+fn concurrent_member_adds_to_one_group_never_lose_a_member() {
+    let app = TestApp::spawn();
+    let (bases, other) = bases(&app);
+    let users: Vec<String> = (0..24).map(|i| app.create_user(&format!("u{i}"))).collect();
+    for round in 0..3 {
+        let group = app.create_group(&format!("g{round}"), &[]);
+        let barrier = Barrier::new(users.len());
+        std::thread::scope(|s| {
+            for (i, user) in users.iter().enumerate() {
+                let (app, bases, barrier, group) = (&app, &bases, &barrier, &group);
+                s.spawn(move || {
+                    barrier.wait();
+                    let body = patch_op(
+                        json!([{"op": "add", "path": "members", "value": [{"value": user}]}]),
+                    );
+                    let r = send(
+                        app,
+                        &bases[i % bases.len()],
+                        "PATCH",
+                        &format!("/Groups/{group}?excludedAttributes=members"),
+                        &body,
+                    );
+                    assert_eq!(r.status, 200, "{}", r.text);
+                });
+            }
+        });
+        let mut want = users.clone();
+        want.sort();
+        assert_eq!(app.member_ids(&group), want, "round {round}");
+        let version = app.get(&format!("/Groups/{group}")).body["meta"]["version"].clone();
+        assert_eq!(
+            version,
+            format!("W/\"{}\"", 1 + users.len()),
+            "every add bumped the version once"
+        );
+    }
+    drop(other.map(Server::terminate));
+}
+
+#[test]
+fn concurrent_patches_of_one_user_never_mix_two_requests() {
+    let app = TestApp::spawn();
+    let (bases, other) = bases(&app);
+    let id = app.create_user("bjensen");
+    let writers = 16;
+    let barrier = Barrier::new(writers);
+    std::thread::scope(|s| {
+        for i in 0..writers {
+            let (app, bases, barrier, id) = (&app, &bases, &barrier, &id);
+            s.spawn(move || {
+                barrier.wait();
+                let body = patch_op(json!([
+                    {"op": "replace", "path": "displayName", "value": format!("writer {i}")},
+                    {"op": "replace", "path": "title", "value": format!("writer {i}")},
+                ]));
+                let r = send(
+                    app,
+                    &bases[i % bases.len()],
+                    "PATCH",
+                    &format!("/Users/{id}"),
+                    &body,
+                );
+                assert_eq!(r.status, 200, "{}", r.text);
+            });
+        }
+    });
+    let r = app.get(&format!("/Users/{id}"));
+    assert_eq!(
+        r.body["displayName"], r.body["title"],
+        "one request's pair, never a mix"
+    );
+    assert_eq!(
+        r.body["meta"]["version"],
+        format!("W/\"{}\"", 1 + writers),
+        "no update was lost"
+    );
+    drop(other.map(Server::terminate));
+}
+
+#[test]
+fn concurrent_creates_of_one_user_name_in_any_case_give_one_201() {
+    let app = TestApp::spawn();
+    let (bases, other) = bases(&app);
+    let spellings = ["JSmith", "jsmith", "JSMITH", "jSmith"];
+    let contenders = 16;
+    let barrier = Barrier::new(contenders);
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..contenders)
+            .map(|i| {
+                let (app, bases, barrier) = (&app, &bases, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    let body = json!({"userName": format!("{}@example.com", spellings[i % spellings.len()])});
+                    let r = send(app, &bases[i % bases.len()], "POST", "/Users", &body);
+                    if r.status == 409 {
+                        assert_eq!(r.body["scimType"], "uniqueness", "{}", r.text);
+                    }
+                    r.status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        contenders - 1,
+        "{statuses:?}"
+    );
+    assert_eq!(app.get("/Users").body["totalResults"], 1);
+    drop(other.map(Server::terminate));
+}
