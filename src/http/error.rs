@@ -36,6 +36,8 @@ pub enum ApiError {
     UnknownEndpoint,
     #[error("{0} is not supported by this server")]
     NotImplemented(&'static str),
+    #[error("a bulk request may carry at most {max} operations")]
+    TooManyOperations { max: usize },
 }
 
 impl From<Invalid> for ApiError {
@@ -82,12 +84,28 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The RFC 7644 §3.12 error body (also used inside bulk responses).
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = json!({
+            "schemas": [ERROR],
+            "status": self.status_code().as_u16().to_string(),
+            "detail": self.detail(),
+        });
+        if let Some(scim_type) = self.scim_type() {
+            body["scimType"] = scim_type.as_str().into();
+        }
+        body
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Service(e) => match e {
                 ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
                 ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+                ServiceError::UnresolvedReference(_) => StatusCode::CONFLICT,
                 ServiceError::Invalid(i) if i.scim_type == ScimType::Sensitive => {
                     StatusCode::FORBIDDEN
                 }
@@ -104,7 +122,9 @@ impl ResponseError for ApiError {
                 ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::TooManyOperations { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnknownEndpoint => StatusCode::NOT_FOUND,
@@ -114,14 +134,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let mut body = json!({
-            "schemas": [ERROR],
-            "status": status.as_u16().to_string(),
-            "detail": self.detail(),
-        });
-        if let Some(scim_type) = self.scim_type() {
-            body["scimType"] = scim_type.as_str().into();
-        }
+        let body = self.body();
         let mut response = HttpResponse::build(status);
         response.insert_header((
             header::CONTENT_TYPE,

@@ -37,7 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/ResourceTypes/{id}")
                         .route(web::get().to(discovery::resource_type_by_id)),
                 )
-                .service(resource("/Bulk").route(web::post().to(discovery::bulk)))
+                .service(resource("/Bulk").route(web::post().to(resources::bulk)))
                 .service(resource("/Me").to(discovery::me))
                 .service(resource("/.search").route(web::post().to(resources::search_all)))
                 .service(

@@ -18,7 +18,11 @@ pub fn service_provider_config(base: &str, limits: &Limits) -> Value {
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "documentationUri": "https://github.com/roster-scim/roster#readme",
         "patch": { "supported": true },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": {
+            "supported": true,
+            "maxOperations": super::bulk::MAX_OPERATIONS,
+            "maxPayloadSize": limits.max_body_bytes,
+        },
         "filter": { "supported": true, "maxResults": limits.max_page_size },
         "changePassword": { "supported": false },
         "sort": { "supported": false },

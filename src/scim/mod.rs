@@ -3,6 +3,7 @@
 //! Pure code over `serde_json` values: no web framework, database or async runtime
 //! here (`tests/api/storage.rs` checks it), so every rule can be unit-tested alone.
 
+pub mod bulk;
 pub mod discovery;
 pub mod error;
 pub mod etag;

@@ -1,5 +1,6 @@
 //! Use cases. Each write is one transaction on one connection; nothing here knows HTTP.
 
+pub mod bulk;
 pub mod groups;
 pub mod tenants;
 pub mod users;
@@ -20,6 +21,8 @@ pub enum ServiceError {
     Unauthenticated,
     #[error("{kind} not found")]
     NotFound { kind: &'static str },
+    #[error("bulkId '{0}' does not resolve: no successful POST defines it, or the references form a cycle")]
+    UnresolvedReference(String),
     #[error("the resource changed: its version no longer matches the precondition")]
     PreconditionFailed,
     #[error("{attribute} is already in use in this tenant")]

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod auth;
+mod bulk;
 mod cli;
 mod concurrency;
 mod discovery;

@@ -85,12 +85,7 @@ pub async fn resource_type_by_id(
     ))
 }
 
-/// `/Bulk` and `/Me` are not offered (ServiceProviderConfig says so): 501 per RFC 7644.
-pub async fn bulk(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    base_url(&state, caller).await?;
-    Err(ApiError::NotImplemented("Bulk"))
-}
-
+/// `/Me` is not offered (there is no authenticated user, only a tenant): 501 per RFC 7644.
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     base_url(&state, caller).await?;
     Err(ApiError::NotImplemented("/Me"))

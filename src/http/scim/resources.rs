@@ -1,16 +1,17 @@
 //! `/Users` and `/Groups`: one set of handlers, dispatched on the endpoint in the path.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde_json::Value;
 
 use super::media::{query_pairs, resource_response, scim_json, ScimBody};
 use crate::http::auth::Caller;
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
+use crate::scim::bulk::{self, BulkError};
 use crate::scim::etag::{Outcome, Preconditions};
 use crate::scim::list::{self, ListParams, Projection};
-use crate::scim::schema::ResourceKind;
+use crate::scim::schema::{ResourceKind, BULK_RESPONSE};
 use crate::scim::{Invalid, ScimType};
 use crate::service::{self, groups, now, users, Rendered, Scope, ServiceError};
 use crate::store::DbConnection;
@@ -291,4 +292,50 @@ pub async fn delete(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /Bulk` (RFC 7644 §3.7): 200 with one result per operation run.
+pub async fn bulk(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
+    let request = bulk::parse_request(body.0).map_err(|e| match e {
+        BulkError::Invalid(invalid) => ApiError::from(invalid),
+        BulkError::TooManyOperations { max } => ApiError::TooManyOperations { max },
+    })?;
+    let outcomes = scoped(&state, caller, Access::Write, move |c, scope| {
+        Ok(service::bulk::execute(c, scope, request, &now()))
+    })
+    .await?;
+    let operations: Vec<Value> = outcomes
+        .into_iter()
+        .map(|outcome| {
+            let mut entry = serde_json::json!({ "method": outcome.method.as_str() });
+            if let Some(bulk_id) = outcome.bulk_id {
+                entry["bulkId"] = bulk_id.into();
+            }
+            match outcome.result {
+                Ok(done) => {
+                    entry["status"] = done.status.to_string().into();
+                    if let Some(location) = done.location {
+                        entry["location"] = location.into();
+                    }
+                    if let Some(version) = done.version {
+                        entry["version"] = version.into();
+                    }
+                }
+                Err(e) => {
+                    let error = ApiError::from(e);
+                    entry["status"] = error.status_code().as_u16().to_string().into();
+                    entry["response"] = error.body();
+                }
+            }
+            entry
+        })
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &serde_json::json!({ "schemas": [BULK_RESPONSE], "Operations": operations }),
+    ))
 }
