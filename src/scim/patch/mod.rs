@@ -156,6 +156,14 @@ fn apply_key(
     value: Value,
     members: &mut Vec<MemberChange>,
 ) -> Result<(), Invalid> {
+    // Server-owned attributes inside a value object are ignored, as in a PUT body: Okta
+    // renames groups with `{"id": …, "displayName": …}`.
+    if ["id", "meta", "schemas"]
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(key))
+    {
+        return Ok(());
+    }
     if let Some(urn) = kind
         .extensions()
         .iter()
@@ -255,6 +263,7 @@ fn apply_path(
     let def = schema::find_attribute(kind, urn, name, None);
     if let Some(def) = def {
         check_writable(def)?;
+        check_immutable(def, attributes, urn, op)?;
         if !resource::is_writable(def) {
             // A password (write-only): accepted, never kept.
             return Ok(());
@@ -613,6 +622,34 @@ fn check_writable(def: &AttributeDef) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// RFC 7643 §2.2 `immutable`: may be set once, never changed or removed.
+fn check_immutable(
+    def: &AttributeDef,
+    attributes: &Map<String, Value>,
+    urn: Option<&str>,
+    op: Op,
+) -> Result<(), Invalid> {
+    if !matches!(def.mutability, Mutability::Immutable) {
+        return Ok(());
+    }
+    let holder = match urn.and_then(|u| attributes.iter().find(|(k, _)| k.eq_ignore_ascii_case(u)))
+    {
+        Some((_, Value::Object(ext))) => ext,
+        Some(_) => return Ok(()),
+        None => attributes,
+    };
+    let is_set = holder
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case(def.name) && !v.is_null());
+    if is_set && (op != Op::Add || !def.multi_valued) {
+        return Err(Invalid::new(
+            ScimType::Mutability,
+            format!("attribute '{}' is immutable", def.name),
+        ));
+    }
+    Ok(())
+}
+
 fn is_known_urn(kind: ResourceKind, urn: &str) -> bool {
     urn.eq_ignore_ascii_case(kind.core_schema())
         || kind
@@ -739,3 +776,6 @@ fn take_ci(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
 fn syntax(detail: impl Into<String>) -> Invalid {
     Invalid::new(ScimType::InvalidSyntax, detail)
 }
+
+#[cfg(test)]
+mod tests;
