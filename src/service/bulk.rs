@@ -76,7 +76,9 @@ fn run(
         (Method::Post, ResourceKind::User) => users::create(conn, scope, data(), now)?,
         (Method::Post, ResourceKind::Group) => groups::create(conn, scope, data(), now)?,
         (Method::Put, ResourceKind::User) => users::replace(conn, scope, id, data(), now, &pre)?,
-        (Method::Put, ResourceKind::Group) => groups::replace(conn, scope, id, data(), now, &pre)?,
+        (Method::Put, ResourceKind::Group) => {
+            groups::replace(conn, scope, id, data(), now, &pre, false)?
+        }
         (Method::Patch, ResourceKind::User) => users::patch(conn, scope, id, data(), now, &pre)?,
         (Method::Patch, ResourceKind::Group) => {
             groups::patch(conn, scope, id, data(), now, &pre, false)?

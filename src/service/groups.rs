@@ -12,8 +12,8 @@ use crate::scim::patch::{self, MemberChange};
 use crate::scim::resource::{self, fold, GroupColumns, MemberRef, Meta};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{Invalid, ScimType};
-use crate::store::groups::{self, GroupRow, NewMember};
-use crate::store::{users, write_transaction, DbConnection, TenantId};
+use crate::store::groups::{self, GroupRow, MemberRow, NewMember};
+use crate::store::{read_transaction, users, write_transaction, DbConnection, TenantId};
 
 const KIND: ResourceKind = ResourceKind::Group;
 const NOT_FOUND: ServiceError = ServiceError::NotFound { kind: "Group" };
@@ -64,6 +64,7 @@ pub fn replace(
     body: Value,
     now: &str,
     pre: &Preconditions,
+    with_members: bool,
 ) -> Result<Rendered, ServiceError> {
     let normalized = resource::normalize(KIND, body)?;
     let mut attributes = normalized.attributes;
@@ -96,7 +97,7 @@ pub fn replace(
             let typed = resolve_members(c, &scope.tenant, id, &new)?;
             changed_members += groups::add_members(c, &scope.tenant, id, &typed, now)?;
         }
-        save(
+        let row = save(
             c,
             scope,
             existing,
@@ -104,7 +105,8 @@ pub fn replace(
             attributes,
             changed_members > 0,
             now,
-        )
+        )?;
+        render_loaded(c, scope, &row, with_members)
     })
 }
 
@@ -135,7 +137,7 @@ pub fn patch(
                 MemberChange::RemoveAll => groups::remove_all_members(c, &scope.tenant, id)?,
             };
         }
-        let saved = save(
+        let row = save(
             c,
             scope,
             existing,
@@ -144,12 +146,7 @@ pub fn patch(
             changed_members > 0,
             now,
         )?;
-        if with_members {
-            Ok(saved)
-        } else {
-            let row = groups::find(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
-            render_loaded(c, scope, &row, false)
-        }
+        render_loaded(c, scope, &row, with_members)
     })
 }
 
@@ -161,7 +158,7 @@ fn save(
     attributes: Map<String, Value>,
     members_changed: bool,
     now: &str,
-) -> Result<Rendered, ServiceError> {
+) -> Result<GroupRow, ServiceError> {
     let columns = resource::group_columns(&attributes)?;
     let row = if &attributes == old && !members_changed {
         existing
@@ -178,7 +175,7 @@ fn save(
         groups::update(conn, &row).map_err(unique("displayName"))?;
         row
     };
-    render_loaded(conn, scope, &row, true)
+    Ok(row)
 }
 
 pub fn delete(
@@ -309,23 +306,7 @@ fn render_loaded(
 ) -> Result<Rendered, ServiceError> {
     let members = if with_members {
         let rows = groups::members_of(conn, &scope.tenant, &row.id)?;
-        Some(
-            rows.iter()
-                .map(|m| {
-                    let endpoint = if m.member_type == "Group" {
-                        "Groups"
-                    } else {
-                        "Users"
-                    };
-                    resource::reference(
-                        &m.member_id,
-                        m.display.as_deref(),
-                        &scope.location(endpoint, &m.member_id),
-                        Some(&m.member_type),
-                    )
-                })
-                .collect(),
-        )
+        Some(rows.iter().map(|m| member_json(scope, m)).collect())
     } else {
         None
     };
@@ -341,5 +322,75 @@ fn render_loaded(
         body,
         etag: meta.etag(),
         location,
+    })
+}
+
+/// One element of `members`.
+fn member_json(scope: &Scope, m: &MemberRow) -> Value {
+    let endpoint = if m.member_type == "Group" {
+        "Groups"
+    } else {
+        "Users"
+    };
+    resource::reference(
+        &m.member_id,
+        m.display.as_deref(),
+        &scope.location(endpoint, &m.member_id),
+        Some(&m.member_type),
+    )
+}
+
+/// Members per streamed chunk.
+const STREAM_PAGE: i64 = 1000;
+
+/// Reads a group and writes it as JSON text in pieces, members a page at a time from
+/// one snapshot, so a 100k-member group never sits in memory whole. `on_head` sees the
+/// group without members first (for status and `ETag`) and may stop there by returning
+/// false; `on_chunk` returning false means the client went away.
+pub fn get_streaming(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+    on_head: impl FnOnce(&Rendered) -> bool,
+    mut on_chunk: impl FnMut(String) -> bool,
+) -> Result<(), ServiceError> {
+    read_transaction(conn, |c| {
+        let row = groups::find(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+        let head = render_loaded(c, scope, &row, false)?;
+        if !on_head(&head) {
+            return Ok(());
+        }
+        let text = head.body.to_string();
+        // The rendered head is a JSON object: reopen it to append `members`.
+        let open = text.strip_suffix('}').unwrap_or(&text);
+        let mut after: Option<String> = None;
+        let mut first = true;
+        loop {
+            let page =
+                groups::members_page(c, &scope.tenant, id, after.as_deref(), Some(STREAM_PAGE))?;
+            if page.is_empty() {
+                break;
+            }
+            let mut chunk = if first {
+                format!("{open},\"members\":[")
+            } else {
+                ",".to_owned()
+            };
+            first = false;
+            let elements: Vec<String> = page
+                .iter()
+                .map(|m| member_json(scope, m).to_string())
+                .collect();
+            chunk.push_str(&elements.join(","));
+            if !on_chunk(chunk) {
+                return Ok(());
+            }
+            if (page.len() as i64) < STREAM_PAGE {
+                break;
+            }
+            after = page.last().map(|m| m.member_id.clone());
+        }
+        on_chunk(if first { text.clone() } else { "]}".to_owned() });
+        Ok(())
     })
 }

@@ -149,6 +149,17 @@ where
         }
         DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
+    finish(conn, f)
+}
+
+/// Runs `f` inside the transaction just begun, then commits or rolls back.
+fn finish<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
     let outcome = f(conn);
     let end = match (&outcome, &mut *conn) {
         (Ok(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
@@ -162,4 +173,25 @@ where
         // The use case's own error explains more than a failed rollback would.
         (Err(e), _) => Err(e),
     }
+}
+
+/// Runs `f` in a read-only transaction, so several queries see one snapshot
+/// (`REPEATABLE READ` on PostgreSQL; a WAL read snapshot on SQLite).
+pub fn read_transaction<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN DEFERRED")?
+        }
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction_sql(
+            c,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )?,
+    }
+    finish(conn, f)
 }

@@ -197,11 +197,23 @@ pub fn member_ids(
         .load(conn)?)
 }
 
-/// Members of `group_ids` with their display names, ordered by member id.
+/// All members of a group with their display names, ordered by member id.
 pub fn members_of(
     conn: &mut DbConnection,
     tenant: &TenantId,
     group_id: &str,
+) -> Result<Vec<MemberRow>, StoreError> {
+    members_page(conn, tenant, group_id, None, None)
+}
+
+/// Members after `after` (keyset on member id), at most `limit` of them: a deep page
+/// costs what the first one costs.
+pub fn members_page(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    group_id: &str,
+    after: Option<&str>,
+    limit: Option<i64>,
 ) -> Result<Vec<MemberRow>, StoreError> {
     let mut q = RawQuery::new(
         "SELECT m.member_id AS member_id, m.member_type AS member_type, \
@@ -213,8 +225,14 @@ pub fn members_of(
     );
     q.text(tenant.0.clone())
         .sql(" AND m.group_id = ")
-        .text(group_id)
-        .sql(" ORDER BY m.member_id");
+        .text(group_id);
+    if let Some(after) = after {
+        q.sql(" AND m.member_id > ").text(after);
+    }
+    q.sql(" ORDER BY m.member_id");
+    if let Some(limit) = limit {
+        q.sql(" LIMIT ").bind(super::raw::Bind::BigInt(limit));
+    }
     q.load(conn)
 }
 

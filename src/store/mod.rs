@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use diesel::r2d2::Pool;
 
-pub use conn::{write_transaction, DbConnection, Target};
+pub use conn::{read_transaction, write_transaction, DbConnection, Target};
 pub use error::StoreError;
 
 /// Pool settings; the defaults keep failures fast (see `roster serve --help`).
@@ -119,6 +119,23 @@ impl Store {
     {
         let writer = matches!(self.target, Target::Sqlite(_)).then(|| self.sqlite_writer.clone());
         self.blocking(writer, f).await
+    }
+
+    /// Hands a pooled connection (or the reason there is none) to `f` on a blocking
+    /// thread and returns at once: for responses streamed while they are read.
+    pub fn spawn<F>(&self, f: F)
+    where
+        F: FnOnce(Result<&mut DbConnection, StoreError>) + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            match pool.get() {
+                Ok(mut conn) => f(Ok(&mut conn)),
+                Err(e) => f(Err(e.into())),
+            }
+        });
     }
 
     async fn blocking<T, E, F>(&self, writer: Option<Arc<Mutex<()>>>, f: F) -> Result<T, E>

@@ -295,3 +295,71 @@ fn a_member_display_sent_by_the_client_is_echoed_back() {
     );
     assert_eq!(r.body["members"][0]["display"], "Alice A.", "{}", r.text);
 }
+
+#[test]
+fn a_group_larger_than_one_stream_page_comes_back_whole_in_member_order() {
+    let app = TestApp::spawn();
+    let total = 2_345;
+    let mut ids = Vec::with_capacity(total);
+    for chunk in (0..total).collect::<Vec<_>>().chunks(1000) {
+        let ops: Vec<_> = chunk
+            .iter()
+            .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": {"userName": format!("user{i}")}}))
+            .collect();
+        let r = app.post("/Bulk", &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}));
+        for op in r.body["Operations"].as_array().unwrap() {
+            ids.push(
+                op["location"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+    }
+    let g = app.create_group("Everyone", &[]);
+    for chunk in ids.chunks(1000) {
+        let value: Vec<_> = chunk.iter().map(|id| json!({"value": id})).collect();
+        let r = app.patch(
+            &format!("/Groups/{g}?excludedAttributes=members"),
+            &patch_op(json!([{"op": "add", "path": "members", "value": value}])),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let r = app.get(&format!("/Groups/{g}"));
+    assert_eq!(r.status, 200);
+    assert!(r.header("etag").is_some());
+    let members: Vec<&str> = r.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(members, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.body["displayName"], "Everyone");
+    assert_eq!(r.body["meta"]["resourceType"], "Group");
+}
+
+#[test]
+fn a_group_get_honours_if_none_match_and_an_empty_group_has_no_members_key() {
+    let app = TestApp::spawn();
+    let g = app.create_group("Empty", &[]);
+    let r = app.get(&format!("/Groups/{g}"));
+    assert_eq!(r.body["members"], json!(null), "{}", r.text);
+    let etag = r.header("etag").unwrap().to_owned();
+    let r = app.raw(
+        "GET",
+        &format!("{}/Groups/{g}", app.base),
+        &[
+            ("Authorization", &format!("Bearer {}", app.token)),
+            ("If-None-Match", &etag),
+        ],
+        None,
+        None,
+    );
+    assert_eq!(r.status, 304);
+    app.get("/Groups/nope").assert_scim_error(404, None);
+}

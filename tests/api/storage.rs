@@ -43,8 +43,19 @@ fn the_protocol_core_uses_neither_actix_nor_diesel_nor_tokio() {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
-            for forbidden in ["actix", "diesel", "tokio", "crate::store", "crate::http", "crate::service"] {
-                assert!(!text.contains(forbidden), "{} mentions {forbidden}", path.display());
+            for forbidden in [
+                "actix",
+                "diesel",
+                "tokio",
+                "crate::store",
+                "crate::http",
+                "crate::service",
+            ] {
+                assert!(
+                    !text.contains(forbidden),
+                    "{} mentions {forbidden}",
+                    path.display()
+                );
             }
             checked += 1;
         }

@@ -220,6 +220,9 @@ pub async fn get(
     let (_, endpoint, id) = path.into_inner();
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
+    if kind == ResourceKind::Group && projection.is_empty() {
+        return stream_group(&state, caller, id, preconditions(&req)).await;
+    }
     let linked = projection.wants(linked_attribute(kind));
     let rendered = scoped(&state, caller, Access::Read, move |c, scope| match kind {
         ResourceKind::User => users::get(c, scope, &id, linked),
@@ -235,6 +238,68 @@ pub async fn get(
     }
 }
 
+/// A whole group, streamed while it is read (see `groups::get_streaming`).
+async fn stream_group(
+    state: &AppState,
+    caller: Caller,
+    id: String,
+    pre: Preconditions,
+) -> Result<HttpResponse, ApiError> {
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel::<Result<Rendered, ServiceError>>();
+    let (chunk_tx, mut chunk_rx) =
+        tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(4);
+    let decide = pre.clone();
+    state.store.spawn(move |conn| {
+        let mut head_tx = Some(head_tx);
+        let result = conn.map_err(ServiceError::from).and_then(|c| {
+            let scope = caller.authorize(c)?;
+            groups::get_streaming(
+                c,
+                &scope,
+                &id,
+                |head| {
+                    let proceed = decide.for_read(&head.etag) == Outcome::Proceed;
+                    if let Some(tx) = head_tx.take() {
+                        let _ = tx.send(Ok(head.clone()));
+                    }
+                    proceed
+                },
+                |chunk| chunk_tx.blocking_send(Ok(web::Bytes::from(chunk))).is_ok(),
+            )
+        });
+        if let Err(e) = result {
+            match head_tx.take() {
+                Some(tx) => {
+                    let _ = tx.send(Err(e));
+                }
+                // Too late for a status: cut the body so the client sees a broken response.
+                None => {
+                    let _ = chunk_tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                }
+            }
+        }
+    });
+    let head = head_rx.await.map_err(|_| {
+        ApiError::from(crate::store::StoreError::Unavailable(
+            "stream ended early".into(),
+        ))
+    })??;
+    match pre.for_read(&head.etag) {
+        Outcome::NotModified => {
+            return Ok(HttpResponse::NotModified()
+                .insert_header((header::ETAG, head.etag))
+                .finish())
+        }
+        Outcome::Failed => return Err(ServiceError::PreconditionFailed.into()),
+        Outcome::Proceed => {}
+    }
+    let body = futures_util::stream::poll_fn(move |cx| chunk_rx.poll_recv(cx));
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, crate::http::error::SCIM_CONTENT_TYPE))
+        .insert_header((header::ETAG, head.etag))
+        .streaming(body))
+}
+
 /// `PUT /{endpoint}/{id}`.
 pub async fn replace(
     state: web::Data<AppState>,
@@ -246,10 +311,11 @@ pub async fn replace(
     let (_, endpoint, id) = path.into_inner();
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
+    let linked = projection.wants(linked_attribute(kind));
     let pre = preconditions(&req);
     let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
         ResourceKind::User => users::replace(c, scope, &id, body.0, &now(), &pre),
-        ResourceKind::Group => groups::replace(c, scope, &id, body.0, &now(), &pre),
+        ResourceKind::Group => groups::replace(c, scope, &id, body.0, &now(), &pre, linked),
     })
     .await?;
     Ok(respond(StatusCode::OK, kind, &rendered, &projection))
