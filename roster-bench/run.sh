@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Reproduces BENCHMARKS.md: roster on SQLite and on PostgreSQL, and each database's raw
-# single-row commit rate measured in the same run, as the physical limit.
+# Reproduces the foundation table of BENCHMARKS.md: roster on SQLite and on PostgreSQL,
+# with each database's raw single-row commit rate and the HTTP floor measured in the
+# same run.
 #
 #   roster-bench/run.sh [USERS] [LOOKUPS] [CONCURRENCY]
 #
@@ -10,39 +11,28 @@ cd "$(dirname "$0")/.."
 USERS=${1:-10000}
 LOOKUPS=${2:-2000}
 CONCURRENCY=${3:-4}
-PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-PG_BASE=${PG_ADMIN%/*}
 PORT=${BENCH_PORT:-18090}
-
-cargo build --release -q -p roster -p roster-bench
-ROSTER=target/release/roster
-BENCH=target/release/roster-bench
 OUT=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
-
-psql "$PG_ADMIN" -q -c 'DROP DATABASE IF EXISTS roster_bench' -c 'CREATE DATABASE roster_bench' \
-  -c 'DROP DATABASE IF EXISTS roster_bench_raw' -c 'CREATE DATABASE roster_bench_raw' >/dev/null
+source roster-bench/lib.sh
+build
 
 run_roster() { # label database-url
-  local label=$1 url=$2
-  ROSTER_DATABASE_URL=$url $ROSTER tenant create bench >/dev/null
-  local token
-  token=$(ROSTER_DATABASE_URL=$url $ROSTER token create bench 2>/dev/null | tail -n 1)
-  ROSTER_DATABASE_URL=$url ROSTER_LISTEN=127.0.0.1:$PORT ROSTER_LOG_LEVEL=warn $ROSTER serve >/dev/null 2>"$OUT/$label.log" &
-  local pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-  $BENCH scim --base-url "http://127.0.0.1:$PORT/scim/v2/bench" --token "$token" \
-    --users "$USERS" --lookups "$LOOKUPS" --concurrency "$CONCURRENCY" --label "$label" --json "$OUT/$label.json" \
-    --floor-url "http://127.0.0.1:$PORT/healthz"
-  kill -TERM $pid; wait $pid || true
+  start_roster "$1" "$2"
+  $BENCH scim --base-url "$(BASE_URL)" --token "$TOKEN" --users "$USERS" --lookups "$LOOKUPS" \
+    --concurrency "$CONCURRENCY" --label "$1" --json "$OUT/$1.json" --floor-url "http://127.0.0.1:$PORT/healthz"
+  stop_roster
 }
 
 echo "machine: $(nproc) cores, $(uname -srm); users=$USERS lookups=$LOOKUPS concurrency=$CONCURRENCY"
+fresh_pg_db roster_bench
+fresh_pg_db roster_bench_raw
 run_roster roster-sqlite "sqlite://$OUT/roster.db"
 run_roster roster-pg "$PG_BASE/roster_bench"
 $BENCH baseline --database-url "sqlite://$OUT/raw.db" --rows "$USERS" --lookups "$LOOKUPS" --label raw-sqlite --json "$OUT/raw-sqlite.json"
 $BENCH baseline --database-url "$PG_BASE/roster_bench_raw" --rows "$USERS" --lookups "$LOOKUPS" --label raw-pg --json "$OUT/raw-pg.json"
-psql "$PG_ADMIN" -q -c 'DROP DATABASE roster_bench' -c 'DROP DATABASE roster_bench_raw' >/dev/null
+drop_pg_db roster_bench
+drop_pg_db roster_bench_raw
 
 python3 - "$OUT" <<'PY'
 import json, sys, pathlib

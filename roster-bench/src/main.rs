@@ -48,6 +48,23 @@ enum Command {
         #[arg(long)]
         floor_url: Option<String>,
     },
+    /// One-member add and remove on groups of several sizes (users made with /Bulk).
+    Groups {
+        #[arg(long)]
+        base_url: String,
+        #[arg(long)]
+        token: Option<String>,
+        /// Group sizes, comma-separated.
+        #[arg(long, default_value = "100,10000,100000", value_delimiter = ',')]
+        sizes: Vec<usize>,
+        /// Timed adds (and as many removes) per group.
+        #[arg(long, default_value_t = 300)]
+        ops: usize,
+        #[arg(long, default_value = "server")]
+        label: String,
+        #[arg(long)]
+        json: Option<String>,
+    },
     /// Raw commits on the database itself: the ceiling any server on it can reach.
     Baseline {
         /// `sqlite://PATH` (WAL, synchronous=FULL, as roster) or `postgres://…`.
@@ -134,6 +151,20 @@ fn main() {
             }
             phases.extend(scim_phases(&client, users, lookups, concurrency.max(1)));
             (label, json, phases)
+        }
+        Command::Groups {
+            base_url,
+            token,
+            sizes,
+            ops,
+            label,
+            json,
+        } => {
+            let client = Client {
+                base: base_url.trim_end_matches('/').to_owned(),
+                token,
+            };
+            (label, json, group_phases(&client, &sizes, ops))
         }
         Command::Baseline {
             database_url,
@@ -312,6 +343,110 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
             .map(drop)
     });
     vec![create, lookup, get]
+}
+
+/// Creates `count` users through `/Bulk`, 1000 per request; returns their ids.
+fn bulk_users(client: &Client, agent: &ureq::Agent, prefix: &str, count: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(count);
+    let numbers: Vec<usize> = (0..count).collect();
+    for chunk in numbers.chunks(1000) {
+        let operations: Vec<Value> = chunk
+            .iter()
+            .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"), "data": {"userName": format!("{prefix}.{i}@example.com")}}))
+            .collect();
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": operations});
+        let response = client
+            .send(agent, "POST", "/Bulk", Some(&body))
+            .expect("bulk create");
+        for op in response["Operations"].as_array().into_iter().flatten() {
+            let id = op["location"]
+                .as_str()
+                .and_then(|l| l.rsplit('/').next())
+                .expect("created user");
+            ids.push(id.to_owned());
+        }
+    }
+    ids
+}
+
+fn member_patch(op: &str, ids: &[String]) -> Value {
+    let value: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": op, "path": "members", "value": value}]})
+}
+
+/// For each size: a group of that many members, then `ops` timed single-member adds
+/// and removes (of a user outside the group), as an IdP sends them one by one.
+fn group_phases(client: &Client, sizes: &[usize], ops: usize) -> Vec<Phase> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(300))
+        .build();
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let run = format!("g{:x}", since_epoch.as_micros());
+    let largest = sizes.iter().copied().max().unwrap_or(0);
+    let members = bulk_users(client, &agent, &run, largest);
+    let outsiders = bulk_users(client, &agent, &format!("{run}.out"), ops);
+    let mut phases = Vec::new();
+    for &size in sizes {
+        let group = client
+            .send(
+                &agent,
+                "POST",
+                "/Groups",
+                Some(&json!({"displayName": format!("{run} size {size}")})),
+            )
+            .expect("create group");
+        let path = format!(
+            "/Groups/{}?excludedAttributes=members",
+            group["id"].as_str().expect("group id")
+        );
+        for chunk in members[..size].chunks(1000) {
+            client
+                .send(&agent, "PATCH", &path, Some(&member_patch("add", chunk)))
+                .expect("fill group");
+        }
+        let name = |what: &str| -> &'static str {
+            Box::leak(format!("{what}_member_of_{size}").into_boxed_str())
+        };
+        let mut add = Phase {
+            name: name("add"),
+            ops: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latencies: Vec::new(),
+        };
+        let mut remove = Phase {
+            name: name("remove"),
+            ops: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            latencies: Vec::new(),
+        };
+        for user in &outsiders {
+            for (phase, op) in [(&mut add, "add"), (&mut remove, "remove")] {
+                let t = Instant::now();
+                if client
+                    .send(
+                        &agent,
+                        "PATCH",
+                        &path,
+                        Some(&member_patch(op, std::slice::from_ref(user))),
+                    )
+                    .is_err()
+                {
+                    phase.errors += 1;
+                }
+                let took = t.elapsed();
+                phase.elapsed += took;
+                phase.latencies.push(took);
+                phase.ops += 1;
+            }
+        }
+        phases.push(add);
+        phases.push(remove);
+    }
+    phases
 }
 
 fn encode(s: &str) -> String {

@@ -1,0 +1,28 @@
+# Shared by the benchmark scripts: build, start roster on a database, stop it.
+# Sourced, not run. Expects $OUT (a temporary directory) and $PORT.
+ROSTER=target/release/roster
+BENCH=target/release/roster-bench
+PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_BASE=${PG_ADMIN%/*}
+
+build() { cargo build --release -q -p roster -p roster-bench; }
+
+fresh_pg_db() { # name
+  psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>/dev/null
+}
+
+drop_pg_db() { psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $1" 2>/dev/null; }
+
+# Starts roster on database-url with a tenant "bench"; sets ROSTER_PID and TOKEN.
+start_roster() { # label database-url
+  ROSTER_DATABASE_URL=$2 $ROSTER tenant create bench >/dev/null
+  TOKEN=$(ROSTER_DATABASE_URL=$2 $ROSTER token create bench 2>/dev/null | tail -n 1)
+  ROSTER_DATABASE_URL=$2 ROSTER_LISTEN=127.0.0.1:$PORT ROSTER_LOG_LEVEL=warn $ROSTER serve >/dev/null 2>"$OUT/$1.log" &
+  ROSTER_PID=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && return; sleep 0.1; done
+  echo "roster did not become ready" >&2; return 1
+}
+
+stop_roster() { kill -TERM "$ROSTER_PID"; wait "$ROSTER_PID" || true; }
+
+BASE_URL() { echo "http://127.0.0.1:$PORT/scim/v2/bench"; }
