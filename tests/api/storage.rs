@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use roster::store::{migrate, PoolSettings, Store};
+use diesel::RunQueryDsl;
+use roster::store::{migrate, DbConnection, PoolSettings, Store};
 
 use crate::helpers::TestDb;
 
@@ -61,4 +62,35 @@ fn the_protocol_core_uses_neither_actix_nor_diesel_nor_tokio() {
         }
     }
     assert!(checked >= 10, "found only {checked} files");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Pragma {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    value: String,
+}
+
+#[test]
+fn sqlite_connections_run_wal_with_full_sync_foreign_keys_and_a_busy_timeout() {
+    let db = TestDb::new();
+    if db.is_postgres() {
+        return;
+    }
+    let store = Store::new(&db.url, &PoolSettings::default()).unwrap();
+    let mut conn = store.connection().unwrap();
+    let DbConnection::Sqlite(sqlite) = &mut *conn else {
+        panic!("sqlite expected")
+    };
+    let pragma = |c: &mut diesel::SqliteConnection, name: &str, column: &str| -> String {
+        diesel::sql_query(format!(
+            "SELECT CAST({column} AS TEXT) AS value FROM pragma_{name}"
+        ))
+        .get_result::<Pragma>(c)
+        .unwrap()
+        .value
+    };
+    assert_eq!(pragma(sqlite, "journal_mode", "journal_mode"), "wal");
+    assert_eq!(pragma(sqlite, "synchronous", "synchronous"), "2", "FULL");
+    assert_eq!(pragma(sqlite, "foreign_keys", "foreign_keys"), "1");
+    assert_eq!(pragma(sqlite, "busy_timeout", "timeout"), "5000");
 }
