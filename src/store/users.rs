@@ -12,7 +12,7 @@ use super::TenantId;
 #[derive(
     Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset,
 )]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, primary_key(tenant_id, id))]
 #[diesel(treat_none_as_null = true)]
 pub struct UserRow {
     pub tenant_id: String,
