@@ -4,7 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_ADMIN=$1
-PORT=${SCIM2_TESTER_PORT:-18181}
 VENV=${SCIM2_TESTER_VENV:-target/scim2-venv}
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -26,11 +25,18 @@ for url in "sqlite://$WORK/roster.db" "${PG_ADMIN%/*}/$db"; do
   export ROSTER_DATABASE_URL=$url
   $ROSTER tenant create conformance >/dev/null
   token=$($ROSTER token create conformance 2>/dev/null | tail -n 1)
-  ROSTER_LISTEN=127.0.0.1:$PORT ROSTER_LOG_LEVEL=warn $ROSTER serve >"$WORK/$backend.log" 2>&1 &
+  # Port 0: a free port, read back from the log, so parallel runs never collide.
+  ROSTER_LISTEN=127.0.0.1:0 ROSTER_LOG_FORMAT=json ROSTER_LOG_LEVEL=info $ROSTER serve >"$WORK/$backend.log" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+  url=
+  for _ in $(seq 100); do
+    url=$(grep -o '"url":"http://[^"]*"' "$WORK/$backend.log" | head -n 1 | cut -d'"' -f4 || true)
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { cat "$WORK/$backend.log"; exit 1; }
   echo "-- scim2-tester on $backend"
-  if ! "$VENV/bin/python" .ci/scim2-tester.py --url "http://127.0.0.1:$PORT/scim/v2/conformance" --token "$token" \
+  if ! "$VENV/bin/python" .ci/scim2-tester.py --url "$url/scim/v2/conformance" --token "$token" \
       | grep -v -E '^(SUCCESS|COMPLIANT|ACCEPTABLE) '; then
     status=1
   fi

@@ -73,6 +73,24 @@ pub enum ConfigError {
 
 pub const ENV_PREFIX: &str = "ROSTER_";
 
+/// Every setting's key. `ROSTER_*` variables naming anything else are not settings
+/// (scripts set their own, e.g. `ROSTER_BIN`) and are ignored; the TOML file, which is
+/// roster's alone, still refuses unknown keys.
+pub const KEYS: &[&str] = &[
+    "database_url",
+    "listen",
+    "public_url",
+    "log_format",
+    "log_level",
+    "max_body_bytes",
+    "max_page_size",
+    "pool_size",
+    "pool_timeout_ms",
+    "statement_timeout_ms",
+    "shutdown_timeout_secs",
+    "workers",
+];
+
 impl Settings {
     /// Loads settings; `env` is the process environment (a parameter so tests can pass
     /// their own).
@@ -95,7 +113,7 @@ impl Settings {
                 continue;
             };
             let name = name.to_ascii_lowercase();
-            if name == "config" {
+            if !KEYS.contains(&name.as_str()) {
                 continue;
             }
             table.insert(name, env_value(&value));
@@ -150,7 +168,51 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_refused() {
-        assert!(Settings::load(None, env(&[("ROSTER_LISTN", "x")])).is_err());
+    fn unknown_file_keys_are_refused_but_other_roster_variables_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        std::fs::write(&path, "listn = \"x\"\n").unwrap();
+        assert!(Settings::load(Some(&path), env(&[])).is_err());
+        let s = Settings::load(
+            None,
+            env(&[("ROSTER_BIN", "/usr/bin/roster"), ("ROSTER_CONFIG", "x")]),
+        )
+        .unwrap();
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn every_key_can_be_set_from_the_environment() {
+        let values = [
+            ("database_url", "sqlite://x.db"),
+            ("listen", "0.0.0.0:1"),
+            ("public_url", "https://r.example"),
+            ("log_format", "json"),
+            ("log_level", "debug"),
+            ("max_body_bytes", "1"),
+            ("max_page_size", "2"),
+            ("pool_size", "3"),
+            ("pool_timeout_ms", "4"),
+            ("statement_timeout_ms", "5"),
+            ("shutdown_timeout_secs", "6"),
+            ("workers", "7"),
+        ];
+        assert_eq!(values.len(), KEYS.len());
+        let vars: Vec<(String, String)> = values
+            .iter()
+            .map(|(k, v)| {
+                (
+                    format!("ROSTER_{}", k.to_ascii_uppercase()),
+                    (*v).to_owned(),
+                )
+            })
+            .collect();
+        let s = Settings::load(None, vars).unwrap();
+        assert_ne!(s, Settings::default());
+        assert_eq!(
+            (s.pool_size, s.workers, s.log_format),
+            (3, 7, LogFormat::Json)
+        );
+        assert_eq!(s.public_url.as_deref(), Some("https://r.example"));
     }
 }

@@ -128,7 +128,19 @@ impl Server {
         });
         Self { child, url, log }
     }
+}
 
+/// A server left running by a failed assertion would outlive the test.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Server {
     /// The first-start banner: printed before the serving line, so it is all in the pipe.
     fn banner(&mut self) -> String {
         let mut buf = [0u8; 4096];

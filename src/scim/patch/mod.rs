@@ -128,6 +128,7 @@ pub fn apply(
                 operation.op,
                 path,
                 operation.value.clone(),
+                false,
                 &mut members,
             )?,
             None => {
@@ -185,7 +186,7 @@ fn apply_key(
                 filter: None,
                 sub_attr: None,
             };
-            apply_path(kind, attributes, op, &path, Some(value), members)?;
+            apply_path(kind, attributes, op, &path, Some(value), true, members)?;
         }
         return Ok(());
     }
@@ -198,7 +199,7 @@ fn apply_key(
             schema::find_attribute(kind, path.attr.urn.as_deref(), &path.attr.name, None)
         {
             if def.sub_attributes.is_empty() || def.multi_valued || is_members(kind, &path) {
-                return apply_path(kind, attributes, op, &path, Some(value), members);
+                return apply_path(kind, attributes, op, &path, Some(value), true, members);
             }
             let container = container_mut(kind, attributes, path.attr.urn.as_deref())?;
             check_writable(def)?;
@@ -210,7 +211,7 @@ fn apply_key(
             return Ok(());
         }
     }
-    apply_path(kind, attributes, op, &path, Some(value), members)
+    apply_path(kind, attributes, op, &path, Some(value), true, members)
 }
 
 /// A path naming a whole extension (`urn:…:enterprise:2.0:User`), which the path
@@ -236,12 +237,15 @@ fn is_members(kind: ResourceKind, path: &PatchPath) -> bool {
             .is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema()))
 }
 
+/// `from_value_object`: the path is a key of a path-less value object (Entra's dotted
+/// and filtered keys), where a value that does not exist yet is created.
 fn apply_path(
     kind: ResourceKind,
     attributes: &mut Map<String, Value>,
     op: Op,
     path: &PatchPath,
     value: Option<Value>,
+    from_value_object: bool,
     members: &mut Vec<MemberChange>,
 ) -> Result<(), Invalid> {
     if is_members(kind, path) {
@@ -302,6 +306,7 @@ fn apply_path(
         name: &canonical,
         sub,
         sub_def,
+        create_missing: op == Op::Add || from_value_object,
     };
     match (&path.filter, sub) {
         (None, None) => target.whole(container, op, value)?,
@@ -319,6 +324,10 @@ struct Target<'a> {
     name: &'a str,
     sub: Option<&'a str>,
     sub_def: Option<&'static AttributeDef>,
+    /// Whether a value filter that matches nothing creates the value: for `add`, and for
+    /// path-less value objects. A `replace` with an explicit path answers `noTarget`
+    /// (RFC 7644 §3.5.2.3).
+    create_missing: bool,
 }
 
 impl Target<'_> {
@@ -482,7 +491,12 @@ impl Target<'_> {
             Op::Add | Op::Replace if matched.is_empty() => {
                 // Entra and Okta address a typed value that may not exist yet, e.g.
                 // `emails[type eq "work"].value`: create it from the filter's equalities.
-                let Some(mut element) = element_from_filter(filter) else {
+                let created = if self.create_missing {
+                    element_from_filter(filter)
+                } else {
+                    None
+                };
+                let Some(mut element) = created else {
                     return Err(Invalid::new(
                         ScimType::NoTarget,
                         format!("no value of '{}' matches the filter", self.name),

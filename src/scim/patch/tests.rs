@@ -391,3 +391,24 @@ fn operations_apply_in_order() {
     assert_eq!(out.get("title"), None);
     assert_eq!(out["nickName"], "Two");
 }
+
+#[test]
+fn rfc_replace_through_a_filter_that_matches_nothing_is_no_target_but_add_creates() {
+    let mut attributes = user(json!({"userName": "b"}));
+    let err = apply(
+        ResourceKind::User,
+        &mut attributes,
+        &ops(
+            json!([{"op": "replace", "path": "emails[type eq \"home\"].value", "value": "b@home.org"}]),
+        ),
+    );
+    assert_eq!(err.unwrap_err().scim_type, ScimType::NoTarget);
+    let out = patched_user(
+        json!({"userName": "b"}),
+        json!([{"op": "add", "path": "emails[type eq \"home\"].value", "value": "b@home.org"}]),
+    );
+    assert_eq!(
+        out["emails"],
+        json!([{"type": "home", "value": "b@home.org"}])
+    );
+}
