@@ -13,104 +13,25 @@ use crate::case;
 use crate::ensure;
 use crate::runner::{Case, CaseResult, Ctx, Profile::JumpCloud, Verdict};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [],
-            jumpcloud_test_connection_lists_users
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [Filter],
-            jumpcloud_lookup_of_an_unknown_user_is_an_empty_list
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [],
-            jumpcloud_create_with_captured_body_a
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [Filter],
-            jumpcloud_lookup_finds_the_created_user
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [],
-            jumpcloud_minimal_put_c_with_echoed_id_and_null_emails
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [],
-            jumpcloud_minimal_put_c_keeps_external_id_and_emails
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [],
-            jumpcloud_full_put_b_with_empty_lists_and_nested_extension
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [],
-            jumpcloud_deactivate_and_reactivate_by_full_put
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [],
-            jumpcloud_activation_test_repeats_create_update_delete
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [Filter],
-            jumpcloud_group_takeover_lookup_then_create
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [Patch],
-            jumpcloud_group_add_members_value_list_repeated
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [Patch],
-            jumpcloud_group_remove_members_with_value_list
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [Patch],
-            jumpcloud_group_remove_member_by_filter_path
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [Patch],
-            jumpcloud_group_rename_by_patch
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [],
-            jumpcloud_group_rename_by_put_with_members
-        ),
-        case!(
-            JumpCloud,
-            "jumpcloud",
-            [],
-            jumpcloud_group_delete_keeps_its_users
-        ),
+        case!(JumpCloud, "jumpcloud", [], jumpcloud_test_connection_lists_users),
+        case!(JumpCloud, "jumpcloud", [Filter], jumpcloud_lookup_of_an_unknown_user_is_an_empty_list),
+        case!(JumpCloud, "jumpcloud", [], jumpcloud_create_with_captured_body_a),
+        case!(JumpCloud, "jumpcloud", [Filter], jumpcloud_lookup_finds_the_created_user),
+        case!(JumpCloud, "jumpcloud", [], jumpcloud_minimal_put_c_with_echoed_id_and_null_emails),
+        case!(JumpCloud, "jumpcloud", [], jumpcloud_minimal_put_c_keeps_external_id_and_emails),
+        case!(JumpCloud, "jumpcloud", [], jumpcloud_full_put_b_with_empty_lists_and_nested_extension),
+        case!(JumpCloud, "jumpcloud", [], jumpcloud_deactivate_and_reactivate_by_full_put),
+        case!(JumpCloud, "jumpcloud", [], jumpcloud_activation_test_repeats_create_update_delete),
+        case!(JumpCloud, "jumpcloud", [Filter], jumpcloud_group_takeover_lookup_then_create),
+        case!(JumpCloud, "jumpcloud", [Patch], jumpcloud_group_add_members_value_list_repeated),
+        case!(JumpCloud, "jumpcloud", [Patch], jumpcloud_group_remove_members_with_value_list),
+        case!(JumpCloud, "jumpcloud", [Patch], jumpcloud_group_remove_member_by_filter_path),
+        case!(JumpCloud, "jumpcloud", [Patch], jumpcloud_group_rename_by_patch),
+        case!(JumpCloud, "jumpcloud", [], jumpcloud_group_rename_by_put_with_members),
+        case!(JumpCloud, "jumpcloud", [], jumpcloud_group_delete_keeps_its_users),
     ]
 }
 

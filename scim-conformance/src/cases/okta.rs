@@ -12,38 +12,19 @@ use crate::case;
 use crate::ensure;
 use crate::runner::{Case, CaseResult, Ctx, Profile::Okta, Verdict};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
         case!(Okta, "okta", [Filter], okta_lookup_with_paging_parameters),
         case!(Okta, "okta", [], okta_create_with_documented_body),
         case!(Okta, "okta", [Filter], okta_lookup_finds_the_created_user),
         case!(Okta, "okta", [], okta_profile_update_by_full_put),
-        case!(
-            Okta,
-            "okta",
-            [Patch],
-            okta_deactivate_and_reactivate_by_path_less_replace
-        ),
-        case!(
-            Okta,
-            "okta",
-            [Patch, ChangePassword],
-            okta_sync_password_by_path_less_replace
-        ),
+        case!(Okta, "okta", [Patch], okta_deactivate_and_reactivate_by_path_less_replace),
+        case!(Okta, "okta", [Patch, ChangePassword], okta_sync_password_by_path_less_replace),
         case!(Okta, "okta", [], okta_reprovision_after_delete),
         case!(Okta, "okta", [], okta_push_group_with_members),
-        case!(
-            Okta,
-            "okta",
-            [Patch],
-            okta_push_group_rename_with_id_in_value
-        ),
-        case!(
-            Okta,
-            "okta",
-            [Patch],
-            okta_push_group_remove_and_add_in_one_request
-        ),
+        case!(Okta, "okta", [Patch], okta_push_group_rename_with_id_in_value),
+        case!(Okta, "okta", [Patch], okta_push_group_remove_and_add_in_one_request),
         case!(Okta, "okta", [], okta_import_lists_groups),
         case!(Okta, "okta", [], okta_push_group_delete),
     ]

@@ -10,69 +10,20 @@ use crate::case;
 use crate::ensure;
 use crate::runner::{fail, Case, CaseResult, Ctx, Profile::Rfc};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7643-2.1",
-            [],
-            rfc7643_2_1_attribute_names_are_case_insensitive
-        ),
-        case!(
-            Rfc,
-            "rfc7643-2.2",
-            [],
-            rfc7643_2_2_password_is_never_returned
-        ),
-        case!(
-            Rfc,
-            "rfc7643-2.3",
-            [],
-            rfc7643_2_3_values_come_back_with_their_types
-        ),
-        case!(
-            Rfc,
-            "rfc7643-2.4",
-            [],
-            rfc7643_2_4_at_most_one_primary_value
-        ),
-        case!(
-            Rfc,
-            "rfc7643-2.5",
-            [],
-            rfc7643_2_5_null_and_empty_list_unassign
-        ),
+        case!(Rfc, "rfc7643-2.1", [], rfc7643_2_1_attribute_names_are_case_insensitive),
+        case!(Rfc, "rfc7643-2.2", [], rfc7643_2_2_password_is_never_returned),
+        case!(Rfc, "rfc7643-2.3", [], rfc7643_2_3_values_come_back_with_their_types),
+        case!(Rfc, "rfc7643-2.4", [], rfc7643_2_4_at_most_one_primary_value),
+        case!(Rfc, "rfc7643-2.5", [], rfc7643_2_5_null_and_empty_list_unassign),
         case!(Rfc, "rfc7643-3.1", [], rfc7643_3_1_meta_is_complete),
-        case!(
-            Rfc,
-            "rfc7643-3.1",
-            [],
-            rfc7643_3_1_meta_location_is_the_resource
-        ),
-        case!(
-            Rfc,
-            "rfc7643-3.1",
-            [],
-            rfc7643_3_1_last_modified_moves_and_created_stays
-        ),
-        case!(
-            Rfc,
-            "rfc7643-3.1",
-            [],
-            rfc7643_3_1_external_id_is_kept_exactly
-        ),
-        case!(
-            Rfc,
-            "rfc7643-3.3",
-            [],
-            rfc7643_3_3_enterprise_extension_round_trips
-        ),
-        case!(
-            Rfc,
-            "rfc7643-4.1",
-            [],
-            rfc7643_4_1_read_only_groups_are_ignored_on_create
-        ),
+        case!(Rfc, "rfc7643-3.1", [], rfc7643_3_1_meta_location_is_the_resource),
+        case!(Rfc, "rfc7643-3.1", [], rfc7643_3_1_last_modified_moves_and_created_stays),
+        case!(Rfc, "rfc7643-3.1", [], rfc7643_3_1_external_id_is_kept_exactly),
+        case!(Rfc, "rfc7643-3.3", [], rfc7643_3_3_enterprise_extension_round_trips),
+        case!(Rfc, "rfc7643-4.1", [], rfc7643_4_1_read_only_groups_are_ignored_on_create),
     ]
 }
 

@@ -8,21 +8,12 @@ use crate::runner::{skip, Case, CaseResult, Ctx, Profile::Rfc};
 
 use super::Want;
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7644-2",
-            [],
-            rfc7644_2_request_without_credentials_is_401
-        ),
+        case!(Rfc, "rfc7644-2", [], rfc7644_2_request_without_credentials_is_401),
         case!(Rfc, "rfc7644-2", [], rfc7644_2_unknown_token_is_401),
-        case!(
-            Rfc,
-            "rfc7644-2",
-            [],
-            rfc7644_2_bearer_scheme_is_case_insensitive
-        ),
+        case!(Rfc, "rfc7644-2", [], rfc7644_2_bearer_scheme_is_case_insensitive),
     ]
 }
 

@@ -8,33 +8,14 @@ use crate::ensure;
 use crate::http::{Req, Resp};
 use crate::runner::{Case, CaseResult, Ctx, Profile::Rfc};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7644-3.12",
-            [],
-            rfc7644_3_12_error_bodies_have_schema_and_string_status
-        ),
+        case!(Rfc, "rfc7644-3.12", [], rfc7644_3_12_error_bodies_have_schema_and_string_status),
         case!(Rfc, "rfc7644-3.12", [], rfc7644_3_12_malformed_json_is_400),
-        case!(
-            Rfc,
-            "rfc7644-3.12",
-            [],
-            rfc7644_3_12_wrong_attribute_type_is_400
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.12",
-            [],
-            rfc7644_3_12_unknown_endpoint_is_404
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.12",
-            [Patch],
-            rfc7644_3_12_unknown_patch_op_is_400
-        ),
+        case!(Rfc, "rfc7644-3.12", [], rfc7644_3_12_wrong_attribute_type_is_400),
+        case!(Rfc, "rfc7644-3.12", [], rfc7644_3_12_unknown_endpoint_is_404),
+        case!(Rfc, "rfc7644-3.12", [Patch], rfc7644_3_12_unknown_patch_op_is_400),
     ]
 }
 

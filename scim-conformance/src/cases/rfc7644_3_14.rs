@@ -9,38 +9,14 @@ use crate::ensure;
 use crate::http::Req;
 use crate::runner::{fail, Case, CaseResult, Ctx, Profile::Rfc, Verdict};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7644-3.14",
-            [Etag],
-            rfc7644_3_14_etag_header_equals_meta_version
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.14",
-            [Etag],
-            rfc7644_3_14_version_changes_on_update
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.14",
-            [Etag],
-            rfc7644_3_14_if_none_match_current_is_304
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.14",
-            [Etag],
-            rfc7644_3_14_if_match_stale_is_412_and_changes_nothing
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.14",
-            [Etag],
-            rfc7644_3_14_if_match_current_applies
-        ),
+        case!(Rfc, "rfc7644-3.14", [Etag], rfc7644_3_14_etag_header_equals_meta_version),
+        case!(Rfc, "rfc7644-3.14", [Etag], rfc7644_3_14_version_changes_on_update),
+        case!(Rfc, "rfc7644-3.14", [Etag], rfc7644_3_14_if_none_match_current_is_304),
+        case!(Rfc, "rfc7644-3.14", [Etag], rfc7644_3_14_if_match_stale_is_412_and_changes_nothing),
+        case!(Rfc, "rfc7644-3.14", [Etag], rfc7644_3_14_if_match_current_applies),
     ]
 }
 

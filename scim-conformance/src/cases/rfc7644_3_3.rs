@@ -7,45 +7,16 @@ use crate::case;
 use crate::ensure;
 use crate::runner::{Case, CaseResult, Ctx, Profile::Rfc};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7644-3.3",
-            [],
-            rfc7644_3_3_create_user_returns_201_and_the_resource
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.3",
-            [],
-            rfc7644_3_3_location_header_equals_meta_location
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.3",
-            [],
-            rfc7644_3_3_read_only_id_and_meta_are_ignored
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.3",
-            [],
-            rfc7644_3_3_duplicate_user_name_is_409_uniqueness
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.3",
-            [],
-            rfc7644_3_3_duplicate_user_name_in_other_case_is_409
-        ),
+        case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_create_user_returns_201_and_the_resource),
+        case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_location_header_equals_meta_location),
+        case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_read_only_id_and_meta_are_ignored),
+        case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_duplicate_user_name_is_409_uniqueness),
+        case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_duplicate_user_name_in_other_case_is_409),
         case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_missing_user_name_is_400),
-        case!(
-            Rfc,
-            "rfc7644-3.3",
-            [],
-            rfc7644_3_3_create_group_with_members
-        ),
+        case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_create_group_with_members),
     ]
 }
 

@@ -11,93 +11,30 @@ use crate::http::Req;
 use crate::runner::{fail, skip, Case, CaseResult, Ctx, Profile::Rfc, Verdict};
 
 /// §3.4 in section order, with the filter cases (§3.4.2.2) in their place.
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     let mut cases = vec![
         case!(Rfc, "rfc7644-3.4.1", [], rfc7644_3_4_1_get_user_by_id),
         case!(Rfc, "rfc7644-3.4.1", [], rfc7644_3_4_1_unknown_user_is_404),
         case!(Rfc, "rfc7644-3.4.1", [], rfc7644_3_4_1_get_group_by_id),
         case!(Rfc, "rfc7644-3.4.1", [], rfc7644_3_4_1_unknown_group_is_404),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2",
-            [],
-            rfc7644_3_4_2_list_is_a_list_response
-        ),
+        case!(Rfc, "rfc7644-3.4.2", [], rfc7644_3_4_2_list_is_a_list_response),
     ];
     cases.extend(super::rfc7644_3_4_2_2::cases());
     cases.extend([
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.3",
-            [Filter, Sort],
-            rfc7644_3_4_2_3_sort_by_user_name
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.4",
-            [Filter],
-            rfc7644_3_4_2_4_count_and_start_index_page_through
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.4",
-            [Filter],
-            rfc7644_3_4_2_4_start_index_below_1_counts_as_1
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.4",
-            [Filter],
-            rfc7644_3_4_2_4_count_0_returns_only_total
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.4",
-            [Filter],
-            rfc7644_3_4_2_4_negative_count_counts_as_0
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.5",
-            [],
-            rfc7644_3_4_2_5_attributes_limits_the_response
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.5",
-            [],
-            rfc7644_3_4_2_5_attributes_names_a_sub_attribute
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.5",
-            [],
-            rfc7644_3_4_2_5_excluded_attributes_drops_them
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.5",
-            [Filter],
-            rfc7644_3_4_2_5_attributes_apply_to_lists
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.5",
-            [],
-            rfc7644_3_4_2_5_group_without_members
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.3",
-            [Filter],
-            rfc7644_3_4_3_post_search_on_users
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.3",
-            [Filter],
-            rfc7644_3_4_3_post_search_at_server_root
-        ),
+        case!(Rfc, "rfc7644-3.4.2.3", [Filter, Sort], rfc7644_3_4_2_3_sort_by_user_name),
+        case!(Rfc, "rfc7644-3.4.2.4", [Filter], rfc7644_3_4_2_4_count_and_start_index_page_through),
+        case!(Rfc, "rfc7644-3.4.2.4", [Filter], rfc7644_3_4_2_4_start_index_below_1_counts_as_1),
+        case!(Rfc, "rfc7644-3.4.2.4", [Filter], rfc7644_3_4_2_4_count_0_returns_only_total),
+        case!(Rfc, "rfc7644-3.4.2.4", [Filter], rfc7644_3_4_2_4_negative_count_counts_as_0),
+        case!(Rfc, "rfc7644-3.4.2.4", [Filter], rfc7644_3_4_2_4_start_index_past_the_end_is_an_empty_page),
+        case!(Rfc, "rfc7644-3.4.2.5", [], rfc7644_3_4_2_5_attributes_limits_the_response),
+        case!(Rfc, "rfc7644-3.4.2.5", [], rfc7644_3_4_2_5_attributes_names_a_sub_attribute),
+        case!(Rfc, "rfc7644-3.4.2.5", [], rfc7644_3_4_2_5_excluded_attributes_drops_them),
+        case!(Rfc, "rfc7644-3.4.2.5", [Filter], rfc7644_3_4_2_5_attributes_apply_to_lists),
+        case!(Rfc, "rfc7644-3.4.2.5", [], rfc7644_3_4_2_5_group_without_members),
+        case!(Rfc, "rfc7644-3.4.3", [Filter], rfc7644_3_4_3_post_search_on_users),
+        case!(Rfc, "rfc7644-3.4.3", [Filter], rfc7644_3_4_3_post_search_at_server_root),
     ]);
     cases
 }
@@ -314,6 +251,37 @@ fn rfc7644_3_4_2_4_negative_count_counts_as_0(ctx: &mut Ctx) -> CaseResult {
         list["Resources"].as_array().is_none_or(Vec::is_empty),
         "count=-1 returned resources"
     );
+    Ok(())
+}
+
+/// Past the last result the page is empty and `totalResults` still exact; a start far
+/// beyond any table (2^63 - 1) must not turn into a 5xx (an OFFSET overflow).
+fn rfc7644_3_4_2_4_start_index_past_the_end_is_an_empty_page(ctx: &mut Ctx) -> CaseResult {
+    let (stem, _) = three_users(ctx)?;
+    let filter = format!("userName sw \"{stem}\"");
+    let list = ctx.query("/Users", &filter, "&startIndex=4&count=10")?;
+    ensure!(
+        list["totalResults"] == 3,
+        "totalResults is {}, want 3",
+        list["totalResults"]
+    );
+    ensure!(
+        list["Resources"].as_array().is_none_or(Vec::is_empty),
+        "startIndex=4 of 3 returned resources"
+    );
+    let target = format!(
+        "/Users?filter={}&startIndex=9223372036854775807",
+        crate::http::enc(&filter)
+    );
+    let r = ctx.http.get(&target)?;
+    if r.status == 200 {
+        ensure!(
+            r.body["Resources"].as_array().is_none_or(Vec::is_empty),
+            "startIndex=2^63-1 returned resources"
+        );
+    } else {
+        want_error(&r, 400, None, "startIndex=2^63-1")?;
+    }
     Ok(())
 }
 

@@ -7,71 +7,23 @@ use crate::case;
 use crate::ensure;
 use crate::runner::{skip, Case, CaseResult, Ctx, Profile::Rfc, Verdict};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.2",
-            [Filter],
-            rfc7644_3_4_2_2_user_name_eq
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.2",
-            [Filter],
-            rfc7644_3_4_2_2_user_name_eq_ignores_value_case
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.2",
-            [Filter],
-            rfc7644_3_4_2_2_attribute_and_operator_ignore_case
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.2",
-            [Filter],
-            rfc7644_3_4_2_2_external_id_eq_is_case_exact
-        ),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_user_name_eq),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_user_name_eq_ignores_value_case),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_attribute_and_operator_ignore_case),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_external_id_eq_is_case_exact),
         case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_sw_co_ew),
         case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_ne_and_pr),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.2",
-            [Filter],
-            rfc7644_3_4_2_2_and_or_not_with_precedence
-        ),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_and_or_not_with_precedence),
         case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_boolean_eq),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.2",
-            [Filter],
-            rfc7644_3_4_2_2_date_time_comparison
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.2",
-            [Filter],
-            rfc7644_3_4_2_2_group_display_name_eq
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.2",
-            [Filter],
-            rfc7644_3_4_2_2_no_match_is_200_with_zero_results
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.2",
-            [Filter],
-            rfc7644_3_4_2_2_malformed_filter_is_400_invalid_filter
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.4.2.2",
-            [Filter],
-            rfc7644_3_4_2_2_multi_valued_filter_matches_or_is_refused
-        ),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_date_time_comparison),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_group_display_name_eq),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_no_match_is_200_with_zero_results),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_malformed_filter_is_400_invalid_filter),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_multi_valued_filter_matches_or_is_refused),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_deeply_nested_filter_is_answered),
     ]
 }
 
@@ -300,5 +252,37 @@ fn rfc7644_3_4_2_2_multi_valued_filter_matches_or_is_refused(ctx: &mut Ctx) -> C
             refused.join("; ")
         ));
     }
+    Ok(())
+}
+
+/// A 2,000-deep filter is valid syntax. A server may evaluate it or refuse it with a
+/// 4xx (§3.12 `invalidFilter` or `tooMany`, or 414 for the URI), but a 5xx or a dropped
+/// connection means a recursive parser blew its stack (the crash behind Keycloak #50472
+/// and SCIMple #1126); the server must still answer afterwards.
+fn rfc7644_3_4_2_2_deeply_nested_filter_is_answered(ctx: &mut Ctx) -> CaseResult {
+    let nobody = format!("{}nobody@example.com", ctx.prefix());
+    let depth = 2000;
+    for (open, close) in [("(", ")"), ("not (", ")")] {
+        let filter = format!(
+            "{}userName eq \"{nobody}\"{}",
+            open.repeat(depth),
+            close.repeat(depth)
+        );
+        let target = format!("/Users?filter={}", crate::http::enc(&filter));
+        let what = format!("a filter nested {depth} deep with {open:?}");
+        let r = ctx.http.get(&target).map_err(|e| format!("{what}: {e}"))?;
+        ensure!(
+            r.status < 500,
+            "{what} answered {}: {}",
+            r.status,
+            r.snippet()
+        );
+        if r.status == 200 {
+            let total = r.body["totalResults"].as_u64();
+            // `not` applied an even number of times is the plain filter: no match.
+            ensure!(total == Some(0), "{what} matched {total:?} users, want 0");
+        }
+    }
+    ctx.fetch("/ServiceProviderConfig")?;
     Ok(())
 }

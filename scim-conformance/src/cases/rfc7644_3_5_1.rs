@@ -7,38 +7,14 @@ use crate::case;
 use crate::ensure;
 use crate::runner::{Case, CaseResult, Ctx, Profile::Rfc};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7644-3.5.1",
-            [],
-            rfc7644_3_5_1_put_replaces_and_returns_the_resource
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.1",
-            [],
-            rfc7644_3_5_1_put_ignores_read_only_attributes
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.1",
-            [],
-            rfc7644_3_5_1_put_unknown_id_is_404
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.1",
-            [],
-            rfc7644_3_5_1_put_to_a_taken_user_name_is_409
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.1",
-            [],
-            rfc7644_3_5_1_put_group_replaces_members
-        ),
+        case!(Rfc, "rfc7644-3.5.1", [], rfc7644_3_5_1_put_replaces_and_returns_the_resource),
+        case!(Rfc, "rfc7644-3.5.1", [], rfc7644_3_5_1_put_ignores_read_only_attributes),
+        case!(Rfc, "rfc7644-3.5.1", [], rfc7644_3_5_1_put_unknown_id_is_404),
+        case!(Rfc, "rfc7644-3.5.1", [], rfc7644_3_5_1_put_to_a_taken_user_name_is_409),
+        case!(Rfc, "rfc7644-3.5.1", [], rfc7644_3_5_1_put_group_replaces_members),
     ]
 }
 

@@ -12,177 +12,38 @@ use crate::case;
 use crate::ensure;
 use crate::runner::{Case, CaseResult, Ctx, Profile::Rfc, Verdict};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7644-3.5.2",
-            [Patch],
-            rfc7644_3_5_2_answers_200_with_the_resource_or_204
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2",
-            [Patch],
-            rfc7644_3_5_2_operations_are_atomic
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2",
-            [Patch],
-            rfc7644_3_5_2_operations_apply_in_order
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2",
-            [Patch],
-            rfc7644_3_5_2_read_only_attribute_is_400_mutability
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2",
-            [Patch],
-            rfc7644_3_5_2_malformed_path_is_400_invalid_path
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2",
-            [Patch],
-            rfc7644_3_5_2_unknown_resource_is_404
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2",
-            [Patch],
-            rfc7644_3_5_2_primary_true_demotes_the_other_values
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.1",
-            [Patch],
-            rfc7644_3_5_2_1_add_sets_a_single_valued_attribute
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.1",
-            [Patch],
-            rfc7644_3_5_2_1_add_without_path_merges_attributes
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.1",
-            [Patch],
-            rfc7644_3_5_2_1_add_appends_to_a_multi_valued_attribute
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.1",
-            [Patch],
-            rfc7644_3_5_2_1_add_merges_into_a_complex_attribute
-        ),
+        case!(Rfc, "rfc7644-3.5.2", [Patch], rfc7644_3_5_2_answers_200_with_the_resource_or_204),
+        case!(Rfc, "rfc7644-3.5.2", [Patch], rfc7644_3_5_2_operations_are_atomic),
+        case!(Rfc, "rfc7644-3.5.2", [Patch], rfc7644_3_5_2_operations_apply_in_order),
+        case!(Rfc, "rfc7644-3.5.2", [Patch], rfc7644_3_5_2_read_only_attribute_is_400_mutability),
+        case!(Rfc, "rfc7644-3.5.2", [Patch], rfc7644_3_5_2_malformed_path_is_400_invalid_path),
+        case!(Rfc, "rfc7644-3.5.2", [Patch], rfc7644_3_5_2_unknown_resource_is_404),
+        case!(Rfc, "rfc7644-3.5.2", [Patch], rfc7644_3_5_2_primary_true_demotes_the_other_values),
+        case!(Rfc, "rfc7644-3.5.2.1", [Patch], rfc7644_3_5_2_1_add_sets_a_single_valued_attribute),
+        case!(Rfc, "rfc7644-3.5.2.1", [Patch], rfc7644_3_5_2_1_add_without_path_merges_attributes),
+        case!(Rfc, "rfc7644-3.5.2.1", [Patch], rfc7644_3_5_2_1_add_appends_to_a_multi_valued_attribute),
+        case!(Rfc, "rfc7644-3.5.2.1", [Patch], rfc7644_3_5_2_1_add_merges_into_a_complex_attribute),
         case!(Rfc, "rfc7644-3.5.2.1", [Patch], rfc7644_3_5_2_1_add_members),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.1",
-            [Patch],
-            rfc7644_3_5_2_1_add_of_an_existing_member_changes_nothing
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.1",
-            [Patch],
-            rfc7644_3_5_2_1_add_without_value_is_400
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.2",
-            [Patch],
-            rfc7644_3_5_2_2_remove_without_path_is_400_no_target
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.2",
-            [Patch],
-            rfc7644_3_5_2_2_remove_a_single_valued_attribute
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.2",
-            [Patch],
-            rfc7644_3_5_2_2_remove_a_sub_attribute
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.2",
-            [Patch],
-            rfc7644_3_5_2_2_remove_values_matched_by_a_filter
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.2",
-            [Patch],
-            rfc7644_3_5_2_2_remove_member_by_filter
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.2",
-            [Patch],
-            rfc7644_3_5_2_2_remove_all_members
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.3",
-            [Patch],
-            rfc7644_3_5_2_3_replace_a_single_valued_attribute
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.3",
-            [Patch],
-            rfc7644_3_5_2_3_replace_without_path
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.3",
-            [Patch],
-            rfc7644_3_5_2_3_replace_a_multi_valued_attribute
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.3",
-            [Patch],
-            rfc7644_3_5_2_3_replace_a_sub_attribute_through_a_filter
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.3",
-            [Patch],
-            rfc7644_3_5_2_3_replace_a_sub_attribute_keeps_its_siblings
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.3",
-            [Patch],
-            rfc7644_3_5_2_3_replace_of_an_unset_attribute_adds_it
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.3",
-            [Patch],
-            rfc7644_3_5_2_3_replace_an_extension_attribute_by_urn
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.3",
-            [Patch],
-            rfc7644_3_5_2_3_replace_members_sets_the_list
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.5.2.3",
-            [Patch],
-            rfc7644_3_5_2_3_replace_through_an_unmatched_filter_is_400_no_target
-        ),
+        case!(Rfc, "rfc7644-3.5.2.1", [Patch], rfc7644_3_5_2_1_add_of_an_existing_member_changes_nothing),
+        case!(Rfc, "rfc7644-3.5.2.1", [Patch], rfc7644_3_5_2_1_add_without_value_is_400),
+        case!(Rfc, "rfc7644-3.5.2.2", [Patch], rfc7644_3_5_2_2_remove_without_path_is_400_no_target),
+        case!(Rfc, "rfc7644-3.5.2.2", [Patch], rfc7644_3_5_2_2_remove_a_single_valued_attribute),
+        case!(Rfc, "rfc7644-3.5.2.2", [Patch], rfc7644_3_5_2_2_remove_a_sub_attribute),
+        case!(Rfc, "rfc7644-3.5.2.2", [Patch], rfc7644_3_5_2_2_remove_values_matched_by_a_filter),
+        case!(Rfc, "rfc7644-3.5.2.2", [Patch], rfc7644_3_5_2_2_remove_member_by_filter),
+        case!(Rfc, "rfc7644-3.5.2.2", [Patch], rfc7644_3_5_2_2_remove_all_members),
+        case!(Rfc, "rfc7644-3.5.2.3", [Patch], rfc7644_3_5_2_3_replace_a_single_valued_attribute),
+        case!(Rfc, "rfc7644-3.5.2.3", [Patch], rfc7644_3_5_2_3_replace_without_path),
+        case!(Rfc, "rfc7644-3.5.2.3", [Patch], rfc7644_3_5_2_3_replace_a_multi_valued_attribute),
+        case!(Rfc, "rfc7644-3.5.2.3", [Patch], rfc7644_3_5_2_3_replace_a_sub_attribute_through_a_filter),
+        case!(Rfc, "rfc7644-3.5.2.3", [Patch], rfc7644_3_5_2_3_replace_a_sub_attribute_keeps_its_siblings),
+        case!(Rfc, "rfc7644-3.5.2.3", [Patch], rfc7644_3_5_2_3_replace_of_an_unset_attribute_adds_it),
+        case!(Rfc, "rfc7644-3.5.2.3", [Patch], rfc7644_3_5_2_3_replace_an_extension_attribute_by_urn),
+        case!(Rfc, "rfc7644-3.5.2.3", [Patch], rfc7644_3_5_2_3_replace_members_sets_the_list),
+        case!(Rfc, "rfc7644-3.5.2.3", [Patch], rfc7644_3_5_2_3_replace_through_an_unmatched_filter_is_400_no_target),
     ]
 }
 

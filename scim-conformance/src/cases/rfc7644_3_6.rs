@@ -10,38 +10,14 @@ use crate::case;
 use crate::ensure;
 use crate::runner::{Case, CaseResult, Ctx, Profile::Rfc};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7644-3.6",
-            [],
-            rfc7644_3_6_delete_user_is_204_then_get_is_404
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.6",
-            [],
-            rfc7644_3_6_every_operation_on_a_deleted_user_is_404
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.6",
-            [Filter],
-            rfc7644_3_6_deleted_user_leaves_query_results
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.6",
-            [],
-            rfc7644_3_6_delete_group_is_204_then_get_is_404
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.6",
-            [],
-            rfc7644_3_6_deleted_user_leaves_group_members
-        ),
+        case!(Rfc, "rfc7644-3.6", [], rfc7644_3_6_delete_user_is_204_then_get_is_404),
+        case!(Rfc, "rfc7644-3.6", [], rfc7644_3_6_every_operation_on_a_deleted_user_is_404),
+        case!(Rfc, "rfc7644-3.6", [Filter], rfc7644_3_6_deleted_user_leaves_query_results),
+        case!(Rfc, "rfc7644-3.6", [], rfc7644_3_6_delete_group_is_204_then_get_is_404),
+        case!(Rfc, "rfc7644-3.6", [], rfc7644_3_6_deleted_user_leaves_group_members),
     ]
 }
 

@@ -8,32 +8,14 @@ use crate::case;
 use crate::ensure;
 use crate::runner::{fail, skip, Case, CaseResult, Ctx, Profile::Rfc, Verdict};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7644-3.7",
-            [Bulk],
-            rfc7644_3_7_bulk_id_references_resolve
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.7",
-            [Bulk, Patch],
-            rfc7644_3_7_each_operation_gets_its_status
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.7.3",
-            [Bulk],
-            rfc7644_3_7_3_fail_on_errors_stops_processing
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.7.4",
-            [Bulk],
-            rfc7644_3_7_4_more_than_max_operations_is_413
-        ),
+        case!(Rfc, "rfc7644-3.7", [Bulk], rfc7644_3_7_bulk_id_references_resolve),
+        case!(Rfc, "rfc7644-3.7", [Bulk, Patch], rfc7644_3_7_each_operation_gets_its_status),
+        case!(Rfc, "rfc7644-3.7.3", [Bulk], rfc7644_3_7_3_fail_on_errors_stops_processing),
+        case!(Rfc, "rfc7644-3.7.4", [Bulk], rfc7644_3_7_4_more_than_max_operations_is_413),
+        case!(Rfc, "rfc7644-3.7.4", [Bulk], rfc7644_3_7_4_more_than_max_payload_size_is_413),
     ]
 }
 
@@ -237,6 +219,31 @@ fn rfc7644_3_7_4_more_than_max_operations_is_413(ctx: &mut Ctx) -> CaseResult {
         r.status == 413,
         "{} operations (maxOperations {max}) answered {}",
         max + 1,
+        r.status
+    );
+    Ok(())
+}
+
+/// The other limit of §3.7.4: a body above `maxPayloadSize` is 413, whatever it holds.
+fn rfc7644_3_7_4_more_than_max_payload_size_is_413(ctx: &mut Ctx) -> CaseResult {
+    let Some(max) = ctx.caps.config["bulk"]["maxPayloadSize"].as_u64() else {
+        return skip("bulk.maxPayloadSize not advertised");
+    };
+    if max > 16 << 20 {
+        return skip(format!(
+            "bulk.maxPayloadSize is {max} bytes; too large to send"
+        ));
+    }
+    // One harmless operation, padded past the limit.
+    let padding = "x".repeat(max as usize + 1);
+    let body = json!({"schemas": [BULK_REQUEST], "Operations": [
+        {"method": "DELETE", "path": format!("/Users/{}", uuid::Uuid::new_v4()), "data": {"padding": padding}}
+    ]});
+    let r = ctx.http.post("/Bulk", &body)?;
+    ensure!(
+        r.status == 413,
+        "a {}-byte BulkRequest (maxPayloadSize {max}) answered {}",
+        body.to_string().len(),
         r.status
     );
     Ok(())

@@ -6,20 +6,11 @@ use crate::ensure;
 use crate::http::Req;
 use crate::runner::{Case, CaseResult, Ctx, Profile::Rfc};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7644-3.8",
-            [],
-            rfc7644_3_8_responses_are_application_scim_json
-        ),
-        case!(
-            Rfc,
-            "rfc7644-3.8",
-            [],
-            rfc7644_3_8_json_labelled_application_json_is_accepted
-        ),
+        case!(Rfc, "rfc7644-3.8", [], rfc7644_3_8_responses_are_application_scim_json),
+        case!(Rfc, "rfc7644-3.8", [], rfc7644_3_8_json_labelled_application_json_is_accepted),
     ]
 }
 

@@ -8,27 +8,13 @@ use crate::case;
 use crate::ensure;
 use crate::runner::{fail, Case, CaseResult, Ctx, Feature, Profile::Rfc};
 
+#[rustfmt::skip]
 pub fn cases() -> Vec<Case> {
     vec![
-        case!(
-            Rfc,
-            "rfc7644-4",
-            [],
-            rfc7644_4_service_provider_config_has_every_required_field
-        ),
-        case!(
-            Rfc,
-            "rfc7644-4",
-            [],
-            rfc7644_4_resource_types_list_user_and_group
-        ),
+        case!(Rfc, "rfc7644-4", [], rfc7644_4_service_provider_config_has_every_required_field),
+        case!(Rfc, "rfc7644-4", [], rfc7644_4_resource_types_list_user_and_group),
         case!(Rfc, "rfc7644-4", [], rfc7644_4_resource_type_by_id),
-        case!(
-            Rfc,
-            "rfc7644-4",
-            [],
-            rfc7644_4_schemas_describe_user_and_group
-        ),
+        case!(Rfc, "rfc7644-4", [], rfc7644_4_schemas_describe_user_and_group),
         case!(Rfc, "rfc7644-4", [], rfc7644_4_schema_by_id),
     ]
 }
