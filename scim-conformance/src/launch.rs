@@ -51,6 +51,13 @@ impl Roster {
         let database_url = format!("sqlite://{}", dir.join("roster.db").display());
         let command = |args: &[&str]| {
             let mut c = Command::new(&bin);
+            // roster reads every ROSTER_* variable as a setting and refuses unknown ones
+            // (ROSTER_BIN among them), so the child gets only the ones set here.
+            for (key, _) in std::env::vars_os() {
+                if key.to_string_lossy().starts_with("ROSTER_") {
+                    c.env_remove(key);
+                }
+            }
             c.args(args)
                 .env("ROSTER_DATABASE_URL", &database_url)
                 .env("ROSTER_LOG_LEVEL", "warn");

@@ -16,6 +16,7 @@ pub fn cases() -> Vec<Case> {
         case!(Rfc, "rfc7644-3.12", [], rfc7644_3_12_wrong_attribute_type_is_400),
         case!(Rfc, "rfc7644-3.12", [], rfc7644_3_12_unknown_endpoint_is_404),
         case!(Rfc, "rfc7644-3.12", [Patch], rfc7644_3_12_unknown_patch_op_is_400),
+        case!(Rfc, "rfc7644-3.12", [Patch], rfc7644_3_12_unknown_member_is_a_4xx),
     ]
 }
 
@@ -129,4 +130,22 @@ fn rfc7644_3_12_unknown_patch_op_is_400(ctx: &mut Ctx) -> CaseResult {
     let ops = json!([{"op": "frobnicate", "path": "displayName", "value": "x"}]);
     let r = ctx.http.patch(&path, &patch_body(ops))?;
     want_error(&r, 400, None, "PATCH with op \"frobnicate\"")
+}
+
+/// A member id that names no resource is the client's error: a 4xx. A 5xx makes IdPs
+/// retry forever (Entra retried such a 500 every 20 minutes, lightdash #24458); a 2xx
+/// must not leave the group unreadable.
+fn rfc7644_3_12_unknown_member_is_a_4xx(ctx: &mut Ctx) -> CaseResult {
+    let path = format!("/Groups/{}", id_of(&ctx.new_group(&[])?));
+    let ghost = uuid::Uuid::new_v4().to_string();
+    let ops = json!([{"op": "add", "path": "members", "value": [{"value": ghost}]}]);
+    let r = ctx.http.patch(&path, &patch_body(ops))?;
+    ensure!(
+        r.status < 500,
+        "adding a member that does not exist answered {}: {}",
+        r.status,
+        r.snippet()
+    );
+    ctx.fetch(&path)?;
+    Ok(())
 }

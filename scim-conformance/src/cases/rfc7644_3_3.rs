@@ -15,6 +15,7 @@ pub fn cases() -> Vec<Case> {
         case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_read_only_id_and_meta_are_ignored),
         case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_duplicate_user_name_is_409_uniqueness),
         case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_duplicate_user_name_in_other_case_is_409),
+        case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_duplicate_user_name_in_other_non_ascii_case_is_409),
         case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_missing_user_name_is_400),
         case!(Rfc, "rfc7644-3.3", [], rfc7644_3_3_create_group_with_members),
     ]
@@ -144,4 +145,22 @@ fn rfc7644_3_3_create_group_with_members(ctx: &mut Ctx) -> CaseResult {
         member_ids(&stored)
     );
     Ok(())
+}
+
+/// The same rule past ASCII (§7.8: case-insensitive comparison of international strings).
+/// A server that lower-cases only A–Z (SQLite's `lower()`, `COLLATE NOCASE`) lets
+/// `ÅSA` and `åsa` live side by side.
+fn rfc7644_3_3_duplicate_user_name_in_other_non_ascii_case_is_409(ctx: &mut Ctx) -> CaseResult {
+    let name = ctx.unique("-åsa-ünal@example.com");
+    ctx.create_user(&user_body(&name))?;
+    let r = ctx.http.post("/Users", &user_body(&name.to_uppercase()))?;
+    if r.status == 201 {
+        ctx.track(format!("/Users/{}", id_of(&r.body)));
+    }
+    want_error(
+        &r,
+        409,
+        Some("uniqueness"),
+        "POST of the userName with Å and Ü upper-cased",
+    )
 }

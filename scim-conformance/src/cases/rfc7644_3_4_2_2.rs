@@ -22,6 +22,8 @@ pub fn cases() -> Vec<Case> {
         case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_group_display_name_eq),
         case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_no_match_is_200_with_zero_results),
         case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_malformed_filter_is_400_invalid_filter),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_wildcard_characters_are_literal),
+        case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_escaped_quote_in_a_value),
         case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_multi_valued_filter_matches_or_is_refused),
         case!(Rfc, "rfc7644-3.4.2.2", [Filter], rfc7644_3_4_2_2_deeply_nested_filter_is_answered),
     ]
@@ -284,5 +286,42 @@ fn rfc7644_3_4_2_2_deeply_nested_filter_is_answered(ctx: &mut Ctx) -> CaseResult
         }
     }
     ctx.fetch("/ServiceProviderConfig")?;
+    Ok(())
+}
+
+/// Values are literal strings: `%` and `_` match themselves, not "anything" as they would
+/// in an unescaped SQL `LIKE`.
+fn rfc7644_3_4_2_2_wildcard_characters_are_literal(ctx: &mut Ctx) -> CaseResult {
+    let stem = ctx.unique("-w");
+    let mut ids = Vec::new();
+    for local in ["a_c", "abc", "a%c"] {
+        let user = ctx.create_user(&super::user_body(&format!("{stem}-{local}@example.com")))?;
+        ids.push(id_of(&user));
+    }
+    expect(ctx, &format!("userName sw \"{stem}-a_\""), &ids, &[0])?;
+    expect(
+        ctx,
+        &format!("userName eq \"{stem}-a%c@example.com\""),
+        &ids,
+        &[2],
+    )?;
+    expect(
+        ctx,
+        &format!("userName sw \"{stem}\" and userName co \"%\""),
+        &ids,
+        &[2],
+    )
+}
+
+/// Filter values are JSON strings (§3.4.2.2, `compValue`), so `\"` is a quote inside one.
+fn rfc7644_3_4_2_2_escaped_quote_in_a_value(ctx: &mut Ctx) -> CaseResult {
+    let name = ctx.unique("-o\"brien@example.com");
+    let user = ctx.create_user(&super::user_body(&name))?;
+    let quoted = serde_json::to_string(&name).expect("a string");
+    let got = found(ctx, &format!("userName eq {quoted}"))?;
+    ensure!(
+        got == vec![id_of(&user)],
+        "userName eq {quoted} found {got:?}"
+    );
     Ok(())
 }

@@ -22,6 +22,7 @@ pub fn cases() -> Vec<Case> {
         case!(Rfc, "rfc7644-3.5.2", [Patch], rfc7644_3_5_2_malformed_path_is_400_invalid_path),
         case!(Rfc, "rfc7644-3.5.2", [Patch], rfc7644_3_5_2_unknown_resource_is_404),
         case!(Rfc, "rfc7644-3.5.2", [Patch], rfc7644_3_5_2_primary_true_demotes_the_other_values),
+        case!(Rfc, "rfc7644-3.5.2", [Patch], rfc7644_3_5_2_concurrent_member_adds_are_all_kept),
         case!(Rfc, "rfc7644-3.5.2.1", [Patch], rfc7644_3_5_2_1_add_sets_a_single_valued_attribute),
         case!(Rfc, "rfc7644-3.5.2.1", [Patch], rfc7644_3_5_2_1_add_without_path_merges_attributes),
         case!(Rfc, "rfc7644-3.5.2.1", [Patch], rfc7644_3_5_2_1_add_appends_to_a_multi_valued_attribute),
@@ -573,4 +574,52 @@ fn rfc7644_3_5_2_3_replace_through_an_unmatched_filter_is_400_no_target(
         Some("noTarget"),
         "PATCH replace emails[type eq \"home\"].value on a user without a home email",
     )
+}
+
+/// Every PATCH that answered 2xx took effect, even when several hit one group at once
+/// (Entra and Okta push in parallel). A read-modify-write of the member list loses some.
+fn rfc7644_3_5_2_concurrent_member_adds_are_all_kept(ctx: &mut Ctx) -> CaseResult {
+    let mut users = Vec::new();
+    for _ in 0..8 {
+        users.push(id_of(&ctx.new_user()?));
+    }
+    let path = format!("/Groups/{}", id_of(&ctx.new_group(&[])?));
+    let http = &ctx.http;
+    let answers: Vec<Result<u16, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = users
+            .iter()
+            .map(|u| {
+                let ops = json!([{"op": "add", "path": "members", "value": [{"value": u}]}]);
+                let path = &path;
+                s.spawn(move || http.patch(path, &patch_body(ops)).map(|r| r.status))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("panicked".into())))
+            .collect()
+    });
+    let mut kept = Vec::new();
+    for (user, answer) in users.iter().zip(answers) {
+        match answer? {
+            200 | 204 => kept.push(user.as_str()),
+            // A server may refuse a concurrent change (409, 412, 503); it must say so.
+            s if (400..600).contains(&s) => {}
+            s => return crate::runner::fail(format!("a concurrent PATCH answered {s}")),
+        }
+    }
+    let after = ctx.fetch(&path)?;
+    let missing: Vec<&str> = kept
+        .iter()
+        .copied()
+        .filter(|u| !member_ids(&after).iter().any(|m| m == u))
+        .collect();
+    ensure!(
+        missing.is_empty(),
+        "{} of {} concurrent adds answered 2xx but are not members: {missing:?}",
+        missing.len(),
+        kept.len()
+    );
+    ensure!(!kept.is_empty(), "no concurrent add succeeded");
+    Ok(())
 }
