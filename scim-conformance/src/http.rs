@@ -99,7 +99,11 @@ impl Client {
             .agent
             .request(req.method, &url)
             .set("Accept", SCIM_JSON);
-        let auth = req.auth.unwrap_or_else(|| format!("Bearer {}", self.token));
+        // No token (a server without authentication): no header rather than "Bearer ".
+        let auth = req.auth.unwrap_or_else(|| match self.token.as_str() {
+            "" => String::new(),
+            token => format!("Bearer {token}"),
+        });
         if !auth.is_empty() {
             r = r.set("Authorization", &auth);
         }
