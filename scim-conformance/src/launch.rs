@@ -42,12 +42,21 @@ fn free_port() -> Result<u16, String> {
 
 impl Roster {
     pub fn start() -> Result<Self, String> {
-        let bin = roster_binary();
         let dir = std::env::temp_dir().join(format!(
             "scim-conformance-{}",
             uuid::Uuid::new_v4().simple()
         ));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let started = Self::start_in(dir.clone());
+        if started.is_err() {
+            // Once roster runs, Drop cleans up; before that, this does.
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        started
+    }
+
+    fn start_in(dir: PathBuf) -> Result<Self, String> {
+        let bin = roster_binary();
         let database_url = format!("sqlite://{}", dir.join("roster.db").display());
         let command = |args: &[&str]| {
             let mut c = Command::new(&bin);
