@@ -342,7 +342,89 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
             )
             .map(drop)
     });
-    vec![create, lookup, get]
+    let ids = &ids;
+    let groups = (users / 100).clamp(1, 50);
+    let group_members = run_phase(
+        "create_group_add_100_members",
+        groups,
+        concurrency,
+        |agent, g| {
+            let group = client.send(
+                agent,
+                "POST",
+                "/Groups",
+                Some(&json!({"displayName": format!("bench {run} group {g}")})),
+            )?;
+            let gid = group["id"].as_str().ok_or("no group id")?;
+            let members: Vec<String> = (0..100)
+                .map(|k| ids[(g * 100 + k) % ids.len()].clone())
+                .collect();
+            client
+                .send(
+                    agent,
+                    "PATCH",
+                    &format!("/Groups/{gid}?excludedAttributes=members"),
+                    Some(&member_patch("add", &members)),
+                )
+                .map(drop)
+        },
+    );
+    let pages = users.div_ceil(100).max(1);
+    let page = run_phase("page_all_users_100", pages, concurrency, |agent, p| {
+        let got = client.send(
+            agent,
+            "GET",
+            &format!("/Users?startIndex={}&count=100", p * 100 + 1),
+            None,
+        )?;
+        if got["Resources"].as_array().is_none_or(Vec::is_empty) {
+            return Err(format!("page {p} is empty"));
+        }
+        Ok(())
+    });
+    let put = run_phase("put_user", lookups, concurrency, |agent, i| {
+        let n = (i * 7919) % ids.len();
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "id": ids[n],
+            "userName": user_name(&run, n),
+            "name": {"givenName": "Bench", "familyName": format!("User{n}")},
+            "displayName": format!("Bench User {n}"),
+            "title": format!("Title {i}"),
+            "emails": [{"value": user_name(&run, n), "type": "work", "primary": true}],
+            "active": true,
+        });
+        client
+            .send(agent, "PUT", &format!("/Users/{}", ids[n]), Some(&body))
+            .map(drop)
+    });
+    let deactivate = run_phase("deactivate_user_patch", lookups, concurrency, |agent, i| {
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                          "Operations": [{"op": "replace", "path": "active", "value": false}]});
+        client
+            .send(
+                agent,
+                "PATCH",
+                &format!("/Users/{}", ids[(i * 7919) % ids.len()]),
+                Some(&body),
+            )
+            .map(drop)
+    });
+    let delete = run_phase("delete_user", ids.len(), concurrency, |agent, i| {
+        client
+            .send(agent, "DELETE", &format!("/Users/{}", ids[i]), None)
+            .map(drop)
+    });
+    vec![
+        create,
+        lookup,
+        get,
+        group_members,
+        page,
+        put,
+        deactivate,
+        delete,
+    ]
 }
 
 /// Creates `count` users through `/Bulk`, 1000 per request; returns their ids.
