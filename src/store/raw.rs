@@ -135,30 +135,11 @@ pub struct Count {
     pub n: i64,
 }
 
-/// A row with the total count of its query, from `COUNT(*) OVER ()`.
-#[derive(Debug)]
-pub struct Counted<R> {
-    pub row: R,
-    pub total_count: i64,
-}
-
-impl<R, DB> QueryableByName<DB> for Counted<R>
-where
-    DB: diesel::backend::Backend,
-    R: QueryableByName<DB>,
-    i64: diesel::deserialize::FromSql<BigInt, DB>,
-{
-    fn build<'a>(row: &impl diesel::row::NamedRow<'a, DB>) -> diesel::deserialize::Result<Self> {
-        Ok(Self {
-            row: R::build(row)?,
-            total_count: diesel::row::NamedRow::get::<BigInt, i64>(row, "total_count")?,
-        })
-    }
-}
-
 /// One page of `table` (the tenant's rows matching `filter`, a fragment over `table`)
-/// ordered by id, with the total count, in one round trip when the page has rows.
-/// `table` is a compile-time name, never user input.
+/// ordered by id, with the total count. Two queries on purpose: `COUNT(*) OVER ()` in
+/// the page query would materialise every matching row, full JSON included, on every
+/// page, where a separate count reads only the index. `table` is a compile-time name,
+/// never user input.
 pub fn page<R>(
     conn: &mut DbConnection,
     table: &'static str,
@@ -180,24 +161,19 @@ where
         }
         q
     };
-    if limit > 0 {
-        let mut q = scoped("*, COUNT(*) OVER () AS total_count");
-        q.sql(&format!(" ORDER BY {table}.id LIMIT "))
-            .bind(Bind::BigInt(limit))
-            .sql(" OFFSET ")
-            .bind(Bind::BigInt(offset));
-        let rows = q.load::<Counted<R>>(conn)?;
-        if let Some(first) = rows.first() {
-            let total = first.total_count;
-            return Ok((total, rows.into_iter().map(|c| c.row).collect()));
-        }
-    }
-    // `count=0`, or a page past the end: the count alone.
     let total = scoped("COUNT(*) AS n")
         .load::<Count>(conn)?
         .first()
         .map_or(0, |c| c.n);
-    Ok((total, Vec::new()))
+    if limit == 0 || offset >= total {
+        return Ok((total, Vec::new()));
+    }
+    let mut q = scoped("*");
+    q.sql(&format!(" ORDER BY {table}.id LIMIT "))
+        .bind(Bind::BigInt(limit))
+        .sql(" OFFSET ")
+        .bind(Bind::BigInt(offset));
+    Ok((total, q.load::<R>(conn)?))
 }
 
 /// Which of `ids` are rows of `table` in the tenant; chunked so a 10k-member PUT stays
