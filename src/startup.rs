@@ -14,7 +14,6 @@ use crate::config::Settings;
 use crate::http::metrics::Metrics;
 use crate::http::state::AppState;
 use crate::scim::discovery::Limits;
-use crate::scim::patch::MAX_OPERATIONS;
 use crate::store::{migrate, PoolSettings, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +62,6 @@ impl Application {
             limits: Limits {
                 max_page_size: settings.max_page_size.max(1),
                 max_body_bytes: settings.max_body_bytes,
-                max_patch_operations: MAX_OPERATIONS,
             },
             public_url: public_url.clone(),
             metrics: Metrics::default(),

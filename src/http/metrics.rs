@@ -44,7 +44,7 @@ impl Default for Metrics {
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
             latency_histogram as fn() -> Histogram,
         );
-        let pool_connections = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+        let pool_connections = Gauge::default();
         let pool_idle = Gauge::default();
         let pool_max = Gauge::default();
         registry.register(

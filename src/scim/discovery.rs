@@ -9,7 +9,6 @@ use super::schema::SERVICE_PROVIDER_CONFIG_SCHEMA;
 pub struct Limits {
     pub max_page_size: i64,
     pub max_body_bytes: usize,
-    pub max_patch_operations: usize,
 }
 
 /// RFC 7643 §5 `ServiceProviderConfig`, advertising only what works.
