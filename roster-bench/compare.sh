@@ -2,7 +2,8 @@
 # Reproduces the comparison in BENCHMARKS.md: the same identity-provider-shaped workload
 # against roster on SQLite, roster on PostgreSQL and the independent scim2-server (PyPI),
 # in one run, with this machine's limits (raw commits with roster's durability settings,
-# and the HTTP floor: roster's /healthz, an empty actix-web handler) measured alongside.
+# and the HTTP floor: an empty actix-web handler, `roster-bench floor-server`) measured
+# alongside.
 # Writes the table to stdout and the chart to docs/bench/phases.svg.
 #
 #   roster-bench/compare.sh [USERS] [LOOKUPS] [CONCURRENCY]
@@ -19,6 +20,11 @@ build
 VENV=target/scim2-server-venv
 [ -x "$VENV/bin/scim2-server" ] || { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q scim2-server==0.8.3; }
 
+# The HTTP floor: an empty actix-web handler on its own port, timed in each roster run.
+FLOOR_PORT=$((PORT + 1))
+$BENCH floor-server --port "$FLOOR_PORT" &
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$FLOOR_PORT/" >/dev/null && break; sleep 0.1; done
+
 phases() { # label base-url token [floor-url]
   local floor=()
   [ -n "${4:-}" ] && floor=(--floor-url "$4")
@@ -32,7 +38,7 @@ fresh_pg_db roster_bench_cmp_raw
 for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster_bench_cmp"; do
   set -- $target
   start_roster "$1" "$2"
-  phases "$1" "$(BASE_URL)" "$TOKEN" "http://127.0.0.1:$PORT/healthz"
+  phases "$1" "$(BASE_URL)" "$TOKEN" "http://127.0.0.1:$FLOOR_PORT/"
   stop_roster
 done
 "$VENV/bin/scim2-server" --port "$PORT" --bearer-token benchtoken --tenant bench >"$OUT/scim2-server.log" 2>&1 &
@@ -68,8 +74,8 @@ for ph in phases:
 print("\n| limit (same run) | ops/s | p50 / p99 ms |\n|---|---|---|")
 for label, key, ph in [("raw SQLite commit (WAL, synchronous=FULL)", "raw-sqlite", "raw_insert_commit"),
                        ("raw PostgreSQL commit", "raw-pg", "raw_insert_commit"),
-                       ("HTTP floor, roster /healthz (SQLite run)", "roster-sqlite", "http_floor"),
-                       ("HTTP floor, roster /healthz (PostgreSQL run)", "roster-pg", "http_floor")]:
+                       ("HTTP floor: an empty actix-web handler (during the SQLite run)", "roster-sqlite", "http_floor"),
+                       ("HTTP floor: an empty actix-web handler (during the PostgreSQL run)", "roster-pg", "http_floor")]:
     row = r[key][ph]
     print(f"| {label} | {row['ops_per_sec']:.0f} | {row['p50_ms']:.2f} / {row['p99_ms']:.2f} |")
 for backend, raw in (("roster-sqlite", "raw-sqlite"), ("roster-pg", "raw-pg")):

@@ -65,6 +65,11 @@ enum Command {
         #[arg(long)]
         json: Option<String>,
     },
+    /// Serve an empty actix-web handler on 127.0.0.1:PORT until killed: the HTTP floor.
+    FloorServer {
+        #[arg(long)]
+        port: u16,
+    },
     /// Raw commits on the database itself: the ceiling any server on it can reach.
     Baseline {
         /// `sqlite://PATH` (WAL, synchronous=FULL, as roster) or `postgres://…`.
@@ -119,6 +124,21 @@ impl Phase {
     }
 }
 
+/// An empty actix-web handler with roster's worker count: what any request costs
+/// before roster does anything.
+fn floor_server(port: u16) -> std::io::Result<()> {
+    actix_web::rt::System::new().block_on(
+        actix_web::HttpServer::new(|| {
+            actix_web::App::new().default_service(actix_web::web::to(|| async {
+                actix_web::HttpResponse::Ok().finish()
+            }))
+        })
+        .workers(2)
+        .bind(("127.0.0.1", port))?
+        .run(),
+    )
+}
+
 fn main() {
     let cli = Cli::parse();
     let (label, json_out, phases) = match cli.command {
@@ -165,6 +185,10 @@ fn main() {
                 token,
             };
             (label, json, group_phases(&client, &sizes, ops))
+        }
+        Command::FloorServer { port } => {
+            floor_server(port).expect("floor server");
+            return;
         }
         Command::Baseline {
             database_url,
