@@ -60,7 +60,9 @@ impl ApiError {
                 ServiceError::Uniqueness { .. }
                 | ServiceError::Store(StoreError::UniqueViolation(_)),
             ) => Some(ScimType::Uniqueness),
-            ApiError::Service(ServiceError::InvalidSlug) => Some(ScimType::InvalidValue),
+            ApiError::Service(
+                ServiceError::InvalidSlug | ServiceError::Store(StoreError::InvalidInput(_)),
+            ) => Some(ScimType::InvalidValue),
             _ => None,
         }
     }
@@ -117,6 +119,7 @@ impl ResponseError for ApiError {
                     StatusCode::CONFLICT
                 }
                 ServiceError::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
+                ServiceError::Store(StoreError::InvalidInput(_)) => StatusCode::BAD_REQUEST,
                 ServiceError::Store(StoreError::UniqueViolation(_)) => StatusCode::CONFLICT,
                 ServiceError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
                 ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -11,6 +11,9 @@ pub enum StoreError {
     /// The database cannot be reached, is overloaded or timed out: worth retrying.
     #[error("database unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database refused a value the client sent (PostgreSQL text cannot hold U+0000).
+    #[error("the database refused a value: {0}")]
+    InvalidInput(String),
     #[error("invalid database URL: {0}")]
     BadUrl(String),
     #[error("migration failed")]
@@ -34,6 +37,11 @@ impl From<DieselError> for StoreError {
                 | DatabaseErrorKind::UnableToSendCommand,
                 _,
             ) => StoreError::Unavailable(Box::new(e)),
+            DieselError::DatabaseError(_, ref info)
+                if info.message().contains("invalid byte sequence") =>
+            {
+                StoreError::InvalidInput("text cannot contain the character U+0000".into())
+            }
             DieselError::DatabaseError(_, ref info) if is_transient(info.message()) => {
                 StoreError::Unavailable(Box::new(e))
             }

@@ -121,3 +121,25 @@ fn unknown_endpoints_are_404_and_wrong_methods_405() {
     app.call("POST", "/ServiceProviderConfig", Some(&json!({})))
         .assert_scim_error(405, None);
 }
+
+#[test]
+fn nul_characters_in_filters_and_paths_are_client_errors_on_every_backend() {
+    let app = TestApp::spawn();
+    let r = app.get("/Users?filter=userName%20eq%20%22a%5Cu0000b%22");
+    assert!(
+        r.status == 400 || (r.status == 200 && r.body["totalResults"] == 0),
+        "{}: {}",
+        r.status,
+        r.text
+    );
+    let r = app.raw(
+        "GET",
+        &format!("{}/scim/v2/a%00b/Users", app.address),
+        &[("Authorization", &format!("Bearer {}", app.token))],
+        None,
+        None,
+    );
+    assert!(r.status < 500, "{}: {}", r.status, r.text);
+    let r = app.get("/Users/a%00b");
+    assert!(r.status < 500, "{}: {}", r.status, r.text);
+}

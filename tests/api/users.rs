@@ -556,6 +556,9 @@ fn strings_with_nul_are_400_on_every_backend() {
         &patch_op(json!([{"op": "add", "path": "title", "value": "a\u{0}"}])),
     )
     .assert_scim_error(400, Some("invalidValue"));
-    app.post("/Groups", &json!({"displayName": "g", "description": ["\u{0}"]}))
-        .assert_scim_error(400, Some("invalidValue"));
+    app.post(
+        "/Groups",
+        &json!({"displayName": "g", "description": ["\u{0}"]}),
+    )
+    .assert_scim_error(400, Some("invalidValue"));
 }
