@@ -342,6 +342,7 @@ pub struct UserColumns {
 }
 
 pub fn user_columns(attributes: &Map<String, Value>) -> Result<UserColumns, Invalid> {
+    refuse_nul(attributes)?;
     let user_name = required_string(attributes, "userName")?;
     Ok(UserColumns {
         user_name,
@@ -361,10 +362,34 @@ pub struct GroupColumns {
 }
 
 pub fn group_columns(attributes: &Map<String, Value>) -> Result<GroupColumns, Invalid> {
+    refuse_nul(attributes)?;
     Ok(GroupColumns {
         display_name: required_string(attributes, "displayName")?,
         external_id: optional_string(attributes, "externalId"),
     })
+}
+
+/// PostgreSQL text and `jsonb` cannot hold U+0000, so no backend stores it: one stored
+/// NUL would break every JSON filter of its tenant on PostgreSQL.
+fn refuse_nul(attributes: &Map<String, Value>) -> Result<(), Invalid> {
+    fn has_nul(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().any(has_nul),
+            Value::Object(fields) => fields.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            Value::Null | Value::Bool(_) | Value::Number(_) => false,
+        }
+    }
+    if attributes
+        .iter()
+        .any(|(k, v)| k.contains('\0') || has_nul(v))
+    {
+        return Err(Invalid::new(
+            ScimType::InvalidValue,
+            "strings cannot contain the character U+0000",
+        ));
+    }
+    Ok(())
 }
 
 fn required_string(attributes: &Map<String, Value>, name: &str) -> Result<String, Invalid> {

@@ -541,3 +541,21 @@ fn root_search_returns_users_and_groups_in_one_list() {
     app.post("/.search", &json!({"filter": "title pr"}))
         .assert_scim_error(400, Some("invalidFilter"));
 }
+
+#[test]
+fn strings_with_nul_are_400_on_every_backend() {
+    // PostgreSQL text cannot hold U+0000; refusing it everywhere keeps the backends alike.
+    let app = TestApp::spawn();
+    app.post("/Users", &json!({"userName": "a\u{0}b"}))
+        .assert_scim_error(400, Some("invalidValue"));
+    app.post("/Users", &json!({"userName": "nul", "x": {"k\u{0}": 1}}))
+        .assert_scim_error(400, Some("invalidValue"));
+    let id = app.create_user("nul");
+    app.patch(
+        &format!("/Users/{id}"),
+        &patch_op(json!([{"op": "add", "path": "title", "value": "a\u{0}"}])),
+    )
+    .assert_scim_error(400, Some("invalidValue"));
+    app.post("/Groups", &json!({"displayName": "g", "description": ["\u{0}"]}))
+        .assert_scim_error(400, Some("invalidValue"));
+}
