@@ -10,6 +10,13 @@ use diesel::Connection;
 
 use super::error::StoreError;
 
+diesel::define_sql_function! {
+    /// Unicode lower case exactly as `scim::resource::fold` (Rust's `to_lowercase`)
+    /// computes it; SQLite's own `lower()` folds ASCII only. Case-insensitive filters
+    /// on SQLite use it, so they fold as `user_name_folded` and `matches` do.
+    fn roster_fold(text: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
     Postgres(PgConnection),
@@ -96,15 +103,21 @@ impl ManageConnection for Manager {
                      PRAGMA case_sensitive_like = ON;"
                 ))
                 .map_err(r2d2::Error::QueryError)?;
+                roster_fold_utils::register_impl(&mut conn, |text: Option<String>| {
+                    text.map(|t| crate::scim::resource::fold(&t))
+                })
+                .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
             Target::Postgres(url) => {
                 let mut conn = PgConnection::establish(&with_connect_timeout(url))
                     .map_err(r2d2::Error::ConnectionError)?;
-                // A hung query must end in an error the caller can turn into 503.
+                // A hung query must end in an error the caller can turn into 503. JIT
+                // compiling a filter's many small subqueries took seconds where running
+                // them takes milliseconds (their row estimates look huge), so it is off.
                 let ms = self.statement_timeout.as_millis();
                 conn.batch_execute(&format!(
-                    "SET statement_timeout = {ms}; SET lock_timeout = {ms};"
+                    "SET statement_timeout = {ms}; SET lock_timeout = {ms}; SET jit = off;"
                 ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Postgres(conn))

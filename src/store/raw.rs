@@ -7,7 +7,7 @@
 
 use diesel::pg::Pg;
 use diesel::query_builder::BoxedSqlQuery;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Double, Text};
 use diesel::sqlite::Sqlite;
 use diesel::{QueryableByName, RunQueryDsl};
 
@@ -19,6 +19,7 @@ pub enum Bind {
     Text(String),
     Bool(bool),
     BigInt(i64),
+    Double(f64),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -111,10 +112,12 @@ impl RawQuery {
         DB: diesel::backend::Backend
             + diesel::sql_types::HasSqlType<Text>
             + diesel::sql_types::HasSqlType<Bool>
-            + diesel::sql_types::HasSqlType<BigInt>,
+            + diesel::sql_types::HasSqlType<BigInt>
+            + diesel::sql_types::HasSqlType<Double>,
         String: diesel::serialize::ToSql<Text, DB>,
         bool: diesel::serialize::ToSql<Bool, DB>,
         i64: diesel::serialize::ToSql<BigInt, DB>,
+        f64: diesel::serialize::ToSql<Double, DB>,
     {
         let mut query = diesel::sql_query(self.sql.clone()).into_boxed::<DB>();
         for bind in &self.binds {
@@ -122,6 +125,7 @@ impl RawQuery {
                 Bind::Text(v) => query.bind::<Text, _>(v),
                 Bind::Bool(v) => query.bind::<Bool, _>(v),
                 Bind::BigInt(v) => query.bind::<BigInt, _>(v),
+                Bind::Double(v) => query.bind::<Double, _>(v),
             };
         }
         query
