@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod discovery;
 mod errors;
+mod filters;
 mod groups;
 mod jumpcloud;
 mod operations;
