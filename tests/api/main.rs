@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod discovery;
 mod errors;
+mod filter_fuzz;
 mod filters;
 mod groups;
 mod jumpcloud;
