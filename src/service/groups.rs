@@ -198,7 +198,7 @@ pub fn list(
     params: &ListParams,
     with_members: bool,
 ) -> Result<(i64, Vec<Value>), ServiceError> {
-    let filter = super::sql_filter(KIND, params, conn)?;
+    let filter = super::sql_filter(KIND, params, conn, scope)?;
     let (total, rows) = groups::list(
         conn,
         &scope.tenant,

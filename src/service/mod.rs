@@ -86,11 +86,15 @@ fn sql_filter(
     kind: ResourceKind,
     params: &ListParams,
     conn: &DbConnection,
+    scope: &Scope,
 ) -> Result<Option<crate::store::raw::RawQuery>, Invalid> {
     params
         .filter
         .as_ref()
-        .map(|f| crate::store::filter_sql::compile(kind, f, conn.dialect()))
+        .map(|f| {
+            let base = Some(scope.base_url.as_str());
+            crate::store::filter_sql::compile_at(kind, f, conn.dialect(), base)
+        })
         .transpose()
 }
 

@@ -139,7 +139,7 @@ pub fn list(
     params: &ListParams,
     with_groups: bool,
 ) -> Result<(i64, Vec<Value>), ServiceError> {
-    let filter = super::sql_filter(KIND, params, conn)?;
+    let filter = super::sql_filter(KIND, params, conn, scope)?;
     let (total, rows) = users::list(
         conn,
         &scope.tenant,

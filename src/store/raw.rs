@@ -90,6 +90,10 @@ impl RawQuery {
         &self.sql
     }
 
+    pub fn binds(&self) -> &[Bind] {
+        &self.binds
+    }
+
     pub fn load<R>(&self, conn: &mut DbConnection) -> Result<Vec<R>, StoreError>
     where
         R: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,

@@ -70,7 +70,7 @@ fn malformed_filters_are_400_invalid_filter() {
         "userName zz \"a\"",
         "(userName eq \"a\"",
         "userName eq \"a",
-        "title pr",
+        "password pr",
         "active gt true",
     ] {
         let r = app.get(&format!(

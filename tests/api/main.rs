@@ -9,6 +9,8 @@ mod concurrency;
 mod discovery;
 mod errors;
 mod etags;
+mod filter_fuzz;
+mod filters;
 mod groups;
 mod jumpcloud;
 mod operations;

@@ -538,7 +538,9 @@ fn root_search_returns_users_and_groups_in_one_list() {
     assert_eq!(r.body["Resources"][0]["meta"]["resourceType"], "Group");
     let r = app.post("/.search", &json!({"startIndex": 2, "count": 1}));
     assert_eq!(r.body["Resources"][0]["meta"]["resourceType"], "Group");
-    app.post("/.search", &json!({"filter": "title pr"}))
+    let r = app.post("/.search", &json!({"filter": "title pr"}));
+    assert_eq!(r.body["totalResults"], 0, "{}", r.text);
+    app.post("/.search", &json!({"filter": "password pr"}))
         .assert_scim_error(400, Some("invalidFilter"));
 }
 
