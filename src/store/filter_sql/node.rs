@@ -11,9 +11,9 @@ use std::rc::Rc;
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
 use crate::scim::schema::{self, AttributeDef};
 use crate::scim::{Invalid, ScimType};
+use crate::store::raw::Bind;
 
 use super::{CaseRule, Compiler, Dialect, Scope, Sql, FALSE, TRUE};
-use crate::store::raw::Bind;
 
 /// A JSON value, as bind-free SQL over aliases. SQLite: `ty` is `json_each`'s type name
 /// and `val` its value (JSON text for objects and arrays, an SQL value otherwise).
