@@ -11,9 +11,9 @@ use std::rc::Rc;
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
 use crate::scim::schema::{self, AttributeDef};
 use crate::scim::{Invalid, ScimType};
+use crate::store::raw::Bind;
 
 use super::{CaseRule, Compiler, Dialect, Scope, Sql, FALSE, TRUE};
-use crate::store::raw::Bind;
 
 /// A JSON value, as bind-free SQL over aliases. SQLite: `ty` is `json_each`'s type name
 /// and `val` its value (JSON text for objects and arrays, an SQL value otherwise).
@@ -358,7 +358,14 @@ impl Compiler<'_> {
             Key::Exact(name) => Sql::new(&quote(name)),
             Key::Ci(name) => self.ci_key(&object(""), name),
         };
-        let mut cond = Sql::new(&format!("{k}.key = "));
+        let mut cond = Sql::default();
+        if let Key::Ci(name) = key {
+            // Cheap first: the picking subquery then runs for the one likely key only.
+            cond.sql(&format!("{} = ", self.ascii_lower(&format!("{k}.key"))))
+                .bind(Bind::Text(name.to_ascii_lowercase()))
+                .sql(" AND ");
+        }
+        cond.sql(&format!("{k}.key = "));
         if itself {
             // Not an object: the dummy's one key picks the value itself.
             cond.sql(&format!("CASE WHEN {} = 'object' THEN ", parent.ty))
@@ -400,15 +407,11 @@ impl Compiler<'_> {
     /// first, then the smallest in byte order (`serde_json`'s map order).
     pub(super) fn ci_key(&self, object: &str, name: &str) -> Sql {
         let kk = self.alias("kk");
-        let (each, folded, order) = match self.dialect {
-            // SQLite's built-in lower() folds ASCII only: just what is wanted here.
-            Dialect::Sqlite => ("json_each", format!("lower({kk}.key)"), format!("{kk}.key")),
-            Dialect::Postgres => (
-                "jsonb_each",
-                format!("translate({kk}.key, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"),
-                format!("{kk}.key COLLATE \"C\""),
-            ),
+        let (each, order) = match self.dialect {
+            Dialect::Sqlite => ("json_each", format!("{kk}.key")),
+            Dialect::Postgres => ("jsonb_each", format!("{kk}.key COLLATE \"C\"")),
         };
+        let folded = self.ascii_lower(&format!("{kk}.key"));
         let mut q = Sql::new(&format!(
             "(SELECT {kk}.key FROM {each}({object}) AS {kk} WHERE {folded} = "
         ));
@@ -417,6 +420,17 @@ impl Compiler<'_> {
             .bind(Bind::Text(name.to_owned()))
             .sql(&format!(", {order} LIMIT 1)"));
         q
+    }
+
+    /// `expr` with ASCII letters lower-cased, as `eq_ignore_ascii_case` compares.
+    fn ascii_lower(&self, expr: &str) -> String {
+        match self.dialect {
+            // SQLite's built-in lower() folds ASCII only: just what is wanted here.
+            Dialect::Sqlite => format!("lower({expr})"),
+            Dialect::Postgres => format!(
+                "translate({expr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+            ),
+        }
     }
 
     /// `elements(v)`: the items of an array, or the value itself. Known single-valued
