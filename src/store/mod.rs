@@ -54,6 +54,8 @@ pub struct Store {
     /// SQLite admits one writer at a time; queueing writers here, in order, beats
     /// SQLite's sleep-and-retry busy handler on tail latency.
     sqlite_writer: Arc<Mutex<()>>,
+    /// How long a request may wait for its turn or a connection before it gets 503.
+    checkout_timeout: Duration,
 }
 
 /// What `/readyz` and `/metrics` report about the pool.
@@ -79,6 +81,7 @@ impl Store {
             pool,
             target,
             sqlite_writer: Arc::default(),
+            checkout_timeout: settings.checkout_timeout,
         })
     }
 
@@ -146,16 +149,55 @@ impl Store {
     {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
+        let deadline = std::time::Instant::now() + self.checkout_timeout;
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
-            // A poisoned lock only means another writer panicked; the database is fine.
-            let _turn = writer
-                .as_ref()
-                .map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            let _turn = match &writer {
+                Some(w) => Some(wait_for_turn(w, deadline)?),
+                None => None,
+            };
             let mut conn = pool.get().map_err(StoreError::from)?;
             f(&mut conn)
         })
         .await
         .map_err(|e| E::from(StoreError::TaskFailed(e)))?
+    }
+}
+
+/// Takes the SQLite writer's turn, waiting no longer than the pool would for a
+/// connection: a stuck writer turns the queue behind it into 503s, never a hang.
+fn wait_for_turn(
+    writer: &Mutex<()>,
+    deadline: std::time::Instant,
+) -> Result<std::sync::MutexGuard<'_, ()>, StoreError> {
+    loop {
+        match writer.try_lock() {
+            Ok(guard) => return Ok(guard),
+            // A poisoned lock only means another writer panicked; the database is fine.
+            Err(std::sync::TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(StoreError::Unavailable(
+                    "timed out waiting for the SQLite writer".into(),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_writer_that_cannot_get_its_turn_in_time_is_unavailable() {
+        let writer = Mutex::new(());
+        let _held = writer.lock().unwrap();
+        let started = std::time::Instant::now();
+        let err = wait_for_turn(&writer, started + Duration::from_millis(50)).unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable(_)));
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }
