@@ -1,12 +1,13 @@
 //! roster: a SCIM 2.0 provisioning server.
 //!
 //! Layers: `http` (actix adapters) → `service` (one transaction per use case) →
-//! `store` (all diesel). `scim` is the pure protocol core underneath them all.
+//! `store` (all diesel). `scim` and `roles` are the pure core underneath them all.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod http;
+pub mod roles;
 pub mod scim;
 pub mod service;
 pub mod startup;

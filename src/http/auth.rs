@@ -6,10 +6,11 @@
 use std::future::{ready, Ready};
 
 use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use super::error::ApiError;
 use super::state::AppState;
+use crate::service::events::{Actor, ActorKind};
 use crate::service::{tenants, Scope, ServiceError};
 use crate::store::DbConnection;
 
@@ -18,17 +19,27 @@ pub struct Caller {
     slug: String,
     token: String,
     base_url: String,
+    correlation_id: String,
 }
 
 impl Caller {
     /// The caller's tenant scope, if the token is a live token of that tenant.
     pub fn authorize(&self, conn: &mut DbConnection) -> Result<Scope, ServiceError> {
-        let tenant = tenants::authenticate(conn, &self.slug, &self.token)?
+        let found = tenants::authenticate(conn, &self.slug, &self.token)?
             .ok_or(ServiceError::Unauthenticated)?;
-        Ok(Scope {
-            tenant,
+        let scope = Scope {
+            tenant: found.tenant,
             base_url: self.base_url.clone(),
-        })
+            actor: Actor {
+                kind: ActorKind::Scim,
+                id: found.token_id,
+            },
+            correlation_id: self.correlation_id.clone(),
+        };
+        if !found.activated {
+            tenants::activate(conn, &scope)?;
+        }
+        Ok(scope)
     }
 }
 
@@ -46,15 +57,25 @@ impl FromRequest for Caller {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(bearer_token);
+        let correlation_id = correlation_id(req);
         ready(match (public_url, slug, token) {
             (Some(public_url), Some(slug), Some(token)) => Ok(Caller {
                 base_url: format!("{public_url}/scim/v2/{slug}"),
                 slug: slug.to_owned(),
                 token: token.to_owned(),
+                correlation_id,
             }),
             _ => Err(ApiError::Unauthenticated),
         })
     }
+}
+
+/// The request id (also sent back as `X-Request-Id`) that events link back to.
+pub fn correlation_id(req: &HttpRequest) -> String {
+    req.extensions()
+        .get::<tracing_actix_web::RequestId>()
+        .map(|id| format!("req_{id}"))
+        .unwrap_or_default()
 }
 
 /// The token of an `Authorization` header. Besides `Bearer <token>` (scheme in any

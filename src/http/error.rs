@@ -38,6 +38,8 @@ pub enum ApiError {
     NotImplemented(&'static str),
     #[error("a bulk request may carry at most {max} operations")]
     TooManyOperations { max: usize },
+    #[error("this API key lacks the '{0}' scope")]
+    Forbidden(&'static str),
 }
 
 impl From<Invalid> for ApiError {
@@ -115,9 +117,9 @@ impl ResponseError for ApiError {
                 ServiceError::NotFound { .. } | ServiceError::UnknownTenant(_) => {
                     StatusCode::NOT_FOUND
                 }
-                ServiceError::Uniqueness { .. } | ServiceError::TenantExists(_) => {
-                    StatusCode::CONFLICT
-                }
+                ServiceError::Uniqueness { .. }
+                | ServiceError::TenantExists(_)
+                | ServiceError::Conflict(_) => StatusCode::CONFLICT,
                 ServiceError::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
                 ServiceError::Store(StoreError::InvalidInput(_)) => StatusCode::BAD_REQUEST,
                 ServiceError::Store(StoreError::UniqueViolation(_)) => StatusCode::CONFLICT,
@@ -125,6 +127,7 @@ impl ResponseError for ApiError {
                 ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge { .. } | ApiError::TooManyOperations { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }

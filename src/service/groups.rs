@@ -2,8 +2,10 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
+use super::events::{self, Outbox};
+use super::roles::{self, Catalog};
 use super::users::parse_attributes;
 use super::{new_id, unique, Rendered, Scope, ServiceError};
 use crate::scim::etag::Preconditions;
@@ -12,7 +14,8 @@ use crate::scim::patch::{self, MemberChange};
 use crate::scim::resource::{self, fold, GroupColumns, MemberRef, Meta};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{Invalid, ScimType};
-use crate::store::groups::{self, GroupRow, MemberRow, NewMember};
+use crate::store::groups::{self, GroupRow, MemberRow, Membership, NewMember};
+use crate::store::roles::{self as role_store, Lock};
 use crate::store::{read_transaction, users, write_transaction, DbConnection, TenantId};
 
 const KIND: ResourceKind = ResourceKind::Group;
@@ -37,10 +40,16 @@ pub fn create(
     );
     write_transaction(conn, |c| {
         groups::insert(c, &row).map_err(unique("displayName"))?;
+        let mut added = Vec::new();
         if let Some(members) = &normalized.members {
             let typed = resolve_members(c, &scope.tenant, &row.id, members)?;
-            groups::add_members(c, &scope.tenant, &row.id, &typed, now)?;
+            added = groups::add_members(c, &scope.tenant, &row.id, &typed, now)?;
         }
+        let mut outbox = Outbox::new(scope, now);
+        outbox.emit("group.created", render_loaded(c, scope, &row, false)?.body);
+        // A new group has no mappings (they are keyed on its id), so no roles change.
+        emit_members(&mut outbox, &row, &added, &[]);
+        outbox.commit(c)?;
         render_loaded(c, scope, &row, true)
     })
 }
@@ -69,6 +78,7 @@ pub fn replace(
     let normalized = resource::normalize(KIND, body)?;
     let mut attributes = normalized.attributes;
     write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
         let existing = groups::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
         super::check_write(pre, existing.version)?;
         let old = parse_attributes(&existing.attributes)?;
@@ -77,7 +87,7 @@ pub fn replace(
                 attributes.insert("externalId".into(), value.clone());
             }
         }
-        let mut changed_members = 0;
+        let mut changes = MemberChanges::default();
         if let Some(wanted) = &normalized.members {
             let current: HashSet<String> = groups::member_ids(c, &scope.tenant, id)?
                 .into_iter()
@@ -93,19 +103,11 @@ pub fn replace(
                 .filter(|m| !current.contains(&m.id))
                 .cloned()
                 .collect();
-            changed_members += groups::remove_members(c, &scope.tenant, id, &gone)?;
+            changes.removed = groups::remove_members(c, &scope.tenant, id, &gone)?;
             let typed = resolve_members(c, &scope.tenant, id, &new)?;
-            changed_members += groups::add_members(c, &scope.tenant, id, &typed, now)?;
+            changes.added = groups::add_members(c, &scope.tenant, id, &typed, now)?;
         }
-        let row = save(
-            c,
-            scope,
-            existing,
-            &old,
-            attributes,
-            changed_members > 0,
-            now,
-        )?;
+        let row = save(c, scope, &catalog, existing, &old, attributes, changes, now)?;
         render_loaded(c, scope, &row, with_members)
     })
 }
@@ -121,61 +123,124 @@ pub fn patch(
 ) -> Result<Rendered, ServiceError> {
     let operations = patch::parse_request(body)?;
     write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
         let existing = groups::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
         super::check_write(pre, existing.version)?;
         let old = parse_attributes(&existing.attributes)?;
         let mut attributes = old.clone();
-        let changes = patch::apply(KIND, &mut attributes, &operations)?;
-        let mut changed_members = 0;
-        for change in changes {
-            changed_members += match change {
+        let mut changes = MemberChanges::default();
+        for change in patch::apply(KIND, &mut attributes, &operations)? {
+            match change {
                 MemberChange::Add(refs) => {
                     let typed = resolve_members(c, &scope.tenant, id, &refs)?;
-                    groups::add_members(c, &scope.tenant, id, &typed, now)?
+                    changes
+                        .added
+                        .extend(groups::add_members(c, &scope.tenant, id, &typed, now)?);
                 }
-                MemberChange::Remove(ids) => groups::remove_members(c, &scope.tenant, id, &ids)?,
-                MemberChange::RemoveAll => groups::remove_all_members(c, &scope.tenant, id)?,
+                MemberChange::Remove(ids) => {
+                    changes
+                        .removed
+                        .extend(groups::remove_members(c, &scope.tenant, id, &ids)?)
+                }
+                MemberChange::RemoveAll => {
+                    changes
+                        .removed
+                        .extend(groups::remove_all_members(c, &scope.tenant, id)?)
+                }
             };
         }
-        let row = save(
-            c,
-            scope,
-            existing,
-            &old,
-            attributes,
-            changed_members > 0,
-            now,
-        )?;
+        let row = save(c, scope, &catalog, existing, &old, attributes, changes, now)?;
         render_loaded(c, scope, &row, with_members)
     })
 }
 
+/// The memberships one request added and removed, in order.
+#[derive(Default)]
+struct MemberChanges {
+    added: Vec<Membership>,
+    removed: Vec<Membership>,
+}
+
+/// Writes the group if anything changed, emits its events and recomputes the roles
+/// of the users whose membership changed (M11: nothing changed, nothing emitted).
+#[allow(clippy::too_many_arguments)]
 fn save(
     conn: &mut DbConnection,
     scope: &Scope,
+    catalog: &Catalog,
     existing: GroupRow,
     old: &Map<String, Value>,
     attributes: Map<String, Value>,
-    members_changed: bool,
+    changes: MemberChanges,
     now: &str,
 ) -> Result<GroupRow, ServiceError> {
+    let attributes_changed = &attributes != old;
+    if !attributes_changed && changes.added.is_empty() && changes.removed.is_empty() {
+        return Ok(existing);
+    }
     let columns = resource::group_columns(&attributes)?;
-    let row = if &attributes == old && !members_changed {
-        existing
-    } else {
-        let row = to_row(
-            scope,
-            existing.id,
-            columns,
-            &attributes,
-            existing.version + 1,
-            &existing.created_at,
-            now,
+    let renamed = columns.display_name != existing.display_name;
+    let row = to_row(
+        scope,
+        existing.id,
+        columns,
+        &attributes,
+        existing.version + 1,
+        &existing.created_at,
+        now,
+    );
+    groups::update(conn, &row).map_err(unique("displayName"))?;
+    let mut outbox = Outbox::new(scope, now);
+    if attributes_changed {
+        // M2: a rename changes what is shown, never what is granted.
+        if renamed {
+            role_store::rename_group(conn, &scope.tenant, &row.id, &row.display_name)?;
+        }
+        outbox.emit_change(
+            "group.updated",
+            render_loaded(conn, scope, &row, false)?.body,
+            events::previous_attributes(old, &attributes),
         );
-        groups::update(conn, &row).map_err(unique("displayName"))?;
-        row
-    };
+    }
+    emit_members(&mut outbox, &row, &changes.added, &changes.removed);
+    let users: Vec<String> = changes
+        .added
+        .iter()
+        .chain(&changes.removed)
+        .filter(|m| m.member_type == "User")
+        .map(|m| m.member_id.clone())
+        .collect();
+    roles::members_changed(
+        conn,
+        &mut outbox,
+        &scope.tenant,
+        catalog,
+        &row.id,
+        users,
+        now,
+    )?;
+    outbox.commit(conn)?;
     Ok(row)
+}
+
+fn emit_members(
+    outbox: &mut Outbox,
+    group: &GroupRow,
+    added: &[Membership],
+    removed: &[Membership],
+) {
+    let data = |m: &Membership| {
+        json!({
+            "group": {"id": group.id, "displayName": group.display_name},
+            "member": {"id": m.member_id, "type": m.member_type},
+        })
+    };
+    for m in added {
+        outbox.emit("group.member_added", data(m));
+    }
+    for m in removed {
+        outbox.emit("group.member_removed", data(m));
+    }
 }
 
 pub fn delete(
@@ -184,10 +249,25 @@ pub fn delete(
     id: &str,
     pre: &Preconditions,
 ) -> Result<(), ServiceError> {
+    let now = super::now();
     write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
         let existing = groups::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
         super::check_write(pre, existing.version)?;
+        let mut outbox = Outbox::new(scope, &now);
+        outbox.emit(
+            "group.deleted",
+            render_loaded(c, scope, &existing, false)?.body,
+        );
+        let members = groups::remove_all_members(c, &scope.tenant, id)?;
         groups::delete(c, &scope.tenant, id)?;
+        let users = members
+            .into_iter()
+            .filter(|m| m.member_type == "User")
+            .map(|m| m.member_id)
+            .collect();
+        roles::group_deleted(c, &mut outbox, &scope.tenant, &catalog, id, users, &now)?;
+        outbox.commit(c)?;
         Ok(())
     })
 }

@@ -1,7 +1,9 @@
 //! Use cases. Each write is one transaction on one connection; nothing here knows HTTP.
 
 pub mod bulk;
+pub mod events;
 pub mod groups;
+pub mod roles;
 pub mod tenants;
 pub mod users;
 
@@ -25,6 +27,9 @@ pub enum ServiceError {
     UnresolvedReference(String),
     #[error("the resource changed: its version no longer matches the precondition")]
     PreconditionFailed,
+    /// A request that contradicts the current state (a role still in use, a taken slug).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{attribute} is already in use in this tenant")]
     Uniqueness { attribute: &'static str },
     #[error("tenant '{0}' does not exist")]
@@ -57,6 +62,9 @@ pub struct Scope {
     pub tenant: TenantId,
     /// `{public_url}/scim/v2/{slug}`, without a trailing slash.
     pub base_url: String,
+    /// Who acts, and the request id that events link back to.
+    pub actor: events::Actor,
+    pub correlation_id: String,
 }
 
 impl Scope {

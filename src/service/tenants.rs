@@ -2,7 +2,10 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{new_id, now, ServiceError};
+use serde_json::json;
+
+use super::events::Outbox;
+use super::{new_id, now, Scope, ServiceError};
 use crate::store::tenants::{self, TenantRow};
 use crate::store::tokens::{self, TokenRow};
 use crate::store::{write_transaction, DbConnection, StoreError, TenantId};
@@ -29,9 +32,15 @@ pub fn create_tenant(
         name: name.unwrap_or(slug).to_owned(),
         created_at: now(),
     };
-    write_transaction(conn, |c| match tenants::insert(c, &row) {
-        Err(StoreError::UniqueViolation(_)) => Err(ServiceError::TenantExists(slug.to_owned())),
-        other => Ok(other?),
+    write_transaction(conn, |c| {
+        match tenants::insert(c, &row) {
+            Err(StoreError::UniqueViolation(_)) => {
+                return Err(ServiceError::TenantExists(slug.to_owned()))
+            }
+            other => other?,
+        }
+        crate::store::roles::insert_settings(c, &TenantId(row.id.clone()))?;
+        Ok(())
     })?;
     Ok(row)
 }
@@ -105,14 +114,23 @@ pub fn revoke_token(
     }
 }
 
+/// A SCIM token that opened its tenant.
+pub struct Authenticated {
+    pub tenant: TenantId,
+    pub token_id: String,
+    /// False until the tenant's first authenticated request has been recorded.
+    pub activated: bool,
+}
+
 /// The tenant a bearer token opens, if it is a live token of the tenant named in the
 /// path. The lookup goes by digest, so its timing says nothing about the secret.
 pub fn authenticate(
     conn: &mut DbConnection,
     slug: &str,
     secret: &str,
-) -> Result<Option<TenantId>, StoreError> {
-    let Some((token, tenant_id)) = tokens::find_live_for_tenant(conn, slug, &digest(secret))?
+) -> Result<Option<Authenticated>, StoreError> {
+    let Some((token, tenant_id, activated)) =
+        tokens::find_live_for_tenant(conn, slug, &digest(secret))?
     else {
         return Ok(None);
     };
@@ -120,7 +138,27 @@ pub fn authenticate(
     if is_stale(token.last_used_at.as_deref(), &now) {
         tokens::touch(conn, &token.id, &now)?;
     }
-    Ok(Some(TenantId(tenant_id)))
+    Ok(Some(Authenticated {
+        tenant: TenantId(tenant_id),
+        token_id: token.id,
+        activated,
+    }))
+}
+
+/// Emits `connection.activated` once, for the tenant's first authenticated request.
+pub fn activate(conn: &mut DbConnection, scope: &Scope) -> Result<(), ServiceError> {
+    let now = now();
+    write_transaction(conn, |c| {
+        if tenants::mark_activated(c, &scope.tenant, &now)? {
+            let mut outbox = Outbox::new(scope, &now);
+            outbox.emit(
+                "connection.activated",
+                json!({"token_id": scope.actor.id, "activated_at": now}),
+            );
+            outbox.commit(c)?;
+        }
+        Ok(())
+    })
 }
 
 fn is_stale(last_used: Option<&str>, now: &str) -> bool {

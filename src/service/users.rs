@@ -2,12 +2,15 @@
 
 use serde_json::{Map, Value};
 
+use super::events::{self, Outbox};
+use super::roles::{self, Catalog};
 use super::{new_id, unique, Rendered, Scope, ServiceError};
 use crate::scim::etag::Preconditions;
 use crate::scim::list::ListParams;
 use crate::scim::resource::{self, fold, Meta, UserColumns};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{patch, Invalid, ScimType};
+use crate::store::roles::{Lock, SubjectRow};
 use crate::store::users::{self, MembershipRef, UserRow};
 use crate::store::{write_transaction, DbConnection};
 
@@ -22,8 +25,16 @@ pub fn create(
     let attributes = resource::normalize(KIND, body)?.attributes;
     let columns = resource::user_columns(&attributes)?;
     let row = to_row(scope, new_id(), columns, &attributes, 1, now, now);
-    write_transaction(conn, |c| users::insert(c, &row).map_err(unique("userName")))?;
-    Ok(render(scope, &row, Some(&[])))
+    write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
+        users::insert(c, &row).map_err(unique("userName"))?;
+        let rendered = render(scope, &row, Some(&[]));
+        let mut outbox = Outbox::new(scope, now);
+        outbox.emit("user.created", rendered.body.clone());
+        roles::user_written(c, &mut outbox, &scope.tenant, &catalog, &row.id, now)?;
+        outbox.commit(c)?;
+        Ok(rendered)
+    })
 }
 
 pub fn get(
@@ -57,6 +68,7 @@ pub fn replace(
 ) -> Result<Rendered, ServiceError> {
     let mut attributes = resource::normalize(KIND, body)?.attributes;
     write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
         let existing = users::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
         super::check_write(pre, existing.version)?;
         let old = parse_attributes(&existing.attributes)?;
@@ -67,7 +79,7 @@ pub fn replace(
                 }
             }
         }
-        save(c, scope, existing, &old, attributes, now)
+        save(c, scope, &catalog, existing, &old, attributes, now)
     })
 }
 
@@ -81,42 +93,62 @@ pub fn patch(
 ) -> Result<Rendered, ServiceError> {
     let operations = patch::parse_request(body)?;
     write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
         let existing = users::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
         super::check_write(pre, existing.version)?;
         let old = parse_attributes(&existing.attributes)?;
         let mut attributes = old.clone();
         patch::apply(KIND, &mut attributes, &operations)?;
-        save(c, scope, existing, &old, attributes, now)
+        save(c, scope, &catalog, existing, &old, attributes, now)
     })
 }
 
-/// Writes `attributes` over `existing`, bumping the version only on an effective change.
+/// Writes `attributes` over `existing`, bumping the version, emitting one event and
+/// recomputing roles only on an effective change (M11).
 fn save(
     conn: &mut DbConnection,
     scope: &Scope,
+    catalog: &Catalog,
     existing: UserRow,
     old: &Map<String, Value>,
     attributes: Map<String, Value>,
     now: &str,
 ) -> Result<Rendered, ServiceError> {
+    if &attributes == old {
+        let groups = users::groups_of(conn, &scope.tenant, std::slice::from_ref(&existing.id))?;
+        return Ok(render(scope, &existing, Some(&groups)));
+    }
     let columns = resource::user_columns(&attributes)?;
-    let row = if &attributes == old {
-        existing
-    } else {
-        let row = to_row(
-            scope,
-            existing.id,
-            columns,
-            &attributes,
-            existing.version + 1,
-            &existing.created_at,
-            now,
-        );
-        users::update(conn, &row).map_err(unique("userName"))?;
-        row
-    };
+    let was_active = existing.active;
+    let row = to_row(
+        scope,
+        existing.id,
+        columns,
+        &attributes,
+        existing.version + 1,
+        &existing.created_at,
+        now,
+    );
+    users::update(conn, &row).map_err(unique("userName"))?;
     let groups = users::groups_of(conn, &scope.tenant, std::slice::from_ref(&row.id))?;
-    Ok(render(scope, &row, Some(&groups)))
+    let rendered = render(scope, &row, Some(&groups));
+    // One event per change: a flip of `active` names the change, whatever else moved.
+    let event_type = match (was_active, row.active) {
+        (true, false) => "user.deactivated",
+        (false, true) => "user.reactivated",
+        _ => "user.updated",
+    };
+    let mut outbox = Outbox::new(scope, now);
+    outbox.emit_change(
+        event_type,
+        rendered.body.clone(),
+        events::previous_attributes(old, &attributes),
+    );
+    if was_active != row.active {
+        roles::user_written(conn, &mut outbox, &scope.tenant, catalog, &row.id, now)?;
+    }
+    outbox.commit(conn)?;
+    Ok(rendered)
 }
 
 pub fn delete(
@@ -125,10 +157,22 @@ pub fn delete(
     id: &str,
     pre: &Preconditions,
 ) -> Result<(), ServiceError> {
+    let now = super::now();
     write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
         let existing = users::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
         super::check_write(pre, existing.version)?;
+        let mut outbox = Outbox::new(scope, &now);
+        // The last state is the tombstone consumers keep (M7).
+        outbox.emit("user.deleted", render(scope, &existing, None).body);
+        let subject = SubjectRow {
+            id: existing.id.clone(),
+            user_name: existing.user_name.clone(),
+            active: existing.active,
+        };
+        roles::user_deleted(c, &mut outbox, &scope.tenant, &catalog, &subject)?;
         users::delete(c, &scope.tenant, id)?;
+        outbox.commit(c)?;
         Ok(())
     })
 }

@@ -121,15 +121,15 @@ pub struct NewMember {
     pub display: Option<String>,
 }
 
-/// Adds members; existing memberships are left alone. Returns how many rows were new.
+/// Adds members; existing memberships are left alone. Returns the members that were new.
 pub fn add_members(
     conn: &mut DbConnection,
     tenant: &TenantId,
     group_id: &str,
     members: &[NewMember],
     now: &str,
-) -> Result<usize, StoreError> {
-    let mut added = 0;
+) -> Result<Vec<Membership>, StoreError> {
+    let mut added = Vec::new();
     // One multi-row statement per 500 members: one round trip instead of 500, and at
     // most 3,000 binds, well under both backends' limits.
     for chunk in members.chunks(500) {
@@ -152,31 +152,32 @@ pub fn add_members(
             };
             q.sql(", ").text(now).sql(")");
         }
-        q.sql(" ON CONFLICT DO NOTHING");
-        added += q.execute(conn)?;
+        q.sql(" ON CONFLICT DO NOTHING RETURNING member_id, member_type");
+        added.extend(q.load::<Membership>(conn)?);
     }
     Ok(added)
 }
 
-/// Removes the listed members; returns how many were members. One statement per member
-/// with the whole primary key bound, so the plan is an exact index lookup even before
-/// PostgreSQL has statistics on a freshly filled 100k-member group (an `= ANY(...)` list
-/// then scans the whole group).
+/// Removes the listed members; returns the ones that were members. One statement per
+/// member with the whole primary key bound, so the plan is an exact index lookup even
+/// before PostgreSQL has statistics on a freshly filled 100k-member group (an
+/// `= ANY(...)` list then scans the whole group).
 pub fn remove_members(
     conn: &mut DbConnection,
     tenant: &TenantId,
     group_id: &str,
     member_ids: &[String],
-) -> Result<usize, StoreError> {
-    let mut removed = 0;
+) -> Result<Vec<Membership>, StoreError> {
+    let mut removed = Vec::new();
     for member_id in member_ids {
-        removed += diesel::delete(
-            group_members::table
-                .filter(group_members::tenant_id.eq(&tenant.0))
-                .filter(group_members::group_id.eq(group_id))
-                .filter(group_members::member_id.eq(member_id)),
-        )
-        .execute(conn)?;
+        let mut q = RawQuery::new("DELETE FROM group_members WHERE tenant_id = ");
+        q.text(tenant.0.clone())
+            .sql(" AND group_id = ")
+            .text(group_id)
+            .sql(" AND member_id = ")
+            .text(member_id.clone())
+            .sql(" RETURNING member_id, member_type");
+        removed.extend(q.load::<Membership>(conn)?);
     }
     Ok(removed)
 }
@@ -185,13 +186,22 @@ pub fn remove_all_members(
     conn: &mut DbConnection,
     tenant: &TenantId,
     group_id: &str,
-) -> Result<usize, StoreError> {
-    Ok(diesel::delete(
-        group_members::table
-            .filter(group_members::tenant_id.eq(&tenant.0))
-            .filter(group_members::group_id.eq(group_id)),
-    )
-    .execute(conn)?)
+) -> Result<Vec<Membership>, StoreError> {
+    let mut q = RawQuery::new("DELETE FROM group_members WHERE tenant_id = ");
+    q.text(tenant.0.clone())
+        .sql(" AND group_id = ")
+        .text(group_id)
+        .sql(" RETURNING member_id, member_type");
+    q.load(conn)
+}
+
+/// A member as written or removed: who, and whether a User or a Group.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct Membership {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub member_id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub member_type: String,
 }
 
 pub fn member_ids(

@@ -4,12 +4,15 @@
 //! forget the scope. Use cases run through [`Store::run`], the one place that moves
 //! blocking database work off the async workers.
 
+pub mod api_keys;
 pub mod conn;
 pub mod error;
+pub mod events;
 pub mod filter_sql;
 pub mod groups;
 pub mod migrate;
 pub mod raw;
+pub mod roles;
 pub mod schema;
 pub mod tenants;
 pub mod tokens;

@@ -45,6 +45,8 @@ diesel::table! {
         slug -> Text,
         name -> Text,
         created_at -> Text,
+        event_sequence -> BigInt,
+        activated_at -> Nullable<Text>,
     }
 }
 
@@ -64,6 +66,127 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(scim_tokens -> tenants (tenant_id));
+diesel::table! {
+    roles (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        priority -> BigInt,
+        privileged -> Bool,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
 
-diesel::allow_tables_to_appear_in_same_query!(group_members, groups, scim_tokens, tenants, users,);
+diesel::table! {
+    role_settings (tenant_id) {
+        tenant_id -> Text,
+        mode -> Text,
+        default_role_id -> Nullable<Text>,
+        allow_manual_grants -> Bool,
+        mapping_version -> BigInt,
+    }
+}
+
+diesel::table! {
+    role_mappings (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        group_id -> Text,
+        role_id -> Text,
+        state -> Text,
+        group_display_name -> Text,
+        change_set_id -> Nullable<Text>,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    manual_grants (tenant_id, user_id, role_id) {
+        tenant_id -> Text,
+        user_id -> Text,
+        role_id -> Text,
+        granted_by -> Text,
+        created_at -> Text,
+    }
+}
+
+diesel::table! {
+    user_role_grants (tenant_id, user_id, role_id, source, source_ref) {
+        tenant_id -> Text,
+        user_id -> Text,
+        role_id -> Text,
+        source -> Text,
+        source_ref -> Text,
+        mapping_id -> Nullable<Text>,
+        mapping_version -> BigInt,
+        granted_at -> Text,
+    }
+}
+
+diesel::table! {
+    change_sets (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        actor -> Text,
+        description -> Text,
+        operations -> Text,
+        impact -> Text,
+        state -> Text,
+        progress_done -> BigInt,
+        progress_total -> BigInt,
+        resume_after -> Nullable<Text>,
+        revert_of -> Nullable<Text>,
+        reverted_by -> Nullable<Text>,
+        created_at -> Text,
+        finished_at -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    events (tenant_id, sequence) {
+        tenant_id -> Text,
+        sequence -> BigInt,
+        id -> Text,
+        #[sql_name = "type"]
+        event_type -> Text,
+        occurred_at -> Text,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        tenant_id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        hint -> Text,
+        scopes -> Text,
+        created_at -> Text,
+        last_used_at -> Nullable<Text>,
+        revoked_at -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(scim_tokens -> tenants (tenant_id));
+diesel::joinable!(api_keys -> tenants (tenant_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    api_keys,
+    change_sets,
+    events,
+    group_members,
+    groups,
+    manual_grants,
+    role_mappings,
+    role_settings,
+    roles,
+    scim_tokens,
+    tenants,
+    user_role_grants,
+    users,
+);

@@ -40,3 +40,20 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<TenantRow>, StoreError> {
 pub fn count(conn: &mut DbConnection) -> Result<i64, StoreError> {
     Ok(tenants::table.count().get_result(conn)?)
 }
+
+/// Records the tenant's first authenticated SCIM request; true only for the caller
+/// that recorded it.
+pub fn mark_activated(
+    conn: &mut DbConnection,
+    tenant: &super::TenantId,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        tenants::table
+            .find(&tenant.0)
+            .filter(tenants::activated_at.is_null()),
+    )
+    .set(tenants::activated_at.eq(now))
+    .execute(conn)?;
+    Ok(changed == 1)
+}

@@ -53,18 +53,23 @@ pub fn revoke(
     Ok(changed == 1)
 }
 
-/// The live token with this digest, if it belongs to the tenant with this slug.
+/// The live token with this digest, if it belongs to the tenant with this slug, with
+/// the tenant's id and whether it has seen an authenticated request before.
 pub fn find_live_for_tenant(
     conn: &mut DbConnection,
     tenant_slug: &str,
     token_hash: &str,
-) -> Result<Option<(TokenRow, String)>, StoreError> {
+) -> Result<Option<(TokenRow, String, bool)>, StoreError> {
     Ok(scim_tokens::table
         .inner_join(tenants::table)
         .filter(scim_tokens::token_hash.eq(token_hash))
         .filter(scim_tokens::revoked_at.is_null())
         .filter(tenants::slug.eq(tenant_slug))
-        .select((TokenRow::as_select(), tenants::id))
+        .select((
+            TokenRow::as_select(),
+            tenants::id,
+            tenants::activated_at.is_not_null(),
+        ))
         .first(conn)
         .optional()?)
 }

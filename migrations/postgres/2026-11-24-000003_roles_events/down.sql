@@ -1,0 +1,10 @@
+DROP TABLE api_keys;
+DROP TABLE events;
+DROP TABLE change_sets;
+DROP TABLE user_role_grants;
+DROP TABLE manual_grants;
+DROP TABLE role_mappings;
+DROP TABLE role_settings;
+DROP TABLE roles;
+ALTER TABLE tenants DROP COLUMN activated_at;
+ALTER TABLE tenants DROP COLUMN event_sequence;

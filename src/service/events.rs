@@ -1,0 +1,173 @@
+//! Events (spec §6.5): collected while a use case runs, written at its end in the same
+//! transaction, so an event exists exactly when its change was committed.
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use super::{Scope, ServiceError};
+use crate::store::events::{self, EventRow};
+use crate::store::{DbConnection, TenantId};
+
+/// Who caused a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    #[serde(rename = "type")]
+    pub kind: ActorKind,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// An identity provider, through a SCIM token (the id is the token's).
+    Scim,
+    /// An administrator or application, through an API key or the CLI.
+    Admin,
+    /// roster itself (background recompute).
+    System,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Actor {
+            kind: ActorKind::System,
+            id: "roster".into(),
+        }
+    }
+}
+
+struct Draft {
+    event_type: &'static str,
+    data: Value,
+    previous: Option<Value>,
+}
+
+/// The events of one transaction, not yet numbered.
+pub struct Outbox {
+    tenant: TenantId,
+    actor: Actor,
+    correlation_id: String,
+    now: String,
+    drafts: Vec<Draft>,
+}
+
+impl Outbox {
+    pub fn new(scope: &Scope, now: &str) -> Self {
+        Outbox {
+            tenant: scope.tenant.clone(),
+            actor: scope.actor.clone(),
+            correlation_id: scope.correlation_id.clone(),
+            now: now.to_owned(),
+            drafts: Vec::new(),
+        }
+    }
+
+    pub fn emit(&mut self, event_type: &'static str, data: Value) {
+        self.drafts.push(Draft {
+            event_type,
+            data,
+            previous: None,
+        });
+    }
+
+    /// An update event with the previous values of what changed.
+    pub fn emit_change(&mut self, event_type: &'static str, data: Value, previous: Value) {
+        self.drafts.push(Draft {
+            event_type,
+            data,
+            previous: Some(previous),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.drafts.is_empty()
+    }
+
+    /// Numbers and writes the events; call it last in the transaction, since the
+    /// sequence it takes is held until commit.
+    pub fn commit(self, conn: &mut DbConnection) -> Result<Vec<EventRow>, ServiceError> {
+        if self.drafts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let first = events::reserve(conn, &self.tenant, self.drafts.len() as i64)?;
+        let rows: Vec<EventRow> = self
+            .drafts
+            .into_iter()
+            .enumerate()
+            .map(|(i, draft)| {
+                let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+                let sequence = first + i as i64;
+                let mut body = json!({
+                    "id": id,
+                    "type": draft.event_type,
+                    "tenant_id": self.tenant.0,
+                    "sequence": sequence,
+                    "occurred_at": self.now,
+                    "actor": self.actor,
+                    "correlation_id": self.correlation_id,
+                    "data": draft.data,
+                });
+                if let Some(previous) = draft.previous {
+                    body["previous_attributes"] = previous;
+                }
+                EventRow {
+                    tenant_id: self.tenant.0.clone(),
+                    sequence,
+                    id,
+                    event_type: draft.event_type.to_owned(),
+                    occurred_at: self.now.clone(),
+                    body: body.to_string(),
+                }
+            })
+            .collect();
+        events::insert(conn, &rows)?;
+        Ok(rows)
+    }
+}
+
+/// The previous values of the top-level attributes that differ between `old` and
+/// `new` (`null` for ones that were absent).
+pub fn previous_attributes(old: &Map<String, Value>, new: &Map<String, Value>) -> Value {
+    let mut previous = Map::new();
+    for (key, value) in old {
+        if new.get(key) != Some(value) {
+            previous.insert(key.clone(), value.clone());
+        }
+    }
+    for key in new.keys() {
+        if !old.contains_key(key) {
+            previous.insert(key.clone(), Value::Null);
+        }
+    }
+    Value::Object(previous)
+}
+
+/// The ordered feed: up to `limit` events after `after`.
+pub fn feed(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    after: i64,
+    limit: i64,
+    types: &[String],
+) -> Result<Vec<Value>, ServiceError> {
+    Ok(events::page(conn, tenant, after, limit, types)?
+        .into_iter()
+        .map(|row| serde_json::from_str(&row.body).unwrap_or(Value::Null))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previous_attributes_name_changed_added_and_removed_keys() {
+        let old = json!({"displayName": "Eng", "externalId": "x", "gone": 1});
+        let new = json!({"displayName": "Engineering", "externalId": "x", "added": true});
+        let previous = previous_attributes(old.as_object().unwrap(), new.as_object().unwrap());
+        assert_eq!(
+            previous,
+            json!({"displayName": "Eng", "gone": 1, "added": null})
+        );
+    }
+}

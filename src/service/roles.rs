@@ -1,0 +1,688 @@
+//! Roles and their recompute: every SCIM write that can change a user's roles calls
+//! in here inside its own transaction (spec §6.3).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::{json, Value};
+
+use super::events::Outbox;
+use super::{new_id, ServiceError};
+use crate::roles::{self as core, Grant, Impact, Mode, Policy, RoleChange, Source, Subject};
+use crate::scim::{Invalid, ScimType};
+use crate::store::roles::{self as store, GrantRow, Lock, RoleRow, SettingsRow, SubjectRow};
+use crate::store::{DbConnection, TenantId};
+
+/// A tenant's settings and roles, read once per transaction.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub settings: SettingsRow,
+    pub roles: Vec<RoleRow>,
+}
+
+impl Catalog {
+    /// Reads the catalog. SCIM writes take it with [`Lock::Share`] before any other
+    /// lock, change-sets with [`Lock::Exclusive`]: one lock order, no deadlocks, and a
+    /// recompute never misses a change-set committing beside it.
+    pub fn load(
+        conn: &mut DbConnection,
+        tenant: &TenantId,
+        lock: Lock,
+    ) -> Result<Self, ServiceError> {
+        let settings = store::settings(conn, tenant, lock)?;
+        let roles = store::list_roles(conn, tenant)?;
+        Ok(Catalog { settings, roles })
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy {
+            mode: Mode::parse(&self.settings.mode).unwrap_or(Mode::Union),
+            default_role: self.settings.default_role_id.clone(),
+            allow_manual_grants: self.settings.allow_manual_grants,
+            priorities: self
+                .roles
+                .iter()
+                .map(|r| (r.id.clone(), r.priority))
+                .collect(),
+        }
+    }
+
+    pub fn role(&self, id: &str) -> Option<&RoleRow> {
+        self.roles.iter().find(|r| r.id == id)
+    }
+
+    pub fn by_slug(&self, slug: &str) -> Result<&RoleRow, ServiceError> {
+        self.roles
+            .iter()
+            .find(|r| r.slug == slug)
+            .ok_or_else(|| invalid(format!("no role with slug '{slug}'")))
+    }
+
+    pub fn slug(&self, id: &str) -> String {
+        self.role(id)
+            .map_or_else(|| id.to_owned(), |r| r.slug.clone())
+    }
+}
+
+pub(super) fn invalid(detail: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid(Invalid::new(ScimType::InvalidValue, detail))
+}
+
+/// Active mappings: group id → (role id, mapping id).
+pub type MappingTable = HashMap<String, Vec<(String, String)>>;
+
+pub fn active_mappings(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<MappingTable, ServiceError> {
+    let mut table = MappingTable::new();
+    for m in store::list_mappings(conn, tenant)? {
+        if m.state == "active" {
+            table.entry(m.group_id).or_default().push((m.role_id, m.id));
+        }
+    }
+    Ok(table)
+}
+
+/// One user's inputs and current and target grants.
+pub struct Evaluation {
+    pub user: SubjectRow,
+    pub current: Vec<Grant>,
+    pub target: Vec<Grant>,
+    /// What the user would hold if active: an inactive user's "suspended" roles (M6).
+    pub if_active: Vec<Grant>,
+    /// Group id → name, for the groups named in `target`.
+    pub group_names: HashMap<String, String>,
+}
+
+impl Evaluation {
+    pub fn change(&self) -> Option<RoleChange> {
+        RoleChange::between(&self.current, &self.target)
+    }
+}
+
+/// Evaluates `ids` (sorted) under `policy` and `mappings`; users that do not exist are
+/// skipped. `lock` locks the user rows first (PostgreSQL).
+pub fn evaluate(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    policy: &Policy,
+    mappings: &MappingTable,
+    ids: &[String],
+    lock: bool,
+) -> Result<Vec<Evaluation>, ServiceError> {
+    let subjects = store::subjects(conn, tenant, ids, lock)?;
+    let mut memberships: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    if !mappings.is_empty() {
+        for m in store::mapped_memberships(conn, tenant, ids)? {
+            memberships
+                .entry(m.user_id)
+                .or_default()
+                .push((m.group_id, m.group_name));
+        }
+    }
+    let mut manual: HashMap<String, Vec<Grant>> = HashMap::new();
+    if policy.allow_manual_grants {
+        for g in store::manual_grants_of(conn, tenant, ids)? {
+            manual.entry(g.user_id).or_default().push(Grant {
+                role_id: g.role_id,
+                source: Source::Manual {
+                    granted_by: g.granted_by,
+                },
+            });
+        }
+    }
+    let mut current: HashMap<String, Vec<Grant>> = HashMap::new();
+    for row in store::grants_of(conn, tenant, ids)? {
+        current
+            .entry(row.user_id.clone())
+            .or_default()
+            .push(to_grant(row));
+    }
+    Ok(subjects
+        .into_iter()
+        .map(|user| {
+            let mut group_names = HashMap::new();
+            let mut mapped = Vec::new();
+            for (group_id, name) in memberships.remove(&user.id).unwrap_or_default() {
+                if let Some(roles) = mappings.get(&group_id) {
+                    for (role_id, mapping_id) in roles {
+                        mapped.push(Grant::from_group(role_id, &group_id, mapping_id));
+                    }
+                    group_names.insert(group_id, name);
+                }
+            }
+            let subject = Subject {
+                active: user.active,
+                mapped,
+                manual: manual.remove(&user.id).unwrap_or_default(),
+            };
+            let mut current = current.remove(&user.id).unwrap_or_default();
+            current.sort();
+            Evaluation {
+                target: core::resolve(policy, &subject),
+                if_active: core::computed(policy, &subject),
+                current,
+                group_names,
+                user,
+            }
+        })
+        .collect())
+}
+
+fn to_grant(row: GrantRow) -> Grant {
+    let source = match row.source.as_str() {
+        "group" => Source::Group {
+            group_id: row.source_ref,
+            mapping_id: row.mapping_id.unwrap_or_default(),
+        },
+        "manual" => Source::Manual {
+            granted_by: row.source_ref,
+        },
+        _ => Source::Default,
+    };
+    Grant {
+        role_id: row.role_id,
+        source,
+    }
+}
+
+fn to_row(tenant: &TenantId, user_id: &str, grant: &Grant, version: i64, now: &str) -> GrantRow {
+    let (source, source_ref) = grant.source.key();
+    GrantRow {
+        tenant_id: tenant.0.clone(),
+        user_id: user_id.to_owned(),
+        role_id: grant.role_id.clone(),
+        source: source.to_owned(),
+        source_ref: source_ref.to_owned(),
+        mapping_id: match &grant.source {
+            Source::Group { mapping_id, .. } => Some(mapping_id.clone()),
+            _ => None,
+        },
+        mapping_version: version,
+        granted_at: now.to_owned(),
+    }
+}
+
+/// Recomputes `ids` under the stored mappings, writes the grants that differ and emits
+/// `user.roles_changed` for every user whose role set changed. Returns the impact.
+pub fn recompute(
+    conn: &mut DbConnection,
+    outbox: &mut Outbox,
+    tenant: &TenantId,
+    catalog: &Catalog,
+    ids: &[String],
+    lock: bool,
+    now: &str,
+) -> Result<Impact, ServiceError> {
+    let mut impact = Impact::default();
+    if catalog.roles.is_empty() || ids.is_empty() {
+        // Without roles nobody holds any; nothing can change.
+        return Ok(impact);
+    }
+    let policy = catalog.policy();
+    let mappings = active_mappings(conn, tenant)?;
+    for chunk in ids.chunks(1000) {
+        for eval in evaluate(conn, tenant, &policy, &mappings, chunk, lock)? {
+            if eval.current != eval.target {
+                let rows: Vec<GrantRow> = eval
+                    .target
+                    .iter()
+                    .map(|g| {
+                        to_row(
+                            tenant,
+                            &eval.user.id,
+                            g,
+                            catalog.settings.mapping_version,
+                            now,
+                        )
+                    })
+                    .collect();
+                store::replace_grants(conn, tenant, &eval.user.id, &rows)?;
+            }
+            if let Some(change) = eval.change() {
+                impact.record(&eval.user.user_name, &change);
+                outbox.emit("user.roles_changed", roles_changed(catalog, &eval, &change));
+            }
+        }
+    }
+    Ok(impact)
+}
+
+fn roles_changed(catalog: &Catalog, eval: &Evaluation, change: &RoleChange) -> Value {
+    let slugs = |ids: &mut dyn Iterator<Item = &String>| -> Vec<String> {
+        let mut out: Vec<String> = ids.map(|id| catalog.slug(id)).collect();
+        out.sort();
+        out
+    };
+    json!({
+        "user": {
+            "id": eval.user.id,
+            "userName": eval.user.user_name,
+            "active": eval.user.active,
+        },
+        "before": slugs(&mut change.before.iter()),
+        "after": slugs(&mut change.after.iter()),
+        "added": slugs(&mut change.added()),
+        "removed": slugs(&mut change.removed()),
+        "sources": eval.target.iter().map(|g| reason(catalog, g, &eval.group_names)).collect::<Vec<_>>(),
+    })
+}
+
+/// One grant explained: `{"role": "admin", "source": "group", "group": {...}, "text": …}`.
+fn reason(catalog: &Catalog, grant: &Grant, group_names: &HashMap<String, String>) -> Value {
+    let slug = catalog.slug(&grant.role_id);
+    match &grant.source {
+        Source::Group {
+            group_id,
+            mapping_id,
+        } => {
+            let name = group_names.get(group_id).cloned().unwrap_or_default();
+            json!({
+                "role": slug,
+                "source": "group",
+                "group": {"id": group_id, "displayName": name},
+                "mapping_id": mapping_id,
+                "text": format!("{slug} ← group {name} (mapping {mapping_id})"),
+            })
+        }
+        Source::Default => json!({
+            "role": slug,
+            "source": "default",
+            "text": format!("{slug} ← default role"),
+        }),
+        Source::Manual { granted_by } => json!({
+            "role": slug,
+            "source": "manual",
+            "granted_by": granted_by,
+            "text": format!("{slug} ← manual grant by {granted_by}"),
+        }),
+    }
+}
+
+/// After a user was created or changed (its `active` flag may have flipped).
+pub fn user_written(
+    conn: &mut DbConnection,
+    outbox: &mut Outbox,
+    tenant: &TenantId,
+    catalog: &Catalog,
+    user_id: &str,
+    now: &str,
+) -> Result<(), ServiceError> {
+    // The caller holds the user's row lock already.
+    recompute(
+        conn,
+        outbox,
+        tenant,
+        catalog,
+        &[user_id.to_owned()],
+        false,
+        now,
+    )?;
+    Ok(())
+}
+
+/// After the user members of a group changed.
+pub fn members_changed(
+    conn: &mut DbConnection,
+    outbox: &mut Outbox,
+    tenant: &TenantId,
+    catalog: &Catalog,
+    group_id: &str,
+    user_ids: Vec<String>,
+    now: &str,
+) -> Result<(), ServiceError> {
+    if user_ids.is_empty()
+        || catalog.roles.is_empty()
+        || !store::group_is_mapped(conn, tenant, group_id)?
+    {
+        return Ok(());
+    }
+    let mut ids = user_ids;
+    ids.sort_unstable();
+    ids.dedup();
+    recompute(conn, outbox, tenant, catalog, &ids, true, now)?;
+    Ok(())
+}
+
+/// Before a user row is deleted: its grants go, and so do its manual grants (M7).
+pub fn user_deleted(
+    conn: &mut DbConnection,
+    outbox: &mut Outbox,
+    tenant: &TenantId,
+    catalog: &Catalog,
+    user: &SubjectRow,
+) -> Result<(), ServiceError> {
+    let ids = [user.id.clone()];
+    let current: Vec<Grant> = store::grants_of(conn, tenant, &ids)?
+        .into_iter()
+        .map(to_grant)
+        .collect();
+    store::replace_grants(conn, tenant, &user.id, &[])?;
+    store::delete_manual_grants_of(conn, tenant, &user.id)?;
+    if let Some(change) = RoleChange::between(&current, &[]) {
+        let eval = Evaluation {
+            user: SubjectRow {
+                id: user.id.clone(),
+                user_name: user.user_name.clone(),
+                active: false,
+            },
+            current,
+            target: Vec::new(),
+            if_active: Vec::new(),
+            group_names: HashMap::new(),
+        };
+        outbox.emit("user.roles_changed", roles_changed(catalog, &eval, &change));
+    }
+    Ok(())
+}
+
+/// After a group was deleted: its mappings are orphaned (M8) and its former members
+/// recomputed.
+pub fn group_deleted(
+    conn: &mut DbConnection,
+    outbox: &mut Outbox,
+    tenant: &TenantId,
+    catalog: &Catalog,
+    group_id: &str,
+    former_user_members: Vec<String>,
+    now: &str,
+) -> Result<(), ServiceError> {
+    if store::orphan_mappings(conn, tenant, group_id, now)? > 0 {
+        let mut ids = former_user_members;
+        ids.sort_unstable();
+        ids.dedup();
+        recompute(conn, outbox, tenant, catalog, &ids, true, now)?;
+    }
+    Ok(())
+}
+
+/// A user's effective roles with the reason for each (and, while the user is inactive,
+/// the roles that are suspended).
+pub fn effective(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    user_id: &str,
+) -> Result<Value, ServiceError> {
+    let catalog = Catalog::load(conn, tenant, Lock::None)?;
+    let policy = catalog.policy();
+    let mappings = active_mappings(conn, tenant)?;
+    let ids = [user_id.to_owned()];
+    let eval = evaluate(conn, tenant, &policy, &mappings, &ids, false)?
+        .pop()
+        .ok_or(ServiceError::NotFound { kind: "User" })?;
+    let stored = &eval.current;
+    let describe = |grants: &[Grant]| -> Vec<Value> {
+        let mut by_role: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for g in grants {
+            by_role.entry(g.role_id.clone()).or_default().push(reason(
+                &catalog,
+                g,
+                &eval.group_names,
+            ));
+        }
+        by_role
+            .into_iter()
+            .map(|(role_id, reasons)| {
+                let role = catalog.role(&role_id);
+                json!({
+                    "id": role_id,
+                    "slug": catalog.slug(&role_id),
+                    "name": role.map(|r| r.name.clone()),
+                    "reasons": reasons,
+                })
+            })
+            .collect()
+    };
+    let suspended = if eval.user.active {
+        Vec::new()
+    } else {
+        describe(&eval.if_active)
+    };
+    Ok(json!({
+        "user": {"id": eval.user.id, "userName": eval.user.user_name, "active": eval.user.active},
+        "roles": describe(stored),
+        "suspended": suspended,
+        "mode": policy.mode.as_str(),
+        "mapping_version": catalog.settings.mapping_version,
+    }))
+}
+
+// ----- Roles ---------------------------------------------------------------------
+
+/// What an API client sends to create or change a role.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleInput {
+    pub slug: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub priority: Option<i64>,
+    pub privileged: Option<bool>,
+}
+
+pub fn role_json(role: &RoleRow) -> Value {
+    json!({
+        "id": role.id,
+        "slug": role.slug,
+        "name": role.name,
+        "description": role.description,
+        "priority": role.priority,
+        "privileged": role.privileged,
+        "created_at": role.created_at,
+        "updated_at": role.updated_at,
+    })
+}
+
+fn valid_slug(slug: &str) -> bool {
+    (1..=63).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+pub fn create_role(
+    conn: &mut DbConnection,
+    scope: &super::Scope,
+    input: RoleInput,
+    now: &str,
+) -> Result<Value, ServiceError> {
+    let slug = input.slug.ok_or_else(|| invalid("'slug' is required"))?;
+    if !valid_slug(&slug) {
+        return Err(invalid(
+            "a slug is 1-63 lower-case letters, digits, '-' and '_'",
+        ));
+    }
+    crate::store::write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Exclusive)?;
+        if catalog.roles.iter().any(|r| r.slug == slug) {
+            return Err(ServiceError::Conflict(format!(
+                "role '{slug}' already exists"
+            )));
+        }
+        let priority = match input.priority {
+            Some(p) => p,
+            None => catalog.roles.iter().map(|r| r.priority).max().unwrap_or(0) + 10,
+        };
+        if catalog.roles.iter().any(|r| r.priority == priority) {
+            return Err(ServiceError::Conflict(format!(
+                "priority {priority} is taken"
+            )));
+        }
+        let row = RoleRow {
+            tenant_id: scope.tenant.0.clone(),
+            id: new_id(),
+            name: input.name.unwrap_or_else(|| slug.clone()),
+            slug,
+            description: input.description.unwrap_or_default(),
+            priority,
+            privileged: input.privileged.unwrap_or(false),
+            created_at: now.to_owned(),
+            updated_at: now.to_owned(),
+        };
+        store::insert_role(c, &row)?;
+        let mut outbox = Outbox::new(scope, now);
+        outbox.emit("role.created", role_json(&row));
+        outbox.commit(c)?;
+        Ok(role_json(&row))
+    })
+}
+
+/// Changes a role's name, description or privileged flag. The slug never changes, and
+/// priorities change only through change-sets (they can change who holds what).
+pub fn update_role(
+    conn: &mut DbConnection,
+    scope: &super::Scope,
+    slug: &str,
+    input: RoleInput,
+    now: &str,
+) -> Result<Value, ServiceError> {
+    if input.slug.as_deref().is_some_and(|s| s != slug) {
+        return Err(ServiceError::Invalid(Invalid::new(
+            ScimType::Mutability,
+            "a role's slug is immutable",
+        )));
+    }
+    if input.priority.is_some() {
+        return Err(invalid(
+            "change a priority with a change-set (set_priority), so its impact is previewed",
+        ));
+    }
+    crate::store::write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Exclusive)?;
+        let old = catalog.by_slug(slug).map_err(|_| not_found_role())?.clone();
+        let mut row = old.clone();
+        if let Some(name) = input.name {
+            row.name = name;
+        }
+        if let Some(description) = input.description {
+            row.description = description;
+        }
+        if let Some(privileged) = input.privileged {
+            row.privileged = privileged;
+        }
+        if row != old {
+            row.updated_at = now.to_owned();
+            store::update_role(c, &row)?;
+            let mut outbox = Outbox::new(scope, now);
+            let previous = super::events::previous_attributes(
+                role_json(&old).as_object().expect("object"),
+                role_json(&row).as_object().expect("object"),
+            );
+            outbox.emit_change("role.updated", role_json(&row), previous);
+            outbox.commit(c)?;
+        }
+        Ok(role_json(&row))
+    })
+}
+
+pub fn not_found_role() -> ServiceError {
+    ServiceError::NotFound { kind: "role" }
+}
+
+pub fn list_roles(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
+    let catalog = Catalog::load(conn, tenant, Lock::None)?;
+    let holders: HashMap<String, i64> = store::holder_counts(conn, tenant)?.into_iter().collect();
+    let mappings = store::list_mappings(conn, tenant)?;
+    Ok(Value::Array(
+        catalog
+            .roles
+            .iter()
+            .map(|r| {
+                let mut v = role_json(r);
+                v["holders"] = json!(holders.get(&r.id).copied().unwrap_or(0));
+                v["mappings"] = json!(mappings.iter().filter(|m| m.role_id == r.id).count());
+                v["is_default"] = json!(catalog.settings.default_role_id.as_deref() == Some(&r.id));
+                v
+            })
+            .collect(),
+    ))
+}
+
+/// Deletes a role that nothing refers to (M9); a mapped or default role needs a
+/// change-set that reassigns it first.
+pub fn delete_role(
+    conn: &mut DbConnection,
+    scope: &super::Scope,
+    slug: &str,
+    now: &str,
+) -> Result<(), ServiceError> {
+    crate::store::write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Exclusive)?;
+        let role = catalog.by_slug(slug).map_err(|_| not_found_role())?.clone();
+        if catalog.settings.default_role_id.as_deref() == Some(&role.id) {
+            return Err(ServiceError::Conflict(format!(
+                "role '{slug}' is the default role; set another default (or none) first"
+            )));
+        }
+        let mapped = store::list_mappings(c, &scope.tenant)?
+            .into_iter()
+            .filter(|m| m.role_id == role.id)
+            .count();
+        if mapped > 0 {
+            return Err(ServiceError::Conflict(format!(
+                "role '{slug}' has {mapped} mapping(s); remove or reassign them with a change-set first"
+            )));
+        }
+        // Only manual grants can remain; their holders are recomputed without them.
+        let holders = store::holders_of(c, &scope.tenant, &role.id)?;
+        store::delete_role(c, &scope.tenant, &role.id)?;
+        let after = Catalog::load(c, &scope.tenant, Lock::None)?;
+        let mut outbox = Outbox::new(scope, now);
+        outbox.emit("role.deleted", role_json(&role));
+        recompute(c, &mut outbox, &scope.tenant, &after, &holders, true, now)?;
+        if after.roles.is_empty() {
+            // recompute skips tenants without roles; clear what is left by hand.
+            for id in &holders {
+                store::replace_grants(c, &scope.tenant, id, &[])?;
+            }
+        }
+        outbox.commit(c)?;
+        Ok(())
+    })
+}
+
+/// Adds or removes a manual grant (M5); refused while the tenant does not allow them.
+pub fn set_manual_grant(
+    conn: &mut DbConnection,
+    scope: &super::Scope,
+    user_id: &str,
+    slug: &str,
+    granted: bool,
+    now: &str,
+) -> Result<Value, ServiceError> {
+    crate::store::write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
+        if !catalog.settings.allow_manual_grants {
+            return Err(ServiceError::Conflict(
+                "manual grants are off for this tenant; enable them with a change-set (set_manual_grants)".into(),
+            ));
+        }
+        let role = catalog.by_slug(slug)?.clone();
+        let ids = [user_id.to_owned()];
+        if store::subjects(c, &scope.tenant, &ids, true)?.is_empty() {
+            return Err(ServiceError::NotFound { kind: "User" });
+        }
+        if granted {
+            let row = store::ManualGrantRow {
+                tenant_id: scope.tenant.0.clone(),
+                user_id: user_id.to_owned(),
+                role_id: role.id.clone(),
+                granted_by: scope.actor.id.clone(),
+                created_at: now.to_owned(),
+            };
+            match store::insert_manual_grant(c, &row) {
+                Err(crate::store::StoreError::UniqueViolation(_)) => {}
+                other => other?,
+            }
+        } else if !store::delete_manual_grant(c, &scope.tenant, user_id, &role.id)? {
+            return Err(ServiceError::NotFound {
+                kind: "manual grant",
+            });
+        }
+        let mut outbox = Outbox::new(scope, now);
+        recompute(c, &mut outbox, &scope.tenant, &catalog, &ids, false, now)?;
+        outbox.commit(c)?;
+        Ok(())
+    })?;
+    effective(conn, &scope.tenant, user_id)
+}
