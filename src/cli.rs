@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `tenant …`, `token …`.
+//! The command line: `serve`, `migrate`, `tenant …`, `token …`, `api-key …`.
 
 use std::path::PathBuf;
 
@@ -26,6 +26,26 @@ pub enum Command {
     /// Manage SCIM bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage application API keys (for /api/v1; not SCIM tokens).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key; it is printed once, alone on the last line.
+    Create {
+        tenant_slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// admin, events:read or roles:read; repeat for several (default: admin).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// List a tenant's API keys (never their secrets).
+    List { tenant_slug: String },
+    /// Revoke a key by id.
+    Revoke { tenant_slug: String, key_id: String },
 }
 
 #[derive(Debug, Subcommand)]

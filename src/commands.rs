@@ -3,9 +3,10 @@
 
 use std::error::Error;
 
-use crate::cli::{Command, TenantCommand, TokenCommand};
+use crate::cli::{ApiKeyCommand, Command, TenantCommand, TokenCommand};
 use crate::config::Settings;
-use crate::service::{tenants, ServiceError};
+use crate::service::events::Actor;
+use crate::service::{api_keys, tenants, ServiceError};
 use crate::startup::{open_store, Application};
 use crate::store::{migrate, Store};
 
@@ -23,6 +24,7 @@ pub fn run(command: Command, settings: &Settings) -> CommandResult {
         }
         Command::Tenant(command) => tenant(command, &migrated_store(settings)?),
         Command::Token(command) => token(command, &migrated_store(settings)?),
+        Command::ApiKey(command) => api_key(command, &migrated_store(settings)?),
     }
 }
 
@@ -56,7 +58,7 @@ fn bootstrap_default_tenant(store: &Store, public_url: &str) -> CommandResult {
         Err(ServiceError::TenantExists(_)) => return Ok(()),
         other => other?,
     };
-    let token = tenants::create_token(&mut conn, "default", Some("initial token"))?;
+    let token = tenants::create_token(&mut conn, "default", Some("initial token"), &Actor::cli())?;
     println!("roster: first start, created tenant \"default\".");
     println!("SCIM Base URL: {public_url}/scim/v2/default");
     println!("Bearer token (shown once, store it now): {}", token.secret);
@@ -87,7 +89,8 @@ fn token(command: TokenCommand, store: &Store) -> CommandResult {
     let mut conn = store.connection()?;
     match command {
         TokenCommand::Create { tenant_slug, name } => {
-            let token = tenants::create_token(&mut conn, &tenant_slug, name.as_deref())?;
+            let token =
+                tenants::create_token(&mut conn, &tenant_slug, name.as_deref(), &Actor::cli())?;
             eprintln!(
                 "created token {} for tenant {tenant_slug}; it is shown once:",
                 token.row.id
@@ -115,8 +118,52 @@ fn token(command: TokenCommand, store: &Store) -> CommandResult {
             tenant_slug,
             token_id,
         } => {
-            tenants::revoke_token(&mut conn, &tenant_slug, &token_id)?;
+            tenants::revoke_token(&mut conn, &tenant_slug, &token_id, &Actor::cli())?;
             println!("revoked token {token_id}");
+        }
+    }
+    Ok(())
+}
+
+fn api_key(command: ApiKeyCommand, store: &Store) -> CommandResult {
+    let mut conn = store.connection()?;
+    match command {
+        ApiKeyCommand::Create {
+            tenant_slug,
+            name,
+            scopes,
+        } => {
+            let key = api_keys::create(&mut conn, &tenant_slug, name.as_deref(), &scopes)?;
+            eprintln!(
+                "created API key {} ({}) for tenant {tenant_slug}; it is shown once:",
+                key.row.id, key.row.scopes
+            );
+            println!("{}", key.secret);
+        }
+        ApiKeyCommand::List { tenant_slug } => {
+            println!(
+                "{:<36} {:<24} {:<24} {:<24} {:<14} {:<28} NAME",
+                "ID", "CREATED", "LAST USED", "REVOKED", "HINT", "SCOPES"
+            );
+            for k in api_keys::list(&mut conn, &tenant_slug)? {
+                println!(
+                    "{:<36} {:<24} {:<24} {:<24} {:<14} {:<28} {}",
+                    k.id,
+                    k.created_at,
+                    k.last_used_at.as_deref().unwrap_or("never"),
+                    k.revoked_at.as_deref().unwrap_or("-"),
+                    k.hint,
+                    k.scopes,
+                    k.name
+                );
+            }
+        }
+        ApiKeyCommand::Revoke {
+            tenant_slug,
+            key_id,
+        } => {
+            api_keys::revoke(&mut conn, &tenant_slug, &key_id)?;
+            println!("revoked API key {key_id}");
         }
     }
     Ok(())

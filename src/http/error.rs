@@ -38,8 +38,6 @@ pub enum ApiError {
     NotImplemented(&'static str),
     #[error("a bulk request may carry at most {max} operations")]
     TooManyOperations { max: usize },
-    #[error("this API key lacks the '{0}' scope")]
-    Forbidden(&'static str),
 }
 
 impl From<Invalid> for ApiError {
@@ -108,6 +106,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Service(e) => match e {
                 ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+                ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
                 ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
                 ServiceError::UnresolvedReference(_) => StatusCode::CONFLICT,
                 ServiceError::Invalid(i) if i.scim_type == ScimType::Sensitive => {
@@ -127,7 +126,6 @@ impl ResponseError for ApiError {
                 ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::PayloadTooLarge { .. } | ApiError::TooManyOperations { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }

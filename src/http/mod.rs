@@ -1,5 +1,6 @@
 //! The HTTP edge: routing, extraction, error mapping. Handlers call one use case each.
 
+pub mod api;
 pub mod auth;
 pub mod error;
 pub mod health;
@@ -16,6 +17,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, Resource};
 use tracing_actix_web::RequestId;
 
+use self::api::{credentials, roles};
 use self::error::ApiError;
 use self::scim::{discovery, resources};
 
@@ -55,6 +57,48 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::put().to(resources::replace))
                         .route(web::patch().to(resources::patch))
                         .route(web::delete().to(resources::delete)),
+                ),
+        )
+        .service(
+            web::scope("/api/v1/tenants/{tenant}")
+                .service(resource("/events").route(web::get().to(roles::events)))
+                .service(resource("/users/{id}/roles").route(web::get().to(roles::user_roles)))
+                .service(
+                    resource("/users/{id}/manual-grants/{role}")
+                        .route(web::put().to(roles::manual_grant))
+                        .route(web::delete().to(roles::manual_grant)),
+                )
+                .service(
+                    resource("/roles")
+                        .route(web::get().to(roles::list_roles))
+                        .route(web::post().to(roles::create_role)),
+                )
+                .service(
+                    resource("/roles/{slug}")
+                        .route(web::get().to(roles::get_role))
+                        .route(web::patch().to(roles::update_role))
+                        .route(web::delete().to(roles::delete_role)),
+                )
+                .service(
+                    resource("/scim-tokens")
+                        .route(web::get().to(credentials::list_tokens))
+                        .route(web::post().to(credentials::create_token)),
+                )
+                .service(
+                    resource("/scim-tokens/{id}")
+                        .route(web::delete().to(credentials::revoke_token)),
+                )
+                .service(
+                    resource("/scim-tokens/{id}/rotate")
+                        .route(web::post().to(credentials::rotate_token)),
+                )
+                .service(
+                    resource("/api-keys")
+                        .route(web::get().to(credentials::list_keys))
+                        .route(web::post().to(credentials::create_key)),
+                )
+                .service(
+                    resource("/api-keys/{id}").route(web::delete().to(credentials::revoke_key)),
                 ),
         )
         .default_service(web::to(unknown_endpoint));

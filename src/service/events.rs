@@ -28,6 +28,14 @@ pub enum ActorKind {
 }
 
 impl Actor {
+    /// The command line, run by whoever operates roster.
+    pub fn cli() -> Self {
+        Actor {
+            kind: ActorKind::Admin,
+            id: "cli".into(),
+        }
+    }
+
     pub fn system() -> Self {
         Actor {
             kind: ActorKind::System,
@@ -53,10 +61,14 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(scope: &Scope, now: &str) -> Self {
+        Self::for_tenant(&scope.tenant, &scope.actor, &scope.correlation_id, now)
+    }
+
+    pub fn for_tenant(tenant: &TenantId, actor: &Actor, correlation_id: &str, now: &str) -> Self {
         Outbox {
-            tenant: scope.tenant.clone(),
-            actor: scope.actor.clone(),
-            correlation_id: scope.correlation_id.clone(),
+            tenant: tenant.clone(),
+            actor: actor.clone(),
+            correlation_id: correlation_id.to_owned(),
             now: now.to_owned(),
             drafts: Vec::new(),
         }

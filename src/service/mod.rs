@@ -1,5 +1,6 @@
 //! Use cases. Each write is one transaction on one connection; nothing here knows HTTP.
 
+pub mod api_keys;
 pub mod bulk;
 pub mod events;
 pub mod groups;
@@ -21,6 +22,8 @@ pub enum ServiceError {
     Invalid(#[from] Invalid),
     #[error("a valid bearer token for this tenant is required")]
     Unauthenticated,
+    #[error("this API key lacks the '{0}' scope")]
+    Forbidden(&'static str),
     #[error("{kind} not found")]
     NotFound { kind: &'static str },
     #[error("bulkId '{0}' does not resolve: no successful POST defines it, or the references form a cycle")]

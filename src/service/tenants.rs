@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 
 use serde_json::json;
 
-use super::events::Outbox;
+use super::events::{Actor, Outbox};
 use super::{new_id, now, Scope, ServiceError};
 use crate::store::tenants::{self, TenantRow};
 use crate::store::tokens::{self, TokenRow};
@@ -75,9 +75,44 @@ pub fn create_token(
     conn: &mut DbConnection,
     slug: &str,
     name: Option<&str>,
+    actor: &Actor,
+) -> Result<NewToken, ServiceError> {
+    create_token_as(conn, slug, name, actor, "connection.token_created", None)
+}
+
+/// Creates a successor for a live token; both stay valid until the old one is revoked,
+/// so the IdP can be switched over without a gap.
+pub fn rotate_token(
+    conn: &mut DbConnection,
+    slug: &str,
+    token_id: &str,
+    actor: &Actor,
+) -> Result<NewToken, ServiceError> {
+    let tenant_row = tenant(conn, slug)?;
+    let old = tokens::list(conn, &TenantId(tenant_row.id))?
+        .into_iter()
+        .find(|t| t.id == token_id && t.revoked_at.is_none())
+        .ok_or(ServiceError::NotFound { kind: "token" })?;
+    create_token_as(
+        conn,
+        slug,
+        Some(&old.name),
+        actor,
+        "connection.token_rotated",
+        Some(&old.id),
+    )
+}
+
+fn create_token_as(
+    conn: &mut DbConnection,
+    slug: &str,
+    name: Option<&str>,
+    actor: &Actor,
+    event_type: &'static str,
+    replaces: Option<&str>,
 ) -> Result<NewToken, ServiceError> {
     let tenant = tenant(conn, slug)?;
-    let secret = generate_secret()?;
+    let secret = generate_secret(TOKEN_PREFIX)?;
     let row = TokenRow {
         id: new_id(),
         tenant_id: tenant.id,
@@ -88,8 +123,31 @@ pub fn create_token(
         last_used_at: None,
         revoked_at: None,
     };
-    write_transaction(conn, |c| tokens::insert(c, &row))?;
+    write_transaction(conn, |c| {
+        tokens::insert(c, &row)?;
+        let now = now();
+        let mut outbox = Outbox::for_tenant(&TenantId(row.tenant_id.clone()), actor, "", &now);
+        let mut data = token_json(&row);
+        if let Some(old) = replaces {
+            data["replaces"] = json!(old);
+        }
+        outbox.emit(event_type, data);
+        outbox.commit(c)?;
+        Ok::<_, ServiceError>(())
+    })?;
     Ok(NewToken { row, secret })
+}
+
+/// A token as the API shows it: never the secret, only its first characters.
+pub fn token_json(t: &TokenRow) -> serde_json::Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "hint": t.hint,
+        "created_at": t.created_at,
+        "last_used_at": t.last_used_at,
+        "revoked_at": t.revoked_at,
+    })
 }
 
 pub fn list_tokens(conn: &mut DbConnection, slug: &str) -> Result<Vec<TokenRow>, ServiceError> {
@@ -102,10 +160,21 @@ pub fn revoke_token(
     conn: &mut DbConnection,
     slug: &str,
     token_id: &str,
+    actor: &Actor,
 ) -> Result<(), ServiceError> {
-    let tenant = tenant(conn, slug)?;
+    let tenant = TenantId(tenant(conn, slug)?.id);
     let revoked = write_transaction(conn, |c| {
-        tokens::revoke(c, &TenantId(tenant.id.clone()), token_id, &now())
+        let now = now();
+        let revoked = tokens::revoke(c, &tenant, token_id, &now)?;
+        if revoked {
+            let mut outbox = Outbox::for_tenant(&tenant, actor, "", &now);
+            outbox.emit(
+                "connection.token_revoked",
+                json!({"id": token_id, "revoked_at": now}),
+            );
+            outbox.commit(c)?;
+        }
+        Ok::<_, ServiceError>(revoked)
     })?;
     if revoked {
         Ok(())
@@ -172,19 +241,19 @@ fn is_stale(last_used: Option<&str>, now: &str) -> bool {
 }
 
 /// 256 random bits from the OS, hex-encoded behind the prefix.
-fn generate_secret() -> Result<String, ServiceError> {
+pub fn generate_secret(prefix: &str) -> Result<String, ServiceError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| ServiceError::Store(StoreError::Unavailable(Box::new(e))))?;
-    let mut secret = String::with_capacity(TOKEN_PREFIX.len() + 64);
-    secret.push_str(TOKEN_PREFIX);
+    let mut secret = String::with_capacity(prefix.len() + 64);
+    secret.push_str(prefix);
     for b in bytes {
         secret.push_str(&format!("{b:02x}"));
     }
     Ok(secret)
 }
 
-fn digest(secret: &str) -> String {
+pub fn digest(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -197,8 +266,8 @@ mod tests {
 
     #[test]
     fn secrets_are_prefixed_256_bit_hex_and_differ() {
-        let a = generate_secret().unwrap();
-        let b = generate_secret().unwrap();
+        let a = generate_secret(TOKEN_PREFIX).unwrap();
+        let b = generate_secret(TOKEN_PREFIX).unwrap();
         assert!(a.starts_with(TOKEN_PREFIX));
         assert_eq!(a.len(), TOKEN_PREFIX.len() + 64);
         assert!(a[TOKEN_PREFIX.len()..]

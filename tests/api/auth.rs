@@ -91,7 +91,13 @@ fn a_revoked_token_is_refused_on_the_next_request() {
     assert_eq!(app.get("/Users").status, 200);
     let mut conn = app.store.connection().unwrap();
     let tokens = roster::service::tenants::list_tokens(&mut conn, "acme").unwrap();
-    roster::service::tenants::revoke_token(&mut conn, "acme", &tokens[0].id).unwrap();
+    roster::service::tenants::revoke_token(
+        &mut conn,
+        "acme",
+        &tokens[0].id,
+        &roster::service::events::Actor::cli(),
+    )
+    .unwrap();
     app.get("/Users").assert_scim_error(401, None);
 }
 

@@ -9,7 +9,8 @@ use std::time::Duration;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use roster::config::Settings;
-use roster::service::tenants;
+use roster::service::events::Actor;
+use roster::service::{api_keys, tenants};
 use roster::startup::Application;
 use roster::store::Store;
 use serde_json::Value;
@@ -107,6 +108,8 @@ pub struct TestApp {
     /// The SCIM base URL of tenant `acme`.
     pub base: String,
     pub token: String,
+    /// An `admin` API key of tenant `acme`.
+    pub api_key: String,
     pub store: Store,
     pub db: TestDb,
     agent: ureq::Agent,
@@ -168,8 +171,14 @@ impl TestApp {
         let token = {
             let mut conn = store.connection().expect("connection");
             tenants::create_tenant(&mut conn, "acme", None).expect("tenant");
-            tenants::create_token(&mut conn, "acme", None)
+            tenants::create_token(&mut conn, "acme", None, &Actor::cli())
                 .expect("token")
+                .secret
+        };
+        let api_key = {
+            let mut conn = store.connection().expect("connection");
+            api_keys::create(&mut conn, "acme", Some("tests"), &[])
+                .expect("api key")
                 .secret
         };
         let agent = ureq::AgentBuilder::new()
@@ -179,6 +188,7 @@ impl TestApp {
             base: format!("{address}/scim/v2/acme"),
             address,
             token,
+            api_key,
             store,
             db,
             agent,
@@ -189,7 +199,7 @@ impl TestApp {
     pub fn add_tenant(&self, slug: &str) -> (String, String) {
         let mut conn = self.store.connection().expect("connection");
         tenants::create_tenant(&mut conn, slug, None).expect("tenant");
-        let token = tenants::create_token(&mut conn, slug, None)
+        let token = tenants::create_token(&mut conn, slug, None, &Actor::cli())
             .expect("token")
             .secret;
         (format!("{}/scim/v2/{slug}", self.address), token)
@@ -204,6 +214,49 @@ impl TestApp {
             body.map(Value::to_string).as_deref(),
             Some("application/scim+json"),
         )
+    }
+
+    /// An application API request with the admin key; `path` is relative to
+    /// `/api/v1/tenants/acme`.
+    pub fn api(&self, method: &str, path: &str, body: Option<&Value>) -> Resp {
+        self.api_as(&self.api_key, method, path, body)
+    }
+
+    pub fn api_as(&self, key: &str, method: &str, path: &str, body: Option<&Value>) -> Resp {
+        self.raw(
+            method,
+            &format!("{}/api/v1/tenants/acme{path}", self.address),
+            &[("Authorization", &format!("Bearer {key}"))],
+            body.map(Value::to_string).as_deref(),
+            Some("application/json"),
+        )
+    }
+
+    /// The tenant's events after `after`, in order.
+    pub fn events_after(&self, after: i64) -> Vec<Value> {
+        let r = self.api("GET", &format!("/events?after={after}&limit=500"), None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The types of the tenant's events after `after`.
+    pub fn event_types_after(&self, after: i64) -> Vec<String> {
+        self.events_after(after)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// The sequence of the tenant's newest event (0 when there is none).
+    pub fn last_sequence(&self) -> i64 {
+        let mut after = 0;
+        loop {
+            let page = self.events_after(after);
+            match page.last() {
+                Some(e) => after = e["sequence"].as_i64().unwrap(),
+                None => return after,
+            }
+        }
     }
 
     pub fn get(&self, path: &str) -> Resp {

@@ -1,0 +1,132 @@
+//! The application API, `/api/v1/tenants/{tenant}/…`: JSON, authenticated by tenant API
+//! keys (never SCIM tokens), each endpoint needing one scope.
+
+pub mod credentials;
+pub mod roles;
+
+use std::future::{ready, Ready};
+
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::auth::correlation_id;
+use super::error::ApiError;
+use super::state::AppState;
+use crate::scim::{Invalid, ScimType};
+use crate::service::events::{Actor, ActorKind};
+use crate::service::{api_keys, Scope, ServiceError};
+use crate::store::DbConnection;
+
+/// An API caller: the tenant in the path and the key it presented, not yet checked.
+pub struct KeyCaller {
+    slug: String,
+    key: String,
+    base_url: String,
+    correlation_id: String,
+}
+
+impl KeyCaller {
+    /// The caller's scope, if the key is a live key of that tenant with `needed`.
+    pub fn authorize(
+        &self,
+        conn: &mut DbConnection,
+        needed: &'static str,
+    ) -> Result<Scope, ServiceError> {
+        let (tenant, key) = api_keys::authenticate(conn, &self.slug, &self.key, needed)?;
+        Ok(Scope {
+            tenant,
+            base_url: self.base_url.clone(),
+            actor: Actor {
+                kind: ActorKind::Admin,
+                id: key.id,
+            },
+            correlation_id: self.correlation_id.clone(),
+        })
+    }
+
+    pub fn slug(&self) -> &str {
+        &self.slug
+    }
+}
+
+impl FromRequest for KeyCaller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let public_url = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.public_url.clone());
+        let slug = req.match_info().get("tenant");
+        let key = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, key) = v.trim().split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+            })
+            .filter(|k| k.starts_with(api_keys::PREFIX));
+        ready(match (public_url, slug, key) {
+            (Some(public_url), Some(slug), Some(key)) => Ok(KeyCaller {
+                base_url: format!("{public_url}/scim/v2/{slug}"),
+                slug: slug.to_owned(),
+                key: key.to_owned(),
+                correlation_id: correlation_id(req),
+            }),
+            _ => Err(ApiError::Unauthenticated),
+        })
+    }
+}
+
+/// Runs one use case for an API caller holding `needed`; `write` use cases take the
+/// SQLite writer's turn.
+pub async fn run<T, F>(
+    state: &AppState,
+    caller: KeyCaller,
+    needed: &'static str,
+    write: bool,
+    use_case: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
+{
+    let work = move |c: &mut DbConnection| {
+        let scope = caller.authorize(c, needed)?;
+        use_case(c, &scope)
+    };
+    Ok(if write {
+        state.store.write(work).await?
+    } else {
+        state.store.run(work).await?
+    })
+}
+
+pub fn json(status: actix_web::http::StatusCode, body: Value) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+pub fn ok(body: Value) -> HttpResponse {
+    json(actix_web::http::StatusCode::OK, body)
+}
+
+/// A typed request body; a field the API does not know is an error, not ignored.
+pub fn parse<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    serde_json::from_value(body)
+        .map_err(|e| Invalid::new(ScimType::InvalidValue, format!("invalid body: {e}")).into())
+}
+
+/// A body that may be empty (then the defaults apply).
+pub fn parse_optional<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Invalid::new(ScimType::InvalidSyntax, format!("invalid JSON: {e}")))?;
+    parse(value)
+}
