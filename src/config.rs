@@ -38,6 +38,8 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// Change-sets affecting more users than this recompute in the background.
+    pub change_set_inline_limit: usize,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             statement_timeout_ms: 5000,
             shutdown_timeout_secs: 30,
             workers: 0,
+            change_set_inline_limit: 10_000,
         }
     }
 }
@@ -89,6 +92,7 @@ pub const KEYS: &[&str] = &[
     "statement_timeout_ms",
     "shutdown_timeout_secs",
     "workers",
+    "change_set_inline_limit",
 ];
 
 impl Settings {
@@ -196,6 +200,7 @@ mod tests {
             ("statement_timeout_ms", "5"),
             ("shutdown_timeout_secs", "6"),
             ("workers", "7"),
+            ("change_set_inline_limit", "8"),
         ];
         assert_eq!(values.len(), KEYS.len());
         let vars: Vec<(String, String)> = values
@@ -214,5 +219,6 @@ mod tests {
             (3, 7, LogFormat::Json)
         );
         assert_eq!(s.public_url.as_deref(), Some("https://r.example"));
+        assert_eq!(s.change_set_inline_limit, 8);
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod http;
+pub mod jobs;
 pub mod roles;
 pub mod scim;
 pub mod service;

@@ -65,7 +65,10 @@ impl Application {
             },
             public_url: public_url.clone(),
             metrics: Metrics::default(),
+            change_sets: Default::default(),
+            inline_limit: settings.change_set_inline_limit,
         });
+        crate::jobs::spawn_change_set_worker(store.clone(), state.change_sets.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

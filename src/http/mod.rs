@@ -80,6 +80,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::delete().to(roles::delete_role)),
                 )
                 .service(
+                    resource("/mappings")
+                        .route(web::get().to(roles::list_mappings))
+                        .route(web::post().to(roles::create_mapping)),
+                )
+                .service(resource("/mappings/{id}").route(web::delete().to(roles::delete_mapping)))
+                .service(
+                    resource("/role-settings")
+                        .route(web::get().to(roles::get_settings))
+                        .route(web::put().to(roles::put_settings)),
+                )
+                .service(
+                    resource("/change-sets")
+                        .route(web::get().to(roles::list_change_sets))
+                        .route(web::post().to(roles::create_change_set)),
+                )
+                .service(
+                    resource("/change-sets/preview")
+                        .route(web::post().to(roles::preview_change_set)),
+                )
+                .service(resource("/change-sets/{id}").route(web::get().to(roles::get_change_set)))
+                .service(
+                    resource("/change-sets/{id}/revert/preview")
+                        .route(web::post().to(roles::preview_revert)),
+                )
+                .service(resource("/change-sets/{id}/revert").route(web::post().to(roles::revert)))
+                .service(
                     resource("/scim-tokens")
                         .route(web::get().to(credentials::list_tokens))
                         .route(web::post().to(credentials::create_token)),

@@ -14,5 +14,6 @@ mod filters;
 mod groups;
 mod jumpcloud;
 mod operations;
+mod roles;
 mod storage;
 mod users;
