@@ -345,6 +345,7 @@ pub fn apply(
         plan.catalog.settings.mapping_version += 1;
         write_plan(c, &scope.tenant, &plan, &id, now)?;
         let mut outbox = Outbox::new(scope, now);
+        let cause = outbox.len();
         let (state, impact, done) = if background {
             ("applying", preview, 0)
         } else {
@@ -388,7 +389,7 @@ pub fn apply(
             store::update_change_set(c, &reverted)?;
         }
         // The event carries the diff and the (previewed, for background runs) impact.
-        outbox.emit("role_mapping.changed", change_set_json(&row));
+        outbox.emit_at(cause, "role_mapping.changed", change_set_json(&row));
         outbox.commit(c)?;
         Ok::<_, ServiceError>(row)
     })?;

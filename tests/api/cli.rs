@@ -155,7 +155,7 @@ impl Server {
         String::from_utf8_lossy(&buf[..n]).into_owned()
     }
 
-    fn token(&mut self) -> String {
+    pub fn token(&mut self) -> String {
         let banner = self.banner();
         banner
             .lines()
@@ -163,6 +163,12 @@ impl Server {
             .expect("token line")
             .trim()
             .to_owned()
+    }
+
+    /// SIGKILL: no shutdown, no flush, as when the machine dies.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// SIGTERM, then the exit status and whatever else went to stdout.

@@ -4,7 +4,7 @@ mod helpers;
 
 mod auth;
 mod bulk;
-mod cli;
+pub mod cli;
 mod concurrency;
 mod discovery;
 mod errors;
@@ -12,7 +12,7 @@ mod etags;
 mod filter_fuzz;
 mod filters;
 mod groups;
-mod jumpcloud;
+pub mod jumpcloud;
 mod operations;
 mod roles;
 mod storage;

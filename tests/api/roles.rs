@@ -281,7 +281,7 @@ fn lifecycle_rows_emit_the_specified_events_and_roles() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(
         summary(&app, s),
-        [roles_changed(&["viewer"]), ev("role_mapping.changed")]
+        [ev("role_mapping.changed"), roles_changed(&["viewer"])]
     );
     assert_eq!(roles_of(&app, &b), ["viewer"]);
 
@@ -567,5 +567,189 @@ fn token_lifecycle_and_first_use_are_events() {
             "connection.token_created",
             "connection.activated"
         ]
+    );
+}
+
+/// The JumpCloud lifecycle (`jumpcloud.md` §1.4, §2) replayed against a tenant with a
+/// mapping: the exact event sequence and the final roles.
+#[test]
+fn jumpcloud_lifecycle_replay_emits_the_exact_event_sequence() {
+    use crate::jumpcloud::{create_body, minimal_put};
+    let app = TestApp::spawn();
+    role(&app, "member", 20, false);
+    let start = app.last_sequence();
+
+    // Test Connection, then Activate: a test user created, updated and deleted, and a
+    // test group created and deleted.
+    assert_eq!(app.get("/Users").status, 200);
+    let test_user = app.post("/Users", &create_body()).body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.put(&format!("/Users/{test_user}"), &minimal_put(&test_user))
+            .status,
+        200
+    );
+    assert_eq!(app.delete(&format!("/Users/{test_user}")).status, 204);
+    let test_group = app.create_group("JumpCloud Test Group", &[]);
+    assert_eq!(app.delete(&format!("/Groups/{test_group}")).status, 204);
+
+    // Users assigned; the group bound: looked up by name, created empty, then filled.
+    let a = app.post("/Users", &create_body()).body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b = app.create_user("second@example.io");
+    let g = app.create_group("YourApp Users", &[]);
+    let add =
+        patch_op(json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": b}]}]));
+    assert_eq!(app.patch(&format!("/Groups/{g}"), &add).status, 200);
+    assert_eq!(
+        app.patch(&format!("/Groups/{g}"), &add).status,
+        200,
+        "repeated add"
+    );
+
+    // The admin maps the group; then JumpCloud suspends, reactivates, renames, removes
+    // and deletes.
+    map(&app, &g, "member");
+    let mut suspend = create_body();
+    suspend["id"] = json!(a);
+    suspend["active"] = json!(false);
+    assert_eq!(app.put(&format!("/Users/{a}"), &suspend).status, 200);
+    suspend["active"] = json!(true);
+    assert_eq!(app.put(&format!("/Users/{a}"), &suspend).status, 200);
+    let rename = patch_op(json!([{"op": "replace", "value": {"displayName": "YourApp Members"}}]));
+    assert_eq!(app.patch(&format!("/Groups/{g}"), &rename).status, 200);
+    let remove = patch_op(json!([{"op": "remove", "path": "members", "value": [{"value": b}]}]));
+    assert_eq!(app.patch(&format!("/Groups/{g}"), &remove).status, 200);
+    assert_eq!(app.delete(&format!("/Groups/{g}")).status, 204);
+
+    assert_eq!(
+        summary(&app, start),
+        [
+            ev("connection.activated"),
+            ev("user.created"),
+            ev("user.updated"),
+            ev("user.deleted"),
+            ev("group.created"),
+            ev("group.deleted"),
+            ev("user.created"),
+            ev("user.created"),
+            ev("group.created"),
+            ev("group.member_added"),
+            ev("group.member_added"),
+            ev("role_mapping.changed"),
+            roles_changed(&["member"]),
+            roles_changed(&["member"]),
+            ev("user.deactivated"),
+            roles_changed(&[]),
+            ev("user.reactivated"),
+            roles_changed(&["member"]),
+            ev("group.updated"),
+            ev("group.member_removed"),
+            roles_changed(&[]),
+            ev("group.deleted"),
+            roles_changed(&[]),
+        ]
+    );
+    assert!(roles_of(&app, &a).is_empty());
+    assert!(roles_of(&app, &b).is_empty());
+    let mappings = app.api("GET", "/mappings", None).body;
+    assert_eq!(mappings[0]["state"], "orphaned");
+}
+
+/// No event is lost or invented when roster dies mid-write: every committed user has
+/// exactly one `user.created`, every acknowledged one is committed, and sequences have
+/// no gaps.
+#[test]
+fn killing_roster_mid_write_neither_loses_nor_invents_events() {
+    use crate::cli::Server;
+    use crate::helpers::TestDb;
+    use std::sync::{Arc, Mutex};
+
+    let db = TestDb::new();
+    let mut server = Server::start(&db);
+    let token = server.token();
+    let base = format!("{}/scim/v2/default", server.url);
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (base, token, acked) = (base.clone(), token.clone(), acknowledged.clone());
+            std::thread::spawn(move || {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(std::time::Duration::from_secs(5))
+                    .build();
+                for i in 0.. {
+                    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                      "userName": format!("w{w}-{i}@example.com")});
+                    match agent
+                        .post(&format!("{base}/Users"))
+                        .set("Authorization", &format!("Bearer {token}"))
+                        .set("Content-Type", "application/scim+json")
+                        .send_string(&body.to_string())
+                    {
+                        Ok(r) => {
+                            let v: Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+                            acked
+                                .lock()
+                                .unwrap()
+                                .push(v["id"].as_str().unwrap().to_owned());
+                        }
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    server.kill();
+    for w in writers {
+        w.join().unwrap();
+    }
+
+    let store = roster::store::Store::new(&db.url, &Default::default()).unwrap();
+    let mut conn = store.connection().unwrap();
+    let tenant = roster::service::tenants::tenant(&mut conn, "default").unwrap();
+    let tenant = roster::store::TenantId(tenant.id);
+    let mut events = Vec::new();
+    loop {
+        let after = events
+            .last()
+            .map_or(0, |e: &Value| e["sequence"].as_i64().unwrap());
+        let page = roster::service::events::feed(&mut conn, &tenant, after, 500, &[]).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        events.extend(page);
+    }
+    let sequences: Vec<i64> = events
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        sequences,
+        (1..=events.len() as i64).collect::<Vec<_>>(),
+        "no gaps"
+    );
+    let mut created: Vec<String> = events
+        .iter()
+        .filter(|e| e["type"] == "user.created")
+        .map(|e| e["data"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    created.sort();
+    let mut stored =
+        roster::store::roles::user_ids_after(&mut conn, &tenant, None, 1_000_000).unwrap();
+    stored.sort();
+    assert_eq!(
+        created, stored,
+        "one user.created per committed user, and no other"
+    );
+    let acked = acknowledged.lock().unwrap();
+    assert!(acked.len() > 10, "the writers got going: {}", acked.len());
+    assert!(
+        acked.iter().all(|id| stored.binary_search(id).is_ok()),
+        "nothing acknowledged is lost"
     );
 }
