@@ -17,7 +17,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, Resource};
 use tracing_actix_web::RequestId;
 
-use self::api::{credentials, roles};
+use self::api::{credentials, openapi, roles};
 use self::error::ApiError;
 use self::scim::{discovery, resources};
 
@@ -59,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::delete().to(resources::delete)),
                 ),
         )
+        .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::openapi)))
         .service(
             web::scope("/api/v1/tenants/{tenant}")
                 .service(resource("/events").route(web::get().to(roles::events)))

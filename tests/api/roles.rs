@@ -753,3 +753,36 @@ fn killing_roster_mid_write_neither_loses_nor_invents_events() {
         "nothing acknowledged is lost"
     );
 }
+
+#[test]
+fn every_documented_operation_is_routed_and_the_document_is_openapi_3() {
+    let app = TestApp::spawn();
+    let doc = app.raw(
+        "GET",
+        &format!("{}/api/v1/openapi.json", app.address),
+        &[],
+        None,
+        None,
+    );
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    for op in roster::http::api::openapi::OPERATIONS {
+        let path = op
+            .path
+            .replace("{id}", "x")
+            .replace("{slug}", "x")
+            .replace("{role}", "x");
+        let r = app.api(&op.method.to_uppercase(), &path, Some(&json!({})));
+        assert!(
+            r.status != 405 && r.body["detail"] != "no such endpoint",
+            "{} {}: {} {}",
+            op.method,
+            op.path,
+            r.status,
+            r.text
+        );
+        let documented =
+            &doc.body["paths"][format!("/api/v1/tenants/{{tenant}}{}", op.path)][op.method];
+        assert!(documented["responses"][op.status.to_string()].is_object());
+    }
+}
