@@ -67,6 +67,7 @@ impl Application {
             metrics: Metrics::default(),
             change_sets: Default::default(),
             inline_limit: settings.change_set_inline_limit,
+            sync_log: crate::http::sync_log::SyncLog::spawn(store.clone()),
         });
         crate::jobs::spawn_change_set_worker(store.clone(), state.change_sets.clone());
         let mut server = HttpServer::new(move || {

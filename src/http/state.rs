@@ -15,4 +15,5 @@ pub struct AppState {
     pub change_sets: std::sync::Arc<tokio::sync::Notify>,
     /// Change-sets affecting more users than this recompute in the background.
     pub inline_limit: usize,
+    pub sync_log: super::sync_log::SyncLog,
 }

@@ -16,4 +16,5 @@ pub mod jumpcloud;
 mod operations;
 mod roles;
 mod storage;
+mod sync_log;
 mod users;
