@@ -49,6 +49,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_emails (tenant_id, user_id, position) {
+        tenant_id -> Text,
+        user_id -> Text,
+        position -> BigInt,
+        value_folded -> Text,
+        bare -> Bool,
+    }
+}
+
+diesel::table! {
     users (tenant_id, id) {
         tenant_id -> Text,
         id -> Text,
@@ -66,4 +76,11 @@ diesel::table! {
 
 diesel::joinable!(scim_tokens -> tenants (tenant_id));
 
-diesel::allow_tables_to_appear_in_same_query!(group_members, groups, scim_tokens, tenants, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    group_members,
+    groups,
+    scim_tokens,
+    tenants,
+    user_emails,
+    users,
+);

@@ -40,6 +40,7 @@
 //! mean in `matches`: a missing attribute is "not equal".
 
 mod computed;
+mod emails;
 mod node;
 mod sql;
 #[cfg(test)]
@@ -184,6 +185,11 @@ impl CaseRule<'_> {
 
 impl Compiler<'_> {
     fn filter(&self, scope: &Scope, rule: &CaseRule, filter: &Filter) -> Result<Sql, Invalid> {
+        if matches!(scope, Scope::Resource) {
+            if let Some(indexed) = self.indexed_email(filter) {
+                return Ok(indexed);
+            }
+        }
         match filter {
             Filter::And(..) | Filter::Or(..) => {
                 let is_and = matches!(filter, Filter::And(..));
