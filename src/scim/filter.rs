@@ -1445,9 +1445,13 @@ mod tests {
             parsed.to_string(),
             r#"EMAILS[TYPE eq "work" and Value pr] and userName pr"#
         );
-        assert!(eval(r#"emails[type eq "work"].value eq "BJENSEN@example.com""#));
+        assert!(eval(
+            r#"emails[type eq "work"].value eq "BJENSEN@example.com""#
+        ));
         // The home address is not a work one.
-        assert!(!eval(r#"emails[type eq "work"].value eq "babs@jensen.org""#));
+        assert!(!eval(
+            r#"emails[type eq "work"].value eq "babs@jensen.org""#
+        ));
         assert!(eval(r#"emails[type eq "home"].value co "jensen.org""#));
         assert!(!eval(r#"emails[type eq "work"].display pr"#));
     }

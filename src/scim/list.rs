@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::error::{Invalid, ScimType};
 use super::filter::{self, AttrPath, Filter};
+use super::paging::{self, CursorParam, Sort};
 use super::schema::{ResourceKind, LIST_RESPONSE};
 
 /// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5).
@@ -20,6 +21,9 @@ pub struct ListParams {
     pub start_index: i64,
     pub count: i64,
     pub projection: Projection,
+    pub sort: Option<Sort>,
+    /// Set when the client pages by cursor (RFC 9865); `startIndex` is then absent.
+    pub cursor: Option<CursorParam>,
 }
 
 /// Reads list parameters from query pairs (names case-insensitive). `count` above
@@ -48,8 +52,18 @@ pub fn parse_params(pairs: &[(String, String)], max_page_size: i64) -> Result<Li
         Some(f) if !f.trim().is_empty() => Some(filter::parse(f)?),
         _ => None,
     };
+    let cursor = get("cursor").map(|c| CursorParam(c.to_owned()));
+    if cursor.is_some() && get("startIndex").is_some() {
+        // RFC 9865 §2: a request pages one way or the other.
+        return Err(Invalid::new(
+            ScimType::InvalidValue,
+            "use either cursor or startIndex, not both",
+        ));
+    }
     Ok(ListParams {
         filter,
+        sort: paging::parse_sort(get("sortBy"), get("sortOrder"))?,
+        cursor,
         start_index: number("startIndex")?.unwrap_or(1).max(1),
         count: number("count")?
             .unwrap_or(max_page_size)
@@ -294,4 +308,29 @@ pub fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> Val
         "itemsPerPage": resources.len(),
         "Resources": resources,
     })
+}
+
+/// Cursors around a cursor-paged page (RFC 9865 §2.2); either may be absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursors {
+    pub next: Option<String>,
+    pub previous: Option<String>,
+}
+
+/// RFC 9865 `ListResponse` of a cursor-paged request: no `startIndex`; `nextCursor`
+/// when more results follow, `previousCursor` when some precede.
+pub fn cursor_list_response(total: i64, resources: Vec<Value>, cursors: &Cursors) -> Value {
+    let mut body = serde_json::json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    if let Some(next) = &cursors.next {
+        body["nextCursor"] = next.clone().into();
+    }
+    if let Some(previous) = &cursors.previous {
+        body["previousCursor"] = previous.clone().into();
+    }
+    body
 }

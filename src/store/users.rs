@@ -5,7 +5,7 @@ use diesel::sql_types::Text;
 
 use super::conn::DbConnection;
 use super::error::StoreError;
-use super::raw::{Bind, RawQuery};
+use super::raw::{Bind, Order, Page, RawQuery, Window};
 use super::schema::{user_emails, users};
 use super::TenantId;
 
@@ -128,16 +128,16 @@ pub fn existing_ids(
     super::raw::existing_ids(conn, "users", tenant, ids)
 }
 
-/// A page of users matching `where_sql` (a fragment over the `users` table, already
-/// holding its binds), plus the total count.
+/// A page of users matching `filter` (a fragment over the `users` table, already
+/// holding its binds), in `order`, plus the total count.
 pub fn list(
     conn: &mut DbConnection,
     tenant: &TenantId,
     filter: Option<&RawQuery>,
-    offset: i64,
-    limit: i64,
-) -> Result<(i64, Vec<UserRow>), StoreError> {
-    super::raw::page(conn, "users", tenant, filter, offset, limit)
+    order: Order<'_>,
+    window: Window<'_>,
+) -> Result<Page<UserRow>, StoreError> {
+    super::raw::page(conn, "users", tenant, filter, order, window)
 }
 
 /// A group a user belongs to, for the read-only `groups` attribute.

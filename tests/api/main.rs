@@ -14,5 +14,6 @@ mod filters;
 mod groups;
 mod jumpcloud;
 mod operations;
+mod paging;
 mod storage;
 mod users;

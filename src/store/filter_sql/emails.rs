@@ -16,7 +16,11 @@ const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
 /// `emails`, or the same under the core User URN.
 fn is_emails(path: &AttrPath) -> bool {
-    path.is("emails") && path.urn.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(USER_URN))
+    path.is("emails")
+        && path
+            .urn
+            .as_deref()
+            .is_none_or(|u| u.eq_ignore_ascii_case(USER_URN))
 }
 
 impl Compiler<'_> {

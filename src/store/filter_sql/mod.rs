@@ -42,6 +42,7 @@
 mod computed;
 mod emails;
 mod node;
+mod sort;
 mod sql;
 #[cfg(test)]
 mod tests;
@@ -54,6 +55,7 @@ use crate::scim::Invalid;
 
 use super::raw::{Bind, RawQuery};
 use node::{Place, Pred};
+pub use sort::{sort_key, SortKey};
 
 /// A fragment of SQL with its binds. A bind is a `SLOT` in the text until
 /// [`Sql::into_query`] numbers them all in one pass: fragments nest deeply, and
