@@ -84,7 +84,8 @@ enum Command {
         /// Directory sizes, ascending, comma-separated.
         #[arg(long, default_value = "100000,1000000", value_delimiter = ',')]
         sizes: Vec<usize>,
-        /// Timed look-ups per kind (searches and pages get a fiftieth, at least 5).
+        /// Timed look-ups per kind; each paging phase gets a fifteenth, the `co` search a
+        /// fiftieth (at least 5).
         #[arg(long, default_value_t = 500)]
         lookups: usize,
         /// Page size of the paging phases.
