@@ -30,7 +30,7 @@ drop_pg_db roster_bench_query
 python3 - "$OUT" "$SIZES" <<'PY'
 import json, sys, pathlib
 out, sizes = pathlib.Path(sys.argv[1]), sys.argv[2].split(",")
-phases = ["user_name_eq", "emails_value_path_eq", "emails_value_eq", "co_search", "sort_by_user_name_page",
+phases = ["user_name_eq", "emails_value_path_eq", "emails_value_eq", "emails_entra_eq", "co_search", "sort_by_user_name_page",
           "index_page_1", "index_deep_page", "cursor_page_1", "cursor_deep_page"]
 print("\n| backend | phase | " + " | ".join(f"{int(s):,} p50 / p99 ms" for s in sizes) + f" | p50 {int(sizes[-1]):,} / {int(sizes[0]):,} |")
 print("|---|---|" + "---|" * (len(sizes) + 1))

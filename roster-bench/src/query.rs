@@ -242,6 +242,11 @@ pub(super) fn phases(client: &Client, size: usize, lookups: usize, page: usize) 
         let f = format!(r#"emails.value eq "{}""#, email(pick(k)));
         get(client, agent, &q(&f), Some(1)).map(drop)
     }));
+    out.push(run_phase("emails_entra_eq", lookups, 1, |agent, k| {
+        // Entra's form: the index narrows to the value's users, the JSON walk decides.
+        let f = format!(r#"emails[type eq "work"].value eq "{}""#, email(pick(k)));
+        get(client, agent, &q(&f), Some(1)).map(drop)
+    }));
     let slow = (lookups / 50).max(5);
     let pages = (lookups / 15).max(5);
     out.push(run_phase("co_search", slow, 1, |agent, k| {

@@ -43,19 +43,42 @@ impl Compiler<'_> {
                 Some(email_in(text, false))
             }
             Filter::ValuePath { path, filter } if is_emails(path) && path.sub_attr.is_none() => {
-                match filter.as_ref() {
-                    Filter::Compare {
-                        path: inner,
-                        op: CompareOp::Eq,
-                        value: Literal::String(text),
-                    } if inner.urn.is_none() && inner.sub_attr.is_none() && inner.is("value") => {
-                        Some(email_in(text, true))
-                    }
-                    _ => None,
-                }
+                value_eq(filter).map(|text| email_in(text, true))
             }
             _ => None,
         }
+    }
+
+    /// For a value filter on emails with more in it than `value eq "…"` (Entra's
+    /// `emails[type eq "work"].value eq "…"` is `type eq "work" and value eq "…"`): a
+    /// condition every match meets, from the index, to AND with the exact test, so
+    /// the database starts from the few users holding that value.
+    pub(super) fn email_precondition(&self, filter: &Filter) -> Option<Sql> {
+        if self.kind != ResourceKind::User {
+            return None;
+        }
+        let Filter::ValuePath { path, filter } = filter else {
+            return None;
+        };
+        if !is_emails(path) || path.sub_attr.is_some() {
+            return None;
+        }
+        super::chain(filter, true)
+            .into_iter()
+            .find_map(value_eq)
+            .map(|text| email_in(text, true))
+    }
+}
+
+/// The literal of `value eq "…"` inside a value filter.
+fn value_eq(filter: &Filter) -> Option<&str> {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Literal::String(text),
+        } if path.urn.is_none() && path.sub_attr.is_none() && path.is("value") => Some(text),
+        _ => None,
     }
 }
 

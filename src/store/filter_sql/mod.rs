@@ -191,7 +191,23 @@ impl Compiler<'_> {
             if let Some(indexed) = self.indexed_email(filter) {
                 return Ok(indexed);
             }
+            if let Some(pre) = self.email_precondition(filter) {
+                let exact = self.filter_walked(scope, rule, filter)?;
+                let mut q = Sql::new("(");
+                q.append(&pre).sql(" AND ").append(&exact).sql(")");
+                return Ok(q);
+            }
         }
+        self.filter_walked(scope, rule, filter)
+    }
+
+    /// `filter` resolved over the JSON and columns, without the email index.
+    fn filter_walked(
+        &self,
+        scope: &Scope,
+        rule: &CaseRule,
+        filter: &Filter,
+    ) -> Result<Sql, Invalid> {
         match filter {
             Filter::And(..) | Filter::Or(..) => {
                 let is_and = matches!(filter, Filter::And(..));
