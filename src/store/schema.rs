@@ -51,6 +51,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_emails (tenant_id, user_id, position) {
+        tenant_id -> Text,
+        user_id -> Text,
+        position -> BigInt,
+        value_folded -> Text,
+        bare -> Bool,
+    }
+}
+
+diesel::table! {
     users (tenant_id, id) {
         tenant_id -> Text,
         id -> Text,
@@ -206,6 +216,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     scim_request_log,
     scim_tokens,
     tenants,
+    user_emails,
     user_role_grants,
     users,
 );
