@@ -38,6 +38,17 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// Development only: lets webhook URLs use http and reach loopback, private,
+    /// link-local and metadata addresses. Never turn it on in production (SSRF).
+    pub allow_private_webhook_urls: bool,
+    /// Delays between webhook attempts, comma-separated; after the last a delivery is
+    /// dead-lettered. Each delay gets ±20% jitter.
+    pub webhook_retry_schedule: String,
+    /// How long a worker holds a claimed delivery; a worker that dies lets it go
+    /// after this, and another sends it again.
+    pub webhook_lease_secs: u64,
+    /// How often the delivery worker looks for due deliveries.
+    pub webhook_poll_interval_ms: u64,
 }
 
 impl Default for Settings {
@@ -55,6 +66,10 @@ impl Default for Settings {
             statement_timeout_ms: 5000,
             shutdown_timeout_secs: 30,
             workers: 0,
+            allow_private_webhook_urls: false,
+            webhook_retry_schedule: "10s,1m,5m,30m,2h,6h,12h,24h".into(),
+            webhook_lease_secs: 60,
+            webhook_poll_interval_ms: 1000,
         }
     }
 }
@@ -89,6 +104,10 @@ pub const KEYS: &[&str] = &[
     "statement_timeout_ms",
     "shutdown_timeout_secs",
     "workers",
+    "allow_private_webhook_urls",
+    "webhook_retry_schedule",
+    "webhook_lease_secs",
+    "webhook_poll_interval_ms",
 ];
 
 impl Settings {
@@ -196,6 +215,10 @@ mod tests {
             ("statement_timeout_ms", "5"),
             ("shutdown_timeout_secs", "6"),
             ("workers", "7"),
+            ("allow_private_webhook_urls", "true"),
+            ("webhook_retry_schedule", "1s,2s"),
+            ("webhook_lease_secs", "8"),
+            ("webhook_poll_interval_ms", "9"),
         ];
         assert_eq!(values.len(), KEYS.len());
         let vars: Vec<(String, String)> = values
@@ -214,5 +237,8 @@ mod tests {
             (3, 7, LogFormat::Json)
         );
         assert_eq!(s.public_url.as_deref(), Some("https://r.example"));
+        assert!(s.allow_private_webhook_urls);
+        assert_eq!(s.webhook_retry_schedule, "1s,2s");
+        assert_eq!((s.webhook_lease_secs, s.webhook_poll_interval_ms), (8, 9));
     }
 }

@@ -17,6 +17,7 @@ pub mod schema;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
