@@ -11,4 +11,6 @@ pub struct AppState {
     /// Public base of the server, without a trailing slash (`https://roster.example`).
     pub public_url: String,
     pub metrics: Metrics,
+    /// Development only: webhook URLs may be http and private (see `config`).
+    pub allow_private_webhook_urls: bool,
 }

@@ -133,6 +133,7 @@ impl Outbox {
             })
             .collect();
         events::insert(conn, &rows)?;
+        super::webhooks::fan_out(conn, &self.tenant, &rows)?;
         Ok(rows)
     }
 }
