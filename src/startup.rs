@@ -44,12 +44,11 @@ const STARTUP_DB_WAIT: Duration = Duration::from_secs(30);
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let store = open_store(settings)?;
-        let delivery = DeliveryConfig::from_settings(settings).map_err(|detail| {
-            StartupError::Setting {
+        let delivery =
+            DeliveryConfig::from_settings(settings).map_err(|detail| StartupError::Setting {
                 key: "webhook_retry_schedule",
                 detail,
-            }
-        })?;
+            })?;
         migrate_with_retry(&store).await?;
         let listener =
             TcpListener::bind(&settings.listen).map_err(|source| StartupError::Bind {

@@ -378,11 +378,10 @@ pub fn redeliver(
     now: &str,
 ) -> Result<Value, ServiceError> {
     let row = write_transaction(conn, |c| {
-        let mut d = webhooks::find_delivery(c, tenant, delivery_id)?.ok_or(
-            ServiceError::NotFound {
+        let mut d =
+            webhooks::find_delivery(c, tenant, delivery_id)?.ok_or(ServiceError::NotFound {
                 kind: "webhook delivery",
-            },
-        )?;
+            })?;
         if d.state == SUCCEEDED {
             return Err(ServiceError::Conflict(
                 "the delivery succeeded; only failed or dead ones are redelivered".into(),
@@ -628,10 +627,7 @@ mod tests {
     #[test]
     fn event_filters_are_normalized_and_checked() {
         let types = vec!["user.created".to_owned(), " group.deleted ".to_owned()];
-        assert_eq!(
-            event_filter(&types).unwrap(),
-            "group.deleted user.created"
-        );
+        assert_eq!(event_filter(&types).unwrap(), "group.deleted user.created");
         assert_eq!(event_filter(&[]).unwrap(), "");
         assert!(event_filter(&["User Created".to_owned()]).is_err());
     }

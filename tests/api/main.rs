@@ -16,3 +16,4 @@ mod jumpcloud;
 mod operations;
 mod storage;
 mod users;
+mod webhooks;

@@ -3,6 +3,7 @@
 
 pub mod credentials;
 pub mod roles;
+pub mod webhooks;
 
 use std::future::{ready, Ready};
 
