@@ -707,3 +707,97 @@ fn a_webhook_claimed_by_a_killed_roster_is_delivered_by_the_next_one() {
     assert_eq!(done["attempts"], 2, "the killed attempt counts");
     second.terminate();
 }
+
+/// On PostgreSQL a worker skips rows another worker has locked but not yet leased,
+/// rather than waiting for them or taking them too.
+#[test]
+fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
+    use roster::service::webhooks::{claim, stamp};
+    use roster::store::webhooks::{self, DeliveryRow, EndpointRow};
+    use roster::store::{migrate, PoolSettings, Store};
+
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        return;
+    }
+    let store = Store::new(&db.url, &PoolSettings::default()).unwrap();
+    let mut a = store.connection().unwrap();
+    migrate::run_pending(&mut a).unwrap();
+    let tenant = roster::service::tenants::create_tenant(&mut a, "acme", None)
+        .unwrap()
+        .id;
+    let now = roster::service::now();
+    webhooks::insert_endpoint(
+        &mut a,
+        &EndpointRow {
+            id: "e".into(),
+            tenant_id: tenant.clone(),
+            url: "https://example.com/hook".into(),
+            description: String::new(),
+            event_types: String::new(),
+            secret: webhook_signature::secret_from_bytes(&[5; 32]),
+            previous_secret: None,
+            previous_secret_expires_at: None,
+            enabled: true,
+            disabled_reason: None,
+            consecutive_failures: 0,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        },
+    )
+    .unwrap();
+    let rows: Vec<DeliveryRow> = (0..3)
+        .map(|i| DeliveryRow {
+            id: format!("d{i}"),
+            tenant_id: tenant.clone(),
+            endpoint_id: "e".into(),
+            event_id: format!("evt_{i}"),
+            event_type: "user.created".into(),
+            payload: Some("{}".into()),
+            state: "pending".into(),
+            attempts: 0,
+            // Ordered due times, so the first worker's row is d0.
+            next_attempt_at: stamp(SystemTime::now() - Duration::from_secs(10 - i)),
+            claimed_until: None,
+            last_status: None,
+            last_error: None,
+            last_latency_ms: None,
+            last_response: None,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+        })
+        .collect();
+    webhooks::insert_deliveries(&mut a, &rows).unwrap();
+
+    use diesel::Connection;
+    a.transaction::<_, diesel::result::Error, _>(|a| {
+        let held = webhooks::lock_due(a, &stamp(SystemTime::now()), 1).unwrap();
+        assert_eq!(held, ["d0"]);
+        let other = store.clone();
+        let started = Instant::now();
+        let claimed = std::thread::spawn(move || {
+            let mut b = other.connection().unwrap();
+            claim(&mut b, SystemTime::now(), Duration::from_secs(60), 10).unwrap()
+        })
+        .join()
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(2), "did not wait");
+        let mut ids: Vec<String> = claimed.into_iter().map(|c| c.delivery_id).collect();
+        ids.sort();
+        assert_eq!(ids, ["d1", "d2"]);
+        Ok(())
+    })
+    .unwrap();
+    // Leased rows are not due again until the lease runs out.
+    let mut c = store.connection().unwrap();
+    let again = claim(&mut c, SystemTime::now(), Duration::from_secs(60), 10).unwrap();
+    let ids: Vec<String> = again.into_iter().map(|c| c.delivery_id).collect();
+    assert_eq!(ids, ["d0"]);
+    let later = SystemTime::now() + Duration::from_secs(61);
+    assert_eq!(
+        claim(&mut c, later, Duration::from_secs(60), 10)
+            .unwrap()
+            .len(),
+        3
+    );
+}
