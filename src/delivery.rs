@@ -93,12 +93,7 @@ async fn worker(store: Store, agent: ureq::Agent, config: DeliveryConfig) {
         let handles: Vec<_> = claims
             .into_iter()
             .map(|claim| {
-                actix_web::rt::spawn(deliver(
-                    store.clone(),
-                    agent.clone(),
-                    claim,
-                    config.schedule.clone(),
-                ))
+                actix_web::rt::spawn(deliver(store.clone(), agent.clone(), claim, config.clone()))
             })
             .collect();
         for handle in handles {
@@ -107,9 +102,14 @@ async fn worker(store: Store, agent: ureq::Agent, config: DeliveryConfig) {
     }
 }
 
-async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, schedule: Vec<Duration>) {
+async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, config: DeliveryConfig) {
     let outcome = match claim.body.clone() {
         None => webhooks::body_missing(),
+        // Saved while the development setting was on: no plain http without it.
+        Some(_) if !config.allow_private && !claim.url.starts_with("https:") => AttemptOutcome {
+            error: Some(webhook_guard::UrlRefused::Scheme.to_string()),
+            ..AttemptOutcome::default()
+        },
         Some(body) => {
             let to_send = claim.clone();
             tokio::task::spawn_blocking(move || send(&agent, &to_send, &body))
@@ -129,6 +129,7 @@ async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, schedule: Vec<D
         error = outcome.error.as_deref().unwrap_or(""),
         "webhook attempt"
     );
+    let schedule = config.schedule;
     let recorded = store
         .write(move |c| webhooks::record(c, &claim, &outcome, &schedule, SystemTime::now()))
         .await;

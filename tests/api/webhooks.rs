@@ -391,6 +391,32 @@ fn a_webhook_receiver_answering_410_disables_its_endpoint_at_once() {
 }
 
 #[test]
+fn fifty_failed_webhook_attempts_in_a_row_disable_the_endpoint() {
+    let app = hooks_app("5ms");
+    let receiver = Receiver::start(&[], Reply::Status(500));
+    let (id, _) = endpoint(&app, &receiver.url, &["user.created"]);
+    // Two attempts per delivery: the first try and one retry.
+    for i in 0..25 {
+        app.create_user(&format!("f{i}@example.com"));
+    }
+    let disabled = wait_until(Duration::from_secs(30), || {
+        let e = app.api("GET", &format!("/webhooks/{id}"), None).body;
+        (e["enabled"] == false).then_some(e)
+    })
+    .expect("disabled");
+    // Attempts already in flight when the 50th failed may add a few more.
+    assert!(disabled["consecutive_failures"].as_i64().unwrap() >= 50);
+    assert!(disabled["disabled_reason"]
+        .as_str()
+        .unwrap()
+        .contains("50 consecutive"));
+    assert!(receiver.received().len() >= 50);
+    assert!(app
+        .event_types_after(0)
+        .contains(&"webhook_endpoint.disabled".to_owned()));
+}
+
+#[test]
 fn webhook_urls_reaching_internal_addresses_are_refused_without_the_dev_setting() {
     let app = TestApp::spawn();
     for url in [

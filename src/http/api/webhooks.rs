@@ -11,8 +11,9 @@ use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
 use crate::scim::{Invalid, ScimType};
+use crate::service::now;
 use crate::service::webhooks::{self, EndpointChanges, NewEndpoint};
-use crate::service::{now, ServiceError};
+use crate::store::StoreError;
 use crate::webhook_guard;
 
 /// Most deliveries one page lists.
@@ -23,7 +24,7 @@ async fn checked_url(state: &AppState, url: String) -> Result<String, ApiError> 
     let allow = state.allow_private_webhook_urls;
     web::block(move || webhook_guard::check_url(&url, allow).map(|u| u.to_string()))
         .await
-        .map_err(|_| ApiError::Service(ServiceError::Conflict("URL check failed".into())))?
+        .map_err(|e| StoreError::Unavailable(Box::new(e)))?
         .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()).into())
 }
 
@@ -221,6 +222,7 @@ pub fn openapi_paths() -> Value {
     });
     let content = |schema: &Value| json!({"application/json": {"schema": schema}});
     let error = json!({"description": "Error (SCIM error body)"});
+    let conflict = json!({"description": "Conflict: the endpoint is disabled, or the delivery succeeded or is in flight"});
     let security = json!([{"apiKey": []}]);
     let op = |summary: &str,
               params: Vec<&Value>,
@@ -277,6 +279,22 @@ pub fn openapi_paths() -> Value {
         .as_array_mut()
         .expect("array")
         .push(json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DELIVERIES_PAGE, "default": 100}}));
+    let mut test = op(
+        "Send a webhook.test message to this endpoint only",
+        vec![&tenant, &id],
+        None,
+        "202",
+        Some(delivery.clone()),
+    );
+    test["responses"]["409"] = conflict.clone();
+    let mut redeliver = op(
+        "Queue a failed or dead-lettered delivery again, now",
+        vec![&tenant, &delivery_id],
+        None,
+        "202",
+        Some(delivery.clone()),
+    );
+    redeliver["responses"]["409"] = conflict;
     let mut paths = serde_json::Map::new();
     paths.insert(base.to_owned(), json!({
         "get": op("List webhook endpoints", vec![&tenant], None, "200", Some(json!({"type": "array", "items": endpoint}))),
@@ -290,15 +308,14 @@ pub fn openapi_paths() -> Value {
     paths.insert(format!("{base}/{{id}}/rotate-secret"), json!({
         "post": op("Rotate the signing secret; the old one signs too for 24 hours", vec![&tenant, &id], None, "200", Some(with_secret)),
     }));
-    paths.insert(format!("{base}/{{id}}/test"), json!({
-        "post": op("Send a webhook.test message to this endpoint only", vec![&tenant, &id], None, "202", Some(delivery.clone())),
-    }));
+    paths.insert(format!("{base}/{{id}}/test"), json!({ "post": test }));
     paths.insert(
         format!("{base}/{{id}}/deliveries"),
         json!({ "get": deliveries_get }),
     );
-    paths.insert(format!("{base}/deliveries/{{delivery_id}}/redeliver"), json!({
-        "post": op("Queue a failed or dead-lettered delivery again, now", vec![&tenant, &delivery_id], None, "202", Some(delivery)),
-    }));
+    paths.insert(
+        format!("{base}/deliveries/{{delivery_id}}/redeliver"),
+        json!({ "post": redeliver }),
+    );
     Value::Object(paths)
 }
