@@ -38,6 +38,8 @@ pub struct Settings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
+    /// Change-sets affecting more users than this recompute in the background.
+    pub change_set_inline_limit: usize,
     /// Development only: lets webhook URLs use http and reach loopback, private,
     /// link-local and metadata addresses. Never turn it on in production (SSRF).
     pub allow_private_webhook_urls: bool,
@@ -66,6 +68,7 @@ impl Default for Settings {
             statement_timeout_ms: 5000,
             shutdown_timeout_secs: 30,
             workers: 0,
+            change_set_inline_limit: 10_000,
             allow_private_webhook_urls: false,
             webhook_retry_schedule: "10s,1m,5m,30m,2h,6h,12h,24h".into(),
             webhook_lease_secs: 60,
@@ -104,6 +107,7 @@ pub const KEYS: &[&str] = &[
     "statement_timeout_ms",
     "shutdown_timeout_secs",
     "workers",
+    "change_set_inline_limit",
     "allow_private_webhook_urls",
     "webhook_retry_schedule",
     "webhook_lease_secs",
@@ -215,6 +219,7 @@ mod tests {
             ("statement_timeout_ms", "5"),
             ("shutdown_timeout_secs", "6"),
             ("workers", "7"),
+            ("change_set_inline_limit", "8"),
             ("allow_private_webhook_urls", "true"),
             ("webhook_retry_schedule", "1s,2s"),
             ("webhook_lease_secs", "8"),
@@ -237,6 +242,7 @@ mod tests {
             (3, 7, LogFormat::Json)
         );
         assert_eq!(s.public_url.as_deref(), Some("https://r.example"));
+        assert_eq!(s.change_set_inline_limit, 8);
         assert!(s.allow_private_webhook_urls);
         assert_eq!(s.webhook_retry_schedule, "1s,2s");
         assert_eq!((s.webhook_lease_secs, s.webhook_poll_interval_ms), (8, 9));

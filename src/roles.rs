@@ -256,11 +256,11 @@ mod tests {
         }
     }
 
-    fn subject(active: bool, mapped: &[Grant], manual: &[Grant]) -> Subject {
+    fn subject(active: bool, mapped: Vec<Grant>, manual: Vec<Grant>) -> Subject {
         Subject {
             active,
-            mapped: mapped.to_vec(),
-            manual: manual.to_vec(),
+            mapped,
+            manual,
         }
     }
 
@@ -279,91 +279,91 @@ mod tests {
             (
                 "union of two groups",
                 policy(Union, None, false),
-                subject(true, &[eng_admin.clone(), ops_member.clone()], &[]),
+                subject(true, vec![eng_admin.clone(), ops_member.clone()], vec![]),
                 vec!["admin", "member"],
             ),
             (
                 "highest priority of two groups",
                 policy(HighestPriority, None, false),
-                subject(true, &[eng_admin.clone(), ops_member.clone()], &[]),
+                subject(true, vec![eng_admin.clone(), ops_member.clone()], vec![]),
                 vec!["admin"],
             ),
             (
                 "no groups and no default",
                 policy(Union, None, false),
-                subject(true, &[], &[]),
+                subject(true, vec![], vec![]),
                 vec![],
             ),
             (
                 "no groups falls back to the default",
                 policy(Union, Some("viewer"), false),
-                subject(true, &[], &[]),
+                subject(true, vec![], vec![]),
                 vec!["viewer"],
             ),
             (
                 "no groups, default, highest priority",
                 policy(HighestPriority, Some("viewer"), false),
-                subject(true, &[], &[]),
+                subject(true, vec![], vec![]),
                 vec!["viewer"],
             ),
             (
                 "mapped roles replace the default",
                 policy(Union, Some("viewer"), false),
-                subject(true, std::slice::from_ref(&ops_member), &[]),
+                subject(true, vec![ops_member.clone()], vec![]),
                 vec!["member"],
             ),
             (
                 "inactive users hold nothing",
                 policy(Union, Some("viewer"), false),
-                subject(false, std::slice::from_ref(&eng_admin), &[]),
+                subject(false, vec![eng_admin.clone()], vec![]),
                 vec![],
             ),
             (
                 "inactive, highest priority",
                 policy(HighestPriority, Some("viewer"), true),
-                subject(false, std::slice::from_ref(&eng_admin), &[manual("owner")]),
+                subject(false, vec![eng_admin.clone()], vec![manual("owner")]),
                 vec![],
             ),
             (
                 "manual grants are ignored while off",
                 policy(Union, None, false),
-                subject(true, std::slice::from_ref(&ops_member), &[manual("owner")]),
+                subject(true, vec![ops_member.clone()], vec![manual("owner")]),
                 vec!["member"],
             ),
             (
                 "manual grants add in union mode",
                 policy(Union, None, true),
-                subject(true, std::slice::from_ref(&ops_member), &[manual("owner")]),
+                subject(true, vec![ops_member.clone()], vec![manual("owner")]),
                 vec!["member", "owner"],
             ),
             (
                 "manual grants compete in priority mode",
                 policy(HighestPriority, None, true),
-                subject(true, std::slice::from_ref(&ops_member), &[manual("owner")]),
+                subject(true, vec![ops_member.clone()], vec![manual("owner")]),
                 vec!["owner"],
             ),
             (
                 "a lower manual grant loses in priority mode",
                 policy(HighestPriority, None, true),
-                subject(true, std::slice::from_ref(&eng_admin), &[manual("viewer")]),
+                subject(true, vec![eng_admin.clone()], vec![manual("viewer")]),
                 vec!["admin"],
             ),
             (
                 "a manual grant replaces the default",
                 policy(Union, Some("viewer"), true),
-                subject(true, &[], &[manual("member")]),
+                subject(true, vec![], vec![manual("member")]),
                 vec!["member"],
             ),
             (
                 "a mapping to a deleted role grants nothing",
                 policy(Union, Some("viewer"), false),
-                subject(true, &[group("ghost", "eng")], &[]),
+                subject(true, vec![group("ghost", "eng")], vec![]),
                 vec!["viewer"],
             ),
             (
                 "one role from two groups",
                 policy(Union, None, false),
-                subject(true, &[eng_admin.clone(), ops_admin.clone()], &[]),
+                subject(true, vec![eng_admin.clone(), ops_admin.clone()], vec![]),
                 vec!["admin"],
             ),
         ];
@@ -378,12 +378,12 @@ mod tests {
             &policy(Mode::HighestPriority, None, false),
             &subject(
                 true,
-                &[
+                vec![
                     group("admin", "eng"),
                     group("admin", "ops"),
                     group("member", "x"),
                 ],
-                &[],
+                vec![],
             ),
         );
         assert_eq!(grants.len(), 2);
@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn suspended_roles_are_what_an_inactive_user_would_hold() {
         let p = policy(Mode::Union, Some("viewer"), false);
-        let s = subject(false, &[group("admin", "eng")], &[]);
+        let s = subject(false, vec![group("admin", "eng")], vec![]);
         assert!(resolve(&p, &s).is_empty());
         assert_eq!(roles(&computed(&p, &s)), vec!["admin"]);
     }
@@ -473,8 +473,8 @@ mod tests {
                 let mut reversed = mapped.clone();
                 reversed.reverse();
                 let manual: Vec<Grant> = manual_roles.iter().map(|r| super::manual(r)).collect();
-                let first = resolve(&p, &subject(active, &mapped, &manual));
-                let second = resolve(&p, &subject(active, &reversed, &manual));
+                let first = resolve(&p, &subject(active, mapped.clone(), manual.clone()));
+                let second = resolve(&p, &subject(active, reversed, manual.clone()));
                 prop_assert_eq!(&first, &second);
                 prop_assert_eq!(RoleChange::between(&first, &second), None);
                 if mode == Mode::HighestPriority {

@@ -73,8 +73,12 @@ impl Application {
             },
             public_url: public_url.clone(),
             metrics: Metrics::default(),
+            change_sets: Default::default(),
+            inline_limit: settings.change_set_inline_limit,
+            sync_log: crate::http::sync_log::SyncLog::spawn(store.clone()),
             allow_private_webhook_urls: settings.allow_private_webhook_urls,
         });
+        crate::jobs::spawn_change_set_worker(store.clone(), state.change_sets.clone());
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -65,6 +65,33 @@ enum Command {
         #[arg(long)]
         json: Option<String>,
     },
+    /// roster's role mapping: a membership PATCH on a mapped vs an unmapped group, and
+    /// applying a new mapping to a big group (time and the server's peak memory).
+    Roles {
+        #[arg(long)]
+        base_url: String,
+        #[arg(long)]
+        token: Option<String>,
+        /// The tenant's application API base, e.g. http://127.0.0.1:8080/api/v1/tenants/bench
+        #[arg(long)]
+        api_url: String,
+        /// An admin API key.
+        #[arg(long)]
+        key: String,
+        /// Timed PATCHes per group.
+        #[arg(long, default_value_t = 300)]
+        ops: usize,
+        /// Members of the group the big mapping is applied to.
+        #[arg(long, default_value_t = 100_000)]
+        big: usize,
+        /// The server's pid, to read its memory from /proc.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[arg(long, default_value = "server")]
+        label: String,
+        #[arg(long)]
+        json: Option<String>,
+    },
     /// Serve an empty actix-web handler on 127.0.0.1:PORT until killed: the HTTP floor.
     FloorServer {
         #[arg(long)]
@@ -185,6 +212,27 @@ fn main() {
                 token,
             };
             (label, json, group_phases(&client, &sizes, ops))
+        }
+        Command::Roles {
+            base_url,
+            token,
+            api_url,
+            key,
+            ops,
+            big,
+            server_pid,
+            label,
+            json,
+        } => {
+            let scim = Client {
+                base: base_url.trim_end_matches('/').to_owned(),
+                token,
+            };
+            let api = Client {
+                base: api_url.trim_end_matches('/').to_owned(),
+                token: Some(key),
+            };
+            (label, json, role_phases(&scim, &api, ops, big, server_pid))
         }
         Command::FloorServer { port } => {
             floor_server(port).expect("floor server");
@@ -553,6 +601,132 @@ fn group_phases(client: &Client, sizes: &[usize], ops: usize) -> Vec<Phase> {
         phases.push(remove);
     }
     phases
+}
+
+fn empty_phase(name: &'static str) -> Phase {
+    Phase {
+        name,
+        ops: 0,
+        errors: 0,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+    }
+}
+
+fn timed(phase: &mut Phase, op: impl FnOnce() -> Result<Value, String>) {
+    let t = Instant::now();
+    if let Err(e) = op() {
+        eprintln!("{}: {e}", phase.name);
+        phase.errors += 1;
+    }
+    let took = t.elapsed();
+    phase.elapsed += took;
+    phase.latencies.push(took);
+    phase.ops += 1;
+}
+
+/// A `/proc/PID/status` field in MiB (VmRSS, VmHWM).
+fn proc_mib(pid: Option<u32>, field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Interleaved one-member adds and removes on a group mapped to a role and on one that
+/// is not (same size, same users), then one mapping applied to a `big`-member group.
+fn role_phases(
+    scim: &Client,
+    api: &Client,
+    ops: usize,
+    big: usize,
+    pid: Option<u32>,
+) -> Vec<Phase> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(600))
+        .build();
+    let run = format!(
+        "r{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_micros()
+    );
+    for slug in ["member", "viewer"] {
+        let role = json!({"slug": format!("{run}-{slug}")});
+        api.send(&agent, "POST", "/roles", Some(&role))
+            .expect("create role");
+    }
+    let users = bulk_users(scim, &agent, &run, ops.max(big));
+    let group = |name: &str| -> String {
+        let g = scim
+            .send(
+                &agent,
+                "POST",
+                "/Groups",
+                Some(&json!({"displayName": format!("{run} {name}")})),
+            )
+            .expect("create group");
+        g["id"].as_str().expect("group id").to_owned()
+    };
+    let (plain, mapped) = (group("plain"), group("mapped"));
+    let mapping = json!({"group": mapped, "role": format!("{run}-member")});
+    api.send(&agent, "POST", "/mappings", Some(&mapping))
+        .expect("map");
+    let mut unmapped_add = empty_phase("patch_add_unmapped");
+    let mut mapped_add = empty_phase("patch_add_mapped");
+    let mut unmapped_remove = empty_phase("patch_remove_unmapped");
+    let mut mapped_remove = empty_phase("patch_remove_mapped");
+    for user in &users[..ops] {
+        let one = std::slice::from_ref(user);
+        for (group, add, remove) in [
+            (&plain, &mut unmapped_add, &mut unmapped_remove),
+            (&mapped, &mut mapped_add, &mut mapped_remove),
+        ] {
+            let path = format!("/Groups/{group}?excludedAttributes=members");
+            timed(add, || {
+                scim.send(&agent, "PATCH", &path, Some(&member_patch("add", one)))
+            });
+            timed(remove, || {
+                scim.send(&agent, "PATCH", &path, Some(&member_patch("remove", one)))
+            });
+        }
+    }
+    let target = group("big");
+    let path = format!("/Groups/{target}?excludedAttributes=members");
+    for chunk in users[..big].chunks(1000) {
+        scim.send(&agent, "PATCH", &path, Some(&member_patch("add", chunk)))
+            .expect("fill big group");
+    }
+    let rss_before = proc_mib(pid, "VmRSS");
+    let mut apply = empty_phase("apply_mapping_to_big_group");
+    timed(&mut apply, || {
+        let mapping = json!({"group": target, "role": format!("{run}-viewer")});
+        let change_set = api.send(&agent, "POST", "/mappings", Some(&mapping))?;
+        let id = change_set["id"].as_str().unwrap_or_default().to_owned();
+        let mut state = change_set;
+        while state["state"] != "applied" {
+            std::thread::sleep(Duration::from_millis(100));
+            state = api.send(&agent, "GET", &format!("/change-sets/{id}"), None)?;
+        }
+        let granted = state["impact"]["users_affected"].as_u64().unwrap_or(0);
+        if granted as usize != big {
+            return Err(format!("{granted} users affected, expected {big}"));
+        }
+        Ok(state)
+    });
+    println!(
+        "server memory: RSS before apply {:.0} MiB, peak (VmHWM) after {:.0} MiB",
+        rss_before.unwrap_or(f64::NAN),
+        proc_mib(pid, "VmHWM").unwrap_or(f64::NAN)
+    );
+    vec![
+        unmapped_add,
+        mapped_add,
+        unmapped_remove,
+        mapped_remove,
+        apply,
+    ]
 }
 
 fn encode(s: &str) -> String {

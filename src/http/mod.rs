@@ -7,6 +7,7 @@ pub mod health;
 pub mod metrics;
 pub mod scim;
 pub mod state;
+pub mod sync_log;
 
 use std::time::Instant;
 
@@ -17,7 +18,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, Resource};
 use tracing_actix_web::RequestId;
 
-use self::api::{credentials, roles, webhooks};
+use self::api::{credentials, logs, openapi, roles, webhooks};
 use self::error::ApiError;
 use self::scim::{discovery, resources};
 
@@ -59,9 +60,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::delete().to(resources::delete)),
                 ),
         )
+        .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::openapi)))
         .service(
             web::scope("/api/v1/tenants/{tenant}")
                 .service(resource("/events").route(web::get().to(roles::events)))
+                .service(resource("/sync-log").route(web::get().to(logs::sync_log)))
                 .service(resource("/users/{id}/roles").route(web::get().to(roles::user_roles)))
                 .service(
                     resource("/users/{id}/manual-grants/{role}")
@@ -79,6 +82,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(roles::update_role))
                         .route(web::delete().to(roles::delete_role)),
                 )
+                .service(
+                    resource("/mappings")
+                        .route(web::get().to(roles::list_mappings))
+                        .route(web::post().to(roles::create_mapping)),
+                )
+                .service(resource("/mappings/{id}").route(web::delete().to(roles::delete_mapping)))
+                .service(
+                    resource("/role-settings")
+                        .route(web::get().to(roles::get_settings))
+                        .route(web::put().to(roles::put_settings)),
+                )
+                .service(
+                    resource("/change-sets")
+                        .route(web::get().to(roles::list_change_sets))
+                        .route(web::post().to(roles::create_change_set)),
+                )
+                .service(
+                    resource("/change-sets/preview")
+                        .route(web::post().to(roles::preview_change_set)),
+                )
+                .service(resource("/change-sets/{id}").route(web::get().to(roles::get_change_set)))
+                .service(
+                    resource("/change-sets/{id}/revert/preview")
+                        .route(web::post().to(roles::preview_revert)),
+                )
+                .service(resource("/change-sets/{id}/revert").route(web::post().to(roles::revert)))
                 .service(
                     resource("/scim-tokens")
                         .route(web::get().to(credentials::list_tokens))
@@ -165,18 +194,23 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
 
 /// One log line and one metrics sample per request; server errors are logged here,
 /// once, with their cause chain. Query strings are never logged: filters carry PII.
+/// SCIM requests also go to the tenant's sync log, with their (redacted) bodies.
 pub async fn access_log(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = req.method().to_string();
     let path = req.path().to_owned();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| path.clone(), ToString::to_string);
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let state = req.app_data::<web::Data<state::AppState>>().cloned();
-    let mut res = next.call(req).await?;
+    let mut res = next.call(req).await?.map_into_boxed_body();
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
     let request_id = res
@@ -191,13 +225,14 @@ pub async fn access_log(
         res.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), id);
     }
-    if let Some(state) = state {
+    if let Some(state) = &state {
         state.metrics.observe(&route, &method, status, elapsed);
     }
     let tenant = path
         .strip_prefix("/scim/v2/")
         .and_then(|rest| rest.split('/').next())
-        .unwrap_or("");
+        .unwrap_or("")
+        .to_owned();
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     match res.response().error() {
         Some(error) if status >= 500 => {
@@ -205,5 +240,86 @@ pub async fn access_log(
         }
         _ => tracing::info!(tenant, method, path, status, latency_ms, "request"),
     }
+    if let (Some(state), false) = (&state, tenant.is_empty()) {
+        res = record_sync(
+            &state.sync_log,
+            res,
+            tenant,
+            request_id,
+            method,
+            path_and_query,
+            elapsed,
+        )
+        .await;
+    }
     Ok(res)
+}
+
+/// Hands one SCIM request to the sync log. A body is kept when its size is known and
+/// small (a streamed group listing is not buffered); 401s are not logged, since they
+/// prove nothing about the tenant.
+async fn record_sync(
+    log: &sync_log::SyncLog,
+    res: ServiceResponse,
+    slug: String,
+    request_id: Option<String>,
+    method: String,
+    path: String,
+    elapsed: std::time::Duration,
+) -> ServiceResponse {
+    use actix_web::body::{BodySize, BoxBody};
+    let status = res.status().as_u16();
+    if status == 401 {
+        return res;
+    }
+    let request_body = res
+        .request()
+        .extensions()
+        .get::<scim::media::RequestBody>()
+        .and_then(|b| sync_log::keep_body(&b.0));
+    let (req, response) = res.into_parts();
+    let (response, body) = response.into_parts();
+    let (kept, body) = match body.size() {
+        BodySize::Sized(n) if n <= 64 * 1024 => match actix_web::body::to_bytes(body).await {
+            Ok(bytes) => (Some(bytes.clone()), BoxBody::new(bytes)),
+            Err(_) => (None, BoxBody::new(())),
+        },
+        _ => (None, body),
+    };
+    let parsed: Option<serde_json::Value> =
+        kept.as_ref().and_then(|b| serde_json::from_slice(b).ok());
+    let (resource_type, mut resource_id) = sync_log::resource_of(req.path());
+    if resource_id.is_none() && method == "POST" && status == 201 {
+        resource_id = parsed
+            .as_ref()
+            .and_then(|v| v["id"].as_str())
+            .map(str::to_owned);
+    }
+    let detail = (status >= 400)
+        .then(|| {
+            parsed
+                .as_ref()
+                .and_then(|v| v["detail"].as_str())
+                .map(str::to_owned)
+        })
+        .flatten();
+    log.record(sync_log::Entry {
+        slug,
+        row: crate::store::sync_log::LogRow {
+            tenant_id: String::new(),
+            id: request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            at: crate::service::now(),
+            method,
+            path,
+            status: i32::from(status),
+            latency_us: elapsed.as_micros() as i64,
+            result: if status < 400 { "success" } else { "failure" }.to_owned(),
+            detail,
+            resource_type,
+            resource_id,
+            request_body,
+            response_body: kept.as_deref().and_then(sync_log::keep_body),
+        },
+    });
+    ServiceResponse::new(req, response.set_body(body))
 }

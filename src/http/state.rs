@@ -11,6 +11,11 @@ pub struct AppState {
     /// Public base of the server, without a trailing slash (`https://roster.example`).
     pub public_url: String,
     pub metrics: Metrics,
+    /// Wakes the background change-set worker.
+    pub change_sets: std::sync::Arc<tokio::sync::Notify>,
+    /// Change-sets affecting more users than this recompute in the background.
+    pub inline_limit: usize,
+    pub sync_log: super::sync_log::SyncLog,
     /// Development only: webhook URLs may be http and private (see `config`).
     pub allow_private_webhook_urls: bool,
 }

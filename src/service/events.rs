@@ -91,8 +91,27 @@ impl Outbox {
         });
     }
 
+    /// How many events are waiting; a position for [`Outbox::emit_at`].
+    pub fn len(&self) -> usize {
+        self.drafts.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.drafts.is_empty()
+    }
+
+    /// Emits an event before those emitted since `len()` returned `index`: a cause whose
+    /// data is known only after its effects were computed still comes first.
+    pub fn emit_at(&mut self, index: usize, event_type: &'static str, data: Value) {
+        let index = index.min(self.drafts.len());
+        self.drafts.insert(
+            index,
+            Draft {
+                event_type,
+                data,
+                previous: None,
+            },
+        );
     }
 
     /// Numbers and writes the events; call it last in the transaction, since the

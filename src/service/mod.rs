@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod bulk;
+pub mod change_sets;
 pub mod events;
 pub mod groups;
 pub mod roles;

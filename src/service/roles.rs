@@ -420,6 +420,8 @@ pub fn effective(
                 &eval.group_names,
             ));
         }
+        let mut by_role: Vec<_> = by_role.into_iter().collect();
+        by_role.sort_by_key(|(id, _)| catalog.role(id).map(|r| r.priority));
         by_role
             .into_iter()
             .map(|(role_id, reasons)| {

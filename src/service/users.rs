@@ -114,7 +114,7 @@ fn save(
     attributes: Map<String, Value>,
     now: &str,
 ) -> Result<Rendered, ServiceError> {
-    if &attributes == old {
+    if same_resource(old, &attributes) {
         let groups = users::groups_of(conn, &scope.tenant, std::slice::from_ref(&existing.id))?;
         return Ok(render(scope, &existing, Some(&groups)));
     }
@@ -228,6 +228,17 @@ fn to_row(
         created_at: created.to_owned(),
         updated_at: now.to_owned(),
     }
+}
+
+/// Whether two attribute sets describe the same user: `active` absent means true, so
+/// an IdP confirming `active: true` changes nothing (M11).
+fn same_resource(old: &Map<String, Value>, new: &Map<String, Value>) -> bool {
+    let with_default = |m: &Map<String, Value>| {
+        let mut m = m.clone();
+        m.entry("active").or_insert(Value::Bool(true));
+        m
+    };
+    old == new || with_default(old) == with_default(new)
 }
 
 pub(super) fn parse_attributes(stored: &str) -> Result<Map<String, Value>, ServiceError> {

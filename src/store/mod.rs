@@ -14,6 +14,7 @@ pub mod migrate;
 pub mod raw;
 pub mod roles;
 pub mod schema;
+pub mod sync_log;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

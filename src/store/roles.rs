@@ -353,7 +353,8 @@ pub struct MembershipRow {
     pub group_name: String,
 }
 
-/// The memberships of `users` in groups that have any mapping, active or not.
+/// The group memberships of `users` (the caller keeps those its mapping table names:
+/// a preview's draft maps groups the database does not map yet).
 pub fn mapped_memberships(
     conn: &mut DbConnection,
     tenant: &TenantId,
@@ -369,7 +370,7 @@ pub fn mapped_memberships(
         q.text(tenant.0.clone())
             .sql(" AND m.member_id IN (")
             .texts(chunk)
-            .sql(") AND m.member_type = 'User' AND EXISTS (SELECT 1 FROM role_mappings r WHERE r.tenant_id = m.tenant_id AND r.group_id = m.group_id)");
+            .sql(") AND m.member_type = 'User'");
         rows.extend(q.load::<MembershipRow>(conn)?);
     }
     Ok(rows)

@@ -173,6 +173,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    scim_request_log (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        at -> Text,
+        method -> Text,
+        path -> Text,
+        status -> Integer,
+        latency_us -> BigInt,
+        result -> Text,
+        detail -> Nullable<Text>,
+        resource_type -> Nullable<Text>,
+        resource_id -> Nullable<Text>,
+        request_body -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     webhook_endpoints (id) {
         id -> Text,
         tenant_id -> Text,
@@ -235,6 +253,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     role_mappings,
     role_settings,
     roles,
+    scim_request_log,
     scim_tokens,
     tenants,
     user_role_grants,

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::helpers::{patch_op, TestApp};
 use crate::users::urlencode;
 
-fn create_body() -> Value {
+pub fn create_body() -> Value {
     json!({
         "active": true,
         "addresses": [{"country": "US", "locality": "locality", "postalCode": "80027",
@@ -25,7 +25,7 @@ fn create_body() -> Value {
     })
 }
 
-fn minimal_put(id: &str) -> Value {
+pub fn minimal_put(id: &str) -> Value {
     json!({
         "active": true,
         "emails": null,

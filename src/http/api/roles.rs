@@ -8,9 +8,11 @@ use super::{json, ok, parse, run, KeyCaller};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
+use crate::roles::Mode;
 use crate::scim::{Invalid, ScimType};
+use crate::service::change_sets::{self, Operation, Request};
 use crate::service::roles::{self, RoleInput};
-use crate::service::{events, now};
+use crate::service::{events, now, ServiceError};
 
 /// Most events one feed page returns.
 pub const MAX_EVENTS_PAGE: i64 = 500;
@@ -159,4 +161,240 @@ pub async fn delete_role(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /mappings`: active and orphaned mappings.
+pub async fn list_mappings(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+) -> Result<HttpResponse, ApiError> {
+    let body = run(&state, caller, "roles:read", false, |c, scope| {
+        change_sets::mappings_json(c, &scope.tenant)
+    })
+    .await?;
+    Ok(ok(body))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMapping {
+    group: String,
+    role: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// `POST /mappings`: a one-operation change-set.
+pub async fn create_mapping(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
+    let input: NewMapping = parse(body.0)?;
+    apply(
+        &state,
+        caller,
+        Request {
+            operations: vec![Operation::AddMapping {
+                group: input.group,
+                role: input.role,
+            }],
+            description: input.description,
+        },
+    )
+    .await
+}
+
+/// `DELETE /mappings/{id}`: a one-operation change-set.
+pub async fn delete_mapping(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().1;
+    let limit = state.inline_limit;
+    let body = run(&state, caller, "admin", true, move |c, scope| {
+        let mappings = change_sets::mappings_json(c, &scope.tenant)?;
+        let mapping = mappings
+            .as_array()
+            .and_then(|all| all.iter().find(|m| m["id"] == json!(id)))
+            .cloned()
+            .ok_or(ServiceError::NotFound { kind: "mapping" })?;
+        let request = Request {
+            operations: vec![Operation::RemoveMapping {
+                group: mapping["group"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                role: mapping["role"].as_str().unwrap_or_default().to_owned(),
+            }],
+            description: format!("remove mapping {id}"),
+        };
+        change_sets::apply(c, scope, request, None, limit, &now())
+    })
+    .await?;
+    state.change_sets.notify_one();
+    Ok(json(StatusCode::CREATED, body))
+}
+
+pub async fn get_settings(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+) -> Result<HttpResponse, ApiError> {
+    let body = run(&state, caller, "roles:read", false, |c, scope| {
+        change_sets::settings_json(c, &scope.tenant)
+    })
+    .await?;
+    Ok(ok(body))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsInput {
+    mode: Option<Mode>,
+    /// `null` clears the default; absent leaves it.
+    #[serde(default, with = "serde_with_null")]
+    default_role: Option<Option<String>>,
+    allow_manual_grants: Option<bool>,
+    #[serde(default)]
+    description: String,
+}
+
+/// Tells "absent" from "null" for `default_role`.
+mod serde_with_null {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(Some)
+    }
+}
+
+/// `PUT /role-settings`: the changed settings as one change-set.
+pub async fn put_settings(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
+    let input: SettingsInput = parse(body.0)?;
+    let mut operations = Vec::new();
+    if let Some(mode) = input.mode {
+        operations.push(Operation::SetMode { mode });
+    }
+    if let Some(role) = input.default_role {
+        operations.push(Operation::SetDefaultRole { role });
+    }
+    if let Some(allowed) = input.allow_manual_grants {
+        operations.push(Operation::SetManualGrants { allowed });
+    }
+    apply(
+        &state,
+        caller,
+        Request {
+            operations,
+            description: input.description,
+        },
+    )
+    .await
+}
+
+async fn apply(
+    state: &AppState,
+    caller: KeyCaller,
+    request: Request,
+) -> Result<HttpResponse, ApiError> {
+    let limit = state.inline_limit;
+    let body = run(state, caller, "admin", true, move |c, scope| {
+        change_sets::apply(c, scope, request, None, limit, &now())
+    })
+    .await?;
+    state.change_sets.notify_one();
+    Ok(json(StatusCode::CREATED, body))
+}
+
+pub async fn list_change_sets(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+) -> Result<HttpResponse, ApiError> {
+    let body = run(&state, caller, "roles:read", false, |c, scope| {
+        change_sets::list(c, &scope.tenant)
+    })
+    .await?;
+    Ok(ok(body))
+}
+
+pub async fn get_change_set(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().1;
+    let body = run(&state, caller, "roles:read", false, move |c, scope| {
+        change_sets::get(c, &scope.tenant, &id)
+    })
+    .await?;
+    Ok(ok(body))
+}
+
+/// `POST /change-sets`.
+pub async fn create_change_set(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
+    let request: Request = parse(body.0)?;
+    apply(&state, caller, request).await
+}
+
+/// `POST /change-sets/preview`: read-only.
+pub async fn preview_change_set(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
+    let request: Request = parse(body.0)?;
+    let limit = state.inline_limit;
+    let body = run(&state, caller, "roles:read", false, move |c, scope| {
+        change_sets::preview(c, scope, &request.operations, limit)
+    })
+    .await?;
+    Ok(ok(body))
+}
+
+/// `POST /change-sets/{id}/revert/preview`: what reverting would do.
+pub async fn preview_revert(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().1;
+    let limit = state.inline_limit;
+    let body = run(&state, caller, "roles:read", false, move |c, scope| {
+        let inverse = change_sets::inverse_of(c, &scope.tenant, &id)?;
+        change_sets::preview(c, scope, &inverse, limit)
+    })
+    .await?;
+    Ok(ok(body))
+}
+
+/// `POST /change-sets/{id}/revert`: a new change-set that undoes `id`.
+pub async fn revert(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().1;
+    let limit = state.inline_limit;
+    let body = run(&state, caller, "admin", true, move |c, scope| {
+        let inverse = change_sets::inverse_of(c, &scope.tenant, &id)?;
+        let request = Request {
+            operations: inverse,
+            description: format!("revert of {id}"),
+        };
+        change_sets::apply(c, scope, request, Some(&id), limit, &now())
+    })
+    .await?;
+    state.change_sets.notify_one();
+    Ok(json(StatusCode::CREATED, body))
 }

@@ -223,7 +223,7 @@ pub fn openapi_paths() -> Value {
     let content = |schema: &Value| json!({"application/json": {"schema": schema}});
     let error = json!({"description": "Error (SCIM error body)"});
     let conflict = json!({"description": "Conflict: the endpoint is disabled, or the delivery succeeded or is in flight"});
-    let security = json!([{"apiKey": []}]);
+    let security = json!([{"apiKey": ["admin"]}]);
     let op = |summary: &str,
               params: Vec<&Value>,
               body: Option<Value>,
@@ -236,6 +236,7 @@ pub fn openapi_paths() -> Value {
             "parameters": params,
             "responses": {
                 "400": error, "401": error, "403": error, "404": error,
+                "503": {"description": "database unavailable; see Retry-After"},
             },
         });
         if let Some(schema) = body {

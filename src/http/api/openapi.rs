@@ -1,0 +1,404 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3 description of the application API, built
+//! from one table of operations so that a test can call every one of them.
+
+use actix_web::HttpResponse;
+use serde_json::{json, Map, Value};
+
+/// One documented operation: method, path, scope, summary, request and response
+/// schema names (in `components.schemas`), and its success status.
+pub struct Operation {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub scope: &'static str,
+    pub summary: &'static str,
+    pub request: Option<&'static str>,
+    pub response: Option<&'static str>,
+    pub status: u16,
+}
+
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    scope: &'static str,
+    summary: &'static str,
+    request: Option<&'static str>,
+    response: Option<&'static str>,
+    status: u16,
+) -> Operation {
+    Operation {
+        method,
+        path,
+        scope,
+        summary,
+        request,
+        response,
+        status,
+    }
+}
+
+pub const OPERATIONS: &[Operation] = &[
+    op(
+        "get",
+        "/events",
+        "events:read",
+        "The ordered event feed (query: after, limit ≤ 500, types)",
+        None,
+        Some("EventPage"),
+        200,
+    ),
+    op(
+        "get",
+        "/users/{id}/roles",
+        "roles:read",
+        "A user's effective roles with reasons",
+        None,
+        Some("EffectiveRoles"),
+        200,
+    ),
+    op(
+        "put",
+        "/users/{id}/manual-grants/{role}",
+        "admin",
+        "Add a manual grant (when the tenant allows them)",
+        None,
+        Some("EffectiveRoles"),
+        200,
+    ),
+    op(
+        "delete",
+        "/users/{id}/manual-grants/{role}",
+        "admin",
+        "Remove a manual grant",
+        None,
+        Some("EffectiveRoles"),
+        200,
+    ),
+    op(
+        "get",
+        "/roles",
+        "roles:read",
+        "List roles with holder and mapping counts",
+        None,
+        Some("RoleList"),
+        200,
+    ),
+    op(
+        "post",
+        "/roles",
+        "admin",
+        "Create a role",
+        Some("RoleInput"),
+        Some("Role"),
+        201,
+    ),
+    op(
+        "get",
+        "/roles/{slug}",
+        "roles:read",
+        "One role",
+        None,
+        Some("Role"),
+        200,
+    ),
+    op(
+        "patch",
+        "/roles/{slug}",
+        "admin",
+        "Change name, description or privileged (slug immutable; priority via change-set)",
+        Some("RoleInput"),
+        Some("Role"),
+        200,
+    ),
+    op(
+        "delete",
+        "/roles/{slug}",
+        "admin",
+        "Delete a role that is neither mapped nor the default",
+        None,
+        None,
+        204,
+    ),
+    op(
+        "get",
+        "/mappings",
+        "roles:read",
+        "Active and orphaned group-to-role mappings",
+        None,
+        Some("MappingList"),
+        200,
+    ),
+    op(
+        "post",
+        "/mappings",
+        "admin",
+        "Map a group (by SCIM id) to a role: a one-operation change-set",
+        Some("MappingInput"),
+        Some("ChangeSet"),
+        201,
+    ),
+    op(
+        "delete",
+        "/mappings/{id}",
+        "admin",
+        "Remove a mapping: a one-operation change-set",
+        None,
+        Some("ChangeSet"),
+        201,
+    ),
+    op(
+        "get",
+        "/role-settings",
+        "roles:read",
+        "Resolution mode, default role, manual grants",
+        None,
+        Some("RoleSettings"),
+        200,
+    ),
+    op(
+        "put",
+        "/role-settings",
+        "admin",
+        "Change settings: a change-set",
+        Some("RoleSettingsInput"),
+        Some("ChangeSet"),
+        201,
+    ),
+    op(
+        "get",
+        "/change-sets",
+        "roles:read",
+        "Recent change-sets, newest first",
+        None,
+        Some("ChangeSetList"),
+        200,
+    ),
+    op(
+        "post",
+        "/change-sets",
+        "admin",
+        "Apply operations as one change-set",
+        Some("ChangeSetInput"),
+        Some("ChangeSet"),
+        201,
+    ),
+    op(
+        "post",
+        "/change-sets/preview",
+        "roles:read",
+        "Preview a change-set's impact (read-only)",
+        Some("ChangeSetInput"),
+        Some("Preview"),
+        200,
+    ),
+    op(
+        "get",
+        "/change-sets/{id}",
+        "roles:read",
+        "One change-set, with background progress",
+        None,
+        Some("ChangeSet"),
+        200,
+    ),
+    op(
+        "post",
+        "/change-sets/{id}/revert/preview",
+        "roles:read",
+        "Preview reverting a change-set",
+        None,
+        Some("Preview"),
+        200,
+    ),
+    op(
+        "post",
+        "/change-sets/{id}/revert",
+        "admin",
+        "Revert a change-set with a new change-set",
+        None,
+        Some("ChangeSet"),
+        201,
+    ),
+    op(
+        "get",
+        "/scim-tokens",
+        "admin",
+        "SCIM tokens (never their secrets)",
+        None,
+        Some("CredentialList"),
+        200,
+    ),
+    op(
+        "post",
+        "/scim-tokens",
+        "admin",
+        "Create a SCIM token; the secret is in this response only",
+        Some("CredentialInput"),
+        Some("NewCredential"),
+        201,
+    ),
+    op(
+        "delete",
+        "/scim-tokens/{id}",
+        "admin",
+        "Revoke a SCIM token",
+        None,
+        None,
+        204,
+    ),
+    op(
+        "post",
+        "/scim-tokens/{id}/rotate",
+        "admin",
+        "Create a successor; both work until the old one is revoked",
+        None,
+        Some("NewCredential"),
+        201,
+    ),
+    op(
+        "get",
+        "/api-keys",
+        "admin",
+        "API keys (never their secrets)",
+        None,
+        Some("CredentialList"),
+        200,
+    ),
+    op(
+        "post",
+        "/api-keys",
+        "admin",
+        "Create an API key; the secret is in this response only",
+        Some("CredentialInput"),
+        Some("NewCredential"),
+        201,
+    ),
+    op(
+        "delete",
+        "/api-keys/{id}",
+        "admin",
+        "Revoke an API key",
+        None,
+        None,
+        204,
+    ),
+];
+
+fn schemas() -> Value {
+    let object = |properties: Value| json!({"type": "object", "properties": properties});
+    let string = json!({"type": "string"});
+    let operation = json!({
+        "type": "object",
+        "required": ["op"],
+        "properties": {
+            "op": {"type": "string", "enum": ["add_mapping", "remove_mapping", "set_mode", "set_default_role", "set_priority", "set_manual_grants"]},
+            "group": {"type": "string", "description": "SCIM group id"},
+            "role": {"type": ["string", "null"], "description": "role slug"},
+            "mode": {"type": "string", "enum": ["union", "highest_priority"]},
+            "priority": {"type": "integer"},
+            "allowed": {"type": "boolean"}
+        }
+    });
+    json!({
+        "Event": object(json!({
+            "id": string, "type": string, "tenant_id": string, "sequence": {"type": "integer"},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "actor": object(json!({"type": {"type": "string", "enum": ["scim", "admin", "system"]}, "id": string})),
+            "correlation_id": string, "data": {"type": "object"}, "previous_attributes": {"type": "object"}
+        })),
+        "EventPage": object(json!({"data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}, "next_after": {"type": "integer"}})),
+        "Reason": object(json!({"role": string, "source": {"type": "string", "enum": ["group", "default", "manual"]}, "group": {"type": "object"}, "mapping_id": string, "text": string})),
+        "EffectiveRoles": object(json!({
+            "user": {"type": "object"},
+            "roles": {"type": "array", "items": object(json!({"id": string, "slug": string, "name": string, "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/Reason"}}}))},
+            "suspended": {"type": "array", "items": {"type": "object"}},
+            "mode": string, "mapping_version": {"type": "integer"}
+        })),
+        "Role": object(json!({"id": string, "slug": string, "name": string, "description": string, "priority": {"type": "integer"}, "privileged": {"type": "boolean"}, "holders": {"type": "integer"}, "mappings": {"type": "integer"}, "is_default": {"type": "boolean"}})),
+        "RoleList": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}},
+        "RoleInput": object(json!({"slug": string, "name": string, "description": string, "priority": {"type": "integer"}, "privileged": {"type": "boolean"}})),
+        "Mapping": object(json!({"id": string, "group": object(json!({"id": string, "displayName": string})), "role": string, "state": {"type": "string", "enum": ["active", "orphaned"]}, "change_set_id": string})),
+        "MappingList": {"type": "array", "items": {"$ref": "#/components/schemas/Mapping"}},
+        "MappingInput": {"type": "object", "required": ["group", "role"], "properties": {"group": string, "role": string, "description": string}},
+        "RoleSettings": object(json!({"mode": string, "default_role": {"type": ["string", "null"]}, "allow_manual_grants": {"type": "boolean"}, "mapping_version": {"type": "integer"}})),
+        "RoleSettingsInput": object(json!({"mode": {"type": "string", "enum": ["union", "highest_priority"]}, "default_role": {"type": ["string", "null"]}, "allow_manual_grants": {"type": "boolean"}, "description": string})),
+        "Operation": operation,
+        "ChangeSetInput": {"type": "object", "required": ["operations"], "properties": {"operations": {"type": "array", "items": {"$ref": "#/components/schemas/Operation"}}, "description": string}},
+        "Impact": object(json!({"users_affected": {"type": "integer"}, "roles": {"type": "object", "additionalProperties": object(json!({"added": {"type": "integer"}, "removed": {"type": "integer"}, "added_users": {"type": "array", "items": string}, "removed_users": {"type": "array", "items": string}, "privileged": {"type": "boolean"}}))}})),
+        "Preview": object(json!({"operations": {"type": "array"}, "impact": {"$ref": "#/components/schemas/Impact"}, "background": {"type": "boolean"}, "refused": {"type": ["string", "null"]}})),
+        "ChangeSet": object(json!({"id": string, "actor": string, "description": string, "operations": {"type": "array"}, "inverse": {"type": "array"}, "impact": {"$ref": "#/components/schemas/Impact"}, "state": {"type": "string", "enum": ["applying", "applied"]}, "progress": object(json!({"done": {"type": "integer"}, "total": {"type": "integer"}})), "revert_of": {"type": ["string", "null"]}, "reverted_by": {"type": ["string", "null"]}})),
+        "ChangeSetList": {"type": "array", "items": {"$ref": "#/components/schemas/ChangeSet"}},
+        "Credential": object(json!({"id": string, "name": string, "hint": string, "scopes": {"type": "array", "items": string}, "created_at": string, "last_used_at": {"type": ["string", "null"]}, "revoked_at": {"type": ["string", "null"]}})),
+        "CredentialList": {"type": "array", "items": {"$ref": "#/components/schemas/Credential"}},
+        "CredentialInput": object(json!({"name": string, "scopes": {"type": "array", "items": {"type": "string", "enum": ["admin", "events:read", "roles:read"]}}})),
+        "NewCredential": object(json!({"id": string, "name": string, "token": {"type": "string", "description": "SCIM tokens: the secret, shown once"}, "key": {"type": "string", "description": "API keys: the secret, shown once"}})),
+        "SyncLogEntry": object(json!({"id": string, "at": string, "method": string, "path": string, "status": {"type": "integer"}, "latency_ms": {"type": "number"}, "result": {"type": "string", "enum": ["success", "failure"]}, "detail": {"type": ["string", "null"]}, "resource_type": {"type": ["string", "null"]}, "resource_id": {"type": ["string", "null"]}, "request_body": {}, "response_body": {}})),
+        "SyncLogPage": object(json!({"data": {"type": "array", "items": {"$ref": "#/components/schemas/SyncLogEntry"}}, "next": {"type": ["object", "null"]}})),
+        "Error": object(json!({"schemas": {"type": "array", "items": string}, "status": string, "scimType": string, "detail": string})),
+    })
+}
+
+/// The whole document; `extra_paths` are merged in (other modules' operations).
+pub fn document(extra_paths: &[Value]) -> Value {
+    let mut paths = Map::new();
+    for o in OPERATIONS {
+        let path = format!("/api/v1/tenants/{{tenant}}{}", o.path);
+        let mut params = vec![
+            json!({"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}}),
+        ];
+        for name in ["id", "slug", "role"] {
+            if o.path.contains(&format!("{{{name}}}")) {
+                params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
+            }
+        }
+        let mut operation = json!({
+            "summary": o.summary,
+            "security": [{"apiKey": [o.scope]}],
+            "parameters": params,
+            "responses": {
+                "400": {"description": "invalid request", "content": {"application/scim+json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "401": {"description": "no valid API key for this tenant"},
+                "403": {"description": format!("the key lacks the '{}' scope", o.scope)},
+                "409": {"description": "conflicts with the current state"},
+                "503": {"description": "database unavailable; see Retry-After"}
+            }
+        });
+        let success = match o.response {
+            Some(schema) => {
+                json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+            }
+            None => json!({"description": "success"}),
+        };
+        operation["responses"][o.status.to_string()] = success;
+        if let Some(schema) = o.request {
+            operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
+        }
+        let entry = paths.entry(path).or_insert_with(|| json!({}));
+        entry[o.method] = operation;
+    }
+    for extra in extra_paths {
+        if let Some(object) = extra.as_object() {
+            for (path, methods) in object {
+                let entry = paths.entry(path.clone()).or_insert_with(|| json!({}));
+                if let (Some(entry), Some(methods)) = (entry.as_object_mut(), methods.as_object()) {
+                    entry.extend(methods.clone());
+                }
+            }
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "roster application API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Roles, mappings, change-sets, the event feed and credentials of one tenant. Authenticate with a tenant API key (`Authorization: Bearer rak_…`); SCIM tokens do not work here."
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "A tenant API key (rak_…) with the scope each operation names; admin implies all."}},
+            "schemas": schemas()
+        }
+    })
+}
+
+pub async fn openapi() -> HttpResponse {
+    super::ok(document(&[super::webhooks::openapi_paths()]))
+}

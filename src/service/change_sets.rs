@@ -1,0 +1,587 @@
+//! Change-sets: every change to mappings or role settings is previewed, applied as
+//! one unit, and reverted by a new change-set (spec §6.1, §6.6 S8).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::events::{Actor, Outbox};
+use super::roles::{evaluate, invalid, Catalog, MappingTable};
+use super::{Scope, ServiceError};
+use crate::roles::{Impact, Mode};
+use crate::store::groups;
+use crate::store::roles::{self as store, ChangeSetRow, Lock, MappingRow};
+use crate::store::{read_transaction, write_transaction, DbConnection, TenantId};
+
+/// Users recomputed per background transaction.
+const BATCH: usize = 1_000;
+
+/// One edit. Roles are named by slug, groups by their SCIM id (never their name, M1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Operation {
+    AddMapping { group: String, role: String },
+    RemoveMapping { group: String, role: String },
+    SetMode { mode: Mode },
+    SetDefaultRole { role: Option<String> },
+    SetPriority { role: String, priority: i64 },
+    SetManualGrants { allowed: bool },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    pub operations: Vec<Operation>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Which users a change-set can affect.
+#[derive(Debug, Clone, PartialEq)]
+enum Affected {
+    /// Settings changed: everyone.
+    All,
+    /// Only members of these groups.
+    Groups(Vec<String>),
+}
+
+/// A change-set resolved against the current state, not yet written.
+struct Plan {
+    catalog: Catalog,
+    mappings: MappingTable,
+    adds: Vec<MappingRow>,
+    removes: Vec<MappingRow>,
+    inverse: Vec<Operation>,
+    affected: Affected,
+}
+
+fn plan(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    catalog: Catalog,
+    operations: &[Operation],
+    now: &str,
+) -> Result<Plan, ServiceError> {
+    if operations.is_empty() {
+        return Err(invalid("a change-set needs at least one operation"));
+    }
+    if operations.len() > 1_000 {
+        return Err(invalid("a change-set may hold at most 1000 operations"));
+    }
+    let mut draft = catalog.clone();
+    let mut all_mappings = store::list_mappings(conn, tenant)?;
+    let mut adds = Vec::new();
+    let mut removes = Vec::new();
+    let mut inverse = Vec::new();
+    let mut groups_touched = Vec::new();
+    let mut settings_changed = false;
+    for op in operations {
+        match op {
+            Operation::AddMapping { group, role } => {
+                let role_id = draft.by_slug(role)?.id.clone();
+                if all_mappings
+                    .iter()
+                    .any(|m| &m.group_id == group && m.role_id == role_id)
+                {
+                    return Err(invalid(format!(
+                        "group {group} is already mapped to '{role}'"
+                    )));
+                }
+                let found = groups::find(conn, tenant, group)?
+                    .ok_or_else(|| invalid(format!("no group with id {group}")))?;
+                let row = MappingRow {
+                    tenant_id: tenant.0.clone(),
+                    id: format!("map_{}", uuid::Uuid::new_v4().simple()),
+                    group_id: group.clone(),
+                    role_id,
+                    state: "active".into(),
+                    group_display_name: found.display_name,
+                    change_set_id: None,
+                    created_at: now.to_owned(),
+                    updated_at: now.to_owned(),
+                };
+                all_mappings.push(row.clone());
+                adds.push(row);
+                groups_touched.push(group.clone());
+                inverse.push(Operation::RemoveMapping {
+                    group: group.clone(),
+                    role: role.clone(),
+                });
+            }
+            Operation::RemoveMapping { group, role } => {
+                let role_id = draft.by_slug(role)?.id.clone();
+                let index = all_mappings
+                    .iter()
+                    .position(|m| &m.group_id == group && m.role_id == role_id)
+                    .ok_or_else(|| invalid(format!("group {group} is not mapped to '{role}'")))?;
+                let row = all_mappings.remove(index);
+                if let Some(pos) = adds.iter().position(|a: &MappingRow| a.id == row.id) {
+                    adds.remove(pos);
+                } else {
+                    removes.push(row);
+                }
+                groups_touched.push(group.clone());
+                inverse.push(Operation::AddMapping {
+                    group: group.clone(),
+                    role: role.clone(),
+                });
+            }
+            Operation::SetMode { mode } => {
+                let old = Mode::parse(&draft.settings.mode).unwrap_or(Mode::Union);
+                draft.settings.mode = mode.as_str().to_owned();
+                inverse.push(Operation::SetMode { mode: old });
+                settings_changed = true;
+            }
+            Operation::SetDefaultRole { role } => {
+                let old = draft
+                    .settings
+                    .default_role_id
+                    .as_deref()
+                    .map(|id| draft.slug(id));
+                draft.settings.default_role_id = match role {
+                    Some(slug) => Some(draft.by_slug(slug)?.id.clone()),
+                    None => None,
+                };
+                inverse.push(Operation::SetDefaultRole { role: old });
+                settings_changed = true;
+            }
+            Operation::SetPriority { role, priority } => {
+                let index = draft
+                    .roles
+                    .iter()
+                    .position(|r| &r.slug == role)
+                    .ok_or_else(|| invalid(format!("no role with slug '{role}'")))?;
+                let old = draft.roles[index].priority;
+                draft.roles[index].priority = *priority;
+                inverse.push(Operation::SetPriority {
+                    role: role.clone(),
+                    priority: old,
+                });
+                settings_changed = true;
+            }
+            Operation::SetManualGrants { allowed } => {
+                inverse.push(Operation::SetManualGrants {
+                    allowed: draft.settings.allow_manual_grants,
+                });
+                draft.settings.allow_manual_grants = *allowed;
+                settings_changed = true;
+            }
+        }
+    }
+    let mut priorities: Vec<i64> = draft.roles.iter().map(|r| r.priority).collect();
+    priorities.sort_unstable();
+    if priorities.windows(2).any(|w| w[0] == w[1]) {
+        return Err(invalid("two roles would have the same priority"));
+    }
+    inverse.reverse();
+    let mut mappings = MappingTable::new();
+    for m in all_mappings.iter().filter(|m| m.state == "active") {
+        mappings
+            .entry(m.group_id.clone())
+            .or_default()
+            .push((m.role_id.clone(), m.id.clone()));
+    }
+    groups_touched.sort();
+    groups_touched.dedup();
+    Ok(Plan {
+        catalog: draft,
+        mappings,
+        adds,
+        removes,
+        inverse,
+        affected: if settings_changed {
+            Affected::All
+        } else {
+            Affected::Groups(groups_touched)
+        },
+    })
+}
+
+/// The affected users, in id order: a stable order makes a preview's samples and the
+/// apply's the same.
+fn affected_ids(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    affected: &Affected,
+) -> Result<Vec<String>, ServiceError> {
+    Ok(match affected {
+        Affected::Groups(groups) => store::user_members_of(conn, tenant, groups)?,
+        Affected::All => {
+            let mut ids = Vec::new();
+            loop {
+                let page =
+                    store::user_ids_after(conn, tenant, ids.last().map(String::as_str), 10_000)?;
+                if page.is_empty() {
+                    break ids;
+                }
+                ids.extend(page);
+            }
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+        }
+    })
+}
+
+/// Runs §6.3 read-only over the affected users under the plan.
+fn impact_of(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    plan: &Plan,
+    ids: &[String],
+) -> Result<Impact, ServiceError> {
+    let policy = plan.catalog.policy();
+    let mut impact = Impact::default();
+    for chunk in ids.chunks(BATCH) {
+        for eval in evaluate(conn, tenant, &policy, &plan.mappings, chunk, false)? {
+            if let Some(change) = eval.change() {
+                impact.record(&eval.user.user_name, &change);
+            }
+        }
+    }
+    Ok(impact)
+}
+
+/// The impact as the API shows it: keyed by role slug, privileged roles flagged.
+fn impact_json(catalog: &Catalog, impact: &Impact) -> Value {
+    let roles: serde_json::Map<String, Value> = impact
+        .roles
+        .iter()
+        .map(|(id, r)| {
+            let role = catalog.role(id);
+            (
+                catalog.slug(id),
+                json!({
+                    "added": r.added,
+                    "removed": r.removed,
+                    "added_users": r.added_users,
+                    "removed_users": r.removed_users,
+                    "privileged": role.is_some_and(|r| r.privileged),
+                }),
+            )
+        })
+        .collect();
+    json!({"users_affected": impact.users_affected, "roles": roles})
+}
+
+/// Privileged roles the plan would leave without holders (M15), as an error.
+fn check_lockout(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    plan: &Plan,
+    impact: &Impact,
+) -> Result<(), ServiceError> {
+    let privileged: Vec<String> = plan
+        .catalog
+        .roles
+        .iter()
+        .filter(|r| r.privileged)
+        .map(|r| r.id.clone())
+        .collect();
+    if privileged.is_empty() {
+        return Ok(());
+    }
+    let holders: HashMap<String, u64> = store::holder_counts(conn, tenant)?
+        .into_iter()
+        .map(|(role, n)| (role, n as u64))
+        .collect();
+    let locked = impact.locked_out(&holders, &privileged);
+    if locked.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = locked.iter().map(|id| plan.catalog.slug(id)).collect();
+    Err(ServiceError::Conflict(format!(
+        "lockout guard: this change-set would leave no user holding the privileged role(s) {}",
+        names.join(", ")
+    )))
+}
+
+/// `POST /change-sets/preview`: what applying would do, changing nothing.
+pub fn preview(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    operations: &[Operation],
+    inline_limit: usize,
+) -> Result<Value, ServiceError> {
+    read_transaction(conn, |c| {
+        let catalog = Catalog::load(c, &scope.tenant, Lock::None)?;
+        let plan = plan(c, &scope.tenant, catalog, operations, &super::now())?;
+        let ids = affected_ids(c, &scope.tenant, &plan.affected)?;
+        let impact = impact_of(c, &scope.tenant, &plan, &ids)?;
+        let lockout = check_lockout(c, &scope.tenant, &plan, &impact)
+            .err()
+            .map(|e| e.to_string());
+        Ok(json!({
+            "operations": operations,
+            "impact": impact_json(&plan.catalog, &impact),
+            "background": ids.len() > inline_limit,
+            "refused": lockout,
+        }))
+    })
+}
+
+/// `POST /change-sets`: applies the operations as one change-set. Up to
+/// `inline_limit` affected users are recomputed in this transaction; beyond that the
+/// mappings commit now and the users are recomputed in the background, in batches.
+pub fn apply(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    request: Request,
+    revert_of: Option<&str>,
+    inline_limit: usize,
+    now: &str,
+) -> Result<Value, ServiceError> {
+    let id = format!("cs_{}", uuid::Uuid::new_v4().simple());
+    let row = write_transaction(conn, |c| {
+        // The exclusive lock makes every SCIM recompute wait for this change-set.
+        let catalog = Catalog::load(c, &scope.tenant, Lock::Exclusive)?;
+        let mut plan = plan(c, &scope.tenant, catalog, &request.operations, now)?;
+        let ids = affected_ids(c, &scope.tenant, &plan.affected)?;
+        let background = ids.len() > inline_limit;
+        let preview = impact_of(c, &scope.tenant, &plan, &ids)?;
+        check_lockout(c, &scope.tenant, &plan, &preview)?;
+        plan.catalog.settings.mapping_version += 1;
+        write_plan(c, &scope.tenant, &plan, &id, now)?;
+        let mut outbox = Outbox::new(scope, now);
+        let cause = outbox.len();
+        let (state, impact, done) = if background {
+            ("applying", preview, 0)
+        } else {
+            let impact = super::roles::recompute(
+                c,
+                &mut outbox,
+                &scope.tenant,
+                &plan.catalog,
+                &ids,
+                true,
+                now,
+            )?;
+            ("applied", impact, ids.len() as i64)
+        };
+        let row = ChangeSetRow {
+            tenant_id: scope.tenant.0.clone(),
+            id: id.clone(),
+            actor: scope.actor.id.clone(),
+            description: request.description.clone(),
+            operations: json!({"apply": request.operations, "inverse": plan.inverse}).to_string(),
+            impact: impact_json(&plan.catalog, &impact).to_string(),
+            state: state.into(),
+            progress_done: done,
+            progress_total: ids.len() as i64,
+            resume_after: None,
+            revert_of: revert_of.map(str::to_owned),
+            reverted_by: None,
+            created_at: now.to_owned(),
+            finished_at: (!background).then(|| now.to_owned()),
+        };
+        store::insert_change_set(c, &row)?;
+        if let Some(original) = revert_of {
+            let mut reverted = store::find_change_set(c, &scope.tenant, original)?
+                .ok_or(ServiceError::NotFound { kind: "change-set" })?;
+            if reverted.reverted_by.is_some() {
+                return Err(ServiceError::Conflict(format!(
+                    "change-set {original} was already reverted"
+                )));
+            }
+            reverted.reverted_by = Some(id.clone());
+            store::update_change_set(c, &reverted)?;
+        }
+        // The event carries the diff and the (previewed, for background runs) impact.
+        outbox.emit_at(cause, "role_mapping.changed", change_set_json(&row));
+        outbox.commit(c)?;
+        Ok::<_, ServiceError>(row)
+    })?;
+    Ok(change_set_json(&row))
+}
+
+/// Writes the plan's mappings and settings.
+fn write_plan(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    plan: &Plan,
+    change_set: &str,
+    now: &str,
+) -> Result<(), ServiceError> {
+    for row in &plan.removes {
+        store::delete_mapping(conn, tenant, &row.id)?;
+    }
+    for row in &plan.adds {
+        let mut row = row.clone();
+        row.change_set_id = Some(change_set.to_owned());
+        store::insert_mapping(conn, &row)?;
+    }
+    store::update_settings(conn, &plan.catalog.settings)?;
+    // Priorities are unique, so move changed roles out of the way before setting them.
+    let current = store::list_roles(conn, tenant)?;
+    let changed: Vec<_> = plan
+        .catalog
+        .roles
+        .iter()
+        .filter(|r| {
+            current
+                .iter()
+                .any(|c| c.id == r.id && c.priority != r.priority)
+        })
+        .collect();
+    for (i, role) in changed.iter().enumerate() {
+        let mut parked = (*role).clone();
+        parked.priority = -1_000_000_000 - i as i64;
+        store::update_role(conn, &parked)?;
+    }
+    for role in changed {
+        let mut row = role.clone();
+        row.updated_at = now.to_owned();
+        store::update_role(conn, &row)?;
+    }
+    Ok(())
+}
+
+pub fn change_set_json(row: &ChangeSetRow) -> Value {
+    let operations: Value = serde_json::from_str(&row.operations).unwrap_or(Value::Null);
+    json!({
+        "id": row.id,
+        "actor": row.actor,
+        "description": row.description,
+        "operations": operations["apply"],
+        "inverse": operations["inverse"],
+        "impact": serde_json::from_str::<Value>(&row.impact).unwrap_or(Value::Null),
+        "state": row.state,
+        "progress": {"done": row.progress_done, "total": row.progress_total},
+        "revert_of": row.revert_of,
+        "reverted_by": row.reverted_by,
+        "created_at": row.created_at,
+        "finished_at": row.finished_at,
+    })
+}
+
+pub fn get(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<Value, ServiceError> {
+    store::find_change_set(conn, tenant, id)?
+        .map(|row| change_set_json(&row))
+        .ok_or(ServiceError::NotFound { kind: "change-set" })
+}
+
+pub fn list(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
+    Ok(store::list_change_sets(conn, tenant, 200)?
+        .iter()
+        .map(change_set_json)
+        .collect())
+}
+
+/// The operations that undo change-set `id`.
+pub fn inverse_of(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Vec<Operation>, ServiceError> {
+    let row = store::find_change_set(conn, tenant, id)?
+        .ok_or(ServiceError::NotFound { kind: "change-set" })?;
+    if row.reverted_by.is_some() {
+        return Err(ServiceError::Conflict(format!(
+            "change-set {id} was already reverted"
+        )));
+    }
+    let stored: Value = serde_json::from_str(&row.operations).unwrap_or(Value::Null);
+    serde_json::from_value(stored["inverse"].clone())
+        .map_err(|_| invalid("stored change-set is damaged"))
+}
+
+/// Mappings with the names of their roles and groups.
+pub fn mappings_json(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
+    let catalog = Catalog::load(conn, tenant, Lock::None)?;
+    Ok(store::list_mappings(conn, tenant)?
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "group": {"id": m.group_id, "displayName": m.group_display_name},
+                "role": catalog.slug(&m.role_id),
+                "state": m.state,
+                "change_set_id": m.change_set_id,
+                "created_at": m.created_at,
+            })
+        })
+        .collect())
+}
+
+pub fn settings_json(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
+    let catalog = Catalog::load(conn, tenant, Lock::None)?;
+    let s = &catalog.settings;
+    Ok(json!({
+        "mode": s.mode,
+        "default_role": s.default_role_id.as_deref().map(|id| catalog.slug(id)),
+        "allow_manual_grants": s.allow_manual_grants,
+        "mapping_version": s.mapping_version,
+    }))
+}
+
+/// Runs one batch of a background change-set; returns whether it has finished.
+pub fn resume_batch(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<bool, ServiceError> {
+    let now = super::now();
+    write_transaction(conn, |c| {
+        let catalog = Catalog::load(c, tenant, Lock::Share)?;
+        let Some(mut row) = store::find_change_set(c, tenant, id)? else {
+            return Ok(true);
+        };
+        if row.state != "applying" {
+            return Ok(true);
+        }
+        let ops: Value = serde_json::from_str(&row.operations).unwrap_or(Value::Null);
+        let operations: Vec<Operation> =
+            serde_json::from_value(ops["apply"].clone()).unwrap_or_default();
+        let affected = if operations.iter().all(|o| {
+            matches!(
+                o,
+                Operation::AddMapping { .. } | Operation::RemoveMapping { .. }
+            )
+        }) {
+            let mut groups: Vec<String> = operations
+                .iter()
+                .filter_map(|o| match o {
+                    Operation::AddMapping { group, .. }
+                    | Operation::RemoveMapping { group, .. } => Some(group.clone()),
+                    _ => None,
+                })
+                .collect();
+            groups.sort();
+            groups.dedup();
+            Affected::Groups(groups)
+        } else {
+            Affected::All
+        };
+        let ids = affected_ids(c, tenant, &affected)?;
+        let start = match &row.resume_after {
+            Some(after) => ids.partition_point(|id| id <= after),
+            None => 0,
+        };
+        let batch: Vec<String> = ids[start..].iter().take(BATCH).cloned().collect();
+        let scope_actor = Actor::system();
+        let mut outbox = Outbox::for_tenant(tenant, &scope_actor, &row.id, &now);
+        super::roles::recompute(c, &mut outbox, tenant, &catalog, &batch, true, &now)?;
+        row.progress_done = (start + batch.len()) as i64;
+        row.progress_total = ids.len() as i64;
+        row.resume_after = batch.last().cloned().or(row.resume_after);
+        let finished = start + batch.len() >= ids.len();
+        if finished {
+            row.state = "applied".into();
+            row.progress_done = row.progress_total;
+            row.finished_at = Some(now.clone());
+        }
+        store::update_change_set(c, &row)?;
+        outbox.commit(c)?;
+        Ok(finished)
+    })
+}
+
+/// Change-sets still applying in the background, as (tenant, id).
+pub fn unfinished(conn: &mut DbConnection) -> Result<Vec<(TenantId, String)>, ServiceError> {
+    Ok(store::unfinished_change_sets(conn)?
+        .into_iter()
+        .map(|row| (TenantId(row.tenant_id), row.id))
+        .collect())
+}
