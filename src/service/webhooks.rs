@@ -160,7 +160,7 @@ pub fn update(
     now: &str,
 ) -> Result<Value, ServiceError> {
     write_transaction(conn, |c| {
-        let mut row = webhooks::find_endpoint(c, tenant, id)?.ok_or_else(not_found)?;
+        let mut row = webhooks::find_endpoint_for_update(c, tenant, id)?.ok_or_else(not_found)?;
         if let Some(url) = changes.url {
             row.url = url;
         }
@@ -205,7 +205,7 @@ pub fn rotate_secret(
 ) -> Result<(Value, String), ServiceError> {
     let secret = new_secret()?;
     write_transaction(conn, |c| {
-        let mut row = webhooks::find_endpoint(c, tenant, id)?.ok_or_else(not_found)?;
+        let mut row = webhooks::find_endpoint_for_update(c, tenant, id)?.ok_or_else(not_found)?;
         row.previous_secret = Some(std::mem::replace(&mut row.secret, secret.clone()));
         row.previous_secret_expires_at = Some(stamp(now + ROTATION_OVERLAP));
         row.updated_at = stamp(now);
@@ -536,14 +536,10 @@ pub fn record(
         d.last_response = outcome.response.clone();
         d.updated_at = now_s.clone();
         let tenant = TenantId(d.tenant_id.clone());
-        let mut endpoint = webhooks::find_endpoint(c, &tenant, &d.endpoint_id)?;
         let mut disabled = None;
         if outcome.succeeded() {
             d.state = SUCCEEDED.into();
-            if let Some(e) = endpoint.as_mut().filter(|e| e.consecutive_failures > 0) {
-                e.consecutive_failures = 0;
-                webhooks::save_endpoint(c, e)?;
-            }
+            webhooks::reset_failures(c, &d.endpoint_id)?;
         } else {
             match retry_delay(schedule, d.attempts as usize, random_unit()) {
                 Some(delay) if outcome.status != Some(410) => {
@@ -551,24 +547,22 @@ pub fn record(
                 }
                 _ => d.state = DEAD.into(),
             }
-            if let Some(e) = endpoint.as_mut() {
-                e.consecutive_failures += 1;
+            // Counted in SQL: concurrent workers must not lose each other's failures.
+            if let Some(failures) = webhooks::count_failure(c, &d.endpoint_id)? {
                 let reason = if outcome.status == Some(410) {
                     Some("the endpoint answered 410 Gone".to_owned())
-                } else if e.consecutive_failures >= MAX_CONSECUTIVE_FAILURES {
+                } else if failures >= MAX_CONSECUTIVE_FAILURES {
                     Some(format!(
                         "{MAX_CONSECUTIVE_FAILURES} consecutive failed deliveries"
                     ))
                 } else {
                     None
                 };
-                if let (Some(reason), true) = (reason, e.enabled) {
-                    e.enabled = false;
-                    e.disabled_reason = Some(reason);
-                    e.updated_at = now_s.clone();
-                    disabled = Some(e.clone());
+                if let Some(reason) = reason {
+                    if webhooks::disable(c, &d.endpoint_id, &reason, &now_s)? {
+                        disabled = webhooks::find_endpoint(c, &tenant, &d.endpoint_id)?;
+                    }
                 }
-                webhooks::save_endpoint(c, e)?;
             }
         }
         webhooks::save_delivery(c, &d)?;

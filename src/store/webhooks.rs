@@ -95,6 +95,75 @@ pub fn find_endpoint(
         .optional()?)
 }
 
+/// The endpoint, locked until the end of the transaction on PostgreSQL (SQLite's write
+/// transaction already excludes other writers), for read-modify-write updates.
+pub fn find_endpoint_for_update(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<EndpointRow>, StoreError> {
+    macro_rules! query {
+        () => {
+            webhook_endpoints::table
+                .filter(webhook_endpoints::tenant_id.eq(&tenant.0))
+                .filter(webhook_endpoints::id.eq(id))
+                .select(EndpointRow::as_select())
+        };
+    }
+    Ok(match conn {
+        DbConnection::Postgres(c) => query!().for_update().first(c).optional()?,
+        DbConnection::Sqlite(c) => query!().first(c).optional()?,
+    })
+}
+
+/// Counts one more failed attempt in a row, atomically (workers record concurrently);
+/// returns the new count, or None if the endpoint is gone.
+pub fn count_failure(conn: &mut DbConnection, id: &str) -> Result<Option<i64>, StoreError> {
+    diesel::update(webhook_endpoints::table.find(id))
+        .set(
+            webhook_endpoints::consecutive_failures.eq(webhook_endpoints::consecutive_failures + 1),
+        )
+        .execute(conn)?;
+    Ok(webhook_endpoints::table
+        .find(id)
+        .select(webhook_endpoints::consecutive_failures)
+        .first(conn)
+        .optional()?)
+}
+
+pub fn reset_failures(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    diesel::update(
+        webhook_endpoints::table
+            .find(id)
+            .filter(webhook_endpoints::consecutive_failures.gt(0)),
+    )
+    .set(webhook_endpoints::consecutive_failures.eq(0))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Disables an enabled endpoint; true only for the one caller that did it, so the
+/// notice is emitted once.
+pub fn disable(
+    conn: &mut DbConnection,
+    id: &str,
+    reason: &str,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        webhook_endpoints::table
+            .find(id)
+            .filter(webhook_endpoints::enabled.eq(true)),
+    )
+    .set((
+        webhook_endpoints::enabled.eq(false),
+        webhook_endpoints::disabled_reason.eq(reason),
+        webhook_endpoints::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
 /// Endpoints by id, whatever their tenant (the worker's view).
 pub fn endpoints_by_id(
     conn: &mut DbConnection,
