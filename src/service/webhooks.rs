@@ -553,7 +553,7 @@ pub fn record(
                     Some("the endpoint answered 410 Gone".to_owned())
                 } else if failures >= MAX_CONSECUTIVE_FAILURES {
                     Some(format!(
-                        "{MAX_CONSECUTIVE_FAILURES} consecutive failed deliveries"
+                        "{MAX_CONSECUTIVE_FAILURES} consecutive failed attempts"
                     ))
                 } else {
                     None

@@ -96,7 +96,8 @@ pub fn find_endpoint(
 }
 
 /// The endpoint, locked until the end of the transaction on PostgreSQL (SQLite's write
-/// transaction already excludes other writers), for read-modify-write updates.
+/// transaction already excludes other writers), for read-modify-write updates. NO KEY
+/// UPDATE lets SCIM writes keep inserting deliveries that reference it meanwhile.
 pub fn find_endpoint_for_update(
     conn: &mut DbConnection,
     tenant: &TenantId,
@@ -111,7 +112,7 @@ pub fn find_endpoint_for_update(
         };
     }
     Ok(match conn {
-        DbConnection::Postgres(c) => query!().for_update().first(c).optional()?,
+        DbConnection::Postgres(c) => query!().for_no_key_update().first(c).optional()?,
         DbConnection::Sqlite(c) => query!().first(c).optional()?,
     })
 }
