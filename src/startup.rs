@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
+use crate::delivery::DeliveryConfig;
 use crate::http::metrics::Metrics;
 use crate::http::state::AppState;
 use crate::scim::discovery::Limits;
@@ -20,6 +21,8 @@ use crate::store::{migrate, PoolSettings, Store, StoreError};
 pub enum StartupError {
     #[error("database")]
     Store(#[from] StoreError),
+    #[error("invalid setting {key}: {detail}")]
+    Setting { key: &'static str, detail: String },
     #[error("cannot set up {address}")]
     Bind {
         address: String,
@@ -41,6 +44,11 @@ const STARTUP_DB_WAIT: Duration = Duration::from_secs(30);
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let store = open_store(settings)?;
+        let delivery =
+            DeliveryConfig::from_settings(settings).map_err(|detail| StartupError::Setting {
+                key: "webhook_retry_schedule",
+                detail,
+            })?;
         migrate_with_retry(&store).await?;
         let listener =
             TcpListener::bind(&settings.listen).map_err(|source| StartupError::Bind {
@@ -68,6 +76,7 @@ impl Application {
             change_sets: Default::default(),
             inline_limit: settings.change_set_inline_limit,
             sync_log: crate::http::sync_log::SyncLog::spawn(store.clone()),
+            allow_private_webhook_urls: settings.allow_private_webhook_urls,
         });
         crate::jobs::spawn_change_set_worker(store.clone(), state.change_sets.clone());
         let mut server = HttpServer::new(move || {
@@ -94,6 +103,8 @@ impl Application {
         }
         let server = server.run();
         stop_on_signals(&server)?;
+        // One worker per process; several processes share the queue through leases.
+        crate::delivery::spawn(store.clone(), delivery);
         Ok(Self {
             port: address.port(),
             public_url,

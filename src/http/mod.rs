@@ -18,7 +18,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, Resource};
 use tracing_actix_web::RequestId;
 
-use self::api::{credentials, logs, openapi, roles};
+use self::api::{credentials, logs, openapi, roles, webhooks};
 use self::error::ApiError;
 use self::scim::{discovery, resources};
 
@@ -128,6 +128,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/api-keys/{id}").route(web::delete().to(credentials::revoke_key)),
+                )
+                .service(
+                    resource("/webhooks")
+                        .route(web::get().to(webhooks::list))
+                        .route(web::post().to(webhooks::create)),
+                )
+                // Before `/webhooks/{id}…`, which would otherwise take "deliveries" as an id.
+                .service(
+                    resource("/webhooks/deliveries/{delivery_id}/redeliver")
+                        .route(web::post().to(webhooks::redeliver)),
+                )
+                .service(
+                    resource("/webhooks/{id}")
+                        .route(web::get().to(webhooks::get))
+                        .route(web::patch().to(webhooks::update))
+                        .route(web::delete().to(webhooks::delete)),
+                )
+                .service(
+                    resource("/webhooks/{id}/rotate-secret")
+                        .route(web::post().to(webhooks::rotate_secret)),
+                )
+                .service(resource("/webhooks/{id}/test").route(web::post().to(webhooks::test)))
+                .service(
+                    resource("/webhooks/{id}/deliveries")
+                        .route(web::get().to(webhooks::deliveries)),
                 ),
         )
         .default_service(web::to(unknown_endpoint));

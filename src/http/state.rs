@@ -16,4 +16,6 @@ pub struct AppState {
     /// Change-sets affecting more users than this recompute in the background.
     pub inline_limit: usize,
     pub sync_log: super::sync_log::SyncLog,
+    /// Development only: webhook URLs may be http and private (see `config`).
+    pub allow_private_webhook_urls: bool,
 }

@@ -8,6 +8,7 @@ pub mod groups;
 pub mod roles;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 use serde_json::Value;
 

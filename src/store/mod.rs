@@ -18,6 +18,7 @@ pub mod sync_log;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

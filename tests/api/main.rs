@@ -21,3 +21,4 @@ mod roles;
 mod storage;
 mod sync_log;
 mod users;
+mod webhooks;

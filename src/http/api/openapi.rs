@@ -400,5 +400,5 @@ pub fn document(extra_paths: &[Value]) -> Value {
 }
 
 pub async fn openapi() -> HttpResponse {
-    super::ok(document(&[]))
+    super::ok(document(&[super::webhooks::openapi_paths()]))
 }
