@@ -813,3 +813,36 @@ fn recomputing_an_unchanged_state_emits_no_role_events() {
     );
     assert_eq!(roles_of(&app, &u), ["admin"]);
 }
+
+/// A change-set racing membership writes: whichever commits first, every member ends
+/// with the role and every non-member without it (the settings lock orders them).
+#[test]
+fn a_change_set_racing_membership_writes_leaves_every_member_right() {
+    let app = TestApp::spawn();
+    role(&app, "member", 20, false);
+    let users: Vec<String> = (0..40)
+        .map(|i| app.create_user(&format!("u{i:02}@example.com")))
+        .collect();
+    let g = app.create_group("Racing", &[]);
+    std::thread::scope(|s| {
+        for chunk in users.chunks(10) {
+            let app = &app;
+            let g = &g;
+            s.spawn(move || {
+                for u in chunk {
+                    add_members(app, g, &[u]);
+                }
+            });
+        }
+        s.spawn(|| map(&app, &g, "member"));
+    });
+    for u in &users {
+        assert_eq!(roles_of(&app, u), ["member"], "user {u}");
+    }
+    let changed = app
+        .events_after(0)
+        .iter()
+        .filter(|e| e["type"] == "user.roles_changed")
+        .count();
+    assert_eq!(changed, users.len(), "one role change per user, no more");
+}
