@@ -13,6 +13,10 @@ pub fn roster(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(args)
         .env("ROSTER_DATABASE_URL", &db.url)
+        .env(
+            "ROSTER_POOL_TIMEOUT_MS",
+            crate::helpers::TEST_POOL_TIMEOUT_MS.to_string(),
+        )
         .env("ROSTER_LOG_LEVEL", "warn")
         .output()
         .expect("roster runs")
@@ -111,6 +115,10 @@ impl Server {
             .arg("serve")
             .envs(env.iter().copied())
             .env("ROSTER_DATABASE_URL", &db.url)
+            .env(
+                "ROSTER_POOL_TIMEOUT_MS",
+                crate::helpers::TEST_POOL_TIMEOUT_MS.to_string(),
+            )
             .env("ROSTER_LISTEN", "127.0.0.1:0")
             .env("ROSTER_LOG_FORMAT", "json")
             .env("ROSTER_SHUTDOWN_TIMEOUT_SECS", "10")

@@ -15,6 +15,9 @@ use roster::startup::Application;
 use roster::store::Store;
 use serde_json::Value;
 
+/// How long tests wait for a database connection (roster's default is 1.5 s).
+pub const TEST_POOL_TIMEOUT_MS: u64 = 10_000;
+
 pub struct TestDb {
     pub url: String,
     admin_url: Option<String>,
@@ -54,6 +57,15 @@ impl TestDb {
                 }
             }
         }
+    }
+
+    /// A store on this database for tests that read or write it directly.
+    pub fn store(&self) -> Store {
+        let settings = roster::store::PoolSettings {
+            checkout_timeout: Duration::from_millis(TEST_POOL_TIMEOUT_MS),
+            ..Default::default()
+        };
+        Store::new(&self.url, &settings).expect("store")
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -170,6 +182,9 @@ impl TestApp {
             listen: "127.0.0.1:0".into(),
             workers: 2,
             shutdown_timeout_secs: 1,
+            // Generous: a loaded CI machine is not what these tests measure. The tests of
+            // the 503 path set the production value themselves.
+            pool_timeout_ms: TEST_POOL_TIMEOUT_MS,
             ..Settings::default()
         };
         configure(&mut settings);

@@ -49,7 +49,10 @@ fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
 
 #[test]
 fn a_locked_sqlite_database_gives_503_with_retry_after_then_recovers() {
-    let app = TestApp::spawn_with(|s| s.statement_timeout_ms = 300);
+    let app = TestApp::spawn_with(|s| {
+        s.statement_timeout_ms = 300;
+        s.pool_timeout_ms = 1500;
+    });
     if app.db.is_postgres() {
         return;
     }
@@ -75,7 +78,7 @@ fn a_locked_sqlite_database_gives_503_with_retry_after_then_recovers() {
 
 #[test]
 fn an_unreachable_postgres_database_gives_503_within_two_seconds_then_recovers() {
-    let app = TestApp::spawn();
+    let app = TestApp::spawn_with(|s| s.pool_timeout_ms = 1500);
     if !app.db.is_postgres() {
         return;
     }

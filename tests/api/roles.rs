@@ -709,7 +709,7 @@ fn killing_roster_mid_write_neither_loses_nor_invents_events() {
         w.join().unwrap();
     }
 
-    let store = roster::store::Store::new(&db.url, &Default::default()).unwrap();
+    let store = db.store();
     let mut conn = store.connection().unwrap();
     let tenant = roster::service::tenants::tenant(&mut conn, "default").unwrap();
     let tenant = roster::store::TenantId(tenant.id);

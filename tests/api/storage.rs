@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use diesel::RunQueryDsl;
-use roster::store::{migrate, DbConnection, PoolSettings, Store};
+use roster::store::{migrate, DbConnection};
 
 use crate::helpers::TestDb;
 
@@ -24,7 +24,7 @@ fn migration_folders_match_one_to_one_across_backends() {
 #[test]
 fn every_migration_reverts_and_reapplies() {
     let db = TestDb::new();
-    let store = Store::new(&db.url, &PoolSettings::default()).unwrap();
+    let store = db.store();
     let mut conn = store.connection().unwrap();
     let count = names("migrations/sqlite").len();
     assert_eq!(migrate::run_pending(&mut conn).unwrap(), count);
@@ -83,7 +83,7 @@ fn sqlite_connections_run_wal_with_full_sync_foreign_keys_and_a_busy_timeout() {
     if db.is_postgres() {
         return;
     }
-    let store = Store::new(&db.url, &PoolSettings::default()).unwrap();
+    let store = db.store();
     let mut conn = store.connection().unwrap();
     let DbConnection::Sqlite(sqlite) = &mut *conn else {
         panic!("sqlite expected")

@@ -751,13 +751,13 @@ fn a_webhook_claimed_by_a_killed_roster_is_delivered_by_the_next_one() {
 fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
     use roster::service::webhooks::{claim, stamp};
     use roster::store::webhooks::{self, DeliveryRow, EndpointRow};
-    use roster::store::{migrate, PoolSettings, Store};
+    use roster::store::migrate;
 
     let db = TestDb::new();
     if !db.is_postgres() {
         return;
     }
-    let store = Store::new(&db.url, &PoolSettings::default()).unwrap();
+    let store = db.store();
     let mut a = store.connection().unwrap();
     migrate::run_pending(&mut a).unwrap();
     let tenant = roster::service::tenants::create_tenant(&mut a, "acme", None)
