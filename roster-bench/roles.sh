@@ -4,6 +4,7 @@
 # BIG-member group (time, and roster's resident memory before and its peak after).
 #
 #   roster-bench/roles.sh [OPS] [BIG]      (defaults: 300 and 100000)
+#   BACKENDS=pg roster-bench/roles.sh      (one backend only: sqlite or pg)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OPS=${1:-300}
@@ -18,6 +19,7 @@ echo "machine: $(nproc) cores, $(uname -srm); ops=$OPS big=$BIG (one client, kee
 fresh_pg_db roster_bench_roles
 for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster_bench_roles"; do
   set -- $target
+  case " ${BACKENDS:-sqlite pg} " in *" ${1#roster-} "*) ;; *) continue ;; esac
   start_roster "$1" "$2"
   KEY=$(ROSTER_DATABASE_URL=$2 $ROSTER api-key create bench 2>/dev/null | tail -n 1)
   $BENCH roles --base-url "$(BASE_URL)" --token "$TOKEN" --api-url "http://127.0.0.1:$PORT/api/v1/tenants/bench" \
@@ -32,6 +34,8 @@ out = pathlib.Path(sys.argv[1])
 print("\n| backend | PATCH add p50 / p99 ms, unmapped | mapped | ratio p50 | remove unmapped | mapped | ratio p50 | apply mapping to big group, s |")
 print("|---|---|---|---|---|---|---|---|")
 for label in ("roster-sqlite", "roster-pg"):
+    if not (out / f"{label}.json").exists():
+        continue
     r = {row["phase"]: row for row in json.loads((out / f"{label}.json").read_text())}
     ua, ma = r["patch_add_unmapped"], r["patch_add_mapped"]
     ur, mr = r["patch_remove_unmapped"], r["patch_remove_mapped"]
