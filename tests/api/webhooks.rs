@@ -750,8 +750,8 @@ fn a_webhook_claimed_by_a_killed_roster_is_delivered_by_the_next_one() {
 #[test]
 fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
     use roster::service::webhooks::{claim, stamp};
-    use roster::store::webhooks::{self, DeliveryRow, EndpointRow};
     use roster::store::migrate;
+    use roster::store::webhooks::{self, DeliveryRow, EndpointRow};
 
     let db = TestDb::new();
     if !db.is_postgres() {
