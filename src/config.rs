@@ -40,6 +40,9 @@ pub struct Settings {
     pub workers: usize,
     /// Change-sets affecting more users than this recompute in the background.
     pub change_set_inline_limit: usize,
+    /// Signs the admin login-state cookie. Unset: one is generated on first start and
+    /// stored in the database, so every process sharing it agrees.
+    pub session_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             shutdown_timeout_secs: 30,
             workers: 0,
             change_set_inline_limit: 10_000,
+            session_secret: None,
         }
     }
 }
@@ -93,6 +97,7 @@ pub const KEYS: &[&str] = &[
     "shutdown_timeout_secs",
     "workers",
     "change_set_inline_limit",
+    "session_secret",
 ];
 
 impl Settings {
@@ -201,6 +206,7 @@ mod tests {
             ("shutdown_timeout_secs", "6"),
             ("workers", "7"),
             ("change_set_inline_limit", "8"),
+            ("session_secret", "s3cret"),
         ];
         assert_eq!(values.len(), KEYS.len());
         let vars: Vec<(String, String)> = values

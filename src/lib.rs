@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod http;
 pub mod jobs;
+pub mod oidc;
 pub mod roles;
 pub mod scim;
 pub mod service;

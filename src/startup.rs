@@ -20,6 +20,8 @@ use crate::store::{migrate, PoolSettings, Store, StoreError};
 pub enum StartupError {
     #[error("database")]
     Store(#[from] StoreError),
+    #[error("session secret")]
+    Service(#[from] crate::service::ServiceError),
     #[error("cannot set up {address}")]
     Bind {
         address: String,
@@ -42,6 +44,12 @@ impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let store = open_store(settings)?;
         migrate_with_retry(&store).await?;
+        let configured_secret = settings.session_secret.clone();
+        let session_secret = store
+            .run(move |c| {
+                crate::service::admin::session_secret(c, configured_secret.as_deref())
+            })
+            .await?;
         let listener =
             TcpListener::bind(&settings.listen).map_err(|source| StartupError::Bind {
                 address: settings.listen.clone(),
@@ -67,6 +75,8 @@ impl Application {
             metrics: Metrics::default(),
             change_sets: Default::default(),
             inline_limit: settings.change_set_inline_limit,
+            oidc: Default::default(),
+            session_secret,
         });
         crate::jobs::spawn_change_set_worker(store.clone(), state.change_sets.clone());
         let mut server = HttpServer::new(move || {

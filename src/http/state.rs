@@ -15,4 +15,8 @@ pub struct AppState {
     pub change_sets: std::sync::Arc<tokio::sync::Notify>,
     /// Change-sets affecting more users than this recompute in the background.
     pub inline_limit: usize,
+    /// Admin login: discovery and JWKS caches.
+    pub oidc: std::sync::Arc<crate::oidc::Oidc>,
+    /// Signs the admin login-state cookie (HMAC-SHA-256).
+    pub session_secret: Vec<u8>,
 }
