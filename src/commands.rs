@@ -215,12 +215,26 @@ fn admin_command(command: AdminCommand, settings: &Settings, store: &Store) -> C
                 Some(oidc) => {
                     println!("issuer:          {}", oidc.issuer);
                     println!("client id:       {}", oidc.client_id);
-                    let secret = if oidc.client_secret.is_some() { "(set)" } else { "(none: public client)" };
+                    let secret = if oidc.client_secret.is_some() {
+                        "(set)"
+                    } else {
+                        "(none: public client)"
+                    };
                     println!("client secret:   {secret}");
-                    let claim = if oidc.groups_claim.is_empty() { "(auto: groups, memberOf, member_of)" } else { &oidc.groups_claim };
+                    let claim = if oidc.groups_claim.is_empty() {
+                        "(auto: groups, memberOf, member_of)"
+                    } else {
+                        &oidc.groups_claim
+                    };
                     println!("groups claim:    {claim}");
-                    println!("expected jc_org: {}", oidc.expected_jc_org.as_deref().unwrap_or("(any)"));
-                    println!("redirect URI:    {}/admin/{tenant_slug}/callback", public_url(settings));
+                    println!(
+                        "expected jc_org: {}",
+                        oidc.expected_jc_org.as_deref().unwrap_or("(any)")
+                    );
+                    println!(
+                        "redirect URI:    {}/admin/{tenant_slug}/callback",
+                        public_url(settings)
+                    );
                     println!("group roles:");
                     if oidc.group_roles.is_empty() {
                         println!("  (none: nobody can sign in through OIDC)");
@@ -234,7 +248,10 @@ fn admin_command(command: AdminCommand, settings: &Settings, store: &Store) -> C
         AdminCommand::LoginLink { tenant_slug } => {
             let token = admin::create_login_link(&mut conn, &tenant_slug)?;
             eprintln!("one-time owner login link for tenant {tenant_slug}, valid 10 minutes:");
-            println!("{}/admin/{tenant_slug}/login-link/{token}", public_url(settings));
+            println!(
+                "{}/admin/{tenant_slug}/login-link/{token}",
+                public_url(settings)
+            );
         }
         AdminCommand::Audit { tenant_slug } => {
             for row in admin::audit_log(&mut conn, &tenant_slug)? {

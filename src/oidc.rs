@@ -535,10 +535,22 @@ mod tests {
 
     #[test]
     fn email_verified_is_read_leniently() {
-        for yes in [json!(true), json!("true"), json!("1"), json!("TRUE"), json!(1)] {
+        for yes in [
+            json!(true),
+            json!("true"),
+            json!("1"),
+            json!("TRUE"),
+            json!(1),
+        ] {
             assert!(lenient_bool(&yes), "{yes}");
         }
-        for no in [json!(false), json!("false"), json!("0"), json!(null), json!("")] {
+        for no in [
+            json!(false),
+            json!("false"),
+            json!("0"),
+            json!(null),
+            json!(""),
+        ] {
             assert!(!lenient_bool(&no), "{no}");
         }
     }
@@ -572,7 +584,8 @@ mod tests {
         assert!(matches!(doc.auth_type(), AuthType::BasicAuth));
         doc.token_endpoint_auth_methods_supported = vec!["client_secret_post".into()];
         assert!(matches!(doc.auth_type(), AuthType::RequestBody));
-        doc.token_endpoint_auth_methods_supported.push("client_secret_basic".into());
+        doc.token_endpoint_auth_methods_supported
+            .push("client_secret_basic".into());
         assert!(matches!(doc.auth_type(), AuthType::BasicAuth));
     }
 }

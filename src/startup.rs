@@ -46,9 +46,7 @@ impl Application {
         migrate_with_retry(&store).await?;
         let configured_secret = settings.session_secret.clone();
         let session_secret = store
-            .run(move |c| {
-                crate::service::admin::session_secret(c, configured_secret.as_deref())
-            })
+            .run(move |c| crate::service::admin::session_secret(c, configured_secret.as_deref()))
             .await?;
         let listener =
             TcpListener::bind(&settings.listen).map_err(|source| StartupError::Bind {

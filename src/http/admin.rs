@@ -119,7 +119,11 @@ impl FromRequest for AdminSession {
         let req = req.clone();
         Box::pin(async move {
             let state = app_state(&req)?;
-            let tenant = req.match_info().get("tenant").unwrap_or_default().to_owned();
+            let tenant = req
+                .match_info()
+                .get("tenant")
+                .unwrap_or_default()
+                .to_owned();
             let login_required = || AdminError::LoginRequired {
                 tenant: tenant.clone(),
                 return_to: (req.method() == actix_web::http::Method::GET)
@@ -243,11 +247,7 @@ fn open(secret: &[u8], sealed: &str) -> Option<LoginState> {
     (state.expires > unix_now()).then_some(state)
 }
 
-fn relying_party(
-    state: &AppState,
-    tenant: &str,
-    settings: &service::OidcSettings,
-) -> RelyingParty {
+fn relying_party(state: &AppState, tenant: &str, settings: &service::OidcSettings) -> RelyingParty {
     RelyingParty {
         issuer: settings.issuer.clone(),
         client_id: settings.client_id.clone(),
@@ -256,10 +256,7 @@ fn relying_party(
     }
 }
 
-async fn settings_of(
-    state: &AppState,
-    tenant: &str,
-) -> Result<service::OidcSettings, AdminError> {
+async fn settings_of(state: &AppState, tenant: &str) -> Result<service::OidcSettings, AdminError> {
     let slug = tenant.to_owned();
     let (_, settings) = state
         .store
@@ -334,7 +331,9 @@ pub async fn callback(
         .and_then(|c| open(&state.session_secret, &c))
         .filter(|l| l.tenant == tenant)
         .ok_or_else(|| {
-            AdminError::LoginFailed("the login has expired or was started elsewhere; start again".into())
+            AdminError::LoginFailed(
+                "the login has expired or was started elsewhere; start again".into(),
+            )
         })?;
     if let Some(error) = &query.error {
         return Err(AdminError::LoginFailed(format!(
@@ -343,7 +342,9 @@ pub async fn callback(
         )));
     }
     if query.state.as_deref() != Some(login.pending.state.as_str()) {
-        return Err(AdminError::LoginFailed("the state does not match this login".into()));
+        return Err(AdminError::LoginFailed(
+            "the state does not match this login".into(),
+        ));
     }
     let code = query
         .code
@@ -487,12 +488,7 @@ pub async fn logout(
     let cookie = session.cookie.clone();
     state
         .store
-        .write(move |c| {
-            let Some(live) = service::session(c, &slug, &cookie)? else {
-                return Ok(());
-            };
-            service::logout(c, &live, &cookie, &ctx)
-        })
+        .write(move |c| service::logout(c, &slug, &cookie, &ctx))
         .await?;
     let page = MessagePage {
         title: "Signed out",
@@ -592,7 +588,13 @@ mod tests {
 
     #[test]
     fn origins_are_compared_by_scheme_host_and_port() {
-        assert_eq!(origin_of("https://r.example/base"), Some("https://r.example"));
-        assert_eq!(origin_of("http://127.0.0.1:8080"), Some("http://127.0.0.1:8080"));
+        assert_eq!(
+            origin_of("https://r.example/base"),
+            Some("https://r.example")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080"),
+            Some("http://127.0.0.1:8080")
+        );
     }
 }

@@ -66,9 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/login").route(web::get().to(admin::login)))
                 .service(resource("/callback").route(web::get().to(admin::callback)))
                 .service(resource("/logout").route(web::post().to(admin::logout)))
-                .service(
-                    resource("/login-link/{token}").route(web::get().to(admin::login_link)),
-                ),
+                .service(resource("/login-link/{token}").route(web::get().to(admin::login_link))),
         )
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::openapi)))
         .service(

@@ -315,14 +315,30 @@ pub fn complete_login(
     write_transaction(conn, |c| {
         let seen = json!({"subject": login.subject, "email": login.email, "groups": login.groups});
         let Some(role) = settings.role_for(login.groups) else {
-            audit(c, &tenant_id, &actor, "login.refused.no_admin_group", None, Some(seen), ctx)?;
+            audit(
+                c,
+                &tenant_id,
+                &actor,
+                "login.refused.no_admin_group",
+                None,
+                Some(seen),
+                ctx,
+            )?;
             return Ok(Err(Refusal::NoAdminGroup {
                 groups: login.groups.to_vec(),
             }));
         };
         let scim_user = find_scim_user(c, &tenant_id, login.subject, login.email)?;
         if scim_user.as_ref().is_some_and(|u| !u.active) {
-            audit(c, &tenant_id, &actor, "login.refused.inactive_user", None, Some(seen), ctx)?;
+            audit(
+                c,
+                &tenant_id,
+                &actor,
+                "login.refused.inactive_user",
+                None,
+                Some(seen),
+                ctx,
+            )?;
             return Ok(Err(Refusal::InactiveUser));
         }
         let opened = open_session(
@@ -382,8 +398,13 @@ pub fn session(
     let tenant_id = TenantId(t.id.clone());
     let now = SystemTime::now();
     let hash = digest(cookie);
-    let Some(row) =
-        admin::live_session(conn, &tenant_id, &hash, &stamp(now), &stamp(now - IDLE_TIMEOUT))?
+    let Some(row) = admin::live_session(
+        conn,
+        &tenant_id,
+        &hash,
+        &stamp(now),
+        &stamp(now - IDLE_TIMEOUT),
+    )?
     else {
         return Ok(None);
     };
@@ -403,14 +424,14 @@ pub fn session(
 /// Ends the session behind a cookie (logout), audited.
 pub fn logout(
     conn: &mut DbConnection,
-    session: &Session,
+    slug: &str,
     cookie: &str,
     ctx: &AuditContext,
 ) -> Result<(), ServiceError> {
-    let tenant_id = TenantId(session.tenant.id.clone());
+    let tenant_id = TenantId(tenant(conn, slug)?.id);
     write_transaction(conn, |c| {
-        if admin::delete_session(c, &digest(cookie))? {
-            let actor = actor_name(&session.subject, session.email.as_deref());
+        if let Some(ended) = admin::delete_session(c, &tenant_id, &digest(cookie))? {
+            let actor = actor_name(&ended.subject, ended.email.as_deref());
             audit(c, &tenant_id, &actor, "logout", None, None, ctx)?;
         }
         Ok(())
@@ -457,7 +478,15 @@ pub fn use_login_link(
     let tenant_id = TenantId(tenant(conn, slug)?.id);
     write_transaction(conn, |c| {
         if !admin::consume_login_link(c, &tenant_id, &digest(token), &now())? {
-            audit(c, &tenant_id, BREAK_GLASS, "login.refused.login_link", None, None, ctx)?;
+            audit(
+                c,
+                &tenant_id,
+                BREAK_GLASS,
+                "login.refused.login_link",
+                None,
+                None,
+                ctx,
+            )?;
             return Ok(None);
         }
         let opened = open_session(c, &tenant_id, BREAK_GLASS, None, AdminRole::Owner, None)?;
@@ -527,7 +556,10 @@ mod tests {
             settings.role_for(&groups(&["roster viewers", "ROSTER OWNERS"])),
             Some(AdminRole::Owner)
         );
-        assert_eq!(settings.role_for(&groups(&["Roster Viewers"])), Some(AdminRole::Viewer));
+        assert_eq!(
+            settings.role_for(&groups(&["Roster Viewers"])),
+            Some(AdminRole::Viewer)
+        );
         assert_eq!(settings.role_for(&groups(&["Engineering"])), None);
     }
 }

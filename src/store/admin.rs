@@ -132,7 +132,10 @@ pub fn setting(conn: &mut DbConnection, key: &str) -> Result<Option<String>, Sto
 /// Inserts the setting; false when another process stored one first.
 pub fn insert_setting(conn: &mut DbConnection, key: &str, value: &str) -> Result<bool, StoreError> {
     let inserted = diesel::insert_into(server_settings::table)
-        .values((server_settings::key.eq(key), server_settings::value.eq(value)))
+        .values((
+            server_settings::key.eq(key),
+            server_settings::value.eq(value),
+        ))
         .execute(conn);
     match inserted.map_err(StoreError::from) {
         Ok(_) => Ok(true),
@@ -153,9 +156,10 @@ pub fn oidc_config(
 }
 
 pub fn upsert_oidc_config(conn: &mut DbConnection, row: &OidcConfigRow) -> Result<(), StoreError> {
-    let updated = diesel::update(oidc_configs::table.filter(oidc_configs::tenant_id.eq(&row.tenant_id)))
-        .set(row)
-        .execute(conn)?;
+    let updated =
+        diesel::update(oidc_configs::table.filter(oidc_configs::tenant_id.eq(&row.tenant_id)))
+            .set(row)
+            .execute(conn)?;
     if updated == 0 {
         diesel::insert_into(oidc_configs::table)
             .values(row)
@@ -197,10 +201,23 @@ pub fn touch_session(conn: &mut DbConnection, id_hash: &str, now: &str) -> Resul
     Ok(())
 }
 
-pub fn delete_session(conn: &mut DbConnection, id_hash: &str) -> Result<bool, StoreError> {
-    let n = diesel::delete(admin_sessions::table.filter(admin_sessions::id_hash.eq(id_hash)))
-        .execute(conn)?;
-    Ok(n == 1)
+/// Deletes the tenant's session with this digest; returns it if there was one.
+pub fn delete_session(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id_hash: &str,
+) -> Result<Option<SessionRow>, StoreError> {
+    let found = admin_sessions::table
+        .filter(admin_sessions::id_hash.eq(id_hash))
+        .filter(admin_sessions::tenant_id.eq(&tenant.0))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?;
+    if found.is_some() {
+        diesel::delete(admin_sessions::table.filter(admin_sessions::id_hash.eq(id_hash)))
+            .execute(conn)?;
+    }
+    Ok(found)
 }
 
 /// Deletes the tenant's sessions linked to this SCIM user or opened by one of these
@@ -220,12 +237,11 @@ pub fn delete_sessions_of(
     for s in candidates {
         let hit = s.scim_user_id.as_deref() == Some(scim_user_id)
             || subjects.contains(&s.subject)
-            || s
-                .email
+            || s.email
                 .as_deref()
                 .is_some_and(|e| emails_folded.contains(&crate::scim::resource::fold(e)));
         if hit {
-            delete_session(conn, &s.id_hash)?;
+            delete_session(conn, tenant, &s.id_hash)?;
             ended.push(s.subject);
         }
     }

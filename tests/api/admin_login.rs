@@ -43,7 +43,9 @@ impl Provider {
             if std::env::var_os("ROSTER_REQUIRE_OIDC_TESTS").is_some() {
                 panic!("ROSTER_REQUIRE_OIDC_TESTS is set but tests/oidc/node_modules is missing: run npm ci --prefix tests/oidc");
             }
-            eprintln!("skipping: the local OIDC provider is not installed (npm ci --prefix tests/oidc)");
+            eprintln!(
+                "skipping: the local OIDC provider is not installed (npm ci --prefix tests/oidc)"
+            );
             return None;
         }
         let config = json!({
@@ -163,7 +165,11 @@ struct Page {
 
 fn host_of(url: &str) -> String {
     let u = oauth2::url::Url::parse(url).expect("url");
-    format!("{}:{}", u.host_str().unwrap(), u.port_or_known_default().unwrap())
+    format!(
+        "{}:{}",
+        u.host_str().unwrap(),
+        u.port_or_known_default().unwrap()
+    )
 }
 
 impl Browser {
@@ -181,7 +187,13 @@ impl Browser {
         self.jar.get(&host_of(url))?.get(name).cloned()
     }
 
-    fn request(&mut self, method: &str, url: &str, form: Option<&[(&str, &str)]>, headers: &[(&str, &str)]) -> Page {
+    fn request(
+        &mut self,
+        method: &str,
+        url: &str,
+        form: Option<&[(&str, &str)]>,
+        headers: &[(&str, &str)],
+    ) -> Page {
         let host = host_of(url);
         let mut request = self.agent.request(method, url);
         if let Some(cookies) = self.jar.get(&host).filter(|c| !c.is_empty()) {
@@ -213,7 +225,11 @@ impl Browser {
         }
         let status = response.status();
         let location = response.header("location").map(|l| {
-            oauth2::url::Url::parse(url).unwrap().join(l).unwrap().to_string()
+            oauth2::url::Url::parse(url)
+                .unwrap()
+                .join(l)
+                .unwrap()
+                .to_string()
         });
         Page {
             url: url.to_owned(),
@@ -266,7 +282,11 @@ fn audit_actions(app: &TestApp) -> Vec<(String, String)> {
 }
 
 fn csrf_of(page: &Page) -> String {
-    let at = page.text.find("name=\"csrf\" value=\"").expect("csrf field") + 19;
+    let at = page
+        .text
+        .find("name=\"csrf\" value=\"")
+        .expect("csrf field")
+        + 19;
     page.text[at..].split('"').next().unwrap().to_owned()
 }
 
@@ -294,7 +314,10 @@ fn an_admin_signs_in_through_the_oidc_provider_and_signs_out() {
     let home = browser.home(&app);
     assert_eq!(home.status, 303);
     assert!(
-        home.location.as_deref().unwrap().ends_with("/admin/acme/login?return_to=/admin/acme"),
+        home.location
+            .as_deref()
+            .unwrap()
+            .ends_with("/admin/acme/login?return_to=/admin/acme"),
         "{home:?}"
     );
 
@@ -302,8 +325,15 @@ fn an_admin_signs_in_through_the_oidc_provider_and_signs_out() {
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.url.ends_with("/admin/acme/"), "{}", page.url);
     assert!(page.text.contains("alice@acme.example"), "{}", page.text);
-    assert!(page.text.contains(r#"<dd id="role">owner</dd>"#), "{}", page.text);
-    assert!(browser.cookie(&app.address, "roster_oidc").is_none(), "state cookie cleared");
+    assert!(
+        page.text.contains(r#"<dd id="role">owner</dd>"#),
+        "{}",
+        page.text
+    );
+    assert!(
+        browser.cookie(&app.address, "roster_oidc").is_none(),
+        "state cookie cleared"
+    );
     let session = browser.cookie(&app.address, "roster_session").unwrap();
     assert_eq!(session.len(), 64);
     {
@@ -330,7 +360,12 @@ fn an_admin_signs_in_through_the_oidc_provider_and_signs_out() {
     assert_eq!(r.status, 403, "{}", r.text);
     assert_eq!(browser.home(&app).status, 200, "still signed in");
 
-    let r = browser.request("POST", &logout, Some(&[("csrf", &csrf)]), &[("Origin", &app.address)]);
+    let r = browser.request(
+        "POST",
+        &logout,
+        Some(&[("csrf", &csrf)]),
+        &[("Origin", &app.address)],
+    );
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.text.contains("signed out"), "{}", r.text);
     assert!(browser.cookie(&app.address, "roster_session").is_none());
@@ -343,8 +378,14 @@ fn an_admin_signs_in_through_the_oidc_provider_and_signs_out() {
     assert_eq!(browser.home(&app).status, 303);
 
     let actions = audit_actions(&app);
-    assert!(actions.contains(&("login".into(), "alice <alice@acme.example>".into())), "{actions:?}");
-    assert!(actions.contains(&("logout".into(), "alice <alice@acme.example>".into())), "{actions:?}");
+    assert!(
+        actions.contains(&("login".into(), "alice <alice@acme.example>".into())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("logout".into(), "alice <alice@acme.example>".into())),
+        "{actions:?}"
+    );
 }
 
 #[test]
@@ -362,13 +403,21 @@ fn email_verified_as_1_and_a_single_group_as_a_bare_string_in_a_named_claim_sign
     configure(&app, &op.issuer, "memberOf", None);
     let page = Browser::new().sign_in(&app, "bob");
     assert_eq!(page.status, 200, "{}", page.text);
-    assert!(page.text.contains(r#"<dd id="role">admin</dd>"#), "{}", page.text);
+    assert!(
+        page.text.contains(r#"<dd id="role">admin</dd>"#),
+        "{}",
+        page.text
+    );
 
     // Auto-detection finds member_of when no claim is configured.
     configure(&app, &op.issuer, "", None);
     let page = Browser::new().sign_in(&app, "dan");
     assert_eq!(page.status, 200, "{}", page.text);
-    assert!(page.text.contains(r#"<dd id="role">viewer</dd>"#), "{}", page.text);
+    assert!(
+        page.text.contains(r#"<dd id="role">viewer</dd>"#),
+        "{}",
+        page.text
+    );
 }
 
 #[test]
@@ -384,10 +433,16 @@ fn a_user_without_an_admin_group_is_refused_with_the_groups_seen() {
     let mut browser = Browser::new();
     let page = browser.sign_in(&app, "eve");
     assert_eq!(page.status, 403, "{}", page.text);
-    assert!(page.text.contains("<code>Engineering</code>"), "{}", page.text);
+    assert!(
+        page.text.contains("<code>Engineering</code>"),
+        "{}",
+        page.text
+    );
     assert!(page.text.contains("<code>Sales</code>"), "{}", page.text);
     assert!(browser.cookie(&app.address, "roster_session").is_none());
-    assert!(audit_actions(&app).iter().any(|(a, _)| a == "login.refused.no_admin_group"));
+    assert!(audit_actions(&app)
+        .iter()
+        .any(|(a, _)| a == "login.refused.no_admin_group"));
 }
 
 #[test]
@@ -402,7 +457,11 @@ fn groups_missing_from_the_id_token_are_read_from_userinfo() {
     configure(&app, &op.issuer, "", None);
     let page = Browser::new().sign_in(&app, "fay");
     assert_eq!(page.status, 200, "{}", page.text);
-    assert!(page.text.contains(r#"<dd id="role">admin</dd>"#), "{}", page.text);
+    assert!(
+        page.text.contains(r#"<dd id="role">admin</dd>"#),
+        "{}",
+        page.text
+    );
 }
 
 #[test]
@@ -425,7 +484,9 @@ fn an_inactive_scim_user_cannot_sign_in() {
     let page = Browser::new().sign_in(&app, "5f0c1a2b3c4d5e6f7a8b9c0d");
     assert_eq!(page.status, 403, "{}", page.text);
     assert!(page.text.contains("deactivated"), "{}", page.text);
-    assert!(audit_actions(&app).iter().any(|(a, _)| a == "login.refused.inactive_user"));
+    assert!(audit_actions(&app)
+        .iter()
+        .any(|(a, _)| a == "login.refused.inactive_user"));
 }
 
 #[test]
@@ -461,11 +522,19 @@ fn deactivating_or_deleting_the_scim_user_ends_the_admin_session() {
         &crate::helpers::patch_op(json!([{"op": "replace", "path": "active", "value": false}])),
     );
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(hal_browser.home(&app).status, 303, "deactivation ends the session");
+    assert_eq!(
+        hal_browser.home(&app).status,
+        303,
+        "deactivation ends the session"
+    );
     assert_eq!(ivy_browser.home(&app).status, 200, "others keep theirs");
 
     assert_eq!(app.delete(&format!("/Users/{ivy}")).status, 204);
-    assert_eq!(ivy_browser.home(&app).status, 303, "deletion ends the session");
+    assert_eq!(
+        ivy_browser.home(&app).status,
+        303,
+        "deletion ends the session"
+    );
     let ended = audit_actions(&app)
         .into_iter()
         .filter(|(a, _)| a == "session.ended_by_scim")
@@ -517,7 +586,10 @@ fn id_tokens_with_a_wrong_audience_a_bad_nonce_or_an_expiry_are_refused() {
     let good = json!({"groups": "Roster Admins", "jc_org": "org-1", "email_verified": "1"});
     let with = |extra: Value| {
         let mut claims = good.clone();
-        claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         json!({"claims": claims})
     };
     // The forge's token, unaltered, is accepted: client_secret_post, as its discovery says.
@@ -525,15 +597,43 @@ fn id_tokens_with_a_wrong_audience_a_bad_nonce_or_an_expiry_are_refused() {
     assert_eq!(page.status, 200, "{}", page.text);
 
     let cases = [
-        ("wrong audience", with(json!({"aud": "another-client"})), "audience"),
-        ("an untrusted extra audience", with(json!({"aud": [CLIENT_ID, "another-client"]})), "another client"),
-        ("azp of another client", with(json!({"azp": "another-client"})), "azp"),
+        (
+            "wrong audience",
+            with(json!({"aud": "another-client"})),
+            "audience",
+        ),
+        (
+            "an untrusted extra audience",
+            with(json!({"aud": [CLIENT_ID, "another-client"]})),
+            "another client",
+        ),
+        (
+            "azp of another client",
+            with(json!({"azp": "another-client"})),
+            "azp",
+        ),
         ("bad nonce", with(json!({"nonce": "replayed"})), "nonce"),
         ("no nonce", with(json!({"nonce": null})), "nonce"),
-        ("expired", with(json!({"exp": now - 120, "iat": now - 600})), "expired"),
-        ("issued in the future", with(json!({"iat": now + 600})), "iat"),
-        ("another issuer", with(json!({"iss": "https://oauth.id.jumpcloud.com/"})), "issuer"),
-        ("another JumpCloud organization", with(json!({"jc_org": "org-2"})), "jc_org"),
+        (
+            "expired",
+            with(json!({"exp": now - 120, "iat": now - 600})),
+            "expired",
+        ),
+        (
+            "issued in the future",
+            with(json!({"iat": now + 600})),
+            "iat",
+        ),
+        (
+            "another issuer",
+            with(json!({"iss": "https://oauth.id.jumpcloud.com/"})),
+            "issuer",
+        ),
+        (
+            "another JumpCloud organization",
+            with(json!({"jc_org": "org-2"})),
+            "jc_org",
+        ),
     ];
     for (case, template, reason) in cases {
         let page = forged_sign_in(&app, &op, template);
@@ -574,11 +674,17 @@ fn the_callback_refuses_a_missing_or_mismatched_login_state() {
     };
     configure(&app, &op.forge, "", None);
     let mut browser = Browser::new();
-    let page = browser.get(&format!("{}/admin/acme/callback?code=x&state=y", app.address));
+    let page = browser.get(&format!(
+        "{}/admin/acme/callback?code=x&state=y",
+        app.address
+    ));
     assert_eq!(page.status, 400, "{}", page.text);
     let start = browser.get(&format!("{}/admin/acme/login", app.address));
     assert_eq!(start.status, 303);
-    let page = browser.get(&format!("{}/admin/acme/callback?code=x&state=forged", app.address));
+    let page = browser.get(&format!(
+        "{}/admin/acme/callback?code=x&state=forged",
+        app.address
+    ));
     assert_eq!(page.status, 400, "{}", page.text);
     assert!(page.text.contains("state"), "{}", page.text);
     // A return path outside the tenant's admin pages is replaced by its home.
@@ -597,7 +703,11 @@ fn a_tenant_without_oidc_settings_says_so() {
     let app = TestApp::spawn();
     let page = Browser::new().get(&format!("{}/admin/acme/login", app.address));
     assert_eq!(page.status, 404, "{}", page.text);
-    assert!(page.text.contains("roster admin login-link"), "{}", page.text);
+    assert!(
+        page.text.contains("roster admin login-link"),
+        "{}",
+        page.text
+    );
     let page = Browser::new().get(&format!("{}/admin/nope/login", app.address));
     assert_eq!(page.status, 404, "{}", page.text);
 }
@@ -645,7 +755,11 @@ fn a_break_glass_link_works_once_is_audited_and_expires() {
     let mut browser = Browser::new();
     let page = browser.follow(&link);
     assert_eq!(page.status, 200, "{}", page.text);
-    assert!(page.text.contains(r#"<dd id="role">owner</dd>"#), "{}", page.text);
+    assert!(
+        page.text.contains(r#"<dd id="role">owner</dd>"#),
+        "{}",
+        page.text
+    );
     assert!(page.text.contains("break-glass"), "{}", page.text);
 
     let again = Browser::new().follow(&link);
@@ -656,12 +770,15 @@ fn a_break_glass_link_works_once_is_audited_and_expires() {
         let mut conn = app.store.connection().unwrap();
         admin::create_login_link(&mut conn, "acme").unwrap()
     };
-    let elsewhere = Browser::new().follow(&format!("{}/admin/other/login-link/{token}", app.address));
+    let elsewhere =
+        Browser::new().follow(&format!("{}/admin/other/login-link/{token}", app.address));
     assert_eq!(elsewhere.status, 403);
     {
         let mut conn = app.store.connection().unwrap();
         diesel::update(admin_login_links::table)
-            .set(admin_login_links::expires_at.eq(stamp(SystemTime::now() - Duration::from_secs(1))))
+            .set(
+                admin_login_links::expires_at.eq(stamp(SystemTime::now() - Duration::from_secs(1))),
+            )
             .execute(&mut conn)
             .unwrap();
     }
@@ -673,5 +790,137 @@ fn a_break_glass_link_works_once_is_audited_and_expires() {
     assert_eq!(count("login_link.created"), 2, "{actions:?}");
     assert_eq!(count("login.break_glass"), 1, "{actions:?}");
     assert_eq!(count("login.refused.login_link"), 2, "{actions:?}");
-    assert!(actions.iter().all(|(_, who)| who == "break-glass"), "{actions:?}");
+    assert!(
+        actions.iter().all(|(_, who)| who == "break-glass"),
+        "{actions:?}"
+    );
+}
+
+fn roster_cli(db: &crate::helpers::TestDb, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(args)
+        .env("ROSTER_DATABASE_URL", &db.url)
+        .env("ROSTER_PUBLIC_URL", "https://roster.example")
+        .env("ROSTER_LOG_LEVEL", "warn")
+        .output()
+        .expect("roster runs")
+}
+
+fn ok_stdout(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn admin_cli_sets_and_shows_oidc_settings_and_prints_a_one_time_login_link() {
+    let db = crate::helpers::TestDb::new();
+    ok_stdout(&roster_cli(&db, &["tenant", "create", "acme"]));
+    let set = ok_stdout(&roster_cli(
+        &db,
+        &[
+            "admin",
+            "oidc",
+            "set",
+            "acme",
+            "--issuer",
+            "https://oauth.id.jumpcloud.com/",
+            "--client-id",
+            "abc123",
+            "--client-secret",
+            "very-secret",
+            "--groups-claim",
+            "memberOf",
+            "--expected-jc-org",
+            "5f0c",
+            "--map-group",
+            "Roster Owners=owner",
+            "--map-group",
+            "IT=viewer",
+        ],
+    ));
+    assert!(
+        set.contains("https://roster.example/admin/acme/callback"),
+        "{set}"
+    );
+    let show = ok_stdout(&roster_cli(&db, &["admin", "oidc", "show", "acme"]));
+    for expected in [
+        "https://oauth.id.jumpcloud.com/",
+        "abc123",
+        "(set)",
+        "memberOf",
+        "5f0c",
+        "Roster Owners = owner",
+        "IT = viewer",
+    ] {
+        assert!(show.contains(expected), "{expected}: {show}");
+    }
+    assert!(!show.contains("very-secret"), "{show}");
+    let bad = roster_cli(
+        &db,
+        &[
+            "admin",
+            "oidc",
+            "set",
+            "acme",
+            "--issuer",
+            "i",
+            "--client-id",
+            "c",
+            "--map-group",
+            "IT=root",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("owner, admin, viewer"));
+
+    let out = ok_stdout(&roster_cli(&db, &["admin", "login-link", "acme"]));
+    let link = out.lines().last().unwrap();
+    let token = link
+        .strip_prefix("https://roster.example/admin/acme/login-link/")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{link}"
+    );
+
+    // The link opens an owner session on a roster serving that database, once.
+    let (address, _store) = crate::helpers::start(roster::config::Settings {
+        database_url: db.url.clone(),
+        listen: "127.0.0.1:0".into(),
+        workers: 1,
+        shutdown_timeout_secs: 1,
+        ..Default::default()
+    });
+    let mut browser = Browser::new();
+    let page = browser.follow(&format!("{address}/admin/acme/login-link/{token}"));
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains(r#"<dd id="role">owner</dd>"#),
+        "{}",
+        page.text
+    );
+    assert_eq!(
+        Browser::new()
+            .follow(&format!("{address}/admin/acme/login-link/{token}"))
+            .status,
+        403
+    );
+
+    let audit = ok_stdout(&roster_cli(&db, &["admin", "audit", "acme"]));
+    for action in [
+        "oidc.configured",
+        "login_link.created",
+        "login.break_glass",
+        "login.refused.login_link",
+    ] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
+    assert!(
+        !audit.contains("very-secret") && !audit.contains(token),
+        "{audit}"
+    );
 }
