@@ -504,8 +504,8 @@ pub fn find_groups(claims: &Map<String, Value>, configured: &str) -> Option<Vec<
 pub struct Identity {
     pub subject: String,
     pub email: Option<String>,
+    /// Display only: JumpCloud sends an admin-set constant, not a verification (Q1).
     pub email_verified: bool,
-    pub name: Option<String>,
     pub groups: Vec<String>,
 }
 
@@ -522,7 +522,6 @@ impl Identity {
             subject: text("sub").unwrap_or_default(),
             email: text("email"),
             email_verified: claims.get("email_verified").is_some_and(lenient_bool),
-            name: text("name").or_else(|| text("preferred_username")),
             groups,
         }
     }

@@ -26,7 +26,6 @@ use super::error::AdminError;
 use super::state::AppState;
 use crate::oidc::{Expected, Identity, PendingLogin, RelyingParty};
 use crate::service::admin::{self as service, AdminRole, AuditContext, Login, Refusal};
-use crate::store::StoreError;
 
 pub const SESSION_COOKIE: &str = "roster_session";
 const STATE_COOKIE: &str = "roster_oidc";
@@ -63,7 +62,7 @@ impl AdminSession {
     /// Checks a form POST: the synchronizer token must be this session's, and the
     /// `Origin` (when the browser sends one) must be roster's own.
     pub fn verify_post(&self, req: &HttpRequest, form_token: &str) -> Result<(), AdminError> {
-        let state = app_state(req)?;
+        let state = app_state(req);
         if !same_origin(req, &state.public_url) {
             return Err(AdminError::Csrf);
         }
@@ -77,12 +76,10 @@ impl AdminSession {
     }
 }
 
-fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AdminError> {
+fn app_state(req: &HttpRequest) -> web::Data<AppState> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
-        .ok_or(AdminError::Service(crate::service::ServiceError::Store(
-            StoreError::NotFound,
-        )))
+        .expect("startup registers AppState")
 }
 
 /// `Origin` absent (old browsers, some privacy settings) or equal to the public URL's
@@ -118,7 +115,7 @@ impl FromRequest for AdminSession {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let state = app_state(&req)?;
+            let state = app_state(&req);
             let tenant = req
                 .match_info()
                 .get("tenant")
@@ -396,6 +393,7 @@ pub async fn callback(
                 &Login {
                     subject: &who.subject,
                     email: who.email.as_deref(),
+                    email_verified: who.email_verified,
                     groups: &who.groups,
                 },
                 &ctx,

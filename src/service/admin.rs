@@ -264,6 +264,7 @@ pub enum Refusal {
 pub struct Login<'a> {
     pub subject: &'a str,
     pub email: Option<&'a str>,
+    pub email_verified: bool,
     pub groups: &'a [String],
 }
 
@@ -349,7 +350,11 @@ pub fn complete_login(
             role,
             scim_user.map(|u| u.id),
         )?;
-        let after = json!({"role": role.as_str(), "groups": login.groups});
+        let after = json!({
+            "role": role.as_str(),
+            "groups": login.groups,
+            "email_verified": login.email_verified,
+        });
         audit(c, &tenant_id, &actor, "login", None, Some(after), ctx)?;
         Ok(Ok(opened))
     })

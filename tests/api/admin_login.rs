@@ -281,6 +281,17 @@ fn audit_actions(app: &TestApp) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `after` JSON of the newest audit row with this action.
+fn audited(app: &TestApp, action: &str) -> Value {
+    let mut conn = app.store.connection().unwrap();
+    let row = admin::audit_log(&mut conn, "acme")
+        .unwrap()
+        .into_iter()
+        .find(|r| r.action == action)
+        .unwrap_or_else(|| panic!("no {action} in the audit log"));
+    serde_json::from_str(row.after_json.as_deref().unwrap_or("null")).unwrap()
+}
+
 fn csrf_of(page: &Page) -> String {
     let at = page
         .text
@@ -386,6 +397,7 @@ fn an_admin_signs_in_through_the_oidc_provider_and_signs_out() {
         actions.contains(&("logout".into(), "alice <alice@acme.example>".into())),
         "{actions:?}"
     );
+    assert_eq!(audited(&app, "login")["email_verified"], true);
 }
 
 #[test]
@@ -408,6 +420,9 @@ fn email_verified_as_1_and_a_single_group_as_a_bare_string_in_a_named_claim_sign
         "{}",
         page.text
     );
+    let login = audited(&app, "login");
+    assert_eq!(login["email_verified"], true, "{login}");
+    assert_eq!(login["groups"], json!(["Roster Admins"]), "{login}");
 
     // Auto-detection finds member_of when no claim is configured.
     configure(&app, &op.issuer, "", None);
@@ -418,6 +433,7 @@ fn email_verified_as_1_and_a_single_group_as_a_bare_string_in_a_named_claim_sign
         "{}",
         page.text
     );
+    assert_eq!(audited(&app, "login")["email_verified"], true);
 }
 
 #[test]
