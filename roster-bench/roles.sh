@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OPS=${1:-300}
 BIG=${2:-100000}
-PORT=${BENCH_PORT:-18092}
+PORT=${BENCH_PORT:-18094}
 OUT=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 source roster-bench/lib.sh

@@ -40,6 +40,17 @@ pub struct Settings {
     pub workers: usize,
     /// Change-sets affecting more users than this recompute in the background.
     pub change_set_inline_limit: usize,
+    /// Development only: lets webhook URLs use http and reach loopback, private,
+    /// link-local and metadata addresses. Never turn it on in production (SSRF).
+    pub allow_private_webhook_urls: bool,
+    /// Delays between webhook attempts, comma-separated; after the last a delivery is
+    /// dead-lettered. Each delay gets ±20% jitter.
+    pub webhook_retry_schedule: String,
+    /// How long a worker holds a claimed delivery; a worker that dies lets it go
+    /// after this, and another sends it again.
+    pub webhook_lease_secs: u64,
+    /// How often the delivery worker looks for due deliveries.
+    pub webhook_poll_interval_ms: u64,
     /// Signs the admin login-state cookie. Unset: one is generated on first start and
     /// stored in the database, so every process sharing it agrees.
     pub session_secret: Option<String>,
@@ -61,6 +72,10 @@ impl Default for Settings {
             shutdown_timeout_secs: 30,
             workers: 0,
             change_set_inline_limit: 10_000,
+            allow_private_webhook_urls: false,
+            webhook_retry_schedule: "10s,1m,5m,30m,2h,6h,12h,24h".into(),
+            webhook_lease_secs: 60,
+            webhook_poll_interval_ms: 1000,
             session_secret: None,
         }
     }
@@ -97,6 +112,10 @@ pub const KEYS: &[&str] = &[
     "shutdown_timeout_secs",
     "workers",
     "change_set_inline_limit",
+    "allow_private_webhook_urls",
+    "webhook_retry_schedule",
+    "webhook_lease_secs",
+    "webhook_poll_interval_ms",
     "session_secret",
 ];
 
@@ -206,6 +225,10 @@ mod tests {
             ("shutdown_timeout_secs", "6"),
             ("workers", "7"),
             ("change_set_inline_limit", "8"),
+            ("allow_private_webhook_urls", "true"),
+            ("webhook_retry_schedule", "1s,2s"),
+            ("webhook_lease_secs", "8"),
+            ("webhook_poll_interval_ms", "9"),
             ("session_secret", "s3cret"),
         ];
         assert_eq!(values.len(), KEYS.len());
@@ -226,5 +249,8 @@ mod tests {
         );
         assert_eq!(s.public_url.as_deref(), Some("https://r.example"));
         assert_eq!(s.change_set_inline_limit, 8);
+        assert!(s.allow_private_webhook_urls);
+        assert_eq!(s.webhook_retry_schedule, "1s,2s");
+        assert_eq!((s.webhook_lease_secs, s.webhook_poll_interval_ms), (8, 9));
     }
 }

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod delivery;
 pub mod http;
 pub mod jobs;
 pub mod oidc;
@@ -15,6 +16,8 @@ pub mod service;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod webhook_guard;
+pub mod webhook_signature;
 
 /// An error with its causes, `a: b: c`, for one-line reports.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

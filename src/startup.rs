@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
+use crate::delivery::DeliveryConfig;
 use crate::http::metrics::Metrics;
 use crate::http::state::AppState;
 use crate::scim::discovery::Limits;
@@ -20,6 +21,8 @@ use crate::store::{migrate, PoolSettings, Store, StoreError};
 pub enum StartupError {
     #[error("database")]
     Store(#[from] StoreError),
+    #[error("invalid setting {key}: {detail}")]
+    Setting { key: &'static str, detail: String },
     #[error("session secret")]
     Service(#[from] crate::service::ServiceError),
     #[error("cannot set up {address}")]
@@ -43,6 +46,11 @@ const STARTUP_DB_WAIT: Duration = Duration::from_secs(30);
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
         let store = open_store(settings)?;
+        let delivery =
+            DeliveryConfig::from_settings(settings).map_err(|detail| StartupError::Setting {
+                key: "webhook_retry_schedule",
+                detail,
+            })?;
         migrate_with_retry(&store).await?;
         let configured_secret = settings.session_secret.clone();
         let session_secret = store
@@ -73,6 +81,8 @@ impl Application {
             metrics: Metrics::default(),
             change_sets: Default::default(),
             inline_limit: settings.change_set_inline_limit,
+            sync_log: crate::http::sync_log::SyncLog::spawn(store.clone()),
+            allow_private_webhook_urls: settings.allow_private_webhook_urls,
             oidc: Default::default(),
             session_secret,
         });
@@ -101,6 +111,8 @@ impl Application {
         }
         let server = server.run();
         stop_on_signals(&server)?;
+        // One worker per process; several processes share the queue through leases.
+        crate::delivery::spawn(store.clone(), delivery);
         Ok(Self {
             port: address.port(),
             public_url,

@@ -13,6 +13,8 @@ use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use serde_json::{json, Value};
 
+mod query;
+
 #[derive(Parser)]
 #[command(about = "SCIM load phases and raw-database baselines")]
 struct Cli {
@@ -87,6 +89,35 @@ enum Command {
         /// The server's pid, to read its memory from /proc.
         #[arg(long)]
         server_pid: Option<u32>,
+        #[arg(long, default_value = "server")]
+        label: String,
+        #[arg(long)]
+        json: Option<String>,
+    },
+    /// Look-ups, searches, sorting and paging at several directory sizes. Users are
+    /// written straight into the database (`--database-url`, roster's own), then timed
+    /// through the server.
+    Query {
+        #[arg(long)]
+        base_url: String,
+        #[arg(long)]
+        token: Option<String>,
+        /// roster's database: `sqlite://PATH` or `postgres://…`.
+        #[arg(long)]
+        database_url: String,
+        /// The tenant `--base-url` names.
+        #[arg(long, default_value = "bench")]
+        tenant: String,
+        /// Directory sizes, ascending, comma-separated.
+        #[arg(long, default_value = "100000,1000000", value_delimiter = ',')]
+        sizes: Vec<usize>,
+        /// Timed look-ups per kind; each paging phase gets a fifteenth, the `co` search a
+        /// fiftieth (at least 5).
+        #[arg(long, default_value_t = 500)]
+        lookups: usize,
+        /// Page size of the paging phases.
+        #[arg(long, default_value_t = 100)]
+        page: usize,
         #[arg(long, default_value = "server")]
         label: String,
         #[arg(long)]
@@ -234,6 +265,49 @@ fn main() {
             };
             (label, json, role_phases(&scim, &api, ops, big, server_pid))
         }
+        Command::Query {
+            base_url,
+            token,
+            database_url,
+            tenant,
+            sizes,
+            lookups,
+            page,
+            label,
+            json,
+        } => {
+            let client = Client {
+                base: base_url.trim_end_matches('/').to_owned(),
+                token,
+            };
+            let results = query::run(
+                &client,
+                &database_url,
+                &tenant,
+                &sizes,
+                lookups,
+                page,
+                &label,
+            );
+            let mut all = Vec::new();
+            let mut failed = false;
+            for (target, phases) in &results {
+                report(target, phases);
+                all.extend(phases.iter().map(|p| p.to_json(target)));
+                failed |= phases.iter().any(|p| p.errors > 0);
+            }
+            if let Some(path) = json {
+                std::fs::write(
+                    &path,
+                    serde_json::to_string_pretty(&all).unwrap_or_default(),
+                )
+                .expect("write JSON");
+            }
+            if failed {
+                std::process::exit(1);
+            }
+            return;
+        }
         Command::FloorServer { port } => {
             floor_server(port).expect("floor server");
             return;
@@ -246,22 +320,7 @@ fn main() {
             json,
         } => (label, json, baseline(&database_url, rows, lookups)),
     };
-    println!(
-        "{:<12} {:<22} {:>8} {:>7} {:>10} {:>9} {:>9}",
-        "target", "phase", "ops", "errors", "ops/s", "p50 ms", "p99 ms"
-    );
-    for p in &phases {
-        println!(
-            "{:<12} {:<22} {:>8} {:>7} {:>10.0} {:>9.2} {:>9.2}",
-            label,
-            p.name,
-            p.ops,
-            p.errors,
-            p.throughput(),
-            p.percentile(50.0),
-            p.percentile(99.0)
-        );
-    }
+    report(&label, &phases);
     if let Some(path) = json_out {
         let all: Vec<Value> = phases.iter().map(|p| p.to_json(&label)).collect();
         std::fs::write(
@@ -272,6 +331,25 @@ fn main() {
     }
     if phases.iter().any(|p| p.errors > 0) {
         std::process::exit(1);
+    }
+}
+
+fn report(label: &str, phases: &[Phase]) {
+    println!(
+        "{:<12} {:<22} {:>8} {:>7} {:>10} {:>9} {:>9}",
+        "target", "phase", "ops", "errors", "ops/s", "p50 ms", "p99 ms"
+    );
+    for p in phases {
+        println!(
+            "{:<12} {:<22} {:>8} {:>7} {:>10.0} {:>9.2} {:>9.2}",
+            label,
+            p.name,
+            p.ops,
+            p.errors,
+            p.throughput(),
+            p.percentile(50.0),
+            p.percentile(99.0)
+        );
     }
 }
 

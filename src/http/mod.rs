@@ -8,6 +8,7 @@ pub mod health;
 pub mod metrics;
 pub mod scim;
 pub mod state;
+pub mod sync_log;
 
 use std::time::Instant;
 
@@ -18,7 +19,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, Resource};
 use tracing_actix_web::RequestId;
 
-use self::api::{credentials, openapi, roles};
+use self::api::{credentials, logs, openapi, roles, webhooks};
 use self::error::ApiError;
 use self::scim::{discovery, resources};
 
@@ -72,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1/tenants/{tenant}")
                 .service(resource("/events").route(web::get().to(roles::events)))
+                .service(resource("/sync-log").route(web::get().to(logs::sync_log)))
                 .service(resource("/users/{id}/roles").route(web::get().to(roles::user_roles)))
                 .service(
                     resource("/users/{id}/manual-grants/{role}")
@@ -135,6 +137,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/api-keys/{id}").route(web::delete().to(credentials::revoke_key)),
+                )
+                .service(
+                    resource("/webhooks")
+                        .route(web::get().to(webhooks::list))
+                        .route(web::post().to(webhooks::create)),
+                )
+                // Before `/webhooks/{id}…`, which would otherwise take "deliveries" as an id.
+                .service(
+                    resource("/webhooks/deliveries/{delivery_id}/redeliver")
+                        .route(web::post().to(webhooks::redeliver)),
+                )
+                .service(
+                    resource("/webhooks/{id}")
+                        .route(web::get().to(webhooks::get))
+                        .route(web::patch().to(webhooks::update))
+                        .route(web::delete().to(webhooks::delete)),
+                )
+                .service(
+                    resource("/webhooks/{id}/rotate-secret")
+                        .route(web::post().to(webhooks::rotate_secret)),
+                )
+                .service(resource("/webhooks/{id}/test").route(web::post().to(webhooks::test)))
+                .service(
+                    resource("/webhooks/{id}/deliveries")
+                        .route(web::get().to(webhooks::deliveries)),
                 ),
         )
         .default_service(web::to(unknown_endpoint));
@@ -184,18 +211,23 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
 
 /// One log line and one metrics sample per request; server errors are logged here,
 /// once, with their cause chain. Query strings are never logged: filters carry PII.
+/// SCIM requests also go to the tenant's sync log, with their (redacted) bodies.
 pub async fn access_log(
     req: ServiceRequest,
-    next: Next<impl MessageBody>,
+    next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = req.method().to_string();
     let path = redact_path(req.path());
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| path.clone(), ToString::to_string);
     let route = req
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let state = req.app_data::<web::Data<state::AppState>>().cloned();
-    let mut res = next.call(req).await?;
+    let mut res = next.call(req).await?.map_into_boxed_body();
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
     let request_id = res
@@ -210,13 +242,14 @@ pub async fn access_log(
         res.headers_mut()
             .insert(HeaderName::from_static("x-request-id"), id);
     }
-    if let Some(state) = state {
+    if let Some(state) = &state {
         state.metrics.observe(&route, &method, status, elapsed);
     }
     let tenant = path
         .strip_prefix("/scim/v2/")
         .and_then(|rest| rest.split('/').next())
-        .unwrap_or("");
+        .unwrap_or("")
+        .to_owned();
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     match res.response().error() {
         Some(error) if status >= 500 => {
@@ -224,5 +257,86 @@ pub async fn access_log(
         }
         _ => tracing::info!(tenant, method, path, status, latency_ms, "request"),
     }
+    if let (Some(state), false) = (&state, tenant.is_empty()) {
+        res = record_sync(
+            &state.sync_log,
+            res,
+            tenant,
+            request_id,
+            method,
+            path_and_query,
+            elapsed,
+        )
+        .await;
+    }
     Ok(res)
+}
+
+/// Hands one SCIM request to the sync log. A body is kept when its size is known and
+/// small (a streamed group listing is not buffered); 401s are not logged, since they
+/// prove nothing about the tenant.
+async fn record_sync(
+    log: &sync_log::SyncLog,
+    res: ServiceResponse,
+    slug: String,
+    request_id: Option<String>,
+    method: String,
+    path: String,
+    elapsed: std::time::Duration,
+) -> ServiceResponse {
+    use actix_web::body::{BodySize, BoxBody};
+    let status = res.status().as_u16();
+    if status == 401 {
+        return res;
+    }
+    let request_body = res
+        .request()
+        .extensions()
+        .get::<scim::media::RequestBody>()
+        .and_then(|b| sync_log::keep_body(&b.0));
+    let (req, response) = res.into_parts();
+    let (response, body) = response.into_parts();
+    let (kept, body) = match body.size() {
+        BodySize::Sized(n) if n <= 64 * 1024 => match actix_web::body::to_bytes(body).await {
+            Ok(bytes) => (Some(bytes.clone()), BoxBody::new(bytes)),
+            Err(_) => (None, BoxBody::new(())),
+        },
+        _ => (None, body),
+    };
+    let parsed: Option<serde_json::Value> =
+        kept.as_ref().and_then(|b| serde_json::from_slice(b).ok());
+    let (resource_type, mut resource_id) = sync_log::resource_of(req.path());
+    if resource_id.is_none() && method == "POST" && status == 201 {
+        resource_id = parsed
+            .as_ref()
+            .and_then(|v| v["id"].as_str())
+            .map(str::to_owned);
+    }
+    let detail = (status >= 400)
+        .then(|| {
+            parsed
+                .as_ref()
+                .and_then(|v| v["detail"].as_str())
+                .map(str::to_owned)
+        })
+        .flatten();
+    log.record(sync_log::Entry {
+        slug,
+        row: crate::store::sync_log::LogRow {
+            tenant_id: String::new(),
+            id: request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            at: crate::service::now(),
+            method,
+            path,
+            status: i32::from(status),
+            latency_us: elapsed.as_micros() as i64,
+            result: if status < 400 { "success" } else { "failure" }.to_owned(),
+            detail,
+            resource_type,
+            resource_id,
+            request_body,
+            response_body: kept.as_deref().and_then(sync_log::keep_body),
+        },
+    });
+    ServiceResponse::new(req, response.set_body(body))
 }

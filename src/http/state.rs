@@ -15,6 +15,9 @@ pub struct AppState {
     pub change_sets: std::sync::Arc<tokio::sync::Notify>,
     /// Change-sets affecting more users than this recompute in the background.
     pub inline_limit: usize,
+    pub sync_log: super::sync_log::SyncLog,
+    /// Development only: webhook URLs may be http and private (see `config`).
+    pub allow_private_webhook_urls: bool,
     /// Admin login: discovery and JWKS caches.
     pub oidc: std::sync::Arc<crate::oidc::Oidc>,
     /// Signs the admin login-state cookie (HMAC-SHA-256).

@@ -24,7 +24,16 @@ pub fn service_provider_config(base: &str, limits: &Limits) -> Value {
         },
         "filter": { "supported": true, "maxResults": limits.max_page_size },
         "changePassword": { "supported": false },
-        "sort": { "supported": false },
+        "sort": { "supported": true },
+        // RFC 9865 §4: both methods; index paging stays the default for older clients.
+        // No cursorTimeout: a cursor is a position and never expires.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": limits.max_page_size,
+            "maxPageSize": limits.max_page_size,
+        },
         "etag": { "supported": true },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",

@@ -555,7 +555,21 @@ impl<'a> Parser<'a> {
         let after_path = self.pos;
         self.skip_ws();
         if self.peek() == Some(b'[') {
-            let filter = self.value_filter(&path)?;
+            let mut filter = self.value_filter(&path)?;
+            // Entra's `emails[type eq "work"].value eq "x"`: a test on a sub-attribute
+            // of the elements the value filter selects, which is exactly
+            // `emails[type eq "work" and value eq "x"]`.
+            if self.peek() == Some(b'.') {
+                self.pos += 1;
+                let sub = AttrPath::new(self.name()?);
+                let after_sub = self.pos;
+                self.skip_ws();
+                if self.pos == after_sub {
+                    return Err(self.unexpected());
+                }
+                let test = self.comparison(sub)?;
+                filter = Filter::And(Box::new(filter), Box::new(test));
+            }
             return Ok(Filter::ValuePath {
                 path,
                 filter: Box::new(filter),
@@ -564,6 +578,11 @@ impl<'a> Parser<'a> {
         if self.pos == after_path {
             return Err(self.unexpected());
         }
+        self.comparison(path)
+    }
+
+    /// `compareOp SP compValue` or `pr`, after `path` and its space.
+    fn comparison(&mut self, path: AttrPath) -> PResult<Filter> {
         let op_start = self.pos;
         let word = self.word();
         if word.is_empty() && self.peek().is_none() {
@@ -1240,11 +1259,10 @@ mod tests {
             ("(a pr]", 5, UnbalancedBracket),
             ("emails[x[y pr]]", 8, NestedValuePath),
             ("emails[(x[y pr])]", 9, NestedValuePath),
-            (
-                r#"emails[type pr].value eq "x""#,
-                15,
-                ExpectedLogicalOperator,
-            ),
+            (r#"emails[type pr].value"#, 21, UnexpectedEnd),
+            (r#"emails[type pr].value eq"#, 24, UnexpectedEnd),
+            (r#"emails[type pr]."#, 16, UnexpectedEnd),
+            (r#"emails[type pr].value.x eq "a""#, 21, UnexpectedChar('.')),
             ("urn:x pr", 0, InvalidUrn),
             ("a.b.c pr", 3, UnexpectedChar('.')),
             ("1a pr", 0, UnexpectedChar('1')),
@@ -1415,6 +1433,27 @@ mod tests {
         assert!(!eval(
             r#"emails[type eq "work" and value co "@foo.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#
         ));
+    }
+
+    #[test]
+    fn entra_sub_attribute_after_a_value_filter_tests_the_selected_elements() {
+        let entra = parse(r#"emails[type eq "work"].value eq "x@y""#).unwrap();
+        let rfc = parse(r#"emails[type eq "work" and value eq "x@y"]"#).unwrap();
+        assert_eq!(entra, rfc);
+        let parsed = parse(r#"EMAILS[TYPE eq "work"].Value pr and userName pr"#).unwrap();
+        assert_eq!(
+            parsed.to_string(),
+            r#"EMAILS[TYPE eq "work" and Value pr] and userName pr"#
+        );
+        assert!(eval(
+            r#"emails[type eq "work"].value eq "BJENSEN@example.com""#
+        ));
+        // The home address is not a work one.
+        assert!(!eval(
+            r#"emails[type eq "work"].value eq "babs@jensen.org""#
+        ));
+        assert!(eval(r#"emails[type eq "home"].value co "jensen.org""#));
+        assert!(!eval(r#"emails[type eq "work"].display pr"#));
     }
 
     #[test]

@@ -4,7 +4,8 @@ use serde_json::{Map, Value};
 
 use super::error::{Invalid, ScimType};
 use super::filter::{self, AttrPath, Filter};
-use super::schema::{ResourceKind, LIST_RESPONSE};
+use super::paging::{self, CursorParam, Sort};
+use super::schema::{ResourceKind, Returned, LIST_RESPONSE};
 
 /// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,6 +21,9 @@ pub struct ListParams {
     pub start_index: i64,
     pub count: i64,
     pub projection: Projection,
+    pub sort: Option<Sort>,
+    /// Set when the client pages by cursor (RFC 9865); `startIndex` is then absent.
+    pub cursor: Option<CursorParam>,
 }
 
 /// Reads list parameters from query pairs (names case-insensitive). `count` above
@@ -48,8 +52,18 @@ pub fn parse_params(pairs: &[(String, String)], max_page_size: i64) -> Result<Li
         Some(f) if !f.trim().is_empty() => Some(filter::parse(f)?),
         _ => None,
     };
+    let cursor = get("cursor").map(|c| CursorParam(c.to_owned()));
+    if cursor.is_some() && get("startIndex").is_some() {
+        // RFC 9865 §2: a request pages one way or the other.
+        return Err(Invalid::new(
+            ScimType::InvalidValue,
+            "use either cursor or startIndex, not both",
+        ));
+    }
     Ok(ListParams {
         filter,
+        sort: paging::parse_sort(get("sortBy"), get("sortOrder"))?,
+        cursor,
         start_index: number("startIndex")?.unwrap_or(1).max(1),
         count: number("count")?
             .unwrap_or(max_page_size)
@@ -88,8 +102,9 @@ fn parse_attribute_list(list: Option<&str>) -> Result<Vec<AttrPath>, Invalid> {
         .collect()
 }
 
-/// Attributes returned whatever the projection says (`returned: always`).
-const ALWAYS: &[&str] = &["id", "schemas"];
+/// Returned whatever the projection says: `schemas` (not an attribute, but what makes
+/// the body readable) besides the attributes the schema marks `returned: always`.
+const ALWAYS: &[&str] = &["schemas"];
 
 impl Projection {
     pub fn is_empty(&self) -> bool {
@@ -113,15 +128,35 @@ impl Projection {
             .any(|p| p.name.eq_ignore_ascii_case(name) && p.urn.is_none() && p.sub_attr.is_none())
     }
 
-    /// Applies the projection to a rendered resource.
+    /// Applies the projection to a rendered resource, honouring each attribute's
+    /// `returned` (RFC 7643 §7): `always` survives any projection, `never` never
+    /// appears, `request` appears only when `attributes` names it.
     pub fn apply(&self, kind: ResourceKind, resource: Value) -> Value {
+        self.apply_with(kind, resource, &|name| {
+            super::schema::find_attribute(kind, None, name, None).map(|d| d.returned)
+        })
+    }
+
+    /// [`Projection::apply`] with `returned_of` saying how a top-level attribute is
+    /// returned (None: unknown to the schema, so `default`).
+    fn apply_with(
+        &self,
+        kind: ResourceKind,
+        resource: Value,
+        returned_of: &dyn Fn(&str) -> Option<Returned>,
+    ) -> Value {
         let Value::Object(mut object) = resource else {
             return resource;
         };
+        let always = |key: &str| {
+            ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(key))
+                || returned_of(key) == Some(Returned::Always)
+        };
+        object.retain(|key, _| returned_of(key) != Some(Returned::Never));
         if !self.attributes.is_empty() {
             let mut kept = Map::new();
             for (key, value) in &object {
-                if ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(key)) {
+                if always(key) {
                     kept.insert(key.clone(), value.clone());
                 }
             }
@@ -130,8 +165,9 @@ impl Projection {
             }
             return Value::Object(kept);
         }
+        object.retain(|key, _| always(key) || returned_of(key) != Some(Returned::Request));
         for path in &self.excluded {
-            if path.urn.is_none() && ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(&path.name)) {
+            if path.urn.is_none() && always(&path.name) {
                 continue;
             }
             remove_path(kind, &mut object, path);
@@ -294,4 +330,89 @@ pub fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> Val
         "itemsPerPage": resources.len(),
         "Resources": resources,
     })
+}
+
+/// Cursors around a cursor-paged page (RFC 9865 §2.2); either may be absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursors {
+    pub next: Option<String>,
+    pub previous: Option<String>,
+}
+
+/// RFC 9865 `ListResponse` of a cursor-paged request: no `startIndex`; `nextCursor`
+/// when more results follow, `previousCursor` when some precede.
+pub fn cursor_list_response(total: i64, resources: Vec<Value>, cursors: &Cursors) -> Value {
+    let mut body = serde_json::json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    if let Some(next) = &cursors.next {
+        body["nextCursor"] = next.clone().into();
+    }
+    if let Some(previous) = &cursors.previous {
+        body["previousCursor"] = previous.clone().into();
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn projection(attributes: &str, excluded: &str) -> Projection {
+        parse_projection(Some(attributes), Some(excluded)).unwrap()
+    }
+
+    /// A schema where `secret` is `returned: request` and `pin` is `returned: never`.
+    fn returned_of(name: &str) -> Option<Returned> {
+        match name {
+            "id" => Some(Returned::Always),
+            "secret" => Some(Returned::Request),
+            "pin" => Some(Returned::Never),
+            "userName" => Some(Returned::Default),
+            _ => None,
+        }
+    }
+
+    fn apply(p: &Projection) -> Value {
+        let resource = json!({
+            "schemas": ["s"], "id": "1", "userName": "u", "secret": "s", "pin": "0", "x": 1
+        });
+        p.apply_with(ResourceKind::User, resource, &returned_of)
+    }
+
+    #[test]
+    fn returned_always_never_request_and_default() {
+        assert_eq!(
+            apply(&Projection::default()),
+            json!({"schemas": ["s"], "id": "1", "userName": "u", "x": 1})
+        );
+        assert_eq!(
+            apply(&projection("secret,pin", "")),
+            json!({"schemas": ["s"], "id": "1", "secret": "s"})
+        );
+        assert_eq!(
+            apply(&projection("", "id,schemas,userName,secret")),
+            json!({"schemas": ["s"], "id": "1", "x": 1})
+        );
+    }
+
+    #[test]
+    fn password_is_never_returned_and_id_always_is_by_the_real_schema() {
+        let user = json!({"schemas": ["s"], "id": "1", "userName": "u", "password": "p"});
+        let asked = projection("password,userName", "");
+        assert_eq!(
+            asked.apply(ResourceKind::User, user.clone()),
+            json!({"schemas": ["s"], "id": "1", "userName": "u"})
+        );
+        let excluded = projection("", "id,userName");
+        assert_eq!(
+            excluded.apply(ResourceKind::User, user),
+            json!({"schemas": ["s"], "id": "1"})
+        );
+    }
 }

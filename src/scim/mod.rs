@@ -9,6 +9,7 @@ pub mod error;
 pub mod etag;
 pub mod filter;
 pub mod list;
+pub mod paging;
 pub mod patch;
 pub mod resource;
 pub mod schema;

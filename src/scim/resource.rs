@@ -26,6 +26,55 @@ pub fn fold(value: &str) -> String {
     value.to_lowercase()
 }
 
+/// The folded strings a user's `emails` holds, as the filter evaluator reaches them,
+/// each with `bare`: false for an object's `value` (what `emails.value eq` compares),
+/// true for what only a value filter (`emails[value eq …]`) compares: a bare string
+/// element, or the `value` of an object nested in an element's `value`. `stored` is a
+/// user's stored attributes (JSON text); anything unreadable has no emails.
+pub fn email_values(stored: &str) -> Vec<(String, bool)> {
+    let Ok(Value::Object(attributes)) = serde_json::from_str::<Value>(stored) else {
+        return Vec::new();
+    };
+    let Some(emails) = attributes.get("emails") else {
+        return Vec::new();
+    };
+    let elements = |v: &Value| match v {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    // The evaluator's lookup: the exact key first, then any key equal ignoring ASCII case.
+    let value_of = |o: &Map<String, Value>| {
+        o.get("value")
+            .or_else(|| {
+                o.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("value"))
+                    .map(|(_, v)| v)
+            })
+            .cloned()
+    };
+    let mut out = Vec::new();
+    for element in elements(emails) {
+        match &element {
+            Value::String(s) => out.push((fold(s), true)),
+            Value::Object(o) => {
+                for v in value_of(o).as_ref().map(elements).unwrap_or_default() {
+                    match &v {
+                        Value::String(s) => out.push((fold(s), false)),
+                        Value::Object(inner) => {
+                            if let Some(Value::String(s)) = value_of(inner) {
+                                out.push((fold(&s), true));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Normalises a POST or PUT body of `kind`.
 pub fn normalize(kind: ResourceKind, body: Value) -> Result<Normalized, Invalid> {
     let Value::Object(object) = body else {

@@ -368,6 +368,7 @@ fn find_scim_user(
     subject: &str,
     email: Option<&str>,
 ) -> Result<Option<UserRow>, ServiceError> {
+    use crate::store::raw::{Order, Window};
     use crate::store::users as u;
     let mut filters = vec![format!("externalId eq {}", Value::from(subject))];
     if let Some(email) = email {
@@ -383,9 +384,21 @@ fn find_scim_user(
             conn.dialect(),
             None,
         )?;
-        let (_, rows) = u::list(conn, tenant, Some(&query), 0, 1)?;
-        if let Some(row) = rows.into_iter().next() {
-            return Ok(Some(row));
+        let page = u::list(
+            conn,
+            tenant,
+            Some(&query),
+            Order {
+                key: None,
+                descending: false,
+            },
+            Window::Offset {
+                offset: 0,
+                limit: 1,
+            },
+        )?;
+        if let Some(keyed) = page.rows.into_iter().next() {
+            return Ok(Some(keyed.row));
         }
     }
     Ok(None)

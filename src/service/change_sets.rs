@@ -554,19 +554,24 @@ pub fn resume_batch(
         } else {
             Affected::All
         };
-        let ids = affected_ids(c, tenant, &affected)?;
-        let start = match &row.resume_after {
-            Some(after) => ids.partition_point(|id| id <= after),
-            None => 0,
+        let batch = match &affected {
+            Affected::Groups(groups) => store::user_members_after(
+                c,
+                tenant,
+                groups,
+                row.resume_after.as_deref(),
+                BATCH as i64,
+            )?,
+            Affected::All => {
+                store::user_ids_after(c, tenant, row.resume_after.as_deref(), BATCH as i64)?
+            }
         };
-        let batch: Vec<String> = ids[start..].iter().take(BATCH).cloned().collect();
         let scope_actor = Actor::system();
         let mut outbox = Outbox::for_tenant(tenant, &scope_actor, &row.id, &now);
         super::roles::recompute(c, &mut outbox, tenant, &catalog, &batch, true, &now)?;
-        row.progress_done = (start + batch.len()) as i64;
-        row.progress_total = ids.len() as i64;
+        row.progress_done = (row.progress_done + batch.len() as i64).min(row.progress_total);
         row.resume_after = batch.last().cloned().or(row.resume_after);
-        let finished = start + batch.len() >= ids.len();
+        let finished = batch.len() < BATCH;
         if finished {
             row.state = "applied".into();
             row.progress_done = row.progress_total;

@@ -152,6 +152,7 @@ impl Outbox {
             })
             .collect();
         events::insert(conn, &rows)?;
+        super::webhooks::fan_out(conn, &self.tenant, &rows)?;
         Ok(rows)
     }
 }

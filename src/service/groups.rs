@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::events::{self, Outbox};
 use super::roles::{self, Catalog};
 use super::users::parse_attributes;
-use super::{new_id, unique, Rendered, Scope, ServiceError};
+use super::{new_id, unique, ListPage, Plan, Rendered, Scope, ServiceError};
 use crate::scim::etag::Preconditions;
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, MemberChange};
@@ -277,20 +277,26 @@ pub fn list(
     scope: &Scope,
     params: &ListParams,
     with_members: bool,
-) -> Result<(i64, Vec<Value>), ServiceError> {
+) -> Result<ListPage, ServiceError> {
     let filter = super::sql_filter(KIND, params, conn, scope)?;
-    let (total, rows) = groups::list(
+    let plan = Plan::new(KIND, params, conn)?;
+    let page = groups::list(
         conn,
         &scope.tenant,
         filter.as_ref(),
-        params.start_index - 1,
-        params.count,
+        plan.order(),
+        plan.window(),
     )?;
+    let (total, rows, cursors) = plan.finish(page, |r| &r.id);
     let mut resources = Vec::with_capacity(rows.len());
     for row in &rows {
         resources.push(render_loaded(conn, scope, row, with_members)?.body);
     }
-    Ok((total, resources))
+    Ok(ListPage {
+        total,
+        resources,
+        cursors,
+    })
 }
 
 /// Checks that every member is a user or group of this tenant (ids of other tenants

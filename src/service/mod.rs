@@ -9,13 +9,17 @@ pub mod groups;
 pub mod roles;
 pub mod tenants;
 pub mod users;
+pub mod webhooks;
 
 use serde_json::Value;
 
 use crate::scim::etag::{Outcome, Preconditions};
-use crate::scim::list::ListParams;
+use crate::scim::list::{Cursors, ListParams};
+use crate::scim::paging::{self, Position, SortOrder};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{Invalid, ScimType};
+use crate::store::filter_sql::SortKey;
+use crate::store::raw::{Order, Page, Window};
 use crate::store::{DbConnection, StoreError, TenantId};
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +115,114 @@ fn sql_filter(
         .transpose()
 }
 
+/// One page of a list, as the HTTP layer returns it. `cursors` is set when the
+/// client pages by cursor (RFC 9865).
+#[derive(Debug, Clone, Default)]
+pub struct ListPage {
+    pub total: i64,
+    pub resources: Vec<Value>,
+    pub cursors: Option<Cursors>,
+}
+
+/// How a list is sorted and which rows it returns, resolved for one resource type.
+struct Plan {
+    key: Option<SortKey>,
+    descending: bool,
+    /// `Some` when paging by cursor: the fingerprint and the position (None: first page).
+    cursor: Option<(String, Option<Position>)>,
+    start_index: i64,
+    count: i64,
+}
+
+impl Plan {
+    fn new(kind: ResourceKind, params: &ListParams, conn: &DbConnection) -> Result<Self, Invalid> {
+        let key = params
+            .sort
+            .as_ref()
+            .map(|s| crate::store::filter_sql::sort_key(kind, &s.by, conn.dialect()))
+            .transpose()?;
+        let cursor = match &params.cursor {
+            None => None,
+            Some(c) => {
+                let q = paging::fingerprint(
+                    kind.endpoint(),
+                    params.filter.as_ref(),
+                    params.sort.as_ref(),
+                );
+                let position = c.position(&q)?;
+                Some((q, position))
+            }
+        };
+        Ok(Self {
+            key,
+            descending: params
+                .sort
+                .as_ref()
+                .is_some_and(|s| s.order == SortOrder::Descending),
+            cursor,
+            start_index: params.start_index,
+            count: params.count,
+        })
+    }
+
+    fn order(&self) -> Order<'_> {
+        Order {
+            key: self.key.as_ref(),
+            descending: self.descending,
+        }
+    }
+
+    fn window(&self) -> Window<'_> {
+        match &self.cursor {
+            Some((_, from)) => Window::Keyset {
+                from: from.as_ref(),
+                limit: self.count,
+            },
+            None => Window::Offset {
+                offset: self.start_index - 1,
+                limit: self.count,
+            },
+        }
+    }
+
+    /// The page's rows in list order, and the cursors around them when paging by cursor.
+    fn finish<R>(
+        &self,
+        page: Page<R>,
+        id_of: impl Fn(&R) -> &str,
+    ) -> (i64, Vec<R>, Option<Cursors>) {
+        let Some((q, from)) = &self.cursor else {
+            let rows = page.rows.into_iter().map(|k| k.row).collect();
+            return (page.total, rows, None);
+        };
+        let at = |k: &crate::store::raw::Keyed<R>, backward: bool| {
+            paging::encode(
+                q,
+                &Position {
+                    key: k.sort_key.clone(),
+                    id: id_of(&k.row).to_owned(),
+                    backward,
+                },
+            )
+        };
+        let backward = from.as_ref().is_some_and(|p| p.backward);
+        let (first, last) = (page.rows.first(), page.rows.last());
+        let cursors = if backward {
+            Cursors {
+                next: last.map(|k| at(k, false)),
+                previous: first.filter(|_| page.more).map(|k| at(k, true)),
+            }
+        } else {
+            Cursors {
+                next: last.filter(|_| page.more).map(|k| at(k, false)),
+                previous: first.filter(|_| from.is_some()).map(|k| at(k, true)),
+            }
+        };
+        let rows = page.rows.into_iter().map(|k| k.row).collect();
+        (page.total, rows, Some(cursors))
+    }
+}
+
 /// The current time as stored: RFC 3339, UTC, milliseconds.
 pub fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
@@ -122,7 +234,9 @@ fn new_id() -> String {
 
 /// A root-level search (RFC 7644 §3.4.3, `POST /.search`): Users then Groups, as one
 /// paged list. A filter on an attribute only one type has matches none of the other;
-/// a filter neither type can run is an error.
+/// a filter neither type can run is an error. `sortBy` orders each type by itself, and
+/// a type the attribute cannot sort (`userName` on Groups) stays in id order. Cursor
+/// paging is offered per resource type, not here.
 pub fn search_all(
     conn: &mut DbConnection,
     scope: &Scope,
@@ -130,23 +244,49 @@ pub fn search_all(
     with_groups: bool,
     with_members: bool,
 ) -> Result<(i64, Vec<(ResourceKind, Value)>), ServiceError> {
-    let users = not_applicable_as_none(users::list(conn, scope, params, with_groups))?;
+    if params.cursor.is_some() {
+        return Err(Invalid::new(
+            ScimType::InvalidValue,
+            "cursor paging is offered on /Users and /Groups; the root search pages by startIndex",
+        )
+        .into());
+    }
+    let dialect = conn.dialect();
+    let sortable = |kind: ResourceKind| {
+        params
+            .sort
+            .as_ref()
+            .map(|s| crate::store::filter_sql::sort_key(kind, &s.by, dialect).is_ok())
+    };
+    if sortable(ResourceKind::User) == Some(false) && sortable(ResourceKind::Group) == Some(false) {
+        // Neither type sorts by it: let the user list say why.
+        users::list(conn, scope, params, with_groups)?;
+    }
+    let for_kind = |kind: ResourceKind| {
+        let mut p = params.clone();
+        if sortable(kind) == Some(false) {
+            p.sort = None;
+        }
+        p
+    };
+    let user_params = for_kind(ResourceKind::User);
+    let users = not_applicable_as_none(users::list(conn, scope, &user_params, with_groups))?;
     let users_applicable = users.is_some();
-    let (user_total, user_page) = users.unwrap_or_default();
-    let mut rest = params.clone();
-    rest.start_index = (params.start_index - user_total).max(1);
-    rest.count = params.count - user_page.len() as i64;
+    let users = users.unwrap_or_default();
+    let mut rest = for_kind(ResourceKind::Group);
+    rest.start_index = (params.start_index - users.total).max(1);
+    rest.count = params.count - users.resources.len() as i64;
     let groups = match groups::list(conn, scope, &rest, with_members) {
         Err(e) if !users_applicable => return Err(e),
         other => not_applicable_as_none(other)?,
     };
-    let (group_total, group_page) = groups.unwrap_or_default();
-    let mut page: Vec<(ResourceKind, Value)> = user_page
-        .into_iter()
-        .map(|u| (ResourceKind::User, u))
-        .collect();
-    page.extend(group_page.into_iter().map(|g| (ResourceKind::Group, g)));
-    Ok((user_total + group_total, page))
+    let groups = groups.unwrap_or_default();
+    let tagged =
+        |kind: ResourceKind, page: ListPage| page.resources.into_iter().map(move |r| (kind, r));
+    let total = users.total + groups.total;
+    let mut page: Vec<(ResourceKind, Value)> = tagged(ResourceKind::User, users).collect();
+    page.extend(tagged(ResourceKind::Group, groups));
+    Ok((total, page))
 }
 
 /// An `invalidFilter` from one resource type means "this type cannot match".

@@ -222,28 +222,27 @@ pub fn recompute(
     let policy = catalog.policy();
     let mappings = active_mappings(conn, tenant)?;
     for chunk in ids.chunks(1000) {
+        let mut changed_users = Vec::new();
+        let mut rows = Vec::new();
         for eval in evaluate(conn, tenant, &policy, &mappings, chunk, lock)? {
             if eval.current != eval.target {
-                let rows: Vec<GrantRow> = eval
-                    .target
-                    .iter()
-                    .map(|g| {
-                        to_row(
-                            tenant,
-                            &eval.user.id,
-                            g,
-                            catalog.settings.mapping_version,
-                            now,
-                        )
-                    })
-                    .collect();
-                store::replace_grants(conn, tenant, &eval.user.id, &rows)?;
+                changed_users.push(eval.user.id.clone());
+                rows.extend(eval.target.iter().map(|g| {
+                    to_row(
+                        tenant,
+                        &eval.user.id,
+                        g,
+                        catalog.settings.mapping_version,
+                        now,
+                    )
+                }));
             }
             if let Some(change) = eval.change() {
                 impact.record(&eval.user.user_name, &change);
                 outbox.emit("user.roles_changed", roles_changed(catalog, &eval, &change));
             }
         }
+        store::replace_grants_of(conn, tenant, &changed_users, &rows)?;
     }
     Ok(impact)
 }

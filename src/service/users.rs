@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::events::{self, Outbox};
 use super::roles::{self, Catalog};
-use super::{new_id, unique, Rendered, Scope, ServiceError};
+use super::{new_id, unique, ListPage, Plan, Rendered, Scope, ServiceError};
 use crate::scim::etag::Preconditions;
 use crate::scim::list::ListParams;
 use crate::scim::resource::{self, fold, Meta, UserColumns};
@@ -186,15 +186,17 @@ pub fn list(
     scope: &Scope,
     params: &ListParams,
     with_groups: bool,
-) -> Result<(i64, Vec<Value>), ServiceError> {
+) -> Result<ListPage, ServiceError> {
     let filter = super::sql_filter(KIND, params, conn, scope)?;
-    let (total, rows) = users::list(
+    let plan = Plan::new(KIND, params, conn)?;
+    let page = users::list(
         conn,
         &scope.tenant,
         filter.as_ref(),
-        params.start_index - 1,
-        params.count,
+        plan.order(),
+        plan.window(),
     )?;
+    let (total, rows, cursors) = plan.finish(page, |r| &r.id);
     let groups = if with_groups && !rows.is_empty() {
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         Some(users::groups_of(conn, &scope.tenant, &ids)?)
@@ -205,7 +207,11 @@ pub fn list(
         .iter()
         .map(|row| render(scope, row, groups.as_deref()).body)
         .collect();
-    Ok((total, resources))
+    Ok(ListPage {
+        total,
+        resources,
+        cursors,
+    })
 }
 
 const NOT_FOUND: ServiceError = ServiceError::NotFound { kind: "User" };

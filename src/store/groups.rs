@@ -5,7 +5,7 @@ use diesel::sql_types::{Nullable, Text};
 
 use super::conn::DbConnection;
 use super::error::StoreError;
-use super::raw::RawQuery;
+use super::raw::{Order, Page, RawQuery, Window};
 use super::schema::{group_members, groups};
 use super::TenantId;
 
@@ -255,12 +255,14 @@ pub fn members_page(
     q.load(conn)
 }
 
+/// A page of groups matching `filter` (a fragment over the `groups` table, already
+/// holding its binds), in `order`, plus the total count.
 pub fn list(
     conn: &mut DbConnection,
     tenant: &TenantId,
     filter: Option<&RawQuery>,
-    offset: i64,
-    limit: i64,
-) -> Result<(i64, Vec<GroupRow>), StoreError> {
-    super::raw::page(conn, "groups", tenant, filter, offset, limit)
+    order: Order<'_>,
+    window: Window<'_>,
+) -> Result<Page<GroupRow>, StoreError> {
+    super::raw::page(conn, "groups", tenant, filter, order, window)
 }

@@ -15,9 +15,11 @@ pub mod migrate;
 pub mod raw;
 pub mod roles;
 pub mod schema;
+pub mod sync_log;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

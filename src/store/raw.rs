@@ -13,6 +13,8 @@ use diesel::{QueryableByName, RunQueryDsl};
 
 use super::conn::DbConnection;
 use super::error::StoreError;
+use super::filter_sql::SortKey;
+use crate::scim::paging::Position;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Bind {
@@ -143,19 +145,74 @@ pub struct Count {
     pub n: i64,
 }
 
-/// One page of `table` (the tenant's rows matching `filter`, a fragment over `table`)
-/// ordered by id, with the total count. Two queries on purpose: `COUNT(*) OVER ()` in
-/// the page query would materialise every matching row, full JSON included, on every
-/// page, where a separate count reads only the index. `table` is a compile-time name,
-/// never user input.
+/// A row with the sort key it was ordered by (as text; NULL when the list is in id order
+/// or the row has no value), from which a cursor to it is made.
+#[derive(Debug)]
+pub struct Keyed<R> {
+    pub row: R,
+    pub sort_key: Option<String>,
+}
+
+// By hand: diesel's derive does not take a type parameter as an embedded row.
+impl<R, DB> QueryableByName<DB> for Keyed<R>
+where
+    DB: diesel::backend::Backend,
+    R: QueryableByName<DB>,
+    String: diesel::deserialize::FromSql<Text, DB>,
+{
+    fn build<'a>(row: &impl diesel::row::NamedRow<'a, DB>) -> diesel::deserialize::Result<Self> {
+        Ok(Self {
+            row: R::build(row)?,
+            sort_key: diesel::row::NamedRow::get::<
+                diesel::sql_types::Nullable<Text>,
+                Option<String>,
+            >(row, "sort_key")?,
+        })
+    }
+}
+
+/// How rows are ordered: by `key` (then id, so the order is total), or by id alone.
+#[derive(Debug, Clone, Copy)]
+pub struct Order<'a> {
+    pub key: Option<&'a SortKey>,
+    pub descending: bool,
+}
+
+/// Which rows of the ordered list a page holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Window<'a> {
+    /// `startIndex` paging: skip `offset` rows.
+    Offset { offset: i64, limit: i64 },
+    /// Cursor paging: the rows after `from` (before it when it walks backward), or the
+    /// first rows. A keyset condition, so a deep page costs what the first one costs.
+    Keyset {
+        from: Option<&'a Position>,
+        limit: i64,
+    },
+}
+
+/// A page, in list order, with the total count; `more` says whether the keyset walk
+/// has rows beyond this page in its direction.
+#[derive(Debug)]
+pub struct Page<R> {
+    pub total: i64,
+    pub rows: Vec<Keyed<R>>,
+    pub more: bool,
+}
+
+/// One page of `table` (the tenant's rows matching `filter`, a fragment over `table`),
+/// with the total count. Two queries on purpose: `COUNT(*) OVER ()` in the page query
+/// would materialise every matching row, full JSON included, on every page, where a
+/// separate count reads only the index. `table` is a compile-time name, never user
+/// input; so is the sort key's expression.
 pub fn page<R>(
     conn: &mut DbConnection,
     table: &'static str,
     tenant: &super::TenantId,
     filter: Option<&RawQuery>,
-    offset: i64,
-    limit: i64,
-) -> Result<(i64, Vec<R>), StoreError>
+    order: Order<'_>,
+    window: Window<'_>,
+) -> Result<Page<R>, StoreError>
 where
     R: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
 {
@@ -173,15 +230,71 @@ where
         .load::<Count>(conn)?
         .first()
         .map_or(0, |c| c.n);
-    if limit == 0 || offset >= total {
-        return Ok((total, Vec::new()));
+    let (limit, offset, from) = match window {
+        Window::Offset { offset, limit } => (limit, Some(offset), None),
+        Window::Keyset { from, limit } => (limit, None, from),
+    };
+    if limit == 0 || offset.is_some_and(|o| o >= total) {
+        return Ok(Page {
+            total,
+            rows: Vec::new(),
+            more: false,
+        });
     }
-    let mut q = scoped("*");
-    q.sql(&format!(" ORDER BY {table}.id LIMIT "))
-        .bind(Bind::BigInt(limit))
-        .sql(" OFFSET ")
-        .bind(Bind::BigInt(offset));
-    Ok((total, q.load::<R>(conn)?))
+    let id = format!("{table}.id");
+    // A missing key sorts after every value: a flag first, then the value.
+    let (null_flag, key) = match order.key {
+        None => (None, None),
+        Some(k) if k.nullable => (
+            Some(format!("(CASE WHEN {} IS NULL THEN 1 ELSE 0 END)", k.expr)),
+            Some(format!("COALESCE({}, '')", k.expr)),
+        ),
+        Some(k) => (None, Some(k.expr.clone())),
+    };
+    let select = match order.key {
+        Some(k) => format!("{table}.*, {} AS sort_key", k.expr),
+        None => format!("{table}.*, CAST(NULL AS TEXT) AS sort_key"),
+    };
+    let mut q = scoped(&select);
+    let backward = from.is_some_and(|p| p.backward);
+    let descending = order.descending != backward;
+    let terms: Vec<&String> = [null_flag.as_ref(), key.as_ref(), Some(&id)]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(position) = from {
+        // (flag, key, id) > (…) as a row value: both backends compare it in order.
+        let columns: Vec<&str> = terms.iter().map(|t| t.as_str()).collect();
+        q.sql(&format!(
+            " AND ({}) {} (",
+            columns.join(", "),
+            if descending { "<" } else { ">" }
+        ));
+        if null_flag.is_some() {
+            q.bind(Bind::BigInt(i64::from(position.key.is_none())))
+                .sql(", ");
+        }
+        if key.is_some() {
+            q.text(position.key.clone().unwrap_or_default()).sql(", ");
+        }
+        q.text(position.id.clone()).sql(")");
+    }
+    let direction = if descending { " DESC" } else { "" };
+    let ordering: Vec<String> = terms.iter().map(|t| format!("{t}{direction}")).collect();
+    q.sql(&format!(" ORDER BY {} LIMIT ", ordering.join(", ")));
+    // One row more than the page, to know whether the walk goes on.
+    let fetch = if offset.is_some() { limit } else { limit + 1 };
+    q.bind(Bind::BigInt(fetch));
+    if let Some(offset) = offset {
+        q.sql(" OFFSET ").bind(Bind::BigInt(offset));
+    }
+    let mut rows = q.load::<Keyed<R>>(conn)?;
+    let more = offset.is_none() && rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    if backward {
+        rows.reverse();
+    }
+    Ok(Page { total, rows, more })
 }
 
 /// Which of `ids` are rows of `table` in the tenant; chunked so a 10k-member PUT stays

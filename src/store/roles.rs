@@ -342,6 +342,39 @@ pub fn user_members_of(
     Ok(ids)
 }
 
+/// The next `limit` user members of `groups` after `after`, by id: a keyset walk, so a
+/// background recompute of a 100k-member group reads each membership once.
+pub fn user_members_after(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    groups: &[String],
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Member {
+        #[diesel(sql_type = Text)]
+        member_id: String,
+    }
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = RawQuery::new("SELECT DISTINCT member_id FROM group_members WHERE tenant_id = ");
+    q.text(tenant.0.clone())
+        .sql(" AND group_id IN (")
+        .texts(groups)
+        .sql(") AND member_type = 'User'");
+    if let Some(after) = after {
+        q.sql(" AND member_id > ").text(after);
+    }
+    q.sql(" ORDER BY member_id LIMIT ")
+        .bind(super::raw::Bind::BigInt(limit));
+    Ok(q.load::<Member>(conn)?
+        .into_iter()
+        .map(|m| m.member_id)
+        .collect())
+}
+
 /// A user's membership in a group, with the group's name.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct MembershipRow {
@@ -446,6 +479,33 @@ pub fn grants_of(
         );
     }
     Ok(rows)
+}
+
+/// Replaces the grants of `users` with `rows` (which name only those users), in a few
+/// statements however many users there are.
+pub fn replace_grants_of(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    users: &[String],
+    rows: &[GrantRow],
+) -> Result<(), StoreError> {
+    for chunk in users.chunks(500) {
+        diesel::delete(
+            user_role_grants::table
+                .filter(user_role_grants::tenant_id.eq(&tenant.0))
+                .filter(user_role_grants::user_id.eq_any(chunk)),
+        )
+        .execute(conn)?;
+    }
+    for chunk in rows.chunks(500) {
+        // Multi-row VALUES is per backend in diesel, not on the MultiConnection.
+        let insert = diesel::insert_into(user_role_grants::table).values(chunk);
+        match conn {
+            DbConnection::Sqlite(c) => insert.execute(c)?,
+            DbConnection::Postgres(c) => insert.execute(c)?,
+        };
+    }
+    Ok(())
 }
 
 /// Replaces one user's grants.

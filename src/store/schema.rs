@@ -51,6 +51,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_emails (tenant_id, user_id, position) {
+        tenant_id -> Text,
+        user_id -> Text,
+        position -> BigInt,
+        value_folded -> Text,
+        bare -> Bool,
+    }
+}
+
+diesel::table! {
     users (tenant_id, id) {
         tenant_id -> Text,
         id -> Text,
@@ -172,6 +182,74 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    scim_request_log (tenant_id, id) {
+        tenant_id -> Text,
+        id -> Text,
+        at -> Text,
+        method -> Text,
+        path -> Text,
+        status -> Integer,
+        latency_us -> BigInt,
+        result -> Text,
+        detail -> Nullable<Text>,
+        resource_type -> Nullable<Text>,
+        resource_id -> Nullable<Text>,
+        request_body -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        tenant_id -> Text,
+        url -> Text,
+        description -> Text,
+        event_types -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Text>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        consecutive_failures -> BigInt,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        tenant_id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        payload -> Nullable<Text>,
+        state -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> Text,
+        claimed_until -> Nullable<Text>,
+        last_status -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        last_latency_ms -> Nullable<BigInt>,
+        last_response -> Nullable<Text>,
+        created_at -> Text,
+        updated_at -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (delivery_id, attempt) {
+        delivery_id -> Text,
+        attempt -> BigInt,
+        at -> Text,
+        status -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+        latency_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(scim_tokens -> tenants (tenant_id));
 diesel::joinable!(api_keys -> tenants (tenant_id));
 
@@ -185,8 +263,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     role_mappings,
     role_settings,
     roles,
+    scim_request_log,
     scim_tokens,
     tenants,
+    user_emails,
     user_role_grants,
     users,
+    webhook_attempts,
+    webhook_deliveries,
+    webhook_endpoints,
 );

@@ -5,8 +5,8 @@ use diesel::sql_types::Text;
 
 use super::conn::DbConnection;
 use super::error::StoreError;
-use super::raw::RawQuery;
-use super::schema::users;
+use super::raw::{Bind, Order, Page, RawQuery, Window};
+use super::schema::{user_emails, users};
 use super::TenantId;
 
 #[derive(
@@ -32,6 +32,44 @@ pub fn insert(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> 
     diesel::insert_into(users::table)
         .values(row)
         .execute(conn)?;
+    write_emails(conn, row)
+}
+
+/// Replaces the user's `user_emails` rows with those its stored attributes imply.
+/// Callers run it in the transaction that writes the user row, so the two never
+/// disagree.
+fn write_emails(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> {
+    diesel::delete(
+        user_emails::table
+            .filter(user_emails::tenant_id.eq(&row.tenant_id))
+            .filter(user_emails::user_id.eq(&row.id)),
+    )
+    .execute(conn)?;
+    let values = crate::scim::resource::email_values(&row.attributes);
+    if values.is_empty() {
+        return Ok(());
+    }
+    // One multi-row statement per 300 values (a user has a handful; this bounds binds).
+    let numbered: Vec<(usize, (String, bool))> = values.into_iter().enumerate().collect();
+    for chunk in numbered.chunks(300) {
+        let mut q = RawQuery::new(
+            "INSERT INTO user_emails (tenant_id, user_id, position, value_folded, bare) VALUES ",
+        );
+        for (n, (i, (folded, bare))) in chunk.iter().enumerate() {
+            q.sql(if n == 0 { "(" } else { ", (" })
+                .text(row.tenant_id.clone())
+                .sql(", ")
+                .text(row.id.clone())
+                .sql(", ")
+                .bind(Bind::BigInt(*i as i64))
+                .sql(", ")
+                .text(folded.clone())
+                .sql(", ")
+                .bind(Bind::Bool(*bare))
+                .sql(")");
+        }
+        q.execute(conn)?;
+    }
     Ok(())
 }
 
@@ -66,10 +104,10 @@ pub fn update(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> 
     )
     .set(row)
     .execute(conn)?;
-    Ok(())
+    write_emails(conn, row)
 }
 
-/// Deletes the user and its memberships; false when there was no such user.
+/// Deletes the user, its memberships and (by cascade) its `user_emails` rows; false when there was no such user.
 pub fn delete(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
     super::groups::remove_from_all_groups(conn, tenant, id)?;
     let deleted = diesel::delete(
@@ -90,16 +128,16 @@ pub fn existing_ids(
     super::raw::existing_ids(conn, "users", tenant, ids)
 }
 
-/// A page of users matching `where_sql` (a fragment over the `users` table, already
-/// holding its binds), plus the total count.
+/// A page of users matching `filter` (a fragment over the `users` table, already
+/// holding its binds), in `order`, plus the total count.
 pub fn list(
     conn: &mut DbConnection,
     tenant: &TenantId,
     filter: Option<&RawQuery>,
-    offset: i64,
-    limit: i64,
-) -> Result<(i64, Vec<UserRow>), StoreError> {
-    super::raw::page(conn, "users", tenant, filter, offset, limit)
+    order: Order<'_>,
+    window: Window<'_>,
+) -> Result<Page<UserRow>, StoreError> {
+    super::raw::page(conn, "users", tenant, filter, order, window)
 }
 
 /// A group a user belongs to, for the read-only `groups` attribute.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::TestDb;
 
-fn roster(db: &TestDb, args: &[&str]) -> Output {
+pub fn roster(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(args)
         .env("ROSTER_DATABASE_URL", &db.url)
@@ -18,7 +18,7 @@ fn roster(db: &TestDb, args: &[&str]) -> Output {
         .expect("roster runs")
 }
 
-fn stdout(o: &Output) -> String {
+pub fn stdout(o: &Output) -> String {
     assert!(
         o.status.success(),
         "stderr: {}",
@@ -27,7 +27,7 @@ fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
 }
 
-fn last_line(text: &str) -> &str {
+pub fn last_line(text: &str) -> &str {
     text.lines().last().unwrap_or_default()
 }
 
@@ -102,8 +102,14 @@ pub struct Server {
 impl Server {
     /// Starts `roster serve` on a free port and waits until it says it is serving.
     pub fn start(db: &TestDb) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    /// Like `start`, with extra environment variables (settings).
+    pub fn start_with(db: &TestDb, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
             .arg("serve")
+            .envs(env.iter().copied())
             .env("ROSTER_DATABASE_URL", &db.url)
             .env("ROSTER_LISTEN", "127.0.0.1:0")
             .env("ROSTER_LOG_FORMAT", "json")

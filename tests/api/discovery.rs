@@ -22,6 +22,17 @@ fn service_provider_config_advertises_what_works() {
     assert_eq!(c["bulk"]["supported"], true);
     assert_eq!(c["bulk"]["maxPayloadSize"], 1_048_576);
     assert_eq!(c["etag"]["supported"], true);
+    assert_eq!(c["sort"]["supported"], true);
+    let pagination = &c["pagination"];
+    assert_eq!(pagination["cursor"], true);
+    assert_eq!(pagination["index"], true);
+    assert_eq!(pagination["defaultPaginationMethod"], "index");
+    assert_eq!(pagination["defaultPageSize"], 500);
+    assert_eq!(pagination["maxPageSize"], 500);
+    assert!(
+        pagination.get("cursorTimeout").is_none(),
+        "cursors never expire"
+    );
     assert_eq!(c["authenticationSchemes"][0]["type"], "oauthbearertoken");
     assert_eq!(
         c["meta"]["location"],

@@ -786,3 +786,30 @@ fn every_documented_operation_is_routed_and_the_document_is_openapi_3() {
         assert!(documented["responses"][op.status.to_string()].is_object());
     }
 }
+
+/// T2 at the API: a change-set that changes no one's roles emits no role events, and
+/// recomputing the same state again changes nothing.
+#[test]
+fn recomputing_an_unchanged_state_emits_no_role_events() {
+    let app = TestApp::spawn();
+    role(&app, "admin", 10, false);
+    let u = app.create_user("ada@example.com");
+    let g = app.create_group("Eng", &[&u]);
+    map(&app, &g, "admin");
+    let s = app.last_sequence();
+    let applied = change_set(&app, json!([{"op": "set_mode", "mode": "union"}]));
+    assert_eq!(applied["impact"]["users_affected"], 0);
+    let again = change_set(
+        &app,
+        json!([{"op": "set_mode", "mode": "highest_priority"}]),
+    );
+    assert_eq!(
+        again["impact"]["users_affected"], 0,
+        "one role: the same either way"
+    );
+    assert_eq!(
+        app.event_types_after(s),
+        ["role_mapping.changed", "role_mapping.changed"]
+    );
+    assert_eq!(roles_of(&app, &u), ["admin"]);
+}

@@ -36,7 +36,10 @@ fn every_migration_reverts_and_reapplies() {
 fn the_protocol_core_uses_neither_actix_nor_diesel_nor_tokio() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut pending = vec![root.join("src/scim")];
-    let mut files = vec![root.join("src/roles.rs")];
+    let mut files = vec![
+        root.join("src/roles.rs"),
+        root.join("src/webhook_signature.rs"),
+    ];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();

@@ -2,8 +2,10 @@
 //! keys (never SCIM tokens), each endpoint needing one scope.
 
 pub mod credentials;
+pub mod logs;
 pub mod openapi;
 pub mod roles;
+pub mod webhooks;
 
 use std::future::{ready, Ready};
 

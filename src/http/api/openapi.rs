@@ -330,6 +330,8 @@ fn schemas() -> Value {
         "CredentialList": {"type": "array", "items": {"$ref": "#/components/schemas/Credential"}},
         "CredentialInput": object(json!({"name": string, "scopes": {"type": "array", "items": {"type": "string", "enum": ["admin", "events:read", "roles:read"]}}})),
         "NewCredential": object(json!({"id": string, "name": string, "token": {"type": "string", "description": "SCIM tokens: the secret, shown once"}, "key": {"type": "string", "description": "API keys: the secret, shown once"}})),
+        "SyncLogEntry": object(json!({"id": string, "at": string, "method": string, "path": string, "status": {"type": "integer"}, "latency_ms": {"type": "number"}, "result": {"type": "string", "enum": ["success", "failure"]}, "detail": {"type": ["string", "null"]}, "resource_type": {"type": ["string", "null"]}, "resource_id": {"type": ["string", "null"]}, "request_body": {}, "response_body": {}})),
+        "SyncLogPage": object(json!({"data": {"type": "array", "items": {"$ref": "#/components/schemas/SyncLogEntry"}}, "next": {"type": ["object", "null"]}})),
         "Error": object(json!({"schemas": {"type": "array", "items": string}, "status": string, "scimType": string, "detail": string})),
     })
 }
@@ -398,5 +400,5 @@ pub fn document(extra_paths: &[Value]) -> Value {
 }
 
 pub async fn openapi() -> HttpResponse {
-    super::ok(document(&[]))
+    super::ok(document(&[super::webhooks::openapi_paths()]))
 }

@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde_json::Value;
 
@@ -13,6 +13,9 @@ use crate::http::error::{ApiError, SCIM_CONTENT_TYPE};
 use crate::http::state::AppState;
 use crate::scim::{Invalid, ScimType};
 use crate::service::Rendered;
+
+/// The raw request body, kept in the request's extensions for the sync log.
+pub struct RequestBody(pub web::Bytes);
 
 /// A JSON request body: content type checked, size bounded while reading, parsed.
 pub struct ScimBody(pub Value);
@@ -37,6 +40,7 @@ impl FromRequest for ScimBody {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
+        let req = req.clone();
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::UnsupportedMediaType);
@@ -57,6 +61,8 @@ impl FromRequest for ScimBody {
                 }
                 body.extend_from_slice(&chunk);
             }
+            let body = body.freeze();
+            req.extensions_mut().insert(RequestBody(body.clone()));
             let value = serde_json::from_slice(&body).map_err(|e| {
                 Invalid::new(
                     ScimType::InvalidSyntax,

@@ -13,7 +13,7 @@ use crate::scim::etag::{Outcome, Preconditions};
 use crate::scim::list::{self, ListParams, Projection};
 use crate::scim::schema::{ResourceKind, BULK_RESPONSE};
 use crate::scim::{Invalid, ScimType};
-use crate::service::{self, groups, now, users, Rendered, Scope, ServiceError};
+use crate::service::{self, groups, now, users, ListPage, Rendered, Scope, ServiceError};
 use crate::store::DbConnection;
 
 /// The resource type an endpoint segment names (the route only admits these two).
@@ -177,19 +177,28 @@ async fn run_list(
 ) -> Result<HttpResponse, ApiError> {
     let linked = params.projection.wants(linked_attribute(kind));
     let query = params.clone();
-    let (total, resources) = scoped(state, caller, Access::Read, move |c, scope| match kind {
+    let page = scoped(state, caller, Access::Read, move |c, scope| match kind {
         ResourceKind::User => users::list(c, scope, &query, linked),
         ResourceKind::Group => groups::list(c, scope, &query, linked),
     })
     .await?;
-    let resources = resources
-        .into_iter()
-        .map(|r| params.projection.apply(kind, r))
-        .collect();
-    Ok(scim_json(
-        StatusCode::OK,
-        &list::list_response(total, params.start_index, resources),
-    ))
+    Ok(list_page(&params, page, |r| {
+        params.projection.apply(kind, r)
+    }))
+}
+
+/// The `ListResponse` of a page: RFC 9865's form when it was paged by cursor.
+fn list_page(
+    params: &ListParams,
+    page: ListPage,
+    project: impl Fn(Value) -> Value,
+) -> HttpResponse {
+    let resources = page.resources.into_iter().map(project).collect();
+    let body = match &page.cursors {
+        Some(cursors) => list::cursor_list_response(page.total, resources, cursors),
+        None => list::list_response(page.total, params.start_index, resources),
+    };
+    scim_json(StatusCode::OK, &body)
 }
 
 /// `POST /{endpoint}`.

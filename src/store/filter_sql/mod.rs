@@ -40,7 +40,9 @@
 //! mean in `matches`: a missing attribute is "not equal".
 
 mod computed;
+mod emails;
 mod node;
+mod sort;
 mod sql;
 #[cfg(test)]
 mod tests;
@@ -53,6 +55,7 @@ use crate::scim::Invalid;
 
 use super::raw::{Bind, RawQuery};
 use node::{Place, Pred};
+pub use sort::{sort_key, SortKey};
 
 /// A fragment of SQL with its binds. A bind is a `SLOT` in the text until
 /// [`Sql::into_query`] numbers them all in one pass: fragments nest deeply, and
@@ -184,6 +187,27 @@ impl CaseRule<'_> {
 
 impl Compiler<'_> {
     fn filter(&self, scope: &Scope, rule: &CaseRule, filter: &Filter) -> Result<Sql, Invalid> {
+        if matches!(scope, Scope::Resource) {
+            if let Some(indexed) = self.indexed_email(filter) {
+                return Ok(indexed);
+            }
+            if let Some(pre) = self.email_precondition(filter) {
+                let exact = self.filter_walked(scope, rule, filter)?;
+                let mut q = Sql::new("(");
+                q.append(&pre).sql(" AND ").append(&exact).sql(")");
+                return Ok(q);
+            }
+        }
+        self.filter_walked(scope, rule, filter)
+    }
+
+    /// `filter` resolved over the JSON and columns, without the email index.
+    fn filter_walked(
+        &self,
+        scope: &Scope,
+        rule: &CaseRule,
+        filter: &Filter,
+    ) -> Result<Sql, Invalid> {
         match filter {
             Filter::And(..) | Filter::Or(..) => {
                 let is_and = matches!(filter, Filter::And(..));

@@ -155,3 +155,98 @@ fn nul_in_a_literal_is_never_bound() {
         }
     }
 }
+
+#[test]
+fn email_equality_reads_the_user_emails_index_and_nothing_else_does() {
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let q = query(ResourceKind::User, r#"emails[VALUE eq "B@X.org"]"#, dialect);
+        assert_eq!(
+            q.as_sql(),
+            "((users.tenant_id, users.id) IN (SELECT ue.tenant_id, ue.user_id FROM user_emails ue \
+             WHERE ue.value_folded = $1))"
+        );
+        assert_eq!(text(&q.binds()[0]), "b@x.org");
+        let dotted = sql(ResourceKind::User, r#"emails.value eq "b@x.org""#, dialect);
+        assert!(dotted.ends_with("AND NOT ue.bare))"), "{dotted}");
+        let urn = r#"urn:ietf:params:scim:schemas:core:2.0:User:emails.value eq "b""#;
+        assert!(sql(ResourceKind::User, urn, dialect).contains("user_emails"));
+        // Entra's form: the index narrows, the walk decides.
+        for narrowed in [
+            r#"emails[type eq "work"].value eq "B""#,
+            r#"emails[value eq "b" and type eq "work"]"#,
+        ] {
+            let s = sql(ResourceKind::User, narrowed, dialect);
+            assert!(
+                s.starts_with("(((users.tenant_id, users.id) IN (SELECT"),
+                "{s}"
+            );
+            assert!(s.contains("json"), "{s}");
+        }
+        for walked in [
+            r#"emails[value eq "b" or type eq "work"]"#,
+            r#"emails.value co "b""#,
+            r#"emails.value eq 1"#,
+            r#"emails.type eq "b""#,
+        ] {
+            let s = sql(ResourceKind::User, walked, dialect);
+            assert!(!s.contains("user_emails"), "{walked}: {s}");
+        }
+    }
+}
+
+#[test]
+fn sort_keys_use_indexed_columns_and_refuse_what_cannot_sort() {
+    let key = |kind, by: &str, dialect| {
+        let path = crate::scim::filter::parse_path(by).unwrap().attr;
+        sort_key(kind, &path, dialect)
+    };
+    let user = ResourceKind::User;
+    assert_eq!(
+        key(user, "USERNAME", Dialect::Postgres).unwrap(),
+        SortKey {
+            expr: "users.user_name_folded".into(),
+            nullable: false
+        }
+    );
+    assert_eq!(
+        key(ResourceKind::Group, "displayName", Dialect::Sqlite)
+            .unwrap()
+            .expr,
+        "groups.display_name_folded"
+    );
+    assert_eq!(
+        key(user, "meta.lastModified", Dialect::Sqlite)
+            .unwrap()
+            .expr,
+        "users.updated_at"
+    );
+    let family = key(user, "name.familyName", Dialect::Sqlite).unwrap();
+    assert!(
+        family.nullable && family.expr.starts_with("roster_fold("),
+        "{family:?}"
+    );
+    let number = key(
+        user,
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+        Dialect::Postgres,
+    )
+    .unwrap();
+    assert!(
+        number.expr.contains(
+            "ARRAY['urn:ietf:params:scim:schemas:extension:enterprise:2.0:User', 'employeeNumber']"
+        ),
+        "{number:?}"
+    );
+    for refused in [
+        "emails",
+        "name",
+        "active",
+        "password",
+        "nope",
+        "meta.version",
+        "urn:x:y:z",
+    ] {
+        let err = key(user, refused, Dialect::Sqlite).unwrap_err();
+        assert_eq!(err.scim_type, ScimType::InvalidValue, "{refused}");
+    }
+}

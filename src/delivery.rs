@@ -1,0 +1,251 @@
+//! The webhook delivery worker and the retention task: tokio tasks started once per
+//! process by `Application::build`. Claims are short transactions; requests go out
+//! with no transaction open; outcomes are recorded in another short transaction.
+
+use std::io::Read;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::config::Settings;
+use crate::service::webhooks::{self, AttemptOutcome, Claim, WAKE};
+use crate::store::Store;
+use crate::webhook_guard;
+
+/// Most deliveries one worker has in flight.
+const BATCH: i64 = 16;
+/// A receiver gets this long to connect, answer and send its body.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Kept from each response, for the deliveries view.
+const KEEP_RESPONSE_BYTES: usize = 2048;
+/// Read at most this much of a response before hanging up.
+const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+/// Events and succeeded deliveries older than this are deleted (spec §6.5 E6).
+pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    pub schedule: Vec<Duration>,
+    pub lease: Duration,
+    pub poll: Duration,
+    pub allow_private: bool,
+}
+
+impl DeliveryConfig {
+    pub fn from_settings(settings: &Settings) -> Result<Self, String> {
+        Ok(Self {
+            schedule: parse_schedule(&settings.webhook_retry_schedule)?,
+            lease: Duration::from_secs(settings.webhook_lease_secs.max(1)),
+            poll: Duration::from_millis(settings.webhook_poll_interval_ms.max(10)),
+            allow_private: settings.allow_private_webhook_urls,
+        })
+    }
+}
+
+/// `10s,1m,5m` → the delays before retries 1, 2, 3.
+pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
+    text.split(',')
+        .map(|d| humantime::parse_duration(d.trim()).map_err(|e| format!("'{}': {e}", d.trim())))
+        .collect()
+}
+
+/// Starts the worker and the retention task on the current runtime.
+pub fn spawn(store: Store, config: DeliveryConfig) {
+    let agent = agent(config.allow_private);
+    actix_web::rt::spawn(worker(store.clone(), agent, config));
+    actix_web::rt::spawn(retention(store));
+}
+
+/// The outbound client: bounded timeouts, no redirects (a redirect could point
+/// anywhere), and a resolver that applies the SSRF rules to every connection.
+pub fn agent(allow_private: bool) -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(REQUEST_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .redirects(0)
+        .user_agent(concat!("roster-webhooks/", env!("CARGO_PKG_VERSION")))
+        .resolver(move |netloc: &str| {
+            webhook_guard::resolve(netloc, allow_private)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))
+        })
+        .build()
+}
+
+async fn worker(store: Store, agent: ureq::Agent, config: DeliveryConfig) {
+    loop {
+        let lease = config.lease;
+        let claims = store
+            .write(move |c| webhooks::claim(c, SystemTime::now(), lease, BATCH))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %crate::error_chain(&e), "claiming webhook deliveries failed");
+                Vec::new()
+            });
+        if claims.is_empty() {
+            if tokio::time::timeout(config.poll, WAKE.notified())
+                .await
+                .is_ok()
+            {
+                // Woken from inside a transaction that may not have committed yet.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            continue;
+        }
+        let handles: Vec<_> = claims
+            .into_iter()
+            .map(|claim| {
+                actix_web::rt::spawn(deliver(store.clone(), agent.clone(), claim, config.clone()))
+            })
+            .collect();
+        for handle in handles {
+            let _ = handle.await;
+        }
+    }
+}
+
+async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, config: DeliveryConfig) {
+    let outcome = match claim.body.clone() {
+        None => webhooks::body_missing(),
+        // Saved while the development setting was on: no plain http without it.
+        Some(_) if !config.allow_private && !claim.url.starts_with("https:") => AttemptOutcome {
+            error: Some(webhook_guard::UrlRefused::Scheme.to_string()),
+            ..AttemptOutcome::default()
+        },
+        Some(body) => {
+            let to_send = claim.clone();
+            tokio::task::spawn_blocking(move || send(&agent, &to_send, &body))
+                .await
+                .unwrap_or_else(|e| AttemptOutcome {
+                    error: Some(format!("sending failed: {e}")),
+                    ..AttemptOutcome::default()
+                })
+        }
+    };
+    tracing::info!(
+        delivery = %claim.delivery_id,
+        webhook_id = %claim.webhook_id,
+        attempt = claim.attempt,
+        status = outcome.status,
+        latency_ms = outcome.latency_ms,
+        error = outcome.error.as_deref().unwrap_or(""),
+        "webhook attempt"
+    );
+    let schedule = config.schedule;
+    let recorded = store
+        .write(move |c| webhooks::record(c, &claim, &outcome, &schedule, SystemTime::now()))
+        .await;
+    if let Err(e) = recorded {
+        // The lease runs out and the delivery is sent again: at least once.
+        tracing::warn!(error = %crate::error_chain(&e), "recording a webhook attempt failed");
+    }
+}
+
+/// Sends one signed message (blocking).
+pub fn send(agent: &ureq::Agent, claim: &Claim, body: &str) -> AttemptOutcome {
+    let timestamp = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let secrets: Vec<&str> = claim.secrets.iter().map(String::as_str).collect();
+    let signature = match crate::webhook_signature::header(
+        &secrets,
+        &claim.webhook_id,
+        timestamp,
+        body.as_bytes(),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            return AttemptOutcome {
+                error: Some(e.to_string()),
+                ..AttemptOutcome::default()
+            }
+        }
+    };
+    let started = Instant::now();
+    let result = agent
+        .post(&claim.url)
+        .set("content-type", "application/json")
+        .set("webhook-id", &claim.webhook_id)
+        .set("webhook-timestamp", &timestamp.to_string())
+        .set("webhook-signature", &signature)
+        .send_string(body);
+    let (status, response, error) = match result {
+        Ok(r) => {
+            let status = r.status();
+            let error = (!(200..300).contains(&status))
+                .then(|| format!("HTTP {status} (redirects are not followed)"));
+            (Some(status), read_capped(r), error)
+        }
+        Err(ureq::Error::Status(status, r)) => {
+            (Some(status), read_capped(r), Some(format!("HTTP {status}")))
+        }
+        Err(ureq::Error::Transport(t)) => (None, None, Some(t.to_string())),
+    };
+    AttemptOutcome {
+        status,
+        error,
+        latency_ms: started.elapsed().as_millis() as i64,
+        response,
+    }
+}
+
+/// The first 2 KB of a body, reading no more than 64 KB of it.
+fn read_capped(response: ureq::Response) -> Option<String> {
+    let mut bytes = Vec::new();
+    let _ = response
+        .into_reader()
+        .take(MAX_RESPONSE_BYTES)
+        .read_to_end(&mut bytes);
+    bytes.truncate(KEEP_RESPONSE_BYTES);
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    // A cut through a multi-byte character leaves one replacement character; drop it.
+    if bytes.len() == KEEP_RESPONSE_BYTES && text.ends_with('\u{fffd}') {
+        text.pop();
+    }
+    Some(text)
+}
+
+async fn retention(store: Store) {
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    loop {
+        let cutoff = webhooks::stamp(SystemTime::now() - RETENTION);
+        let mut total = (0, 0);
+        loop {
+            let cutoff = cutoff.clone();
+            match store
+                .write(move |c| webhooks::prune_batch(c, &cutoff, 1000))
+                .await
+            {
+                Ok((events, deliveries)) => {
+                    total = (total.0 + events, total.1 + deliveries);
+                    if events < 1000 && deliveries < 1000 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %crate::error_chain(&e), "pruning old events failed");
+                    break;
+                }
+            }
+        }
+        if total != (0, 0) {
+            tracing::info!(
+                events = total.0,
+                deliveries = total.1,
+                "pruned events and deliveries past retention"
+            );
+        }
+        tokio::time::sleep(RETENTION_EVERY).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_retry_schedule_is_the_specified_one() {
+        let schedule = parse_schedule(&Settings::default().webhook_retry_schedule).unwrap();
+        let secs: Vec<u64> = schedule.iter().map(Duration::as_secs).collect();
+        assert_eq!(secs, [10, 60, 300, 1800, 7200, 21600, 43200, 86400]);
+        assert!(parse_schedule("10s,soon").is_err());
+    }
+}

@@ -1,0 +1,628 @@
+//! Webhooks (spec §6.5 E3-E5): endpoints, the fan-out of committed events into
+//! deliveries, and the delivery state machine the worker drives (claim, send outside
+//! any transaction, record). Sending itself is `crate::delivery`'s.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::events::{Actor, Outbox};
+use super::{new_id, ServiceError};
+use crate::store::events::EventRow;
+use crate::store::webhooks::{self, AttemptRow, DeliveryRow, EndpointRow};
+use crate::store::{write_transaction, DbConnection, StoreError, TenantId};
+use crate::webhook_signature;
+
+/// Woken when a commit enqueued deliveries, so the worker need not wait for its next
+/// poll. Spurious wake-ups (another app in the process) only cost a query.
+pub static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// How long a rotated-out secret keeps signing.
+pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
+/// After this many failed deliveries in a row an endpoint is disabled.
+pub const MAX_CONSECUTIVE_FAILURES: i64 = 50;
+/// The type of the event `POST /webhooks/{id}/test` sends.
+pub const TEST_EVENT: &str = "webhook.test";
+
+pub const PENDING: &str = "pending";
+pub const SUCCEEDED: &str = "succeeded";
+pub const DEAD: &str = "dead";
+
+/// Stored timestamps: RFC 3339, UTC, milliseconds; they sort as text.
+pub fn stamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn invalid(detail: impl Into<String>) -> ServiceError {
+    super::roles::invalid(detail)
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound {
+        kind: "webhook endpoint",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEndpoint {
+    pub url: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub event_types: Vec<String>,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointChanges {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// The filter as stored: sorted, deduplicated, space-separated; empty means all.
+fn event_filter(types: &[String]) -> Result<String, ServiceError> {
+    let mut types: Vec<&str> = types.iter().map(|t| t.trim()).collect();
+    if let Some(bad) = types.iter().find(|t| {
+        t.is_empty()
+            || t.len() > 64
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
+    }) {
+        return Err(invalid(format!(
+            "'{bad}' is not an event type (lower-case letters, '.' and '_')"
+        )));
+    }
+    types.sort_unstable();
+    types.dedup();
+    Ok(types.join(" "))
+}
+
+fn new_secret() -> Result<String, ServiceError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ServiceError::Store(StoreError::Unavailable(Box::new(e))))?;
+    Ok(webhook_signature::secret_from_bytes(&bytes))
+}
+
+pub fn endpoint_json(e: &EndpointRow) -> Value {
+    json!({
+        "id": e.id,
+        "url": e.url,
+        "description": e.description,
+        "event_types": e.event_types.split(' ').filter(|t| !t.is_empty()).collect::<Vec<_>>(),
+        "enabled": e.enabled,
+        "disabled_reason": e.disabled_reason,
+        "consecutive_failures": e.consecutive_failures,
+        "previous_secret_expires_at": e.previous_secret.as_ref().and(e.previous_secret_expires_at.as_ref()),
+        "created_at": e.created_at,
+        "updated_at": e.updated_at,
+    })
+}
+
+/// Creates an endpoint whose URL the caller has already checked; returns it and its
+/// secret, which is shown this once.
+pub fn create(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    input: NewEndpoint,
+    now: &str,
+) -> Result<(Value, String), ServiceError> {
+    let secret = new_secret()?;
+    let row = EndpointRow {
+        id: new_id(),
+        tenant_id: tenant.0.clone(),
+        url: input.url,
+        description: input.description,
+        event_types: event_filter(&input.event_types)?,
+        secret: secret.clone(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        enabled: input.enabled,
+        disabled_reason: None,
+        consecutive_failures: 0,
+        created_at: now.to_owned(),
+        updated_at: now.to_owned(),
+    };
+    write_transaction(conn, |c| webhooks::insert_endpoint(c, &row))?;
+    Ok((endpoint_json(&row), secret))
+}
+
+pub fn list(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
+    Ok(webhooks::list_endpoints(conn, tenant)?
+        .iter()
+        .map(endpoint_json)
+        .collect())
+}
+
+pub fn get(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<Value, ServiceError> {
+    let row = webhooks::find_endpoint(conn, tenant, id)?.ok_or_else(not_found)?;
+    Ok(endpoint_json(&row))
+}
+
+/// Applies changes (a new URL already checked by the caller). Enabling an endpoint
+/// clears its failure count and the reason it was disabled.
+pub fn update(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+    changes: EndpointChanges,
+    now: &str,
+) -> Result<Value, ServiceError> {
+    write_transaction(conn, |c| {
+        let mut row = webhooks::find_endpoint_for_update(c, tenant, id)?.ok_or_else(not_found)?;
+        if let Some(url) = changes.url {
+            row.url = url;
+        }
+        if let Some(description) = changes.description {
+            row.description = description;
+        }
+        if let Some(types) = &changes.event_types {
+            row.event_types = event_filter(types)?;
+        }
+        if let Some(enabled) = changes.enabled {
+            if enabled && !row.enabled {
+                row.consecutive_failures = 0;
+                row.disabled_reason = None;
+            } else if !enabled && row.enabled {
+                row.disabled_reason = Some("disabled by an administrator".into());
+            }
+            row.enabled = enabled;
+        }
+        row.updated_at = now.to_owned();
+        webhooks::save_endpoint(c, &row)?;
+        if row.enabled {
+            WAKE.notify_one();
+        }
+        Ok(endpoint_json(&row))
+    })
+}
+
+pub fn delete(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<(), ServiceError> {
+    if write_transaction(conn, |c| webhooks::delete_endpoint(c, tenant, id))? {
+        Ok(())
+    } else {
+        Err(not_found())
+    }
+}
+
+/// A new secret, shown once; the old one keeps signing for [`ROTATION_OVERLAP`].
+pub fn rotate_secret(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+    now: SystemTime,
+) -> Result<(Value, String), ServiceError> {
+    let secret = new_secret()?;
+    write_transaction(conn, |c| {
+        let mut row = webhooks::find_endpoint_for_update(c, tenant, id)?.ok_or_else(not_found)?;
+        row.previous_secret = Some(std::mem::replace(&mut row.secret, secret.clone()));
+        row.previous_secret_expires_at = Some(stamp(now + ROTATION_OVERLAP));
+        row.updated_at = stamp(now);
+        webhooks::save_endpoint(c, &row)?;
+        Ok((endpoint_json(&row), secret.clone()))
+    })
+}
+
+/// The secrets that sign a message at `now`: the current one, and the previous one
+/// while its overlap lasts.
+pub fn signing_secrets(e: &EndpointRow, now: &str) -> Vec<String> {
+    let mut secrets = vec![e.secret.clone()];
+    if let (Some(previous), Some(until)) = (&e.previous_secret, &e.previous_secret_expires_at) {
+        if until.as_str() > now {
+            secrets.push(previous.clone());
+        }
+    }
+    secrets
+}
+
+fn delivery_row(tenant: &TenantId, endpoint: &str, event: (&str, &str), now: &str) -> DeliveryRow {
+    DeliveryRow {
+        id: format!("whd_{}", uuid::Uuid::new_v4().simple()),
+        tenant_id: tenant.0.clone(),
+        endpoint_id: endpoint.to_owned(),
+        event_id: event.0.to_owned(),
+        event_type: event.1.to_owned(),
+        payload: None,
+        state: PENDING.into(),
+        attempts: 0,
+        next_attempt_at: now.to_owned(),
+        claimed_until: None,
+        last_status: None,
+        last_error: None,
+        last_latency_ms: None,
+        last_response: None,
+        created_at: now.to_owned(),
+        updated_at: now.to_owned(),
+    }
+}
+
+/// Queues the events for the tenant's enabled endpoints whose filter matches, in the
+/// transaction that writes the events: a delivery exists exactly when its event does.
+pub fn fan_out(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    events: &[EventRow],
+) -> Result<(), ServiceError> {
+    let endpoints = webhooks::enabled_filters(conn, tenant)?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    let now = super::now();
+    let rows: Vec<DeliveryRow> = events
+        .iter()
+        .flat_map(|event| {
+            endpoints
+                .iter()
+                .filter(|(_, filter)| {
+                    filter.is_empty() || filter.split(' ').any(|t| t == event.event_type)
+                })
+                .map(|(endpoint, _)| {
+                    delivery_row(tenant, endpoint, (&event.id, &event.event_type), &now)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if !rows.is_empty() {
+        webhooks::insert_deliveries(conn, &rows)?;
+        WAKE.notify_one();
+    }
+    Ok(())
+}
+
+/// Queues a `webhook.test` message for one endpoint. It is not a tenant event (it has
+/// no sequence and is not in the feed): the delivery row carries its body.
+pub fn send_test(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    actor: &Actor,
+    id: &str,
+    now: &str,
+) -> Result<Value, ServiceError> {
+    let row = write_transaction(conn, |c| {
+        let endpoint = webhooks::find_endpoint(c, tenant, id)?.ok_or_else(not_found)?;
+        if !endpoint.enabled {
+            return Err(ServiceError::Conflict(
+                "the endpoint is disabled; enable it first".into(),
+            ));
+        }
+        let event_id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+        let mut row = delivery_row(tenant, &endpoint.id, (&event_id, TEST_EVENT), now);
+        row.payload = Some(
+            json!({
+                "id": event_id,
+                "type": TEST_EVENT,
+                "tenant_id": tenant.0,
+                "sequence": null,
+                "occurred_at": now,
+                "actor": actor,
+                "correlation_id": "",
+                "data": {"endpoint_id": endpoint.id, "url": endpoint.url},
+            })
+            .to_string(),
+        );
+        webhooks::insert_deliveries(c, std::slice::from_ref(&row))?;
+        Ok(row)
+    })?;
+    WAKE.notify_one();
+    Ok(delivery_json(&row, &[]))
+}
+
+pub fn delivery_json(d: &DeliveryRow, log: &[AttemptRow]) -> Value {
+    json!({
+        "id": d.id,
+        "endpoint_id": d.endpoint_id,
+        "event_id": d.event_id,
+        "event_type": d.event_type,
+        "state": d.state,
+        "attempts": d.attempts,
+        "next_attempt_at": (d.state == PENDING).then_some(&d.next_attempt_at),
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+        "last_latency_ms": d.last_latency_ms,
+        "last_response": d.last_response,
+        "created_at": d.created_at,
+        "updated_at": d.updated_at,
+        "attempt_log": log.iter().map(|a| json!({
+            "attempt": a.attempt,
+            "at": a.at,
+            "status": a.status,
+            "error": a.error,
+            "latency_ms": a.latency_ms,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// An endpoint's deliveries, newest first, each with its attempt log.
+pub fn deliveries(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    endpoint: &str,
+    limit: i64,
+) -> Result<Value, ServiceError> {
+    crate::store::read_transaction(conn, |c| {
+        webhooks::find_endpoint(c, tenant, endpoint)?.ok_or_else(not_found)?;
+        let rows = webhooks::deliveries(c, tenant, endpoint, limit)?;
+        let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
+        let log = webhooks::attempts(c, &ids)?;
+        Ok(rows
+            .iter()
+            .map(|d| {
+                let own: Vec<AttemptRow> = log
+                    .iter()
+                    .filter(|a| a.delivery_id == d.id)
+                    .cloned()
+                    .collect();
+                delivery_json(d, &own)
+            })
+            .collect())
+    })
+}
+
+/// Puts a failed or dead-lettered delivery back in the queue, due now, with a fresh
+/// retry schedule (its attempt log is kept).
+pub fn redeliver(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    delivery_id: &str,
+    now: &str,
+) -> Result<Value, ServiceError> {
+    let row = write_transaction(conn, |c| {
+        let mut d =
+            webhooks::find_delivery(c, tenant, delivery_id)?.ok_or(ServiceError::NotFound {
+                kind: "webhook delivery",
+            })?;
+        if d.state == SUCCEEDED {
+            return Err(ServiceError::Conflict(
+                "the delivery succeeded; only failed or dead ones are redelivered".into(),
+            ));
+        }
+        if d.claimed_until.as_deref().is_some_and(|u| u > now) {
+            return Err(ServiceError::Conflict(
+                "the delivery is being attempted right now".into(),
+            ));
+        }
+        d.state = PENDING.into();
+        d.attempts = 0;
+        d.next_attempt_at = now.to_owned();
+        d.claimed_until = None;
+        d.updated_at = now.to_owned();
+        webhooks::save_delivery(c, &d)?;
+        Ok(d)
+    })?;
+    WAKE.notify_one();
+    Ok(delivery_json(&row, &[]))
+}
+
+/// A delivery leased to this worker, with all it needs to send it.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub delivery_id: String,
+    /// The lease; the outcome is recorded only while it is still the row's.
+    pub lease: String,
+    pub attempt: i64,
+    pub webhook_id: String,
+    pub url: String,
+    pub secrets: Vec<String>,
+    /// None when the event has been pruned since.
+    pub body: Option<String>,
+}
+
+/// Leases up to `limit` due deliveries until `now + lease` in one short transaction
+/// (the lease commits before anything is sent).
+pub fn claim(
+    conn: &mut DbConnection,
+    now: SystemTime,
+    lease: Duration,
+    limit: i64,
+) -> Result<Vec<Claim>, ServiceError> {
+    let now_s = stamp(now);
+    let until = stamp(now + lease);
+    let leased = write_transaction(conn, |c| -> Result<_, ServiceError> {
+        let ids = webhooks::lock_due(c, &now_s, limit)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(webhooks::lease(c, &ids, &until)?)
+    })?;
+    if leased.is_empty() {
+        return Ok(Vec::new());
+    }
+    let endpoint_ids: Vec<String> = leased.iter().map(|d| d.endpoint_id.clone()).collect();
+    let endpoints = webhooks::endpoints_by_id(conn, &endpoint_ids)?;
+    let event_ids: Vec<String> = leased
+        .iter()
+        .filter(|d| d.payload.is_none())
+        .map(|d| d.event_id.clone())
+        .collect();
+    let bodies = webhooks::event_bodies(conn, &event_ids)?;
+    Ok(leased
+        .into_iter()
+        .filter_map(|d| {
+            // The endpoint may have been deleted since; its deliveries went with it.
+            let endpoint = endpoints.iter().find(|e| e.id == d.endpoint_id)?;
+            let body = d.payload.clone().or_else(|| {
+                bodies
+                    .iter()
+                    .find(|(id, _)| *id == d.event_id)
+                    .map(|(_, b)| b.clone())
+            });
+            Some(Claim {
+                delivery_id: d.id,
+                lease: until.clone(),
+                attempt: d.attempts,
+                webhook_id: d.event_id,
+                url: endpoint.url.clone(),
+                secrets: signing_secrets(endpoint, &now_s),
+                body,
+            })
+        })
+        .collect())
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptOutcome {
+    /// The HTTP status, if a response arrived.
+    pub status: Option<u16>,
+    /// Why there was no acceptable response (timeout, refused address, …).
+    pub error: Option<String>,
+    pub latency_ms: i64,
+    /// The first 2 KB of the response body.
+    pub response: Option<String>,
+}
+
+impl AttemptOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// The delay before retry `n` (1-based) under `schedule`, with ±20% jitter so a burst
+/// of failures does not retry in lockstep; None once the schedule is exhausted.
+pub fn retry_delay(schedule: &[Duration], n: usize, jitter: f64) -> Option<Duration> {
+    let base = schedule.get(n.checked_sub(1)?)?;
+    Some(base.mul_f64(1.0 + 0.4 * (jitter.clamp(0.0, 1.0) - 0.5)))
+}
+
+fn random_unit() -> f64 {
+    let mut bytes = [0u8; 4];
+    // Without randomness the jitter is merely zero.
+    let _ = getrandom::fill(&mut bytes);
+    f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
+}
+
+/// Records an attempt: success, retry later, dead-letter, and the endpoint's failure
+/// count (410 Gone, or too many failures in a row, disables it and emits
+/// `webhook_endpoint.disabled`).
+pub fn record(
+    conn: &mut DbConnection,
+    claim: &Claim,
+    outcome: &AttemptOutcome,
+    schedule: &[Duration],
+    now: SystemTime,
+) -> Result<(), ServiceError> {
+    let now_s = stamp(now);
+    write_transaction(conn, |c| {
+        let Some(mut d) = webhooks::find_claimed(c, &claim.delivery_id, &claim.lease)? else {
+            // The lease ran out and another worker took the delivery over.
+            return Ok(());
+        };
+        webhooks::insert_attempt(
+            c,
+            &AttemptRow {
+                delivery_id: d.id.clone(),
+                attempt: claim.attempt,
+                at: now_s.clone(),
+                status: outcome.status.map(i64::from),
+                error: outcome.error.clone(),
+                latency_ms: outcome.latency_ms,
+            },
+        )?;
+        d.claimed_until = None;
+        d.last_status = outcome.status.map(i64::from);
+        d.last_error = outcome.error.clone();
+        d.last_latency_ms = Some(outcome.latency_ms);
+        d.last_response = outcome.response.clone();
+        d.updated_at = now_s.clone();
+        let tenant = TenantId(d.tenant_id.clone());
+        let mut disabled = None;
+        if outcome.succeeded() {
+            d.state = SUCCEEDED.into();
+            webhooks::reset_failures(c, &d.endpoint_id)?;
+        } else {
+            match retry_delay(schedule, d.attempts as usize, random_unit()) {
+                Some(delay) if outcome.status != Some(410) => {
+                    d.next_attempt_at = stamp(now + delay);
+                }
+                _ => d.state = DEAD.into(),
+            }
+            // Counted in SQL: concurrent workers must not lose each other's failures.
+            if let Some(failures) = webhooks::count_failure(c, &d.endpoint_id)? {
+                let reason = if outcome.status == Some(410) {
+                    Some("the endpoint answered 410 Gone".to_owned())
+                } else if failures >= MAX_CONSECUTIVE_FAILURES {
+                    Some(format!(
+                        "{MAX_CONSECUTIVE_FAILURES} consecutive failed attempts"
+                    ))
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    if webhooks::disable(c, &d.endpoint_id, &reason, &now_s)? {
+                        disabled = webhooks::find_endpoint(c, &tenant, &d.endpoint_id)?;
+                    }
+                }
+            }
+        }
+        webhooks::save_delivery(c, &d)?;
+        if let Some(e) = disabled {
+            // Owners learn of it from the feed (and any other endpoint).
+            let mut outbox = Outbox::for_tenant(&tenant, &Actor::system(), "", &now_s);
+            outbox.emit("webhook_endpoint.disabled", endpoint_json(&e));
+            outbox.commit(c)?;
+        }
+        Ok(())
+    })
+}
+
+/// Marks a claimed delivery whose event is gone (pruned) as dead.
+pub fn body_missing() -> AttemptOutcome {
+    AttemptOutcome {
+        error: Some("the event is no longer retained".into()),
+        ..AttemptOutcome::default()
+    }
+}
+
+/// Deletes events older than `cutoff` and succeeded deliveries last touched before it,
+/// in batches, each its own transaction; returns how many of each.
+pub fn prune_batch(
+    conn: &mut DbConnection,
+    cutoff: &str,
+    batch: i64,
+) -> Result<(usize, usize), ServiceError> {
+    write_transaction(conn, |c| {
+        let events = crate::store::events::prune(c, cutoff, batch)?;
+        let deliveries = webhooks::prune_succeeded(c, cutoff, batch)?;
+        Ok((events, deliveries))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_follow_the_schedule_within_twenty_percent_then_stop() {
+        let schedule = [Duration::from_secs(10), Duration::from_secs(60)];
+        assert_eq!(
+            retry_delay(&schedule, 1, 0.5),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(retry_delay(&schedule, 1, 0.0), Some(Duration::from_secs(8)));
+        assert_eq!(
+            retry_delay(&schedule, 2, 1.0),
+            Some(Duration::from_secs(72))
+        );
+        assert_eq!(retry_delay(&schedule, 3, 0.5), None);
+        assert_eq!(retry_delay(&schedule, 0, 0.5), None);
+    }
+
+    #[test]
+    fn event_filters_are_normalized_and_checked() {
+        let types = vec!["user.created".to_owned(), " group.deleted ".to_owned()];
+        assert_eq!(event_filter(&types).unwrap(), "group.deleted user.created");
+        assert_eq!(event_filter(&[]).unwrap(), "");
+        assert!(event_filter(&["User Created".to_owned()]).is_err());
+    }
+}
