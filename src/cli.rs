@@ -29,6 +29,48 @@ pub enum Command {
     /// Manage application API keys (for /api/v1; not SCIM tokens).
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Admin UI sign-in: OIDC settings and break-glass login links.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// OIDC sign-in settings of a tenant.
+    #[command(subcommand)]
+    Oidc(OidcCommand),
+    /// Print a one-time owner login link, valid 10 minutes, alone on the last line.
+    LoginLink { tenant_slug: String },
+    /// Show a tenant's admin audit log, newest first.
+    Audit { tenant_slug: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OidcCommand {
+    /// Set (replace) the tenant's OIDC settings.
+    Set {
+        tenant_slug: String,
+        /// Exactly as the provider states it (JumpCloud: https://oauth.id.jumpcloud.com/).
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        client_id: String,
+        /// Omit for a public client (PKCE only). `ROSTER_OIDC_CLIENT_SECRET` keeps it out
+        /// of the shell history.
+        #[arg(long, env = "ROSTER_OIDC_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: Option<String>,
+        /// The claim carrying groups; default: groups, then memberOf, then member_of.
+        #[arg(long, default_value = "")]
+        groups_claim: String,
+        /// The JumpCloud organization id every ID token must carry in `jc_org`.
+        #[arg(long)]
+        expected_jc_org: Option<String>,
+        /// IdP group NAME=ROLE (owner, admin or viewer); repeat for several.
+        #[arg(long = "map-group", value_name = "NAME=ROLE")]
+        map_group: Vec<String>,
+    },
+    /// Show the tenant's OIDC settings (never the client secret).
+    Show { tenant_slug: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,7 @@
 
 use std::error::Error;
 
-use crate::cli::{ApiKeyCommand, Command, TenantCommand, TokenCommand};
+use crate::cli::{AdminCommand, ApiKeyCommand, Command, OidcCommand, TenantCommand, TokenCommand};
 use crate::config::Settings;
 use crate::service::events::Actor;
 use crate::service::{api_keys, tenants, ServiceError};
@@ -25,6 +25,7 @@ pub fn run(command: Command, settings: &Settings) -> CommandResult {
         Command::Tenant(command) => tenant(command, &migrated_store(settings)?),
         Command::Token(command) => token(command, &migrated_store(settings)?),
         Command::ApiKey(command) => api_key(command, &migrated_store(settings)?),
+        Command::Admin(command) => admin_command(command, settings, &migrated_store(settings)?),
     }
 }
 
@@ -167,4 +168,113 @@ fn api_key(command: ApiKeyCommand, store: &Store) -> CommandResult {
         }
     }
     Ok(())
+}
+
+fn admin_command(command: AdminCommand, settings: &Settings, store: &Store) -> CommandResult {
+    use crate::service::admin::{self, AdminRole, OidcSettings};
+    let mut conn = store.connection()?;
+    match command {
+        AdminCommand::Oidc(OidcCommand::Set {
+            tenant_slug,
+            issuer,
+            client_id,
+            client_secret,
+            groups_claim,
+            expected_jc_org,
+            map_group,
+        }) => {
+            let mut group_roles = std::collections::BTreeMap::new();
+            for mapping in &map_group {
+                let (name, role) = mapping
+                    .rsplit_once('=')
+                    .and_then(|(n, r)| Some((n.trim(), AdminRole::parse(r.trim())?)))
+                    .filter(|(n, _)| !n.is_empty())
+                    .ok_or_else(|| {
+                        format!("--map-group {mapping:?}: use NAME=ROLE, ROLE one of owner, admin, viewer")
+                    })?;
+                group_roles.insert(name.to_owned(), role);
+            }
+            let oidc = OidcSettings {
+                issuer,
+                client_id,
+                client_secret: client_secret.filter(|s| !s.is_empty()),
+                groups_claim,
+                expected_jc_org: expected_jc_org.filter(|s| !s.is_empty()),
+                group_roles,
+            };
+            admin::set_oidc(&mut conn, &tenant_slug, &oidc, "cli")?;
+            println!("OIDC sign-in set for tenant {tenant_slug}.");
+            println!(
+                "Redirect URI to register at the identity provider: {}/admin/{tenant_slug}/callback",
+                public_url(settings)
+            );
+        }
+        AdminCommand::Oidc(OidcCommand::Show { tenant_slug }) => {
+            match admin::oidc_settings(&mut conn, &tenant_slug)?.1 {
+                None => println!("tenant {tenant_slug} has no OIDC sign-in configured"),
+                Some(oidc) => {
+                    println!("issuer:          {}", oidc.issuer);
+                    println!("client id:       {}", oidc.client_id);
+                    let secret = if oidc.client_secret.is_some() {
+                        "(set)"
+                    } else {
+                        "(none: public client)"
+                    };
+                    println!("client secret:   {secret}");
+                    let claim = if oidc.groups_claim.is_empty() {
+                        "(auto: groups, memberOf, member_of)"
+                    } else {
+                        &oidc.groups_claim
+                    };
+                    println!("groups claim:    {claim}");
+                    println!(
+                        "expected jc_org: {}",
+                        oidc.expected_jc_org.as_deref().unwrap_or("(any)")
+                    );
+                    println!(
+                        "redirect URI:    {}/admin/{tenant_slug}/callback",
+                        public_url(settings)
+                    );
+                    println!("group roles:");
+                    if oidc.group_roles.is_empty() {
+                        println!("  (none: nobody can sign in through OIDC)");
+                    }
+                    for (group, role) in &oidc.group_roles {
+                        println!("  {group} = {}", role.as_str());
+                    }
+                }
+            }
+        }
+        AdminCommand::LoginLink { tenant_slug } => {
+            let token = admin::create_login_link(&mut conn, &tenant_slug)?;
+            eprintln!("one-time owner login link for tenant {tenant_slug}, valid 10 minutes:");
+            println!(
+                "{}/admin/{tenant_slug}/login-link/{token}",
+                public_url(settings)
+            );
+        }
+        AdminCommand::Audit { tenant_slug } => {
+            for row in admin::audit_log(&mut conn, &tenant_slug)? {
+                println!(
+                    "{}  {:<28} {}  ip={} after={}",
+                    row.at,
+                    row.action,
+                    row.actor,
+                    row.ip.as_deref().unwrap_or("-"),
+                    row.after_json.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The public URL as `serve` would compute it (without binding).
+fn public_url(settings: &Settings) -> String {
+    settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", settings.listen))
+        .trim_end_matches('/')
+        .to_owned()
 }

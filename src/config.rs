@@ -51,6 +51,9 @@ pub struct Settings {
     pub webhook_lease_secs: u64,
     /// How often the delivery worker looks for due deliveries.
     pub webhook_poll_interval_ms: u64,
+    /// Signs the admin login-state cookie. Unset: one is generated on first start and
+    /// stored in the database, so every process sharing it agrees.
+    pub session_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -73,6 +76,7 @@ impl Default for Settings {
             webhook_retry_schedule: "10s,1m,5m,30m,2h,6h,12h,24h".into(),
             webhook_lease_secs: 60,
             webhook_poll_interval_ms: 1000,
+            session_secret: None,
         }
     }
 }
@@ -112,6 +116,7 @@ pub const KEYS: &[&str] = &[
     "webhook_retry_schedule",
     "webhook_lease_secs",
     "webhook_poll_interval_ms",
+    "session_secret",
 ];
 
 impl Settings {
@@ -224,6 +229,7 @@ mod tests {
             ("webhook_retry_schedule", "1s,2s"),
             ("webhook_lease_secs", "8"),
             ("webhook_poll_interval_ms", "9"),
+            ("session_secret", "s3cret"),
         ];
         assert_eq!(values.len(), KEYS.len());
         let vars: Vec<(String, String)> = values

@@ -9,6 +9,7 @@ pub mod config;
 pub mod delivery;
 pub mod http;
 pub mod jobs;
+pub mod oidc;
 pub mod roles;
 pub mod scim;
 pub mod service;

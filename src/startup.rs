@@ -23,6 +23,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("invalid setting {key}: {detail}")]
     Setting { key: &'static str, detail: String },
+    #[error("session secret")]
+    Service(#[from] crate::service::ServiceError),
     #[error("cannot set up {address}")]
     Bind {
         address: String,
@@ -50,6 +52,10 @@ impl Application {
                 detail,
             })?;
         migrate_with_retry(&store).await?;
+        let configured_secret = settings.session_secret.clone();
+        let session_secret = store
+            .run(move |c| crate::service::admin::session_secret(c, configured_secret.as_deref()))
+            .await?;
         let listener =
             TcpListener::bind(&settings.listen).map_err(|source| StartupError::Bind {
                 address: settings.listen.clone(),
@@ -77,6 +83,8 @@ impl Application {
             inline_limit: settings.change_set_inline_limit,
             sync_log: crate::http::sync_log::SyncLog::spawn(store.clone()),
             allow_private_webhook_urls: settings.allow_private_webhook_urls,
+            oidc: Default::default(),
+            session_secret,
         });
         crate::jobs::spawn_change_set_worker(store.clone(), state.change_sets.clone());
         let mut server = HttpServer::new(move || {

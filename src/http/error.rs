@@ -8,6 +8,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
 use serde_json::json;
 
 use crate::scim::schema::ERROR;
@@ -101,30 +102,31 @@ impl ApiError {
     }
 }
 
+/// The status of a service error, for SCIM and admin pages alike.
+fn service_status(e: &ServiceError) -> StatusCode {
+    match e {
+        ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        ServiceError::UnresolvedReference(_) => StatusCode::CONFLICT,
+        ServiceError::Invalid(i) if i.scim_type == ScimType::Sensitive => StatusCode::FORBIDDEN,
+        ServiceError::Invalid(_) | ServiceError::InvalidSlug => StatusCode::BAD_REQUEST,
+        ServiceError::NotFound { .. } | ServiceError::UnknownTenant(_) => StatusCode::NOT_FOUND,
+        ServiceError::Uniqueness { .. }
+        | ServiceError::TenantExists(_)
+        | ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
+        ServiceError::Store(StoreError::InvalidInput(_)) => StatusCode::BAD_REQUEST,
+        ServiceError::Store(StoreError::UniqueViolation(_)) => StatusCode::CONFLICT,
+        ServiceError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Service(e) => match e {
-                ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
-                ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-                ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-                ServiceError::UnresolvedReference(_) => StatusCode::CONFLICT,
-                ServiceError::Invalid(i) if i.scim_type == ScimType::Sensitive => {
-                    StatusCode::FORBIDDEN
-                }
-                ServiceError::Invalid(_) | ServiceError::InvalidSlug => StatusCode::BAD_REQUEST,
-                ServiceError::NotFound { .. } | ServiceError::UnknownTenant(_) => {
-                    StatusCode::NOT_FOUND
-                }
-                ServiceError::Uniqueness { .. }
-                | ServiceError::TenantExists(_)
-                | ServiceError::Conflict(_) => StatusCode::CONFLICT,
-                ServiceError::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
-                ServiceError::Store(StoreError::InvalidInput(_)) => StatusCode::BAD_REQUEST,
-                ServiceError::Store(StoreError::UniqueViolation(_)) => StatusCode::CONFLICT,
-                ServiceError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-                ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+            ApiError::Service(e) => service_status(e),
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::PayloadTooLarge { .. } | ApiError::TooManyOperations { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -161,6 +163,150 @@ impl ResponseError for ApiError {
         }
         response.body(body.to_string())
     }
+}
+
+/// Errors of the admin UI, shown as HTML pages rather than SCIM bodies. A missing
+/// session on a page is not an error page but a redirect to the login.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("sign in first")]
+    LoginRequired {
+        tenant: String,
+        /// The page to come back to (GET requests only).
+        return_to: Option<String>,
+    },
+    #[error("admin login is not configured for tenant '{tenant}'")]
+    NotConfigured { tenant: String },
+    #[error("sign-in failed: {0}")]
+    LoginFailed(String),
+    #[error(transparent)]
+    Oidc(#[from] crate::oidc::OidcError),
+    #[error("none of your groups grants access to roster's admin UI")]
+    NoAdminGroup { groups: Vec<String> },
+    #[error("your account is deactivated in this tenant's directory")]
+    InactiveUser,
+    #[error("this login link is unknown, already used or expired")]
+    LoginLinkInvalid,
+    #[error("this needs the {} role", needed.as_str())]
+    RoleTooLow {
+        needed: crate::service::admin::AdminRole,
+    },
+    #[error("the form is stale or came from another site; reload the page and try again")]
+    Csrf,
+    #[error("the server is busy")]
+    Blocking,
+    #[error("page rendering failed")]
+    Render(#[from] askama::Error),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        AdminError::Service(ServiceError::Store(e))
+    }
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AdminError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            AdminError::NotConfigured { .. } => StatusCode::NOT_FOUND,
+            AdminError::LoginFailed(_) => StatusCode::BAD_REQUEST,
+            AdminError::Oidc(crate::oidc::OidcError::InvalidToken(_)) => StatusCode::UNAUTHORIZED,
+            AdminError::Oidc(_) => StatusCode::BAD_GATEWAY,
+            AdminError::NoAdminGroup { .. }
+            | AdminError::InactiveUser
+            | AdminError::LoginLinkInvalid
+            | AdminError::RoleTooLow { .. }
+            | AdminError::Csrf => StatusCode::FORBIDDEN,
+            AdminError::Blocking | AdminError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AdminError::Service(e) => service_status(e),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        use super::admin::{html, MessagePage};
+        let status = self.status_code();
+        if let AdminError::LoginRequired { tenant, return_to } = self {
+            let mut location = format!("/admin/{tenant}/login");
+            if let Some(path) = return_to {
+                location.push_str("?return_to=");
+                location.push_str(&encode_query(path));
+            }
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish();
+        }
+        let (title, items_label, items, link) = match self {
+            AdminError::NoAdminGroup { groups } => (
+                "Access denied",
+                "Groups your identity provider sent:",
+                if groups.is_empty() {
+                    vec!["(none)".to_owned()]
+                } else {
+                    groups.clone()
+                },
+                None,
+            ),
+            AdminError::InactiveUser | AdminError::RoleTooLow { .. } | AdminError::Csrf => {
+                ("Access denied", "", vec![], None)
+            }
+            AdminError::NotConfigured { .. } => ("Sign-in not set up", "", vec![], None),
+            AdminError::LoginFailed(_) | AdminError::Oidc(_) | AdminError::LoginLinkInvalid => {
+                ("Sign-in failed", "", vec![], None)
+            }
+            _ => ("Something went wrong", "", vec![], None),
+        };
+        let message = match (self, status.is_server_error()) {
+            (AdminError::NoAdminGroup { .. }, _) => format!(
+                "{self}. Ask your administrator to map one of them to owner, admin or viewer \
+                 (roster admin oidc set --map-group NAME=ROLE)."
+            ),
+            (AdminError::NotConfigured { .. }, _) => format!(
+                "{self}. Set it up with `roster admin oidc set`, or sign in with a one-time \
+                 link from `roster admin login-link`."
+            ),
+            (AdminError::Service(ServiceError::Store(StoreError::Unavailable(_))), _) => {
+                "the database is unavailable; retry later".to_owned()
+            }
+            (_, true) => "internal server error".to_owned(),
+            _ => self.to_string(),
+        };
+        let page = MessagePage {
+            title,
+            message,
+            is_error: true,
+            items_label,
+            items,
+            link,
+            link_text: "",
+        };
+        let body = page
+            .render()
+            .unwrap_or_else(|_| "<!doctype html><title>error</title><p>error".to_owned());
+        let mut response = html(status, body).unwrap_or_else(|_| HttpResponse::new(status));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
+    }
+}
+
+/// Percent-encodes a path for use as a query value.
+fn encode_query(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The HTTP edge: routing, extraction, error mapping. Handlers call one use case each.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
@@ -59,6 +60,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(resources::patch))
                         .route(web::delete().to(resources::delete)),
                 ),
+        )
+        .service(
+            web::scope("/admin/{tenant}")
+                .service(resource("").route(web::get().to(admin::home)))
+                .service(resource("/login").route(web::get().to(admin::login)))
+                .service(resource("/callback").route(web::get().to(admin::callback)))
+                .service(resource("/logout").route(web::post().to(admin::logout)))
+                .service(resource("/login-link/{token}").route(web::get().to(admin::login_link))),
         )
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::openapi)))
         .service(
@@ -171,6 +180,14 @@ async fn unknown_endpoint() -> Result<actix_web::HttpResponse, ApiError> {
     Err(ApiError::UnknownEndpoint)
 }
 
+/// The path as logged: a break-glass login link's token is a secret.
+fn redact_path(path: &str) -> String {
+    match path.find("/login-link/") {
+        Some(i) => format!("{}/login-link/…", &path[..i]),
+        None => path.to_owned(),
+    }
+}
+
 /// The request span: an id to correlate log lines, and the route pattern. Unlike the
 /// default span it carries no URI, because query strings (filters) hold personal data.
 pub struct RequestSpan;
@@ -201,7 +218,7 @@ pub async fn access_log(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let method = req.method().to_string();
-    let path = req.path().to_owned();
+    let path = redact_path(req.path());
     let path_and_query = req
         .uri()
         .path_and_query()

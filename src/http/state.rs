@@ -18,4 +18,8 @@ pub struct AppState {
     pub sync_log: super::sync_log::SyncLog,
     /// Development only: webhook URLs may be http and private (see `config`).
     pub allow_private_webhook_urls: bool,
+    /// Admin login: discovery and JWKS caches.
+    pub oidc: std::sync::Arc<crate::oidc::Oidc>,
+    /// Signs the admin login-state cookie (HMAC-SHA-256).
+    pub session_secret: Vec<u8>,
 }

@@ -1,5 +1,6 @@
 //! Use cases. Each write is one transaction on one connection; nothing here knows HTTP.
 
+pub mod admin;
 pub mod api_keys;
 pub mod bulk;
 pub mod change_sets;

@@ -144,6 +144,9 @@ fn save(
         rendered.body.clone(),
         events::previous_attributes(old, &attributes),
     );
+    if was_active && !row.active {
+        super::admin::end_sessions_of_user(conn, &row)?;
+    }
     if was_active != row.active {
         roles::user_written(conn, &mut outbox, &scope.tenant, catalog, &row.id, now)?;
     }
@@ -171,6 +174,7 @@ pub fn delete(
             active: existing.active,
         };
         roles::user_deleted(c, &mut outbox, &scope.tenant, &catalog, &subject)?;
+        super::admin::end_sessions_of_user(c, &existing)?;
         users::delete(c, &scope.tenant, id)?;
         outbox.commit(c)?;
         Ok(())

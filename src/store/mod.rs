@@ -4,6 +4,7 @@
 //! forget the scope. Use cases run through [`Store::run`], the one place that moves
 //! blocking database work off the async workers.
 
+pub mod admin;
 pub mod api_keys;
 pub mod conn;
 pub mod error;

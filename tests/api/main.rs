@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod admin_login;
 mod auth;
 mod bulk;
 pub mod cli;

@@ -1,0 +1,583 @@
+//! Admin UI login: per-tenant OIDC settings, the admin-role decision, server-side
+//! sessions, break-glass login links and the admin audit log (spec §6.7, A1–A10).
+//! Admin login never creates or changes SCIM users (A6).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value};
+
+use super::tenants::{digest, generate_secret, tenant};
+use super::{new_id, now, ServiceError};
+use crate::scim::resource::fold;
+use crate::scim::schema::ResourceKind;
+use crate::store::admin::{self, AuditRow, LoginLinkRow, OidcConfigRow, SessionRow};
+use crate::store::tenants::TenantRow;
+use crate::store::users::UserRow;
+use crate::store::{write_transaction, DbConnection, StoreError, TenantId};
+
+/// A session ends after this long without a request (A8).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// A session ends this long after login, however busy (A8).
+pub const ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(12 * 3600);
+/// A break-glass link is good for this long, once (A10).
+pub const LOGIN_LINK_TTL: Duration = Duration::from_secs(10 * 60);
+/// `last_seen_at` is refreshed at most this often, so reads do not all write.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+/// The actor name of break-glass sessions and audit rows.
+pub const BREAK_GLASS: &str = "break-glass";
+const SESSION_SECRET_KEY: &str = "session_secret";
+
+/// Admin-UI roles, separate from provisioning roles (A6); ordered by power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AdminRole {
+    Viewer,
+    Admin,
+    Owner,
+}
+
+impl AdminRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminRole::Viewer => "viewer",
+            AdminRole::Admin => "admin",
+            AdminRole::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "viewer" => Some(AdminRole::Viewer),
+            "admin" => Some(AdminRole::Admin),
+            "owner" => Some(AdminRole::Owner),
+            _ => None,
+        }
+    }
+}
+
+/// A tenant's OIDC settings (A1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    /// Empty: auto-detect `groups`, `memberOf`, `member_of`.
+    pub groups_claim: String,
+    pub expected_jc_org: Option<String>,
+    /// IdP group name → admin-UI role.
+    pub group_roles: BTreeMap<String, AdminRole>,
+}
+
+impl OidcSettings {
+    /// The settings as the audit log and `admin oidc show` present them: no secret.
+    pub fn redacted(&self) -> Value {
+        json!({
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret.as_ref().map(|_| "(set)"),
+            "groups_claim": self.groups_claim,
+            "expected_jc_org": self.expected_jc_org,
+            "group_roles": self.group_roles.iter().map(|(g, r)| (g.clone(), r.as_str())).collect::<BTreeMap<_, _>>(),
+        })
+    }
+
+    /// The highest role any of `groups` maps to (A5). Group names compare ignoring case.
+    pub fn role_for(&self, groups: &[String]) -> Option<AdminRole> {
+        let folded: Vec<String> = groups.iter().map(|g| fold(g)).collect();
+        self.group_roles
+            .iter()
+            .filter(|(name, _)| folded.contains(&fold(name)))
+            .map(|(_, role)| *role)
+            .max()
+    }
+
+    fn from_row(row: &OidcConfigRow) -> Result<Self, ServiceError> {
+        let mapping: BTreeMap<String, String> =
+            serde_json::from_str(&row.group_roles).map_err(|_| corrupt())?;
+        let group_roles = mapping
+            .into_iter()
+            .map(|(g, r)| AdminRole::parse(&r).map(|r| (g, r)).ok_or_else(corrupt))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            issuer: row.issuer.clone(),
+            client_id: row.client_id.clone(),
+            client_secret: row.client_secret.clone(),
+            groups_claim: row.groups_claim.clone(),
+            expected_jc_org: row.expected_jc_org.clone(),
+            group_roles,
+        })
+    }
+}
+
+fn corrupt() -> ServiceError {
+    super::roles::invalid("the stored OIDC settings are damaged; set them again")
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditContext {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Appends one row to the tenant's admin audit log.
+pub fn audit(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    actor: &str,
+    action: &str,
+    before: Option<Value>,
+    after: Option<Value>,
+    ctx: &AuditContext,
+) -> Result<(), StoreError> {
+    admin::insert_audit(
+        conn,
+        &AuditRow {
+            id: new_id(),
+            tenant_id: tenant.0.clone(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            before_json: before.map(|v| v.to_string()),
+            after_json: after.map(|v| v.to_string()),
+            ip: ctx.ip.clone(),
+            user_agent: ctx.user_agent.clone(),
+            at: now(),
+        },
+    )
+}
+
+/// `sub <email>`: who an audit row is about.
+pub fn actor_name(subject: &str, email: Option<&str>) -> String {
+    match email {
+        Some(e) => format!("{subject} <{e}>"),
+        None => subject.to_owned(),
+    }
+}
+
+pub fn audit_log(conn: &mut DbConnection, slug: &str) -> Result<Vec<AuditRow>, ServiceError> {
+    let tenant = TenantId(tenant(conn, slug)?.id);
+    Ok(admin::audit_log(conn, &tenant, 1000)?)
+}
+
+/// Sets (replaces) a tenant's OIDC settings; audited with the secret redacted.
+pub fn set_oidc(
+    conn: &mut DbConnection,
+    slug: &str,
+    settings: &OidcSettings,
+    actor: &str,
+) -> Result<(), ServiceError> {
+    let t = tenant(conn, slug)?;
+    if settings.issuer.is_empty() || settings.client_id.is_empty() {
+        return Err(super::roles::invalid("issuer and client id are required"));
+    }
+    let tenant_id = TenantId(t.id);
+    write_transaction(conn, |c| {
+        let before = admin::oidc_config(c, &tenant_id)?;
+        let now = now();
+        let row = OidcConfigRow {
+            tenant_id: tenant_id.0.clone(),
+            issuer: settings.issuer.clone(),
+            client_id: settings.client_id.clone(),
+            client_secret: settings.client_secret.clone(),
+            groups_claim: settings.groups_claim.clone(),
+            expected_jc_org: settings.expected_jc_org.clone(),
+            group_roles: json!(settings.redacted()["group_roles"]).to_string(),
+            created_at: before
+                .as_ref()
+                .map_or_else(|| now.clone(), |b| b.created_at.clone()),
+            updated_at: now,
+        };
+        admin::upsert_oidc_config(c, &row)?;
+        let before = before
+            .as_ref()
+            .map(OidcSettings::from_row)
+            .transpose()?
+            .map(|s| s.redacted());
+        audit(
+            c,
+            &tenant_id,
+            actor,
+            "oidc.configured",
+            before,
+            Some(settings.redacted()),
+            &AuditContext::default(),
+        )?;
+        Ok(())
+    })
+}
+
+/// The tenant and its OIDC settings, if any.
+pub fn oidc_settings(
+    conn: &mut DbConnection,
+    slug: &str,
+) -> Result<(TenantRow, Option<OidcSettings>), ServiceError> {
+    let t = tenant(conn, slug)?;
+    let row = admin::oidc_config(conn, &TenantId(t.id.clone()))?;
+    let settings = row.as_ref().map(OidcSettings::from_row).transpose()?;
+    Ok((t, settings))
+}
+
+/// The secret that signs the login-state cookie: the configured one, or one generated
+/// on first use and stored in the database, so every process behind a balancer agrees.
+pub fn session_secret(
+    conn: &mut DbConnection,
+    configured: Option<&str>,
+) -> Result<Vec<u8>, ServiceError> {
+    if let Some(s) = configured.filter(|s| !s.is_empty()) {
+        return Ok(s.as_bytes().to_vec());
+    }
+    if let Some(s) = admin::setting(conn, SESSION_SECRET_KEY)? {
+        return Ok(s.into_bytes());
+    }
+    let fresh = generate_secret("")?;
+    admin::insert_setting(conn, SESSION_SECRET_KEY, &fresh)?;
+    // Another process may have stored its own first: everyone uses the stored one.
+    let stored = admin::setting(conn, SESSION_SECRET_KEY)?.ok_or(StoreError::NotFound)?;
+    Ok(stored.into_bytes())
+}
+
+/// The logged-in admin a session cookie stands for.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub tenant: TenantRow,
+    pub subject: String,
+    pub email: Option<String>,
+    pub role: AdminRole,
+    pub csrf_token: String,
+}
+
+/// A session just opened: the cookie value is shown to the browser once.
+pub struct OpenedSession {
+    pub cookie: String,
+}
+
+/// Why a login was refused (audited; shown to the user).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// None of the groups seen maps to an admin-UI role.
+    NoAdminGroup { groups: Vec<String> },
+    /// The matching SCIM user of this tenant is inactive (A7).
+    InactiveUser,
+}
+
+/// Who logged in through OIDC, as the login decision needs it.
+pub struct Login<'a> {
+    pub subject: &'a str,
+    pub email: Option<&'a str>,
+    pub email_verified: bool,
+    pub groups: &'a [String],
+}
+
+fn stamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn open_session(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    subject: &str,
+    email: Option<&str>,
+    role: AdminRole,
+    scim_user_id: Option<String>,
+) -> Result<OpenedSession, ServiceError> {
+    let cookie = generate_secret("")?;
+    let now = SystemTime::now();
+    admin::insert_session(
+        conn,
+        &SessionRow {
+            id_hash: digest(&cookie),
+            tenant_id: tenant.0.clone(),
+            subject: subject.to_owned(),
+            email: email.map(str::to_owned),
+            role: role.as_str().to_owned(),
+            scim_user_id,
+            csrf_token: generate_secret("")?,
+            created_at: stamp(now),
+            last_seen_at: stamp(now),
+            expires_at: stamp(now + ABSOLUTE_TIMEOUT),
+        },
+    )?;
+    Ok(OpenedSession { cookie })
+}
+
+/// Decides an OIDC login (A5, A7) and opens a session, auditing either way.
+pub fn complete_login(
+    conn: &mut DbConnection,
+    slug: &str,
+    login: &Login<'_>,
+    ctx: &AuditContext,
+) -> Result<Result<OpenedSession, Refusal>, ServiceError> {
+    let (t, settings) = oidc_settings(conn, slug)?;
+    let settings = settings.ok_or(ServiceError::NotFound {
+        kind: "OIDC configuration",
+    })?;
+    let tenant_id = TenantId(t.id);
+    let actor = actor_name(login.subject, login.email);
+    write_transaction(conn, |c| {
+        let seen = json!({"subject": login.subject, "email": login.email, "groups": login.groups});
+        let Some(role) = settings.role_for(login.groups) else {
+            audit(
+                c,
+                &tenant_id,
+                &actor,
+                "login.refused.no_admin_group",
+                None,
+                Some(seen),
+                ctx,
+            )?;
+            return Ok(Err(Refusal::NoAdminGroup {
+                groups: login.groups.to_vec(),
+            }));
+        };
+        let scim_user = find_scim_user(c, &tenant_id, login.subject, login.email)?;
+        if scim_user.as_ref().is_some_and(|u| !u.active) {
+            audit(
+                c,
+                &tenant_id,
+                &actor,
+                "login.refused.inactive_user",
+                None,
+                Some(seen),
+                ctx,
+            )?;
+            return Ok(Err(Refusal::InactiveUser));
+        }
+        let opened = open_session(
+            c,
+            &tenant_id,
+            login.subject,
+            login.email,
+            role,
+            scim_user.map(|u| u.id),
+        )?;
+        let after = json!({
+            "role": role.as_str(),
+            "groups": login.groups,
+            "email_verified": login.email_verified,
+        });
+        audit(c, &tenant_id, &actor, "login", None, Some(after), ctx)?;
+        Ok(Ok(opened))
+    })
+}
+
+/// The tenant's SCIM user behind an admin: by `externalId` = `sub`, then by
+/// `userName`, then by e-mail (A7).
+fn find_scim_user(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    subject: &str,
+    email: Option<&str>,
+) -> Result<Option<UserRow>, ServiceError> {
+    use crate::store::raw::{Order, Window};
+    use crate::store::users as u;
+    let mut filters = vec![format!("externalId eq {}", Value::from(subject))];
+    if let Some(email) = email {
+        filters.push(format!("userName eq {}", Value::from(email)));
+        filters.push(format!("emails.value eq {}", Value::from(email)));
+    }
+    for filter in filters {
+        let parsed = crate::scim::filter::parse(&filter)
+            .map_err(|_| super::roles::invalid("cannot match the admin to a SCIM user"))?;
+        let query = crate::store::filter_sql::compile_at(
+            ResourceKind::User,
+            &parsed,
+            conn.dialect(),
+            None,
+        )?;
+        let page = u::list(
+            conn,
+            tenant,
+            Some(&query),
+            Order {
+                key: None,
+                descending: false,
+            },
+            Window::Offset {
+                offset: 0,
+                limit: 1,
+            },
+        )?;
+        if let Some(keyed) = page.rows.into_iter().next() {
+            return Ok(Some(keyed.row));
+        }
+    }
+    Ok(None)
+}
+
+/// The live session behind a cookie on this tenant's pages; refreshes its idle clock.
+pub fn session(
+    conn: &mut DbConnection,
+    slug: &str,
+    cookie: &str,
+) -> Result<Option<Session>, ServiceError> {
+    let Some(t) = crate::store::tenants::find_by_slug(conn, slug)? else {
+        return Ok(None);
+    };
+    let tenant_id = TenantId(t.id.clone());
+    let now = SystemTime::now();
+    let hash = digest(cookie);
+    let Some(row) = admin::live_session(
+        conn,
+        &tenant_id,
+        &hash,
+        &stamp(now),
+        &stamp(now - IDLE_TIMEOUT),
+    )?
+    else {
+        return Ok(None);
+    };
+    if row.last_seen_at < stamp(now - TOUCH_EVERY) {
+        admin::touch_session(conn, &hash, &stamp(now))?;
+    }
+    let role = AdminRole::parse(&row.role).ok_or_else(corrupt)?;
+    Ok(Some(Session {
+        tenant: t,
+        subject: row.subject,
+        email: row.email,
+        role,
+        csrf_token: row.csrf_token,
+    }))
+}
+
+/// Ends the session behind a cookie (logout), audited.
+pub fn logout(
+    conn: &mut DbConnection,
+    slug: &str,
+    cookie: &str,
+    ctx: &AuditContext,
+) -> Result<(), ServiceError> {
+    let tenant_id = TenantId(tenant(conn, slug)?.id);
+    write_transaction(conn, |c| {
+        if let Some(ended) = admin::delete_session(c, &tenant_id, &digest(cookie))? {
+            let actor = actor_name(&ended.subject, ended.email.as_deref());
+            audit(c, &tenant_id, &actor, "logout", None, None, ctx)?;
+        }
+        Ok(())
+    })
+}
+
+/// Makes a one-time break-glass login token for the tenant (A10); audited.
+pub fn create_login_link(conn: &mut DbConnection, slug: &str) -> Result<String, ServiceError> {
+    let tenant_id = TenantId(tenant(conn, slug)?.id);
+    let token = generate_secret("")?;
+    let now = SystemTime::now();
+    write_transaction(conn, |c| {
+        admin::insert_login_link(
+            c,
+            &LoginLinkRow {
+                token_hash: digest(&token),
+                tenant_id: tenant_id.0.clone(),
+                created_at: stamp(now),
+                expires_at: stamp(now + LOGIN_LINK_TTL),
+                used_at: None,
+            },
+        )?;
+        audit(
+            c,
+            &tenant_id,
+            BREAK_GLASS,
+            "login_link.created",
+            None,
+            Some(json!({"expires_at": stamp(now + LOGIN_LINK_TTL)})),
+            &AuditContext::default(),
+        )?;
+        Ok(token)
+    })
+}
+
+/// Consumes a break-glass token and opens an owner session; `None` when the token is
+/// unknown, used or expired (that attempt is audited too).
+pub fn use_login_link(
+    conn: &mut DbConnection,
+    slug: &str,
+    token: &str,
+    ctx: &AuditContext,
+) -> Result<Option<OpenedSession>, ServiceError> {
+    let tenant_id = TenantId(tenant(conn, slug)?.id);
+    write_transaction(conn, |c| {
+        if !admin::consume_login_link(c, &tenant_id, &digest(token), &now())? {
+            audit(
+                c,
+                &tenant_id,
+                BREAK_GLASS,
+                "login.refused.login_link",
+                None,
+                None,
+                ctx,
+            )?;
+            return Ok(None);
+        }
+        let opened = open_session(c, &tenant_id, BREAK_GLASS, None, AdminRole::Owner, None)?;
+        audit(
+            c,
+            &tenant_id,
+            BREAK_GLASS,
+            "login.break_glass",
+            None,
+            Some(json!({"role": "owner"})),
+            ctx,
+        )?;
+        Ok(Some(opened))
+    })
+}
+
+/// Ends the admin sessions of a SCIM user that was just deactivated or deleted (A7):
+/// sessions linked to it at login, or opened by its `externalId` as `sub` or by its
+/// `userName` or an e-mail address. Runs inside the SCIM write's transaction.
+pub fn end_sessions_of_user(conn: &mut DbConnection, user: &UserRow) -> Result<(), StoreError> {
+    let tenant = TenantId(user.tenant_id.clone());
+    let subjects: Vec<String> = user.external_id.iter().cloned().collect();
+    let mut emails = vec![user.user_name_folded.clone()];
+    if let Ok(Value::Object(attributes)) = serde_json::from_str::<Value>(&user.attributes) {
+        if let Some(Value::Array(list)) = attributes.get("emails") {
+            emails.extend(
+                list.iter()
+                    .filter_map(|e| e.get("value").and_then(Value::as_str))
+                    .map(fold),
+            );
+        }
+    }
+    let ended = admin::delete_sessions_of(conn, &tenant, &user.id, &subjects, &emails)?;
+    for subject in ended {
+        audit(
+            conn,
+            &tenant,
+            &subject,
+            "session.ended_by_scim",
+            None,
+            Some(json!({"scim_user_id": user.id, "active": user.active})),
+            &AuditContext::default(),
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_highest_mapped_role_wins_and_names_ignore_case() {
+        let settings = OidcSettings {
+            issuer: "i".into(),
+            client_id: "c".into(),
+            client_secret: None,
+            groups_claim: String::new(),
+            expected_jc_org: None,
+            group_roles: BTreeMap::from([
+                ("Roster Viewers".to_owned(), AdminRole::Viewer),
+                ("Roster Owners".to_owned(), AdminRole::Owner),
+            ]),
+        };
+        let groups = |g: &[&str]| g.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            settings.role_for(&groups(&["roster viewers", "ROSTER OWNERS"])),
+            Some(AdminRole::Owner)
+        );
+        assert_eq!(
+            settings.role_for(&groups(&["Roster Viewers"])),
+            Some(AdminRole::Viewer)
+        );
+        assert_eq!(settings.role_for(&groups(&["Engineering"])), None);
+    }
+}

@@ -1,0 +1,942 @@
+//! Admin login (spec §6.7): the authorization-code flow against a real local OpenID
+//! Provider (npm `oidc-provider`, tests/oidc/provider.mjs) issuing JumpCloud-shaped
+//! claims, ID-token rejections through the provider script's forge issuer, sessions,
+//! CSRF, SCIM revocation and break-glass links.
+//!
+//! The provider needs `npm ci --prefix tests/oidc`. Without it these tests skip with a
+//! message, unless `ROSTER_REQUIRE_OIDC_TESTS` is set (CI sets it), when they fail.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use diesel::prelude::*;
+use roster::service::admin::{self, AdminRole, OidcSettings};
+use roster::store::admin::{admin_login_links, admin_sessions};
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+
+const CLIENT_ID: &str = "roster-acme";
+const CLIENT_SECRET: &str = "s3cret-of-acme";
+
+fn provider_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
+}
+
+/// The local provider: a node child process, killed on drop.
+struct Provider {
+    child: Child,
+    config: Value,
+    issuer: String,
+    forge: String,
+    _log: tempfile::NamedTempFile,
+}
+
+impl Provider {
+    /// Starts the provider for roster at `app`, or `None` (skip) when its packages are
+    /// not installed and the tests are not required.
+    fn start(app: &TestApp, accounts: Value) -> Option<Self> {
+        if !provider_dir().join("node_modules/oidc-provider").exists() {
+            if std::env::var_os("ROSTER_REQUIRE_OIDC_TESTS").is_some() {
+                panic!("ROSTER_REQUIRE_OIDC_TESTS is set but tests/oidc/node_modules is missing: run npm ci --prefix tests/oidc");
+            }
+            eprintln!(
+                "skipping: the local OIDC provider is not installed (npm ci --prefix tests/oidc)"
+            );
+            return None;
+        }
+        let config = json!({
+            "port": 0,
+            "forgePort": 0,
+            "clients": [{
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "redirect_uris": [format!("{}/admin/acme/callback", app.address)],
+            }],
+            "accounts": accounts,
+        });
+        Some(Self::spawn(config))
+    }
+
+    fn spawn(config: Value) -> Self {
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let mut child = Command::new("node")
+            .arg(provider_dir().join("provider.mjs"))
+            .env("OIDC_TEST_CONFIG", config.to_string())
+            .stdout(Stdio::piped())
+            .stderr(log.reopen().expect("log"))
+            .spawn()
+            .expect("node runs");
+        let mut line = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        stdout.read_line(&mut line).expect("provider output");
+        // Keep draining: node dies of EPIPE if it writes to a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
+            panic!(
+                "the provider did not start: {}",
+                std::fs::read_to_string(log.path()).unwrap_or_default()
+            )
+        });
+        Self {
+            child,
+            config,
+            issuer: ready["issuer"].as_str().unwrap().to_owned(),
+            forge: ready["forge"].as_str().unwrap().to_owned(),
+            _log: log,
+        }
+    }
+
+    fn port(url: &str) -> u16 {
+        url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    /// Restarts on the same ports: the provider comes back with a new signing key.
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut config = self.config.clone();
+        config["port"] = Self::port(&self.issuer).into();
+        config["forgePort"] = Self::port(&self.forge).into();
+        let (issuer, forge) = (self.issuer.clone(), self.forge.clone());
+        *self = Self::spawn(config);
+        assert_eq!((issuer, forge), (self.issuer.clone(), self.forge.clone()));
+    }
+
+    /// What the forge signs next: claims merged over valid ones (null removes one), an
+    /// optional `kid`, an optional userinfo body.
+    fn forge_next(&self, template: Value) {
+        let r = ureq::post(&format!("{}/__forge", self.forge))
+            .send_string(&template.to_string())
+            .expect("forge");
+        assert_eq!(r.status(), 200);
+    }
+
+    fn jwks_fetches(&self) -> u64 {
+        let stats: Value = ureq::get(&format!("{}/__stats", self.forge))
+            .call()
+            .expect("stats")
+            .into_json()
+            .unwrap();
+        stats["jwks_fetches"].as_u64().unwrap()
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn configure(app: &TestApp, issuer: &str, groups_claim: &str, jc_org: Option<&str>) {
+    let settings = OidcSettings {
+        issuer: issuer.to_owned(),
+        client_id: CLIENT_ID.to_owned(),
+        client_secret: Some(CLIENT_SECRET.to_owned()),
+        groups_claim: groups_claim.to_owned(),
+        expected_jc_org: jc_org.map(str::to_owned),
+        group_roles: BTreeMap::from([
+            ("Roster Owners".to_owned(), AdminRole::Owner),
+            ("Roster Admins".to_owned(), AdminRole::Admin),
+            ("Roster Viewers".to_owned(), AdminRole::Viewer),
+        ]),
+    };
+    let mut conn = app.store.connection().unwrap();
+    admin::set_oidc(&mut conn, "acme", &settings, "tests").unwrap();
+}
+
+/// A user agent: a cookie jar per host:port, redirects followed by hand.
+struct Browser {
+    agent: ureq::Agent,
+    jar: HashMap<String, BTreeMap<String, String>>,
+}
+
+#[derive(Debug)]
+struct Page {
+    url: String,
+    status: u16,
+    location: Option<String>,
+    text: String,
+}
+
+fn host_of(url: &str) -> String {
+    let u = oauth2::url::Url::parse(url).expect("url");
+    format!(
+        "{}:{}",
+        u.host_str().unwrap(),
+        u.port_or_known_default().unwrap()
+    )
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self {
+            agent: ureq::AgentBuilder::new()
+                .redirects(0)
+                .timeout(Duration::from_secs(30))
+                .build(),
+            jar: HashMap::new(),
+        }
+    }
+
+    fn cookie(&self, url: &str, name: &str) -> Option<String> {
+        self.jar.get(&host_of(url))?.get(name).cloned()
+    }
+
+    fn request(
+        &mut self,
+        method: &str,
+        url: &str,
+        form: Option<&[(&str, &str)]>,
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let host = host_of(url);
+        let mut request = self.agent.request(method, url);
+        if let Some(cookies) = self.jar.get(&host).filter(|c| !c.is_empty()) {
+            let header: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request = request.set("Cookie", &header.join("; "));
+        }
+        for (k, v) in headers {
+            request = request.set(k, v);
+        }
+        let result = match form {
+            Some(fields) => request.send_form(fields),
+            None => request.call(),
+        };
+        let response = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {url}: {e}"),
+        };
+        for set in response.all("set-cookie") {
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            let attributes = attributes.to_ascii_lowercase();
+            let cookies = self.jar.entry(host.clone()).or_default();
+            if attributes.contains("max-age=0") || attributes.contains("1970") || value.is_empty() {
+                cookies.remove(name.trim());
+            } else {
+                cookies.insert(name.trim().to_owned(), value.to_owned());
+            }
+        }
+        let status = response.status();
+        let location = response.header("location").map(|l| {
+            oauth2::url::Url::parse(url)
+                .unwrap()
+                .join(l)
+                .unwrap()
+                .to_string()
+        });
+        Page {
+            url: url.to_owned(),
+            status,
+            location,
+            text: response.into_string().unwrap_or_default(),
+        }
+    }
+
+    fn get(&mut self, url: &str) -> Page {
+        self.request("GET", url, None, &[])
+    }
+
+    /// GETs `url` and follows redirects to the final page.
+    fn follow(&mut self, url: &str) -> Page {
+        let mut page = self.get(url);
+        for _ in 0..20 {
+            match (&page.status, &page.location) {
+                (300..=399, Some(next)) => {
+                    let next = next.clone();
+                    page = self.get(&next);
+                }
+                _ => return page,
+            }
+        }
+        panic!("too many redirects from {url}")
+    }
+
+    /// Starts roster's login and follows it through the provider as `account`.
+    fn sign_in(&mut self, app: &TestApp, account: &str) -> Page {
+        let start = self.get(&format!("{}/admin/acme/login", app.address));
+        assert_eq!(start.status, 303, "{}", start.text);
+        let authorize = start.location.expect("authorization URL");
+        // The provider logs in whoever the login hint names.
+        self.follow(&format!("{authorize}&login_hint={account}"))
+    }
+
+    fn home(&mut self, app: &TestApp) -> Page {
+        self.get(&format!("{}/admin/acme/", app.address))
+    }
+}
+
+fn audit_actions(app: &TestApp) -> Vec<(String, String)> {
+    let mut conn = app.store.connection().unwrap();
+    admin::audit_log(&mut conn, "acme")
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.action, r.actor))
+        .collect()
+}
+
+/// The `after` JSON of the newest audit row with this action.
+fn audited(app: &TestApp, action: &str) -> Value {
+    let mut conn = app.store.connection().unwrap();
+    let row = admin::audit_log(&mut conn, "acme")
+        .unwrap()
+        .into_iter()
+        .find(|r| r.action == action)
+        .unwrap_or_else(|| panic!("no {action} in the audit log"));
+    serde_json::from_str(row.after_json.as_deref().unwrap_or("null")).unwrap()
+}
+
+fn csrf_of(page: &Page) -> String {
+    let at = page
+        .text
+        .find("name=\"csrf\" value=\"")
+        .expect("csrf field")
+        + 19;
+    page.text[at..].split('"').next().unwrap().to_owned()
+}
+
+fn stamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+#[test]
+fn an_admin_signs_in_through_the_oidc_provider_and_signs_out() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(
+        &app,
+        json!({"alice": {
+            "email": "alice@acme.example", "email_verified": "true",
+            "groups": ["Everyone", "Roster Owners"], "jc_org": "org-1",
+            "preferred_username": "alice",
+        }}),
+    ) else {
+        return;
+    };
+    configure(&app, &op.issuer, "", Some("org-1"));
+    let mut browser = Browser::new();
+
+    // Unauthenticated, a page sends the browser to the login, remembering the page.
+    let home = browser.home(&app);
+    assert_eq!(home.status, 303);
+    assert!(
+        home.location
+            .as_deref()
+            .unwrap()
+            .ends_with("/admin/acme/login?return_to=/admin/acme"),
+        "{home:?}"
+    );
+
+    let page = browser.sign_in(&app, "alice");
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.url.ends_with("/admin/acme/"), "{}", page.url);
+    assert!(page.text.contains("alice@acme.example"), "{}", page.text);
+    assert!(
+        page.text.contains(r#"<dd id="role">owner</dd>"#),
+        "{}",
+        page.text
+    );
+    assert!(
+        browser.cookie(&app.address, "roster_oidc").is_none(),
+        "state cookie cleared"
+    );
+    let session = browser.cookie(&app.address, "roster_session").unwrap();
+    assert_eq!(session.len(), 64);
+    {
+        let mut conn = app.store.connection().unwrap();
+        let stored: Vec<String> = admin_sessions::table
+            .select(admin_sessions::id_hash)
+            .load(&mut conn)
+            .unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_ne!(stored[0], session, "only a digest is stored");
+    }
+
+    // A form without the session's token, or from another origin, is refused.
+    let logout = format!("{}/admin/acme/logout", app.address);
+    let csrf = csrf_of(&page);
+    let r = browser.request("POST", &logout, Some(&[("csrf", "forged")]), &[]);
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = browser.request(
+        "POST",
+        &logout,
+        Some(&[("csrf", &csrf)]),
+        &[("Origin", "https://evil.example")],
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(browser.home(&app).status, 200, "still signed in");
+
+    let r = browser.request(
+        "POST",
+        &logout,
+        Some(&[("csrf", &csrf)]),
+        &[("Origin", &app.address)],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains("signed out"), "{}", r.text);
+    assert!(browser.cookie(&app.address, "roster_session").is_none());
+    // The old cookie no longer opens anything.
+    browser
+        .jar
+        .entry(host_of(&app.address))
+        .or_default()
+        .insert("roster_session".into(), session);
+    assert_eq!(browser.home(&app).status, 303);
+
+    let actions = audit_actions(&app);
+    assert!(
+        actions.contains(&("login".into(), "alice <alice@acme.example>".into())),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&("logout".into(), "alice <alice@acme.example>".into())),
+        "{actions:?}"
+    );
+    assert_eq!(audited(&app, "login")["email_verified"], true);
+}
+
+#[test]
+fn email_verified_as_1_and_a_single_group_as_a_bare_string_in_a_named_claim_sign_in() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(
+        &app,
+        json!({
+            "bob": {"email": "bob@acme.example", "email_verified": "1", "memberOf": "Roster Admins"},
+            "dan": {"email": "dan@acme.example", "email_verified": "true", "member_of": ["Roster Viewers"]},
+        }),
+    ) else {
+        return;
+    };
+    configure(&app, &op.issuer, "memberOf", None);
+    let page = Browser::new().sign_in(&app, "bob");
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains(r#"<dd id="role">admin</dd>"#),
+        "{}",
+        page.text
+    );
+    let login = audited(&app, "login");
+    assert_eq!(login["email_verified"], true, "{login}");
+    assert_eq!(login["groups"], json!(["Roster Admins"]), "{login}");
+
+    // Auto-detection finds member_of when no claim is configured.
+    configure(&app, &op.issuer, "", None);
+    let page = Browser::new().sign_in(&app, "dan");
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains(r#"<dd id="role">viewer</dd>"#),
+        "{}",
+        page.text
+    );
+    assert_eq!(audited(&app, "login")["email_verified"], true);
+}
+
+#[test]
+fn a_user_without_an_admin_group_is_refused_with_the_groups_seen() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(
+        &app,
+        json!({"eve": {"email": "eve@acme.example", "groups": ["Engineering", "Sales"]}}),
+    ) else {
+        return;
+    };
+    configure(&app, &op.issuer, "", None);
+    let mut browser = Browser::new();
+    let page = browser.sign_in(&app, "eve");
+    assert_eq!(page.status, 403, "{}", page.text);
+    assert!(
+        page.text.contains("<code>Engineering</code>"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("<code>Sales</code>"), "{}", page.text);
+    assert!(browser.cookie(&app.address, "roster_session").is_none());
+    assert!(audit_actions(&app)
+        .iter()
+        .any(|(a, _)| a == "login.refused.no_admin_group"));
+}
+
+#[test]
+fn groups_missing_from_the_id_token_are_read_from_userinfo() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(
+        &app,
+        json!({"fay": {"email": "fay@acme.example", "groups": ["Roster Admins"], "_userinfo_only": ["groups"]}}),
+    ) else {
+        return;
+    };
+    configure(&app, &op.issuer, "", None);
+    let page = Browser::new().sign_in(&app, "fay");
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains(r#"<dd id="role">admin</dd>"#),
+        "{}",
+        page.text
+    );
+}
+
+#[test]
+fn an_inactive_scim_user_cannot_sign_in() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(
+        &app,
+        json!({"5f0c1a2b3c4d5e6f7a8b9c0d": {"email": "gus@acme.example", "groups": "Roster Owners"}}),
+    ) else {
+        return;
+    };
+    configure(&app, &op.issuer, "", None);
+    // JumpCloud's SCIM externalId is its user id, which is also the OIDC sub.
+    let r = app.post(
+        "/Users",
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "gus", "externalId": "5f0c1a2b3c4d5e6f7a8b9c0d", "active": false}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let page = Browser::new().sign_in(&app, "5f0c1a2b3c4d5e6f7a8b9c0d");
+    assert_eq!(page.status, 403, "{}", page.text);
+    assert!(page.text.contains("deactivated"), "{}", page.text);
+    assert!(audit_actions(&app)
+        .iter()
+        .any(|(a, _)| a == "login.refused.inactive_user"));
+}
+
+#[test]
+fn deactivating_or_deleting_the_scim_user_ends_the_admin_session() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(
+        &app,
+        json!({
+            "hal": {"email": "hal@acme.example", "groups": ["Roster Owners"]},
+            "ivy": {"email": "ivy@acme.example", "groups": ["Roster Owners"]},
+        }),
+    ) else {
+        return;
+    };
+    configure(&app, &op.issuer, "", None);
+    // hal matches by userName, ivy by e-mail.
+    let hal = app.create_user("hal@acme.example");
+    let r = app.post(
+        "/Users",
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ivy",
+                "emails": [{"value": "IVY@acme.example", "primary": true}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ivy = r.body["id"].as_str().unwrap().to_owned();
+
+    let mut hal_browser = Browser::new();
+    assert_eq!(hal_browser.sign_in(&app, "hal").status, 200);
+    let mut ivy_browser = Browser::new();
+    assert_eq!(ivy_browser.sign_in(&app, "ivy").status, 200);
+
+    let r = app.patch(
+        &format!("/Users/{hal}"),
+        &crate::helpers::patch_op(json!([{"op": "replace", "path": "active", "value": false}])),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        hal_browser.home(&app).status,
+        303,
+        "deactivation ends the session"
+    );
+    assert_eq!(ivy_browser.home(&app).status, 200, "others keep theirs");
+
+    assert_eq!(app.delete(&format!("/Users/{ivy}")).status, 204);
+    assert_eq!(
+        ivy_browser.home(&app).status,
+        303,
+        "deletion ends the session"
+    );
+    let ended = audit_actions(&app)
+        .into_iter()
+        .filter(|(a, _)| a == "session.ended_by_scim")
+        .count();
+    assert_eq!(ended, 2);
+}
+
+#[test]
+fn a_rotated_signing_key_is_fetched_when_an_unknown_kid_arrives() {
+    let app = TestApp::spawn();
+    let Some(mut op) = Provider::start(
+        &app,
+        json!({"jo": {"email": "jo@acme.example", "groups": ["Roster Viewers"]}}),
+    ) else {
+        return;
+    };
+    configure(&app, &op.issuer, "", None);
+    assert_eq!(Browser::new().sign_in(&app, "jo").status, 200);
+    // The provider comes back with a new key: roster's cached JWKS lacks its kid.
+    op.restart();
+    let page = Browser::new().sign_in(&app, "jo");
+    assert_eq!(page.status, 200, "{}", page.text);
+}
+
+/// Signs in through the forge, which signs the claims `template` asks for.
+fn forged_sign_in(app: &TestApp, op: &Provider, template: Value) -> Page {
+    op.forge_next(template);
+    let mut browser = Browser::new();
+    let page = browser.sign_in(app, "anyone");
+    if page.status == 200 {
+        assert!(browser.cookie(&app.address, "roster_session").is_some());
+    } else {
+        assert!(browser.cookie(&app.address, "roster_session").is_none());
+    }
+    page
+}
+
+#[test]
+fn id_tokens_with_a_wrong_audience_a_bad_nonce_or_an_expiry_are_refused() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(&app, json!({})) else {
+        return;
+    };
+    configure(&app, &op.forge, "", Some("org-1"));
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let good = json!({"groups": "Roster Admins", "jc_org": "org-1", "email_verified": "1"});
+    let with = |extra: Value| {
+        let mut claims = good.clone();
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({"claims": claims})
+    };
+    // The forge's token, unaltered, is accepted: client_secret_post, as its discovery says.
+    let page = forged_sign_in(&app, &op, with(json!({})));
+    assert_eq!(page.status, 200, "{}", page.text);
+
+    let cases = [
+        (
+            "wrong audience",
+            with(json!({"aud": "another-client"})),
+            "audience",
+        ),
+        (
+            "an untrusted extra audience",
+            with(json!({"aud": [CLIENT_ID, "another-client"]})),
+            "another client",
+        ),
+        (
+            "azp of another client",
+            with(json!({"azp": "another-client"})),
+            "azp",
+        ),
+        ("bad nonce", with(json!({"nonce": "replayed"})), "nonce"),
+        ("no nonce", with(json!({"nonce": null})), "nonce"),
+        (
+            "expired",
+            with(json!({"exp": now - 120, "iat": now - 600})),
+            "expired",
+        ),
+        (
+            "issued in the future",
+            with(json!({"iat": now + 600})),
+            "iat",
+        ),
+        (
+            "another issuer",
+            with(json!({"iss": "https://oauth.id.jumpcloud.com/"})),
+            "issuer",
+        ),
+        (
+            "another JumpCloud organization",
+            with(json!({"jc_org": "org-2"})),
+            "jc_org",
+        ),
+    ];
+    for (case, template, reason) in cases {
+        let page = forged_sign_in(&app, &op, template);
+        assert_eq!(page.status, 401, "{case}: {}", page.text);
+        assert!(page.text.contains(reason), "{case}: {}", page.text);
+    }
+    // Within leeway (60 s) an expiry is still accepted.
+    let page = forged_sign_in(&app, &op, with(json!({"exp": now - 20})));
+    assert_eq!(page.status, 200, "{}", page.text);
+}
+
+#[test]
+fn an_unknown_kid_refetches_the_jwks_at_most_once_a_minute() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(&app, json!({})) else {
+        return;
+    };
+    configure(&app, &op.forge, "", None);
+    let template = json!({"claims": {"groups": ["Roster Owners"]}});
+    assert_eq!(forged_sign_in(&app, &op, template.clone()).status, 200);
+    assert_eq!(op.jwks_fetches(), 1);
+
+    let unknown = json!({"claims": {"groups": ["Roster Owners"]}, "kid": "not-a-known-key"});
+    let page = forged_sign_in(&app, &op, unknown.clone());
+    assert_eq!(page.status, 401, "{}", page.text);
+    assert!(page.text.contains("kid"), "{}", page.text);
+    assert_eq!(op.jwks_fetches(), 2, "one refetch for the unknown kid");
+    assert_eq!(forged_sign_in(&app, &op, unknown).status, 401);
+    assert_eq!(op.jwks_fetches(), 2, "no second refetch within a minute");
+    assert_eq!(forged_sign_in(&app, &op, template).status, 200);
+}
+
+#[test]
+fn the_callback_refuses_a_missing_or_mismatched_login_state() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(&app, json!({})) else {
+        return;
+    };
+    configure(&app, &op.forge, "", None);
+    let mut browser = Browser::new();
+    let page = browser.get(&format!(
+        "{}/admin/acme/callback?code=x&state=y",
+        app.address
+    ));
+    assert_eq!(page.status, 400, "{}", page.text);
+    let start = browser.get(&format!("{}/admin/acme/login", app.address));
+    assert_eq!(start.status, 303);
+    let page = browser.get(&format!(
+        "{}/admin/acme/callback?code=x&state=forged",
+        app.address
+    ));
+    assert_eq!(page.status, 400, "{}", page.text);
+    assert!(page.text.contains("state"), "{}", page.text);
+    // A return path outside the tenant's admin pages is replaced by its home.
+    op.forge_next(json!({"claims": {"groups": "Roster Owners"}}));
+    let start = browser.get(&format!(
+        "{}/admin/acme/login?return_to=https://evil.example/",
+        app.address
+    ));
+    let landed = browser.follow(&start.location.unwrap());
+    assert_eq!(landed.status, 200, "{}", landed.text);
+    assert!(landed.url.ends_with("/admin/acme/"), "{}", landed.url);
+}
+
+#[test]
+fn a_tenant_without_oidc_settings_says_so() {
+    let app = TestApp::spawn();
+    let page = Browser::new().get(&format!("{}/admin/acme/login", app.address));
+    assert_eq!(page.status, 404, "{}", page.text);
+    assert!(
+        page.text.contains("roster admin login-link"),
+        "{}",
+        page.text
+    );
+    let page = Browser::new().get(&format!("{}/admin/nope/login", app.address));
+    assert_eq!(page.status, 404, "{}", page.text);
+}
+
+#[test]
+fn sessions_end_after_30_idle_minutes_or_12_hours() {
+    let app = TestApp::spawn();
+    let url = {
+        let mut conn = app.store.connection().unwrap();
+        admin::create_login_link(&mut conn, "acme").unwrap()
+    };
+    let mut browser = Browser::new();
+    let page = browser.follow(&format!("{}/admin/acme/login-link/{url}", app.address));
+    assert_eq!(page.status, 200, "{}", page.text);
+    let mut conn = app.store.connection().unwrap();
+    let now = SystemTime::now();
+    diesel::update(admin_sessions::table)
+        .set(admin_sessions::last_seen_at.eq(stamp(now - Duration::from_secs(29 * 60))))
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(browser.home(&app).status, 200, "29 idle minutes are fine");
+    diesel::update(admin_sessions::table)
+        .set(admin_sessions::last_seen_at.eq(stamp(now - Duration::from_secs(31 * 60))))
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(browser.home(&app).status, 303, "31 are not");
+    diesel::update(admin_sessions::table)
+        .set((
+            admin_sessions::last_seen_at.eq(stamp(now)),
+            admin_sessions::expires_at.eq(stamp(now - Duration::from_secs(1))),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(browser.home(&app).status, 303, "past the absolute end");
+}
+
+#[test]
+fn a_break_glass_link_works_once_is_audited_and_expires() {
+    let app = TestApp::spawn();
+    let token = {
+        let mut conn = app.store.connection().unwrap();
+        admin::create_login_link(&mut conn, "acme").unwrap()
+    };
+    let link = format!("{}/admin/acme/login-link/{token}", app.address);
+    let mut browser = Browser::new();
+    let page = browser.follow(&link);
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains(r#"<dd id="role">owner</dd>"#),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("break-glass"), "{}", page.text);
+
+    let again = Browser::new().follow(&link);
+    assert_eq!(again.status, 403, "{}", again.text);
+    // Another tenant's path does not take the link either.
+    app.add_tenant("other");
+    let token = {
+        let mut conn = app.store.connection().unwrap();
+        admin::create_login_link(&mut conn, "acme").unwrap()
+    };
+    let elsewhere =
+        Browser::new().follow(&format!("{}/admin/other/login-link/{token}", app.address));
+    assert_eq!(elsewhere.status, 403);
+    {
+        let mut conn = app.store.connection().unwrap();
+        diesel::update(admin_login_links::table)
+            .set(
+                admin_login_links::expires_at.eq(stamp(SystemTime::now() - Duration::from_secs(1))),
+            )
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let expired = Browser::new().follow(&format!("{}/admin/acme/login-link/{token}", app.address));
+    assert_eq!(expired.status, 403, "{}", expired.text);
+
+    let actions = audit_actions(&app);
+    let count = |action: &str| actions.iter().filter(|(a, _)| a == action).count();
+    assert_eq!(count("login_link.created"), 2, "{actions:?}");
+    assert_eq!(count("login.break_glass"), 1, "{actions:?}");
+    assert_eq!(count("login.refused.login_link"), 2, "{actions:?}");
+    assert!(
+        actions.iter().all(|(_, who)| who == "break-glass"),
+        "{actions:?}"
+    );
+}
+
+fn roster_cli(db: &crate::helpers::TestDb, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(args)
+        .env("ROSTER_DATABASE_URL", &db.url)
+        .env("ROSTER_PUBLIC_URL", "https://roster.example")
+        .env("ROSTER_LOG_LEVEL", "warn")
+        .output()
+        .expect("roster runs")
+}
+
+fn ok_stdout(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn admin_cli_sets_and_shows_oidc_settings_and_prints_a_one_time_login_link() {
+    let db = crate::helpers::TestDb::new();
+    ok_stdout(&roster_cli(&db, &["tenant", "create", "acme"]));
+    let set = ok_stdout(&roster_cli(
+        &db,
+        &[
+            "admin",
+            "oidc",
+            "set",
+            "acme",
+            "--issuer",
+            "https://oauth.id.jumpcloud.com/",
+            "--client-id",
+            "abc123",
+            "--client-secret",
+            "very-secret",
+            "--groups-claim",
+            "memberOf",
+            "--expected-jc-org",
+            "5f0c",
+            "--map-group",
+            "Roster Owners=owner",
+            "--map-group",
+            "IT=viewer",
+        ],
+    ));
+    assert!(
+        set.contains("https://roster.example/admin/acme/callback"),
+        "{set}"
+    );
+    let show = ok_stdout(&roster_cli(&db, &["admin", "oidc", "show", "acme"]));
+    for expected in [
+        "https://oauth.id.jumpcloud.com/",
+        "abc123",
+        "(set)",
+        "memberOf",
+        "5f0c",
+        "Roster Owners = owner",
+        "IT = viewer",
+    ] {
+        assert!(show.contains(expected), "{expected}: {show}");
+    }
+    assert!(!show.contains("very-secret"), "{show}");
+    let bad = roster_cli(
+        &db,
+        &[
+            "admin",
+            "oidc",
+            "set",
+            "acme",
+            "--issuer",
+            "i",
+            "--client-id",
+            "c",
+            "--map-group",
+            "IT=root",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("owner, admin, viewer"));
+
+    let out = ok_stdout(&roster_cli(&db, &["admin", "login-link", "acme"]));
+    let link = out.lines().last().unwrap();
+    let token = link
+        .strip_prefix("https://roster.example/admin/acme/login-link/")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{link}"
+    );
+
+    // The link opens an owner session on a roster serving that database, once.
+    let (address, _store) = crate::helpers::start(roster::config::Settings {
+        database_url: db.url.clone(),
+        listen: "127.0.0.1:0".into(),
+        workers: 1,
+        shutdown_timeout_secs: 1,
+        ..Default::default()
+    });
+    let mut browser = Browser::new();
+    let page = browser.follow(&format!("{address}/admin/acme/login-link/{token}"));
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains(r#"<dd id="role">owner</dd>"#),
+        "{}",
+        page.text
+    );
+    assert_eq!(
+        Browser::new()
+            .follow(&format!("{address}/admin/acme/login-link/{token}"))
+            .status,
+        403
+    );
+
+    let audit = ok_stdout(&roster_cli(&db, &["admin", "audit", "acme"]));
+    for action in [
+        "oidc.configured",
+        "login_link.created",
+        "login.break_glass",
+        "login.refused.login_link",
+    ] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
+    assert!(
+        !audit.contains("very-secret") && !audit.contains(token),
+        "{audit}"
+    );
+}
