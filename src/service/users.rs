@@ -114,10 +114,13 @@ fn save(
     attributes: Map<String, Value>,
     now: &str,
 ) -> Result<Rendered, ServiceError> {
-    if same_resource(old, &attributes) {
+    if &attributes == old {
         let groups = users::groups_of(conn, &scope.tenant, std::slice::from_ref(&existing.id))?;
         return Ok(render(scope, &existing, Some(&groups)));
     }
+    // The stored form follows the client (`active` added or dropped shows in the
+    // response), but only an effective change is an event (M11).
+    let effective = !same_resource(old, &attributes);
     let columns = resource::user_columns(&attributes)?;
     let was_active = existing.active;
     let row = to_row(
@@ -139,11 +142,13 @@ fn save(
         _ => "user.updated",
     };
     let mut outbox = Outbox::new(scope, now);
-    outbox.emit_change(
-        event_type,
-        rendered.body.clone(),
-        events::previous_attributes(old, &attributes),
-    );
+    if effective {
+        outbox.emit_change(
+            event_type,
+            rendered.body.clone(),
+            events::previous_attributes(old, &attributes),
+        );
+    }
     if was_active && !row.active {
         super::admin::end_sessions_of_user(conn, &row)?;
     }
