@@ -487,6 +487,29 @@ pub fn inverse_of(
         .map_err(|_| invalid("stored change-set is damaged"))
 }
 
+/// `DELETE /mappings/{id}`: a one-operation change-set removing that mapping.
+pub fn remove_mapping(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    mapping_id: &str,
+    inline_limit: usize,
+    now: &str,
+) -> Result<Value, ServiceError> {
+    let mapping = store::list_mappings(conn, &scope.tenant)?
+        .into_iter()
+        .find(|m| m.id == mapping_id)
+        .ok_or(ServiceError::NotFound { kind: "mapping" })?;
+    let catalog = Catalog::load(conn, &scope.tenant, Lock::None)?;
+    let request = Request {
+        operations: vec![Operation::RemoveMapping {
+            group: mapping.group_id,
+            role: catalog.slug(&mapping.role_id),
+        }],
+        description: format!("remove mapping {mapping_id}"),
+    };
+    apply(conn, scope, request, None, inline_limit, now)
+}
+
 /// Mappings with the names of their roles and groups.
 pub fn mappings_json(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
     let catalog = Catalog::load(conn, tenant, Lock::None)?;

@@ -846,3 +846,24 @@ fn a_change_set_racing_membership_writes_leaves_every_member_right() {
         .count();
     assert_eq!(changed, users.len(), "one role change per user, no more");
 }
+
+#[test]
+fn deleting_a_mapping_by_id_is_a_change_set_that_recomputes() {
+    let app = TestApp::spawn();
+    role(&app, "admin", 10, false);
+    let u = app.create_user("ada@example.com");
+    let g = app.create_group("Eng", &[&u]);
+    map(&app, &g, "admin");
+    let id = app.api("GET", "/mappings", None).body[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app.api("DELETE", &format!("/mappings/{id}"), None);
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["impact"]["roles"]["admin"]["removed"], 1);
+    assert!(roles_of(&app, &u).is_empty());
+    assert_eq!(
+        app.api("DELETE", &format!("/mappings/{id}"), None).status,
+        404
+    );
+}

@@ -12,7 +12,7 @@ use crate::roles::Mode;
 use crate::scim::{Invalid, ScimType};
 use crate::service::change_sets::{self, Operation, Request};
 use crate::service::roles::{self, RoleInput};
-use crate::service::{events, now, ServiceError};
+use crate::service::{events, now};
 
 /// Most events one feed page returns.
 pub const MAX_EVENTS_PAGE: i64 = 500;
@@ -214,23 +214,7 @@ pub async fn delete_mapping(
     let id = path.into_inner().1;
     let limit = state.inline_limit;
     let body = run(&state, caller, "admin", true, move |c, scope| {
-        let mappings = change_sets::mappings_json(c, &scope.tenant)?;
-        let mapping = mappings
-            .as_array()
-            .and_then(|all| all.iter().find(|m| m["id"] == json!(id)))
-            .cloned()
-            .ok_or(ServiceError::NotFound { kind: "mapping" })?;
-        let request = Request {
-            operations: vec![Operation::RemoveMapping {
-                group: mapping["group"]["id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                role: mapping["role"].as_str().unwrap_or_default().to_owned(),
-            }],
-            description: format!("remove mapping {id}"),
-        };
-        change_sets::apply(c, scope, request, None, limit, &now())
+        change_sets::remove_mapping(c, scope, &id, limit, &now())
     })
     .await?;
     state.change_sets.notify_one();
