@@ -61,9 +61,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::delete().to(resources::delete)),
                 ),
         )
+        .service(resource("/assets/admin.js").route(web::get().to(admin::ui::script)))
         .service(
             web::scope("/admin/{tenant}")
-                .service(resource("").route(web::get().to(admin::home)))
+                .service(resource("").route(web::get().to(admin::overview::show)))
+                .service(resource("/").route(web::get().to(admin::overview::show)))
                 .service(resource("/login").route(web::get().to(admin::login)))
                 .service(resource("/callback").route(web::get().to(admin::callback)))
                 .service(resource("/logout").route(web::post().to(admin::logout)))

@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod change_sets;
 pub mod events;
 pub mod groups;
+pub mod overview;
 pub mod roles;
 pub mod tenants;
 pub mod users;

@@ -156,13 +156,28 @@ pub fn write_transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    // Inside a transaction already (an admin action and its audit row), `begin_transaction`
+    // makes a savepoint, so the caller's transaction covers both.
     match conn {
         DbConnection::Sqlite(c) => {
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+            if in_transaction(c) {
+                AnsiTransactionManager::begin_transaction(c)?
+            } else {
+                AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+            }
         }
         DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
     finish(conn, f)
+}
+
+fn in_transaction<C>(c: &mut C) -> bool
+where
+    C: Connection<TransactionManager = AnsiTransactionManager>,
+{
+    AnsiTransactionManager::transaction_manager_status_mut(c)
+        .transaction_depth()
+        .is_ok_and(|depth| depth.is_some())
 }
 
 /// Runs `f` inside the transaction just begun, then commits or rolls back.
@@ -197,6 +212,14 @@ pub fn read_transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    let nested = match conn {
+        DbConnection::Sqlite(c) => in_transaction(c),
+        DbConnection::Postgres(c) => in_transaction(c),
+    };
+    if nested {
+        // The enclosing transaction already gives one snapshot.
+        return f(conn);
+    }
     match conn {
         DbConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN DEFERRED")?

@@ -12,6 +12,7 @@ pub mod events;
 pub mod filter_sql;
 pub mod groups;
 pub mod migrate;
+pub mod overview;
 pub mod raw;
 pub mod roles;
 pub mod schema;

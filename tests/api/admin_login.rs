@@ -337,7 +337,7 @@ fn an_admin_signs_in_through_the_oidc_provider_and_signs_out() {
     assert!(page.url.ends_with("/admin/acme/"), "{}", page.url);
     assert!(page.text.contains("alice@acme.example"), "{}", page.text);
     assert!(
-        page.text.contains(r#"<dd id="role">owner</dd>"#),
+        page.text.contains(r#"<span id="role">owner</span>"#),
         "{}",
         page.text
     );
@@ -416,7 +416,7 @@ fn email_verified_as_1_and_a_single_group_as_a_bare_string_in_a_named_claim_sign
     let page = Browser::new().sign_in(&app, "bob");
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
-        page.text.contains(r#"<dd id="role">admin</dd>"#),
+        page.text.contains(r#"<span id="role">admin</span>"#),
         "{}",
         page.text
     );
@@ -429,7 +429,7 @@ fn email_verified_as_1_and_a_single_group_as_a_bare_string_in_a_named_claim_sign
     let page = Browser::new().sign_in(&app, "dan");
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
-        page.text.contains(r#"<dd id="role">viewer</dd>"#),
+        page.text.contains(r#"<span id="role">viewer</span>"#),
         "{}",
         page.text
     );
@@ -474,7 +474,7 @@ fn groups_missing_from_the_id_token_are_read_from_userinfo() {
     let page = Browser::new().sign_in(&app, "fay");
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
-        page.text.contains(r#"<dd id="role">admin</dd>"#),
+        page.text.contains(r#"<span id="role">admin</span>"#),
         "{}",
         page.text
     );
@@ -772,7 +772,7 @@ fn a_break_glass_link_works_once_is_audited_and_expires() {
     let page = browser.follow(&link);
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
-        page.text.contains(r#"<dd id="role">owner</dd>"#),
+        page.text.contains(r#"<span id="role">owner</span>"#),
         "{}",
         page.text
     );
@@ -915,7 +915,7 @@ fn admin_cli_sets_and_shows_oidc_settings_and_prints_a_one_time_login_link() {
     let page = browser.follow(&format!("{address}/admin/acme/login-link/{token}"));
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
-        page.text.contains(r#"<dd id="role">owner</dd>"#),
+        page.text.contains(r#"<span id="role">owner</span>"#),
         "{}",
         page.text
     );

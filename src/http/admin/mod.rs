@@ -9,6 +9,11 @@
 //!
 //! Both are `HttpOnly` and `SameSite=Lax` (Lax, so the IdP's top-level redirect to
 //! the callback carries the state cookie), and `Secure` when the public URL is https.
+//!
+//! The screens live in the submodules; `ui` is what they share.
+
+pub mod overview;
+pub mod ui;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -37,6 +42,7 @@ const STATE_TTL_SECS: u64 = 600;
 pub struct AdminSession {
     /// The tenant's slug.
     pub tenant: String,
+    pub tenant_id: crate::store::TenantId,
     pub subject: String,
     pub email: Option<String>,
     pub role: AdminRole,
@@ -76,7 +82,7 @@ impl AdminSession {
     }
 }
 
-fn app_state(req: &HttpRequest) -> web::Data<AppState> {
+pub(crate) fn app_state(req: &HttpRequest) -> web::Data<AppState> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
         .expect("startup registers AppState")
@@ -138,6 +144,7 @@ impl FromRequest for AdminSession {
                 return Err(login_required());
             };
             Ok(AdminSession {
+                tenant_id: crate::store::TenantId(s.tenant.id),
                 tenant: s.tenant.slug,
                 subject: s.subject,
                 email: s.email,
@@ -179,7 +186,7 @@ fn is_https(state: &AppState) -> bool {
     state.public_url.starts_with("https://")
 }
 
-fn audit_context(req: &HttpRequest) -> AuditContext {
+pub(crate) fn audit_context(req: &HttpRequest) -> AuditContext {
     AuditContext {
         // The peer, not X-Forwarded-For: a client can write that header itself.
         ip: req.peer_addr().map(|a| a.ip().to_string()),
@@ -445,32 +452,10 @@ pub async fn login_link(
     ))
 }
 
-#[derive(Template)]
-#[template(path = "admin/home.html")]
-struct HomePage<'a> {
-    tenant: &'a str,
-    subject: &'a str,
-    email: Option<&'a str>,
-    role: &'a str,
-    csrf: &'a str,
-}
-
-/// `GET /admin/{tenant}/`: who is signed in, and a way out. The real screens come later.
-pub async fn home(session: AdminSession) -> Result<HttpResponse, AdminError> {
-    let page = HomePage {
-        tenant: &session.tenant,
-        subject: &session.subject,
-        email: session.email.as_deref(),
-        role: session.role.as_str(),
-        csrf: session.csrf_token(),
-    };
-    html(StatusCode::OK, page.render()?)
-}
-
 #[derive(Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
 }
 
 /// `POST /admin/{tenant}/logout`: ends the session (A8).
