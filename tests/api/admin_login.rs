@@ -6,7 +6,7 @@
 //! The provider needs `npm ci --prefix tests/oidc`. Without it these tests skip with a
 //! message, unless `ROSTER_REQUIRE_OIDC_TESTS` is set (CI sets it), when they fail.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,6 +15,8 @@ use std::time::{Duration, SystemTime};
 use diesel::prelude::*;
 use roster::service::admin::{self, AdminRole, OidcSettings};
 use roster::store::admin::{admin_login_links, admin_sessions};
+
+use crate::browser::{csrf_of, host_of, Browser, Page};
 use serde_json::{json, Value};
 
 use crate::helpers::TestApp;
@@ -149,115 +151,12 @@ fn configure(app: &TestApp, issuer: &str, groups_claim: &str, jc_org: Option<&st
     admin::set_oidc(&mut conn, "acme", &settings, "tests").unwrap();
 }
 
-/// A user agent: a cookie jar per host:port, redirects followed by hand.
-struct Browser {
-    agent: ureq::Agent,
-    jar: HashMap<String, BTreeMap<String, String>>,
+trait SignIn {
+    fn sign_in(&mut self, app: &TestApp, account: &str) -> Page;
+    fn home(&mut self, app: &TestApp) -> Page;
 }
 
-#[derive(Debug)]
-struct Page {
-    url: String,
-    status: u16,
-    location: Option<String>,
-    text: String,
-}
-
-fn host_of(url: &str) -> String {
-    let u = oauth2::url::Url::parse(url).expect("url");
-    format!(
-        "{}:{}",
-        u.host_str().unwrap(),
-        u.port_or_known_default().unwrap()
-    )
-}
-
-impl Browser {
-    fn new() -> Self {
-        Self {
-            agent: ureq::AgentBuilder::new()
-                .redirects(0)
-                .timeout(Duration::from_secs(30))
-                .build(),
-            jar: HashMap::new(),
-        }
-    }
-
-    fn cookie(&self, url: &str, name: &str) -> Option<String> {
-        self.jar.get(&host_of(url))?.get(name).cloned()
-    }
-
-    fn request(
-        &mut self,
-        method: &str,
-        url: &str,
-        form: Option<&[(&str, &str)]>,
-        headers: &[(&str, &str)],
-    ) -> Page {
-        let host = host_of(url);
-        let mut request = self.agent.request(method, url);
-        if let Some(cookies) = self.jar.get(&host).filter(|c| !c.is_empty()) {
-            let header: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            request = request.set("Cookie", &header.join("; "));
-        }
-        for (k, v) in headers {
-            request = request.set(k, v);
-        }
-        let result = match form {
-            Some(fields) => request.send_form(fields),
-            None => request.call(),
-        };
-        let response = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {url}: {e}"),
-        };
-        for set in response.all("set-cookie") {
-            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            let attributes = attributes.to_ascii_lowercase();
-            let cookies = self.jar.entry(host.clone()).or_default();
-            if attributes.contains("max-age=0") || attributes.contains("1970") || value.is_empty() {
-                cookies.remove(name.trim());
-            } else {
-                cookies.insert(name.trim().to_owned(), value.to_owned());
-            }
-        }
-        let status = response.status();
-        let location = response.header("location").map(|l| {
-            oauth2::url::Url::parse(url)
-                .unwrap()
-                .join(l)
-                .unwrap()
-                .to_string()
-        });
-        Page {
-            url: url.to_owned(),
-            status,
-            location,
-            text: response.into_string().unwrap_or_default(),
-        }
-    }
-
-    fn get(&mut self, url: &str) -> Page {
-        self.request("GET", url, None, &[])
-    }
-
-    /// GETs `url` and follows redirects to the final page.
-    fn follow(&mut self, url: &str) -> Page {
-        let mut page = self.get(url);
-        for _ in 0..20 {
-            match (&page.status, &page.location) {
-                (300..=399, Some(next)) => {
-                    let next = next.clone();
-                    page = self.get(&next);
-                }
-                _ => return page,
-            }
-        }
-        panic!("too many redirects from {url}")
-    }
-
+impl SignIn for Browser {
     /// Starts roster's login and follows it through the provider as `account`.
     fn sign_in(&mut self, app: &TestApp, account: &str) -> Page {
         let start = self.get(&format!("{}/admin/acme/login", app.address));
@@ -290,15 +189,6 @@ fn audited(app: &TestApp, action: &str) -> Value {
         .find(|r| r.action == action)
         .unwrap_or_else(|| panic!("no {action} in the audit log"));
     serde_json::from_str(row.after_json.as_deref().unwrap_or("null")).unwrap()
-}
-
-fn csrf_of(page: &Page) -> String {
-    let at = page
-        .text
-        .find("name=\"csrf\" value=\"")
-        .expect("csrf field")
-        + 19;
-    page.text[at..].split('"').next().unwrap().to_owned()
 }
 
 fn stamp(t: SystemTime) -> String {

@@ -3,7 +3,9 @@
 mod helpers;
 
 mod admin_login;
+mod admin_screens;
 mod auth;
+mod browser;
 mod bulk;
 pub mod cli;
 mod concurrency;
