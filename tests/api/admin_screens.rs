@@ -45,3 +45,17 @@ fn a_tenant_that_never_connected_is_told_to_run_the_setup_wizard() {
         page.text
     );
 }
+
+#[test]
+fn logging_out_from_a_screen_ends_the_session() {
+    let app = TestApp::spawn();
+    let mut browser = Browser::owner(&app, "acme");
+    let page = browser.screen(&app, "acme", "");
+    let csrf = crate::browser::csrf_of(&page);
+
+    let out = browser.post_form(&format!("{}/admin/acme/logout", app.address), &csrf, &[]);
+
+    assert_eq!(out.status, 200, "{}", out.text);
+    let after = browser.get(&format!("{}/admin/acme/", app.address));
+    assert_eq!(after.status, 303);
+}
