@@ -8,7 +8,8 @@
 //     "clients": [{ "client_id", "client_secret", "redirect_uris": [...] }],
 //     "accounts": { "<login_hint>": { "email": ..., "groups": ..., ... } } }
 // An account's "_userinfo_only": ["groups"] keeps those claims out of the ID token.
-// Logins finish without a UI: the account is the authorization request's login_hint.
+// Logins finish without a UI when the authorization request carries a login_hint (the
+// account); without one (a browser) a minimal form asks for the account.
 // Every start makes a new RSA key with a new kid: restarting on the same port rotates keys.
 // Prints one JSON line {"issuer", "forge"} on stdout once both listen.
 import http from 'node:http';
@@ -78,12 +79,22 @@ async function startProvider(port) {
     const { prompt, params, session } = details;
     let result;
     if (prompt.name === 'login') {
-      if (!accounts[params.login_hint]) {
+      let account = params.login_hint;
+      // A browser's request carries no login_hint: a person types the account.
+      if (!account) {
+        if (ctx.method !== 'POST') {
+          ctx.type = 'html';
+          ctx.body = loginForm(ctx.path);
+          return undefined;
+        }
+        account = new URLSearchParams(await body(ctx.req)).get('account');
+      }
+      if (!accounts[account]) {
         ctx.status = 400;
-        ctx.body = `unknown account ${params.login_hint}`;
+        ctx.body = `unknown account ${account}`;
         return undefined;
       }
-      result = { login: { accountId: params.login_hint } };
+      result = { login: { accountId: account } };
     } else {
       const grant = details.grantId
         ? await provider.Grant.find(details.grantId)
@@ -100,6 +111,16 @@ async function startProvider(port) {
   });
   server.on('request', provider.callback());
   return issuer;
+}
+
+// The interactive sign-in page, for browser tests: one account field, one button.
+function loginForm(action) {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test IdP sign-in</title></head>
+<body><h1>Test IdP sign-in</h1>
+<form method="post" action="${action}">
+<label>Account <input name="account" autocomplete="username" autofocus required></label>
+<button type="submit">Sign in</button>
+</form></body></html>`;
 }
 
 // ---- the forge ---------------------------------------------------------------------
