@@ -53,14 +53,28 @@ function stepper(t) {
   });
 }
 
-// Picks the <option> whose text contains `text` (labels may carry extra words).
+// Picks the <option> whose text contains `text`, ignoring case (labels may carry
+// extra words).
 async function choose(select, text) {
   const value = await select.locator('option').evaluateAll(
-    (options, want) => options.find((o) => o.textContent.includes(want))?.value,
+    (options, want) => options.find((o) => o.textContent.toLowerCase().includes(want.toLowerCase()))?.value,
     text,
   );
   assert.ok(value !== undefined, `no option "${text}" in ${await select.innerHTML()}`);
   await select.selectOption(value);
+}
+
+// Waits for `selector`, reloading now and then: some screens show what background work
+// wrote (the sync log's writer batches its rows).
+async function waitWithReload(page, selector) {
+  for (const deadline = Date.now() + h.TIMEOUT; ;) {
+    try {
+      return await page.locator(selector).first().waitFor({ timeout: 2_000 });
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await page.reload();
+    }
+  }
 }
 
 // Submits a form by its submit button and waits for the page it leads to.
@@ -150,7 +164,7 @@ test('an admin connects JumpCloud and maps its group to a role, in the browser',
       const res = await fetch(`${world.base}/api/v1/tenants/${TENANT}/roles`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ slug: 'deployer', name: 'Deployer', description: 'Ships to production', priority: 10 }),
+        body: JSON.stringify({ slug: 'deployer', name: 'Deployer', description: 'Ships to production', priority: 10, privileged: true }),
       });
       assert.ok(res.ok, `creating the role by API: ${res.status} ${await res.text()}`);
       return;
@@ -160,6 +174,8 @@ test('an admin connects JumpCloud and maps its group to a role, in the browser',
     await form.locator('[name=name]').fill('Deployer');
     await form.locator('[name=description]').fill('Ships to production');
     await form.locator('[name=priority]').fill('10');
+    // Privileged: mapping it must ask for the typed confirmation.
+    await form.locator('[name=privileged]').check();
     await submit(page, form);
     await page.locator('main', { hasText: 'deployer' }).waitFor();
   });
@@ -169,7 +185,7 @@ test('an admin connects JumpCloud and maps its group to a role, in the browser',
     if (!(await open(page, 'mappings', s))) return;
     const form = page.locator('form#draft');
     await choose(form.locator('select[name=group]'), 'Engineering');
-    await choose(form.locator('select[name=role]'), 'Deployer');
+    await choose(form.locator('select[name=role]'), 'deployer');
     await submit(page, form);
     await page.locator('#impact', { hasText: /\+\s*1\b/ }).waitFor();
     await h.shoot(page, '11-mapping-preview');
@@ -181,9 +197,10 @@ test('an admin connects JumpCloud and maps its group to a role, in the browser',
     const form = page.locator('form#apply');
     const confirm = form.locator('input[name=confirm]');
     if (await confirm.count()) {
-      // The word to type is whatever the form says: its data-word, pattern, placeholder
-      // or the emphasised word of its label.
-      const word = await confirm.evaluate((el) => el.dataset.word || el.getAttribute('pattern')
+      // The word to type is whatever the form says: #confirm-word, or the input's
+      // data-word, pattern or placeholder, or the emphasised word of its label or form.
+      const word = await confirm.evaluate((el) => document.querySelector('#confirm-word')?.textContent
+        || el.dataset.word || el.getAttribute('pattern')
         || el.getAttribute('placeholder')
         || el.labels?.[0]?.querySelector('code, kbd, strong, b')?.textContent
         || el.closest('form').querySelector('code, kbd, strong, b')?.textContent || '');
@@ -192,8 +209,19 @@ test('an admin connects JumpCloud and maps its group to a role, in the browser',
     }
     await submit(page, form);
     assert.match(new URL(page.url()).pathname, new RegExp(`/admin/${TENANT}/change-sets/[^/]+$`));
-    // Small change-sets apply inline; a background one finishes within the timeout.
-    await page.locator('#change-set-state', { hasText: /applied|complete|done|succeeded/i }).waitFor();
+    // Small change-sets apply inline; a background one ("applying") is polled by
+    // reloading, as a person would, until it is applied or the timeout passes.
+    const state = page.locator('#change-set-state');
+    for (const deadline = Date.now() + h.TIMEOUT; ;) {
+      const now = (await state.textContent()).trim();
+      if (now !== 'applying') {
+        assert.equal(now, 'applied');
+        break;
+      }
+      assert.ok(Date.now() < deadline, 'the change-set is still applying');
+      await page.waitForTimeout(500);
+      await page.reload();
+    }
     await h.shoot(page, '12-change-set');
   });
 
@@ -252,7 +280,7 @@ test('every screen renders (and is photographed with SCREENSHOTS=1)', { timeout:
         if (path === null) return s.skip(`not present: the list screen for ${shot.slice(3)} (not merged yet)`);
       }
       if (!(await open(page, path, s))) return;
-      await page.locator(ready).first().waitFor();
+      await waitWithReload(page, ready);
       if (prepare) await prepare();
       assert.equal(await page.locator('.notice[role=alert]').count(), 0, 'the screen shows an error');
       await h.shoot(page, shot);

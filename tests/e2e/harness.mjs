@@ -32,6 +32,8 @@ const children = new Set();
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
+// Interrupted (Ctrl-C, a CI time-out): exit, so the handler above still runs.
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
 
 function startChild(cmd, args, env, logName, logDir) {
   const log = fs.createWriteStream(path.join(logDir, logName));
@@ -107,7 +109,9 @@ export async function start() {
     world.databaseUrl = `sqlite://${path.join(work, 'roster.db')}`;
     world.backend = 'sqlite';
   }
-  world.stops.push(() => fs.rmSync(work, { recursive: true, force: true }));
+  // E2E_KEEP=1 keeps roster's and the provider's logs for a post-mortem.
+  if (process.env.E2E_KEEP === '1') world.stops.push(() => console.error(`e2e: logs kept in ${work}`));
+  else world.stops.push(() => fs.rmSync(work, { recursive: true, force: true }));
   const env = {
     ROSTER_DATABASE_URL: world.databaseUrl,
     // The webhook screen's example endpoint is on loopback.
