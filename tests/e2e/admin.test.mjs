@@ -39,8 +39,9 @@ async function open(page, path, t) {
 }
 
 // Named steps of one test: after a failed step the rest skip instead of failing on
-// its consequences.
-function stepper(t) {
+// its consequences. A failure says where the browser was and what it showed, since CI
+// keeps only the log.
+function stepper(t, page) {
   let failed = null;
   return (name, fn) => t.test(name, async (s) => {
     if (failed) return s.skip(`an earlier step failed: ${failed}`);
@@ -48,6 +49,8 @@ function stepper(t) {
       return await fn(s);
     } catch (e) {
       failed = name;
+      const shown = await page.locator('body').innerText({ timeout: 1_000 }).catch(() => '(no page)');
+      e.message += `\n  browser at ${page.url()}, showing:\n${shown.slice(0, 800)}`;
       throw e;
     }
   });
@@ -98,8 +101,8 @@ test('a user whose groups map to no admin role is refused, naming their groups',
 });
 
 test('an admin connects JumpCloud and maps its group to a role, in the browser', { timeout: T }, async (t) => {
-  const step = stepper(t);
   const page = await h.newPage(world);
+  const step = stepper(t, page);
   owner = page;
   let setupOpen = false;
 
@@ -116,7 +119,10 @@ test('an admin connects JumpCloud and maps its group to a role, in the browser',
       made.token = world.cli('token', 'create', TENANT, '--name', 'e2e').trim().split('\n').pop();
       return;
     }
-    await submit(page, page.locator('form#create-token'));
+    const form = page.locator('form#create-token');
+    const name = form.locator('input[name=name]');
+    if (await name.count()) await name.fill('JumpCloud');
+    await submit(page, form);
     made.token = (await page.locator('#scim-token').textContent()).trim();
     assert.match(made.token, /^\S{20,}$/, 'a token, shown once');
     const baseUrl = (await page.locator('#scim-base-url').textContent()).trim();
