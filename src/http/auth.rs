@@ -20,12 +20,14 @@ pub struct Caller {
     token: String,
     base_url: String,
     correlation_id: String,
+    /// The TCP peer, recorded as the token's last-used address.
+    ip: Option<String>,
 }
 
 impl Caller {
     /// The caller's tenant scope, if the token is a live token of that tenant.
     pub fn authorize(&self, conn: &mut DbConnection) -> Result<Scope, ServiceError> {
-        let found = tenants::authenticate(conn, &self.slug, &self.token)?
+        let found = tenants::authenticate(conn, &self.slug, &self.token, self.ip.as_deref())?
             .ok_or(ServiceError::Unauthenticated)?;
         let scope = Scope {
             tenant: found.tenant,
@@ -64,6 +66,7 @@ impl FromRequest for Caller {
                 slug: slug.to_owned(),
                 token: token.to_owned(),
                 correlation_id,
+                ip: req.peer_addr().map(|a| a.ip().to_string()),
             }),
             _ => Err(ApiError::Unauthenticated),
         })

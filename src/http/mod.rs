@@ -66,6 +66,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/admin/{tenant}")
                 .service(resource("").route(web::get().to(admin::overview::show)))
                 .service(resource("/").route(web::get().to(admin::overview::show)))
+                .service(resource("/setup").route(web::get().to(admin::setup::show)))
+                .service(resource("/setup/token").route(web::post().to(admin::setup::token)))
+                .service(resource("/setup/status").route(web::get().to(admin::setup::poll)))
+                .service(resource("/credentials").route(web::get().to(admin::credentials::show)))
+                .service(
+                    resource("/credentials/tokens")
+                        .route(web::post().to(admin::credentials::create)),
+                )
+                .service(
+                    resource("/credentials/tokens/{id}/rotate")
+                        .route(web::post().to(admin::credentials::rotate)),
+                )
+                .service(
+                    resource("/credentials/tokens/{id}/revoke")
+                        .route(web::post().to(admin::credentials::revoke)),
+                )
+                .service(
+                    resource("/credentials/tokens/{id}/{end:complete|cancel}")
+                        .route(web::post().to(admin::credentials::end_rotation)),
+                )
                 .service(resource("/login").route(web::get().to(admin::login)))
                 .service(resource("/callback").route(web::get().to(admin::callback)))
                 .service(resource("/logout").route(web::post().to(admin::logout)))

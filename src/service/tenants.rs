@@ -122,6 +122,8 @@ fn create_token_as(
         created_at: now(),
         last_used_at: None,
         revoked_at: None,
+        last_used_ip: None,
+        replaces: replaces.map(str::to_owned),
     };
     write_transaction(conn, |c| {
         tokens::insert(c, &row)?;
@@ -146,7 +148,9 @@ pub fn token_json(t: &TokenRow) -> serde_json::Value {
         "hint": t.hint,
         "created_at": t.created_at,
         "last_used_at": t.last_used_at,
+        "last_used_ip": t.last_used_ip,
         "revoked_at": t.revoked_at,
+        "replaces": t.replaces,
     })
 }
 
@@ -183,6 +187,46 @@ pub fn revoke_token(
     }
 }
 
+/// Which end of a rotation (S4) to keep: completing revokes the replaced token,
+/// cancelling revokes the successor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationEnd {
+    Complete,
+    Cancel,
+}
+
+/// Ends the rotation whose successor is `successor_id`; returns the revoked token's id.
+pub fn end_rotation(
+    conn: &mut DbConnection,
+    slug: &str,
+    successor_id: &str,
+    end: RotationEnd,
+    actor: &Actor,
+) -> Result<String, ServiceError> {
+    let tenant_id = TenantId(tenant(conn, slug)?.id);
+    let successor = tokens::list(conn, &tenant_id)?
+        .into_iter()
+        .find(|t| t.id == successor_id && t.revoked_at.is_none())
+        .ok_or(ServiceError::NotFound { kind: "token" })?;
+    let Some(replaced) = successor.replaces.clone() else {
+        return Err(ServiceError::Conflict(
+            "this token is not part of a rotation".into(),
+        ));
+    };
+    write_transaction(conn, |c| {
+        tokens::clear_replaces(c, &tenant_id, successor_id)?;
+        let revoked = match end {
+            RotationEnd::Complete => replaced,
+            RotationEnd::Cancel => successor.id.clone(),
+        };
+        // The replaced token may be gone already (revoked by hand): nothing to do then.
+        match revoke_token(c, slug, &revoked, actor) {
+            Ok(()) | Err(ServiceError::NotFound { .. }) => Ok(revoked),
+            Err(e) => Err(e),
+        }
+    })
+}
+
 /// A SCIM token that opened its tenant.
 pub struct Authenticated {
     pub tenant: TenantId,
@@ -197,6 +241,7 @@ pub fn authenticate(
     conn: &mut DbConnection,
     slug: &str,
     secret: &str,
+    ip: Option<&str>,
 ) -> Result<Option<Authenticated>, StoreError> {
     let Some((token, tenant_id, activated)) =
         tokens::find_live_for_tenant(conn, slug, &digest(secret))?
@@ -204,8 +249,8 @@ pub fn authenticate(
         return Ok(None);
     };
     let now = now();
-    if is_stale(token.last_used_at.as_deref(), &now) {
-        tokens::touch(conn, &token.id, &now)?;
+    if is_stale(token.last_used_at.as_deref(), &now) || token.last_used_ip.as_deref() != ip {
+        tokens::touch(conn, &token.id, &now, ip)?;
     }
     Ok(Some(Authenticated {
         tenant: TenantId(tenant_id),

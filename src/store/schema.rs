@@ -36,6 +36,8 @@ diesel::table! {
         created_at -> Text,
         last_used_at -> Nullable<Text>,
         revoked_at -> Nullable<Text>,
+        last_used_ip -> Nullable<Text>,
+        replaces -> Nullable<Text>,
     }
 }
 

@@ -18,6 +18,11 @@ pub struct TokenRow {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// The client address of the last use (the TCP peer; a proxy's own address
+    /// behind a load balancer).
+    pub last_used_ip: Option<String>,
+    /// The token this one succeeds, while a rotation is in progress.
+    pub replaces: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &TokenRow) -> Result<(), StoreError> {
@@ -74,9 +79,33 @@ pub fn find_live_for_tenant(
         .optional()?)
 }
 
-pub fn touch(conn: &mut DbConnection, token_id: &str, now: &str) -> Result<(), StoreError> {
+pub fn touch(
+    conn: &mut DbConnection,
+    token_id: &str,
+    now: &str,
+    ip: Option<&str>,
+) -> Result<(), StoreError> {
     diesel::update(scim_tokens::table.filter(scim_tokens::id.eq(token_id)))
-        .set(scim_tokens::last_used_at.eq(now))
+        .set((
+            scim_tokens::last_used_at.eq(now),
+            scim_tokens::last_used_ip.eq(ip),
+        ))
         .execute(conn)?;
+    Ok(())
+}
+
+/// Ends a rotation: the successor no longer points at the token it replaced.
+pub fn clear_replaces(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    token_id: &str,
+) -> Result<(), StoreError> {
+    diesel::update(
+        scim_tokens::table
+            .filter(scim_tokens::tenant_id.eq(&tenant.0))
+            .filter(scim_tokens::id.eq(token_id)),
+    )
+    .set(scim_tokens::replaces.eq(None::<String>))
+    .execute(conn)?;
     Ok(())
 }

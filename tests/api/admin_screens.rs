@@ -1,6 +1,6 @@
 //! The admin UI's screens, driven over HTTP by a signed-in owner.
 
-use crate::browser::Browser;
+use crate::browser::{csrf_of, Browser, Page};
 use crate::helpers::TestApp;
 
 #[test]
@@ -51,11 +51,215 @@ fn logging_out_from_a_screen_ends_the_session() {
     let app = TestApp::spawn();
     let mut browser = Browser::owner(&app, "acme");
     let page = browser.screen(&app, "acme", "");
-    let csrf = crate::browser::csrf_of(&page);
+    let csrf = csrf_of(&page);
 
     let out = browser.post_form(&format!("{}/admin/acme/logout", app.address), &csrf, &[]);
 
     assert_eq!(out.status, 200, "{}", out.text);
     let after = browser.get(&format!("{}/admin/acme/", app.address));
     assert_eq!(after.status, 303);
+}
+
+fn new_token(browser: &mut Browser, app: &TestApp, path: &str) -> (Page, String) {
+    let page = browser.screen(app, "acme", "setup");
+    let csrf = csrf_of(&page);
+    let page = browser.post_form(
+        &format!("{}/admin/acme/{path}", app.address),
+        &csrf,
+        &[("name", "JumpCloud")],
+    );
+    assert_eq!(page.status, 200, "{}", page.text);
+    let token = Browser::text_of(&page, "scim-token").expect("the token is shown");
+    (page, token)
+}
+
+fn list_users_with(app: &TestApp, token: &str) -> u16 {
+    app.raw(
+        "GET",
+        &format!("{}/Users", app.base),
+        &[("Authorization", &format!("Bearer {token}"))],
+        None,
+        None,
+    )
+    .status
+}
+
+#[test]
+fn the_setup_wizard_shows_a_token_once_and_the_test_connection_arriving() {
+    let app = TestApp::spawn();
+    let mut browser = Browser::owner(&app, "acme");
+    let waiting = browser.screen(&app, "acme", "setup");
+    assert!(
+        waiting.text.contains("Waiting for the first request"),
+        "{}",
+        waiting.text
+    );
+    assert!(waiting
+        .text
+        .contains(&format!("{}/scim/v2/acme", app.address)));
+
+    let (_, token) = new_token(&mut browser, &app, "setup/token?idp=jumpcloud");
+    assert!(token.starts_with("rst_") || token.len() > 20, "{token}");
+    assert_eq!(list_users_with(&app, &token), 200);
+
+    let poll = browser.eventually(&app, "acme", "setup/status", |t| t.contains("data-done"));
+    assert!(
+        poll.text.contains("listed users (Test Connection)"),
+        "{}",
+        poll.text
+    );
+    let again = browser.screen(&app, "acme", "setup");
+    assert!(!again.text.contains(&token), "the token is shown once");
+}
+
+#[test]
+fn the_activate_test_user_shows_as_a_test_artifact_and_kept_users_link_to_their_page() {
+    let app = TestApp::spawn();
+    let test_user = app.create_user("jc-test@example.com");
+    app.delete(&format!("/Users/{test_user}"));
+    let kept = app.create_user("alice@example.com");
+    let mut browser = Browser::owner(&app, "acme");
+
+    let poll = browser.eventually(&app, "acme", "setup/status", |t| {
+        t.contains("deleted a user")
+    });
+
+    assert!(
+        poll.text.contains("test artifact, since deleted"),
+        "{}",
+        poll.text
+    );
+    assert!(
+        poll.text.contains(&format!(
+            "/admin/acme/users/{kept}\" data-arrived>alice@example.com"
+        )),
+        "{}",
+        poll.text
+    );
+}
+
+#[test]
+fn a_rotation_keeps_both_tokens_valid_until_it_is_completed() {
+    let app = TestApp::spawn();
+    let mut browser = Browser::owner(&app, "acme");
+    let page = browser.screen(&app, "acme", "credentials");
+    let csrf = csrf_of(&page);
+    let old_id = first_token_id(&page);
+
+    let rotated = browser.post_form(
+        &format!(
+            "{}/admin/acme/credentials/tokens/{old_id}/rotate",
+            app.address
+        ),
+        &csrf,
+        &[],
+    );
+    let successor = Browser::text_of(&rotated, "scim-token").expect("the successor is shown");
+    assert!(
+        rotated.text.contains("rotating: replaces"),
+        "{}",
+        rotated.text
+    );
+    assert_eq!(list_users_with(&app, &app.token), 200);
+    assert_eq!(list_users_with(&app, &successor), 200);
+
+    let successor_id = first_token_id(&rotated);
+    let done = browser.post_form(
+        &format!(
+            "{}/admin/acme/credentials/tokens/{successor_id}/complete",
+            app.address
+        ),
+        &csrf,
+        &[],
+    );
+    assert_eq!(done.status, 303);
+    assert_eq!(list_users_with(&app, &app.token), 401);
+    assert_eq!(list_users_with(&app, &successor), 200);
+    let actions = audit_actions(&app);
+    assert!(
+        actions.contains(&"scim_token.rotated".to_owned()),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"scim_token.rotation_completed".to_owned()));
+}
+
+#[test]
+fn cancelling_a_rotation_revokes_the_successor() {
+    let app = TestApp::spawn();
+    let mut browser = Browser::owner(&app, "acme");
+    let page = browser.screen(&app, "acme", "credentials");
+    let csrf = csrf_of(&page);
+    let old_id = first_token_id(&page);
+    let rotated = browser.post_form(
+        &format!(
+            "{}/admin/acme/credentials/tokens/{old_id}/rotate",
+            app.address
+        ),
+        &csrf,
+        &[],
+    );
+    let successor = Browser::text_of(&rotated, "scim-token").unwrap();
+
+    browser.post_form(
+        &format!(
+            "{}/admin/acme/credentials/tokens/{}/cancel",
+            app.address,
+            first_token_id(&rotated)
+        ),
+        &csrf,
+        &[],
+    );
+
+    assert_eq!(list_users_with(&app, &successor), 401);
+    assert_eq!(list_users_with(&app, &app.token), 200);
+}
+
+#[test]
+fn the_credentials_screen_shows_when_and_from_where_a_token_was_last_used() {
+    let app = TestApp::spawn();
+    app.get("/Users");
+    let mut browser = Browser::owner(&app, "acme");
+
+    let page = browser.screen(&app, "acme", "credentials");
+
+    assert!(page.text.contains("<td>127.0.0.1</td>"), "{}", page.text);
+    assert!(!page.text.contains("<td>never</td>"), "{}", page.text);
+}
+
+#[test]
+fn only_owners_change_tokens_and_viewers_see_no_forms() {
+    let app = TestApp::spawn();
+    let mut admin = Browser::with_role(&app, "acme", "admin");
+    let page = admin.screen(&app, "acme", "credentials");
+    assert!(!page.text.contains("Create token"), "{}", page.text);
+    let refused = admin.post_form(
+        &format!("{}/admin/acme/credentials/tokens", app.address),
+        &csrf_of(&page),
+        &[("name", "x")],
+    );
+    assert_eq!(refused.status, 403);
+
+    let mut owner = Browser::owner(&app, "acme");
+    let page = owner.screen(&app, "acme", "credentials");
+    let forged = owner.post_form(
+        &format!("{}/admin/acme/credentials/tokens", app.address),
+        "not-the-token",
+        &[("name", "x")],
+    );
+    assert_eq!(forged.status, 403, "a wrong CSRF token is refused");
+    assert!(page.text.contains("Create token"));
+}
+
+fn first_token_id(page: &Page) -> String {
+    let at = page.text.find("data-token-id=\"").expect("a token row") + 15;
+    page.text[at..].split('"').next().unwrap().to_owned()
+}
+
+fn audit_actions(app: &TestApp) -> Vec<String> {
+    let mut conn = app.store.connection().unwrap();
+    roster::service::admin::audit_log(&mut conn, "acme")
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect()
 }

@@ -138,6 +138,28 @@ impl Browser {
         browser
     }
 
+    /// A browser signed in to `tenant` with a lesser admin role (`admin`, `viewer`):
+    /// an owner's session, demoted in the database.
+    pub fn with_role(app: &TestApp, tenant: &str, role: &str) -> Self {
+        use diesel::prelude::*;
+        use roster::store::admin::admin_sessions;
+        let browser = Self::owner(app, tenant);
+        let mut conn = app.store.connection().unwrap();
+        diesel::update(admin_sessions::table)
+            .set(admin_sessions::role.eq(role))
+            .execute(&mut *conn)
+            .unwrap();
+        browser
+    }
+
+    /// The text of the element with this id (its first text, up to the next tag).
+    pub fn text_of(page: &Page, id: &str) -> Option<String> {
+        let at = page.text.find(&format!("id=\"{id}\""))?;
+        let start = at + page.text[at..].find('>')? + 1;
+        let end = start + page.text[start..].find('<')?;
+        Some(page.text[start..end].trim().to_owned())
+    }
+
     /// GETs an admin page until `ready` holds for its text (for what is written
     /// asynchronously, like the sync log), for up to 5 s.
     pub fn eventually(

@@ -12,7 +12,9 @@
 //!
 //! The screens live in the submodules; `ui` is what they share.
 
+pub mod credentials;
 pub mod overview;
+pub mod setup;
 pub mod ui;
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -1,0 +1,4 @@
+-- The credentials screen (S4) shows where a token was last used from, and pairs a
+-- rotated token with its successor until the rotation is completed or cancelled.
+ALTER TABLE scim_tokens ADD COLUMN last_used_ip TEXT;
+ALTER TABLE scim_tokens ADD COLUMN replaces TEXT;

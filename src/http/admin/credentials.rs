@@ -1,0 +1,236 @@
+//! S4 Credentials: the SCIM endpoint and its tokens (create, rotate with an overlap,
+//! complete or cancel the rotation, revoke). Token changes need the owner role.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::ui::{self, Chrome, Done};
+use super::{html, AdminSession, CsrfForm};
+use crate::http::error::AdminError;
+use crate::http::state::AppState;
+use crate::service::admin::AdminRole;
+use crate::service::tenants::{self, RotationEnd};
+use crate::store::tokens::TokenRow;
+
+/// A token row as the screens show it.
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub hint: String,
+    pub created: String,
+    pub last_used: String,
+    pub last_used_ip: String,
+    pub revoked: Option<String>,
+    /// While rotating: the hint of the token this one replaces.
+    pub replaces: Option<String>,
+}
+
+impl TokenView {
+    pub fn of(all: &[TokenRow]) -> Vec<TokenView> {
+        let mut views: Vec<TokenView> = all
+            .iter()
+            .map(|t| TokenView {
+                id: t.id.clone(),
+                name: t.name.clone(),
+                hint: t.hint.clone(),
+                created: ui::when(&t.created_at),
+                last_used: ui::when_or(t.last_used_at.as_deref(), "never"),
+                last_used_ip: t.last_used_ip.clone().unwrap_or_default(),
+                revoked: t.revoked_at.as_deref().map(ui::when),
+                replaces: t.replaces.as_ref().and_then(|old| {
+                    all.iter()
+                        .find(|o| &o.id == old && o.revoked_at.is_none())
+                        .map(|o| o.hint.clone())
+                }),
+            })
+            .collect();
+        // Live tokens first, newest first within each part.
+        views.reverse();
+        views.sort_by_key(|v| v.revoked.is_some());
+        views
+    }
+}
+
+/// A secret just created, shown on this response only.
+pub struct Revealed {
+    pub secret: String,
+    pub note: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "admin/credentials.html")]
+struct Page {
+    chrome: Chrome,
+    base_url: String,
+    tokens: Vec<TokenView>,
+    revealed: Option<Revealed>,
+}
+
+async fn render(
+    state: &AppState,
+    session: &AdminSession,
+    req: &HttpRequest,
+    revealed: Option<Revealed>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = session.tenant.clone();
+    let tokens = ui::read(state, session, req, move |c, _| {
+        tenants::list_tokens(c, &slug)
+    })
+    .await?;
+    let page = Page {
+        base_url: format!("{}/scim/v2/{}", state.public_url, session.tenant),
+        chrome: session.chrome("credentials"),
+        tokens: TokenView::of(&tokens),
+        revealed,
+    };
+    html(StatusCode::OK, page.render()?)
+}
+
+/// `GET /admin/{tenant}/credentials`.
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: AdminSession,
+) -> Result<HttpResponse, AdminError> {
+    render(&state, &session, &req, None).await
+}
+
+#[derive(Deserialize)]
+pub struct NewTokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// Creates a token as the owner; the caller shows the secret once.
+pub async fn create_token(
+    state: &AppState,
+    session: &AdminSession,
+    req: &HttpRequest,
+    form: &NewTokenForm,
+) -> Result<String, AdminError> {
+    let slug = session.tenant.clone();
+    let name = Some(form.name.trim().to_owned()).filter(|n| !n.is_empty());
+    ui::act(
+        state,
+        session,
+        req,
+        &form.csrf,
+        AdminRole::Owner,
+        "scim_token.created",
+        move |c, scope| {
+            let created = tenants::create_token(c, &slug, name.as_deref(), &scope.actor)?;
+            let after = tenants::token_json(&created.row);
+            Ok(Done::new(created.secret, None, Some(after)))
+        },
+    )
+    .await
+}
+
+/// `POST /admin/{tenant}/credentials/tokens`.
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: AdminSession,
+    form: web::Form<NewTokenForm>,
+) -> Result<HttpResponse, AdminError> {
+    let secret = create_token(&state, &session, &req, &form).await?;
+    let revealed = Revealed {
+        secret,
+        note: "Copy this token now: roster keeps only its digest and cannot show it again.",
+    };
+    render(&state, &session, &req, Some(revealed)).await
+}
+
+/// `POST /admin/{tenant}/credentials/tokens/{id}/rotate`: a successor that is valid
+/// alongside the old token until the rotation is completed.
+pub async fn rotate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: AdminSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AdminError> {
+    let id = path.into_inner().1;
+    let slug = session.tenant.clone();
+    let secret = ui::act(
+        &state,
+        &session,
+        &req,
+        &form.csrf,
+        AdminRole::Owner,
+        "scim_token.rotated",
+        move |c, scope| {
+            let created = tenants::rotate_token(c, &slug, &id, &scope.actor)?;
+            let after = tenants::token_json(&created.row);
+            Ok(Done::new(created.secret, None, Some(after)))
+        },
+    )
+    .await?;
+    let revealed = Revealed {
+        secret,
+        note: "Both tokens work until you complete the rotation. Put this one into your \
+               identity provider, check that requests arrive with it, then complete.",
+    };
+    render(&state, &session, &req, Some(revealed)).await
+}
+
+/// `POST …/tokens/{id}/complete` and `…/cancel`: ends the rotation whose successor is `id`.
+pub async fn end_rotation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: AdminSession,
+    path: web::Path<(String, String, String)>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AdminError> {
+    let (_, id, verb) = path.into_inner();
+    let (end, action) = match verb.as_str() {
+        "complete" => (RotationEnd::Complete, "scim_token.rotation_completed"),
+        _ => (RotationEnd::Cancel, "scim_token.rotation_cancelled"),
+    };
+    let slug = session.tenant.clone();
+    ui::act(
+        &state,
+        &session,
+        &req,
+        &form.csrf,
+        AdminRole::Owner,
+        action,
+        move |c, scope| {
+            let revoked = tenants::end_rotation(c, &slug, &id, end, &scope.actor)?;
+            let after = serde_json::json!({"successor": id, "revoked": revoked});
+            Ok(Done::new((), None, Some(after)))
+        },
+    )
+    .await?;
+    Ok(ui::see_other(&session, "credentials"))
+}
+
+/// `POST /admin/{tenant}/credentials/tokens/{id}/revoke`.
+pub async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: AdminSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AdminError> {
+    let id = path.into_inner().1;
+    let slug = session.tenant.clone();
+    ui::act(
+        &state,
+        &session,
+        &req,
+        &form.csrf,
+        AdminRole::Owner,
+        "scim_token.revoked",
+        move |c, scope| {
+            tenants::revoke_token(c, &slug, &id, &scope.actor)?;
+            Ok(Done::new((), Some(serde_json::json!({"id": id})), None))
+        },
+    )
+    .await?;
+    Ok(ui::see_other(&session, "credentials"))
+}
