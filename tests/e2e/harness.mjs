@@ -32,8 +32,15 @@ const children = new Set();
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
-// Interrupted (Ctrl-C, a CI time-out): exit, so the handler above still runs.
-for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(130));
+// Interrupted (Ctrl-C, a CI time-out): clean up what we can in 5 s (the temp dir, the
+// PostgreSQL database), then exit, so the handler above kills whatever is left.
+let current = null;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, async () => {
+    if (current) await Promise.race([stop(current), new Promise((r) => setTimeout(r, 5_000))]);
+    process.exit(130);
+  });
+}
 
 function startChild(cmd, args, env, logName, logDir) {
   const log = fs.createWriteStream(path.join(logDir, logName));
@@ -95,6 +102,7 @@ export async function start() {
   }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'roster-e2e-'));
   const world = { work, bin, stops: [] };
+  current = world;
 
   const admin = process.env.E2E_DATABASE_URL;
   if (admin) {
