@@ -264,7 +264,13 @@ test('every screen renders (and is photographed with SCREENSHOTS=1)', { timeout:
     const name = form.locator('input[name=name], input[name=description]');
     if (await name.count()) await name.first().fill('Deploy bot');
     await submit(page, form);
+    // A test event gives the detail screen a delivery to show (to a closed port: failing).
     await open(page, 'webhooks');
+    const test = page.locator('form[action$="/test"]');
+    if (await test.count()) {
+      await submit(page, test.first());
+      await open(page, 'webhooks');
+    }
   }
 
   // Follows the first link to a detail page that names `text`.
@@ -284,7 +290,7 @@ test('every screen renders (and is photographed with SCREENSHOTS=1)', { timeout:
     ['10-mappings', 'mappings', 'form#draft'],
     ['13-sync-log', 'sync-log', 'table#sync-log'],
     ['14-webhooks', 'webhooks', 'form#new-webhook', webhook],
-    ['15-webhook-detail', () => detail('webhooks', 'webhooks'), 'main h1'],
+    ['15-webhook-detail', () => detail('webhooks', 'webhooks'), 'dl#endpoint'],
     ['16-audit-log', 'audit', 'table#audit-log'],
   ];
   for (const [shot, where, ready, prepare] of screens) {
