@@ -86,6 +86,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/credentials/tokens/{id}/{end:complete|cancel}")
                         .route(web::post().to(admin::credentials::end_rotation)),
                 )
+                .service(resource("/users").route(web::get().to(admin::directory::users)))
+                .service(resource("/users/{id}").route(web::get().to(admin::directory::user)))
+                .service(resource("/groups").route(web::get().to(admin::directory::groups)))
+                .service(resource("/groups/{id}").route(web::get().to(admin::directory::group)))
                 .service(resource("/login").route(web::get().to(admin::login)))
                 .service(resource("/callback").route(web::get().to(admin::callback)))
                 .service(resource("/logout").route(web::post().to(admin::logout)))

@@ -142,6 +142,7 @@ impl Outbox {
                     body["previous_attributes"] = previous;
                 }
                 EventRow {
+                    subject_id: subject_of(draft.event_type, &body["data"]),
                     tenant_id: self.tenant.0.clone(),
                     sequence,
                     id,
@@ -155,6 +156,18 @@ impl Outbox {
         super::webhooks::fan_out(conn, &self.tenant, &rows)?;
         Ok(rows)
     }
+}
+
+/// The user or group an event is about: membership and role changes belong to the
+/// user's timeline, other user and group events to their resource's.
+fn subject_of(event_type: &str, data: &Value) -> Option<String> {
+    let id = match event_type {
+        "group.member_added" | "group.member_removed" => &data["member"]["id"],
+        "user.roles_changed" => &data["user"]["id"],
+        t if t.starts_with("user.") || t.starts_with("group.") => &data["id"],
+        _ => return None,
+    };
+    id.as_str().map(str::to_owned)
 }
 
 /// The previous values of the top-level attributes that differ between `old` and

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod bulk;
 pub mod change_sets;
+pub mod directory;
 pub mod events;
 pub mod groups;
 pub mod overview;

@@ -16,6 +16,8 @@ pub struct EventRow {
     pub event_type: String,
     pub occurred_at: String,
     pub body: String,
+    /// The user or group the event is about, for its timeline.
+    pub subject_id: Option<String>,
 }
 
 /// Reserves `count` sequence numbers for the tenant and returns the first. The UPDATE
@@ -33,7 +35,7 @@ pub fn reserve(conn: &mut DbConnection, tenant: &TenantId, count: i64) -> Result
 }
 
 pub fn insert(conn: &mut DbConnection, rows: &[EventRow]) -> Result<(), StoreError> {
-    // 6 binds a row: 1,000 rows stay far below both backends' bind limits.
+    // 7 binds a row: 1,000 rows stay far below both backends' bind limits.
     for chunk in rows.chunks(1000) {
         // Multi-row VALUES is per backend in diesel, not on the MultiConnection.
         let insert = diesel::insert_into(events::table).values(chunk);
@@ -64,6 +66,22 @@ pub fn page(
         query = query.filter(events::event_type.eq_any(types.to_vec()));
     }
     Ok(query.load(conn)?)
+}
+
+/// The newest events about one user or group, newest first.
+pub fn of_subject(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    subject_id: &str,
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
+    Ok(events::table
+        .filter(events::tenant_id.eq(&tenant.0))
+        .filter(events::subject_id.eq(subject_id))
+        .order(events::sequence.desc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)?)
 }
 
 /// Deletes up to `batch` events that occurred before `cutoff`; returns how many.

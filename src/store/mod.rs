@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod conn;
+pub mod directory;
 pub mod error;
 pub mod events;
 pub mod filter_sql;

@@ -167,6 +167,7 @@ diesel::table! {
         event_type -> Text,
         occurred_at -> Text,
         body -> Text,
+        subject_id -> Nullable<Text>,
     }
 }
 

@@ -263,3 +263,141 @@ fn audit_actions(app: &TestApp) -> Vec<String> {
         .map(|r| r.action)
         .collect()
 }
+
+fn role_and_mapping(app: &TestApp, slug: &str, group: &str) {
+    let r = app.api(
+        "POST",
+        "/roles",
+        Some(&serde_json::json!({"slug": slug, "name": slug, "priority": 10})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app.api(
+        "POST",
+        "/mappings",
+        Some(&serde_json::json!({"group": group, "role": slug})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+#[test]
+fn the_users_browser_searches_by_prefix_filters_and_pages() {
+    let app = TestApp::spawn();
+    for i in 0..55 {
+        app.create_user(&format!("user{i:02}@example.com"));
+    }
+    let carol = app.create_user("carol@example.com");
+    app.patch(
+        &format!("/Users/{carol}"),
+        &crate::helpers::patch_op(
+            serde_json::json!([{"op": "replace", "path": "active", "value": false}]),
+        ),
+    );
+    let mut browser = Browser::owner(&app, "acme");
+
+    let first = browser.screen(&app, "acme", "users");
+    assert!(first.text.contains("56 user(s)"), "{}", first.text);
+    assert_eq!(first.text.matches("data-user-id=").count(), 50);
+    let next = first
+        .text
+        .split("href=\"")
+        .find(|s| s.contains("rel=\"next\""))
+        .unwrap();
+    let next = next.split('"').next().unwrap().replace("&#38;", "&");
+    let second = browser.get(&format!("{}{next}", app.address));
+    assert_eq!(
+        second.text.matches("data-user-id=").count(),
+        6,
+        "{}",
+        second.text
+    );
+
+    let found = browser.screen(&app, "acme", "users?q=CAROL");
+    assert!(found.text.contains("1 user(s)"), "{}", found.text);
+    assert!(found.text.contains(&format!("data-user-id=\"{carol}\"")));
+    let inactive = browser.screen(&app, "acme", "users?active=false");
+    assert!(inactive.text.contains("1 user(s)"), "{}", inactive.text);
+    let without_role = browser.screen(&app, "acme", "users?role=none&active=true");
+    assert!(
+        without_role.text.contains("55 user(s)"),
+        "{}",
+        without_role.text
+    );
+}
+
+#[test]
+fn the_user_page_explains_roles_and_shows_groups_raw_json_and_a_timeline() {
+    let app = TestApp::spawn();
+    let alice = app.create_user("alice@example.com");
+    let eng = app.create_group("Engineering", &[&alice]);
+    role_and_mapping(&app, "editor", &eng);
+    let mut browser = Browser::owner(&app, "acme");
+
+    let page = browser.screen(&app, "acme", &format!("users/{alice}"));
+
+    assert!(
+        page.text.contains("<li data-role=\"editor\">"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("editor ← group Engineering"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains(&format!(
+        "href=\"/admin/acme/groups/{eng}\">Engineering</a>"
+    )));
+    assert!(
+        page.text
+            .contains("&#34;userName&#34;: &#34;alice@example.com&#34;"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("<code>user.created</code>"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("added to Engineering"), "{}", page.text);
+    assert!(page.text.contains("<code>user.roles_changed</code>"));
+
+    let by_role = browser.screen(&app, "acme", "users?role=editor");
+    assert!(by_role.text.contains("1 user(s)"), "{}", by_role.text);
+    let missing = browser.get(&format!("{}/admin/acme/users/nope", app.address));
+    assert_eq!(missing.status, 404);
+}
+
+#[test]
+fn the_groups_browser_shows_members_mappings_and_filters_mapped_groups() {
+    let app = TestApp::spawn();
+    let alice = app.create_user("alice@example.com");
+    let bob = app.create_user("bob@example.com");
+    let eng = app.create_group("Engineering", &[&alice, &bob]);
+    app.create_group("Sales", &[&bob]);
+    role_and_mapping(&app, "editor", &eng);
+    let mut browser = Browser::owner(&app, "acme");
+
+    let all = browser.screen(&app, "acme", "groups");
+    assert!(all.text.contains("2 group(s)"), "{}", all.text);
+    assert!(all
+        .text
+        .contains("<span class=\"badge good\">editor</span>"));
+    assert!(all.text.contains("<span class=\"badge\">unmapped</span>"));
+    let unmapped = browser.screen(&app, "acme", "groups?mapped=false");
+    assert!(unmapped.text.contains("1 group(s)") && unmapped.text.contains("Sales"));
+    let searched = browser.screen(&app, "acme", "groups?q=eng");
+    assert!(searched.text.contains("1 group(s)") && searched.text.contains("Engineering"));
+
+    let detail = browser.screen(&app, "acme", &format!("groups/{eng}"));
+    assert!(detail.text.contains("Members (2)"), "{}", detail.text);
+    assert!(detail
+        .text
+        .contains(&format!("href=\"/admin/acme/users/{alice}\">")));
+    assert!(
+        detail.text.contains("<code>group.created</code>"),
+        "{}",
+        detail.text
+    );
+    let members = browser.screen(&app, "acme", &format!("users?group={eng}"));
+    assert!(members.text.contains("2 user(s)"), "{}", members.text);
+}

@@ -13,6 +13,7 @@
 //! The screens live in the submodules; `ui` is what they share.
 
 pub mod credentials;
+pub mod directory;
 pub mod overview;
 pub mod setup;
 pub mod ui;

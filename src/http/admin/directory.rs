@@ -1,0 +1,351 @@
+//! S5 Users and S6 Groups: search, filters, keyset paging, and the detail pages (raw
+//! SCIM JSON, groups or members, effective roles with reasons, a timeline).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::ui::{self, Chrome};
+use super::{html, AdminSession};
+use crate::http::error::AdminError;
+use crate::http::state::AppState;
+use crate::service::directory::{
+    self, browse_groups, browse_users, group_detail, user_detail, GroupDetail, GroupItem, Listing,
+    UserItem,
+};
+use crate::store::directory::{GroupFilter, UserFilter};
+use crate::store::events::EventRow;
+
+/// One event of a user's or group's timeline.
+pub struct TimelineEntry {
+    pub at: String,
+    pub event_type: String,
+    pub actor: String,
+    pub summary: String,
+}
+
+impl TimelineEntry {
+    fn of(rows: &[EventRow]) -> Vec<Self> {
+        rows.iter()
+            .map(|row| {
+                let body: Value = serde_json::from_str(&row.body).unwrap_or_default();
+                let actor = format!(
+                    "{} {}",
+                    ui::text(&body["actor"]["kind"]),
+                    ui::text(&body["actor"]["id"])
+                );
+                TimelineEntry {
+                    at: ui::when(&row.occurred_at),
+                    event_type: row.event_type.clone(),
+                    actor: actor.trim().to_owned(),
+                    summary: summary(&row.event_type, &body),
+                }
+            })
+            .collect()
+    }
+}
+
+/// What changed, in a line.
+fn summary(event_type: &str, body: &Value) -> String {
+    let data = &body["data"];
+    let list = |v: &Value| -> String {
+        v.as_array()
+            .map(|a| a.iter().map(ui::text).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    };
+    match event_type {
+        "user.roles_changed" => {
+            let (added, removed) = (list(&data["added"]), list(&data["removed"]));
+            match (added.is_empty(), removed.is_empty()) {
+                (false, false) => format!("+{added} −{removed}"),
+                (false, true) => format!("+{added}"),
+                (true, false) => format!("−{removed}"),
+                (true, true) => String::new(),
+            }
+        }
+        "group.member_added" => format!("added to {}", ui::text(&data["group"]["displayName"])),
+        "group.member_removed" => {
+            format!("removed from {}", ui::text(&data["group"]["displayName"]))
+        }
+        _ => match body["previous_attributes"].as_object() {
+            Some(previous) if !previous.is_empty() => format!(
+                "changed {}",
+                previous.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            _ => String::new(),
+        },
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct UsersQuery {
+    q: Option<String>,
+    active: Option<String>,
+    role: Option<String>,
+    group: Option<String>,
+    after: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    chrome: Chrome,
+    q: String,
+    active: String,
+    role: String,
+    group: String,
+    role_slugs: Vec<String>,
+    listing: Listing<UserItem>,
+    next: Option<String>,
+}
+
+fn non_empty(v: &Option<String>) -> Option<String> {
+    v.as_ref()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// `GET /admin/{tenant}/users?q=&active=&role=&group=&after=`.
+pub async fn users(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: AdminSession,
+    query: web::Query<UsersQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let q = query.into_inner();
+    let (search, role, group, after) = (
+        non_empty(&q.q),
+        non_empty(&q.role),
+        non_empty(&q.group),
+        non_empty(&q.after),
+    );
+    let active = match q.active.as_deref() {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    };
+    let (s, r, g, a) = (search.clone(), role.clone(), group.clone(), after.clone());
+    let (listing, role_slugs) = ui::read(&state, &session, &req, move |c, scope| {
+        let filter = UserFilter {
+            search: s,
+            active,
+            role: directory::role_filter(c, &scope.tenant, r.as_deref())?,
+            group: g,
+        };
+        let listing = browse_users(c, &scope.tenant, &filter, a.as_deref())?;
+        let slugs = crate::store::roles::list_roles(c, &scope.tenant)?
+            .into_iter()
+            .map(|r| r.slug)
+            .collect::<Vec<_>>();
+        Ok((listing, slugs))
+    })
+    .await?;
+    let chrome = session.chrome("users");
+    let keep = format!(
+        "q={}&active={}&role={}&group={}",
+        ui::encode(search.as_deref().unwrap_or("")),
+        active.map_or("", |a| if a { "true" } else { "false" }),
+        ui::encode(role.as_deref().unwrap_or("")),
+        ui::encode(group.as_deref().unwrap_or("")),
+    );
+    let next = listing
+        .next_after
+        .as_ref()
+        .map(|after| chrome.href(&format!("users?{keep}&after={}", ui::encode(after))));
+    let page = UsersPage {
+        chrome,
+        q: search.unwrap_or_default(),
+        active: q.active.unwrap_or_default(),
+        role: role.unwrap_or_default(),
+        group: group.unwrap_or_default(),
+        role_slugs,
+        listing,
+        next,
+    };
+    html(StatusCode::OK, page.render()?)
+}
+
+/// A role held, with why.
+pub struct HeldRole {
+    pub slug: String,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/user.html")]
+struct UserPage {
+    chrome: Chrome,
+    id: String,
+    user_name: String,
+    display_name: String,
+    active: bool,
+    external_id: String,
+    created: String,
+    updated: String,
+    groups: Vec<(String, String)>,
+    roles: Vec<HeldRole>,
+    suspended: Vec<HeldRole>,
+    mode: String,
+    raw: String,
+    timeline: Vec<TimelineEntry>,
+}
+
+fn held(roles: &Value) -> Vec<HeldRole> {
+    roles
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| HeldRole {
+                    slug: ui::text(&r["slug"]),
+                    reasons: r["reasons"]
+                        .as_array()
+                        .map(|rs| rs.iter().map(|x| ui::text(&x["text"])).collect())
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `GET /admin/{tenant}/users/{id}`.
+pub async fn user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: AdminSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let id = path.into_inner().1;
+    let d = ui::read(&state, &session, &req, move |c, scope| {
+        user_detail(c, scope, &id)
+    })
+    .await?;
+    let raw = &d.raw;
+    let page = UserPage {
+        chrome: session.chrome("users"),
+        id: ui::text(&raw["id"]),
+        user_name: ui::text(&raw["userName"]),
+        display_name: ui::text(&raw["displayName"]),
+        active: raw["active"] != Value::Bool(false),
+        external_id: ui::text(&raw["externalId"]),
+        created: ui::when(&ui::text(&raw["meta"]["created"])),
+        updated: ui::when(&ui::text(&raw["meta"]["lastModified"])),
+        groups: d
+            .groups
+            .iter()
+            .map(|g| (g.group_id.clone(), g.display_name.clone()))
+            .collect(),
+        roles: held(&d.effective["roles"]),
+        suspended: held(&d.effective["suspended"]),
+        mode: ui::text(&d.effective["mode"]),
+        raw: ui::pretty(raw),
+        timeline: TimelineEntry::of(&d.timeline),
+    };
+    html(StatusCode::OK, page.render()?)
+}
+
+#[derive(Deserialize, Default)]
+pub struct GroupsQuery {
+    q: Option<String>,
+    mapped: Option<String>,
+    stale: Option<String>,
+    after: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/groups.html")]
+struct GroupsPage {
+    chrome: Chrome,
+    q: String,
+    mapped: String,
+    stale: bool,
+    stale_cutoff: String,
+    listing: Listing<GroupItem>,
+    next: Option<String>,
+}
+
+/// `GET /admin/{tenant}/groups?q=&mapped=&stale=&after=`.
+pub async fn groups(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: AdminSession,
+    query: web::Query<GroupsQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let q = query.into_inner();
+    let search = non_empty(&q.q);
+    let mapped = match q.mapped.as_deref() {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    };
+    let stale = q.stale.as_deref() == Some("1");
+    let stale_cutoff = crate::service::overview::stale_cutoff();
+    let filter = GroupFilter {
+        search: search.clone(),
+        mapped,
+        stale_before: stale.then(|| stale_cutoff.clone()),
+    };
+    let after = non_empty(&q.after);
+    let listing = ui::read(&state, &session, &req, move |c, scope| {
+        browse_groups(c, &scope.tenant, &filter, after.as_deref())
+    })
+    .await?;
+    let chrome = session.chrome("groups");
+    let keep = format!(
+        "q={}&mapped={}&stale={}",
+        ui::encode(search.as_deref().unwrap_or("")),
+        q.mapped.as_deref().map(ui::encode).unwrap_or_default(),
+        if stale { "1" } else { "" }
+    );
+    let next = listing
+        .next_after
+        .as_ref()
+        .map(|after| chrome.href(&format!("groups?{keep}&after={}", ui::encode(after))));
+    let page = GroupsPage {
+        chrome,
+        q: search.unwrap_or_default(),
+        mapped: q.mapped.unwrap_or_default(),
+        stale,
+        stale_cutoff,
+        listing,
+        next,
+    };
+    html(StatusCode::OK, page.render()?)
+}
+
+#[derive(Template)]
+#[template(path = "admin/group.html")]
+struct GroupPage {
+    chrome: Chrome,
+    d: GroupDetail,
+    created: String,
+    updated: String,
+    stale: bool,
+    raw: String,
+    timeline: Vec<TimelineEntry>,
+}
+
+/// `GET /admin/{tenant}/groups/{id}`.
+pub async fn group(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: AdminSession,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    let id = path.into_inner().1;
+    let d = ui::read(&state, &session, &req, move |c, scope| {
+        group_detail(c, scope, &id)
+    })
+    .await?;
+    let page = GroupPage {
+        chrome: session.chrome("groups"),
+        created: ui::when(&d.row.created_at),
+        updated: ui::when(&d.row.updated_at),
+        stale: d.row.updated_at < crate::service::overview::stale_cutoff(),
+        raw: ui::pretty(&d.raw),
+        timeline: TimelineEntry::of(&d.timeline),
+        d,
+    };
+    html(StatusCode::OK, page.render()?)
+}

@@ -1,0 +1,242 @@
+//! The admin's users and groups browsers (S5, S6): pages of rows with what the admin
+//! reads next to them (roles, groups, member counts, mappings), and the detail views.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::{roles, users, Scope, ServiceError};
+use crate::store::directory::{self, GroupFilter, RoleFilter, UserFilter};
+use crate::store::events::{self, EventRow};
+use crate::store::groups::{GroupRow, MemberRow};
+use crate::store::roles::{MappingRow, RoleRow};
+use crate::store::users::{MembershipRef, UserRow};
+use crate::store::{DbConnection, TenantId};
+
+/// Rows a browser page shows.
+pub const PAGE_SIZE: i64 = 50;
+/// Members and timeline entries a detail page shows.
+pub const DETAIL_ROWS: i64 = 100;
+
+pub struct UserItem {
+    pub row: UserRow,
+    pub email: Option<String>,
+    pub roles: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    /// The keyset position of the next page, when there is one.
+    pub next_after: Option<String>,
+}
+
+/// The role filter as the admin picks it: a role slug, or `none`.
+pub fn role_filter(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    slug: Option<&str>,
+) -> Result<Option<RoleFilter>, ServiceError> {
+    Ok(match slug {
+        None | Some("") => None,
+        Some("none") => Some(RoleFilter::None),
+        Some(slug) => {
+            let roles = crate::store::roles::list_roles(conn, tenant)?;
+            let id = roles
+                .into_iter()
+                .find(|r| r.slug == slug)
+                .map(|r| r.id)
+                .ok_or_else(roles::not_found_role)?;
+            Some(RoleFilter::Holds(id))
+        }
+    })
+}
+
+pub fn browse_users(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    filter: &UserFilter,
+    after: Option<&str>,
+) -> Result<Listing<UserItem>, ServiceError> {
+    let (rows, more) = directory::users_page(conn, tenant, filter, after, PAGE_SIZE)?;
+    let total = directory::users_count(conn, tenant, filter)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let slugs: HashMap<String, String> = crate::store::roles::list_roles(conn, tenant)?
+        .into_iter()
+        .map(|r| (r.id, r.slug))
+        .collect();
+    let mut roles_of: HashMap<String, Vec<String>> = HashMap::new();
+    for g in crate::store::roles::grants_of(conn, tenant, &ids)? {
+        let held = roles_of.entry(g.user_id).or_default();
+        let slug = slugs.get(&g.role_id).cloned().unwrap_or(g.role_id);
+        if !held.contains(&slug) {
+            held.push(slug);
+        }
+    }
+    let mut groups_of: HashMap<String, Vec<String>> = HashMap::new();
+    for m in crate::store::users::groups_of(conn, tenant, &ids)? {
+        groups_of
+            .entry(m.member_id)
+            .or_default()
+            .push(m.display_name);
+    }
+    let next_after = more
+        .then(|| rows.last().map(|r| r.user_name_folded.clone()))
+        .flatten();
+    let items = rows
+        .into_iter()
+        .map(|row| UserItem {
+            email: primary_email(&row.attributes),
+            roles: roles_of.remove(&row.id).unwrap_or_default(),
+            groups: groups_of.remove(&row.id).unwrap_or_default(),
+            row,
+        })
+        .collect();
+    Ok(Listing {
+        items,
+        total,
+        next_after,
+    })
+}
+
+/// The primary email, else the first.
+fn primary_email(attributes: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(attributes).ok()?;
+    let emails = v.get("emails")?.as_array()?;
+    emails
+        .iter()
+        .find(|e| e["primary"] == Value::Bool(true))
+        .or_else(|| emails.first())
+        .and_then(|e| e["value"].as_str())
+        .map(str::to_owned)
+}
+
+pub struct UserDetail {
+    pub raw: Value,
+    pub groups: Vec<MembershipRef>,
+    /// `roles::effective`: roles with reasons, and the suspended ones.
+    pub effective: Value,
+    pub timeline: Vec<EventRow>,
+}
+
+pub fn user_detail(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+) -> Result<UserDetail, ServiceError> {
+    let raw = users::get(conn, scope, id, true)?.body;
+    let groups = crate::store::users::groups_of(conn, &scope.tenant, &[id.to_owned()])?;
+    let effective = roles::effective(conn, &scope.tenant, id)?;
+    let timeline = events::of_subject(conn, &scope.tenant, id, DETAIL_ROWS)?;
+    Ok(UserDetail {
+        raw,
+        groups,
+        effective,
+        timeline,
+    })
+}
+
+pub struct GroupItem {
+    pub row: GroupRow,
+    pub members: i64,
+    pub roles: Vec<String>,
+    pub orphaned: bool,
+}
+
+pub fn browse_groups(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    filter: &GroupFilter,
+    after: Option<&str>,
+) -> Result<Listing<GroupItem>, ServiceError> {
+    let (rows, more) = directory::groups_page(conn, tenant, filter, after, PAGE_SIZE)?;
+    let total = directory::groups_count(conn, tenant, filter)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let counts: HashMap<String, i64> = directory::member_counts(conn, tenant, &ids)?
+        .into_iter()
+        .collect();
+    let (roles, mappings) = catalog(conn, tenant)?;
+    let next_after = more
+        .then(|| rows.last().map(|r| r.display_name_folded.clone()))
+        .flatten();
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let mine: Vec<&MappingRow> = mappings.iter().filter(|m| m.group_id == row.id).collect();
+            GroupItem {
+                members: counts.get(&row.id).copied().unwrap_or(0),
+                roles: mine
+                    .iter()
+                    .filter(|m| m.state == "active")
+                    .map(|m| slug_of(&roles, &m.role_id))
+                    .collect(),
+                orphaned: mine.iter().any(|m| m.state == "orphaned"),
+                row,
+            }
+        })
+        .collect();
+    Ok(Listing {
+        items,
+        total,
+        next_after,
+    })
+}
+
+fn catalog(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<(Vec<RoleRow>, Vec<MappingRow>), ServiceError> {
+    Ok((
+        crate::store::roles::list_roles(conn, tenant)?,
+        crate::store::roles::list_mappings(conn, tenant)?,
+    ))
+}
+
+fn slug_of(roles: &[RoleRow], id: &str) -> String {
+    roles
+        .iter()
+        .find(|r| r.id == id)
+        .map_or_else(|| id.to_owned(), |r| r.slug.clone())
+}
+
+pub struct GroupDetail {
+    pub row: GroupRow,
+    /// The group as SCIM serves it, without members (those are paged below).
+    pub raw: Value,
+    pub members: Vec<MemberRow>,
+    pub member_count: i64,
+    /// (role slug, mapping state, mapping id).
+    pub mappings: Vec<(String, String, String)>,
+    pub timeline: Vec<EventRow>,
+}
+
+pub fn group_detail(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+) -> Result<GroupDetail, ServiceError> {
+    let tenant = &scope.tenant;
+    let row = crate::store::groups::find(conn, tenant, id)?
+        .ok_or(ServiceError::NotFound { kind: "Group" })?;
+    let raw = super::groups::get(conn, scope, id, false)?.body;
+    let members = crate::store::groups::members_page(conn, tenant, id, None, Some(DETAIL_ROWS))?;
+    let member_count = directory::member_counts(conn, tenant, &[id.to_owned()])?
+        .first()
+        .map_or(0, |(_, n)| *n);
+    let (roles, mappings) = catalog(conn, tenant)?;
+    let mappings = mappings
+        .into_iter()
+        .filter(|m| m.group_id == id)
+        .map(|m| (slug_of(&roles, &m.role_id), m.state, m.id))
+        .collect();
+    let timeline = events::of_subject(conn, tenant, id, DETAIL_ROWS)?;
+    Ok(GroupDetail {
+        row,
+        raw,
+        members,
+        member_count,
+        mappings,
+        timeline,
+    })
+}
