@@ -655,3 +655,24 @@ pub fn unfinished(conn: &mut DbConnection) -> Result<Vec<(TenantId, String)>, Se
         .map(|row| (TenantId(row.tenant_id), row.id))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn preview_of(users: u64, role: Value) -> Value {
+        json!({"impact": {"users_affected": users, "roles": {"r": role}}})
+    }
+
+    #[test]
+    fn many_users_or_a_privileged_grant_need_the_typed_word() {
+        let plain = json!({"added": 50, "removed": 0, "privileged": false});
+        assert!(!needs_confirmation(&preview_of(50, plain.clone())));
+        assert!(needs_confirmation(&preview_of(51, plain)));
+        let granted = json!({"added": 1, "removed": 0, "privileged": true});
+        assert!(needs_confirmation(&preview_of(1, granted)));
+        // Taking a privileged role away is guarded by the lockout check instead.
+        let taken = json!({"added": 0, "removed": 3, "privileged": true});
+        assert!(!needs_confirmation(&preview_of(3, taken)));
+    }
+}

@@ -628,3 +628,85 @@ fn every_action_lands_in_the_audit_log() {
     assert_eq!(before["slug"], "spare");
     assert_eq!(*after, Value::Null);
 }
+
+#[test]
+fn a_privileged_default_role_is_confirmed_on_a_preview_first() {
+    let app = TestApp::spawn();
+    role(&app, "admin", 10, true);
+    let alice = app.create_user("alice@example.com");
+    let (mut browser, csrf) = owner(&app);
+    let settings = [("mode", "union"), ("default_role", "admin")];
+
+    let preview = post(&app, &mut browser, &csrf, "role-settings", &settings);
+
+    assert_eq!(preview.status, 200, "{}", preview.text);
+    assert!(
+        preview.text.contains("default role → admin"),
+        "{}",
+        preview.text
+    );
+    assert!(preview.text.contains(r#"name="confirm""#));
+    assert!(roles_of(&app, &alice).is_empty(), "not applied yet");
+    let operations = hidden(&preview, "operations");
+    let refused = post(
+        &app,
+        &mut browser,
+        &csrf,
+        "mappings/apply",
+        &[("operations", &operations), ("confirm", "yes")],
+    );
+    assert_eq!(refused.status, 422);
+    assert!(roles_of(&app, &alice).is_empty());
+    submit(
+        &app,
+        &mut browser,
+        &csrf,
+        "mappings/apply",
+        &[("operations", &operations), ("confirm", "APPLY")],
+    );
+    assert_eq!(roles_of(&app, &alice), ["admin"]);
+    let settings = app.api("GET", "/role-settings", None).body;
+    assert_eq!(settings["default_role"], "admin");
+}
+
+#[test]
+fn a_change_set_recomputed_in_the_background_shows_its_progress() {
+    let app = TestApp::spawn_with(|s| s.change_set_inline_limit = 1);
+    role(&app, "member", 10, false);
+    let alice = app.create_user("alice@example.com");
+    let bob = app.create_user("bob@example.com");
+    let group = app.create_group("Staff", &[&alice, &bob]);
+    let (mut browser, csrf) = owner(&app);
+
+    let preview = post(
+        &app,
+        &mut browser,
+        &csrf,
+        "mappings/preview",
+        &[("op", "add"), ("group", &group), ("role", "member")],
+    );
+    assert!(preview.text.contains("recomputed in the background"));
+    let applied = submit(
+        &app,
+        &mut browser,
+        &csrf,
+        "mappings/apply",
+        &[("op", "add"), ("group", &group), ("role", "member")],
+    );
+    assert!(
+        applied.text.contains("/ 2 users recomputed"),
+        "{}",
+        applied.text
+    );
+
+    let path = format!("change-sets/{}", change_set_id(&applied));
+    let done = browser.eventually(&app, "acme", &path, |text| {
+        text.contains(r#"class="badge good">applied</span>"#)
+    });
+    assert!(
+        done.text.contains("2 / 2 users recomputed"),
+        "{}",
+        done.text
+    );
+    assert_eq!(roles_of(&app, &bob), ["member"]);
+}
