@@ -618,12 +618,15 @@ fn every_action_lands_in_the_audit_log() {
     assert_eq!(before["name"], "spare");
     assert_eq!(after["name"], "Spare");
     let (_, before, after) = find("role_settings.updated");
-    assert_eq!(before["mode"], "union");
+    assert_eq!(before["settings"]["mode"], "union");
     assert_eq!(after["settings"]["mode"], "highest_priority");
     assert!(after["change_set"]["id"]
         .as_str()
         .unwrap()
         .starts_with("cs_"));
+    let (_, before, after) = find("role.reordered");
+    assert_eq!(before["priorities"], json!({"member": 10, "spare": 20}));
+    assert_eq!(after["priorities"], json!({"member": 20, "spare": 10}));
     let (_, before, after) = find("role.deleted");
     assert_eq!(before["slug"], "spare");
     assert_eq!(*after, Value::Null);

@@ -575,18 +575,33 @@ async fn apply_or_confirm(
         AdminRole::Admin,
         action,
         move |c, scope| {
-            let before = change_sets::settings_json(c, &scope.tenant)?;
+            let before = role_state(c, scope)?;
             let set = change_sets::apply_confirmed(c, scope, request, None, "", limit, &now())?;
-            let after = json!({
-                "settings": change_sets::settings_json(c, &scope.tenant)?,
-                "change_set": set,
-            });
+            let mut after = role_state(c, scope)?;
+            after["change_set"] = set;
             Ok(Done::new((), Some(before), Some(after)))
         },
     )
     .await?;
     state.change_sets.notify_one();
     Ok(ui::see_other(session, "roles"))
+}
+
+/// What the roles screen's change-sets change, for their audit rows: the settings and
+/// every role's priority.
+fn role_state(
+    c: &mut crate::store::DbConnection,
+    scope: &crate::service::Scope,
+) -> Result<Value, ServiceError> {
+    let priorities: serde_json::Map<String, Value> =
+        role_views(&roles::list_roles(c, &scope.tenant)?)
+            .into_iter()
+            .map(|r| (r.slug, json!(r.priority)))
+            .collect();
+    Ok(json!({
+        "settings": change_sets::settings_json(c, &scope.tenant)?,
+        "priorities": priorities,
+    }))
 }
 
 // ----- S8 Mapping editor ------------------------------------------------------------
@@ -608,6 +623,8 @@ struct MappingsPage {
     chrome: Chrome,
     mappings: Vec<MappingView>,
     groups: Vec<(String, String)>,
+    /// The picker shows only the first groups by name.
+    groups_truncated: bool,
     roles: Vec<RoleView>,
     change_sets: Vec<ChangeSetView>,
 }
@@ -665,6 +682,7 @@ pub async fn mappings(
     let page = MappingsPage {
         chrome: session.chrome("mappings"),
         mappings,
+        groups_truncated: groups.len() as i64 >= groups::PICKER_LIMIT,
         groups,
         roles,
         change_sets,
