@@ -19,6 +19,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, Resource};
 use tracing_actix_web::RequestId;
 
+use self::admin::mapping;
 use self::api::{credentials, logs, openapi, roles, webhooks};
 use self::error::ApiError;
 use self::scim::{discovery, resources};
@@ -93,7 +94,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/login").route(web::get().to(admin::login)))
                 .service(resource("/callback").route(web::get().to(admin::callback)))
                 .service(resource("/logout").route(web::post().to(admin::logout)))
-                .service(resource("/login-link/{token}").route(web::get().to(admin::login_link))),
+                .service(resource("/login-link/{token}").route(web::get().to(admin::login_link)))
+                .service(
+                    resource("/roles")
+                        .route(web::get().to(mapping::roles))
+                        .route(web::post().to(mapping::create_role)),
+                )
+                .service(resource("/roles/{slug}").route(web::post().to(mapping::update_role)))
+                .service(
+                    resource("/roles/{slug}/delete").route(web::post().to(mapping::delete_role)),
+                )
+                .service(resource("/roles/{slug}/move").route(web::post().to(mapping::move_role)))
+                .service(resource("/role-settings").route(web::post().to(mapping::role_settings)))
+                .service(resource("/mappings").route(web::get().to(mapping::mappings)))
+                .service(resource("/mappings/preview").route(web::post().to(mapping::preview)))
+                .service(resource("/mappings/apply").route(web::post().to(mapping::apply)))
+                .service(resource("/change-sets/{id}").route(web::get().to(mapping::change_set)))
+                .service(
+                    resource("/change-sets/{id}/revert/preview")
+                        .route(web::post().to(mapping::revert_preview)),
+                )
+                .service(
+                    resource("/change-sets/{id}/revert").route(web::post().to(mapping::revert)),
+                ),
         )
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::openapi)))
         .service(

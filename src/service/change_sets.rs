@@ -322,6 +322,48 @@ pub fn preview(
     })
 }
 
+/// More affected users than this need a typed confirmation in the admin UI (S8).
+pub const CONFIRM_ABOVE_USERS: u64 = 50;
+
+/// The word an admin types to confirm a large or privileged change-set.
+pub const CONFIRM_WORD: &str = "APPLY";
+
+/// Whether a preview needs the typed confirmation: more than
+/// [`CONFIRM_ABOVE_USERS`] users affected, or a privileged role granted to anyone.
+pub fn needs_confirmation(preview: &Value) -> bool {
+    let impact = &preview["impact"];
+    let many = impact["users_affected"].as_u64().unwrap_or(0) > CONFIRM_ABOVE_USERS;
+    let privileged_grant = impact["roles"].as_object().is_some_and(|roles| {
+        roles
+            .values()
+            .any(|r| r["privileged"] == json!(true) && r["added"].as_u64().unwrap_or(0) > 0)
+    });
+    many || privileged_grant
+}
+
+/// Applies `request` (or reverts `revert_of` when set, with the inverse operations)
+/// only if its impact, previewed in the same transaction, needs no confirmation or
+/// `confirm` is [`CONFIRM_WORD`]: what the admin saw cannot have grown unconfirmed.
+pub fn apply_confirmed(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    request: Request,
+    revert_of: Option<&str>,
+    confirm: &str,
+    inline_limit: usize,
+    now: &str,
+) -> Result<Value, ServiceError> {
+    write_transaction(conn, |c| {
+        let preview = preview(c, scope, &request.operations, inline_limit)?;
+        if needs_confirmation(&preview) && confirm.trim() != CONFIRM_WORD {
+            return Err(invalid(format!(
+                "this change-set needs confirmation: type {CONFIRM_WORD}"
+            )));
+        }
+        apply(c, scope, request, revert_of, inline_limit, now)
+    })
+}
+
 /// `POST /change-sets`: applies the operations as one change-set. Up to
 /// `inline_limit` affected users are recomputed in this transaction; beyond that the
 /// mappings commit now and the users are recomputed in the background, in batches.
@@ -612,4 +654,25 @@ pub fn unfinished(conn: &mut DbConnection) -> Result<Vec<(TenantId, String)>, Se
         .into_iter()
         .map(|row| (TenantId(row.tenant_id), row.id))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn preview_of(users: u64, role: Value) -> Value {
+        json!({"impact": {"users_affected": users, "roles": {"r": role}}})
+    }
+
+    #[test]
+    fn many_users_or_a_privileged_grant_need_the_typed_word() {
+        let plain = json!({"added": 50, "removed": 0, "privileged": false});
+        assert!(!needs_confirmation(&preview_of(50, plain.clone())));
+        assert!(needs_confirmation(&preview_of(51, plain)));
+        let granted = json!({"added": 1, "removed": 0, "privileged": true});
+        assert!(needs_confirmation(&preview_of(1, granted)));
+        // Taking a privileged role away is guarded by the lockout check instead.
+        let taken = json!({"added": 0, "removed": 3, "privileged": true});
+        assert!(!needs_confirmation(&preview_of(3, taken)));
+    }
 }

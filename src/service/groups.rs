@@ -480,3 +480,14 @@ pub fn get_streaming(
         Ok(())
     })
 }
+
+/// Most groups a picker lists; beyond that a tenant is better served by search.
+pub const PICKER_LIMIT: i64 = 5_000;
+
+/// Groups as (id, display name), by name, for pickers (the mapping editor's draft).
+pub fn names(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<Vec<(String, String)>, ServiceError> {
+    Ok(groups::names(conn, tenant, PICKER_LIMIT)?)
+}

@@ -63,7 +63,7 @@ impl Catalog {
     }
 }
 
-pub(super) fn invalid(detail: impl Into<String>) -> ServiceError {
+pub fn invalid(detail: impl Into<String>) -> ServiceError {
     ServiceError::Invalid(Invalid::new(ScimType::InvalidValue, detail))
 }
 

@@ -266,3 +266,17 @@ pub fn list(
 ) -> Result<Page<GroupRow>, StoreError> {
     super::raw::page(conn, "groups", tenant, filter, order, window)
 }
+
+/// Up to `limit` groups as (id, display name), by name: what a picker offers.
+pub fn names(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    limit: i64,
+) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(groups::table
+        .filter(groups::tenant_id.eq(&tenant.0))
+        .order((groups::display_name_folded, groups::id))
+        .select((groups::id, groups::display_name))
+        .limit(limit)
+        .load(conn)?)
+}

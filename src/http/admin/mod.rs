@@ -14,6 +14,7 @@
 
 pub mod credentials;
 pub mod directory;
+pub mod mapping;
 pub mod overview;
 pub mod setup;
 pub mod ui;
