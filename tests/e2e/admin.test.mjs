@@ -131,12 +131,21 @@ test('an admin connects JumpCloud and maps its group to a role, in the browser',
   });
 
   await step('push a user and a group as JumpCloud does, and see them arrive live', async () => {
+    // The live section stops polling once it has shown a first request, and the sync
+    // log it reads is written in batches: a poll landing mid-burst would show only part
+    // of it. So the page's polls are held (not answered for it) from just after one poll
+    // until the whole burst is readable, whatever the machine's speed.
+    let release = () => {};
+    const isPoll = (u) => u.pathname.endsWith('/setup/status');
     if (setupOpen) {
       // Marks this document: a reload would lose the mark.
       await page.evaluate(() => { window.e2eNoReload = true; });
-      // The live section stops polling once it has shown a first request, so the burst
-      // goes out right after a poll, to land in the sync log before the next one.
-      await page.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/setup/status'));
+      await page.waitForResponse((r) => isPoll(new URL(r.url())));
+      const held = new Promise((resolve) => { release = resolve; });
+      await page.route(isPoll, async (route) => {
+        await held;
+        await route.continue();
+      });
     }
     // JumpCloud's Test Connection, then its user and group pushes.
     const [, user, group] = await Promise.all([
@@ -159,10 +168,20 @@ test('an admin connects JumpCloud and maps its group to a role, in the browser',
     made.groupId = group.id;
     if (setupOpen) {
       const live = page.locator('#first-request');
+      const pollUrl = await live.getAttribute('data-poll');
+      for (const deadline = Date.now() + h.TIMEOUT; ;) {
+        const text = await (await page.request.get(pollUrl)).text();
+        if (text.includes('jdoe@acme.example') && text.includes('Engineering')) break;
+        assert.ok(Date.now() < deadline, `the burst never showed in the setup status:\n${text}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(await live.locator('[data-done]').count(), 0, 'nothing was shown before the burst');
+      release();
       await live.locator('[data-done]').first().waitFor({ state: 'attached' });
       await live.filter({ hasText: 'jdoe@acme.example' }).waitFor();
       await live.filter({ hasText: 'Engineering' }).waitFor();
       assert.equal(await page.evaluate(() => window.e2eNoReload), true, 'the setup page was not reloaded');
+      await page.unroute(isPoll);
       await h.shoot(page, '03-setup');
     }
     // Membership comes as JumpCloud sends it: a PATCH adding members.
