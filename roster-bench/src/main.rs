@@ -13,6 +13,7 @@ use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use serde_json::{json, Value};
 
+mod admin;
 mod query;
 
 #[derive(Parser)]
@@ -123,6 +124,37 @@ enum Command {
         #[arg(long)]
         json: Option<String>,
     },
+    /// Every admin UI page on a loaded directory, timed by the server (`Server-Timing`)
+    /// and by the client. Users, groups and sync-log rows go straight into the
+    /// database; roles and mappings through the application API.
+    Admin {
+        /// roster's address, e.g. http://127.0.0.1:8080
+        #[arg(long)]
+        server: String,
+        #[arg(long, default_value = "bench")]
+        tenant: String,
+        #[arg(long)]
+        database_url: String,
+        /// A break-glass link from `roster admin login-link`.
+        #[arg(long)]
+        login_link: String,
+        /// An admin API key of the tenant.
+        #[arg(long)]
+        key: String,
+        #[arg(long, default_value_t = 100_000)]
+        users: usize,
+        #[arg(long, default_value_t = 1_000)]
+        groups: usize,
+        #[arg(long, default_value_t = 100_000)]
+        log_rows: usize,
+        /// Timed requests per page.
+        #[arg(long, default_value_t = 50)]
+        samples: usize,
+        #[arg(long, default_value = "server")]
+        label: String,
+        #[arg(long)]
+        json: Option<String>,
+    },
     /// Serve an empty actix-web handler on 127.0.0.1:PORT until killed: the HTTP floor.
     FloorServer {
         #[arg(long)]
@@ -178,6 +210,7 @@ impl Phase {
             "ops_per_sec": self.throughput(),
             "p50_ms": self.percentile(50.0),
             "p99_ms": self.percentile(99.0),
+            "max_ms": self.percentile(100.0),
         })
     }
 }
@@ -307,6 +340,37 @@ fn main() {
                 std::process::exit(1);
             }
             return;
+        }
+        Command::Admin {
+            server,
+            tenant,
+            database_url,
+            login_link,
+            key,
+            users,
+            groups,
+            log_rows,
+            samples,
+            label,
+            json,
+        } => {
+            let server = server.trim_end_matches('/').to_owned();
+            let api = Client {
+                base: format!("{server}/api/v1/tenants/{tenant}"),
+                token: Some(key),
+            };
+            let phases = admin::run(&admin::Setup {
+                server: &server,
+                tenant: &tenant,
+                database_url: &database_url,
+                login_link: &login_link,
+                api: &api,
+                users,
+                groups,
+                log_rows,
+                samples,
+            });
+            (label, json, phases)
         }
         Command::FloorServer { port } => {
             floor_server(port).expect("floor server");

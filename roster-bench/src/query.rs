@@ -19,7 +19,7 @@ use super::{encode, run_phase, Client, Phase};
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// A direct connection to roster's database.
-enum Db {
+pub(super) enum Db {
     Sqlite(SqliteConnection),
     Pg(PgConnection),
 }
@@ -49,7 +49,7 @@ struct N {
 }
 
 impl Db {
-    fn open(url: &str) -> Db {
+    pub(super) fn open(url: &str) -> Db {
         match url.strip_prefix("sqlite://") {
             Some(path) => {
                 let mut c = SqliteConnection::establish(path).expect("open SQLite");
@@ -61,7 +61,7 @@ impl Db {
         }
     }
 
-    fn exec(&mut self, sql: &str) {
+    pub(super) fn exec(&mut self, sql: &str) {
         match self {
             Db::Sqlite(c) => c.batch_execute(sql),
             Db::Pg(c) => c.batch_execute(sql),
@@ -69,7 +69,7 @@ impl Db {
         .unwrap_or_else(|e| panic!("{e}\n{sql}"));
     }
 
-    fn strings(&mut self, sql: &str) -> Vec<String> {
+    pub(super) fn strings(&mut self, sql: &str) -> Vec<String> {
         let rows: Vec<One> = match self {
             Db::Sqlite(c) => diesel::sql_query(sql).load(c),
             Db::Pg(c) => diesel::sql_query(sql).load(c),
@@ -78,7 +78,7 @@ impl Db {
         rows.into_iter().map(|r| r.s).collect()
     }
 
-    fn count(&mut self, sql: &str) -> i64 {
+    pub(super) fn count(&mut self, sql: &str) -> i64 {
         let rows: Vec<N> = match self {
             Db::Sqlite(c) => diesel::sql_query(sql).load(c),
             Db::Pg(c) => diesel::sql_query(sql).load(c),
@@ -87,13 +87,13 @@ impl Db {
         rows.first().map_or(0, |r| r.n)
     }
 
-    fn is_pg(&self) -> bool {
+    pub(super) fn is_pg(&self) -> bool {
         matches!(self, Db::Pg(_))
     }
 }
 
 /// The id of user `i`: UUID-shaped lower-case hex, in `i` order.
-fn user_id(i: usize) -> String {
+pub(super) fn user_id(i: usize) -> String {
     format!("{i:08x}-0000-4000-8000-{i:012x}")
 }
 
@@ -102,7 +102,7 @@ fn email(i: usize) -> String {
 }
 
 /// Writes users `from..to` of the tenant, in batches of 100k, one transaction each.
-fn load(db: &mut Db, tenant: &str, from: usize, to: usize) {
+pub(super) fn load(db: &mut Db, tenant: &str, from: usize, to: usize) {
     let mut start = from;
     while start < to {
         let end = (start + 100_000).min(to);

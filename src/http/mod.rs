@@ -294,6 +294,14 @@ pub async fn access_log(
     if let Some(state) = &state {
         state.metrics.observe(&route, &method, status, elapsed);
     }
+    if path.starts_with("/admin/") {
+        // The admin pages' render-time budget is checked against this (BENCHMARKS.md).
+        let timing = format!("app;dur={:.3}", elapsed.as_secs_f64() * 1000.0);
+        if let Ok(value) = HeaderValue::from_str(&timing) {
+            res.headers_mut()
+                .insert(HeaderName::from_static("server-timing"), value);
+        }
+    }
     let tenant = path
         .strip_prefix("/scim/v2/")
         .and_then(|rest| rest.split('/').next())
