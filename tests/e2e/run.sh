@@ -2,7 +2,8 @@
 # Runs the browser tests against the prebuilt target/debug/roster (or $ROSTER_BIN):
 #   tests/e2e/run.sh [sqlite|postgres]
 # postgres needs a server where databases may be created, in $E2E_DATABASE_URL or
-# $PG_URL. SCREENSHOTS=1 rewrites docs/screenshots/. Ends with a one-line summary.
+# $PG_URL. SCREENSHOTS=1 rewrites docs/screenshots/; E2E_REQUIRE_ALL_SCREENS=1 fails on
+# a missing screen instead of skipping it. Ends with a one-line summary.
 set -euo pipefail
 cd "$(dirname "$0")"
 backend=${1:-sqlite}
