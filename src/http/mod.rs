@@ -69,7 +69,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/login").route(web::get().to(admin::login)))
                 .service(resource("/callback").route(web::get().to(admin::callback)))
                 .service(resource("/logout").route(web::post().to(admin::logout)))
-                .service(resource("/login-link/{token}").route(web::get().to(admin::login_link))),
+                .service(resource("/login-link/{token}").route(web::get().to(admin::login_link)))
+                .service(resource("/sync-log").route(web::get().to(admin::logs::sync_log)))
+                .service(
+                    resource("/sync-log/export").route(web::get().to(admin::logs::sync_log_export)),
+                )
+                .service(resource("/audit").route(web::get().to(admin::logs::audit)))
+                .service(resource("/audit/export").route(web::get().to(admin::logs::audit_export))),
         )
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::openapi)))
         .service(

@@ -73,6 +73,17 @@ pub struct Query {
     pub status: Option<i32>,
     /// A substring of the path (a user id, `Groups`, …).
     pub path_contains: Option<String>,
+    /// A substring of the path, detail, request id or either body (an e-mail address).
+    pub text: Option<String>,
+}
+
+/// `%part%` for `LIKE … ESCAPE '\'`: the part's own wildcards match literally.
+fn contains_pattern(part: &str) -> String {
+    let escaped = part
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// The newest entries first.
@@ -104,14 +115,25 @@ pub fn page(
         query = query.filter(scim_request_log::status.eq(status));
     }
     if let Some(part) = &q.path_contains {
-        let escaped = part
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
         query = query.filter(
             scim_request_log::path
-                .like(format!("%{escaped}%"))
+                .like(contains_pattern(part))
                 .escape('\\'),
+        );
+    }
+    if let Some(text) = &q.text {
+        let pattern = contains_pattern(text);
+        // A scan of the tenant's rows; 30 days of one tenant's log is small enough.
+        query = query.filter(
+            scim_request_log::path
+                .like(pattern.clone())
+                .escape('\\')
+                .or(scim_request_log::id.like(pattern.clone()).escape('\\'))
+                .or(scim_request_log::detail.like(pattern.clone()).escape('\\'))
+                .or(scim_request_log::request_body
+                    .like(pattern.clone())
+                    .escape('\\'))
+                .or(scim_request_log::response_body.like(pattern).escape('\\')),
         );
     }
     Ok(query.load(conn)?)

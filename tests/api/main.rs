@@ -23,5 +23,6 @@ mod projection;
 mod roles;
 mod storage;
 mod sync_log;
+mod ui_logs;
 mod users;
 mod webhooks;

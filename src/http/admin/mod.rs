@@ -12,6 +12,7 @@
 //!
 //! The screens live in the submodules; `ui` is what they share.
 
+pub mod logs;
 pub mod overview;
 pub mod ui;
 
