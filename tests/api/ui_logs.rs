@@ -5,8 +5,9 @@ use diesel::RunQueryDsl;
 use roster::store::DbConnection;
 use serde_json::{json, Value};
 
-use crate::browser::Browser;
+use crate::browser::{csrf_of, Browser};
 use crate::helpers::TestApp;
+use crate::webhooks::{dev_settings, Receiver, Reply};
 
 /// A GET with the browser's session cookie that also returns the headers a download
 /// is judged by: (status, content type, content disposition, body).
@@ -29,6 +30,49 @@ fn download(app: &TestApp, browser: &Browser, path: &str) -> (u16, String, Strin
         disposition,
         response.into_string().unwrap(),
     )
+}
+
+/// An admin URL of the test tenant.
+fn at(app: &TestApp, path: &str) -> String {
+    format!("{}/admin/acme/{path}", app.address)
+}
+
+/// An app whose webhooks may reach this machine; a failed delivery waits an hour, so
+/// only a redelivery sends it again.
+fn hooks_app() -> TestApp {
+    TestApp::spawn_with(|s| dev_settings(s, "1h"))
+}
+
+/// The text between `start` and the next `end` in `page`.
+fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {page}"))
+        + start.len();
+    &page[from..from + page[from..].find(end).unwrap()]
+}
+
+/// Creates an endpoint through the screen's form; returns the page that answered.
+fn create_endpoint(app: &TestApp, browser: &mut Browser, url: &str, types: &str) -> String {
+    let page = browser.screen(app, "acme", "webhooks");
+    let created = browser.post_form(
+        &at(app, "webhooks"),
+        &csrf_of(&page),
+        &[
+            ("url", url),
+            ("description", "billing"),
+            ("event_types", types),
+        ],
+    );
+    assert_eq!(created.status, 200, "{}", created.text);
+    created.text
+}
+
+/// The id of the tenant's only webhook endpoint.
+fn only_endpoint(app: &TestApp) -> String {
+    let r = app.api("GET", "/webhooks", None);
+    assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
+    r.body[0]["id"].as_str().unwrap().to_owned()
 }
 
 /// How many sync log entries a screen shows.
@@ -283,4 +327,270 @@ fn a_viewer_reads_the_logs() {
     assert!(sync.text.contains("Sync log"));
     let (status, ..) = download(&app, &browser, "audit/export?format=json");
     assert_eq!(status, 200);
+}
+
+#[test]
+fn a_webhook_created_from_the_ui_shows_its_secret_once_and_not_on_the_list_page() {
+    let app = hooks_app();
+    let mut browser = Browser::owner(&app, "acme");
+    let empty = browser.screen(&app, "acme", "webhooks");
+    assert!(empty.text.contains(r#"<form id="new-webhook""#));
+    assert!(empty.text.contains("No webhook endpoints yet."));
+
+    let created = create_endpoint(
+        &app,
+        &mut browser,
+        "http://127.0.0.1:9/hook",
+        "user.created, group.deleted",
+    );
+
+    let secret = between(&created, r#"id="new-secret">"#, "<").to_owned();
+    assert!(secret.starts_with("whsec_"), "{created}");
+    assert!(created.contains(r##"<button type="button" data-copy="#new-secret">"##));
+    assert!(created.contains("group.deleted, user.created"), "{created}");
+    let id = only_endpoint(&app);
+    let list = browser.screen(&app, "acme", "webhooks");
+    assert!(list.text.contains("http://127.0.0.1:9/hook"));
+    assert!(list.text.contains("billing"));
+    assert!(!list.text.contains(&secret), "the secret is shown once");
+    assert!(!list.text.contains("new-secret"));
+    let endpoint = browser.screen(&app, "acme", &format!("webhooks/{id}"));
+    assert!(!endpoint.text.contains(&secret));
+    assert!(endpoint.text.contains("Nothing delivered yet."));
+
+    let audit = browser.screen(&app, "acme", "audit?action=webhook.created");
+    assert!(audit.text.contains(r#"<td class="actor">break-glass</td>"#));
+    assert!(
+        audit.text.contains(&id),
+        "the after JSON names the endpoint"
+    );
+    assert!(!audit.text.contains("whsec_"), "no secret in the audit log");
+
+    let bad = browser.post_form(
+        &at(&app, "webhooks"),
+        &csrf_of(&list),
+        &[("url", "ftp://example.com/hook")],
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text);
+}
+
+#[test]
+fn a_test_event_creates_a_delivery_on_the_endpoint_page_and_redeliver_sends_it_again() {
+    let app = hooks_app();
+    let receiver = Receiver::start(&[Reply::Status(500)], Reply::Status(200));
+    let mut browser = Browser::owner(&app, "acme");
+    create_endpoint(&app, &mut browser, &receiver.url, "");
+    let id = only_endpoint(&app);
+    let page = browser.screen(&app, "acme", &format!("webhooks/{id}"));
+    assert!(page.text.contains("all events"));
+
+    let sent = browser.post_form(
+        &at(&app, &format!("webhooks/{id}/test")),
+        &csrf_of(&page),
+        &[],
+    );
+
+    assert_eq!(sent.status, 303, "{}", sent.text);
+    assert_eq!(sent.location.unwrap(), at(&app, &format!("webhooks/{id}")));
+    let failed = browser.eventually(&app, "acme", &format!("webhooks/{id}"), |text| {
+        // Attempts count up when a worker claims the delivery, before it is sent.
+        text.contains(r#"<td class="num attempts">1</td>"#) && text.contains("<td>500")
+    });
+    assert!(
+        failed.text.contains("<code>webhook.test</code>"),
+        "{}",
+        failed.text
+    );
+    assert!(failed
+        .text
+        .contains(r#"<span class="badge warn state">pending</span>"#));
+    let delivery = between(&failed.text, r#"<tr id="delivery-"#, "\"").to_owned();
+
+    let again = browser.post_form(
+        &at(&app, &format!("webhooks/deliveries/{delivery}/redeliver")),
+        &csrf_of(&failed),
+        &[],
+    );
+
+    assert_eq!(again.status, 303, "{}", again.text);
+    assert_eq!(again.location.unwrap(), at(&app, &format!("webhooks/{id}")));
+    let done = browser.eventually(&app, "acme", &format!("webhooks/{id}"), |text| {
+        text.contains(r#"<span class="badge good state">succeeded</span>"#)
+    });
+    assert!(done.text.contains("<td>200"), "{}", done.text);
+    assert!(
+        !done.text.contains(">Redeliver<"),
+        "succeeded: nothing to redeliver"
+    );
+    assert_eq!(receiver.received().len(), 2);
+
+    let audit = browser.screen(&app, "acme", "audit");
+    assert!(audit.text.contains("<code>webhook.test_sent</code>"));
+    assert!(audit.text.contains("<code>webhook.redelivered</code>"));
+}
+
+#[test]
+fn webhook_endpoints_are_disabled_enabled_rotated_and_deleted_from_the_ui_and_audited() {
+    let app = hooks_app();
+    let mut browser = Browser::owner(&app, "acme");
+    let created = create_endpoint(&app, &mut browser, "http://127.0.0.1:9/hook", "");
+    let first_secret = between(&created, r#"id="new-secret">"#, "<").to_owned();
+    let id = only_endpoint(&app);
+    let path = format!("webhooks/{id}");
+    let csrf = csrf_of(&browser.screen(&app, "acme", &path));
+
+    let off = browser.post_form(&at(&app, &format!("{path}/disable")), &csrf, &[]);
+    assert_eq!(off.status, 303, "{}", off.text);
+    let page = browser.screen(&app, "acme", &path);
+    assert!(
+        page.text
+            .contains(r#"<span class="badge bad">disabled</span> disabled by an administrator"#),
+        "{}",
+        page.text
+    );
+    assert!(!page.text.contains("Send test event"));
+    let refused = browser.post_form(&at(&app, &format!("{path}/test")), &csrf, &[]);
+    assert_eq!(
+        refused.status, 409,
+        "a disabled endpoint gets no test event"
+    );
+    let on = browser.post_form(&at(&app, &format!("{path}/enable")), &csrf, &[]);
+    assert_eq!(on.status, 303);
+    assert!(browser
+        .screen(&app, "acme", &path)
+        .text
+        .contains(r#"<span class="badge good">enabled</span>"#));
+
+    let rotated = browser.post_form(&at(&app, &format!("{path}/rotate-secret")), &csrf, &[]);
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let second_secret = between(&rotated.text, r#"id="new-secret">"#, "<").to_owned();
+    assert!(second_secret.starts_with("whsec_") && second_secret != first_secret);
+    let after = browser.screen(&app, "acme", &path);
+    assert!(!after.text.contains(&second_secret), "shown once");
+    assert!(after.text.contains("also signs until"));
+
+    let deleted = browser.post_form(&at(&app, &format!("{path}/delete")), &csrf, &[]);
+    assert_eq!(deleted.status, 303);
+    assert_eq!(deleted.location.unwrap(), at(&app, "webhooks"));
+    assert!(browser
+        .screen(&app, "acme", "webhooks")
+        .text
+        .contains("No webhook endpoints yet."));
+    assert_eq!(browser.get(&at(&app, &path)).status, 404);
+
+    let audit = browser.screen(&app, "acme", "audit");
+    for action in [
+        "webhook.updated",
+        "webhook.secret_rotated",
+        "webhook.deleted",
+    ] {
+        assert!(
+            audit.text.contains(&format!("<code>{action}</code>")),
+            "{action}"
+        );
+    }
+    let (_, _, _, export) = download(&app, &browser, "audit/export?format=json");
+    assert!(!export.contains("whsec_"), "no secret is audited");
+    let updates: Value = serde_json::from_str(&export).unwrap();
+    let disabled = updates
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "webhook.updated" && r["after"]["enabled"] == false)
+        .expect("the disable is audited");
+    assert_eq!(disabled["before"]["enabled"], true);
+    assert_eq!(disabled["actor"], "break-glass");
+}
+
+#[test]
+fn a_viewer_sees_no_webhook_forms_and_a_viewers_post_is_refused() {
+    let app = hooks_app();
+    let r = app.api(
+        "POST",
+        "/webhooks",
+        Some(&json!({"url": "http://127.0.0.1:9/hook"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let mut browser = Browser::owner(&app, "acme");
+    demote_to_viewer(&app);
+
+    let list = browser.screen(&app, "acme", "webhooks");
+    let endpoint = browser.screen(&app, "acme", &format!("webhooks/{id}"));
+
+    for page in [&list, &endpoint] {
+        assert!(page.text.contains(r#"<span id="role">viewer</span>"#));
+        // The logout form is the only one.
+        assert_eq!(
+            page.text.matches(r#"method="post""#).count(),
+            1,
+            "{}",
+            page.text
+        );
+        assert!(!page.text.contains("new-webhook"));
+    }
+    assert!(
+        list.text.contains("http://127.0.0.1:9/hook"),
+        "viewers see everything"
+    );
+    let csrf = csrf_of(&list);
+    let create = browser.post_form(
+        &at(&app, "webhooks"),
+        &csrf,
+        &[("url", "http://127.0.0.1:9/other")],
+    );
+    assert_eq!(create.status, 403, "{}", create.text);
+    let delete = browser.post_form(&at(&app, &format!("webhooks/{id}/delete")), &csrf, &[]);
+    assert_eq!(delete.status, 403);
+    let test = browser.post_form(&at(&app, &format!("webhooks/{id}/test")), &csrf, &[]);
+    assert_eq!(test.status, 403);
+    assert_eq!(
+        app.api("GET", "/webhooks", None)
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_webhook_form_without_the_csrf_token_or_from_another_site_is_refused() {
+    let app = hooks_app();
+    let mut browser = Browser::owner(&app, "acme");
+    create_endpoint(&app, &mut browser, "http://127.0.0.1:9/hook", "");
+    let id = only_endpoint(&app);
+    let csrf = csrf_of(&browser.screen(&app, "acme", "webhooks"));
+
+    let missing = browser.request(
+        "POST",
+        &at(&app, &format!("webhooks/{id}/delete")),
+        Some(&[]),
+        &[],
+    );
+    assert_eq!(missing.status, 403, "{}", missing.text);
+    let wrong = browser.post_form(&at(&app, &format!("webhooks/{id}/delete")), "forged", &[]);
+    assert_eq!(wrong.status, 403);
+    let no_token_create = browser.request(
+        "POST",
+        &at(&app, "webhooks"),
+        Some(&[("url", "http://127.0.0.1:9/other")]),
+        &[],
+    );
+    assert_eq!(no_token_create.status, 403);
+    let cross_site = browser.request(
+        "POST",
+        &at(&app, &format!("webhooks/{id}/delete")),
+        Some(&[("csrf", csrf.as_str())]),
+        &[("Origin", "https://evil.example")],
+    );
+    assert_eq!(cross_site.status, 403);
+    assert_eq!(
+        app.api("GET", "/webhooks", None)
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }

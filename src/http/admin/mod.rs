@@ -15,6 +15,7 @@
 pub mod logs;
 pub mod overview;
 pub mod ui;
+pub mod webhooks;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
