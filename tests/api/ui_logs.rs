@@ -372,6 +372,37 @@ fn a_webhook_created_from_the_ui_shows_its_secret_once_and_not_on_the_list_page(
         &[("url", "ftp://example.com/hook")],
     );
     assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(
+        bad.text.contains(r#"<p class="notice" id="refused">"#),
+        "{}",
+        bad.text
+    );
+    assert!(
+        bad.text.contains(r#"value="ftp://example.com/hook""#),
+        "the form is filled in again"
+    );
+    let bad_type = browser.post_form(
+        &at(&app, "webhooks"),
+        &csrf_of(&list),
+        &[
+            ("url", "http://127.0.0.1:9/hook"),
+            ("event_types", "User Created"),
+        ],
+    );
+    assert_eq!(bad_type.status, 400);
+    assert!(
+        bad_type.text.contains("is not an event type"),
+        "{}",
+        bad_type.text
+    );
+    assert_eq!(
+        app.api("GET", "/webhooks", None)
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -423,6 +454,12 @@ fn a_test_event_creates_a_delivery_on_the_endpoint_page_and_redeliver_sends_it_a
         "succeeded: nothing to redeliver"
     );
     assert_eq!(receiver.received().len(), 2);
+    assert_eq!(
+        done.text.matches("<li>#").count(),
+        2,
+        "the attempt log keeps the failed try: {}",
+        done.text
+    );
 
     let audit = browser.screen(&app, "acme", "audit");
     assert!(audit.text.contains("<code>webhook.test_sent</code>"));

@@ -15,8 +15,8 @@ use super::{html, AdminSession, CsrfForm};
 use crate::http::error::AdminError;
 use crate::http::state::AppState;
 use crate::service::admin::AdminRole;
-use crate::service::now;
 use crate::service::webhooks::{self, EndpointChanges, NewEndpoint, SUCCEEDED};
+use crate::service::{now, ServiceError};
 
 /// Deliveries the endpoint page lists, newest first.
 const DELIVERIES: i64 = 100;
@@ -61,6 +61,21 @@ impl From<&Value> for Endpoint {
     }
 }
 
+impl ListPage {
+    /// A field of the refused form, to fill it in again, or (`why`) the reason.
+    fn refill(&self, field: &str) -> &str {
+        let Some((why, form)) = &self.refused else {
+            return "";
+        };
+        match field {
+            "why" => why,
+            "url" => &form.url,
+            "description" => &form.description,
+            _ => &form.event_types,
+        }
+    }
+}
+
 /// A secret just made: the only time it is shown.
 struct NewSecret {
     endpoint_id: String,
@@ -73,6 +88,8 @@ struct ListPage {
     chrome: Chrome,
     endpoints: Vec<Endpoint>,
     created: Option<NewSecret>,
+    /// A refused form, shown again with why.
+    refused: Option<(String, NewEndpointForm)>,
 }
 
 struct Delivery {
@@ -84,6 +101,10 @@ struct Delivery {
     latency_ms: String,
     error: String,
     response: String,
+    /// When a pending delivery is tried next.
+    next_attempt: String,
+    /// Every attempt, oldest first: "#1 2026-… UTC → 500 (HTTP 500), 12 ms".
+    attempt_log: Vec<String>,
     created_at: String,
     updated_at: String,
 }
@@ -114,10 +135,44 @@ impl From<&Value> for Delivery {
             latency_ms: ui::text(&v["last_latency_ms"]),
             error: ui::text(&v["last_error"]),
             response: ui::text(&v["last_response"]),
+            next_attempt: v["next_attempt_at"]
+                .as_str()
+                .map(ui::when)
+                .unwrap_or_default(),
+            attempt_log: v["attempt_log"]
+                .as_array()
+                .map(|log| log.iter().map(attempt_line).collect())
+                .unwrap_or_default(),
             created_at: ui::when(&ui::text(&v["created_at"])),
             updated_at: ui::when(&ui::text(&v["updated_at"])),
         }
     }
+}
+
+/// What the audit log keeps of a delivery: which one, not the receiver's response
+/// (a third party's body, which may echo anything back).
+fn audited_delivery(d: &Value) -> Value {
+    serde_json::json!({
+        "id": d["id"],
+        "endpoint_id": d["endpoint_id"],
+        "event_id": d["event_id"],
+        "event_type": d["event_type"],
+        "state": d["state"],
+    })
+}
+
+fn attempt_line(a: &Value) -> String {
+    let outcome = match (ui::text(&a["status"]), ui::text(&a["error"])) {
+        (status, error) if error.is_empty() => status,
+        (status, error) if status.is_empty() => error,
+        (status, error) => format!("{status} ({error})"),
+    };
+    format!(
+        "#{} {} → {outcome}, {} ms",
+        ui::text(&a["attempt"]),
+        ui::when(&ui::text(&a["at"])),
+        ui::text(&a["latency_ms"]),
+    )
 }
 
 #[derive(Template)]
@@ -136,7 +191,13 @@ async fn list_page(
     state: &AppState,
     session: &AdminSession,
     created: Option<NewSecret>,
+    refused: Option<(String, NewEndpointForm)>,
 ) -> Result<HttpResponse, AdminError> {
+    let status = if refused.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     let list = ui::read(state, session, req, |c, scope| {
         webhooks::list(c, &scope.tenant)
     })
@@ -148,8 +209,9 @@ async fn list_page(
             .map(|a| a.iter().map(Endpoint::from).collect())
             .unwrap_or_default(),
         created,
+        refused,
     };
-    html(StatusCode::OK, page.render()?)
+    html(status, page.render()?)
 }
 
 /// `GET /admin/{tenant}/webhooks`.
@@ -158,7 +220,7 @@ pub async fn list(
     state: web::Data<AppState>,
     session: AdminSession,
 ) -> Result<HttpResponse, AdminError> {
-    list_page(&req, &state, &session, None).await
+    list_page(&req, &state, &session, None, None).await
 }
 
 async fn endpoint_page(
@@ -200,7 +262,7 @@ pub async fn show(
     endpoint_page(&req, &state, &session, path.into_inner().1, None).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct NewEndpointForm {
     #[serde(default)]
     csrf: String,
@@ -224,6 +286,23 @@ pub async fn create(
     // Checked before the URL too: resolving it is work a forged form must not cause.
     session.verify_post(&req, &form.csrf)?;
     session.require(AdminRole::Admin)?;
+    match create_endpoint(&req, &state, &session, &form).await {
+        Ok(created) => list_page(&req, &state, &session, Some(created), None).await,
+        // A URL or event type refused: the form again, filled in, with the reason.
+        Err(AdminError::Service(ServiceError::Invalid(why))) => {
+            let refused = Some((why.detail.clone(), form));
+            list_page(&req, &state, &session, None, refused).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn create_endpoint(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &AdminSession,
+    form: &NewEndpointForm,
+) -> Result<NewSecret, AdminError> {
     let input = NewEndpoint {
         url: state
             .checked_webhook_url(form.url.trim().to_owned())
@@ -238,9 +317,9 @@ pub async fn create(
         enabled: true,
     };
     let (endpoint, secret) = ui::act(
-        &state,
-        &session,
-        &req,
+        state,
+        session,
+        req,
         &form.csrf,
         AdminRole::Admin,
         "webhook.created",
@@ -251,11 +330,10 @@ pub async fn create(
         },
     )
     .await?;
-    let created = NewSecret {
+    Ok(NewSecret {
         endpoint_id: ui::text(&endpoint["id"]),
         secret,
-    };
-    list_page(&req, &state, &session, Some(created)).await
+    })
 }
 
 async fn set_enabled(
@@ -387,7 +465,7 @@ pub async fn send_test(
         "webhook.test_sent",
         move |c, scope| {
             let delivery = webhooks::send_test(c, &scope.tenant, &scope.actor, &target, &now())?;
-            Ok(Done::new((), None, Some(delivery)))
+            Ok(Done::new((), None, Some(audited_delivery(&delivery))))
         },
     )
     .await?;
@@ -416,7 +494,8 @@ pub async fn redeliver(
         "webhook.redelivered",
         move |c, scope| {
             let delivery = webhooks::redeliver(c, &scope.tenant, &delivery_id, &now())?;
-            Ok(Done::new(delivery.clone(), None, Some(delivery)))
+            let after = audited_delivery(&delivery);
+            Ok(Done::new(delivery, None, Some(after)))
         },
     )
     .await?;
