@@ -87,6 +87,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/webhooks/{id}").route(web::get().to(admin::webhooks::show)))
                 .service(
+                    resource("/webhooks/{id}/edit").route(web::post().to(admin::webhooks::edit)),
+                )
+                .service(
                     resource("/webhooks/{id}/enable")
                         .route(web::post().to(admin::webhooks::enable)),
                 )

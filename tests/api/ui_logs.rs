@@ -283,6 +283,32 @@ fn the_audit_log_screen_lists_actions_with_the_actor_and_filters_by_action() {
 }
 
 #[test]
+fn the_audit_log_pages_backwards_with_an_older_link_that_keeps_the_filter() {
+    let app = TestApp::spawn();
+    {
+        let mut conn = app.store.connection().unwrap();
+        for _ in 0..52 {
+            roster::service::admin::create_login_link(&mut conn, "acme").unwrap();
+        }
+    }
+    let mut browser = Browser::owner(&app, "acme");
+
+    let first = browser.screen(&app, "acme", "audit?action=login_link.created");
+
+    let rows = |text: &str| text.matches("<code>login_link.created</code>").count();
+    assert_eq!(rows(&first.text), 50);
+    let older = href_of(&first.text, "older");
+    assert!(
+        older.contains("action=login_link.created&before_at="),
+        "{older}"
+    );
+    let second = browser.get(&format!("{}{older}", app.address));
+    assert_eq!(second.status, 200);
+    assert_eq!(rows(&second.text), 3, "52 and the owner's own link");
+    assert!(!second.text.contains("<code>login.break_glass</code>"));
+}
+
+#[test]
 fn audit_exports_carry_the_filtered_rows_and_need_a_session() {
     let app = TestApp::spawn();
     let browser = Browser::owner(&app, "acme");
@@ -497,6 +523,36 @@ fn webhook_endpoints_are_disabled_enabled_rotated_and_deleted_from_the_ui_and_au
         .screen(&app, "acme", &path)
         .text
         .contains(r#"<span class="badge good">enabled</span>"#));
+
+    let edited = browser.post_form(
+        &at(&app, &format!("{path}/edit")),
+        &csrf,
+        &[
+            ("url", "http://127.0.0.1:9/v2"),
+            ("description", "billing v2"),
+            ("event_types", "user.deactivated user.deleted"),
+        ],
+    );
+    assert_eq!(edited.status, 303, "{}", edited.text);
+    let page = browser.screen(&app, "acme", &path);
+    assert!(page.text.contains("<code>http://127.0.0.1:9/v2</code>"));
+    assert!(page.text.contains("user.deactivated, user.deleted"));
+    assert!(page
+        .text
+        .contains(r#"value="user.deactivated user.deleted""#));
+    let refused = browser.post_form(
+        &at(&app, &format!("{path}/edit")),
+        &csrf,
+        &[("url", "gopher://x"), ("description", "kept")],
+    );
+    assert_eq!(refused.status, 400);
+    assert!(refused.text.contains(r#"id="refused""#));
+    assert!(refused.text.contains(r#"value="gopher://x""#));
+    assert_eq!(
+        app.api("GET", &format!("/webhooks/{id}"), None).body["url"],
+        "http://127.0.0.1:9/v2",
+        "a refused edit changes nothing"
+    );
 
     let rotated = browser.post_form(&at(&app, &format!("{path}/rotate-secret")), &csrf, &[]);
     assert_eq!(rotated.status, 200, "{}", rotated.text);

@@ -28,6 +28,8 @@ struct Endpoint {
     description: String,
     /// "all events" when the endpoint subscribes to everything.
     events: String,
+    /// The subscription as the edit form takes it: space-separated, empty for all.
+    event_types: String,
     enabled: bool,
     disabled_reason: String,
     failures: i64,
@@ -50,6 +52,7 @@ impl From<&Value> for Endpoint {
             } else {
                 types.join(", ")
             },
+            event_types: types.join(" "),
             enabled: v["enabled"].as_bool().unwrap_or(false),
             disabled_reason: ui::text(&v["disabled_reason"]),
             failures: v["consecutive_failures"].as_i64().unwrap_or(0),
@@ -184,6 +187,9 @@ struct EndpointPage {
     base: String,
     deliveries: Vec<Delivery>,
     rotated: Option<NewSecret>,
+    /// What the edit form shows: the endpoint, or a refused edit and why.
+    edit: NewEndpointForm,
+    refused: Option<String>,
 }
 
 async fn list_page(
@@ -229,6 +235,7 @@ async fn endpoint_page(
     session: &AdminSession,
     id: String,
     rotated: Option<NewSecret>,
+    refused: Option<(String, NewEndpointForm)>,
 ) -> Result<HttpResponse, AdminError> {
     let (endpoint, deliveries) = ui::read(state, session, req, move |c, scope| {
         Ok((
@@ -239,6 +246,19 @@ async fn endpoint_page(
     .await?;
     let chrome = session.chrome("webhooks");
     let e = Endpoint::from(&endpoint);
+    let (status, refused, edit) = match refused {
+        Some((why, form)) => (StatusCode::BAD_REQUEST, Some(why), form),
+        None => (
+            StatusCode::OK,
+            None,
+            NewEndpointForm {
+                url: e.url.clone(),
+                description: e.description.clone(),
+                event_types: e.event_types.clone(),
+                ..NewEndpointForm::default()
+            },
+        ),
+    };
     let page = EndpointPage {
         base: chrome.href(&format!("webhooks/{}", e.id)),
         chrome,
@@ -248,8 +268,10 @@ async fn endpoint_page(
             .map(|a| a.iter().map(Delivery::from).collect())
             .unwrap_or_default(),
         rotated,
+        edit,
+        refused,
     };
-    html(StatusCode::OK, page.render()?)
+    html(status, page.render()?)
 }
 
 /// `GET /admin/{tenant}/webhooks/{id}`: the endpoint and its delivery log.
@@ -259,7 +281,7 @@ pub async fn show(
     session: AdminSession,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    endpoint_page(&req, &state, &session, path.into_inner().1, None).await
+    endpoint_page(&req, &state, &session, path.into_inner().1, None, None).await
 }
 
 #[derive(Deserialize, Default)]
@@ -297,6 +319,15 @@ pub async fn create(
     }
 }
 
+/// The form's event types: separated by spaces, commas or new lines.
+fn event_types(field: &str) -> Vec<String> {
+    field
+        .split([' ', ',', '\n', '\r', '\t'])
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 async fn create_endpoint(
     req: &HttpRequest,
     state: &AppState,
@@ -308,12 +339,7 @@ async fn create_endpoint(
             .checked_webhook_url(form.url.trim().to_owned())
             .await?,
         description: form.description.trim().to_owned(),
-        event_types: form
-            .event_types
-            .split([' ', ',', '\n', '\r', '\t'])
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        event_types: event_types(&form.event_types),
         enabled: true,
     };
     let (endpoint, secret) = ui::act(
@@ -334,6 +360,63 @@ async fn create_endpoint(
         endpoint_id: ui::text(&endpoint["id"]),
         secret,
     })
+}
+
+/// `POST /admin/{tenant}/webhooks/{id}/edit`: URL, description and event types.
+pub async fn edit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    session: AdminSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<NewEndpointForm>,
+) -> Result<HttpResponse, AdminError> {
+    let id = path.into_inner().1;
+    let form = form.into_inner();
+    // As for a new endpoint: no DNS lookups for forged or unauthorized forms.
+    session.verify_post(&req, &form.csrf)?;
+    session.require(AdminRole::Admin)?;
+    match edit_endpoint(&req, &state, &session, &id, &form).await {
+        Ok(()) => Ok(ui::see_other(&session, &format!("webhooks/{id}"))),
+        Err(AdminError::Service(ServiceError::Invalid(why))) => {
+            let refused = Some((why.detail.clone(), form));
+            endpoint_page(&req, &state, &session, id, None, refused).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn edit_endpoint(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &AdminSession,
+    id: &str,
+    form: &NewEndpointForm,
+) -> Result<(), AdminError> {
+    let changes = EndpointChanges {
+        url: Some(
+            state
+                .checked_webhook_url(form.url.trim().to_owned())
+                .await?,
+        ),
+        description: Some(form.description.trim().to_owned()),
+        event_types: Some(event_types(&form.event_types)),
+        enabled: None,
+    };
+    let target = id.to_owned();
+    ui::act(
+        state,
+        session,
+        req,
+        &form.csrf,
+        AdminRole::Admin,
+        "webhook.updated",
+        move |c, scope| {
+            let before = webhooks::get(c, &scope.tenant, &target)?;
+            let after = webhooks::update(c, &scope.tenant, &target, changes, &now())?;
+            Ok(Done::new((), Some(before), Some(after)))
+        },
+    )
+    .await
 }
 
 async fn set_enabled(
@@ -443,7 +526,7 @@ pub async fn rotate_secret(
         endpoint_id: id.clone(),
         secret,
     };
-    endpoint_page(&req, &state, &session, id, Some(rotated)).await
+    endpoint_page(&req, &state, &session, id, Some(rotated), None).await
 }
 
 /// `POST /admin/{tenant}/webhooks/{id}/test`: queues a `webhook.test` message.
