@@ -77,6 +77,11 @@ pub struct Query {
     pub text: Option<String>,
 }
 
+diesel::define_sql_function! {
+    /// SQL's `lower()`, which SQLite and PostgreSQL both have.
+    fn lower(text: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
 /// `%part%` for `LIKE … ESCAPE '\'`: the part's own wildcards match literally.
 fn contains_pattern(part: &str) -> String {
     let escaped = part
@@ -122,18 +127,23 @@ pub fn page(
         );
     }
     if let Some(text) = &q.text {
-        let pattern = contains_pattern(text);
-        // A scan of the tenant's rows; 30 days of one tenant's log is small enough.
+        // Lower case on both sides, so the search ignores case alike on SQLite (whose
+        // LIKE already does, for ASCII) and PostgreSQL. A scan of the tenant's rows;
+        // 30 days of one tenant's log is small enough.
+        let pattern = contains_pattern(&text.to_lowercase());
+        let p = || pattern.clone();
         query = query.filter(
-            scim_request_log::path
-                .like(pattern.clone())
+            lower(scim_request_log::path.nullable())
+                .like(p())
                 .escape('\\')
-                .or(scim_request_log::id.like(pattern.clone()).escape('\\'))
-                .or(scim_request_log::detail.like(pattern.clone()).escape('\\'))
-                .or(scim_request_log::request_body
-                    .like(pattern.clone())
+                .or(lower(scim_request_log::id.nullable())
+                    .like(p())
                     .escape('\\'))
-                .or(scim_request_log::response_body.like(pattern).escape('\\')),
+                .or(lower(scim_request_log::detail).like(p()).escape('\\'))
+                .or(lower(scim_request_log::request_body).like(p()).escape('\\'))
+                .or(lower(scim_request_log::response_body)
+                    .like(p())
+                    .escape('\\')),
         );
     }
     Ok(query.load(conn)?)
