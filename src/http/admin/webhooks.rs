@@ -64,21 +64,6 @@ impl From<&Value> for Endpoint {
     }
 }
 
-impl ListPage {
-    /// A field of the refused form, to fill it in again, or (`why`) the reason.
-    fn refill(&self, field: &str) -> &str {
-        let Some((why, form)) = &self.refused else {
-            return "";
-        };
-        match field {
-            "why" => why,
-            "url" => &form.url,
-            "description" => &form.description,
-            _ => &form.event_types,
-        }
-    }
-}
-
 /// A secret just made: the only time it is shown.
 struct NewSecret {
     endpoint_id: String,
@@ -91,8 +76,9 @@ struct ListPage {
     chrome: Chrome,
     endpoints: Vec<Endpoint>,
     created: Option<NewSecret>,
-    /// A refused form, shown again with why.
-    refused: Option<(String, NewEndpointForm)>,
+    /// What the new-endpoint form shows: empty, or a refused form and why.
+    form: NewEndpointForm,
+    refused: Option<String>,
 }
 
 struct Delivery {
@@ -199,10 +185,9 @@ async fn list_page(
     created: Option<NewSecret>,
     refused: Option<(String, NewEndpointForm)>,
 ) -> Result<HttpResponse, AdminError> {
-    let status = if refused.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
+    let (status, refused, form) = match refused {
+        Some((why, form)) => (StatusCode::BAD_REQUEST, Some(why), form),
+        None => (StatusCode::OK, None, NewEndpointForm::default()),
     };
     let list = ui::read(state, session, req, |c, scope| {
         webhooks::list(c, &scope.tenant)
@@ -215,6 +200,7 @@ async fn list_page(
             .map(|a| a.iter().map(Endpoint::from).collect())
             .unwrap_or_default(),
         created,
+        form,
         refused,
     };
     html(status, page.render()?)
