@@ -204,8 +204,8 @@ pub async fn sync_log(
     html(StatusCode::OK, page.render()?)
 }
 
-/// `GET /admin/{tenant}/sync-log/export?format=csv|json&…`: the newest
-/// [`EXPORT_LIMIT`] entries the filters select.
+/// `GET /admin/{tenant}/sync-log/export?format=csv|json&…`: the newest entries the
+/// filters select, up to `limit` (at most and by default [`EXPORT_LIMIT`]).
 pub async fn sync_log_export(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -213,8 +213,7 @@ pub async fn sync_log_export(
 ) -> Result<HttpResponse, AdminError> {
     let pairs = pairs(&req);
     let format = export_format(&pairs)?;
-    let mut query = sync_log::query(&pairs, EXPORT_LIMIT, EXPORT_LIMIT)?;
-    query.limit = EXPORT_LIMIT;
+    let query = sync_log::query(&pairs, EXPORT_LIMIT, EXPORT_LIMIT)?;
     let rows = ui::read(&state, &session, &req, move |c, scope| {
         sync_log::page(c, &scope.tenant, &query)
     })
