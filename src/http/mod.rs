@@ -116,6 +116,45 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/change-sets/{id}/revert").route(web::post().to(mapping::revert)),
+                )
+                .service(resource("/sync-log").route(web::get().to(admin::logs::sync_log)))
+                .service(
+                    resource("/sync-log/export").route(web::get().to(admin::logs::sync_log_export)),
+                )
+                .service(resource("/audit").route(web::get().to(admin::logs::audit)))
+                .service(resource("/audit/export").route(web::get().to(admin::logs::audit_export)))
+                .service(
+                    resource("/webhooks")
+                        .route(web::get().to(admin::webhooks::list))
+                        .route(web::post().to(admin::webhooks::create)),
+                )
+                .service(
+                    resource("/webhooks/deliveries/{delivery_id}/redeliver")
+                        .route(web::post().to(admin::webhooks::redeliver)),
+                )
+                .service(resource("/webhooks/{id}").route(web::get().to(admin::webhooks::show)))
+                .service(
+                    resource("/webhooks/{id}/edit").route(web::post().to(admin::webhooks::edit)),
+                )
+                .service(
+                    resource("/webhooks/{id}/enable")
+                        .route(web::post().to(admin::webhooks::enable)),
+                )
+                .service(
+                    resource("/webhooks/{id}/disable")
+                        .route(web::post().to(admin::webhooks::disable)),
+                )
+                .service(
+                    resource("/webhooks/{id}/delete")
+                        .route(web::post().to(admin::webhooks::delete)),
+                )
+                .service(
+                    resource("/webhooks/{id}/rotate-secret")
+                        .route(web::post().to(admin::webhooks::rotate_secret)),
+                )
+                .service(
+                    resource("/webhooks/{id}/test")
+                        .route(web::post().to(admin::webhooks::send_test)),
                 ),
         )
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::openapi)))

@@ -23,3 +23,21 @@ pub struct AppState {
     /// Signs the admin login-state cookie (HMAC-SHA-256).
     pub session_secret: Vec<u8>,
 }
+
+impl AppState {
+    /// Checks a webhook URL against the SSRF rules (`webhook_guard`), for the API and
+    /// the admin UI alike; DNS resolution blocks, so it runs off the workers.
+    pub async fn checked_webhook_url(
+        &self,
+        url: String,
+    ) -> Result<String, crate::service::ServiceError> {
+        use crate::scim::{Invalid, ScimType};
+        let allow = self.allow_private_webhook_urls;
+        actix_web::web::block(move || {
+            crate::webhook_guard::check_url(&url, allow).map(|u| u.to_string())
+        })
+        .await
+        .map_err(|e| crate::store::StoreError::Unavailable(Box::new(e)))?
+        .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()).into())
+    }
+}

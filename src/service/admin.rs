@@ -11,6 +11,7 @@ use super::tenants::{digest, generate_secret, tenant};
 use super::{new_id, now, ServiceError};
 use crate::scim::resource::fold;
 use crate::scim::schema::ResourceKind;
+pub use crate::store::admin::AuditQuery;
 use crate::store::admin::{self, AuditRow, LoginLinkRow, OidcConfigRow, SessionRow};
 use crate::store::tenants::TenantRow;
 use crate::store::users::UserRow;
@@ -157,6 +158,64 @@ pub fn actor_name(subject: &str, email: Option<&str>) -> String {
 pub fn audit_log(conn: &mut DbConnection, slug: &str) -> Result<Vec<AuditRow>, ServiceError> {
     let tenant = TenantId(tenant(conn, slug)?.id);
     Ok(admin::audit_log(conn, &tenant, 1000)?)
+}
+
+/// One page of the audit log (S12), newest first.
+pub fn audit_page(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    q: &AuditQuery,
+) -> Result<Vec<AuditRow>, ServiceError> {
+    Ok(admin::audit_page(conn, tenant, q)?)
+}
+
+/// The actions the tenant's audit log holds.
+pub fn audit_actions(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<Vec<String>, ServiceError> {
+    Ok(admin::audit_actions(conn, tenant)?)
+}
+
+/// A stored before/after JSON text as JSON (or as the text, if it is not JSON).
+fn stored_json(text: Option<&str>) -> Value {
+    text.map_or(Value::Null, |t| {
+        serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned()))
+    })
+}
+
+pub fn audit_json(r: &AuditRow) -> Value {
+    json!({
+        "id": r.id,
+        "at": r.at,
+        "actor": r.actor,
+        "action": r.action,
+        "before": stored_json(r.before_json.as_deref()),
+        "after": stored_json(r.after_json.as_deref()),
+        "ip": r.ip,
+        "user_agent": r.user_agent,
+    })
+}
+
+pub fn audit_csv(rows: &[AuditRow]) -> String {
+    use super::csv::{field, push_line};
+    let mut out = String::from("id,at,actor,action,ip,user_agent,before,after\r\n");
+    for r in rows {
+        push_line(
+            &mut out,
+            &[
+                field(&r.id),
+                field(&r.at),
+                field(&r.actor),
+                field(&r.action),
+                field(r.ip.as_deref().unwrap_or("")),
+                field(r.user_agent.as_deref().unwrap_or("")),
+                field(r.before_json.as_deref().unwrap_or("")),
+                field(r.after_json.as_deref().unwrap_or("")),
+            ],
+        );
+    }
+    out
 }
 
 /// Sets (replaces) a tenant's OIDC settings; audited with the secret redacted.

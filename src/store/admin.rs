@@ -287,10 +287,60 @@ pub fn audit_log(
     tenant: &TenantId,
     limit: i64,
 ) -> Result<Vec<AuditRow>, StoreError> {
-    Ok(admin_audit_log::table
+    audit_page(
+        conn,
+        tenant,
+        &AuditQuery {
+            limit,
+            ..AuditQuery::default()
+        },
+    )
+}
+
+/// What the audit log screen filters on.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Rows strictly older than this `(at, id)`, for paging backwards in time.
+    pub before: Option<(String, String)>,
+    pub limit: i64,
+    /// One action exactly (`login.break_glass`).
+    pub action: Option<String>,
+}
+
+/// The newest rows first.
+pub fn audit_page(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    q: &AuditQuery,
+) -> Result<Vec<AuditRow>, StoreError> {
+    let mut query = admin_audit_log::table
         .filter(admin_audit_log::tenant_id.eq(&tenant.0))
         .order((admin_audit_log::at.desc(), admin_audit_log::id.desc()))
-        .limit(limit)
+        .limit(q.limit)
         .select(AuditRow::as_select())
+        .into_boxed();
+    if let Some((at, id)) = &q.before {
+        query = query.filter(
+            admin_audit_log::at.lt(at.clone()).or(admin_audit_log::at
+                .eq(at.clone())
+                .and(admin_audit_log::id.lt(id.clone()))),
+        );
+    }
+    if let Some(action) = &q.action {
+        query = query.filter(admin_audit_log::action.eq(action.clone()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// The actions the tenant's audit log holds, for the screen's filter.
+pub fn audit_actions(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<Vec<String>, StoreError> {
+    Ok(admin_audit_log::table
+        .filter(admin_audit_log::tenant_id.eq(&tenant.0))
+        .select(admin_audit_log::action)
+        .distinct()
+        .order(admin_audit_log::action)
         .load(conn)?)
 }

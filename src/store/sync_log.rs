@@ -73,6 +73,22 @@ pub struct Query {
     pub status: Option<i32>,
     /// A substring of the path (a user id, `Groups`, …).
     pub path_contains: Option<String>,
+    /// A substring of the path, detail, request id or either body (an e-mail address).
+    pub text: Option<String>,
+}
+
+diesel::define_sql_function! {
+    /// SQL's `lower()`, which SQLite and PostgreSQL both have.
+    fn lower(text: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}
+
+/// `%part%` for `LIKE … ESCAPE '\'`: the part's own wildcards match literally.
+fn contains_pattern(part: &str) -> String {
+    let escaped = part
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// The newest entries first.
@@ -104,14 +120,30 @@ pub fn page(
         query = query.filter(scim_request_log::status.eq(status));
     }
     if let Some(part) = &q.path_contains {
-        let escaped = part
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
         query = query.filter(
             scim_request_log::path
-                .like(format!("%{escaped}%"))
+                .like(contains_pattern(part))
                 .escape('\\'),
+        );
+    }
+    if let Some(text) = &q.text {
+        // Lower case on both sides, so the search ignores case alike on SQLite (whose
+        // LIKE already does, for ASCII) and PostgreSQL. A scan of the tenant's rows;
+        // 30 days of one tenant's log is small enough.
+        let pattern = contains_pattern(&text.to_lowercase());
+        let p = || pattern.clone();
+        query = query.filter(
+            lower(scim_request_log::path.nullable())
+                .like(p())
+                .escape('\\')
+                .or(lower(scim_request_log::id.nullable())
+                    .like(p())
+                    .escape('\\'))
+                .or(lower(scim_request_log::detail).like(p()).escape('\\'))
+                .or(lower(scim_request_log::request_body).like(p()).escape('\\'))
+                .or(lower(scim_request_log::response_body)
+                    .like(p())
+                    .escape('\\')),
         );
     }
     Ok(query.load(conn)?)

@@ -23,6 +23,7 @@ mod projection;
 mod roles;
 mod storage;
 mod sync_log;
+mod ui_logs;
 mod ui_mapping;
 mod users;
 mod webhooks;

@@ -17,14 +17,14 @@ use crate::helpers::{start, TestApp, TestDb};
 
 /// How the receiver answers one request.
 #[derive(Clone, Copy, Debug)]
-enum Reply {
+pub(crate) enum Reply {
     Status(u16),
     /// Keep the connection open and never answer.
     Hang,
 }
 
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     at: Instant,
     headers: HashMap<String, String>,
     body: String,
@@ -53,13 +53,13 @@ impl Received {
 }
 
 /// A small HTTP server on 127.0.0.1: answers by `script`, then with `fallback`.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    fn start(script: &[Reply], fallback: Reply) -> Self {
+    pub(crate) fn start(script: &[Reply], fallback: Reply) -> Self {
         Self::start_with_body(script, fallback, "ok".into())
     }
 
@@ -81,7 +81,7 @@ impl Receiver {
         Self { url, received }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 
@@ -169,7 +169,7 @@ fn hooks_app(schedule: &str) -> TestApp {
     TestApp::spawn_with(move |s| dev_settings(s, &schedule))
 }
 
-fn dev_settings(s: &mut Settings, schedule: &str) {
+pub(crate) fn dev_settings(s: &mut Settings, schedule: &str) {
     s.allow_private_webhook_urls = true;
     s.webhook_poll_interval_ms = 50;
     s.webhook_retry_schedule = schedule.to_owned();

@@ -14,10 +14,12 @@
 
 pub mod credentials;
 pub mod directory;
+pub mod logs;
 pub mod mapping;
 pub mod overview;
 pub mod setup;
 pub mod ui;
+pub mod webhooks;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

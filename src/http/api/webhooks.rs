@@ -13,20 +13,9 @@ use crate::http::state::AppState;
 use crate::scim::{Invalid, ScimType};
 use crate::service::now;
 use crate::service::webhooks::{self, EndpointChanges, NewEndpoint};
-use crate::store::StoreError;
-use crate::webhook_guard;
 
 /// Most deliveries one page lists.
 const MAX_DELIVERIES_PAGE: i64 = 500;
-
-/// Checks a URL against the SSRF rules; DNS is blocking, so it runs off the workers.
-async fn checked_url(state: &AppState, url: String) -> Result<String, ApiError> {
-    let allow = state.allow_private_webhook_urls;
-    web::block(move || webhook_guard::check_url(&url, allow).map(|u| u.to_string()))
-        .await
-        .map_err(|e| StoreError::Unavailable(Box::new(e)))?
-        .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()).into())
-}
 
 pub async fn list(state: web::Data<AppState>, caller: KeyCaller) -> Result<HttpResponse, ApiError> {
     let body = run(&state, caller, "admin", false, |c, scope| {
@@ -43,7 +32,7 @@ pub async fn create(
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     let mut input: NewEndpoint = parse(body.0)?;
-    input.url = checked_url(&state, input.url).await?;
+    input.url = state.checked_webhook_url(input.url).await?;
     let (mut body, secret) = run(&state, caller, "admin", true, move |c, scope| {
         webhooks::create(c, &scope.tenant, input, &now())
     })
@@ -74,7 +63,7 @@ pub async fn update(
     let id = path.into_inner().1;
     let mut changes: EndpointChanges = parse(body.0)?;
     if let Some(url) = changes.url.take() {
-        changes.url = Some(checked_url(&state, url).await?);
+        changes.url = Some(state.checked_webhook_url(url).await?);
     }
     let body = run(&state, caller, "admin", true, move |c, scope| {
         webhooks::update(c, &scope.tenant, &id, changes, &now())
