@@ -273,6 +273,12 @@ impl ResponseError for AdminError {
             (_, true) => "internal server error".to_owned(),
             _ => self.to_string(),
         };
+        // Error texts start lower-case (they are also log lines); a page's sentence does not.
+        let mut chars = message.chars();
+        let message = chars
+            .next()
+            .map(|first| first.to_uppercase().chain(chars).collect())
+            .unwrap_or(message);
         let page = MessagePage {
             title,
             message,

@@ -112,7 +112,19 @@ fn primary_email(attributes: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Token ids with their names: events name the SCIM token that acted by id.
+pub fn token_names(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<HashMap<String, String>, ServiceError> {
+    Ok(crate::store::tokens::list(conn, tenant)?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect())
+}
+
 pub struct UserDetail {
+    pub token_names: HashMap<String, String>,
     pub raw: Value,
     pub groups: Vec<MembershipRef>,
     /// `roles::effective`: roles with reasons, and the suspended ones.
@@ -130,6 +142,7 @@ pub fn user_detail(
     let effective = roles::effective(conn, &scope.tenant, id)?;
     let timeline = events::of_subject(conn, &scope.tenant, id, DETAIL_ROWS)?;
     Ok(UserDetail {
+        token_names: token_names(conn, &scope.tenant)?,
         raw,
         groups,
         effective,
@@ -201,6 +214,7 @@ fn slug_of(roles: &[RoleRow], id: &str) -> String {
 }
 
 pub struct GroupDetail {
+    pub token_names: HashMap<String, String>,
     pub row: GroupRow,
     /// The group as SCIM serves it, without members (those are paged below).
     pub raw: Value,
@@ -232,6 +246,7 @@ pub fn group_detail(
         .collect();
     let timeline = events::of_subject(conn, tenant, id, DETAIL_ROWS)?;
     Ok(GroupDetail {
+        token_names: token_names(conn, tenant)?,
         row,
         raw,
         members,

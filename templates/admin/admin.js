@@ -13,16 +13,19 @@ document.addEventListener('click', (e) => {
     () => { button.textContent = 'Select and copy'; });
 });
 
-// <section data-poll="/url" data-interval="2000"> reloads its contents from /url
-// (an HTML fragment) until the fragment carries data-done.
+// <section data-poll="/url" data-interval="2000"> reloads its contents from /url (an
+// HTML fragment) while the page is open: JumpCloud's Test Connection comes first and
+// its Activate burst (test user, test group) a while later, so arrivals keep coming.
+// Once something arrived ([data-done]) it polls every 5 s; it stops after an hour.
 for (const section of document.querySelectorAll('[data-poll]')) {
-  const interval = Number(section.dataset.interval || 2000);
+  const fast = Number(section.dataset.interval || 2000);
+  const stopAt = Date.now() + 60 * 60 * 1000;
   const tick = async () => {
     try {
       const res = await fetch(section.dataset.poll, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
       if (res.ok) section.innerHTML = await res.text();
     } catch (_) { /* offline for a moment: try again */ }
-    if (!section.querySelector('[data-done]')) setTimeout(tick, interval);
+    if (Date.now() < stopAt) setTimeout(tick, section.querySelector('[data-done]') ? Math.max(fast, 5000) : fast);
   };
-  setTimeout(tick, interval);
+  setTimeout(tick, fast);
 }

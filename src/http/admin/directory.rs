@@ -1,6 +1,8 @@
 //! S5 Users and S6 Groups: search, filters, keyset paging, and the detail pages (raw
 //! SCIM JSON, groups or members, effective roles with reasons, a timeline).
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -27,15 +29,18 @@ pub struct TimelineEntry {
 }
 
 impl TimelineEntry {
-    fn of(rows: &[EventRow]) -> Vec<Self> {
+    fn of(rows: &[EventRow], token_names: &HashMap<String, String>) -> Vec<Self> {
         rows.iter()
             .map(|row| {
                 let body: Value = serde_json::from_str(&row.body).unwrap_or_default();
-                let actor = format!(
-                    "{} {}",
+                let (kind, id) = (
                     ui::text(&body["actor"]["kind"]),
-                    ui::text(&body["actor"]["id"])
+                    ui::text(&body["actor"]["id"]),
                 );
+                let actor = match token_names.get(&id) {
+                    Some(name) => format!("{kind} token {name}"),
+                    None => format!("{kind} {id}"),
+                };
                 TimelineEntry {
                     at: ui::when(&row.occurred_at),
                     event_type: row.event_type.clone(),
@@ -240,7 +245,7 @@ pub async fn user(
         suspended: held(&d.effective["suspended"]),
         mode: ui::text(&d.effective["mode"]),
         raw: ui::pretty(raw),
-        timeline: TimelineEntry::of(&d.timeline),
+        timeline: TimelineEntry::of(&d.timeline, &d.token_names),
     };
     html(StatusCode::OK, page.render()?)
 }
@@ -344,7 +349,7 @@ pub async fn group(
         updated: ui::when(&d.row.updated_at),
         stale: d.row.updated_at < crate::service::overview::stale_cutoff(),
         raw: ui::pretty(&d.raw),
-        timeline: TimelineEntry::of(&d.timeline),
+        timeline: TimelineEntry::of(&d.timeline, &d.token_names),
         d,
     };
     html(StatusCode::OK, page.render()?)
