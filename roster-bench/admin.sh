@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${1:-100000}
-GROUPS=${2:-1000}
+GROUP_COUNT=${2:-1000}
 SAMPLES=${3:-50}
 PORT=${BENCH_PORT:-18095}
 OUT=$(mktemp -d)
@@ -16,7 +16,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 source roster-bench/lib.sh
 build
 
-echo "machine: $(nproc) cores, $(uname -srm); users=$USERS groups=$GROUPS samples=$SAMPLES per page (one client, keep-alive)"
+echo "machine: $(nproc) cores, $(uname -srm); users=$USERS groups=$GROUP_COUNT samples=$SAMPLES per page (one client, keep-alive)"
 fresh_pg_db roster_bench_admin
 for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster_bench_admin"; do
   set -- $target
@@ -25,7 +25,7 @@ for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster
   KEY=$(ROSTER_DATABASE_URL=$2 $ROSTER api-key create bench 2>/dev/null | tail -n 1)
   LINK=$(ROSTER_DATABASE_URL=$2 ROSTER_PUBLIC_URL=http://127.0.0.1:$PORT $ROSTER admin login-link bench 2>/dev/null | tail -n 1)
   $BENCH admin --server "http://127.0.0.1:$PORT" --database-url "$2" --login-link "$LINK" --key "$KEY" \
-    --users "$USERS" --groups "$GROUPS" --samples "$SAMPLES" --label "$1" --json "$OUT/$1.json"
+    --users "$USERS" --groups "$GROUP_COUNT" --samples "$SAMPLES" --label "$1" --json "$OUT/$1.json"
   stop_roster
 done
 drop_pg_db roster_bench_admin
