@@ -1,20 +1,24 @@
 //! The admin's users and groups browsers (S5, S6): search, filters and keyset paging
 //! on the indexed columns, so a page costs the same at 100k users as at 100.
 
-use diesel::dsl::{exists, not};
+use diesel::dsl::{exists, not, sql};
+use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 
 use super::conn::DbConnection;
 use super::error::StoreError;
+use super::filter_sql::Dialect;
 use super::groups::GroupRow;
-use super::schema::{group_members, groups, role_mappings, user_emails, user_role_grants, users};
+use super::schema::{group_members, groups, role_mappings, user_role_grants, users};
 use super::users::UserRow;
 use super::TenantId;
 
 /// Which users a browser page shows.
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
-    /// Folded prefix of `userName`, an email or `displayName`; or an exact `externalId`.
+    /// The start of `userName` or an e-mail (any case), of `displayName` (as typed),
+    /// or a whole `externalId`.
     pub search: Option<String>,
     pub active: Option<bool>,
     pub role: Option<RoleFilter>,
@@ -30,18 +34,73 @@ pub enum RoleFilter {
     Holds(String),
 }
 
-/// `LIKE` prefix pattern with the wildcards of `text` escaped (escape character `\`).
-fn prefix(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("{escaped}%")
+/// Counts stop here (see `users_count`).
+pub const COUNT_CAP: i64 = 10_000;
+
+type Condition<T> = Box<dyn BoxableExpression<T, Backend, SqlType = Bool>>;
+
+fn collate(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => " COLLATE \"C\"",
+        Dialect::Sqlite => "",
+    }
+}
+
+/// `column` starts with `prefix`, written as a range the column's index serves:
+/// `[prefix, prefix + U+10FFFF)` in code point order. PostgreSQL compares with
+/// `COLLATE "C"` (its migration adds indexes in that collation), since a linguistic
+/// collation's order does not keep the strings of one prefix together.
+fn starts_with<T: 'static>(column: &str, prefix: &str, dialect: Dialect) -> Condition<T> {
+    let c = collate(dialect);
+    Box::new(
+        sql::<Bool>(&format!("({column}{c} >= "))
+            .bind::<Text, _>(prefix.to_owned())
+            .sql(&format!(" AND {column}{c} < "))
+            .bind::<Text, _>(format!("{prefix}\u{10FFFF}"))
+            .sql(")"),
+    )
+}
+
+/// userName or an e-mail starting with the folded search, the display name starting
+/// with it as typed, or the externalId equal to it: each branch an index range.
+fn user_search(tenant: &str, search: &str, dialect: Dialect) -> Condition<users::table> {
+    let folded = crate::scim::resource::fold(search);
+    let c = collate(dialect);
+    let emails =
+        sql::<Bool>("users.id IN (SELECT e.user_id FROM user_emails e WHERE e.tenant_id = ")
+            .bind::<Text, _>(tenant.to_owned())
+            .sql(&format!(" AND e.value_folded{c} >= "))
+            .bind::<Text, _>(folded.clone())
+            .sql(&format!(" AND e.value_folded{c} < "))
+            .bind::<Text, _>(format!("{folded}\u{10FFFF}"))
+            .sql(")");
+    Box::new(
+        starts_with::<users::table>("users.user_name_folded", &folded, dialect)
+            .or(starts_with::<users::table>(
+                "users.display_name",
+                search,
+                dialect,
+            ))
+            .or(users::external_id.eq(search.to_owned()).assume_not_null())
+            .or(emails),
+    )
+}
+
+fn group_search(search: &str, dialect: Dialect) -> Condition<groups::table> {
+    let folded = crate::scim::resource::fold(search);
+    Box::new(
+        starts_with::<groups::table>("groups.display_name_folded", &folded, dialect)
+            .or(groups::external_id.eq(search.to_owned()).assume_not_null()),
+    )
 }
 
 type Backend = <DbConnection as Connection>::Backend;
 
-fn filtered_users<'a>(tenant: &TenantId, f: &UserFilter) -> users::BoxedQuery<'a, Backend> {
+fn filtered_users<'a>(
+    tenant: &TenantId,
+    f: &UserFilter,
+    dialect: Dialect,
+) -> users::BoxedQuery<'a, Backend> {
     let t = tenant.0.clone();
     let mut q = users::table
         .filter(users::tenant_id.eq(t.clone()))
@@ -50,20 +109,7 @@ fn filtered_users<'a>(tenant: &TenantId, f: &UserFilter) -> users::BoxedQuery<'a
         q = q.filter(users::active.eq(active));
     }
     if let Some(search) = &f.search {
-        let pattern = prefix(&crate::scim::resource::fold(search));
-        q = q.filter(
-            users::user_name_folded
-                .like(pattern.clone())
-                .escape('\\')
-                .or(users::display_name.like(prefix(search)).escape('\\'))
-                .or(users::external_id.eq(search.clone()))
-                .or(exists(
-                    user_emails::table
-                        .filter(user_emails::tenant_id.eq(t.clone()))
-                        .filter(user_emails::user_id.eq(users::id))
-                        .filter(user_emails::value_folded.like(pattern).escape('\\')),
-                )),
-        );
+        q = q.filter(user_search(&t, search, dialect));
     }
     let grants = user_role_grants::table
         .filter(user_role_grants::tenant_id.eq(t.clone()))
@@ -97,7 +143,7 @@ pub fn users_page(
     after: Option<&str>,
     limit: i64,
 ) -> Result<(Vec<UserRow>, bool), StoreError> {
-    let mut q = filtered_users(tenant, filter);
+    let mut q = filtered_users(tenant, filter, conn.dialect());
     if let Some(after) = after {
         q = q.filter(users::user_name_folded.gt(after.to_owned()));
     }
@@ -111,13 +157,19 @@ pub fn users_page(
     Ok((rows, more))
 }
 
-/// How many users match `filter`.
+/// How many users match `filter`, counted up to `COUNT_CAP + 1`: an exact count of a
+/// 100k-user filter costs a scan per page view, and "more than 10,000" says enough.
 pub fn users_count(
     conn: &mut DbConnection,
     tenant: &TenantId,
     filter: &UserFilter,
 ) -> Result<i64, StoreError> {
-    Ok(filtered_users(tenant, filter).count().get_result(conn)?)
+    let dialect = conn.dialect();
+    let ids: Vec<String> = filtered_users(tenant, filter, dialect)
+        .select(users::id)
+        .limit(COUNT_CAP + 1)
+        .load(conn)?;
+    Ok(ids.len() as i64)
 }
 
 /// Which groups a browser page shows.
@@ -131,19 +183,17 @@ pub struct GroupFilter {
     pub stale_before: Option<String>,
 }
 
-fn filtered_groups<'a>(tenant: &TenantId, f: &GroupFilter) -> groups::BoxedQuery<'a, Backend> {
+fn filtered_groups<'a>(
+    tenant: &TenantId,
+    f: &GroupFilter,
+    dialect: Dialect,
+) -> groups::BoxedQuery<'a, Backend> {
     let t = tenant.0.clone();
     let mut q = groups::table
         .filter(groups::tenant_id.eq(t.clone()))
         .into_boxed();
     if let Some(search) = &f.search {
-        let pattern = prefix(&crate::scim::resource::fold(search));
-        q = q.filter(
-            groups::display_name_folded
-                .like(pattern)
-                .escape('\\')
-                .or(groups::external_id.eq(search.clone())),
-        );
+        q = q.filter(group_search(search, dialect));
     }
     if let Some(mapped) = f.mapped {
         let mapping = exists(
@@ -172,7 +222,7 @@ pub fn groups_page(
     after: Option<&str>,
     limit: i64,
 ) -> Result<(Vec<GroupRow>, bool), StoreError> {
-    let mut q = filtered_groups(tenant, filter);
+    let mut q = filtered_groups(tenant, filter, conn.dialect());
     if let Some(after) = after {
         q = q.filter(groups::display_name_folded.gt(after.to_owned()));
     }
@@ -186,12 +236,18 @@ pub fn groups_page(
     Ok((rows, more))
 }
 
+/// How many groups match `filter`, up to `COUNT_CAP + 1`.
 pub fn groups_count(
     conn: &mut DbConnection,
     tenant: &TenantId,
     filter: &GroupFilter,
 ) -> Result<i64, StoreError> {
-    Ok(filtered_groups(tenant, filter).count().get_result(conn)?)
+    let dialect = conn.dialect();
+    let ids: Vec<String> = filtered_groups(tenant, filter, dialect)
+        .select(groups::id)
+        .limit(COUNT_CAP + 1)
+        .load(conn)?;
+    Ok(ids.len() as i64)
 }
 
 /// Member counts of `group_ids` (groups without members are absent).

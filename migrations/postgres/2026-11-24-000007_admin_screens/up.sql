@@ -6,3 +6,14 @@ ALTER TABLE scim_tokens ADD COLUMN replaces TEXT;
 -- The user and group pages show a timeline: the events about one resource.
 ALTER TABLE events ADD COLUMN subject_id TEXT;
 CREATE INDEX events_subject ON events (tenant_id, subject_id, sequence);
+
+-- The users browser filters by status in userName order, and the overview counts
+-- active and inactive users from the index alone.
+CREATE INDEX users_active ON users (tenant_id, active, user_name_folded);
+
+-- The browsers' prefix searches compare in code point order (COLLATE "C"), where one
+-- prefix's strings sit together whatever the database's collation.
+CREATE INDEX users_user_name_c ON users (tenant_id, user_name_folded COLLATE "C");
+CREATE INDEX users_display_name_c ON users (tenant_id, display_name COLLATE "C");
+CREATE INDEX user_emails_value_c ON user_emails (tenant_id, value_folded COLLATE "C");
+CREATE INDEX groups_display_name_c ON groups (tenant_id, display_name_folded COLLATE "C");

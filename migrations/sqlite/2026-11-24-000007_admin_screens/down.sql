@@ -1,3 +1,4 @@
+DROP INDEX users_active;
 DROP INDEX events_subject;
 ALTER TABLE events DROP COLUMN subject_id;
 ALTER TABLE scim_tokens DROP COLUMN replaces;

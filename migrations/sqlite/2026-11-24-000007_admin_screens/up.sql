@@ -6,3 +6,7 @@ ALTER TABLE scim_tokens ADD COLUMN replaces TEXT;
 -- The user and group pages show a timeline: the events about one resource.
 ALTER TABLE events ADD COLUMN subject_id TEXT;
 CREATE INDEX events_subject ON events (tenant_id, subject_id, sequence);
+
+-- The users browser filters by status in userName order, and the overview counts
+-- active and inactive users from the index alone.
+CREATE INDEX users_active ON users (tenant_id, active, user_name_folded);

@@ -17,7 +17,7 @@ use crate::service::directory::{
     self, browse_groups, browse_users, group_detail, user_detail, GroupDetail, GroupItem, Listing,
     UserItem,
 };
-use crate::store::directory::{GroupFilter, UserFilter};
+use crate::store::directory::{GroupFilter, UserFilter, COUNT_CAP};
 use crate::store::events::EventRow;
 
 /// One event of a user's or group's timeline.
@@ -104,6 +104,7 @@ struct UsersPage {
     role_slugs: Vec<String>,
     listing: Listing<UserItem>,
     next: Option<String>,
+    cap: i64,
 }
 
 fn non_empty(v: &Option<String>) -> Option<String> {
@@ -168,6 +169,7 @@ pub async fn users(
         role_slugs,
         listing,
         next,
+        cap: COUNT_CAP,
     };
     html(StatusCode::OK, page.render()?)
 }
@@ -268,6 +270,7 @@ struct GroupsPage {
     stale_cutoff: String,
     listing: Listing<GroupItem>,
     next: Option<String>,
+    cap: i64,
 }
 
 /// `GET /admin/{tenant}/groups?q=&mapped=&stale=&after=`.
@@ -315,6 +318,7 @@ pub async fn groups(
         stale_cutoff,
         listing,
         next,
+        cap: COUNT_CAP,
     };
     html(StatusCode::OK, page.render()?)
 }
