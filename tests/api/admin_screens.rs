@@ -120,8 +120,9 @@ fn the_activate_test_user_shows_as_a_test_artifact_and_kept_users_link_to_their_
     let kept = app.create_user("alice@example.com");
     let mut browser = Browser::owner(&app, "acme");
 
+    // The sync log is written in batches: wait for the last request to be in.
     let poll = browser.eventually(&app, "acme", "setup/status", |t| {
-        t.contains("deleted a user")
+        t.contains("deleted a user") && t.contains("data-arrived>alice@example.com")
     });
 
     assert!(
