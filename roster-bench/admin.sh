@@ -24,8 +24,16 @@ for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster
   start_roster "$1" "$2"
   KEY=$(ROSTER_DATABASE_URL=$2 $ROSTER api-key create bench 2>/dev/null | tail -n 1)
   LINK=$(ROSTER_DATABASE_URL=$2 ROSTER_PUBLIC_URL=http://127.0.0.1:$PORT $ROSTER admin login-link bench 2>/dev/null | tail -n 1)
-  $BENCH admin --server "http://127.0.0.1:$PORT" --database-url "$2" --login-link "$LINK" --key "$KEY" \
-    --users "$USERS" --groups "$GROUP_COUNT" --samples "$SAMPLES" --label "$1" --json "$OUT/$1.json"
+  args=(--server "http://127.0.0.1:$PORT" --database-url "$2" --key "$KEY" --users "$USERS" --groups "$GROUP_COUNT")
+  $BENCH admin "${args[@]}" --login-link "$LINK" --stage load
+  # A restart, as a long-running roster gets within 30 minutes (r2d2 recycles its
+  # connections): SQLite's connections gather and read the planner's statistics on open.
+  stop_roster
+  ROSTER_DATABASE_URL=$2 ROSTER_LISTEN=127.0.0.1:$PORT ROSTER_LOG_LEVEL=warn $ROSTER serve >/dev/null 2>>"$OUT/$1.log" &
+  ROSTER_PID=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+  LINK=$(ROSTER_DATABASE_URL=$2 ROSTER_PUBLIC_URL=http://127.0.0.1:$PORT $ROSTER admin login-link bench 2>/dev/null | tail -n 1)
+  $BENCH admin "${args[@]}" --login-link "$LINK" --stage measure --samples "$SAMPLES" --label "$1" --json "$OUT/$1.json"
   stop_roster
 done
 drop_pg_db roster_bench_admin

@@ -162,6 +162,9 @@ pub(super) struct Setup<'a> {
     pub groups: usize,
     pub log_rows: usize,
     pub samples: usize,
+    /// Load the data only (then restart roster: see admin.sh), or measure only.
+    pub load: bool,
+    pub measure: bool,
 }
 
 pub(super) fn run(s: &Setup) -> Vec<Phase> {
@@ -173,32 +176,38 @@ pub(super) fn run(s: &Setup) -> Vec<Phase> {
         ))
         .pop()
         .expect("tenant exists");
-    load(&mut db, &tenant, 0, s.users);
-    load_groups(&mut db, &tenant, s.users, s.groups);
-    load_sync_log(&mut db, &tenant, s.log_rows);
+    if s.load {
+        load(&mut db, &tenant, 0, s.users);
+        load_groups(&mut db, &tenant, s.users, s.groups);
+        load_sync_log(&mut db, &tenant, s.log_rows);
+    }
     drop(db);
-
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(600))
         .redirects(0)
         .build();
-    for (slug, priority, privileged) in [("member", 20, false), ("admin", 10, true)] {
-        s.api
+    if s.load {
+        for (slug, priority, privileged) in [("member", 20, false), ("admin", 10, true)] {
+            s.api
             .send(&agent, "POST", "/roles", Some(&json!({"slug": slug, "name": slug, "priority": priority, "privileged": privileged})))
             .expect("role");
+        }
+        let started = Instant::now();
+        for (g, role) in [(1, "member"), (2, "admin")] {
+            s.api
+                .send(
+                    &agent,
+                    "POST",
+                    "/mappings",
+                    Some(&json!({"group": group_id(g), "role": role})),
+                )
+                .expect("mapping");
+        }
+        eprintln!("mapped 2 groups in {:.1}s", started.elapsed().as_secs_f64());
     }
-    let started = Instant::now();
-    for (g, role) in [(1, "member"), (2, "admin")] {
-        s.api
-            .send(
-                &agent,
-                "POST",
-                "/mappings",
-                Some(&json!({"group": group_id(g), "role": role})),
-            )
-            .expect("mapping");
+    if !s.measure {
+        return Vec::new();
     }
-    eprintln!("mapped 2 groups in {:.1}s", started.elapsed().as_secs_f64());
 
     let response = agent.get(s.login_link).call().expect("login link");
     let cookie = response

@@ -150,6 +150,9 @@ enum Command {
         /// Timed requests per page.
         #[arg(long, default_value_t = 50)]
         samples: usize,
+        /// `load` (the data, roles and mappings), `measure`, or `all`.
+        #[arg(long, default_value = "all")]
+        stage: String,
         #[arg(long, default_value = "server")]
         label: String,
         #[arg(long)]
@@ -351,6 +354,7 @@ fn main() {
             groups,
             log_rows,
             samples,
+            stage,
             label,
             json,
         } => {
@@ -369,6 +373,8 @@ fn main() {
                 groups,
                 log_rows,
                 samples,
+                load: stage != "measure",
+                measure: stage != "load",
             });
             (label, json, phases)
         }

@@ -59,8 +59,7 @@ pub fn browse_users(
     filter: &UserFilter,
     after: Option<&str>,
 ) -> Result<Listing<UserItem>, ServiceError> {
-    let (rows, more) = directory::users_page(conn, tenant, filter, after, PAGE_SIZE)?;
-    let total = directory::users_count(conn, tenant, filter)?;
+    let (rows, more, total) = directory::users_page(conn, tenant, filter, after, PAGE_SIZE)?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let slugs: HashMap<String, String> = crate::store::roles::list_roles(conn, tenant)?
         .into_iter()

@@ -96,11 +96,16 @@ impl ManageConnection for Manager {
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the writer; FULL makes every commit durable;
                 // the busy timeout turns writer contention into waiting, not errors.
+                // `optimize` on open (SQLite's advice for long-lived connections) gathers
+                // the planner's statistics for tables that grew; without them the admin
+                // browsers walk 100k users where an index range would do. r2d2 recycles
+                // connections within 30 minutes, so the statistics follow the data.
                 let busy_ms = self.statement_timeout.as_millis();
                 conn.batch_execute(&format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                      PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; \
-                     PRAGMA case_sensitive_like = ON;"
+                     PRAGMA case_sensitive_like = ON; \
+                     PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;"
                 ))
                 .map_err(r2d2::Error::QueryError)?;
                 roster_fold_utils::register_impl(&mut conn, |text: Option<String>| {

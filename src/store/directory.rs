@@ -96,10 +96,57 @@ fn group_search(search: &str, dialect: Dialect) -> Condition<groups::table> {
 
 type Backend = <DbConnection as Connection>::Backend;
 
+/// How to test set membership, decided per query from the set's size: a large set
+/// (everyone's group) is probed per user walked in name order, which finds a page at
+/// once; a small one is built once and probed in memory, since walking 100k users
+/// for 100 members would visit them all.
+#[derive(Debug, Clone, Copy, Default)]
+struct Strategy {
+    group_is_large: bool,
+    role_is_large: bool,
+}
+
+/// Sets above this many members are probed per row (see `Strategy`).
+const LARGE_SET: i64 = 10_000;
+
+fn strategy(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    f: &UserFilter,
+) -> Result<Strategy, StoreError> {
+    let group_is_large = match &f.group {
+        Some(group) => {
+            group_members::table
+                .filter(group_members::tenant_id.eq(&tenant.0))
+                .filter(group_members::group_id.eq(group))
+                .count()
+                .get_result::<i64>(conn)?
+                > LARGE_SET
+        }
+        None => false,
+    };
+    let role_is_large = match &f.role {
+        Some(RoleFilter::Holds(role)) => {
+            user_role_grants::table
+                .filter(user_role_grants::tenant_id.eq(&tenant.0))
+                .filter(user_role_grants::role_id.eq(role))
+                .count()
+                .get_result::<i64>(conn)?
+                > LARGE_SET
+        }
+        _ => false,
+    };
+    Ok(Strategy {
+        group_is_large,
+        role_is_large,
+    })
+}
+
 fn filtered_users<'a>(
     tenant: &TenantId,
     f: &UserFilter,
     dialect: Dialect,
+    how: Strategy,
 ) -> users::BoxedQuery<'a, Backend> {
     let t = tenant.0.clone();
     let mut q = users::table
@@ -118,6 +165,13 @@ fn filtered_users<'a>(
         Some(RoleFilter::None) => {
             q = q.filter(users::id.ne_all(grants.select(user_role_grants::user_id)));
         }
+        Some(RoleFilter::Holds(role)) if how.role_is_large => {
+            q = q.filter(exists(
+                grants
+                    .filter(user_role_grants::role_id.eq(role.clone()))
+                    .filter(user_role_grants::user_id.eq(users::id)),
+            ));
+        }
         Some(RoleFilter::Holds(role)) => {
             q = q.filter(
                 users::id.eq_any(
@@ -130,28 +184,32 @@ fn filtered_users<'a>(
         None => {}
     }
     if let Some(group) = &f.group {
-        q = q.filter(
-            users::id.eq_any(
-                group_members::table
-                    .filter(group_members::tenant_id.eq(t.clone()))
-                    .filter(group_members::group_id.eq(group.clone()))
-                    .select(group_members::member_id),
-            ),
-        );
+        let members = group_members::table
+            .filter(group_members::tenant_id.eq(t.clone()))
+            .filter(group_members::group_id.eq(group.clone()));
+        q = if how.group_is_large {
+            q.filter(exists(
+                members.filter(group_members::member_id.eq(users::id)),
+            ))
+        } else {
+            q.filter(users::id.eq_any(members.select(group_members::member_id)))
+        };
     }
     q
 }
 
-/// Up to `limit` users after `after` (a folded `userName`), in `userName` order, and
-/// whether more follow.
+/// Up to `limit` users after `after` (a folded `userName`), in `userName` order; whether
+/// more follow; and how many match, counted up to `COUNT_CAP + 1`: an exact count of a
+/// 100k-user filter costs a scan per page view, and "more than 1000" says enough.
 pub fn users_page(
     conn: &mut DbConnection,
     tenant: &TenantId,
     filter: &UserFilter,
     after: Option<&str>,
     limit: i64,
-) -> Result<(Vec<UserRow>, bool), StoreError> {
-    let mut q = filtered_users(tenant, filter, conn.dialect());
+) -> Result<(Vec<UserRow>, bool, i64), StoreError> {
+    let (dialect, how) = (conn.dialect(), strategy(conn, tenant, filter)?);
+    let mut q = filtered_users(tenant, filter, dialect, how);
     if let Some(after) = after {
         q = q.filter(users::user_name_folded.gt(after.to_owned()));
     }
@@ -162,22 +220,11 @@ pub fn users_page(
         .load(conn)?;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
-    Ok((rows, more))
-}
-
-/// How many users match `filter`, counted up to `COUNT_CAP + 1`: an exact count of a
-/// 100k-user filter costs a scan per page view, and "more than 1000" says enough.
-pub fn users_count(
-    conn: &mut DbConnection,
-    tenant: &TenantId,
-    filter: &UserFilter,
-) -> Result<i64, StoreError> {
-    let dialect = conn.dialect();
-    let ids: Vec<String> = filtered_users(tenant, filter, dialect)
+    let matching: Vec<String> = filtered_users(tenant, filter, dialect, how)
         .select(users::id)
         .limit(COUNT_CAP + 1)
         .load(conn)?;
-    Ok(ids.len() as i64)
+    Ok((rows, more, matching.len() as i64))
 }
 
 /// Which groups a browser page shows.
