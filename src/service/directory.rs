@@ -153,6 +153,8 @@ pub struct GroupItem {
     pub row: GroupRow,
     pub members: i64,
     pub roles: Vec<String>,
+    /// A mapping of a deleted group with this group's name was orphaned (M8): the IdP
+    /// likely deleted and re-created the group, which then needs mapping again.
     pub orphaned: bool,
 }
 
@@ -183,7 +185,7 @@ pub fn browse_groups(
                     .filter(|m| m.state == "active")
                     .map(|m| slug_of(&roles, &m.role_id))
                     .collect(),
-                orphaned: mine.iter().any(|m| m.state == "orphaned"),
+                orphaned: orphaned_by_name(&mappings, &row),
                 row,
             }
         })
@@ -192,6 +194,15 @@ pub fn browse_groups(
         items,
         total,
         next_after,
+    })
+}
+
+/// Whether an orphaned mapping was made for a group of this name (names compare folded).
+fn orphaned_by_name(mappings: &[MappingRow], group: &GroupRow) -> bool {
+    mappings.iter().any(|m| {
+        m.state == "orphaned"
+            && (m.group_id == group.id
+                || crate::scim::resource::fold(&m.group_display_name) == group.display_name_folded)
     })
 }
 

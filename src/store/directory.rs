@@ -158,8 +158,7 @@ fn filtered_users<'a>(
     if let Some(search) = &f.search {
         q = q.filter(user_search(&t, search, dialect));
     }
-    // Uncorrelated IN (…) sets: built once from an index, then probed per row, where a
-    // correlated EXISTS would run a lookup for every user walked in name order.
+    // Membership of a role or group: see `Strategy` for which form and why.
     let grants = user_role_grants::table.filter(user_role_grants::tenant_id.eq(t.clone()));
     match &f.role {
         Some(RoleFilter::None) => {

@@ -402,3 +402,33 @@ fn the_groups_browser_shows_members_mappings_and_filters_mapped_groups() {
     let members = browser.screen(&app, "acme", &format!("users?group={eng}"));
     assert!(members.text.contains("2 user(s)"), "{}", members.text);
 }
+
+#[test]
+fn a_group_recreated_after_its_mapped_namesake_was_deleted_is_flagged_orphaned() {
+    let app = TestApp::spawn();
+    let alice = app.create_user("alice@example.com");
+    let eng = app.create_group("Engineering", &[&alice]);
+    role_and_mapping(&app, "editor", &eng);
+    app.delete(&format!("/Groups/{eng}"));
+    let again = app.create_group("engineering", &[&alice]);
+    let mut browser = Browser::owner(&app, "acme");
+
+    let page = browser.screen(&app, "acme", "groups");
+
+    assert!(
+        page.text.contains(&format!("data-group-id=\"{again}\"")),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("orphaned mapping</span>"),
+        "{}",
+        page.text
+    );
+    let overview = browser.screen(&app, "acme", "");
+    assert!(
+        overview.text.contains("1 mapping(s) orphaned"),
+        "{}",
+        overview.text
+    );
+}
