@@ -206,7 +206,7 @@ fn read_capped(response: ureq::Response) -> Option<String> {
 async fn retention(store: Store) {
     tokio::time::sleep(Duration::from_secs(10)).await;
     loop {
-        let cutoff = webhooks::stamp(SystemTime::now() - RETENTION);
+        let cutoff = crate::service::stamp(SystemTime::now() - RETENTION);
         let mut total = (0, 0);
         loop {
             let cutoff = cutoff.clone();

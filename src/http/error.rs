@@ -232,7 +232,7 @@ impl ResponseError for AdminError {
             let mut location = format!("/admin/{tenant}/login");
             if let Some(path) = return_to {
                 location.push_str("?return_to=");
-                location.push_str(&encode_query(path));
+                location.push_str(&super::admin::ui::encode(path));
             }
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
@@ -300,19 +300,6 @@ impl ResponseError for AdminError {
         }
         response
     }
-}
-
-/// Percent-encodes a path for use as a query value.
-fn encode_query(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

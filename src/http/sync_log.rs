@@ -75,9 +75,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Entry>) {
             .write(move |c| -> Result<(), StoreError> {
                 save(c, batch)?;
                 if prune {
-                    let cutoff =
-                        humantime::format_rfc3339_millis(std::time::SystemTime::now() - RETENTION)
-                            .to_string();
+                    let cutoff = crate::service::stamp(std::time::SystemTime::now() - RETENTION);
                     while sync_log::prune(c, &cutoff, 1000)? == 1000 {}
                 }
                 Ok(())

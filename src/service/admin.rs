@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{json, Value};
 
 use super::tenants::{digest, generate_secret, tenant};
-use super::{new_id, now, ServiceError};
+use super::{new_id, now, stamp, ServiceError};
 use crate::scim::resource::fold;
 use crate::scim::schema::ResourceKind;
 pub use crate::store::admin::AuditQuery;
@@ -325,10 +325,6 @@ pub struct Login<'a> {
     pub email: Option<&'a str>,
     pub email_verified: bool,
     pub groups: &'a [String],
-}
-
-fn stamp(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
 }
 
 fn open_session(

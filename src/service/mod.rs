@@ -229,7 +229,12 @@ impl Plan {
 
 /// The current time as stored: RFC 3339, UTC, milliseconds.
 pub fn now() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+    stamp(std::time::SystemTime::now())
+}
+
+/// A time as stored (see `now`); stored stamps compare in time order as strings.
+pub fn stamp(t: std::time::SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 fn new_id() -> String {

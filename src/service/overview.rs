@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::webhooks::stamp;
+use super::stamp;
 use super::ServiceError;
 use crate::store::overview::{self, Counts};
 use crate::store::sync_log::LogRow;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::events::{Actor, Outbox};
-use super::{new_id, ServiceError};
+use super::{new_id, stamp, ServiceError};
 use crate::store::events::EventRow;
 use crate::store::webhooks::{self, AttemptRow, DeliveryRow, EndpointRow};
 use crate::store::{write_transaction, DbConnection, StoreError, TenantId};
@@ -28,11 +28,6 @@ pub const TEST_EVENT: &str = "webhook.test";
 pub const PENDING: &str = "pending";
 pub const SUCCEEDED: &str = "succeeded";
 pub const DEAD: &str = "dead";
-
-/// Stored timestamps: RFC 3339, UTC, milliseconds; they sort as text.
-pub fn stamp(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
-}
 
 fn invalid(detail: impl Into<String>) -> ServiceError {
     super::roles::invalid(detail)

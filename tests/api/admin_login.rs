@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use diesel::prelude::*;
 use roster::service::admin::{self, AdminRole, OidcSettings};
+use roster::service::stamp;
 use roster::store::admin::{admin_login_links, admin_sessions};
 
 use crate::browser::{csrf_of, host_of, Browser, Page};
@@ -189,10 +190,6 @@ fn audited(app: &TestApp, action: &str) -> Value {
         .find(|r| r.action == action)
         .unwrap_or_else(|| panic!("no {action} in the audit log"));
     serde_json::from_str(row.after_json.as_deref().unwrap_or("null")).unwrap()
-}
-
-fn stamp(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
 }
 
 #[test]

@@ -653,13 +653,13 @@ fn events_and_succeeded_deliveries_past_retention_are_pruned() {
     .expect("every delivery succeeded");
     let mut conn = app.store.connection().unwrap();
     // Nothing is 30 days old yet.
-    let now = roster::service::webhooks::stamp(SystemTime::now() - Duration::from_secs(30 * 86400));
+    let now = roster::service::stamp(SystemTime::now() - Duration::from_secs(30 * 86400));
     assert_eq!(
         roster::service::webhooks::prune_batch(&mut conn, &now, 1000).unwrap(),
         (0, 0)
     );
     // A cutoff in the future stands for "30 days later".
-    let later = roster::service::webhooks::stamp(SystemTime::now() + Duration::from_secs(60));
+    let later = roster::service::stamp(SystemTime::now() + Duration::from_secs(60));
     let (events, deliveries_pruned) =
         roster::service::webhooks::prune_batch(&mut conn, &later, 1000).unwrap();
     assert!(
@@ -749,7 +749,8 @@ fn a_webhook_claimed_by_a_killed_roster_is_delivered_by_the_next_one() {
 /// rather than waiting for them or taking them too.
 #[test]
 fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
-    use roster::service::webhooks::{claim, stamp};
+    use roster::service::stamp;
+    use roster::service::webhooks::claim;
     use roster::store::migrate;
     use roster::store::webhooks::{self, DeliveryRow, EndpointRow};
 

@@ -14,7 +14,7 @@ use super::{html, AdminSession};
 use crate::http::error::AdminError;
 use crate::http::state::AppState;
 use crate::service::overview::{arrivals, Arrival};
-use crate::service::webhooks::stamp;
+use crate::service::stamp;
 
 /// The indicator lists requests from this long before the wizard was opened, so an
 /// admin who clicked Test Connection a moment early still sees it.

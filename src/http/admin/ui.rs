@@ -185,10 +185,10 @@ pub fn text(v: &Value) -> String {
 
 /// A stored RFC 3339 time as the screens show it: `2026-11-24 21:50:03 UTC`.
 pub fn when(stamp: &str) -> String {
-    if stamp.len() >= 19 {
-        format!("{} {} UTC", &stamp[..10], &stamp[11..19])
-    } else {
-        stamp.to_owned()
+    match (stamp.get(..10), stamp.get(11..19)) {
+        (Some(day), Some(time)) => format!("{day} {time} UTC"),
+        // Not a stored stamp (or not ASCII where one would be): shown as it is.
+        _ => stamp.to_owned(),
     }
 }
 
@@ -197,9 +197,18 @@ pub fn when_or(stamp: Option<&str>, none: &str) -> String {
     stamp.map_or_else(|| none.to_owned(), when)
 }
 
-/// Percent-encodes a query value.
+/// Percent-encodes a query value; `/` stays readable (RFC 3986 allows it in a query),
+/// so a `return_to` path reads as a path.
 pub fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Pretty JSON for the raw views.
@@ -215,5 +224,10 @@ mod tests {
     fn times_are_shown_to_the_second_in_utc() {
         assert_eq!(when("2026-11-24T21:50:03.123Z"), "2026-11-24 21:50:03 UTC");
         assert_eq!(when_or(None, "never"), "never");
+        assert_eq!(
+            when("2026-11-2ä"),
+            "2026-11-2ä",
+            "no panic off a char boundary"
+        );
     }
 }
