@@ -266,18 +266,8 @@ fn audit_actions(app: &TestApp) -> Vec<String> {
 }
 
 fn role_and_mapping(app: &TestApp, slug: &str, group: &str) {
-    let r = app.api(
-        "POST",
-        "/roles",
-        Some(&serde_json::json!({"slug": slug, "name": slug, "priority": 10})),
-    );
-    assert_eq!(r.status, 201, "{}", r.text);
-    let r = app.api(
-        "POST",
-        "/mappings",
-        Some(&serde_json::json!({"group": group, "role": slug})),
-    );
-    assert_eq!(r.status, 201, "{}", r.text);
+    crate::roles::role(app, slug, 10, false);
+    crate::roles::map(app, group, slug);
 }
 
 #[test]

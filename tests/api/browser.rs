@@ -141,17 +141,24 @@ impl Browser {
     /// A browser signed in to `tenant` with a lesser admin role (`admin`, `viewer`):
     /// an owner's session, demoted in the database.
     pub fn with_role(app: &TestApp, tenant: &str, role: &str) -> Self {
-        use diesel::prelude::*;
-        use roster::store::admin::admin_sessions;
         let browser = Self::owner(app, tenant);
-        let mut conn = app.store.connection().unwrap();
-        diesel::update(admin_sessions::table)
-            .set(admin_sessions::role.eq(role))
-            .execute(&mut *conn)
-            .unwrap();
+        demote_all(app, role);
         browser
     }
+}
 
+/// Gives every admin session of the test database this role (`admin`, `viewer`).
+pub fn demote_all(app: &TestApp, role: &str) {
+    use diesel::prelude::*;
+    use roster::store::admin::admin_sessions;
+    let mut conn = app.store.connection().unwrap();
+    diesel::update(admin_sessions::table)
+        .set(admin_sessions::role.eq(role))
+        .execute(&mut *conn)
+        .unwrap();
+}
+
+impl Browser {
     /// The text of the element with this id (its first text, up to the next tag).
     pub fn text_of(page: &Page, id: &str) -> Option<String> {
         let at = page.text.find(&format!("id=\"{id}\""))?;

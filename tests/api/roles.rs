@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{patch_op, TestApp};
 
-fn role(app: &TestApp, slug: &str, priority: i64, privileged: bool) {
+pub fn role(app: &TestApp, slug: &str, priority: i64, privileged: bool) {
     let r = app.api(
         "POST",
         "/roles",
@@ -13,7 +13,7 @@ fn role(app: &TestApp, slug: &str, priority: i64, privileged: bool) {
     assert_eq!(r.status, 201, "{}", r.text);
 }
 
-fn map(app: &TestApp, group: &str, role: &str) -> Value {
+pub fn map(app: &TestApp, group: &str, role: &str) -> Value {
     let r = app.api(
         "POST",
         "/mappings",

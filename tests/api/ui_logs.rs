@@ -1,8 +1,6 @@
 //! The admin UI's log screens (S10 sync log, S12 audit log) and webhooks (S11), driven
 //! over HTTP by a signed-in browser.
 
-use diesel::RunQueryDsl;
-use roster::store::DbConnection;
 use serde_json::{json, Value};
 
 use crate::browser::{csrf_of, Browser};
@@ -89,17 +87,6 @@ fn href_of(page: &str, id: &str) -> String {
     rest[..rest.find('"').unwrap()]
         .replace("&amp;", "&")
         .replace("&#38;", "&")
-}
-
-/// Turns every admin session of the test database into a viewer's.
-fn demote_to_viewer(app: &TestApp) {
-    let mut conn = app.store.connection().unwrap();
-    let sql = diesel::sql_query("UPDATE admin_sessions SET role = 'viewer'");
-    match &mut *conn {
-        DbConnection::Sqlite(c) => sql.execute(c),
-        DbConnection::Postgres(c) => sql.execute(c),
-    }
-    .unwrap();
 }
 
 fn create_user_with_password(app: &TestApp, user_name: &str) {
@@ -358,7 +345,7 @@ fn audit_exports_carry_the_filtered_rows_and_need_a_session() {
 fn a_viewer_reads_the_logs() {
     let app = TestApp::spawn();
     let mut browser = Browser::owner(&app, "acme");
-    demote_to_viewer(&app);
+    crate::browser::demote_all(&app, "viewer");
 
     let audit = browser.screen(&app, "acme", "audit");
     assert!(audit.text.contains(r#"<span id="role">viewer</span>"#));
@@ -619,7 +606,7 @@ fn a_viewer_sees_no_webhook_forms_and_a_viewers_post_is_refused() {
     assert_eq!(r.status, 201, "{}", r.text);
     let id = r.body["id"].as_str().unwrap().to_owned();
     let mut browser = Browser::owner(&app, "acme");
-    demote_to_viewer(&app);
+    crate::browser::demote_all(&app, "viewer");
 
     let list = browser.screen(&app, "acme", "webhooks");
     let endpoint = browser.screen(&app, "acme", &format!("webhooks/{id}"));

@@ -1,9 +1,7 @@
 //! S7 Roles, S8 the mapping editor and the change-set page, driven over HTTP by a
 //! signed-in admin (spec §6.6).
 
-use diesel::prelude::*;
 use roster::service::admin::audit_log;
-use roster::store::admin::admin_sessions;
 use serde_json::{json, Value};
 
 use crate::browser::{csrf_of, Browser, Page};
@@ -222,13 +220,7 @@ fn a_viewer_sees_no_forms_and_a_viewers_post_is_refused() {
         &[("op", "add"), ("group", &group), ("role", "member")],
     );
     let set = change_set_id(&applied);
-    {
-        let mut conn = app.store.connection().unwrap();
-        diesel::update(admin_sessions::table)
-            .set(admin_sessions::role.eq("viewer"))
-            .execute(&mut conn)
-            .unwrap();
-    }
+    crate::browser::demote_all(&app, "viewer");
 
     for path in [
         "roles".to_owned(),
