@@ -34,6 +34,15 @@ pub struct Settings {
     pub pool_timeout_ms: u64,
     /// Longest a statement may run (or, on SQLite, wait for the write lock).
     pub statement_timeout_ms: u64,
+    /// PostgreSQL writer threads of the group-commit pipeline (different tenants write
+    /// in parallel); SQLite always has one.
+    pub write_writers: usize,
+    /// Most write use cases committed together.
+    pub write_batch_max: usize,
+    /// Most writes waiting for a writer; past it a write gets 503 at once.
+    pub write_queue_capacity: usize,
+    /// Longest a write waits for its turn before it gets 503 without running.
+    pub write_queue_timeout_ms: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; 0 means one per CPU core.
@@ -69,6 +78,10 @@ impl Default for Settings {
             pool_size: 10,
             pool_timeout_ms: 1500,
             statement_timeout_ms: 5000,
+            write_writers: 4,
+            write_batch_max: 256,
+            write_queue_capacity: 4096,
+            write_queue_timeout_ms: 10_000,
             shutdown_timeout_secs: 30,
             workers: 0,
             change_set_inline_limit: 10_000,
@@ -109,6 +122,10 @@ pub const KEYS: &[&str] = &[
     "pool_size",
     "pool_timeout_ms",
     "statement_timeout_ms",
+    "write_writers",
+    "write_batch_max",
+    "write_queue_capacity",
+    "write_queue_timeout_ms",
     "shutdown_timeout_secs",
     "workers",
     "change_set_inline_limit",
@@ -222,6 +239,10 @@ mod tests {
             ("pool_size", "3"),
             ("pool_timeout_ms", "4"),
             ("statement_timeout_ms", "5"),
+            ("write_writers", "2"),
+            ("write_batch_max", "3"),
+            ("write_queue_capacity", "4"),
+            ("write_queue_timeout_ms", "5"),
             ("shutdown_timeout_secs", "6"),
             ("workers", "7"),
             ("change_set_inline_limit", "8"),

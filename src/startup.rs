@@ -79,6 +79,7 @@ impl Application {
             },
             public_url: public_url.clone(),
             metrics: Metrics::default(),
+            tokens: Default::default(),
             change_sets: Default::default(),
             inline_limit: settings.change_set_inline_limit,
             sync_log: crate::http::sync_log::SyncLog::spawn(store.clone()),
@@ -167,6 +168,13 @@ pub fn open_store(settings: &Settings) -> Result<Store, StoreError> {
             max_size: settings.pool_size.max(1),
             checkout_timeout: Duration::from_millis(settings.pool_timeout_ms),
             statement_timeout: Duration::from_millis(settings.statement_timeout_ms),
+            pipeline: crate::store::PipelineSettings {
+                writers: settings.write_writers.max(1),
+                max_batch: settings.write_batch_max.max(1),
+                capacity: settings.write_queue_capacity.max(1),
+                queue_timeout: Duration::from_millis(settings.write_queue_timeout_ms),
+                ..Default::default()
+            },
         },
     )
 }

@@ -15,6 +15,7 @@ use crate::service::{tenants, Scope, ServiceError};
 use crate::store::DbConnection;
 
 /// A SCIM caller: the tenant in the path and the token it presented, not yet checked.
+#[derive(Clone)]
 pub struct Caller {
     slug: String,
     token: String,
@@ -22,12 +23,20 @@ pub struct Caller {
     correlation_id: String,
     /// The TCP peer, recorded as the token's last-used address.
     ip: Option<String>,
+    tokens: std::sync::Arc<tenants::TokenCache>,
 }
 
 impl Caller {
+    /// The tenant named in the path, not yet checked.
+    pub fn slug(&self) -> &str {
+        &self.slug
+    }
+
     /// The caller's tenant scope, if the token is a live token of that tenant.
     pub fn authorize(&self, conn: &mut DbConnection) -> Result<Scope, ServiceError> {
-        let found = tenants::authenticate(conn, &self.slug, &self.token, self.ip.as_deref())?
+        let found = self
+            .tokens
+            .authenticate(conn, &self.slug, &self.token, self.ip.as_deref())?
             .ok_or(ServiceError::Unauthenticated)?;
         let scope = Scope {
             tenant: found.tenant,
@@ -50,9 +59,8 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let public_url = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.public_url.clone());
+        let state = req.app_data::<web::Data<AppState>>();
+        let public_url = state.map(|s| (s.public_url.clone(), s.tokens.clone()));
         let slug = req.match_info().get("tenant");
         let token = req
             .headers()
@@ -61,12 +69,13 @@ impl FromRequest for Caller {
             .and_then(bearer_token);
         let correlation_id = correlation_id(req);
         ready(match (public_url, slug, token) {
-            (Some(public_url), Some(slug), Some(token)) => Ok(Caller {
+            (Some((public_url, tokens)), Some(slug), Some(token)) => Ok(Caller {
                 base_url: format!("{public_url}/scim/v2/{slug}"),
                 slug: slug.to_owned(),
                 token: token.to_owned(),
                 correlation_id,
                 ip: req.peer_addr().map(|a| a.ip().to_string()),
+                tokens,
             }),
             _ => Err(ApiError::Unauthenticated),
         })

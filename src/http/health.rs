@@ -30,5 +30,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
         ))
-        .body(state.metrics.render(state.store.pool_state()))
+        .body(
+            state
+                .metrics
+                .render(state.store.pool_state(), state.store.pipeline_stats()),
+        )
 }

@@ -9,7 +9,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::store::PoolState;
+use crate::store::{PipelineStats, PoolState, BATCH_BUCKETS};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -99,14 +99,70 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The exposition text, with the pool gauges read now.
-    pub fn render(&self, pool: PoolState) -> String {
+    /// The exposition text, with the pool gauges and the write pipeline read now.
+    pub fn render(&self, pool: PoolState, writes: (&PipelineStats, usize)) -> String {
         self.pool_connections.set(i64::from(pool.connections));
         self.pool_idle.set(i64::from(pool.idle));
         self.pool_max.set(i64::from(pool.max_size));
         let mut out = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
+        render_pipeline(&mut out, writes.0, writes.1);
+        let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
     }
+}
+
+/// The group-commit pipeline's counters, kept as plain atomics by the store and
+/// written here in the exposition format.
+fn render_pipeline(out: &mut String, stats: &PipelineStats, waiting: usize) {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    line("# HELP roster_write_batch_size Write use cases committed together, per commit.".into());
+    line("# TYPE roster_write_batch_size histogram".into());
+    let mut cumulative = 0;
+    for (i, bound) in BATCH_BUCKETS.iter().enumerate() {
+        cumulative += stats.sizes[i].load(Relaxed);
+        line(format!(
+            "roster_write_batch_size_bucket{{le=\"{bound}\"}} {cumulative}"
+        ));
+    }
+    cumulative += stats.sizes[BATCH_BUCKETS.len()].load(Relaxed);
+    line(format!(
+        "roster_write_batch_size_bucket{{le=\"+Inf\"}} {cumulative}"
+    ));
+    let committed = stats.committed.load(Relaxed);
+    // Every use case run is counted once in `_sum`; failed batches' too.
+    line(format!("roster_write_batch_size_sum {committed}"));
+    line(format!("roster_write_batch_size_count {cumulative}"));
+    let mut counter = |name: &str, help: &str, value: u64| {
+        let mut text = String::new();
+        let _ = write!(
+            text,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name}_total {value}"
+        );
+        line(text);
+    };
+    counter(
+        "roster_write_batches_failed",
+        "Write batches that could not begin or commit (answered 503).",
+        stats.failed_batches.load(Relaxed),
+    );
+    counter(
+        "roster_write_refused_queue_full",
+        "Writes answered 503 at once because the write queue was full.",
+        stats.refused_full.load(Relaxed),
+    );
+    counter(
+        "roster_write_queue_timeouts",
+        "Writes answered 503 because they waited too long for a writer.",
+        stats.timed_out.load(Relaxed),
+    );
+    line("# HELP roster_write_queue_depth Writes waiting for a writer now.".into());
+    line("# TYPE roster_write_queue_depth gauge".into());
+    line(format!("roster_write_queue_depth {waiting}"));
 }

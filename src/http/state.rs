@@ -11,6 +11,8 @@ pub struct AppState {
     /// Public base of the server, without a trailing slash (`https://roster.example`).
     pub public_url: String,
     pub metrics: Metrics,
+    /// SCIM tokens verified within the last second (see `TokenCache`).
+    pub tokens: std::sync::Arc<crate::service::tenants::TokenCache>,
     /// Wakes the background change-set worker.
     pub change_sets: std::sync::Arc<tokio::sync::Notify>,
     /// Change-sets affecting more users than this recompute in the background.

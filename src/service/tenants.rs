@@ -171,6 +171,7 @@ pub fn revoke_token(
         let now = now();
         let revoked = tokens::revoke(c, &tenant, token_id, &now)?;
         if revoked {
+            TokenCache::revoked();
             let mut outbox = Outbox::for_tenant(&tenant, actor, "", &now);
             outbox.emit(
                 "connection.token_revoked",
@@ -227,7 +228,88 @@ pub fn end_rotation(
     })
 }
 
+/// Live SCIM tokens recently verified, so a request checks its token without a query.
+///
+/// A revocation in this process empties it once the revocation commits. One made by
+/// another process (the CLI, or another roster on the same PostgreSQL) is seen within
+/// [`TokenCache::TTL`], when each entry has to be verified against the database again.
+/// Keys are token digests, never secrets.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<(String, String), Cached>>,
+}
+
+struct Cached {
+    found: Authenticated,
+    verified: std::time::Instant,
+    epoch: u64,
+}
+
+/// Bumped by every revocation in this process, after it commits.
+static REVOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl TokenCache {
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(1);
+    /// Entries kept at most; live tokens are few, so this only bounds a pathological case.
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn revoked() {
+        let bump = || {
+            REVOCATIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        };
+        // Now, so no request starting from here trusts an entry; and after the commit,
+        // so none filled from the database before the commit survives either.
+        bump();
+        crate::store::after_commit(bump);
+    }
+
+    fn epoch() -> u64 {
+        REVOCATIONS.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The tenant a live token opens: from the cache if verified within the TTL and no
+    /// revocation since, else from the database (see [`authenticate`]).
+    pub fn authenticate(
+        &self,
+        conn: &mut DbConnection,
+        slug: &str,
+        secret: &str,
+        ip: Option<&str>,
+    ) -> Result<Option<Authenticated>, StoreError> {
+        let key = (slug.to_owned(), digest(secret));
+        let epoch = Self::epoch();
+        if let Some(hit) = self.lock().get(&key) {
+            if hit.epoch == epoch && hit.verified.elapsed() < Self::TTL {
+                return Ok(Some(hit.found.clone()));
+            }
+        }
+        let found = authenticate(conn, slug, secret, ip)?;
+        if let Some(found) = found.as_ref().filter(|f| f.activated) {
+            let mut entries = self.lock();
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(
+                key,
+                Cached {
+                    found: found.clone(),
+                    verified: std::time::Instant::now(),
+                    epoch,
+                },
+            );
+        }
+        Ok(found)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), Cached>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// A SCIM token that opened its tenant.
+#[derive(Debug, Clone)]
 pub struct Authenticated {
     pub tenant: TenantId,
     pub token_id: String,

@@ -236,3 +236,64 @@ where
     }
     finish(conn, f)
 }
+
+// The pieces of a group-commit batch (see `pipeline`): one outer transaction, a
+// savepoint per use case.
+
+fn depth_of<C>(c: &mut C) -> u32
+where
+    C: Connection<TransactionManager = AnsiTransactionManager>,
+{
+    AnsiTransactionManager::transaction_manager_status_mut(c)
+        .transaction_depth()
+        .ok()
+        .flatten()
+        .map_or(0, |d| d.get())
+}
+
+/// How many transactions and savepoints are open.
+pub(super) fn depth(conn: &mut DbConnection) -> u32 {
+    match conn {
+        DbConnection::Sqlite(c) => depth_of(c),
+        DbConnection::Postgres(c) => depth_of(c),
+    }
+}
+
+/// Opens a batch's transaction; `BEGIN IMMEDIATE` takes SQLite's write lock up front.
+pub(super) fn begin_batch(conn: &mut DbConnection) -> Result<(), StoreError> {
+    match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    Ok(())
+}
+
+/// Opens a savepoint inside the open transaction.
+pub(super) fn begin(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
+    match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c),
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c),
+    }
+}
+
+/// Commits (or releases) the innermost transaction or savepoint.
+pub(super) fn end(conn: &mut DbConnection, commit: bool) -> Result<(), diesel::result::Error> {
+    match (commit, conn) {
+        (true, DbConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
+        (true, DbConnection::Postgres(c)) => AnsiTransactionManager::commit_transaction(c),
+        (false, DbConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
+        (false, DbConnection::Postgres(c)) => AnsiTransactionManager::rollback_transaction(c),
+    }
+}
+
+/// Rolls back savepoints (and, at 0, the transaction) until `depth` remain open. A
+/// connection that cannot roll back is left broken; the pool then discards it.
+pub(super) fn unwind_to(conn: &mut DbConnection, target: u32) {
+    while depth(conn) > target {
+        if end(conn, false).is_err() {
+            return;
+        }
+    }
+}

@@ -20,6 +20,9 @@ pub enum StoreError {
     Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("database error")]
     Database(#[source] DieselError),
+    /// A use case panicked; its savepoint was rolled back.
+    #[error("a database use case panicked")]
+    Panicked,
     #[error("database task failed")]
     TaskFailed(#[source] tokio::task::JoinError),
 }
@@ -61,6 +64,8 @@ pub(crate) fn is_transient(message: &str) -> bool {
         "database or disk is full",
         "canceling statement due to statement timeout",
         "canceling statement due to lock timeout",
+        // Two batches locking rows in opposite orders: retrying succeeds.
+        "deadlock detected",
         "terminating connection",
         "server closed the connection",
         "the database system is",

@@ -14,6 +14,7 @@ pub mod filter_sql;
 pub mod groups;
 pub mod migrate;
 pub mod overview;
+pub mod pipeline;
 pub mod raw;
 pub mod roles;
 pub mod schema;
@@ -23,13 +24,14 @@ pub mod tokens;
 pub mod users;
 pub mod webhooks;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::r2d2::Pool;
 
 pub use conn::{read_transaction, write_transaction, DbConnection, Target};
 pub use error::StoreError;
+pub use pipeline::{after_commit, PipelineSettings, PipelineStats, BATCH_BUCKETS};
 
 /// Pool settings; the defaults keep failures fast (see `roster serve --help`).
 #[derive(Debug, Clone)]
@@ -39,6 +41,8 @@ pub struct PoolSettings {
     pub checkout_timeout: Duration,
     /// Per-statement limit (PostgreSQL `statement_timeout`, SQLite busy timeout).
     pub statement_timeout: Duration,
+    /// The group-commit write path.
+    pub pipeline: PipelineSettings,
 }
 
 impl Default for PoolSettings {
@@ -47,6 +51,7 @@ impl Default for PoolSettings {
             max_size: 10,
             checkout_timeout: Duration::from_millis(1500),
             statement_timeout: Duration::from_secs(5),
+            pipeline: PipelineSettings::default(),
         }
     }
 }
@@ -59,11 +64,8 @@ pub struct TenantId(pub String);
 pub struct Store {
     pool: Pool<conn::Manager>,
     target: Target,
-    /// SQLite admits one writer at a time; queueing writers here, in order, beats
-    /// SQLite's sleep-and-retry busy handler on tail latency.
-    sqlite_writer: Arc<Mutex<()>>,
-    /// How long a request may wait for its turn or a connection before it gets 503.
-    checkout_timeout: Duration,
+    /// Every write goes through it: batches of use cases, one commit each.
+    pipeline: Arc<pipeline::Pipeline>,
 }
 
 /// What `/readyz` and `/metrics` report about the pool.
@@ -85,11 +87,15 @@ impl Store {
             .min_idle(Some(0))
             .connection_timeout(settings.checkout_timeout)
             .build_unchecked(manager);
+        let mut pipeline = settings.pipeline.clone();
+        if matches!(target, Target::Sqlite(_)) {
+            // SQLite admits one writer; a second would only wait for the first.
+            pipeline.writers = 1;
+        }
         Ok(Self {
+            pipeline: Arc::new(pipeline::Pipeline::new(pool.clone(), pipeline)),
             pool,
             target,
-            sqlite_writer: Arc::default(),
-            checkout_timeout: settings.checkout_timeout,
         })
     }
 
@@ -118,18 +124,41 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.blocking(None, f).await
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(StoreError::TaskFailed(e)))?
     }
 
-    /// Runs one use case that writes; on SQLite, writers take turns in-process first.
+    /// Runs one use case that writes, for roster's own work (see [`Store::write_for`]).
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let writer = matches!(self.target, Target::Sqlite(_)).then(|| self.sqlite_writer.clone());
-        self.blocking(writer, f).await
+        self.pipeline.write("", f).await
+    }
+
+    /// Runs one use case that writes, on behalf of `key` (a tenant's slug): it joins a
+    /// group-commit batch and returns once that batch is durable. Keys take turns.
+    pub async fn write_for<T, E, F>(&self, key: &str, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.pipeline.write(key, f).await
+    }
+
+    /// The write pipeline's counters, and how many writes wait now.
+    pub fn pipeline_stats(&self) -> (&PipelineStats, usize) {
+        (self.pipeline.stats(), self.pipeline.waiting())
     }
 
     /// Hands a pooled connection (or the reason there is none) to `f` on a blocking
@@ -147,65 +176,5 @@ impl Store {
                 Err(e) => f(Err(e.into())),
             }
         });
-    }
-
-    async fn blocking<T, E, F>(&self, writer: Option<Arc<Mutex<()>>>, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<StoreError> + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        let span = tracing::Span::current();
-        let deadline = std::time::Instant::now() + self.checkout_timeout;
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let _turn = match &writer {
-                Some(w) => Some(wait_for_turn(w, deadline)?),
-                None => None,
-            };
-            let mut conn = pool.get().map_err(StoreError::from)?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| E::from(StoreError::TaskFailed(e)))?
-    }
-}
-
-/// Takes the SQLite writer's turn, waiting no longer than the pool would for a
-/// connection: a stuck writer turns the queue behind it into 503s, never a hang.
-fn wait_for_turn(
-    writer: &Mutex<()>,
-    deadline: std::time::Instant,
-) -> Result<std::sync::MutexGuard<'_, ()>, StoreError> {
-    loop {
-        match writer.try_lock() {
-            Ok(guard) => return Ok(guard),
-            // A poisoned lock only means another writer panicked; the database is fine.
-            Err(std::sync::TryLockError::Poisoned(p)) => return Ok(p.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            Err(std::sync::TryLockError::WouldBlock) => {
-                return Err(StoreError::Unavailable(
-                    "timed out waiting for the SQLite writer".into(),
-                ));
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_writer_that_cannot_get_its_turn_in_time_is_unavailable() {
-        let writer = Mutex::new(());
-        let _held = writer.lock().unwrap();
-        let started = std::time::Instant::now();
-        let err = wait_for_turn(&writer, started + Duration::from_millis(50)).unwrap_err();
-        assert!(matches!(err, StoreError::Unavailable(_)));
-        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }

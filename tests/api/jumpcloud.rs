@@ -174,8 +174,8 @@ fn group_lifecycle_create_add_remove_rename_delete() {
     // E: add, repeated.
     let add =
         patch_op(json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": b}]}]));
-    assert_eq!(app.patch(&format!("/Groups/{g}"), &add).status, 200);
-    assert_eq!(app.patch(&format!("/Groups/{g}"), &add).status, 200);
+    assert_eq!(app.patch(&format!("/Groups/{g}"), &add).status, 204);
+    assert_eq!(app.patch(&format!("/Groups/{g}"), &add).status, 204);
     assert_eq!(app.member_ids(&g).len(), 2);
 
     // F: remove with a value list, then by filter path.
@@ -183,13 +183,13 @@ fn group_lifecycle_create_add_remove_rename_delete() {
         &format!("/Groups/{g}"),
         &patch_op(json!([{"op": "remove", "path": "members", "value": [{"value": a}]}])),
     );
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 204);
     assert_eq!(app.member_ids(&g), vec![b.clone()]);
     let r = app.patch(
         &format!("/Groups/{g}"),
         &patch_op(json!([{"op": "Remove", "path": format!("members[value eq \"{b}\"]")}])),
     );
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 204);
     assert!(app.member_ids(&g).is_empty());
 
     // Rename, then delete.
@@ -197,6 +197,8 @@ fn group_lifecycle_create_add_remove_rename_delete() {
         &format!("/Groups/{g}"),
         &patch_op(json!([{"op": "replace", "path": "displayName", "value": "YourApp Admins"}])),
     );
+    assert_eq!(r.status, 204);
+    let r = app.get(&format!("/Groups/{g}"));
     assert_eq!(r.body["displayName"], "YourApp Admins");
     assert_eq!(app.delete(&format!("/Groups/{g}")).status, 204);
     app.get(&format!("/Groups/{g}"))

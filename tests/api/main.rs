@@ -27,3 +27,4 @@ mod ui_logs;
 mod ui_mapping;
 mod users;
 mod webhooks;
+mod write_path;

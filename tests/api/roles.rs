@@ -51,7 +51,7 @@ fn add_members(app: &TestApp, group: &str, users: &[&str]) {
         &format!("/Groups/{group}"),
         &patch_op(json!([{"op": "add", "path": "members", "value": value}])),
     );
-    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.status, 204, "{}", r.text);
 }
 
 fn remove_member(app: &TestApp, group: &str, user: &str) {
@@ -59,7 +59,7 @@ fn remove_member(app: &TestApp, group: &str, user: &str) {
         &format!("/Groups/{group}"),
         &patch_op(json!([{"op": "remove", "path": format!("members[value eq \"{user}\"]")}])),
     );
-    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.status, 204, "{}", r.text);
 }
 
 fn set_active(app: &TestApp, user: &str, active: bool) {
@@ -154,7 +154,7 @@ fn scim_writes_emit_one_event_per_change_in_sequence_order() {
         &format!("/Groups/{g}"),
         &patch_op(json!([{"op": "replace", "path": "displayName", "value": "Engineering"}])),
     );
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 204);
     set_active(&app, &u, false);
     set_active(&app, &u, true);
     let events = app.events_after(start);
@@ -242,7 +242,7 @@ fn lifecycle_rows_emit_the_specified_events_and_roles() {
         &format!("/Groups/{g}"),
         &patch_op(json!([{"op": "replace", "path": "displayName", "value": "Leads"}])),
     );
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 204);
     assert_eq!(summary(&app, s), [ev("group.updated")]);
     assert_eq!(roles_of(&app, &a), ["admin"]);
 
@@ -604,10 +604,10 @@ fn jumpcloud_lifecycle_replay_emits_the_exact_event_sequence() {
     let g = app.create_group("YourApp Users", &[]);
     let add =
         patch_op(json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": b}]}]));
-    assert_eq!(app.patch(&format!("/Groups/{g}"), &add).status, 200);
+    assert_eq!(app.patch(&format!("/Groups/{g}"), &add).status, 204);
     assert_eq!(
         app.patch(&format!("/Groups/{g}"), &add).status,
-        200,
+        204,
         "repeated add"
     );
 
@@ -621,9 +621,9 @@ fn jumpcloud_lifecycle_replay_emits_the_exact_event_sequence() {
     suspend["active"] = json!(true);
     assert_eq!(app.put(&format!("/Users/{a}"), &suspend).status, 200);
     let rename = patch_op(json!([{"op": "replace", "value": {"displayName": "YourApp Members"}}]));
-    assert_eq!(app.patch(&format!("/Groups/{g}"), &rename).status, 200);
+    assert_eq!(app.patch(&format!("/Groups/{g}"), &rename).status, 204);
     let remove = patch_op(json!([{"op": "remove", "path": "members", "value": [{"value": b}]}]));
-    assert_eq!(app.patch(&format!("/Groups/{g}"), &remove).status, 200);
+    assert_eq!(app.patch(&format!("/Groups/{g}"), &remove).status, 204);
     assert_eq!(app.delete(&format!("/Groups/{g}")).status, 204);
 
     assert_eq!(
@@ -658,100 +658,6 @@ fn jumpcloud_lifecycle_replay_emits_the_exact_event_sequence() {
     assert!(roles_of(&app, &b).is_empty());
     let mappings = app.api("GET", "/mappings", None).body;
     assert_eq!(mappings[0]["state"], "orphaned");
-}
-
-/// No event is lost or invented when roster dies mid-write: every committed user has
-/// exactly one `user.created`, every acknowledged one is committed, and sequences have
-/// no gaps.
-#[test]
-fn killing_roster_mid_write_neither_loses_nor_invents_events() {
-    use crate::cli::Server;
-    use crate::helpers::TestDb;
-    use std::sync::{Arc, Mutex};
-
-    let db = TestDb::new();
-    let mut server = Server::start(&db);
-    let token = server.token();
-    let base = format!("{}/scim/v2/default", server.url);
-    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let (base, token, acked) = (base.clone(), token.clone(), acknowledged.clone());
-            std::thread::spawn(move || {
-                let agent = ureq::AgentBuilder::new()
-                    .timeout(std::time::Duration::from_secs(5))
-                    .build();
-                for i in 0.. {
-                    let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                                      "userName": format!("w{w}-{i}@example.com")});
-                    match agent
-                        .post(&format!("{base}/Users"))
-                        .set("Authorization", &format!("Bearer {token}"))
-                        .set("Content-Type", "application/scim+json")
-                        .send_string(&body.to_string())
-                    {
-                        Ok(r) => {
-                            let v: Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
-                            acked
-                                .lock()
-                                .unwrap()
-                                .push(v["id"].as_str().unwrap().to_owned());
-                        }
-                        Err(_) => return,
-                    }
-                }
-            })
-        })
-        .collect();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    server.kill();
-    for w in writers {
-        w.join().unwrap();
-    }
-
-    let store = db.store();
-    let mut conn = store.connection().unwrap();
-    let tenant = roster::service::tenants::tenant(&mut conn, "default").unwrap();
-    let tenant = roster::store::TenantId(tenant.id);
-    let mut events = Vec::new();
-    loop {
-        let after = events
-            .last()
-            .map_or(0, |e: &Value| e["sequence"].as_i64().unwrap());
-        let page = roster::service::events::feed(&mut conn, &tenant, after, 500, &[]).unwrap();
-        if page.is_empty() {
-            break;
-        }
-        events.extend(page);
-    }
-    let sequences: Vec<i64> = events
-        .iter()
-        .map(|e| e["sequence"].as_i64().unwrap())
-        .collect();
-    assert_eq!(
-        sequences,
-        (1..=events.len() as i64).collect::<Vec<_>>(),
-        "no gaps"
-    );
-    let mut created: Vec<String> = events
-        .iter()
-        .filter(|e| e["type"] == "user.created")
-        .map(|e| e["data"]["id"].as_str().unwrap().to_owned())
-        .collect();
-    created.sort();
-    let mut stored =
-        roster::store::roles::user_ids_after(&mut conn, &tenant, None, 1_000_000).unwrap();
-    stored.sort();
-    assert_eq!(
-        created, stored,
-        "one user.created per committed user, and no other"
-    );
-    let acked = acknowledged.lock().unwrap();
-    assert!(acked.len() > 10, "the writers got going: {}", acked.len());
-    assert!(
-        acked.iter().all(|id| stored.binary_search(id).is_ok()),
-        "nothing acknowledged is lost"
-    );
 }
 
 #[test]

@@ -135,9 +135,10 @@ where
     let scope = session.scope(state, req);
     let ctx = audit_context(req);
     let actor = actor_name(&session.subject, session.email.as_deref());
+    let key = session.tenant.clone();
     Ok(state
         .store
-        .write(move |c| {
+        .write_for(&key, move |c| {
             write_transaction(c, |c| {
                 let done = use_case(c, &scope)?;
                 audit(

@@ -84,8 +84,8 @@ impl FromRequest for KeyCaller {
     }
 }
 
-/// Runs one use case for an API caller holding `needed`; `write` use cases take the
-/// SQLite writer's turn.
+/// Runs one use case for an API caller holding `needed`; `write` use cases join the
+/// tenant's group commit.
 pub async fn run<T, F>(
     state: &AppState,
     caller: KeyCaller,
@@ -97,12 +97,13 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
 {
+    let key = caller.slug.clone();
     let work = move |c: &mut DbConnection| {
         let scope = caller.authorize(c, needed)?;
         use_case(c, &scope)
     };
     Ok(if write {
-        state.store.write(work).await?
+        state.store.write_for(&key, work).await?
     } else {
         state.store.run(work).await?
     })

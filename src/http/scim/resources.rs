@@ -63,7 +63,7 @@ fn respond(
     resource_response(status, rendered, &body)
 }
 
-/// Whether a use case writes (SQLite writers queue in-process; see `Store::write`).
+/// Whether a use case writes (writes join a group commit; see `store::pipeline`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     Read,
@@ -81,13 +81,14 @@ where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
 {
+    let key = caller.slug().to_owned();
     let work = move |c: &mut DbConnection| {
         let scope = caller.authorize(c)?;
         use_case(c, &scope)
     };
     Ok(match access {
         Access::Read => state.store.run(work).await?,
-        Access::Write => state.store.write(work).await?,
+        Access::Write => state.store.write_for(&key, work).await?,
     })
 }
 
@@ -309,7 +310,7 @@ async fn stream_group(
         .streaming(body))
 }
 
-/// `PUT /{endpoint}/{id}`.
+/// `PUT /{endpoint}/{id}`: 200 with the resource after the change.
 pub async fn replace(
     state: web::Data<AppState>,
     caller: Caller,
@@ -320,17 +321,24 @@ pub async fn replace(
     let (_, endpoint, id) = path.into_inner();
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
-    let linked = projection.wants(linked_attribute(kind));
     let pre = preconditions(&req);
+    let target = id.clone();
+    let reader = caller.clone();
     let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
-        ResourceKind::User => users::replace(c, scope, &id, body.0, &now(), &pre),
-        ResourceKind::Group => groups::replace(c, scope, &id, body.0, &now(), &pre, linked),
+        ResourceKind::User => users::replace(c, scope, &target, body.0, &now(), &pre),
+        ResourceKind::Group => groups::replace(c, scope, &target, body.0, &now(), &pre, false),
     })
     .await?;
+    let rendered =
+        with_members_after_commit(&state, reader, kind, &id, &projection, rendered).await;
     Ok(respond(StatusCode::OK, kind, &rendered, &projection))
 }
 
-/// `PATCH /{endpoint}/{id}`: 200 with the resource after the change.
+/// `PATCH /{endpoint}/{id}`. A user is answered 200 with the resource after the change.
+/// A group is answered 204 No Content unless the request names the attributes it wants
+/// back: RFC 7644 §3.5.2 allows either, Entra and Okta document 204 for group PATCH,
+/// and a group's members can run to 100k values that an IdP changing one member never
+/// reads.
 pub async fn patch(
     state: web::Data<AppState>,
     caller: Caller,
@@ -341,14 +349,45 @@ pub async fn patch(
     let (_, endpoint, id) = path.into_inner();
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
-    let linked = projection.wants(linked_attribute(kind));
     let pre = preconditions(&req);
+    let target = id.clone();
+    let reader = caller.clone();
     let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
-        ResourceKind::User => users::patch(c, scope, &id, body.0, &now(), &pre),
-        ResourceKind::Group => groups::patch(c, scope, &id, body.0, &now(), &pre, linked),
+        ResourceKind::User => users::patch(c, scope, &target, body.0, &now(), &pre),
+        ResourceKind::Group => groups::patch(c, scope, &target, body.0, &now(), &pre, false),
     })
     .await?;
+    if kind == ResourceKind::Group && projection.is_empty() {
+        return Ok(HttpResponse::NoContent()
+            .insert_header((header::ETAG, rendered.etag))
+            .finish());
+    }
+    let rendered =
+        with_members_after_commit(&state, reader, kind, &id, &projection, rendered).await;
     Ok(respond(StatusCode::OK, kind, &rendered, &projection))
+}
+
+/// A group's members, read after its write committed (from a fresh snapshot), so that
+/// loading and rendering thousands of members never holds the writer. If the group
+/// changed again meanwhile, the answer shows that later state with its own ETag; if it
+/// is gone, the answer is the write's own rendering, without members.
+async fn with_members_after_commit(
+    state: &AppState,
+    caller: Caller,
+    kind: ResourceKind,
+    id: &str,
+    projection: &Projection,
+    rendered: Rendered,
+) -> Rendered {
+    if kind != ResourceKind::Group || !projection.wants(linked_attribute(kind)) {
+        return rendered;
+    }
+    let id = id.to_owned();
+    scoped(state, caller, Access::Read, move |c, scope| {
+        groups::get(c, scope, &id, true)
+    })
+    .await
+    .unwrap_or(rendered)
 }
 
 /// `DELETE /{endpoint}/{id}`: 204; a repeat is 404.

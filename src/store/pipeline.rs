@@ -1,0 +1,537 @@
+//! Group commit: the write path.
+//!
+//! Use cases that write are queued here. A writer thread takes a batch of them, runs each
+//! in its own savepoint inside one transaction, commits once, and only then answers every
+//! request of the batch. A failing use case rolls back its savepoint alone; a failed
+//! commit answers the whole batch "unavailable", so nothing is acknowledged before it is
+//! durable. Requests of one batch run one after another, so uniqueness and `If-Match`
+//! races resolve exactly as if each had its own transaction.
+//!
+//! Fairness: each job carries a key (the tenant's slug, or "" for roster's own work).
+//! Batches take jobs from the keys in turn, and a key is worked on by one writer at a
+//! time, so one tenant's burst neither starves another tenant nor fights itself over the
+//! tenant's event-sequence row on PostgreSQL. SQLite has one writer (it admits one);
+//! PostgreSQL has several, for several tenants at once.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use diesel::r2d2::Pool;
+
+use super::conn::{self, DbConnection, Manager};
+use super::StoreError;
+
+/// How the queue and its writers are sized (see `roster serve --help`).
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// Writer threads; SQLite always gets one.
+    pub writers: usize,
+    /// Most use cases in one transaction.
+    pub max_batch: usize,
+    /// A batch stops taking more use cases once it has run this long, so one batch
+    /// never holds the others' answers back for long.
+    pub batch_budget: Duration,
+    /// Most use cases waiting; past it a request is answered 503 at once.
+    pub capacity: usize,
+    /// Longest a use case waits for its turn before it is answered 503 without running.
+    pub queue_timeout: Duration,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        Self {
+            writers: 4,
+            max_batch: 256,
+            batch_budget: Duration::from_millis(50),
+            capacity: 4096,
+            queue_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where a job is in its life; the writer and the waiting request race for it once.
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// What a job's run leaves for the writer: given the batch's fate (`None` when it
+/// committed), it answers the request.
+type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+type Run = Box<dyn FnOnce(&mut DbConnection) -> Answer + Send>;
+
+struct Job {
+    key: Arc<str>,
+    state: Arc<AtomicU8>,
+    enqueued: Instant,
+    run: Run,
+    /// Answers the request without running the job (queue timeout, shutdown).
+    refuse: Box<dyn FnOnce(&str) + Send>,
+}
+
+#[derive(Default)]
+struct Queues {
+    by_key: HashMap<Arc<str>, VecDeque<Job>>,
+    /// Keys with waiting jobs, in turn order.
+    turns: VecDeque<Arc<str>>,
+    /// Keys a writer is working on now.
+    busy: HashSet<Arc<str>>,
+    waiting: usize,
+}
+
+/// Counters read by `/metrics`.
+#[derive(Default)]
+pub struct PipelineStats {
+    pub batches: AtomicU64,
+    pub committed: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub refused_full: AtomicU64,
+    pub timed_out: AtomicU64,
+    /// Batches by size: ≤1, ≤2, ≤4, … ≤256, more (see [`BATCH_BUCKETS`]).
+    pub sizes: [AtomicU64; BATCH_BUCKETS.len() + 1],
+}
+
+/// Upper bounds of the batch-size histogram.
+pub const BATCH_BUCKETS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+impl PipelineStats {
+    fn observe(&self, size: usize) {
+        let bucket = BATCH_BUCKETS
+            .iter()
+            .position(|&b| size as u64 <= b)
+            .unwrap_or(BATCH_BUCKETS.len());
+        self.sizes[bucket].fetch_add(1, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+struct Shared {
+    queues: Mutex<Queues>,
+    ready: Condvar,
+    pool: Pool<Manager>,
+    settings: PipelineSettings,
+    stats: PipelineStats,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// The queue and its writer threads; the threads start with the first write and end
+/// when the last handle is dropped.
+pub struct Pipeline {
+    shared: Arc<Shared>,
+    started: std::sync::Once,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.ready.notify_all();
+    }
+}
+
+impl Pipeline {
+    pub fn new(pool: Pool<Manager>, settings: PipelineSettings) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                queues: Mutex::default(),
+                ready: Condvar::new(),
+                pool,
+                settings,
+                stats: PipelineStats::default(),
+                closed: Default::default(),
+            }),
+            started: std::sync::Once::new(),
+        }
+    }
+
+    pub fn stats(&self) -> &PipelineStats {
+        &self.shared.stats
+    }
+
+    /// Jobs waiting for a writer now.
+    pub fn waiting(&self) -> usize {
+        lock(&self.shared.queues).waiting
+    }
+
+    /// Queues `f` under `key` and waits for its committed result.
+    pub async fn write<T, E, F>(&self, key: &str, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.start_writers();
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let tx = Arc::new(Mutex::new(Some(tx)));
+        let state = Arc::new(AtomicU8::new(QUEUED));
+        let span = tracing::Span::current();
+        let answer_tx = tx.clone();
+        let run: Run = Box::new(move |c: &mut DbConnection| {
+            let _entered = span.enter();
+            let outcome = isolated(c, f);
+            Box::new(move |batch_failure: Option<&str>| {
+                let result = match batch_failure {
+                    None => outcome,
+                    Some(why) => Err(E::from(unavailable(why))),
+                };
+                send(&answer_tx, result);
+            })
+        });
+        let refuse_tx = tx.clone();
+        let job = Job {
+            key: Arc::from(key),
+            state: state.clone(),
+            enqueued: Instant::now(),
+            run,
+            refuse: Box::new(move |why: &str| send(&refuse_tx, Err(E::from(unavailable(why))))),
+        };
+        if let Err(job) = self.enqueue(job) {
+            self.shared
+                .stats
+                .refused_full
+                .fetch_add(1, Ordering::Relaxed);
+            drop(job);
+            return Err(E::from(unavailable("the write queue is full")));
+        }
+        // Dropping this future (the client went away) abandons a job that has not started.
+        let _guard = AbandonOnDrop(state.clone());
+        let mut rx = rx;
+        let answer = match tokio::time::timeout(self.shared.settings.queue_timeout, &mut rx).await {
+            Ok(answer) => answer,
+            Err(_) if abandon(&state) => {
+                self.shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                return Err(E::from(unavailable(
+                    "timed out waiting for a database writer",
+                )));
+            }
+            // Running already: its answer comes with its batch's commit, which the
+            // statement timeouts bound.
+            Err(_) => rx.await,
+        };
+        answer.unwrap_or_else(|_| Err(E::from(unavailable("the database writer stopped"))))
+    }
+
+    fn enqueue(&self, job: Job) -> Result<(), Job> {
+        let mut q = lock(&self.shared.queues);
+        if q.waiting >= self.shared.settings.capacity {
+            return Err(job);
+        }
+        let key = job.key.clone();
+        let queue = q.by_key.entry(key.clone()).or_default();
+        let first = queue.is_empty();
+        queue.push_back(job);
+        if first {
+            q.turns.push_back(key);
+        }
+        q.waiting += 1;
+        drop(q);
+        self.shared.ready.notify_one();
+        Ok(())
+    }
+
+    fn start_writers(&self) {
+        self.started.call_once(|| {
+            for n in 0..self.shared.settings.writers.max(1) {
+                let shared = self.shared.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("roster-writer-{n}"))
+                    .spawn(move || writer(&shared));
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "could not start a database writer thread");
+                }
+            }
+        });
+    }
+}
+
+type AfterCommit = Box<dyn FnOnce()>;
+
+thread_local! {
+    /// Actions the running batch's use cases asked for, to run once it commits.
+    static AFTER_COMMIT: std::cell::RefCell<Option<Vec<AfterCommit>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `action` once the current write is durable: after its batch commits, or at once
+/// outside the pipeline (the CLI's own transactions). A use case that fails drops its
+/// actions. For effects outside the database that must not run ahead of the commit,
+/// such as invalidating a cache.
+pub fn after_commit(action: impl FnOnce() + 'static) {
+    let deferred = AFTER_COMMIT.with(|a| match a.borrow_mut().as_mut() {
+        Some(actions) => {
+            actions.push(Box::new(action));
+            None
+        }
+        None => Some(action),
+    });
+    if let Some(action) = deferred {
+        action();
+    }
+}
+
+fn pending_actions() -> usize {
+    AFTER_COMMIT.with(|a| a.borrow().as_ref().map_or(0, Vec::len))
+}
+
+fn drop_actions_after(count: usize) {
+    AFTER_COMMIT.with(|a| {
+        if let Some(actions) = a.borrow_mut().as_mut() {
+            actions.truncate(count);
+        }
+    });
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A writer that panicked while holding the queue left it consistent: every change
+    // to it is a single step.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn unavailable(why: &str) -> StoreError {
+    StoreError::Unavailable(why.to_owned().into())
+}
+
+type Reply<T, E> = Arc<Mutex<Option<tokio::sync::oneshot::Sender<Result<T, E>>>>>;
+
+fn send<T, E>(reply: &Reply<T, E>, result: Result<T, E>) {
+    if let Some(tx) = lock(reply).take() {
+        // The request may be gone; its result then has nobody to tell.
+        let _ = tx.send(result);
+    }
+}
+
+/// Marks a job its request no longer waits for; true if it had not started.
+fn abandon(state: &AtomicU8) -> bool {
+    state
+        .compare_exchange(QUEUED, ABANDONED, Ordering::SeqCst, Ordering::SeqCst)
+        .is_ok()
+}
+
+struct AbandonOnDrop(Arc<AtomicU8>);
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        abandon(&self.0);
+    }
+}
+
+/// Runs `f` in a savepoint of the batch's transaction: its error, or its panic, undoes
+/// its own writes and nothing else.
+fn isolated<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    let depth = conn::depth(conn);
+    if let Err(e) = conn::begin(conn) {
+        return Err(E::from(StoreError::from(e)));
+    }
+    let actions = pending_actions();
+    let outcome = savepoint_outcome(conn, depth, f);
+    if outcome.is_err() {
+        drop_actions_after(actions);
+    }
+    outcome
+}
+
+fn savepoint_outcome<T, E>(
+    conn: &mut DbConnection,
+    depth: u32,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    match catch_unwind(AssertUnwindSafe(|| f(conn))) {
+        Ok(Ok(value)) => match conn::end(conn, true) {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                conn::unwind_to(conn, depth);
+                Err(E::from(StoreError::from(e)))
+            }
+        },
+        Ok(Err(e)) => {
+            conn::unwind_to(conn, depth);
+            Err(e)
+        }
+        Err(_) => {
+            conn::unwind_to(conn, depth);
+            Err(E::from(StoreError::Panicked))
+        }
+    }
+}
+
+fn writer(shared: &Shared) {
+    loop {
+        let Some((batch, keys)) = next_batch(shared) else {
+            return;
+        };
+        let leftovers = run_batch(shared, batch);
+        let mut guard = lock(&shared.queues);
+        let q = &mut *guard;
+        // Unfinished jobs go back to the front, in order, to run next.
+        for job in leftovers.into_iter().rev() {
+            let queue = q.by_key.entry(job.key.clone()).or_default();
+            if queue.is_empty() {
+                q.turns.push_front(job.key.clone());
+            }
+            queue.push_front(job);
+            q.waiting += 1;
+        }
+        for key in &keys {
+            q.busy.remove(key);
+        }
+        drop(guard);
+        shared.ready.notify_all();
+    }
+}
+
+/// Waits for work and takes a batch: keys in turn, one job each per round, skipping
+/// keys another writer is working on. `None` when the pipeline is closed and empty.
+fn next_batch(shared: &Shared) -> Option<(Vec<Job>, Vec<Arc<str>>)> {
+    let mut q = lock(&shared.queues);
+    loop {
+        let (batch, keys) = take(&mut q, shared.settings.max_batch.max(1));
+        if !batch.is_empty() {
+            q.busy.extend(keys.iter().cloned());
+            return Some((batch, keys));
+        }
+        if shared.closed.load(Ordering::SeqCst) && q.waiting == 0 {
+            return None;
+        }
+        q = shared
+            .ready
+            .wait_timeout(q, Duration::from_secs(1))
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+}
+
+fn take(q: &mut Queues, max: usize) -> (Vec<Job>, Vec<Arc<str>>) {
+    let mut batch = Vec::new();
+    let mut keys: Vec<Arc<str>> = Vec::new();
+    loop {
+        let mut progressed = false;
+        for _ in 0..q.turns.len() {
+            let Some(key) = q.turns.pop_front() else {
+                break;
+            };
+            let mine = keys.contains(&key);
+            if !mine && q.busy.contains(&key) {
+                q.turns.push_back(key);
+                continue;
+            }
+            let Some(queue) = q.by_key.get_mut(&key) else {
+                continue;
+            };
+            let Some(job) = queue.pop_front() else {
+                q.by_key.remove(&key);
+                continue;
+            };
+            if queue.is_empty() {
+                q.by_key.remove(&key);
+            } else {
+                q.turns.push_back(key.clone());
+            }
+            q.waiting -= 1;
+            if !mine {
+                keys.push(key);
+            }
+            batch.push(job);
+            progressed = true;
+            if batch.len() >= max {
+                return (batch, keys);
+            }
+        }
+        if !progressed {
+            return (batch, keys);
+        }
+    }
+}
+
+/// Runs a batch in one transaction and answers it; returns the jobs the budget left.
+fn run_batch(shared: &Shared, batch: Vec<Job>) -> Vec<Job> {
+    let settings = &shared.settings;
+    let mut conn = match shared.pool.get() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "no database connection for a write batch");
+            refuse_all(batch, "no database connection");
+            shared.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+            return Vec::new();
+        }
+    };
+    if let Err(e) = conn::begin_batch(&mut conn) {
+        tracing::warn!(error = %crate::error_chain(&e), "could not begin a write batch");
+        refuse_all(batch, "the database refused a transaction");
+        shared.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+        return Vec::new();
+    }
+    let started = Instant::now();
+    AFTER_COMMIT.with(|a| *a.borrow_mut() = Some(Vec::new()));
+    let mut answers: Vec<Answer> = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
+    for job in jobs.by_ref() {
+        if job.enqueued.elapsed() > settings.queue_timeout {
+            if abandon(&job.state) {
+                shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                (job.refuse)("timed out waiting for a database writer");
+            }
+            continue;
+        }
+        if job
+            .state
+            .compare_exchange(QUEUED, STARTED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            continue; // its request went away
+        }
+        answers.push((job.run)(&mut conn));
+        if started.elapsed() >= settings.batch_budget {
+            break;
+        }
+    }
+    let leftovers: Vec<Job> = jobs.collect();
+    shared.stats.observe(answers.len());
+    let actions = AFTER_COMMIT
+        .with(|a| a.borrow_mut().take())
+        .unwrap_or_default();
+    match conn::end(&mut conn, true) {
+        Ok(()) => {
+            for action in actions {
+                action();
+            }
+            shared
+                .stats
+                .committed
+                .fetch_add(answers.len() as u64, Ordering::Relaxed);
+            for answer in answers {
+                answer(None);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %crate::error_chain(&StoreError::from(e)), size = answers.len(), "a write batch failed to commit");
+            conn::unwind_to(&mut conn, 0);
+            shared.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+            for answer in answers {
+                answer(Some("the commit failed"));
+            }
+        }
+    }
+    leftovers
+}
+
+fn refuse_all(batch: Vec<Job>, why: &str) {
+    for job in batch {
+        if job
+            .state
+            .compare_exchange(QUEUED, STARTED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            (job.refuse)(why);
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! The group-commit write path: writes queued behind a busy writer commit as one batch,
+//! yet answer exactly as if each had run alone; a failure or a panic undoes one use case
+//! only; a killed roster loses nothing it acknowledged and keeps nothing half-done.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use roster::service::tenants;
+use roster::store::{Store, StoreError};
+use serde_json::{json, Value};
+
+use crate::helpers::{patch_op, TestApp};
+
+/// Holds the writer that works on `key` until the returned sender is used or dropped.
+fn hold_writer(store: &Store, key: &str) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let (store, key) = (store.clone(), key.to_owned());
+    let handle = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(store.write_for(&key, move |_| {
+                started_tx.send(()).unwrap();
+                let _ = release_rx.recv();
+                Ok::<_, StoreError>(())
+            }))
+            .unwrap();
+    });
+    started_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the writer runs the holding job");
+    (release_tx, handle)
+}
+
+/// Waits until `n` writes are queued.
+fn wait_for_queue(store: &Store, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.pipeline_stats().1 < n {
+        assert!(Instant::now() < deadline, "{n} writes never queued");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Sends `requests` at once behind a held writer, releases it when all are queued, and
+/// returns each request's answer in the order given.
+fn as_one_batch(app: &TestApp, requests: Vec<(&str, String, Option<Value>)>) -> Vec<(u16, Value)> {
+    let (release, holder) = hold_writer(&app.store, "acme");
+    let before = batches_of_at_least(&app.store, requests.len());
+    let answers = std::thread::scope(|s| {
+        let threads: Vec<_> = requests
+            .iter()
+            .map(|(method, path, body)| {
+                s.spawn(move || {
+                    let r = app.call(method, path, body.as_ref());
+                    (r.status, r.body)
+                })
+            })
+            .collect();
+        wait_for_queue(&app.store, requests.len());
+        release.send(()).unwrap();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    holder.join().unwrap();
+    assert_eq!(
+        batches_of_at_least(&app.store, requests.len()),
+        before + 1,
+        "the queued writes committed as one batch"
+    );
+    answers
+}
+
+/// How many batches so far held at least `n` use cases (by the histogram's buckets).
+fn batches_of_at_least(store: &Store, n: usize) -> u64 {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (stats, _) = store.pipeline_stats();
+    let first = roster::store::BATCH_BUCKETS
+        .iter()
+        .position(|&b| b as usize >= n)
+        .unwrap_or(roster::store::BATCH_BUCKETS.len());
+    // The bucket holding `n` also holds smaller batches; `n` is its upper bound here.
+    stats.sizes[first..].iter().map(|c| c.load(Relaxed)).sum()
+}
+
+fn user(name: &str) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name})
+}
+
+fn sequences_are_gapless(app: &TestApp) {
+    let sequences: Vec<i64> = app
+        .events_after(0)
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sequences, (1..=sequences.len() as i64).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_failing_use_case_in_a_batch_undoes_only_itself() {
+    let app = TestApp::spawn();
+    app.create_user("warm-up"); // the tenant's first request activates it
+    let answers = as_one_batch(
+        &app,
+        vec![
+            ("POST", "/Users".into(), Some(user("alice@example.com"))),
+            (
+                "PATCH",
+                "/Users/no-such-id".into(),
+                Some(patch_op(
+                    json!([{"op": "replace", "path": "title", "value": "x"}]),
+                )),
+            ),
+            (
+                "POST",
+                "/Users".into(),
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]})),
+            ),
+            ("POST", "/Users".into(), Some(user("carol@example.com"))),
+        ],
+    );
+    let statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    assert_eq!(statuses, vec![201, 404, 400, 201]);
+    for (name, (_, body)) in [
+        ("alice@example.com", &answers[0]),
+        ("carol@example.com", &answers[3]),
+    ] {
+        let id = body["id"].as_str().unwrap();
+        let r = app.get(&format!("/Users/{id}"));
+        assert_eq!((r.status, r.body["userName"].as_str()), (200, Some(name)));
+    }
+    let r = app.get("/Users?count=0");
+    assert_eq!(r.body["totalResults"], 3);
+    sequences_are_gapless(&app);
+}
+
+#[test]
+fn two_creates_of_one_user_name_in_one_batch_make_one_user_and_one_conflict() {
+    let app = TestApp::spawn();
+    app.create_user("warm-up");
+    let answers = as_one_batch(
+        &app,
+        vec![
+            ("POST", "/Users".into(), Some(user("bjensen@example.com"))),
+            ("POST", "/Users".into(), Some(user("BJensen@example.com"))),
+        ],
+    );
+    let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    statuses.sort();
+    assert_eq!(statuses, vec![201, 409]);
+    let conflict = answers.iter().find(|(s, _)| *s == 409).unwrap();
+    assert_eq!(conflict.1["scimType"], "uniqueness");
+    let r = app.get("/Users?filter=userName%20eq%20%22bjensen@example.com%22");
+    assert_eq!(r.body["totalResults"], 1);
+    sequences_are_gapless(&app);
+}
+
+#[test]
+fn if_match_races_in_one_batch_let_exactly_one_write_win() {
+    let app = TestApp::spawn();
+    let id = app.create_user("racer@example.com");
+    let etag = app.get(&format!("/Users/{id}")).body["meta"]["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (release, holder) = hold_writer(&app.store, "acme");
+    let statuses = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..5)
+            .map(|i| {
+                let (app, id, etag) = (&app, &id, &etag);
+                s.spawn(move || {
+                    let mut body = user("racer@example.com");
+                    body["title"] = json!(format!("writer {i}"));
+                    app.raw(
+                        "PUT",
+                        &format!("{}/Users/{id}", app.base),
+                        &[
+                            ("Authorization", &format!("Bearer {}", app.token)),
+                            ("If-Match", etag),
+                        ],
+                        Some(&body.to_string()),
+                        Some("application/scim+json"),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        wait_for_queue(&app.store, 5);
+        release.send(()).unwrap();
+        let mut statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        statuses.sort();
+        statuses
+    });
+    holder.join().unwrap();
+    assert_eq!(statuses, vec![200, 412, 412, 412, 412]);
+    let version = app.get(&format!("/Users/{id}")).body["meta"]["version"].clone();
+    assert_eq!(version, json!("W/\"2\""), "one write, one version bump");
+}
+
+type UseCase = Box<
+    dyn FnOnce(&mut roster::store::DbConnection) -> Result<(), roster::service::ServiceError>
+        + Send,
+>;
+
+#[test]
+fn a_use_case_that_panics_rolls_back_alone_and_the_writer_goes_on() {
+    let app = TestApp::spawn();
+    let (release, holder) = hold_writer(&app.store, "");
+    let run = |f: UseCase| {
+        let store = app.store.clone();
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap()
+                .block_on(store.write(f))
+        })
+    };
+    let first = run(Box::new(|c| {
+        tenants::create_tenant(c, "first", None).map(drop)
+    }));
+    let panics = run(Box::new(|c| {
+        tenants::create_tenant(c, "doomed", None)?;
+        panic!("a bug in a use case");
+    }));
+    let last = run(Box::new(|c| {
+        tenants::create_tenant(c, "last", None).map(drop)
+    }));
+    wait_for_queue(&app.store, 3);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    assert!(first.join().unwrap().is_ok());
+    assert!(matches!(
+        panics.join().unwrap(),
+        Err(roster::service::ServiceError::Store(StoreError::Panicked))
+    ));
+    assert!(last.join().unwrap().is_ok());
+    let mut conn = app.store.connection().unwrap();
+    assert!(tenants::tenant(&mut conn, "first").is_ok());
+    assert!(tenants::tenant(&mut conn, "doomed").is_err());
+    assert!(tenants::tenant(&mut conn, "last").is_ok());
+    // The writer survived: a later write commits.
+    assert_eq!(app.post("/Users", &user("after@example.com")).status, 201);
+}
+
+#[test]
+fn a_full_write_queue_answers_503_with_retry_after_at_once() {
+    let app = TestApp::spawn_with(|s| s.write_queue_capacity = 2);
+    app.create_user("warm-up");
+    let (release, holder) = hold_writer(&app.store, "acme");
+    let app = &app;
+    std::thread::scope(|s| {
+        let queued: Vec<_> = (0..2)
+            .map(|i| {
+                s.spawn(move || {
+                    app.post("/Users", &user(&format!("q{i}@example.com")))
+                        .status
+                })
+            })
+            .collect();
+        wait_for_queue(&app.store, 2);
+        let started = Instant::now();
+        let r = app.post("/Users", &user("overflow@example.com"));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "refused at once"
+        );
+        r.assert_scim_error(503, None);
+        assert!(r.header("retry-after").is_some());
+        release.send(()).unwrap();
+        for q in queued {
+            assert_eq!(q.join().unwrap(), 201);
+        }
+    });
+    holder.join().unwrap();
+}
+
+/// SIGKILL during a 32-client burst of creates and member adds, as an IdP's first sync
+/// sends them: every acknowledged write is there after a restart, every committed user
+/// has exactly one `user.created` and every committed membership one `group.member_added`,
+/// and the event sequence has no gaps.
+#[test]
+fn killing_roster_during_a_burst_loses_nothing_acknowledged_and_keeps_nothing_half_done() {
+    use crate::cli::Server;
+    use crate::helpers::TestDb;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    const CLIENTS: usize = 32;
+    let db = TestDb::new();
+    let mut server = Server::start(&db);
+    let token = server.token();
+    let base = format!("{}/scim/v2/default", server.url);
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(10))
+        .build();
+    let send = |agent: &ureq::Agent, method: &str, path: &str, body: &Value| {
+        agent
+            .request(method, &format!("{base}{path}"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", "application/scim+json")
+            .send_string(&body.to_string())
+            .ok()
+            .and_then(|r| r.into_string().ok())
+            .map(|text| serde_json::from_str::<Value>(&text).unwrap_or(Value::Null))
+    };
+    let group = send(
+        &agent,
+        "POST",
+        "/Groups",
+        &json!({"displayName": "Everyone"}),
+    )
+    .unwrap();
+    let group = group["id"].as_str().unwrap().to_owned();
+    let (users, members) = (Mutex::new(Vec::new()), Mutex::new(Vec::new()));
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for w in 0..CLIENTS {
+            let (send, users, members, stop, group) = (&send, &users, &members, &stop, &group);
+            s.spawn(move || {
+                let agent = ureq::AgentBuilder::new()
+                    .timeout(Duration::from_secs(10))
+                    .build();
+                for i in 0.. {
+                    let Some(created) = send(
+                        &agent,
+                        "POST",
+                        "/Users",
+                        &user(&format!("w{w}-{i}@example.com")),
+                    ) else {
+                        return;
+                    };
+                    let id = created["id"].as_str().unwrap().to_owned();
+                    users.lock().unwrap().push(id.clone());
+                    let add = patch_op(
+                        json!([{"op": "add", "path": "members", "value": [{"value": id}]}]),
+                    );
+                    if send(
+                        &agent,
+                        "PATCH",
+                        &format!("/Groups/{group}?excludedAttributes=members"),
+                        &add,
+                    )
+                    .is_none()
+                    {
+                        return;
+                    }
+                    members.lock().unwrap().push(id);
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                }
+            });
+        }
+        // Kill once the burst has committed batches of several writes.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let metrics = agent
+                .get(&format!("{}/metrics", server.url))
+                .call()
+                .unwrap()
+                .into_string()
+                .unwrap();
+            let single = metric(&metrics, "roster_write_batch_size_bucket{le=\"1\"}");
+            let all = metric(&metrics, "roster_write_batch_size_count");
+            if all - single >= 20 && users.lock().unwrap().len() >= 200 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no multi-write batches: {metrics}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server.kill();
+        stop.store(true, Ordering::Relaxed);
+    });
+
+    let store = db.store();
+    let mut conn = store.connection().unwrap();
+    let tenant = tenants::tenant(&mut conn, "default").unwrap();
+    let tenant = roster::store::TenantId(tenant.id);
+    let mut events = Vec::new();
+    loop {
+        let after = events
+            .last()
+            .map_or(0, |e: &Value| e["sequence"].as_i64().unwrap());
+        let page = roster::service::events::feed(&mut conn, &tenant, after, 500, &[]).unwrap();
+        if page.is_empty() {
+            break;
+        }
+        events.extend(page);
+    }
+    let sequences: Vec<i64> = events
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        sequences,
+        (1..=events.len() as i64).collect::<Vec<_>>(),
+        "no gaps"
+    );
+    let mut created: Vec<String> = events
+        .iter()
+        .filter(|e| e["type"] == "user.created")
+        .map(|e| e["data"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    created.sort();
+    let mut stored =
+        roster::store::roles::user_ids_after(&mut conn, &tenant, None, 1_000_000).unwrap();
+    stored.sort();
+    assert_eq!(
+        created, stored,
+        "one user.created per committed user, and no other"
+    );
+    let acked = users.into_inner().unwrap();
+    assert!(
+        acked.iter().all(|id| stored.binary_search(id).is_ok()),
+        "no acknowledged create is lost"
+    );
+
+    // Restarted, roster serves the same directory: every acknowledged member is there.
+    let restarted = Server::start(&db);
+    let r = agent
+        .get(&format!("{}/scim/v2/default/Groups/{group}", restarted.url))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let body: Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+    let mut in_group: Vec<String> = body["members"]
+        .as_array()
+        .map(|m| {
+            m.iter()
+                .map(|m| m["value"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    in_group.sort();
+    let mut added: Vec<String> = events
+        .iter()
+        .filter(|e| e["type"] == "group.member_added")
+        .map(|e| e["data"]["member"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    added.sort();
+    assert_eq!(
+        added, in_group,
+        "one group.member_added per committed member, and no other"
+    );
+    for id in members.into_inner().unwrap() {
+        assert!(
+            in_group.binary_search(&id).is_ok(),
+            "acknowledged member {id} is lost"
+        );
+    }
+    assert!(
+        in_group.iter().all(|id| stored.binary_search(id).is_ok()),
+        "no member without its user"
+    );
+    assert!(acked.len() >= 200, "the burst got going: {}", acked.len());
+    drop(restarted);
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
