@@ -180,12 +180,19 @@ enum Command {
 }
 
 /// One measured phase.
+#[derive(Default)]
 struct Phase {
     name: &'static str,
     ops: usize,
     errors: usize,
+    /// Errors that were `503 Service Unavailable` (also counted in `errors`).
+    status_503: usize,
+    /// The text of the earliest error.
+    first_error: Option<String>,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// More fields for this phase's JSON row.
+    extra: serde_json::Map<String, Value>,
 }
 
 impl Phase {
@@ -204,17 +211,23 @@ impl Phase {
     }
 
     fn to_json(&self, label: &str) -> Value {
-        json!({
+        let mut row = json!({
             "target": label,
             "phase": self.name,
             "ops": self.ops,
             "errors": self.errors,
+            "status_503": self.status_503,
+            "first_error": self.first_error,
             "seconds": self.elapsed.as_secs_f64(),
             "ops_per_sec": self.throughput(),
             "p50_ms": self.percentile(50.0),
             "p99_ms": self.percentile(99.0),
             "max_ms": self.percentile(100.0),
-        })
+        });
+        if let Value::Object(fields) = &mut row {
+            fields.extend(self.extra.clone());
+        }
+        row
     }
 }
 
@@ -406,16 +419,17 @@ fn main() {
 
 fn report(label: &str, phases: &[Phase]) {
     println!(
-        "{:<12} {:<22} {:>8} {:>7} {:>10} {:>9} {:>9}",
-        "target", "phase", "ops", "errors", "ops/s", "p50 ms", "p99 ms"
+        "{:<12} {:<27} {:>8} {:>7} {:>5} {:>10} {:>9} {:>9}",
+        "target", "phase", "ops", "errors", "503", "ops/s", "p50 ms", "p99 ms"
     );
     for p in phases {
         println!(
-            "{:<12} {:<22} {:>8} {:>7} {:>10.0} {:>9.2} {:>9.2}",
+            "{:<12} {:<27} {:>8} {:>7} {:>5} {:>10.0} {:>9.2} {:>9.2}",
             label,
             p.name,
             p.ops,
             p.errors,
+            p.status_503,
             p.throughput(),
             p.percentile(50.0),
             p.percentile(99.0)
@@ -429,6 +443,9 @@ struct Client {
 }
 
 impl Client {
+    /// One request. Any answer outside 2xx is an error whose text starts with the status
+    /// (`"503: …"`, see [`status_of`]). An empty body (`204 No Content`, or a 200 without
+    /// one) is `Value::Null`.
     fn send(
         &self,
         agent: &ureq::Agent,
@@ -447,7 +464,17 @@ impl Client {
             None => request.call(),
         };
         match result {
-            Ok(r) => Ok(r.into_json().unwrap_or(Value::Null)),
+            Ok(r) => {
+                let status = r.status();
+                let text = r.into_string().map_err(|e| format!("{status}: {e}"))?;
+                if !(200..300).contains(&status) {
+                    return Err(format!("{status}: {text}"));
+                }
+                if text.trim().is_empty() {
+                    return Ok(Value::Null);
+                }
+                serde_json::from_str(&text).map_err(|e| format!("{status}: not JSON ({e}): {text}"))
+            }
             Err(ureq::Error::Status(code, r)) => {
                 Err(format!("{code}: {}", r.into_string().unwrap_or_default()))
             }
@@ -456,52 +483,135 @@ impl Client {
     }
 }
 
+/// The HTTP status at the start of an error from [`Client::send`], if it has one.
+fn status_of(error: &str) -> Option<u16> {
+    let (code, _) = error.split_once(':')?;
+    code.parse().ok().filter(|c| (100..600).contains(c))
+}
+
+/// What one client thread measured of one kind of request.
+#[derive(Default)]
+struct Kind {
+    latencies: Vec<Duration>,
+    errors: usize,
+    status_503: usize,
+    first_error: Option<(Instant, String)>,
+}
+
+/// What one client thread measured, by kind of request (the index into the phase names
+/// given to [`run_phases`]).
+struct Tally {
+    kinds: Vec<Kind>,
+}
+
+impl Tally {
+    /// Times one request of `kind`; its value, or `None` after counting the error.
+    fn time<T>(&mut self, kind: usize, request: impl FnOnce() -> Result<T, String>) -> Option<T> {
+        let started = Instant::now();
+        let result = request();
+        let k = &mut self.kinds[kind];
+        k.latencies.push(started.elapsed());
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                k.errors += 1;
+                if status_of(&e) == Some(503) {
+                    k.status_503 += 1;
+                }
+                k.first_error.get_or_insert((started, e));
+                None
+            }
+        }
+    }
+}
+
 /// Runs `ops` operations over `concurrency` threads, each with its own keep-alive
-/// connection, timing every operation.
+/// connection and timing every operation as one request of phase `name`.
 fn run_phase(
     name: &'static str,
     ops: usize,
     concurrency: usize,
     op: impl Fn(&ureq::Agent, usize) -> Result<(), String> + Sync,
 ) -> Phase {
+    let mut phases = run_phases(
+        &[name],
+        ops,
+        concurrency,
+        |_| (),
+        |agent, i, _, tally| {
+            tally.time(0, || op(agent, i));
+        },
+    );
+    phases.remove(0)
+}
+
+/// Runs operations `0..ops` over `concurrency` threads, each with its own keep-alive
+/// connection and its own state (`init(thread)`). An operation times its requests with
+/// [`Tally::time`], each as one of the phases `names`; every phase's elapsed time is the
+/// wall time of the whole run.
+fn run_phases<S>(
+    names: &[&'static str],
+    ops: usize,
+    concurrency: usize,
+    init: impl Fn(usize) -> S + Sync,
+    op: impl Fn(&ureq::Agent, usize, &mut S, &mut Tally) + Sync,
+) -> Vec<Phase> {
     let next = AtomicUsize::new(0);
-    let latencies = Mutex::new(Vec::with_capacity(ops));
-    let errors = AtomicUsize::new(0);
-    let first_error = Mutex::new(None::<String>);
+    let tallies = Mutex::new(Vec::with_capacity(concurrency));
     let started = Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..concurrency {
-            s.spawn(|| {
+        for thread in 0..concurrency.max(1) {
+            let (next, tallies, init, op) = (&next, &tallies, &init, &op);
+            s.spawn(move || {
                 let agent = ureq::AgentBuilder::new()
                     .timeout(Duration::from_secs(30))
                     .build();
-                let mut mine = Vec::new();
+                let mut state = init(thread);
+                let mut tally = Tally {
+                    kinds: names.iter().map(|_| Kind::default()).collect(),
+                };
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= ops {
                         break;
                     }
-                    let t = Instant::now();
-                    if let Err(e) = op(&agent, i) {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        first_error.lock().unwrap().get_or_insert(e);
-                    }
-                    mine.push(t.elapsed());
+                    op(&agent, i, &mut state, &mut tally);
                 }
-                latencies.lock().unwrap().extend(mine);
+                tallies.lock().unwrap().push(tally);
             });
         }
     });
-    if let Some(e) = first_error.into_inner().unwrap() {
-        eprintln!("{name}: first error: {e}");
-    }
-    Phase {
-        name,
-        ops,
-        errors: errors.into_inner(),
-        elapsed: started.elapsed(),
-        latencies: latencies.into_inner().unwrap(),
-    }
+    let elapsed = started.elapsed();
+    let tallies = tallies.into_inner().unwrap();
+    names
+        .iter()
+        .enumerate()
+        .map(|(k, &name)| {
+            let mut phase = Phase {
+                name,
+                elapsed,
+                ..Phase::default()
+            };
+            let mut first: Option<(Instant, String)> = None;
+            for tally in &tallies {
+                let kind = &tally.kinds[k];
+                phase.latencies.extend(&kind.latencies);
+                phase.errors += kind.errors;
+                phase.status_503 += kind.status_503;
+                if let Some((at, e)) = &kind.first_error {
+                    if first.as_ref().is_none_or(|(f, _)| at < f) {
+                        first = Some((*at, e.clone()));
+                    }
+                }
+            }
+            phase.ops = phase.latencies.len();
+            if let Some((_, e)) = first {
+                eprintln!("{name}: first error: {e}");
+                phase.first_error = Some(e);
+            }
+            phase
+        })
+        .collect()
 }
 
 fn user_name(run: &str, i: usize) -> String {
@@ -711,20 +821,8 @@ fn group_phases(client: &Client, sizes: &[usize], ops: usize) -> Vec<Phase> {
         let name = |what: &str| -> &'static str {
             Box::leak(format!("{what}_member_of_{size}").into_boxed_str())
         };
-        let mut add = Phase {
-            name: name("add"),
-            ops: 0,
-            errors: 0,
-            elapsed: Duration::ZERO,
-            latencies: Vec::new(),
-        };
-        let mut remove = Phase {
-            name: name("remove"),
-            ops: 0,
-            errors: 0,
-            elapsed: Duration::ZERO,
-            latencies: Vec::new(),
-        };
+        let mut add = empty_phase(name("add"));
+        let mut remove = empty_phase(name("remove"));
         for user in &outsiders {
             for (phase, op) in [(&mut add, "add"), (&mut remove, "remove")] {
                 let t = Instant::now();
@@ -754,10 +852,7 @@ fn group_phases(client: &Client, sizes: &[usize], ops: usize) -> Vec<Phase> {
 fn empty_phase(name: &'static str) -> Phase {
     Phase {
         name,
-        ops: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
+        ..Phase::default()
     }
 }
 
@@ -766,6 +861,10 @@ fn timed(phase: &mut Phase, op: impl FnOnce() -> Result<Value, String>) {
     if let Err(e) = op() {
         eprintln!("{}: {e}", phase.name);
         phase.errors += 1;
+        if status_of(&e) == Some(503) {
+            phase.status_503 += 1;
+        }
+        phase.first_error.get_or_insert(e);
     }
     let took = t.elapsed();
     phase.elapsed += took;
@@ -921,7 +1020,7 @@ fn baseline(url: &str, rows: usize, lookups: usize) -> Vec<Phase> {
                     .expect("insert");
                 latencies.push(t.elapsed());
             }
-            let insert = Phase { name: "raw_insert_commit", ops: rows, errors: 0, elapsed: started.elapsed(), latencies };
+            let insert = Phase { name: "raw_insert_commit", ops: rows, errors: 0, elapsed: started.elapsed(), latencies, ..Phase::default() };
             let mut latencies = Vec::with_capacity(lookups);
             let started = Instant::now();
             for i in 0..lookups {
@@ -933,7 +1032,7 @@ fn baseline(url: &str, rows: usize, lookups: usize) -> Vec<Phase> {
                 assert_eq!(found.len(), 1);
                 latencies.push(t.elapsed());
             }
-            let lookup = Phase { name: "raw_indexed_lookup", ops: lookups, errors: 0, elapsed: started.elapsed(), latencies };
+            let lookup = Phase { name: "raw_indexed_lookup", ops: lookups, errors: 0, elapsed: started.elapsed(), latencies, ..Phase::default() };
             conn.batch_execute("DROP TABLE bench_rows").expect("drop table");
             vec![insert, lookup]
         }};
