@@ -3,6 +3,7 @@
 //!
 //! It speaks HTTP only to the server under test and imports no roster code.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use serde_json::{json, Value};
 
 mod admin;
+mod metrics;
 mod query;
 
 #[derive(Parser)]
@@ -35,9 +37,11 @@ enum Command {
         /// Users to create.
         #[arg(long, default_value_t = 10_000)]
         users: usize,
-        /// Look-ups to time.
+        /// Look-ups of each kind, PUTs, deactivations, and add/remove pairs on the big
+        /// group.
         #[arg(long, default_value_t = 2_000)]
         lookups: usize,
+        /// Concurrent clients, each with its own keep-alive connection.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
         /// A name for this target in the report.
@@ -50,6 +54,10 @@ enum Command {
         /// timed as the HTTP floor of this machine and client.
         #[arg(long)]
         floor_url: Option<String>,
+        /// roster's Prometheus endpoint (e.g. http://127.0.0.1:8080/metrics): its
+        /// `roster_write_batch_size` histogram is read around `create_user`.
+        #[arg(long)]
+        metrics_url: Option<String>,
     },
     /// One-member add and remove on groups of several sizes (users made with /Bulk).
     Groups {
@@ -258,7 +266,12 @@ fn main() {
             label,
             json,
             floor_url,
+            metrics_url,
         } => {
+            if users == 0 {
+                eprintln!("--users must be at least 1");
+                std::process::exit(2);
+            }
             let client = Client {
                 base: base_url.trim_end_matches('/').to_owned(),
                 token,
@@ -276,7 +289,13 @@ fn main() {
                     |agent, _| floor.send(agent, "GET", "", None).map(drop),
                 ));
             }
-            phases.extend(scim_phases(&client, users, lookups, concurrency.max(1)));
+            phases.extend(scim_phases(
+                &client,
+                users,
+                lookups,
+                concurrency.max(1),
+                metrics_url.as_deref(),
+            ));
             (label, json, phases)
         }
         Command::Groups {
@@ -618,16 +637,33 @@ fn user_name(run: &str, i: usize) -> String {
     format!("bench.{run}.{i}@example.com")
 }
 
-fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize) -> Vec<Phase> {
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// Members of each group of `patch_add_50_members`, added this many per PATCH.
+const GROUP_SIZE: usize = 100;
+const MEMBERS_PER_PATCH: usize = 50;
+/// Members of the group of `patch_one_member_big_group`.
+const BIG_GROUP: usize = 5_000;
+
+/// The identity-provider workload, phase by phase (see `compare.sh`). With
+/// `metrics_url`, roster's write batch sizes during `create_user` go into that phase.
+fn scim_phases(
+    client: &Client,
+    users: usize,
+    lookups: usize,
+    concurrency: usize,
+    metrics_url: Option<&str>,
+) -> Vec<Phase> {
     // A per-run prefix, so runs against one server never collide.
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let run = format!("{:x}", since_epoch.as_micros());
     let ids = Mutex::new(vec![String::new(); users]);
-    let create = run_phase("create_user", users, concurrency, |agent, i| {
+    let batches_before = metrics_url.and_then(metrics::scrape);
+    let mut create = run_phase("create_user", users, concurrency, |agent, i| {
         let body = json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "schemas": [USER_SCHEMA],
             "userName": user_name(&run, i),
             "externalId": format!("{i:024x}"),
             "name": {"givenName": "Bench", "familyName": format!("User{i}")},
@@ -643,9 +679,32 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
         ids.lock().unwrap()[i] = id;
         Ok(())
     });
+    if let Some(url) = metrics_url {
+        let batches = metrics::scrape(url).map(|after| after.since(batches_before.as_ref()));
+        match &batches {
+            Some(h) => println!("create_user batch sizes: {}", h.summary()),
+            None => println!("create_user batch sizes: not reported"),
+        }
+        let row = batches.map_or(Value::Null, |h| h.to_json());
+        create.extra.insert("write_batch_size".to_owned(), row);
+    }
+    // The later phases use the users that were created, so a failed create is counted
+    // once, in create_user.
+    let (numbers, ids): (Vec<usize>, Vec<String>) = ids
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, id)| !id.is_empty())
+        .unzip();
+    if ids.is_empty() {
+        eprintln!("no user was created: the other phases are skipped");
+        return vec![create];
+    }
+    let created = ids.len();
     let lookup = run_phase("lookup_user_name_eq", lookups, concurrency, |agent, i| {
         // A stride through the users, so look-ups spread over the whole table.
-        let target = (i * 7919) % users.max(1);
+        let target = numbers[(i * 7919) % created];
         let filter = format!("userName eq \"{}\"", user_name(&run, target));
         let found = client.send(
             agent,
@@ -661,45 +720,55 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
         }
         Ok(())
     });
-    let ids = ids.into_inner().unwrap();
     let get = run_phase("get_user_by_id", lookups, concurrency, |agent, i| {
         client
             .send(
                 agent,
                 "GET",
-                &format!("/Users/{}", ids[(i * 7919) % ids.len().max(1)]),
+                &format!("/Users/{}", ids[(i * 7919) % created]),
                 None,
             )
             .map(drop)
     });
     let ids = &ids;
-    let groups = (users / 100).clamp(1, 50);
-    let group_members = run_phase(
-        "create_group_add_100_members",
-        groups,
+    let groups = (created / GROUP_SIZE).clamp(1, 100);
+    let group_ids = Mutex::new(vec![String::new(); groups]);
+    let create_group = run_phase("create_group", groups, concurrency, |agent, g| {
+        let body =
+            json!({"schemas": [GROUP_SCHEMA], "displayName": format!("bench {run} group {g}")});
+        let group = client.send(agent, "POST", "/Groups", Some(&body))?;
+        let id = group["id"].as_str().ok_or("no group id in response")?;
+        group_ids.lock().unwrap()[g] = id.to_owned();
+        Ok(())
+    });
+    let group_ids: Vec<String> = group_ids
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .filter(|id| !id.is_empty())
+        .collect();
+    let groups = group_ids.len();
+    // Request i adds the (i / groups)-th 50 of group (i % groups)'s 100 members, so
+    // requests running together go to different groups while there are enough groups.
+    let per_group = GROUP_SIZE.div_ceil(MEMBERS_PER_PATCH);
+    let add_members = run_phase(
+        "patch_add_50_members",
+        groups * per_group,
         concurrency,
-        |agent, g| {
-            let group = client.send(
-                agent,
-                "POST",
-                "/Groups",
-                Some(&json!({"displayName": format!("bench {run} group {g}")})),
-            )?;
-            let gid = group["id"].as_str().ok_or("no group id")?;
-            let members: Vec<String> = (0..100)
-                .map(|k| ids[(g * 100 + k) % ids.len()].clone())
+        |agent, i| {
+            let (g, part) = (i % groups, i / groups);
+            let first = g * GROUP_SIZE + part * MEMBERS_PER_PATCH;
+            let members: Vec<&String> = (first..first + MEMBERS_PER_PATCH.min(created))
+                .map(|u| &ids[u % created])
                 .collect();
+            let path = format!("/Groups/{}", group_ids[g]);
             client
-                .send(
-                    agent,
-                    "PATCH",
-                    &format!("/Groups/{gid}?excludedAttributes=members"),
-                    Some(&member_patch("add", &members)),
-                )
+                .send(agent, "PATCH", &path, Some(&member_patch("add", &members)))
                 .map(drop)
         },
     );
-    let pages = users.div_ceil(100).max(1);
+    let big_group = big_group_phase(client, ids, lookups, concurrency, &run);
+    let pages = created.div_ceil(100);
     let page = run_phase("page_all_users_100", pages, concurrency, |agent, p| {
         let got = client.send(
             agent,
@@ -713,10 +782,11 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
         Ok(())
     });
     let put = run_phase("put_user", lookups, concurrency, |agent, i| {
-        let n = (i * 7919) % ids.len();
+        let k = (i * 7919) % created;
+        let n = numbers[k];
         let body = json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "id": ids[n],
+            "schemas": [USER_SCHEMA],
+            "id": ids[k],
             "userName": user_name(&run, n),
             "name": {"givenName": "Bench", "familyName": format!("User{n}")},
             "displayName": format!("Bench User {n}"),
@@ -725,7 +795,7 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
             "active": true,
         });
         client
-            .send(agent, "PUT", &format!("/Users/{}", ids[n]), Some(&body))
+            .send(agent, "PUT", &format!("/Users/{}", ids[k]), Some(&body))
             .map(drop)
     });
     let deactivate = run_phase("deactivate_user_patch", lookups, concurrency, |agent, i| {
@@ -735,12 +805,12 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
             .send(
                 agent,
                 "PATCH",
-                &format!("/Users/{}", ids[(i * 7919) % ids.len()]),
+                &format!("/Users/{}", ids[(i * 7919) % created]),
                 Some(&body),
             )
             .map(drop)
     });
-    let delete = run_phase("delete_user", ids.len(), concurrency, |agent, i| {
+    let delete = run_phase("delete_user", created, concurrency, |agent, i| {
         client
             .send(agent, "DELETE", &format!("/Users/{}", ids[i]), None)
             .map(drop)
@@ -749,12 +819,92 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
         create,
         lookup,
         get,
-        group_members,
+        create_group,
+        add_members,
+        big_group,
         page,
         put,
         deactivate,
         delete,
     ]
+}
+
+/// `patch_one_member_big_group`: a group filled (untimed) with the first
+/// min(5,000, users) users, 1000 per PATCH, then `pairs` pairs of one-member PATCHes on
+/// it in JumpCloud's and Entra's shape, with no query parameters. A pair holds a user no
+/// other pair holds: one outside the group is added then removed, a member is removed
+/// then added back, so an add never names a member. Users outside the group go first.
+fn big_group_phase(
+    client: &Client,
+    ids: &[String],
+    pairs: usize,
+    concurrency: usize,
+    run: &str,
+) -> Phase {
+    const NAME: &str = "patch_one_member_big_group";
+    let fill = ids.len().min(BIG_GROUP);
+    let setup = || -> Result<String, String> {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(300))
+            .build();
+        let body =
+            json!({"schemas": [GROUP_SCHEMA], "displayName": format!("bench {run} big group")});
+        let group = client.send(&agent, "POST", "/Groups", Some(&body))?;
+        let id = group["id"].as_str().ok_or("no group id in response")?;
+        let path = format!("/Groups/{id}?excludedAttributes=members");
+        for chunk in ids[..fill].chunks(1000) {
+            client.send(&agent, "PATCH", &path, Some(&member_patch("add", chunk)))?;
+        }
+        Ok(id.to_owned())
+    };
+    let group = match setup() {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("{NAME}: filling the group failed: {e}");
+            return Phase {
+                name: NAME,
+                ops: 2 * pairs,
+                errors: 2 * pairs,
+                first_error: Some(format!("filling the group: {e}")),
+                elapsed: Duration::from_secs(1),
+                ..Phase::default()
+            };
+        }
+    };
+    let path = format!("/Groups/{group}");
+    let free: Mutex<VecDeque<(usize, bool)>> = Mutex::new(
+        (fill..ids.len())
+            .map(|u| (u, false))
+            .chain((0..fill).map(|u| (u, true)))
+            .collect(),
+    );
+    let mut phases = run_phases(
+        &[NAME],
+        pairs,
+        concurrency,
+        |_| (),
+        |agent, _, _, tally| {
+            let (user, member) = loop {
+                if let Some(taken) = free.lock().unwrap().pop_front() {
+                    break taken;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            };
+            let one = std::slice::from_ref(&ids[user]);
+            let ops = if member {
+                ["remove", "add"]
+            } else {
+                ["add", "remove"]
+            };
+            for op in ops {
+                tally.time(0, || {
+                    client.send(agent, "PATCH", &path, Some(&member_patch(op, one)))
+                });
+            }
+            free.lock().unwrap().push_back((user, member));
+        },
+    );
+    phases.remove(0)
 }
 
 /// Creates `count` users through `/Bulk`, 1000 per request; returns their ids.
@@ -781,8 +931,8 @@ fn bulk_users(client: &Client, agent: &ureq::Agent, prefix: &str, count: usize) 
     ids
 }
 
-fn member_patch(op: &str, ids: &[String]) -> Value {
-    let value: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+fn member_patch(op: &str, ids: &[impl AsRef<str>]) -> Value {
+    let value: Vec<Value> = ids.iter().map(|id| json!({"value": id.as_ref()})).collect();
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": op, "path": "members", "value": value}]})
 }
 
