@@ -59,7 +59,8 @@ enum Command {
         #[arg(long)]
         metrics_url: Option<String>,
     },
-    /// One-member add and remove on groups of several sizes (users made with /Bulk).
+    /// One-member add and remove on groups of several sizes (users made with /Bulk),
+    /// from concurrent clients.
     Groups {
         #[arg(long)]
         base_url: String,
@@ -71,6 +72,9 @@ enum Command {
         /// Timed adds (and as many removes) per group.
         #[arg(long, default_value_t = 300)]
         ops: usize,
+        /// Concurrent clients, each with its own keep-alive connection.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
         #[arg(long, default_value = "server")]
         label: String,
         #[arg(long)]
@@ -303,6 +307,7 @@ fn main() {
             token,
             sizes,
             ops,
+            concurrency,
             label,
             json,
         } => {
@@ -310,7 +315,8 @@ fn main() {
                 base: base_url.trim_end_matches('/').to_owned(),
                 token,
             };
-            (label, json, group_phases(&client, &sizes, ops))
+            let phases = group_phases(&client, &sizes, ops, concurrency.max(1));
+            (label, json, phases)
         }
         Command::Roles {
             base_url,
@@ -937,8 +943,10 @@ fn member_patch(op: &str, ids: &[impl AsRef<str>]) -> Value {
 }
 
 /// For each size: a group of that many members, then `ops` timed single-member adds
-/// and removes (of a user outside the group), as an IdP sends them one by one.
-fn group_phases(client: &Client, sizes: &[usize], ops: usize) -> Vec<Phase> {
+/// and as many removes, as an IdP sends them one by one, from `concurrency` clients at
+/// once. Operation i adds then removes the i-th user outside the group, so no two
+/// operations name the same user and an add never names a member.
+fn group_phases(client: &Client, sizes: &[usize], ops: usize, concurrency: usize) -> Vec<Phase> {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(300))
         .build();
@@ -971,30 +979,20 @@ fn group_phases(client: &Client, sizes: &[usize], ops: usize) -> Vec<Phase> {
         let name = |what: &str| -> &'static str {
             Box::leak(format!("{what}_member_of_{size}").into_boxed_str())
         };
-        let mut add = empty_phase(name("add"));
-        let mut remove = empty_phase(name("remove"));
-        for user in &outsiders {
-            for (phase, op) in [(&mut add, "add"), (&mut remove, "remove")] {
-                let t = Instant::now();
-                if client
-                    .send(
-                        &agent,
-                        "PATCH",
-                        &path,
-                        Some(&member_patch(op, std::slice::from_ref(user))),
-                    )
-                    .is_err()
-                {
-                    phase.errors += 1;
+        phases.extend(run_phases(
+            &[name("add"), name("remove")],
+            ops,
+            concurrency,
+            |_| (),
+            |agent, i, _, tally| {
+                let user = std::slice::from_ref(&outsiders[i]);
+                for (kind, op) in ["add", "remove"].into_iter().enumerate() {
+                    tally.time(kind, || {
+                        client.send(agent, "PATCH", &path, Some(&member_patch(op, user)))
+                    });
                 }
-                let took = t.elapsed();
-                phase.elapsed += took;
-                phase.latencies.push(took);
-                phase.ops += 1;
-            }
-        }
-        phases.push(add);
-        phases.push(remove);
+            },
+        ));
     }
     phases
 }
