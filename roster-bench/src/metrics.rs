@@ -193,6 +193,26 @@ roster_http_requests_total{route="/x",method="GET",status="200"} 5
     }
 
     #[test]
+    fn reads_integer_bounds_without_labels() {
+        let text = "# TYPE roster_write_batch_size histogram\n\
+            roster_write_batch_size_bucket{le=\"1\"} 5\n\
+            roster_write_batch_size_bucket{le=\"2\"} 6\n\
+            roster_write_batch_size_bucket{le=\"4\"} 8\n\
+            roster_write_batch_size_bucket{le=\"8\"} 8\n\
+            roster_write_batch_size_bucket{le=\"16\"} 9\n\
+            roster_write_batch_size_bucket{le=\"32\"} 9\n\
+            roster_write_batch_size_bucket{le=\"64\"} 10\n\
+            roster_write_batch_size_bucket{le=\"+Inf\"} 10\n\
+            roster_write_batch_size_sum 80\n\
+            roster_write_batch_size_count 10\n\
+            roster_write_batches_failed_total 0\n# EOF\n";
+        assert_eq!(
+            parse(text).unwrap().summary(),
+            "batches=10, mean=8.00, ≤1: 50.0%, ≤4: 80.0%, ≤16: 90.0%, ≤64: 100.0%, >64: 0.0%"
+        );
+    }
+
+    #[test]
     fn absent_when_not_reported() {
         assert_eq!(parse("roster_http_requests_total 1\n# EOF\n"), None);
     }
