@@ -1,11 +1,24 @@
 # Shared by the benchmark scripts: build, start roster on a database, stop it.
 # Sourced, not run. Expects $OUT (a temporary directory) and $PORT.
-ROSTER=target/release/roster
-BENCH=target/release/roster-bench
+# Honours CARGO_TARGET_DIR (relative to the repository root).
+TARGET=${CARGO_TARGET_DIR:-target}
+ROSTER=$TARGET/release/roster
+BENCH=$TARGET/release/roster-bench
 PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_BASE=${PG_ADMIN%/*}
 
 build() { cargo build --release -q -p roster -p roster-bench; }
+
+# Every client thread holds a keep-alive connection, and the server one per client:
+# raises the soft open-files limit for that many clients, or fails saying why.
+ensure_fds() { # clients
+  local need=$(($1 * 2 + 512)) have
+  have=$(ulimit -n)
+  [ "$have" = unlimited ] || [ "$have" -ge "$need" ] || ulimit -n "$need" 2>/dev/null || {
+    echo "ulimit -n is $have (hard limit $(ulimit -Hn)); $1 clients need $need" >&2
+    return 1
+  }
+}
 
 fresh_pg_db() { # name
   psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" 2>/dev/null

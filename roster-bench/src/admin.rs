@@ -238,6 +238,7 @@ fn phase(name: &'static str, latencies: Vec<Duration>, errors: usize) -> Phase {
         errors,
         elapsed,
         latencies,
+        ..Phase::default()
     }
 }
 

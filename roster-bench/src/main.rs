@@ -3,6 +3,7 @@
 //!
 //! It speaks HTTP only to the server under test and imports no roster code.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use serde_json::{json, Value};
 
 mod admin;
+mod metrics;
 mod query;
 
 #[derive(Parser)]
@@ -35,9 +37,11 @@ enum Command {
         /// Users to create.
         #[arg(long, default_value_t = 10_000)]
         users: usize,
-        /// Look-ups to time.
+        /// Look-ups of each kind, PUTs, deactivations, and add/remove pairs on the big
+        /// group.
         #[arg(long, default_value_t = 2_000)]
         lookups: usize,
+        /// Concurrent clients, each with its own keep-alive connection.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
         /// A name for this target in the report.
@@ -50,8 +54,13 @@ enum Command {
         /// timed as the HTTP floor of this machine and client.
         #[arg(long)]
         floor_url: Option<String>,
+        /// roster's Prometheus endpoint (e.g. http://127.0.0.1:8080/metrics): its
+        /// `roster_write_batch_size` histogram is read around `create_user`.
+        #[arg(long)]
+        metrics_url: Option<String>,
     },
-    /// One-member add and remove on groups of several sizes (users made with /Bulk).
+    /// One-member add and remove on groups of several sizes (users made with /Bulk),
+    /// from concurrent clients.
     Groups {
         #[arg(long)]
         base_url: String,
@@ -63,6 +72,9 @@ enum Command {
         /// Timed adds (and as many removes) per group.
         #[arg(long, default_value_t = 300)]
         ops: usize,
+        /// Concurrent clients, each with its own keep-alive connection.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
         #[arg(long, default_value = "server")]
         label: String,
         #[arg(long)]
@@ -180,12 +192,19 @@ enum Command {
 }
 
 /// One measured phase.
+#[derive(Default)]
 struct Phase {
     name: &'static str,
     ops: usize,
     errors: usize,
+    /// Errors that were `503 Service Unavailable` (also counted in `errors`).
+    status_503: usize,
+    /// The text of the earliest error.
+    first_error: Option<String>,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// More fields for this phase's JSON row.
+    extra: serde_json::Map<String, Value>,
 }
 
 impl Phase {
@@ -204,17 +223,23 @@ impl Phase {
     }
 
     fn to_json(&self, label: &str) -> Value {
-        json!({
+        let mut row = json!({
             "target": label,
             "phase": self.name,
             "ops": self.ops,
             "errors": self.errors,
+            "status_503": self.status_503,
+            "first_error": self.first_error,
             "seconds": self.elapsed.as_secs_f64(),
             "ops_per_sec": self.throughput(),
             "p50_ms": self.percentile(50.0),
             "p99_ms": self.percentile(99.0),
             "max_ms": self.percentile(100.0),
-        })
+        });
+        if let Value::Object(fields) = &mut row {
+            fields.extend(self.extra.clone());
+        }
+        row
     }
 }
 
@@ -245,7 +270,12 @@ fn main() {
             label,
             json,
             floor_url,
+            metrics_url,
         } => {
+            if users == 0 {
+                eprintln!("--users must be at least 1");
+                std::process::exit(2);
+            }
             let client = Client {
                 base: base_url.trim_end_matches('/').to_owned(),
                 token,
@@ -263,7 +293,13 @@ fn main() {
                     |agent, _| floor.send(agent, "GET", "", None).map(drop),
                 ));
             }
-            phases.extend(scim_phases(&client, users, lookups, concurrency.max(1)));
+            phases.extend(scim_phases(
+                &client,
+                users,
+                lookups,
+                concurrency.max(1),
+                metrics_url.as_deref(),
+            ));
             (label, json, phases)
         }
         Command::Groups {
@@ -271,6 +307,7 @@ fn main() {
             token,
             sizes,
             ops,
+            concurrency,
             label,
             json,
         } => {
@@ -278,7 +315,8 @@ fn main() {
                 base: base_url.trim_end_matches('/').to_owned(),
                 token,
             };
-            (label, json, group_phases(&client, &sizes, ops))
+            let phases = group_phases(&client, &sizes, ops, concurrency.max(1));
+            (label, json, phases)
         }
         Command::Roles {
             base_url,
@@ -406,16 +444,17 @@ fn main() {
 
 fn report(label: &str, phases: &[Phase]) {
     println!(
-        "{:<12} {:<22} {:>8} {:>7} {:>10} {:>9} {:>9}",
-        "target", "phase", "ops", "errors", "ops/s", "p50 ms", "p99 ms"
+        "{:<12} {:<27} {:>8} {:>7} {:>5} {:>10} {:>9} {:>9}",
+        "target", "phase", "ops", "errors", "503", "ops/s", "p50 ms", "p99 ms"
     );
     for p in phases {
         println!(
-            "{:<12} {:<22} {:>8} {:>7} {:>10.0} {:>9.2} {:>9.2}",
+            "{:<12} {:<27} {:>8} {:>7} {:>5} {:>10.0} {:>9.2} {:>9.2}",
             label,
             p.name,
             p.ops,
             p.errors,
+            p.status_503,
             p.throughput(),
             p.percentile(50.0),
             p.percentile(99.0)
@@ -429,6 +468,9 @@ struct Client {
 }
 
 impl Client {
+    /// One request. Any answer outside 2xx is an error whose text starts with the status
+    /// (`"503: …"`, see [`status_of`]). An empty body (`204 No Content`, or a 200 without
+    /// one) is `Value::Null`.
     fn send(
         &self,
         agent: &ureq::Agent,
@@ -447,7 +489,17 @@ impl Client {
             None => request.call(),
         };
         match result {
-            Ok(r) => Ok(r.into_json().unwrap_or(Value::Null)),
+            Ok(r) => {
+                let status = r.status();
+                let text = r.into_string().map_err(|e| format!("{status}: {e}"))?;
+                if !(200..300).contains(&status) {
+                    return Err(format!("{status}: {text}"));
+                }
+                if text.trim().is_empty() {
+                    return Ok(Value::Null);
+                }
+                serde_json::from_str(&text).map_err(|e| format!("{status}: not JSON ({e}): {text}"))
+            }
             Err(ureq::Error::Status(code, r)) => {
                 Err(format!("{code}: {}", r.into_string().unwrap_or_default()))
             }
@@ -456,68 +508,168 @@ impl Client {
     }
 }
 
+/// The HTTP status at the start of an error from [`Client::send`], if it has one.
+fn status_of(error: &str) -> Option<u16> {
+    let (code, _) = error.split_once(':')?;
+    code.parse().ok().filter(|c| (100..600).contains(c))
+}
+
+/// What one client thread measured of one kind of request.
+#[derive(Default)]
+struct Kind {
+    latencies: Vec<Duration>,
+    errors: usize,
+    status_503: usize,
+    first_error: Option<(Instant, String)>,
+}
+
+/// What one client thread measured, by kind of request (the index into the phase names
+/// given to [`run_phases`]).
+struct Tally {
+    kinds: Vec<Kind>,
+}
+
+impl Tally {
+    /// Times one request of `kind`; its value, or `None` after counting the error.
+    fn time<T>(&mut self, kind: usize, request: impl FnOnce() -> Result<T, String>) -> Option<T> {
+        let started = Instant::now();
+        let result = request();
+        let k = &mut self.kinds[kind];
+        k.latencies.push(started.elapsed());
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                k.errors += 1;
+                if status_of(&e) == Some(503) {
+                    k.status_503 += 1;
+                }
+                k.first_error.get_or_insert((started, e));
+                None
+            }
+        }
+    }
+}
+
 /// Runs `ops` operations over `concurrency` threads, each with its own keep-alive
-/// connection, timing every operation.
+/// connection and timing every operation as one request of phase `name`.
 fn run_phase(
     name: &'static str,
     ops: usize,
     concurrency: usize,
     op: impl Fn(&ureq::Agent, usize) -> Result<(), String> + Sync,
 ) -> Phase {
+    let mut phases = run_phases(
+        &[name],
+        ops,
+        concurrency,
+        |_| (),
+        |agent, i, _, tally| {
+            tally.time(0, || op(agent, i));
+        },
+    );
+    phases.remove(0)
+}
+
+/// Runs operations `0..ops` over `concurrency` threads, each with its own keep-alive
+/// connection and its own state (`init(thread)`). An operation times its requests with
+/// [`Tally::time`], each as one of the phases `names`; every phase's elapsed time is the
+/// wall time of the whole run.
+fn run_phases<S>(
+    names: &[&'static str],
+    ops: usize,
+    concurrency: usize,
+    init: impl Fn(usize) -> S + Sync,
+    op: impl Fn(&ureq::Agent, usize, &mut S, &mut Tally) + Sync,
+) -> Vec<Phase> {
     let next = AtomicUsize::new(0);
-    let latencies = Mutex::new(Vec::with_capacity(ops));
-    let errors = AtomicUsize::new(0);
-    let first_error = Mutex::new(None::<String>);
+    let tallies = Mutex::new(Vec::with_capacity(concurrency));
     let started = Instant::now();
     std::thread::scope(|s| {
-        for _ in 0..concurrency {
-            s.spawn(|| {
+        for thread in 0..concurrency.max(1) {
+            let (next, tallies, init, op) = (&next, &tallies, &init, &op);
+            s.spawn(move || {
                 let agent = ureq::AgentBuilder::new()
                     .timeout(Duration::from_secs(30))
                     .build();
-                let mut mine = Vec::new();
+                let mut state = init(thread);
+                let mut tally = Tally {
+                    kinds: names.iter().map(|_| Kind::default()).collect(),
+                };
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= ops {
                         break;
                     }
-                    let t = Instant::now();
-                    if let Err(e) = op(&agent, i) {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        first_error.lock().unwrap().get_or_insert(e);
-                    }
-                    mine.push(t.elapsed());
+                    op(&agent, i, &mut state, &mut tally);
                 }
-                latencies.lock().unwrap().extend(mine);
+                tallies.lock().unwrap().push(tally);
             });
         }
     });
-    if let Some(e) = first_error.into_inner().unwrap() {
-        eprintln!("{name}: first error: {e}");
-    }
-    Phase {
-        name,
-        ops,
-        errors: errors.into_inner(),
-        elapsed: started.elapsed(),
-        latencies: latencies.into_inner().unwrap(),
-    }
+    let elapsed = started.elapsed();
+    let tallies = tallies.into_inner().unwrap();
+    names
+        .iter()
+        .enumerate()
+        .map(|(k, &name)| {
+            let mut phase = Phase {
+                name,
+                elapsed,
+                ..Phase::default()
+            };
+            let mut first: Option<(Instant, String)> = None;
+            for tally in &tallies {
+                let kind = &tally.kinds[k];
+                phase.latencies.extend(&kind.latencies);
+                phase.errors += kind.errors;
+                phase.status_503 += kind.status_503;
+                if let Some((at, e)) = &kind.first_error {
+                    if first.as_ref().is_none_or(|(f, _)| at < f) {
+                        first = Some((*at, e.clone()));
+                    }
+                }
+            }
+            phase.ops = phase.latencies.len();
+            if let Some((_, e)) = first {
+                eprintln!("{name}: first error: {e}");
+                phase.first_error = Some(e);
+            }
+            phase
+        })
+        .collect()
 }
 
 fn user_name(run: &str, i: usize) -> String {
     format!("bench.{run}.{i}@example.com")
 }
 
-fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize) -> Vec<Phase> {
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// Members of each group of `patch_add_50_members`, added this many per PATCH.
+const GROUP_SIZE: usize = 100;
+const MEMBERS_PER_PATCH: usize = 50;
+/// Members of the group of `patch_one_member_big_group`.
+const BIG_GROUP: usize = 5_000;
+
+/// The identity-provider workload, phase by phase (see `compare.sh`). With
+/// `metrics_url`, roster's write batch sizes during `create_user` go into that phase.
+fn scim_phases(
+    client: &Client,
+    users: usize,
+    lookups: usize,
+    concurrency: usize,
+    metrics_url: Option<&str>,
+) -> Vec<Phase> {
     // A per-run prefix, so runs against one server never collide.
     let since_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let run = format!("{:x}", since_epoch.as_micros());
     let ids = Mutex::new(vec![String::new(); users]);
-    let create = run_phase("create_user", users, concurrency, |agent, i| {
+    let batches_before = metrics_url.and_then(metrics::scrape);
+    let mut create = run_phase("create_user", users, concurrency, |agent, i| {
         let body = json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "schemas": [USER_SCHEMA],
             "userName": user_name(&run, i),
             "externalId": format!("{i:024x}"),
             "name": {"givenName": "Bench", "familyName": format!("User{i}")},
@@ -533,9 +685,32 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
         ids.lock().unwrap()[i] = id;
         Ok(())
     });
+    if let Some(url) = metrics_url {
+        let batches = metrics::scrape(url).map(|after| after.since(batches_before.as_ref()));
+        match &batches {
+            Some(h) => println!("create_user batch sizes: {}", h.summary()),
+            None => println!("create_user batch sizes: not reported"),
+        }
+        let row = batches.map_or(Value::Null, |h| h.to_json());
+        create.extra.insert("write_batch_size".to_owned(), row);
+    }
+    // The later phases use the users that were created, so a failed create is counted
+    // once, in create_user.
+    let (numbers, ids): (Vec<usize>, Vec<String>) = ids
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, id)| !id.is_empty())
+        .unzip();
+    if ids.is_empty() {
+        eprintln!("no user was created: the other phases are skipped");
+        return vec![create];
+    }
+    let created = ids.len();
     let lookup = run_phase("lookup_user_name_eq", lookups, concurrency, |agent, i| {
         // A stride through the users, so look-ups spread over the whole table.
-        let target = (i * 7919) % users.max(1);
+        let target = numbers[(i * 7919) % created];
         let filter = format!("userName eq \"{}\"", user_name(&run, target));
         let found = client.send(
             agent,
@@ -551,45 +726,55 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
         }
         Ok(())
     });
-    let ids = ids.into_inner().unwrap();
     let get = run_phase("get_user_by_id", lookups, concurrency, |agent, i| {
         client
             .send(
                 agent,
                 "GET",
-                &format!("/Users/{}", ids[(i * 7919) % ids.len().max(1)]),
+                &format!("/Users/{}", ids[(i * 7919) % created]),
                 None,
             )
             .map(drop)
     });
     let ids = &ids;
-    let groups = (users / 100).clamp(1, 50);
-    let group_members = run_phase(
-        "create_group_add_100_members",
-        groups,
+    let groups = (created / GROUP_SIZE).clamp(1, 100);
+    let group_ids = Mutex::new(vec![String::new(); groups]);
+    let create_group = run_phase("create_group", groups, concurrency, |agent, g| {
+        let body =
+            json!({"schemas": [GROUP_SCHEMA], "displayName": format!("bench {run} group {g}")});
+        let group = client.send(agent, "POST", "/Groups", Some(&body))?;
+        let id = group["id"].as_str().ok_or("no group id in response")?;
+        group_ids.lock().unwrap()[g] = id.to_owned();
+        Ok(())
+    });
+    let group_ids: Vec<String> = group_ids
+        .into_inner()
+        .unwrap()
+        .into_iter()
+        .filter(|id| !id.is_empty())
+        .collect();
+    let groups = group_ids.len();
+    // Request i adds the (i / groups)-th 50 of group (i % groups)'s 100 members, so
+    // requests running together go to different groups while there are enough groups.
+    let per_group = GROUP_SIZE.div_ceil(MEMBERS_PER_PATCH);
+    let add_members = run_phase(
+        "patch_add_50_members",
+        groups * per_group,
         concurrency,
-        |agent, g| {
-            let group = client.send(
-                agent,
-                "POST",
-                "/Groups",
-                Some(&json!({"displayName": format!("bench {run} group {g}")})),
-            )?;
-            let gid = group["id"].as_str().ok_or("no group id")?;
-            let members: Vec<String> = (0..100)
-                .map(|k| ids[(g * 100 + k) % ids.len()].clone())
+        |agent, i| {
+            let (g, part) = (i % groups, i / groups);
+            let first = g * GROUP_SIZE + part * MEMBERS_PER_PATCH;
+            let members: Vec<&String> = (first..first + MEMBERS_PER_PATCH.min(created))
+                .map(|u| &ids[u % created])
                 .collect();
+            let path = format!("/Groups/{}", group_ids[g]);
             client
-                .send(
-                    agent,
-                    "PATCH",
-                    &format!("/Groups/{gid}?excludedAttributes=members"),
-                    Some(&member_patch("add", &members)),
-                )
+                .send(agent, "PATCH", &path, Some(&member_patch("add", &members)))
                 .map(drop)
         },
     );
-    let pages = users.div_ceil(100).max(1);
+    let big_group = big_group_phase(client, ids, lookups, concurrency, &run);
+    let pages = created.div_ceil(100);
     let page = run_phase("page_all_users_100", pages, concurrency, |agent, p| {
         let got = client.send(
             agent,
@@ -603,10 +788,11 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
         Ok(())
     });
     let put = run_phase("put_user", lookups, concurrency, |agent, i| {
-        let n = (i * 7919) % ids.len();
+        let k = (i * 7919) % created;
+        let n = numbers[k];
         let body = json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "id": ids[n],
+            "schemas": [USER_SCHEMA],
+            "id": ids[k],
             "userName": user_name(&run, n),
             "name": {"givenName": "Bench", "familyName": format!("User{n}")},
             "displayName": format!("Bench User {n}"),
@@ -615,7 +801,7 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
             "active": true,
         });
         client
-            .send(agent, "PUT", &format!("/Users/{}", ids[n]), Some(&body))
+            .send(agent, "PUT", &format!("/Users/{}", ids[k]), Some(&body))
             .map(drop)
     });
     let deactivate = run_phase("deactivate_user_patch", lookups, concurrency, |agent, i| {
@@ -625,12 +811,12 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
             .send(
                 agent,
                 "PATCH",
-                &format!("/Users/{}", ids[(i * 7919) % ids.len()]),
+                &format!("/Users/{}", ids[(i * 7919) % created]),
                 Some(&body),
             )
             .map(drop)
     });
-    let delete = run_phase("delete_user", ids.len(), concurrency, |agent, i| {
+    let delete = run_phase("delete_user", created, concurrency, |agent, i| {
         client
             .send(agent, "DELETE", &format!("/Users/{}", ids[i]), None)
             .map(drop)
@@ -639,12 +825,92 @@ fn scim_phases(client: &Client, users: usize, lookups: usize, concurrency: usize
         create,
         lookup,
         get,
-        group_members,
+        create_group,
+        add_members,
+        big_group,
         page,
         put,
         deactivate,
         delete,
     ]
+}
+
+/// `patch_one_member_big_group`: a group filled (untimed) with the first
+/// min(5,000, users) users, 1000 per PATCH, then `pairs` pairs of one-member PATCHes on
+/// it in JumpCloud's and Entra's shape, with no query parameters. A pair holds a user no
+/// other pair holds: one outside the group is added then removed, a member is removed
+/// then added back, so an add never names a member. Users outside the group go first.
+fn big_group_phase(
+    client: &Client,
+    ids: &[String],
+    pairs: usize,
+    concurrency: usize,
+    run: &str,
+) -> Phase {
+    const NAME: &str = "patch_one_member_big_group";
+    let fill = ids.len().min(BIG_GROUP);
+    let setup = || -> Result<String, String> {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(300))
+            .build();
+        let body =
+            json!({"schemas": [GROUP_SCHEMA], "displayName": format!("bench {run} big group")});
+        let group = client.send(&agent, "POST", "/Groups", Some(&body))?;
+        let id = group["id"].as_str().ok_or("no group id in response")?;
+        let path = format!("/Groups/{id}?excludedAttributes=members");
+        for chunk in ids[..fill].chunks(1000) {
+            client.send(&agent, "PATCH", &path, Some(&member_patch("add", chunk)))?;
+        }
+        Ok(id.to_owned())
+    };
+    let group = match setup() {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("{NAME}: filling the group failed: {e}");
+            return Phase {
+                name: NAME,
+                ops: 2 * pairs,
+                errors: 2 * pairs,
+                first_error: Some(format!("filling the group: {e}")),
+                elapsed: Duration::from_secs(1),
+                ..Phase::default()
+            };
+        }
+    };
+    let path = format!("/Groups/{group}");
+    let free: Mutex<VecDeque<(usize, bool)>> = Mutex::new(
+        (fill..ids.len())
+            .map(|u| (u, false))
+            .chain((0..fill).map(|u| (u, true)))
+            .collect(),
+    );
+    let mut phases = run_phases(
+        &[NAME],
+        pairs,
+        concurrency,
+        |_| (),
+        |agent, _, _, tally| {
+            let (user, member) = loop {
+                if let Some(taken) = free.lock().unwrap().pop_front() {
+                    break taken;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            };
+            let one = std::slice::from_ref(&ids[user]);
+            let ops = if member {
+                ["remove", "add"]
+            } else {
+                ["add", "remove"]
+            };
+            for op in ops {
+                tally.time(0, || {
+                    client.send(agent, "PATCH", &path, Some(&member_patch(op, one)))
+                });
+            }
+            free.lock().unwrap().push_back((user, member));
+        },
+    );
+    phases.remove(0)
 }
 
 /// Creates `count` users through `/Bulk`, 1000 per request; returns their ids.
@@ -671,14 +937,16 @@ fn bulk_users(client: &Client, agent: &ureq::Agent, prefix: &str, count: usize) 
     ids
 }
 
-fn member_patch(op: &str, ids: &[String]) -> Value {
-    let value: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+fn member_patch(op: &str, ids: &[impl AsRef<str>]) -> Value {
+    let value: Vec<Value> = ids.iter().map(|id| json!({"value": id.as_ref()})).collect();
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": op, "path": "members", "value": value}]})
 }
 
 /// For each size: a group of that many members, then `ops` timed single-member adds
-/// and removes (of a user outside the group), as an IdP sends them one by one.
-fn group_phases(client: &Client, sizes: &[usize], ops: usize) -> Vec<Phase> {
+/// and as many removes, as an IdP sends them one by one, from `concurrency` clients at
+/// once. Operation i adds then removes the i-th user outside the group, so no two
+/// operations name the same user and an add never names a member.
+fn group_phases(client: &Client, sizes: &[usize], ops: usize, concurrency: usize) -> Vec<Phase> {
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(300))
         .build();
@@ -711,42 +979,20 @@ fn group_phases(client: &Client, sizes: &[usize], ops: usize) -> Vec<Phase> {
         let name = |what: &str| -> &'static str {
             Box::leak(format!("{what}_member_of_{size}").into_boxed_str())
         };
-        let mut add = Phase {
-            name: name("add"),
-            ops: 0,
-            errors: 0,
-            elapsed: Duration::ZERO,
-            latencies: Vec::new(),
-        };
-        let mut remove = Phase {
-            name: name("remove"),
-            ops: 0,
-            errors: 0,
-            elapsed: Duration::ZERO,
-            latencies: Vec::new(),
-        };
-        for user in &outsiders {
-            for (phase, op) in [(&mut add, "add"), (&mut remove, "remove")] {
-                let t = Instant::now();
-                if client
-                    .send(
-                        &agent,
-                        "PATCH",
-                        &path,
-                        Some(&member_patch(op, std::slice::from_ref(user))),
-                    )
-                    .is_err()
-                {
-                    phase.errors += 1;
+        phases.extend(run_phases(
+            &[name("add"), name("remove")],
+            ops,
+            concurrency,
+            |_| (),
+            |agent, i, _, tally| {
+                let user = std::slice::from_ref(&outsiders[i]);
+                for (kind, op) in ["add", "remove"].into_iter().enumerate() {
+                    tally.time(kind, || {
+                        client.send(agent, "PATCH", &path, Some(&member_patch(op, user)))
+                    });
                 }
-                let took = t.elapsed();
-                phase.elapsed += took;
-                phase.latencies.push(took);
-                phase.ops += 1;
-            }
-        }
-        phases.push(add);
-        phases.push(remove);
+            },
+        ));
     }
     phases
 }
@@ -754,10 +1000,7 @@ fn group_phases(client: &Client, sizes: &[usize], ops: usize) -> Vec<Phase> {
 fn empty_phase(name: &'static str) -> Phase {
     Phase {
         name,
-        ops: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
+        ..Phase::default()
     }
 }
 
@@ -766,6 +1009,10 @@ fn timed(phase: &mut Phase, op: impl FnOnce() -> Result<Value, String>) {
     if let Err(e) = op() {
         eprintln!("{}: {e}", phase.name);
         phase.errors += 1;
+        if status_of(&e) == Some(503) {
+            phase.status_503 += 1;
+        }
+        phase.first_error.get_or_insert(e);
     }
     let took = t.elapsed();
     phase.elapsed += took;
@@ -921,7 +1168,7 @@ fn baseline(url: &str, rows: usize, lookups: usize) -> Vec<Phase> {
                     .expect("insert");
                 latencies.push(t.elapsed());
             }
-            let insert = Phase { name: "raw_insert_commit", ops: rows, errors: 0, elapsed: started.elapsed(), latencies };
+            let insert = Phase { name: "raw_insert_commit", ops: rows, errors: 0, elapsed: started.elapsed(), latencies, ..Phase::default() };
             let mut latencies = Vec::with_capacity(lookups);
             let started = Instant::now();
             for i in 0..lookups {
@@ -933,7 +1180,7 @@ fn baseline(url: &str, rows: usize, lookups: usize) -> Vec<Phase> {
                 assert_eq!(found.len(), 1);
                 latencies.push(t.elapsed());
             }
-            let lookup = Phase { name: "raw_indexed_lookup", ops: lookups, errors: 0, elapsed: started.elapsed(), latencies };
+            let lookup = Phase { name: "raw_indexed_lookup", ops: lookups, errors: 0, elapsed: started.elapsed(), latencies, ..Phase::default() };
             conn.batch_execute("DROP TABLE bench_rows").expect("drop table");
             vec![insert, lookup]
         }};

@@ -357,6 +357,7 @@ pub(super) fn walk(client: &Client, size: usize) -> Phase {
         errors,
         elapsed: started.elapsed(),
         latencies,
+        ..Phase::default()
     }
 }
 
