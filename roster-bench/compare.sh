@@ -13,8 +13,9 @@
 #   patch_add_50_members        PATCH /Groups/{id} adding 50 members, twice per group (100
 #                               members each), no excludedAttributes, as IdPs send it
 #   patch_one_member_big_group  one group filled to 5,000 members first (untimed), then
-#                               LOOKUPS × 2 one-member adds and removes on it, JumpCloud's and
-#                               Entra's shape, no query parameters
+#                               LOOKUPS × 2 one-member adds (JumpCloud's and Entra's shape) and
+#                               removes (members[value eq "…"], which every target accepts),
+#                               no query parameters
 #   page_all_users_100          every user, 100 per page
 #   put_user                    LOOKUPS full PUTs
 #   deactivate_user_patch       LOOKUPS PATCHes of active=false

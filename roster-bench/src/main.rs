@@ -903,9 +903,14 @@ fn big_group_phase(
                 ["add", "remove"]
             };
             for op in ops {
-                tally.time(0, || {
-                    client.send(agent, "PATCH", &path, Some(&member_patch(op, one)))
-                });
+                // Removes name the member in the path (RFC 7644 §3.5.2.2, Okta's shape):
+                // scim2-server refuses Entra's and JumpCloud's value-list remove with 400,
+                // and the phase must be the same request for every target.
+                let body = match op {
+                    "remove" => member_remove_by_path(&ids[user]),
+                    _ => member_patch(op, one),
+                };
+                tally.time(0, || client.send(agent, "PATCH", &path, Some(&body)));
             }
             free.lock().unwrap().push_back((user, member));
         },
@@ -935,6 +940,11 @@ fn bulk_users(client: &Client, agent: &ureq::Agent, prefix: &str, count: usize) 
         }
     }
     ids
+}
+
+fn member_remove_by_path(id: &str) -> Value {
+    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+           "Operations": [{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]})
 }
 
 fn member_patch(op: &str, ids: &[impl AsRef<str>]) -> Value {
