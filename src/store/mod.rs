@@ -88,12 +88,13 @@ impl Store {
             .connection_timeout(settings.checkout_timeout)
             .build_unchecked(manager);
         let mut pipeline = settings.pipeline.clone();
-        if matches!(target, Target::Sqlite(_)) {
+        let sqlite = matches!(target, Target::Sqlite(_));
+        if sqlite {
             // SQLite admits one writer; a second would only wait for the first.
             pipeline.writers = 1;
         }
         Ok(Self {
-            pipeline: Arc::new(pipeline::Pipeline::new(pool.clone(), pipeline)),
+            pipeline: Arc::new(pipeline::Pipeline::new(pool.clone(), pipeline, sqlite)),
             pool,
             target,
         })

@@ -114,6 +114,8 @@ struct Shared {
     settings: PipelineSettings,
     stats: PipelineStats,
     closed: std::sync::atomic::AtomicBool,
+    /// SQLite only: commits since the WAL was last checkpointed.
+    checkpoint: Option<(Mutex<u64>, Condvar)>,
 }
 
 /// The queue and its writer threads; the threads start with the first write and end
@@ -131,7 +133,8 @@ impl Drop for Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(pool: Pool<Manager>, settings: PipelineSettings) -> Self {
+    /// `checkpoint_wal`: SQLite, whose WAL a background thread checkpoints.
+    pub fn new(pool: Pool<Manager>, settings: PipelineSettings, checkpoint_wal: bool) -> Self {
         Self {
             shared: Arc::new(Shared {
                 queues: Mutex::default(),
@@ -140,6 +143,7 @@ impl Pipeline {
                 settings,
                 stats: PipelineStats::default(),
                 closed: Default::default(),
+                checkpoint: checkpoint_wal.then(Default::default),
             }),
             started: std::sync::Once::new(),
         }
@@ -239,6 +243,15 @@ impl Pipeline {
                     .spawn(move || writer(&shared));
                 if let Err(e) = spawned {
                     tracing::error!(error = %e, "could not start a database writer thread");
+                }
+            }
+            if self.shared.checkpoint.is_some() {
+                let shared = self.shared.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("roster-checkpoint".into())
+                    .spawn(move || checkpointer(&shared));
+                if let Err(e) = spawned {
+                    tracing::warn!(error = %e, "no WAL checkpoint thread; SQLite checkpoints on commit");
                 }
             }
         });
@@ -504,6 +517,10 @@ fn run_batch(shared: &Shared, batch: Vec<Job>) -> Vec<Job> {
             for action in actions {
                 action();
             }
+            if let Some((commits, wake)) = &shared.checkpoint {
+                *lock(commits) += 1;
+                wake.notify_one();
+            }
             shared
                 .stats
                 .committed
@@ -522,6 +539,40 @@ fn run_batch(shared: &Shared, batch: Vec<Job>) -> Vec<Job> {
         }
     }
     leftovers
+}
+
+/// Copies committed WAL frames into the SQLite database file beside the writer, so
+/// that commits seldom stop for a checkpoint (and its fsync) themselves. PASSIVE never
+/// waits for the writer or blocks it; SQLite restarts the WAL from its start once a
+/// checkpoint has caught up.
+fn checkpointer(shared: &Shared) {
+    let Some((commits, wake)) = &shared.checkpoint else {
+        return;
+    };
+    loop {
+        let mut pending = lock(commits);
+        while *pending == 0 {
+            if shared.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            pending = wake
+                .wait_timeout(pending, Duration::from_secs(1))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        *pending = 0;
+        drop(pending);
+        // Let a few batches land between checkpoints.
+        std::thread::sleep(Duration::from_millis(100));
+        let done = shared
+            .pool
+            .get()
+            .map_err(StoreError::from)
+            .and_then(|mut c| conn::checkpoint(&mut c).map_err(StoreError::from));
+        if let Err(e) = done {
+            tracing::debug!(error = %crate::error_chain(&e), "WAL checkpoint skipped");
+        }
+    }
 }
 
 fn refuse_all(batch: Vec<Job>, why: &str) {

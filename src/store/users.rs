@@ -151,12 +151,46 @@ pub struct MembershipRef {
     pub display_name: String,
 }
 
+/// The direct groups of one user: every user write and read asks this, so it is a
+/// query diesel can keep prepared (a raw query is parsed again each time).
+fn groups_of_one(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    user_id: &str,
+) -> Result<Vec<MembershipRef>, StoreError> {
+    use super::schema::{group_members, groups};
+    let rows: Vec<(String, String)> = groups::table
+        .filter(groups::tenant_id.eq(&tenant.0))
+        .filter(
+            groups::id.eq_any(
+                group_members::table
+                    .filter(group_members::tenant_id.eq(&tenant.0))
+                    .filter(group_members::member_id.eq(user_id))
+                    .select(group_members::group_id),
+            ),
+        )
+        .order((groups::display_name_folded, groups::id))
+        .select((groups::id, groups::display_name))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(group_id, display_name)| MembershipRef {
+            member_id: user_id.to_owned(),
+            group_id,
+            display_name,
+        })
+        .collect())
+}
+
 /// The direct groups of each of `user_ids`.
 pub fn groups_of(
     conn: &mut DbConnection,
     tenant: &TenantId,
     user_ids: &[String],
 ) -> Result<Vec<MembershipRef>, StoreError> {
+    if let [user_id] = user_ids {
+        return groups_of_one(conn, tenant, user_id);
+    }
     let mut out = Vec::new();
     for chunk in user_ids.chunks(500) {
         let mut q = RawQuery::new(
