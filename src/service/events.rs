@@ -114,47 +114,103 @@ impl Outbox {
         );
     }
 
-    /// Numbers and writes the events; call it last in the transaction, since the
-    /// sequence it takes is held until commit.
-    pub fn commit(self, conn: &mut DbConnection) -> Result<Vec<EventRow>, ServiceError> {
+    /// Numbers and writes the events. In a group commit they are written at the batch's
+    /// end with the other writes' events (see [`write_outboxes`]): one sequence
+    /// reservation per tenant, held only from there to the commit. Outside one (the
+    /// CLI), at once; call it last in the transaction then, since the sequence it takes
+    /// is held until commit.
+    pub fn commit(self, conn: &mut DbConnection) -> Result<(), ServiceError> {
         if self.drafts.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
-        let first = events::reserve(conn, &self.tenant, self.drafts.len() as i64)?;
-        let rows: Vec<EventRow> = self
-            .drafts
-            .into_iter()
-            .enumerate()
-            .map(|(i, draft)| {
-                let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
-                let sequence = first + i as i64;
-                let mut body = json!({
-                    "id": id,
-                    "type": draft.event_type,
-                    "tenant_id": self.tenant.0,
-                    "sequence": sequence,
-                    "occurred_at": self.now,
-                    "actor": self.actor,
-                    "correlation_id": self.correlation_id,
-                    "data": draft.data,
-                });
-                if let Some(previous) = draft.previous {
-                    body["previous_attributes"] = previous;
-                }
-                EventRow {
-                    subject_id: subject_of(draft.event_type, &body["data"]),
-                    tenant_id: self.tenant.0.clone(),
+        match crate::store::flush_before_commit("events", Box::new(self), write_outboxes) {
+            Ok(()) => Ok(()),
+            Err(item) => match item.downcast::<Outbox>() {
+                Ok(outbox) => write(conn, vec![*outbox]),
+                Err(_) => unreachable!("flush_before_commit hands back the outbox"),
+            },
+        }
+    }
+}
+
+/// Writes the outboxes a batch's use cases left, in their order: per tenant, one
+/// reservation of consecutive sequence numbers, one insert, one webhook fan-out.
+fn write_outboxes(
+    conn: &mut DbConnection,
+    items: Vec<Box<dyn std::any::Any>>,
+) -> Result<(), crate::store::StoreError> {
+    let outboxes: Vec<Outbox> = items
+        .into_iter()
+        .filter_map(|item| item.downcast::<Outbox>().ok().map(|o| *o))
+        .collect();
+    write(conn, outboxes).map_err(|e| match e {
+        ServiceError::Store(e) => e,
+        other => crate::store::StoreError::Unavailable(other.to_string().into()),
+    })
+}
+
+/// Numbers and writes outboxes, tenant by tenant in order of first appearance.
+fn write(conn: &mut DbConnection, outboxes: Vec<Outbox>) -> Result<(), ServiceError> {
+    let mut tenants: Vec<(TenantId, Vec<Outbox>)> = Vec::new();
+    for outbox in outboxes {
+        match tenants.iter_mut().find(|(t, _)| *t == outbox.tenant) {
+            Some((_, group)) => group.push(outbox),
+            None => tenants.push((outbox.tenant.clone(), vec![outbox])),
+        }
+    }
+    for (tenant, group) in tenants {
+        let count: usize = group.iter().map(|o| o.drafts.len()).sum();
+        let mut sequence = events::reserve(conn, &tenant, count as i64)?;
+        let mut rows = Vec::with_capacity(count);
+        for outbox in group {
+            for draft in outbox.drafts {
+                rows.push(outbox_row(
+                    &outbox.tenant,
+                    &outbox.actor,
+                    &outbox.correlation_id,
+                    &outbox.now,
                     sequence,
-                    id,
-                    event_type: draft.event_type.to_owned(),
-                    occurred_at: self.now.clone(),
-                    body: body.to_string(),
-                }
-            })
-            .collect();
+                    draft,
+                ));
+                sequence += 1;
+            }
+        }
         events::insert(conn, &rows)?;
-        super::webhooks::fan_out(conn, &self.tenant, &rows)?;
-        Ok(rows)
+        super::webhooks::fan_out(conn, &tenant, &rows)?;
+    }
+    Ok(())
+}
+
+fn outbox_row(
+    tenant: &TenantId,
+    actor: &Actor,
+    correlation_id: &str,
+    now: &str,
+    sequence: i64,
+    draft: Draft,
+) -> EventRow {
+    let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+    let mut body = json!({
+        "id": id,
+        "type": draft.event_type,
+        "tenant_id": tenant.0,
+        "sequence": sequence,
+        "occurred_at": now,
+        "actor": actor,
+        "correlation_id": correlation_id,
+        "data": draft.data,
+    });
+    if let Some(previous) = draft.previous {
+        body["previous_attributes"] = previous;
+    }
+    EventRow {
+        subject_id: subject_of(draft.event_type, &body["data"]),
+        tenant_id: tenant.0.clone(),
+        sequence,
+        id,
+        event_type: draft.event_type.to_owned(),
+        occurred_at: now.to_owned(),
+        body: body.to_string(),
     }
 }
 

@@ -166,8 +166,10 @@ pub fn write_transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    // Inside a transaction already (an admin action and its audit row), `begin_transaction`
-    // makes a savepoint, so the caller's transaction covers both.
+    // Inside a transaction already (an admin action and its audit row, or a group commit),
+    // `begin_transaction` makes a savepoint, so the caller's transaction covers both; a
+    // savepoint that rolls back also drops the work it deferred to the batch's end.
+    let deferred = super::pipeline::deferred_len();
     match conn {
         DbConnection::Sqlite(c) => {
             if in_transaction(c) {
@@ -178,7 +180,11 @@ where
         }
         DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
-    finish(conn, f)
+    let outcome = finish(conn, f);
+    if outcome.is_err() {
+        super::pipeline::drop_deferred_after(deferred);
+    }
+    outcome
 }
 
 fn in_transaction<C>(c: &mut C) -> bool

@@ -24,13 +24,10 @@ pub struct EventRow {
 /// holds the tenant row until commit, so sequences become visible in order; callers
 /// take it last in their transaction to hold it briefly.
 pub fn reserve(conn: &mut DbConnection, tenant: &TenantId, count: i64) -> Result<i64, StoreError> {
-    diesel::update(tenants::table.find(&tenant.0))
+    let last: i64 = diesel::update(tenants::table.find(&tenant.0))
         .set(tenants::event_sequence.eq(tenants::event_sequence + count))
-        .execute(conn)?;
-    let last: i64 = tenants::table
-        .find(&tenant.0)
-        .select(tenants::event_sequence)
-        .first(conn)?;
+        .returning(tenants::event_sequence)
+        .get_result(conn)?;
     Ok(last - count + 1)
 }
 

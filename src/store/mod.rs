@@ -31,7 +31,9 @@ use diesel::r2d2::Pool;
 
 pub use conn::{read_transaction, write_transaction, DbConnection, Target};
 pub use error::StoreError;
-pub use pipeline::{after_commit, PipelineSettings, PipelineStats, BATCH_BUCKETS};
+pub use pipeline::{
+    after_commit, flush_before_commit, FlushFn, PipelineSettings, PipelineStats, BATCH_BUCKETS,
+};
 
 /// Pool settings; the defaults keep failures fast (see `roster serve --help`).
 #[derive(Debug, Clone)]

@@ -258,11 +258,24 @@ impl Pipeline {
     }
 }
 
-type AfterCommit = Box<dyn FnOnce()>;
+/// What a batch's use cases leave for its end, in the order they left it.
+enum Deferred {
+    /// Runs once the batch has committed.
+    AfterCommit(Box<dyn FnOnce()>),
+    /// Written just before the commit, together with the other items of its kind.
+    Flush {
+        kind: &'static str,
+        item: Box<dyn std::any::Any>,
+        flush: FlushFn,
+    },
+}
+
+/// Writes every deferred item of one kind, in the order the use cases left them.
+pub type FlushFn = fn(&mut DbConnection, Vec<Box<dyn std::any::Any>>) -> Result<(), StoreError>;
 
 thread_local! {
-    /// Actions the running batch's use cases asked for, to run once it commits.
-    static AFTER_COMMIT: std::cell::RefCell<Option<Vec<AfterCommit>>> =
+    /// The running batch's deferred work; `None` outside a batch.
+    static DEFERRED: std::cell::RefCell<Option<Vec<Deferred>>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -271,28 +284,69 @@ thread_local! {
 /// actions. For effects outside the database that must not run ahead of the commit,
 /// such as invalidating a cache.
 pub fn after_commit(action: impl FnOnce() + 'static) {
-    let deferred = AFTER_COMMIT.with(|a| match a.borrow_mut().as_mut() {
-        Some(actions) => {
-            actions.push(Box::new(action));
-            None
-        }
-        None => Some(action),
-    });
-    if let Some(action) = deferred {
+    if let Err(Deferred::AfterCommit(action)) = defer(Deferred::AfterCommit(Box::new(action))) {
         action();
     }
 }
 
-fn pending_actions() -> usize {
-    AFTER_COMMIT.with(|a| a.borrow().as_ref().map_or(0, Vec::len))
+/// Leaves `item` to be written by `flush` at the end of the current batch, inside its
+/// transaction, with every other item of `kind` the batch's use cases left (so a batch
+/// numbers and writes its events once, not once per use case). Outside a batch it
+/// hands `item` back, to be written at once.
+pub fn flush_before_commit(
+    kind: &'static str,
+    item: Box<dyn std::any::Any>,
+    flush: FlushFn,
+) -> Result<(), Box<dyn std::any::Any>> {
+    match defer(Deferred::Flush { kind, item, flush }) {
+        Ok(()) => Ok(()),
+        Err(Deferred::Flush { item, .. }) => Err(item),
+        Err(Deferred::AfterCommit(_)) => unreachable!("defer hands back what it was given"),
+    }
 }
 
-fn drop_actions_after(count: usize) {
-    AFTER_COMMIT.with(|a| {
-        if let Some(actions) = a.borrow_mut().as_mut() {
-            actions.truncate(count);
+fn defer(item: Deferred) -> Result<(), Deferred> {
+    DEFERRED.with(|d| match d.borrow_mut().as_mut() {
+        Some(items) => {
+            items.push(item);
+            Ok(())
+        }
+        None => Err(item),
+    })
+}
+
+/// How much deferred work the batch holds; a savepoint that rolls back truncates to it.
+pub(super) fn deferred_len() -> usize {
+    DEFERRED.with(|d| d.borrow().as_ref().map_or(0, Vec::len))
+}
+
+pub(super) fn drop_deferred_after(count: usize) {
+    DEFERRED.with(|d| {
+        if let Some(items) = d.borrow_mut().as_mut() {
+            items.truncate(count);
         }
     });
+}
+
+/// Writes the batch's deferred items, kind by kind in order of first appearance; returns
+/// the actions to run after the commit.
+fn flush_deferred(conn: &mut DbConnection) -> Result<Vec<Box<dyn FnOnce()>>, StoreError> {
+    let items = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+    let mut actions = Vec::new();
+    let mut kinds: Vec<(&'static str, FlushFn, Vec<Box<dyn std::any::Any>>)> = Vec::new();
+    for item in items {
+        match item {
+            Deferred::AfterCommit(action) => actions.push(action),
+            Deferred::Flush { kind, item, flush } => match kinds.iter_mut().find(|k| k.0 == kind) {
+                Some(k) => k.2.push(item),
+                None => kinds.push((kind, flush, vec![item])),
+            },
+        }
+    }
+    for (_, flush, items) in kinds {
+        flush(conn, items)?;
+    }
+    Ok(actions)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -342,10 +396,10 @@ where
     if let Err(e) = conn::begin(conn) {
         return Err(E::from(StoreError::from(e)));
     }
-    let actions = pending_actions();
+    let deferred = deferred_len();
     let outcome = savepoint_outcome(conn, depth, f);
     if outcome.is_err() {
-        drop_actions_after(actions);
+        drop_deferred_after(deferred);
     }
     outcome
 }
@@ -484,7 +538,7 @@ fn run_batch(shared: &Shared, batch: Vec<Job>) -> Vec<Job> {
         return Vec::new();
     }
     let started = Instant::now();
-    AFTER_COMMIT.with(|a| *a.borrow_mut() = Some(Vec::new()));
+    DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
     let mut answers: Vec<Answer> = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
     for job in jobs.by_ref() {
@@ -509,11 +563,13 @@ fn run_batch(shared: &Shared, batch: Vec<Job>) -> Vec<Job> {
     }
     let leftovers: Vec<Job> = jobs.collect();
     shared.stats.observe(answers.len());
-    let actions = AFTER_COMMIT
-        .with(|a| a.borrow_mut().take())
-        .unwrap_or_default();
-    match conn::end(&mut conn, true) {
-        Ok(()) => {
+    let committed = flush_deferred(&mut conn).and_then(|actions| {
+        conn::end(&mut conn, true)
+            .map(|()| actions)
+            .map_err(StoreError::from)
+    });
+    match committed {
+        Ok(actions) => {
             for action in actions {
                 action();
             }
@@ -530,7 +586,7 @@ fn run_batch(shared: &Shared, batch: Vec<Job>) -> Vec<Job> {
             }
         }
         Err(e) => {
-            tracing::warn!(error = %crate::error_chain(&StoreError::from(e)), size = answers.len(), "a write batch failed to commit");
+            tracing::warn!(error = %crate::error_chain(&e), size = answers.len(), "a write batch failed to commit");
             conn::unwind_to(&mut conn, 0);
             shared.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
             for answer in answers {

@@ -151,8 +151,11 @@ pub struct MembershipRef {
     pub display_name: String,
 }
 
-/// The direct groups of one user: every user write and read asks this, so it is a
-/// query diesel can keep prepared (a raw query is parsed again each time).
+/// The direct groups of one user: every user write and read asks this, so on SQLite it
+/// is a query diesel keeps prepared (a raw query is parsed again each time). PostgreSQL
+/// keeps the raw join: planned for each call, it stays an index probe even while the
+/// tables are too new to have statistics, where a kept generic plan scanned every
+/// membership (15 ms a call at 6,000 memberships).
 fn groups_of_one(
     conn: &mut DbConnection,
     tenant: &TenantId,
@@ -188,7 +191,7 @@ pub fn groups_of(
     tenant: &TenantId,
     user_ids: &[String],
 ) -> Result<Vec<MembershipRef>, StoreError> {
-    if let [user_id] = user_ids {
+    if let ([user_id], DbConnection::Sqlite(_)) = (user_ids, &*conn) {
         return groups_of_one(conn, tenant, user_id);
     }
     let mut out = Vec::new();
