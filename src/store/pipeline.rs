@@ -270,8 +270,11 @@ enum Deferred {
     },
 }
 
+/// One use case's deferred item, typed by its kind's flush function.
+pub type Item = Box<dyn std::any::Any>;
+
 /// Writes every deferred item of one kind, in the order the use cases left them.
-pub type FlushFn = fn(&mut DbConnection, Vec<Box<dyn std::any::Any>>) -> Result<(), StoreError>;
+pub type FlushFn = fn(&mut DbConnection, Vec<Item>) -> Result<(), StoreError>;
 
 thread_local! {
     /// The running batch's deferred work; `None` outside a batch.
@@ -333,7 +336,7 @@ pub(super) fn drop_deferred_after(count: usize) {
 fn flush_deferred(conn: &mut DbConnection) -> Result<Vec<Box<dyn FnOnce()>>, StoreError> {
     let items = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
     let mut actions = Vec::new();
-    let mut kinds: Vec<(&'static str, FlushFn, Vec<Box<dyn std::any::Any>>)> = Vec::new();
+    let mut kinds: Vec<(&'static str, FlushFn, Vec<Item>)> = Vec::new();
     for item in items {
         match item {
             Deferred::AfterCommit(action) => actions.push(action),
