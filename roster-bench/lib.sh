@@ -1,7 +1,8 @@
 # Shared by the benchmark scripts: build, start roster on a database, stop it.
 # Sourced, not run. Expects $OUT (a temporary directory) and $PORT.
-ROSTER=target/release/roster
-BENCH=target/release/roster-bench
+# ROSTER_BIN runs another build of roster (an older one, for a before/after comparison).
+ROSTER=${ROSTER_BIN:-${CARGO_TARGET_DIR:-target}/release/roster}
+BENCH=${CARGO_TARGET_DIR:-target}/release/roster-bench
 PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_BASE=${PG_ADMIN%/*}
 
