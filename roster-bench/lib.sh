@@ -1,8 +1,9 @@
 # Shared by the benchmark scripts: build, start roster on a database, stop it.
 # Sourced, not run. Expects $OUT (a temporary directory) and $PORT.
-# Honours CARGO_TARGET_DIR (relative to the repository root).
+# Honours CARGO_TARGET_DIR (relative to the repository root). ROSTER_BIN runs another
+# build of roster (an older one, for a before/after comparison).
 TARGET=${CARGO_TARGET_DIR:-target}
-ROSTER=$TARGET/release/roster
+ROSTER=${ROSTER_BIN:-$TARGET/release/roster}
 BENCH=$TARGET/release/roster-bench
 PG_ADMIN=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_BASE=${PG_ADMIN%/*}

@@ -5,6 +5,7 @@
 # timed request goes through `roster serve`. Query plans go to stderr.
 #
 #   roster-bench/query.sh [SIZES] [LOOKUPS]      (defaults: 100000,1000000 and 500)
+#   BACKENDS=pg roster-bench/query.sh            (one backend only: sqlite or pg)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${1:-100000,1000000}
@@ -16,25 +17,30 @@ source roster-bench/lib.sh
 build
 
 echo "machine: $(nproc) cores, $(uname -srm); sizes=$SIZES lookups=$LOOKUPS (one client, keep-alive)"
-fresh_pg_db roster_bench_query
-for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster_bench_query"; do
+DB=roster_bench_query${BENCH_PG_SUFFIX:-}
+fresh_pg_db $DB
+for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/$DB"; do
   set -- $target
+  case " ${BACKENDS:-sqlite pg} " in *" ${1#roster-} "*) ;; *) continue ;; esac
   start_roster "$1" "$2"
   $BENCH query --base-url "$(BASE_URL)" --token "$TOKEN" --database-url "$2" --sizes "$SIZES" \
     --lookups "$LOOKUPS" --label "$1" --json "$OUT/$1.json" 2>"$OUT/$1.plans"
   cat "$OUT/$1.plans" >&2
   stop_roster
 done
-drop_pg_db roster_bench_query
+drop_pg_db $DB
 
 python3 - "$OUT" "$SIZES" <<'PY'
 import json, sys, pathlib
 out, sizes = pathlib.Path(sys.argv[1]), sys.argv[2].split(",")
-phases = ["user_name_eq", "emails_value_path_eq", "emails_value_eq", "emails_entra_eq", "co_search", "sort_by_user_name_page",
-          "index_page_1", "index_deep_page", "cursor_page_1", "cursor_deep_page"]
+pages = ["page_1", "mid_page", "deep_page", "last_page"]
+phases = ["user_name_eq", "emails_value_path_eq", "emails_value_eq", "emails_entra_eq", "co_search", "sort_by_user_name_page"] \
+    + [f"index_{p}" for p in pages] + [f"cursor_{p}" for p in pages]
 print("\n| backend | phase | " + " | ".join(f"{int(s):,} p50 / p99 ms" for s in sizes) + f" | p50 {int(sizes[-1]):,} / {int(sizes[0]):,} |")
 print("|---|---|" + "---|" * (len(sizes) + 1))
 for label in ("roster-sqlite", "roster-pg"):
+    if not (out / f"{label}.json").exists():
+        continue
     rows = json.loads((out / f"{label}.json").read_text())
     r = {(row["target"].split("@")[1], row["phase"]): row for row in rows}
     for phase in phases:
@@ -42,7 +48,11 @@ for label in ("roster-sqlite", "roster-pg"):
         ratio = r[(sizes[-1], phase)]["p50_ms"] / r[(sizes[0], phase)]["p50_ms"]
         print(f"| {label.removeprefix('roster-')} | {phase} | " + " | ".join(cells) + f" | {ratio:.2f} |")
     for s in sizes:
-        deep = r[(s, "cursor_deep_page")]["p50_ms"] / r[(s, "cursor_page_1")]["p50_ms"]
-        index = r[(s, "index_deep_page")]["p50_ms"] / r[(s, "index_page_1")]["p50_ms"]
-        print(f"| {label.removeprefix('roster-')} | deep / page 1 at {int(s):,} | cursor {deep:.2f} | startIndex {index:.2f} | |")
+        # The slowest of page 1, middle, 90 % and last page over the fastest (p50).
+        spread = {}
+        for way in ("index", "cursor"):
+            p50 = [r[(s, f"{way}_{p}")]["p50_ms"] for p in pages]
+            spread[way] = max(p50) / min(p50)
+        print(f"| {label.removeprefix('roster-')} | slowest / fastest page at {int(s):,} | "
+              f"startIndex {spread['index']:.2f} | cursor {spread['cursor']:.2f} | |")
 PY

@@ -16,8 +16,9 @@ source roster-bench/lib.sh
 build
 
 echo "machine: $(nproc) cores, $(uname -srm); ops=$OPS big=$BIG (one client, keep-alive)"
-fresh_pg_db roster_bench_roles
-for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster_bench_roles"; do
+DB=roster_bench_roles${BENCH_PG_SUFFIX:-}
+fresh_pg_db $DB
+for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/$DB"; do
   set -- $target
   case " ${BACKENDS:-sqlite pg} " in *" ${1#roster-} "*) ;; *) continue ;; esac
   start_roster "$1" "$2"
@@ -26,7 +27,7 @@ for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster
     --key "$KEY" --ops "$OPS" --big "$BIG" --server-pid "$ROSTER_PID" --label "$1" --json "$OUT/$1.json"
   stop_roster
 done
-drop_pg_db roster_bench_roles
+drop_pg_db $DB
 
 python3 - "$OUT" <<'PY'
 import json, sys, pathlib

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::query::{load, user_id, Db};
+use super::query::{load, user_id, user_id_sql, Db};
 use super::{Client, Phase};
 
 fn group_id(g: usize) -> String {
@@ -41,7 +41,7 @@ fn load_groups(db: &mut Db, tenant: &str, users: usize, groups: usize) {
     ));
     let rest = groups - 1;
     let sql = if db.is_pg() {
-        let uid = "lpad(to_hex(i), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(i), 12, '0')";
+        let uid = user_id_sql(true, "i");
         let gid = |g: &str| {
             format!("lpad(to_hex({g}), 8, '0') || '-0000-4000-9000-' || lpad(to_hex({g}), 12, '0')")
         };
@@ -58,7 +58,7 @@ fn load_groups(db: &mut Db, tenant: &str, users: usize, groups: usize) {
         let seq = format!(
             "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < {users})"
         );
-        let uid = "printf('%08x-0000-4000-8000-%012x', i, i)";
+        let uid = user_id_sql(false, "i");
         format!(
             "BEGIN IMMEDIATE;
              {seq} INSERT INTO group_members (tenant_id, group_id, member_id, member_type, display, created_at)

@@ -92,9 +92,33 @@ impl Db {
     }
 }
 
-/// The id of user `i`: UUID-shaped lower-case hex, in `i` order.
+/// Spreads `i` over 32 bits (a bijection: the multiplier is odd), so that ids, like
+/// roster's UUIDv4s, start with uniformly spread hex digits.
+const SPREAD: u64 = 2_654_435_761;
+
+/// The id of user `i`: UUID-shaped lower-case hex. Its first eight digits are `i`
+/// spread over 32 bits, as random as a UUIDv4's; the last twelve are `i`.
 pub(super) fn user_id(i: usize) -> String {
-    format!("{i:08x}-0000-4000-8000-{i:012x}")
+    let spread = (i as u64).wrapping_mul(SPREAD) % (1 << 32);
+    format!("{spread:08x}-0000-4000-8000-{i:012x}")
+}
+
+/// [`user_id`] in SQL, of the integer column or expression `i`.
+pub(super) fn user_id_sql(pg: bool, i: &str) -> String {
+    if pg {
+        format!(
+            "lpad(to_hex(({i} * CAST({SPREAD} AS BIGINT)) % 4294967296), 8, '0') || '-0000-4000-8000-' || lpad(to_hex({i}), 12, '0')"
+        )
+    } else {
+        format!("printf('%08x-0000-4000-8000-%012x', ({i} * {SPREAD}) % 4294967296, {i})")
+    }
+}
+
+/// The ids of users `0..size`, in id order (the order roster lists them in).
+pub(super) fn sorted_ids(size: usize) -> Vec<String> {
+    let mut ids: Vec<String> = (0..size).map(user_id).collect();
+    ids.sort_unstable();
+    ids
 }
 
 fn email(i: usize) -> String {
@@ -108,7 +132,7 @@ pub(super) fn load(db: &mut Db, tenant: &str, from: usize, to: usize) {
         let end = (start + 100_000).min(to);
         let started = Instant::now();
         let sql = if db.is_pg() {
-            let id = "lpad(to_hex(i), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(i), 12, '0')";
+            let id = user_id_sql(true, "i");
             format!(
                 "BEGIN;
                  INSERT INTO users (tenant_id, id, user_name, user_name_folded, external_id, display_name,
@@ -136,7 +160,7 @@ pub(super) fn load(db: &mut Db, tenant: &str, from: usize, to: usize) {
             let seq = format!(
                 "WITH RECURSIVE seq(i) AS (SELECT {start} UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < {end})"
             );
-            let id = "printf('%08x-0000-4000-8000-%012x', i, i)";
+            let id = user_id_sql(false, "i");
             format!(
                 "BEGIN IMMEDIATE;
                  {seq}
@@ -263,36 +287,29 @@ pub(super) fn phases(client: &Client, size: usize, lookups: usize, page: usize) 
         )
         .map(drop)
     }));
-    out.push(run_phase("index_page_1", pages, 1, |agent, _| {
-        get(
-            client,
-            agent,
-            &format!("/Users?startIndex=1&count={page}"),
-            Some(page),
-        )
-        .map(drop)
-    }));
-    out.push(run_phase("index_deep_page", pages, 1, |agent, _| {
-        let start = size - size / 10;
-        get(
-            client,
-            agent,
-            &format!("/Users?startIndex={start}&count={page}"),
-            Some(page),
-        )
-        .map(drop)
-    }));
-    out.push(run_phase("cursor_page_1", pages, 1, |agent, _| {
-        get(
-            client,
-            agent,
-            &format!("/Users?cursor=&count={page}"),
-            Some(page),
-        )
-        .map(drop)
-    }));
-    // The cursor to 90 % of the walk: page 1's cursor, moved to user 0.9·N's id, which
-    // is what the walk's 9,000th page of 100 would hand out.
+    // Page 1, the middle page, the page at 90 % and the last page, by startIndex and by
+    // cursor. A deep cursor is page 1's cursor moved to the id before the page, which is
+    // what a walk would hand out there (walking thousands of pages first would only add
+    // time).
+    let ids = sorted_ids(size);
+    let starts = [
+        ("page_1", 0),
+        ("mid_page", size / 2),
+        ("deep_page", size - size / 10),
+        ("last_page", size - page),
+    ];
+    for (name, start) in starts {
+        let phase = leak(format!("index_{name}"));
+        out.push(run_phase(phase, pages, 1, |agent, _| {
+            get(
+                client,
+                agent,
+                &format!("/Users?startIndex={}&count={page}", start + 1),
+                Some(page),
+            )
+            .and_then(|body| first_id_is(&body, &ids[start]))
+        }));
+    }
     let agent = ureq::AgentBuilder::new().build();
     let first = get(
         client,
@@ -301,21 +318,46 @@ pub(super) fn phases(client: &Client, size: usize, lookups: usize, page: usize) 
         Some(page),
     )
     .expect("first cursor page");
-    let mut cursor: Value =
+    let template: Value =
         serde_json::from_slice(&unb64(first["nextCursor"].as_str().expect("nextCursor")))
             .expect("cursor JSON");
-    cursor["i"] = user_id(size - size / 10).into();
-    let deep = b64(cursor.to_string().as_bytes());
-    out.push(run_phase("cursor_deep_page", pages, 1, |agent, _| {
-        get(
-            client,
-            agent,
-            &format!("/Users?cursor={deep}&count={page}"),
-            Some(page),
-        )
-        .map(drop)
-    }));
+    for (name, start) in starts {
+        let cursor = if start == 0 {
+            String::new()
+        } else {
+            let mut moved = template.clone();
+            moved["i"] = ids[start - 1].clone().into();
+            b64(moved.to_string().as_bytes())
+        };
+        let phase = leak(format!("cursor_{name}"));
+        let last = start + page == size;
+        out.push(run_phase(phase, pages, 1, |agent, _| {
+            let body = get(
+                client,
+                agent,
+                &format!("/Users?cursor={cursor}&count={page}"),
+                Some(page),
+            )?;
+            if body.get("nextCursor").is_some() == last {
+                return Err(format!("cursor page at {start}: nextCursor wrong"));
+            }
+            first_id_is(&body, &ids[start])
+        }));
+    }
     out
+}
+
+/// A phase name made at run time (phases are named by `&'static str`).
+fn leak(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
+/// Checks that a page starts at the expected user.
+fn first_id_is(body: &Value, want: &str) -> Result<(), String> {
+    match body["Resources"][0]["id"].as_str() {
+        Some(id) if id == want => Ok(()),
+        other => Err(format!("page starts at {other:?}, want {want}")),
+    }
 }
 
 /// Checks a whole cursor walk once: every user exactly once, in id order.
@@ -323,6 +365,7 @@ pub(super) fn walk(client: &Client, size: usize) -> Phase {
     let agent = ureq::AgentBuilder::new().build();
     let started = Instant::now();
     let mut latencies = Vec::new();
+    let ids = sorted_ids(size);
     let (mut seen, mut errors, mut cursor) = (0usize, 0usize, String::new());
     loop {
         let t = Instant::now();
@@ -337,7 +380,7 @@ pub(super) fn walk(client: &Client, size: usize) -> Phase {
         };
         latencies.push(t.elapsed());
         for r in body["Resources"].as_array().into_iter().flatten() {
-            if r["id"].as_str() != Some(user_id(seen).as_str()) {
+            if r["id"].as_str() != ids.get(seen).map(String::as_str) {
                 errors += 1;
             }
             seen += 1;
@@ -397,17 +440,29 @@ pub(super) fn run(
 
 /// Prints the plans of the hot queries, as roster sends them (binds written inline).
 fn explain(db: &mut Db, tenant: &str, size: usize, page: usize) {
-    let deep_id = user_id(size - size / 10);
+    let ids = sorted_ids(size);
+    let deep = size - size / 10;
+    let deep_id = &ids[deep - 1];
+    // The seek to the deep page: its first row's bucket (the id's first three
+    // characters), and how many of the bucket's rows come before it.
+    let bucket = &ids[deep][..3];
+    let skip = ids[..deep]
+        .iter()
+        .filter(|id| id.starts_with(bucket))
+        .count();
     let who = email(size / 2);
     let select = format!("SELECT users.*, CAST(NULL AS TEXT) AS sort_key FROM users WHERE users.tenant_id = '{tenant}'");
     let queries = [
         ("userName eq (page)", format!("{select} AND ((users.user_name_folded = '{who}')) ORDER BY users.id LIMIT {page} OFFSET 0")),
         ("emails[value eq] (count)", format!("SELECT COUNT(*) AS n FROM users WHERE users.tenant_id = '{tenant}' AND (((users.tenant_id, users.id) IN (SELECT ue.tenant_id, ue.user_id FROM user_emails ue WHERE ue.value_folded = '{who}')))")),
         ("emails[value eq] (page)", format!("{select} AND (((users.tenant_id, users.id) IN (SELECT ue.tenant_id, ue.user_id FROM user_emails ue WHERE ue.value_folded = '{who}'))) ORDER BY users.id LIMIT {page} OFFSET 0")),
-        ("count of all", format!("SELECT COUNT(*) AS n FROM users WHERE users.tenant_id = '{tenant}'")),
+        ("count of all, as roster counted before row_counts", format!("SELECT COUNT(*) AS n FROM users WHERE users.tenant_id = '{tenant}'")),
+        ("count of all (row_counts)", format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM row_counts WHERE tenant_id = '{tenant}' AND kind = 'users'")),
+        ("buckets, for a deep startIndex page", format!("SELECT bucket, n FROM row_counts WHERE tenant_id = '{tenant}' AND kind = 'users' AND n > 0 ORDER BY bucket")),
         ("sortBy=userName page", format!("SELECT users.*, users.user_name_folded AS sort_key FROM users WHERE users.tenant_id = '{tenant}' ORDER BY users.user_name_folded, users.id LIMIT {}", page + 1)),
         ("cursor deep page", format!("{select} AND (users.id) > ('{deep_id}') ORDER BY users.id LIMIT {}", page + 1)),
-        ("startIndex deep page", format!("{select} ORDER BY users.id LIMIT {page} OFFSET {}", size - size / 10 - 1)),
+        ("startIndex deep page, as roster paged before row_counts", format!("{select} ORDER BY users.id LIMIT {page} OFFSET {}", deep)),
+        ("startIndex deep page (seek)", format!("{select} AND users.id >= (SELECT id FROM users WHERE tenant_id = '{tenant}' AND id >= '{bucket}' ORDER BY id LIMIT 1 OFFSET {skip}) ORDER BY users.id LIMIT {page}")),
     ];
     for (name, sql) in queries {
         let plan: Vec<String> = match db {
@@ -418,7 +473,8 @@ fn explain(db: &mut Db, tenant: &str, size: usize, page: usize) {
                 .load::<SqlitePlan>(c)
                 .map(|rows| rows.into_iter().map(|r| r.detail).collect()),
         }
-        .unwrap_or_else(|e| panic!("{e}\n{sql}"));
+        // A roster without the table (an older build, for a before run) has no plan.
+        .unwrap_or_else(|e| vec![format!("(no plan: {e})")]);
         eprintln!("-- plan @{size}: {name}\n{}", plan.join("\n"));
     }
 }

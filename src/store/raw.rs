@@ -200,11 +200,121 @@ pub struct Page<R> {
     pub more: bool,
 }
 
+/// The tenant's rows of `table` (`users` or `groups`) per id bucket, in bucket order:
+/// the `row_counts` rows that triggers keep in the same transaction as every insert and
+/// delete. A bucket is the id's first three characters.
+fn buckets(
+    conn: &mut DbConnection,
+    table: &'static str,
+    tenant: &super::TenantId,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Bucket {
+        #[diesel(sql_type = Text)]
+        bucket: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut q = RawQuery::new("SELECT bucket, n FROM row_counts WHERE tenant_id = ");
+    q.text(tenant.0.clone())
+        .sql(" AND kind = ")
+        .text(table)
+        .sql(" AND n > 0 ORDER BY bucket");
+    Ok(q.load::<Bucket>(conn)?
+        .into_iter()
+        .map(|b| (b.bucket, b.n))
+        .collect())
+}
+
+/// How many rows of `table` the tenant has: the sum of its buckets, at most 4,096 rows
+/// read however many users there are (a `COUNT(*)` reads every one).
+pub fn tally(
+    conn: &mut DbConnection,
+    table: &'static str,
+    tenant: &super::TenantId,
+) -> Result<i64, StoreError> {
+    let mut q = RawQuery::new(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM row_counts WHERE tenant_id = ",
+    );
+    q.text(tenant.0.clone()).sql(" AND kind = ").text(table);
+    Ok(q.load::<Count>(conn)?.first().map_or(0, |c| c.n))
+}
+
+/// From this `startIndex` offset on, an unfiltered page in id order starts from the id
+/// bucket holding its first row; below it, stepping over the rows costs less than
+/// reading the buckets.
+const SEEK_FROM: i64 = 1_000;
+
+/// Where the row at `offset` (0-based, in id order) is: its bucket and how many of the
+/// bucket's rows come before it. None past the end.
+fn locate(buckets: &[(String, i64)], offset: i64) -> Option<(&str, i64)> {
+    let mut before = 0;
+    for (bucket, n) in buckets {
+        if offset < before + n {
+            return Some((bucket, offset - before));
+        }
+        before += n;
+    }
+    None
+}
+
+/// An unfiltered `startIndex` page in id order, however deep: the buckets say which
+/// one holds the page's first row, an index-only step over at most that bucket's rows
+/// finds its id, and the page is the `limit` rows from there. One read snapshot, so the
+/// counts and the rows agree.
+fn seek_page<R>(
+    conn: &mut DbConnection,
+    table: &'static str,
+    tenant: &super::TenantId,
+    offset: i64,
+    limit: i64,
+) -> Result<Page<R>, StoreError>
+where
+    R: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
+{
+    super::conn::read_transaction(conn, |c| {
+        let buckets = buckets(c, table, tenant)?;
+        let total = buckets.iter().map(|(_, n)| n).sum();
+        let Some((bucket, skip)) = locate(&buckets, offset).filter(|_| limit > 0) else {
+            return Ok(Page {
+                total,
+                rows: Vec::new(),
+                more: false,
+            });
+        };
+        // Ids compare as their buckets do: `id >= bucket` holds exactly for the ids of
+        // this bucket and the ones after it.
+        let mut q = RawQuery::new(&format!(
+            "SELECT {table}.*, CAST(NULL AS TEXT) AS sort_key FROM {table} \
+             WHERE {table}.tenant_id = "
+        ));
+        q.text(tenant.0.clone())
+            .sql(&format!(
+                " AND {table}.id >= (SELECT id FROM {table} WHERE tenant_id = "
+            ))
+            .text(tenant.0.clone())
+            .sql(" AND id >= ")
+            .text(bucket)
+            .sql(" ORDER BY id LIMIT 1 OFFSET ")
+            .bind(Bind::BigInt(skip))
+            .sql(&format!(") ORDER BY {table}.id LIMIT "))
+            .bind(Bind::BigInt(limit));
+        let rows = q.load::<Keyed<R>>(c)?;
+        Ok(Page {
+            total,
+            rows,
+            more: false,
+        })
+    })
+}
+
 /// One page of `table` (the tenant's rows matching `filter`, a fragment over `table`),
 /// with the total count. Two queries on purpose: `COUNT(*) OVER ()` in the page query
 /// would materialise every matching row, full JSON included, on every page, where a
-/// separate count reads only the index. `table` is a compile-time name, never user
-/// input; so is the sort key's expression.
+/// separate count reads only the index. Without a filter the count is the tenant's
+/// tally (see [`tally`]), and a deep page in id order seeks (see [`seek_page`]), so
+/// every page of the whole list costs what the first one does. `table` is a
+/// compile-time name, never user input; so is the sort key's expression.
 pub fn page<R>(
     conn: &mut DbConnection,
     table: &'static str,
@@ -226,10 +336,18 @@ where
         }
         q
     };
-    let total = scoped("COUNT(*) AS n")
-        .load::<Count>(conn)?
-        .first()
-        .map_or(0, |c| c.n);
+    if let (None, None, Window::Offset { offset, limit }) = (filter, order.key, window) {
+        if offset >= SEEK_FROM {
+            return seek_page(conn, table, tenant, offset, limit);
+        }
+    }
+    let total = match filter {
+        None => tally(conn, table, tenant)?,
+        Some(_) => scoped("COUNT(*) AS n")
+            .load::<Count>(conn)?
+            .first()
+            .map_or(0, |c| c.n),
+    };
     let (limit, offset, from) = match window {
         Window::Offset { offset, limit } => (limit, Some(offset), None),
         Window::Keyset { from, limit } => (limit, None, from),
@@ -341,4 +459,26 @@ where
         q.sql(" FOR UPDATE");
     }
     Ok(q.load::<R>(conn)?.into_iter().next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locate;
+
+    #[test]
+    fn locate_finds_the_bucket_holding_an_offset() {
+        let buckets = [
+            ("00a".to_owned(), 3),
+            ("0f1".to_owned(), 1),
+            ("ff0".to_owned(), 2),
+        ];
+        let at = |offset| locate(&buckets, offset);
+        assert_eq!(at(0), Some(("00a", 0)));
+        assert_eq!(at(2), Some(("00a", 2)));
+        assert_eq!(at(3), Some(("0f1", 0)));
+        assert_eq!(at(4), Some(("ff0", 0)));
+        assert_eq!(at(5), Some(("ff0", 1)));
+        assert_eq!(at(6), None);
+        assert_eq!(locate(&[], 0), None);
+    }
 }

@@ -154,3 +154,134 @@ fn concurrent_creates_of_one_user_name_in_any_case_give_one_201() {
     assert_eq!(app.get("/Users").body["totalResults"], 1);
     drop(other.map(Server::terminate));
 }
+
+/// `totalResults` of a list, and of the same list through a filter every resource
+/// matches (a filtered list counts its rows one by one; an unfiltered one reads the
+/// tenant's counts, which triggers keep).
+fn totals(app: &TestApp, endpoint: &str, everyone: &str) -> (i64, i64) {
+    let plain = app.get(&format!("/{endpoint}?count=0"));
+    let counted = app.get(&format!("/{endpoint}?count=0&filter={everyone}%20pr"));
+    (
+        plain.body["totalResults"].as_i64().expect("total"),
+        counted.body["totalResults"].as_i64().expect("total"),
+    )
+}
+
+#[test]
+fn concurrent_creates_and_deletes_keep_the_counts_exact() {
+    let app = TestApp::spawn();
+    let (bases, other) = bases(&app);
+    let writers = 16;
+    let barrier = Barrier::new(writers);
+    std::thread::scope(|s| {
+        for i in 0..writers {
+            let (app, bases, barrier) = (&app, &bases, &barrier);
+            s.spawn(move || {
+                let base = &bases[i % bases.len()];
+                barrier.wait();
+                let mut users = Vec::new();
+                for j in 0..6 {
+                    let r = send(
+                        app,
+                        base,
+                        "POST",
+                        "/Users",
+                        &json!({"userName": format!("w{i}u{j}")}),
+                    );
+                    assert_eq!(r.status, 201, "{}", r.text);
+                    users.push(r.body["id"].as_str().unwrap().to_owned());
+                    let r = send(
+                        app,
+                        base,
+                        "POST",
+                        "/Groups",
+                        &json!({"displayName": format!("w{i}g{j}")}),
+                    );
+                    assert_eq!(r.status, 201, "{}", r.text);
+                    if j % 2 == 0 {
+                        let id = r.body["id"].as_str().unwrap();
+                        let r = send(app, base, "DELETE", &format!("/Groups/{id}"), &json!({}));
+                        assert_eq!(r.status, 204, "{}", r.text);
+                    }
+                }
+                for id in users.iter().step_by(2) {
+                    let r = send(app, base, "DELETE", &format!("/Users/{id}"), &json!({}));
+                    assert_eq!(r.status, 204, "{}", r.text);
+                }
+            });
+        }
+    });
+    assert_eq!(totals(&app, "Users", "userName"), (48, 48));
+    assert_eq!(totals(&app, "Groups", "displayName"), (48, 48));
+    drop(other.map(Server::terminate));
+}
+
+/// The same at the table level, where the ids are chosen: every writer's rows land in
+/// one bucket (ids starting `fff`), so on PostgreSQL concurrent transactions insert,
+/// then update and decrement, the same counter row, starting from none.
+#[test]
+fn concurrent_writers_of_one_count_bucket_add_up_exactly() {
+    use roster::store::raw::{Count, RawQuery};
+    let app = TestApp::spawn();
+    let tenant: String = {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+        }
+        let mut conn = app.store.connection().unwrap();
+        RawQuery::new("SELECT id FROM tenants WHERE slug = 'acme'")
+            .load::<Id>(&mut conn)
+            .unwrap()
+            .remove(0)
+            .id
+    };
+    let writers = 8;
+    let per_writer = 12;
+    let barrier = Barrier::new(writers);
+    std::thread::scope(|s| {
+        for w in 0..writers {
+            let (app, barrier, tenant) = (&app, &barrier, &tenant);
+            s.spawn(move || {
+                let mut conn = app.store.connection().unwrap();
+                barrier.wait();
+                for k in 0..per_writer {
+                    let id = format!("fff{w:05}-{k:04}");
+                    let mut q = RawQuery::new(
+                        "INSERT INTO users (tenant_id, id, user_name, user_name_folded, active, \
+                         attributes, version, created_at, updated_at) VALUES (",
+                    );
+                    q.text(tenant.clone())
+                        .sql(", ")
+                        .text(id.clone())
+                        .sql(", ")
+                        .text(id.clone())
+                        .sql(", ")
+                        .text(id.clone())
+                        .sql(", TRUE, '{}', 1, '', '')");
+                    q.execute(&mut conn).unwrap();
+                    if k % 3 == 0 {
+                        let mut q = RawQuery::new("DELETE FROM users WHERE tenant_id = ");
+                        q.text(tenant.clone()).sql(" AND id = ").text(id);
+                        assert_eq!(q.execute(&mut conn).unwrap(), 1);
+                    }
+                }
+            });
+        }
+    });
+    let mut conn = app.store.connection().unwrap();
+    let mut count = |sql: &str| {
+        let mut q = RawQuery::new(sql);
+        q.text(tenant.clone());
+        q.load::<Count>(&mut conn).unwrap()[0].n
+    };
+    let rows = count("SELECT COUNT(*) AS n FROM users WHERE id LIKE 'fff%' AND tenant_id = ");
+    let kept = count(
+        "SELECT CAST(SUM(n) AS BIGINT) AS n FROM row_counts \
+         WHERE bucket = 'fff' AND kind = 'users' AND tenant_id = ",
+    );
+    assert_eq!(rows, (writers * per_writer * 2 / 3) as i64);
+    assert_eq!(kept, rows);
+    drop(conn);
+    assert_eq!(totals(&app, "Users", "userName"), (rows, rows));
+}

@@ -318,3 +318,97 @@ fn count_zero_with_a_cursor_returns_only_the_total() {
     assert_eq!(r.body["itemsPerPage"], 0);
     assert!(r.body.get("nextCursor").is_none());
 }
+
+/// Creates `n` users through `/Bulk`, 1000 per request.
+fn bulk_users(app: &TestApp, n: usize) {
+    for start in (0..n).step_by(1000) {
+        let ops: Vec<Value> = (start..n.min(start + 1000))
+            .map(|i| {
+                json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                       "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                "userName": format!("bulk{i}")}})
+            })
+            .collect();
+        let r = app.post(
+            "/Bulk",
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                    "Operations": ops}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        for result in r.body["Operations"].as_array().unwrap() {
+            assert_eq!(result["status"], "201", "{result}");
+        }
+    }
+}
+
+/// Every id, in list order, from a cursor walk.
+fn all_ids(app: &TestApp) -> Vec<String> {
+    walk(app, "attributes=id", 500, &mut |_| {})
+        .concat()
+        .into_iter()
+        .collect()
+}
+
+/// Checks `startIndex` pages at and past the depth where roster seeks (1000) against
+/// the cursor walk's order, and their totalResults.
+fn check_index_pages(app: &TestApp, order: &[String]) {
+    let n = order.len();
+    for start in [
+        1,
+        998,
+        999,
+        1000,
+        1001,
+        1002,
+        1033,
+        n - 1,
+        n,
+        n + 1,
+        n + 500,
+    ] {
+        let r = app.get(&format!("/Users?attributes=id&count=7&startIndex={start}"));
+        assert_eq!(r.status, 200, "{}", r.text);
+        let want = &order[(start - 1).min(n)..(start - 1 + 7).min(n)];
+        assert_eq!(ids(&r.body), want, "startIndex={start}");
+        assert_eq!(r.body["totalResults"], n, "startIndex={start}");
+        assert_eq!(r.body["startIndex"], start, "startIndex={start}");
+        assert_eq!(r.body["itemsPerPage"], want.len(), "startIndex={start}");
+    }
+    // count=0 asks for the total alone, however deep.
+    let r = app.get("/Users?count=0&startIndex=1500");
+    assert_eq!(r.body["totalResults"], n, "{}", r.text);
+    assert_eq!(ids(&r.body), Vec::<String>::new());
+}
+
+#[test]
+fn deep_start_index_pages_follow_the_id_order_and_count_every_user() {
+    let app = TestApp::spawn();
+    bulk_users(&app, 1040);
+    let order = all_ids(&app);
+    assert_eq!(order.len(), 1040);
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "id order");
+    check_index_pages(&app, &order);
+    // Deletes move every later page, and the count, at once.
+    let mut order = order;
+    for gone in [order[0].clone(), order[500].clone(), order[1001].clone()] {
+        assert_eq!(app.delete(&format!("/Users/{gone}")).status, 204);
+        order.retain(|id| *id != gone);
+    }
+    app.create_user("late");
+    let order = all_ids(&app);
+    assert_eq!(order.len(), 1038);
+    check_index_pages(&app, &order);
+    // A filter is counted row by row: same total when it matches everyone.
+    let r = app.get("/Users?filter=userName%20pr&count=0");
+    assert_eq!(r.body["totalResults"], 1038, "{}", r.text);
+    // Another tenant's users are not counted here, nor these there.
+    let (base, token) = app.add_tenant("other");
+    let r = app.raw(
+        "GET",
+        &format!("{base}/Users?startIndex=1001"),
+        &[("Authorization", &format!("Bearer {token}"))],
+        None,
+        None,
+    );
+    assert_eq!(r.body["totalResults"], 0, "{}", r.text);
+}
