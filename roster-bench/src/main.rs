@@ -58,6 +58,10 @@ enum Command {
         /// `roster_write_batch_size` histogram is read around `create_user`.
         #[arg(long)]
         metrics_url: Option<String>,
+        /// Add/remove pairs on the big group, if not `lookups`: a server that takes
+        /// seconds per one-member PATCH would keep the run going for an hour.
+        #[arg(long)]
+        big_group_pairs: Option<usize>,
     },
     /// One-member add and remove on groups of several sizes (users made with /Bulk),
     /// from concurrent clients.
@@ -271,6 +275,7 @@ fn main() {
             json,
             floor_url,
             metrics_url,
+            big_group_pairs,
         } => {
             if users == 0 {
                 eprintln!("--users must be at least 1");
@@ -297,6 +302,7 @@ fn main() {
                 &client,
                 users,
                 lookups,
+                big_group_pairs.unwrap_or(lookups),
                 concurrency.max(1),
                 metrics_url.as_deref(),
             ));
@@ -657,6 +663,7 @@ fn scim_phases(
     client: &Client,
     users: usize,
     lookups: usize,
+    big_group_pairs: usize,
     concurrency: usize,
     metrics_url: Option<&str>,
 ) -> Vec<Phase> {
@@ -773,7 +780,7 @@ fn scim_phases(
                 .map(drop)
         },
     );
-    let big_group = big_group_phase(client, ids, lookups, concurrency, &run);
+    let big_group = big_group_phase(client, ids, big_group_pairs, concurrency, &run);
     let pages = created.div_ceil(100);
     let page = run_phase("page_all_users_100", pages, concurrency, |agent, p| {
         let got = client.send(
