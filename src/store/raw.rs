@@ -341,18 +341,25 @@ where
             return seek_page(conn, table, tenant, offset, limit);
         }
     }
-    let total = match filter {
-        None => tally(conn, table, tenant)?,
-        Some(_) => scoped("COUNT(*) AS n")
+    let count = |conn: &mut DbConnection| -> Result<i64, StoreError> {
+        Ok(scoped("COUNT(*) AS n")
             .load::<Count>(conn)?
             .first()
-            .map_or(0, |c| c.n),
+            .map_or(0, |c| c.n))
     };
     let (limit, offset, from) = match window {
         Window::Offset { offset, limit } => (limit, Some(offset), None),
         Window::Keyset { from, limit } => (limit, None, from),
     };
-    if limit == 0 || offset.is_some_and(|o| o >= total) {
+    // A filtered first page that is not full holds every match: its length is the
+    // total, and the count query (the most a `userName eq` look-up costs) is skipped.
+    let first_page = offset == Some(0) || (offset.is_none() && from.is_none());
+    let total = match filter {
+        None => Some(tally(conn, table, tenant)?),
+        Some(_) if first_page && limit > 0 => None,
+        Some(_) => Some(count(conn)?),
+    };
+    if let Some(total) = total.filter(|&t| limit == 0 || offset.is_some_and(|o| o >= t)) {
         return Ok(Page {
             total,
             rows: Vec::new(),
@@ -407,6 +414,13 @@ where
         q.sql(" OFFSET ").bind(Bind::BigInt(offset));
     }
     let mut rows = q.load::<Keyed<R>>(conn)?;
+    let total = match total {
+        Some(total) => total,
+        None if (rows.len() as i64) < limit || (offset.is_none() && rows.len() as i64 == limit) => {
+            rows.len() as i64
+        }
+        None => count(conn)?,
+    };
     let more = offset.is_none() && rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     if backward {
