@@ -39,6 +39,8 @@ pub struct Settings {
     pub write_writers: usize,
     /// Most write use cases committed together.
     pub write_batch_max: usize,
+    /// A batch takes no more writes once it has run this long.
+    pub write_batch_budget_ms: u64,
     /// Most writes waiting for a writer; past it a write gets 503 at once.
     pub write_queue_capacity: usize,
     /// Longest a write waits for its turn before it gets 503 without running.
@@ -80,6 +82,7 @@ impl Default for Settings {
             statement_timeout_ms: 5000,
             write_writers: 4,
             write_batch_max: 256,
+            write_batch_budget_ms: 50,
             write_queue_capacity: 4096,
             write_queue_timeout_ms: 10_000,
             shutdown_timeout_secs: 30,
@@ -124,6 +127,7 @@ pub const KEYS: &[&str] = &[
     "statement_timeout_ms",
     "write_writers",
     "write_batch_max",
+    "write_batch_budget_ms",
     "write_queue_capacity",
     "write_queue_timeout_ms",
     "shutdown_timeout_secs",
@@ -241,6 +245,7 @@ mod tests {
             ("statement_timeout_ms", "5"),
             ("write_writers", "2"),
             ("write_batch_max", "3"),
+            ("write_batch_budget_ms", "4"),
             ("write_queue_capacity", "4"),
             ("write_queue_timeout_ms", "5"),
             ("shutdown_timeout_secs", "6"),

@@ -171,9 +171,9 @@ pub fn open_store(settings: &Settings) -> Result<Store, StoreError> {
             pipeline: crate::store::PipelineSettings {
                 writers: settings.write_writers.max(1),
                 max_batch: settings.write_batch_max.max(1),
+                batch_budget: Duration::from_millis(settings.write_batch_budget_ms),
                 capacity: settings.write_queue_capacity.max(1),
                 queue_timeout: Duration::from_millis(settings.write_queue_timeout_ms),
-                ..Default::default()
             },
         },
     )

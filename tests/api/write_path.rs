@@ -100,9 +100,14 @@ fn sequences_are_gapless(app: &TestApp) {
     assert_eq!(sequences, (1..=sequences.len() as i64).collect::<Vec<_>>());
 }
 
+/// A loaded CI machine must not split the queued writes over two batches.
+fn spawn() -> TestApp {
+    TestApp::spawn_with(|s| s.write_batch_budget_ms = 10_000)
+}
+
 #[test]
 fn a_failing_use_case_in_a_batch_undoes_only_itself() {
-    let app = TestApp::spawn();
+    let app = spawn();
     app.create_user("warm-up"); // the tenant's first request activates it
     let answers = as_one_batch(
         &app,
@@ -140,7 +145,7 @@ fn a_failing_use_case_in_a_batch_undoes_only_itself() {
 
 #[test]
 fn two_creates_of_one_user_name_in_one_batch_make_one_user_and_one_conflict() {
-    let app = TestApp::spawn();
+    let app = spawn();
     app.create_user("warm-up");
     let answers = as_one_batch(
         &app,
@@ -161,7 +166,7 @@ fn two_creates_of_one_user_name_in_one_batch_make_one_user_and_one_conflict() {
 
 #[test]
 fn if_match_races_in_one_batch_let_exactly_one_write_win() {
-    let app = TestApp::spawn();
+    let app = spawn();
     let id = app.create_user("racer@example.com");
     let etag = app.get(&format!("/Users/{id}")).body["meta"]["version"]
         .as_str()
@@ -208,7 +213,7 @@ type UseCase = Box<
 
 #[test]
 fn a_use_case_that_panics_rolls_back_alone_and_the_writer_goes_on() {
-    let app = TestApp::spawn();
+    let app = spawn();
     let (release, holder) = hold_writer(&app.store, "");
     let run = |f: UseCase| {
         let store = app.store.clone();
