@@ -186,3 +186,35 @@ fn another_tenants_resources_look_exactly_like_unknown_ones() {
     );
     assert_eq!(r.body, theirs.body);
 }
+
+#[test]
+fn a_token_revoked_through_the_api_is_refused_at_once_though_it_was_just_verified() {
+    let app = TestApp::spawn();
+    assert_eq!(app.get("/Users").status, 200);
+    assert_eq!(app.get("/Users").status, 200); // now served from the verified-token cache
+    let tokens = app.api("GET", "/scim-tokens", None).body;
+    let id = tokens[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.api("DELETE", &format!("/scim-tokens/{id}"), None)
+            .status,
+        204
+    );
+    app.get("/Users").assert_scim_error(401, None);
+}
+
+/// A revocation this process did not make (the CLI, another roster on the same
+/// PostgreSQL) is seen once the cached verification is older than a second.
+#[test]
+fn a_token_revoked_behind_this_process_is_refused_within_a_second() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn();
+    assert_eq!(app.get("/Users").status, 200);
+    let mut conn = app.store.connection().unwrap();
+    diesel::sql_query("UPDATE scim_tokens SET revoked_at = '2026-01-01T00:00:00.000Z'")
+        .execute(&mut *conn)
+        .unwrap();
+    std::thread::sleep(
+        roster::service::tenants::TokenCache::TTL + std::time::Duration::from_millis(100),
+    );
+    app.get("/Users").assert_scim_error(401, None);
+}
