@@ -110,19 +110,23 @@ pub fn evaluate(
     ids: &[String],
     lock: bool,
 ) -> Result<Vec<Evaluation>, ServiceError> {
-    let subjects = store::subjects(conn, tenant, ids, lock)?;
-    let mut memberships: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let batch = store::Batch::plan(conn, tenant, ids)?;
+    let subjects = store::subjects(conn, tenant, batch, lock)?;
+    let mut memberships: HashMap<String, Vec<String>> = HashMap::new();
+    let mut names: HashMap<String, String> = HashMap::new();
     if !mappings.is_empty() {
-        for m in store::mapped_memberships(conn, tenant, ids)? {
-            memberships
-                .entry(m.user_id)
-                .or_default()
-                .push((m.group_id, m.group_name));
+        for m in store::memberships(conn, tenant, batch)? {
+            if mappings.contains_key(&m.group_id) {
+                names.entry(m.group_id.clone()).or_default();
+                memberships.entry(m.user_id).or_default().push(m.group_id);
+            }
         }
+        let groups: Vec<String> = names.keys().cloned().collect();
+        names.extend(store::group_names(conn, tenant, &groups)?);
     }
     let mut manual: HashMap<String, Vec<Grant>> = HashMap::new();
     if policy.allow_manual_grants {
-        for g in store::manual_grants_of(conn, tenant, ids)? {
+        for g in store::manual_grants_of(conn, tenant, batch)? {
             manual.entry(g.user_id).or_default().push(Grant {
                 role_id: g.role_id,
                 source: Source::Manual {
@@ -132,7 +136,7 @@ pub fn evaluate(
         }
     }
     let mut current: HashMap<String, Vec<Grant>> = HashMap::new();
-    for row in store::grants_of(conn, tenant, ids)? {
+    for row in store::grants_in(conn, tenant, batch)? {
         current
             .entry(row.user_id.clone())
             .or_default()
@@ -143,11 +147,12 @@ pub fn evaluate(
         .map(|user| {
             let mut group_names = HashMap::new();
             let mut mapped = Vec::new();
-            for (group_id, name) in memberships.remove(&user.id).unwrap_or_default() {
+            for group_id in memberships.remove(&user.id).unwrap_or_default() {
                 if let Some(roles) = mappings.get(&group_id) {
                     for (role_id, mapping_id) in roles {
                         mapped.push(Grant::from_group(role_id, &group_id, mapping_id));
                     }
+                    let name = names.get(&group_id).cloned().unwrap_or_default();
                     group_names.insert(group_id, name);
                 }
             }
@@ -221,28 +226,24 @@ pub fn recompute(
     }
     let policy = catalog.policy();
     let mappings = active_mappings(conn, tenant)?;
+    let version = catalog.settings.mapping_version;
     for chunk in ids.chunks(1000) {
-        let mut changed_users = Vec::new();
-        let mut rows = Vec::new();
+        // Only what differs is written: a grant the user keeps keeps its row.
+        let (mut removed, mut added) = (Vec::new(), Vec::new());
         for eval in evaluate(conn, tenant, &policy, &mappings, chunk, lock)? {
-            if eval.current != eval.target {
-                changed_users.push(eval.user.id.clone());
-                rows.extend(eval.target.iter().map(|g| {
-                    to_row(
-                        tenant,
-                        &eval.user.id,
-                        g,
-                        catalog.settings.mapping_version,
-                        now,
-                    )
-                }));
+            let user = &eval.user.id;
+            for g in eval.current.iter().filter(|g| !eval.target.contains(g)) {
+                removed.push(to_row(tenant, user, g, version, now));
+            }
+            for g in eval.target.iter().filter(|g| !eval.current.contains(g)) {
+                added.push(to_row(tenant, user, g, version, now));
             }
             if let Some(change) = eval.change() {
                 impact.record(&eval.user.user_name, &change);
                 outbox.emit("user.roles_changed", roles_changed(catalog, &eval, &change));
             }
         }
-        store::replace_grants_of(conn, tenant, &changed_users, &rows)?;
+        store::change_grants(conn, tenant, &removed, &added)?;
     }
     Ok(impact)
 }
@@ -660,7 +661,7 @@ pub fn set_manual_grant(
         }
         let role = catalog.by_slug(slug)?.clone();
         let ids = [user_id.to_owned()];
-        if store::subjects(c, &scope.tenant, &ids, true)?.is_empty() {
+        if store::subjects(c, &scope.tenant, store::Batch::listed(&ids), true)?.is_empty() {
             return Err(ServiceError::NotFound { kind: "User" });
         }
         if granted {

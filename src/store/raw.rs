@@ -240,6 +240,29 @@ pub fn tally(
     Ok(q.load::<Count>(conn)?.first().map_or(0, |c| c.n))
 }
 
+/// At most how many rows of `table` the tenant has with ids from `first` to `last`:
+/// the rows of every bucket from `first`'s to `last`'s (see [`tally`]).
+pub fn tally_between(
+    conn: &mut DbConnection,
+    table: &'static str,
+    tenant: &super::TenantId,
+    first: &str,
+    last: &str,
+) -> Result<i64, StoreError> {
+    let bucket = |id: &str| id.get(..3).unwrap_or(id).to_owned();
+    let mut q = RawQuery::new(
+        "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM row_counts WHERE tenant_id = ",
+    );
+    q.text(tenant.0.clone())
+        .sql(" AND kind = ")
+        .text(table)
+        .sql(" AND bucket >= ")
+        .text(bucket(first))
+        .sql(" AND bucket <= ")
+        .text(bucket(last));
+    Ok(q.load::<Count>(conn)?.first().map_or(0, |c| c.n))
+}
+
 /// From this `startIndex` offset on, an unfiltered page in id order starts from the id
 /// bucket holding its first row; below it, stepping over the rows costs less than
 /// reading the buckets.
@@ -427,6 +450,105 @@ where
         rows.reverse();
     }
     Ok(Page { total, rows, more })
+}
+
+/// One statement that reads the tenant's rows for each of a list of keys (user ids),
+/// probing an index once per key, whatever the planner knows.
+///
+/// On PostgreSQL `tenant_id = $1 AND user_id = ANY($2)` is not enough: without
+/// statistics (a table that grew since its last ANALYZE, as the grants do while a
+/// mapping is applied, or autovacuum turned off) the planner takes `tenant_id = $1` for
+/// a selective condition and reads every row of the tenant through whichever index
+/// starts with it, once per statement. So each key gets its own probe, in a `LATERAL`
+/// subquery that `OFFSET 0` keeps from being merged into a join: a probe binds both
+/// columns of a primary key prefix, which no plan beats. SQLite probes an `IN` list
+/// key by key.
+#[derive(Debug, Clone, Copy)]
+pub struct Probe<'a> {
+    /// The select list, over `from`'s aliases (`u.id, u.user_name`).
+    pub select: &'a str,
+    /// Tables and joins (`users u`).
+    pub from: &'a str,
+    /// The tenant column (`u.tenant_id`).
+    pub tenant: &'a str,
+    /// The keyed column (`u.id`).
+    pub key: &'a str,
+    /// Further conditions, each starting with ` AND `.
+    pub and: &'a str,
+}
+
+impl Probe<'_> {
+    /// The rows of `keys` (at most a few hundred a statement); `lock` locks them
+    /// (PostgreSQL `FOR UPDATE`, taken in the order of `keys`). The result's columns
+    /// are named as in the select list; their order is unspecified.
+    pub fn query(
+        &self,
+        conn: &DbConnection,
+        tenant: &super::TenantId,
+        keys: &[String],
+        lock: bool,
+    ) -> RawQuery {
+        let Probe {
+            select,
+            from,
+            tenant: tenant_column,
+            key,
+            and,
+        } = *self;
+        let mut q = RawQuery::new("");
+        match conn {
+            DbConnection::Postgres(_) => {
+                q.sql("SELECT x.* FROM (VALUES ");
+                for (i, k) in keys.iter().enumerate() {
+                    q.sql(if i == 0 { "(" } else { ", (" })
+                        .text(k.clone())
+                        .sql(")");
+                }
+                q.sql(&format!(
+                    ") AS k(key) CROSS JOIN LATERAL (SELECT {select} FROM {from} WHERE {tenant_column} = "
+                ))
+                .text(tenant.0.clone())
+                .sql(&format!(" AND {key} = k.key{and} OFFSET 0"));
+                if lock {
+                    q.sql(" FOR UPDATE");
+                }
+                q.sql(") AS x");
+            }
+            DbConnection::Sqlite(_) => {
+                q.sql(&format!(
+                    "SELECT {select} FROM {from} WHERE {tenant_column} = "
+                ))
+                .text(tenant.0.clone())
+                .sql(&format!(" AND {key} IN ("))
+                .texts(keys)
+                .sql(&format!("){and}"));
+            }
+        }
+        q
+    }
+
+    /// The rows whose key lies between `first` and `last`, both included: one range of
+    /// the index, for keys that are dense in it (see `store::roles::Batch`). Both
+    /// planners bound the read by the range, with statistics or without.
+    pub fn span(&self, tenant: &super::TenantId, first: &str, last: &str) -> RawQuery {
+        let Probe {
+            select,
+            from,
+            tenant: tenant_column,
+            key,
+            and,
+        } = *self;
+        let mut q = RawQuery::new(&format!(
+            "SELECT {select} FROM {from} WHERE {tenant_column} = "
+        ));
+        q.text(tenant.0.clone())
+            .sql(&format!(" AND {key} >= "))
+            .text(first)
+            .sql(&format!(" AND {key} <= "))
+            .text(last)
+            .sql(and);
+        q
+    }
 }
 
 /// Which of `ids` are rows of `table` in the tenant; chunked so a 10k-member PUT stays

@@ -773,3 +773,182 @@ fn deleting_a_mapping_by_id_is_a_change_set_that_recomputes() {
         404
     );
 }
+
+/// Creates users `name0`…, through `/Bulk`; returns their ids in order.
+fn bulk_users(app: &TestApp, name: &str, n: usize) -> Vec<String> {
+    let ops: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"),
+                   "data": {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                            "userName": format!("{name}{i}@example.com")}})
+        })
+        .collect();
+    let r = app.post(
+        "/Bulk",
+        &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            assert_eq!(o["status"], "201", "{o}");
+            o["location"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+fn wait_until_applied(app: &TestApp, change_set: &Value) -> Value {
+    let id = change_set["id"].as_str().unwrap();
+    let mut state = change_set.clone();
+    for _ in 0..400 {
+        if state["state"] == "applied" {
+            return state;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        state = app.api("GET", &format!("/change-sets/{id}"), None).body;
+    }
+    panic!("change-set not applied: {state}");
+}
+
+/// A group whose members are most of the tenant is read by id range, batch by batch
+/// (more than 100 grants and events a batch go by COPY on PostgreSQL); revert removes
+/// the grants again. Every user ends exactly where a per-user evaluation puts them.
+#[test]
+fn a_mapping_on_a_big_group_applies_and_reverts_in_the_background() {
+    let app = TestApp::spawn_with(|s| s.change_set_inline_limit = 5);
+    role(&app, "viewer", 50, false);
+    role(&app, "editor", 40, false);
+    let users = bulk_users(&app, "big", 150);
+    let refs: Vec<&str> = users.iter().map(String::as_str).collect();
+    let big = app.create_group("Big", &refs[..140]);
+    let small = app.create_group("Small", &refs[130..]);
+    wait_until_applied(&app, &map(&app, &small, "editor"));
+    for u in &refs[..10] {
+        set_active(&app, u, false);
+    }
+    let expected = |with_viewer: bool| -> Vec<Vec<&str>> {
+        (0..150)
+            .map(|i| {
+                let mut roles = Vec::new();
+                if i >= 130 {
+                    roles.push("editor");
+                }
+                if (10..140).contains(&i) && with_viewer {
+                    roles.push("viewer");
+                }
+                roles
+            })
+            .collect()
+    };
+    let check = |with_viewer: bool| {
+        for (i, (u, want)) in users.iter().zip(expected(with_viewer)).enumerate() {
+            assert_eq!(roles_of(&app, u), want, "user {i}");
+        }
+    };
+    check(false);
+
+    let before = app.last_sequence();
+    let applied = wait_until_applied(&app, &map(&app, &big, "viewer"));
+    assert_eq!(applied["progress"], json!({"done": 140, "total": 140}));
+    assert_eq!(applied["impact"]["roles"]["viewer"]["added"], 130);
+    check(true);
+    let changed = |after: i64| {
+        app.events_after(after)
+            .iter()
+            .filter(|e| e["type"] == "user.roles_changed")
+            .count()
+    };
+    assert_eq!(
+        changed(before),
+        130,
+        "one event per user whose roles changed"
+    );
+
+    let id = applied["id"].as_str().unwrap();
+    let before = app.last_sequence();
+    let r = app.api("POST", &format!("/change-sets/{id}/revert"), None);
+    assert_eq!(r.status, 201, "{}", r.text);
+    wait_until_applied(&app, &r.body);
+    check(false);
+    assert_eq!(changed(before), 130);
+}
+
+/// A batch dense in id order is read as a range of each index; it must find exactly
+/// the rows one probe per user finds.
+#[test]
+fn a_dense_batch_reads_by_range_what_probes_read() {
+    use roster::store::roles::{self as store, Batch};
+    use roster::store::{write_transaction, DbConnection, TenantId};
+    let app = TestApp::spawn();
+    role(&app, "viewer", 50, false);
+    // Ids are random: any 50 of 100 users span about all 100 (a range), and 34 of
+    // them span more than twice their number (a probe each).
+    let users = bulk_users(&app, "d", 100);
+    let refs: Vec<&str> = users.iter().map(String::as_str).collect();
+    let g = app.create_group("Dense", &refs[..50]);
+    app.create_group("Other", &refs[20..70]);
+    map(&app, &g, "viewer");
+    let mut dense: Vec<String> = users[..50].to_vec();
+    dense.sort();
+    let mut sparse: Vec<String> = users.iter().step_by(3).cloned().collect();
+    sparse.sort();
+    let mut conn = app.store.connection().unwrap();
+    let tenant = {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            id: String,
+        }
+        let id = roster::store::raw::RawQuery::new("SELECT id FROM tenants WHERE slug = 'acme'")
+            .load::<Id>(&mut conn)
+            .unwrap()
+            .remove(0)
+            .id;
+        TenantId(id)
+    };
+    for (ids, range) in [(&dense, true), (&sparse, false)] {
+        let c: &mut DbConnection = &mut conn;
+        write_transaction(c, |c| {
+            let planned = Batch::plan(c, &tenant, ids)?;
+            assert_eq!(planned.reads_a_range(), range);
+            let listed = Batch::listed(ids);
+            for lock in [false, true] {
+                let names = |rows: Vec<store::SubjectRow>| -> Vec<String> {
+                    rows.into_iter().map(|r| r.id).collect()
+                };
+                assert_eq!(
+                    names(store::subjects(c, &tenant, planned, lock)?),
+                    names(store::subjects(c, &tenant, listed, lock)?)
+                );
+            }
+            let mut a: Vec<(String, String)> = store::memberships(c, &tenant, planned)?
+                .into_iter()
+                .map(|m| (m.user_id, m.group_id))
+                .collect();
+            let mut b: Vec<(String, String)> = store::memberships(c, &tenant, listed)?
+                .into_iter()
+                .map(|m| (m.user_id, m.group_id))
+                .collect();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b);
+            assert!(!a.is_empty());
+            let mut a = store::grants_in(c, &tenant, planned)?;
+            let mut b = store::grants_in(c, &tenant, listed)?;
+            a.sort_by(|x, y| x.user_id.cmp(&y.user_id));
+            b.sort_by(|x, y| x.user_id.cmp(&y.user_id));
+            assert_eq!(a, b);
+            assert!(!a.is_empty());
+            Ok::<_, roster::store::StoreError>(())
+        })
+        .unwrap();
+    }
+}
