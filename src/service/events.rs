@@ -128,7 +128,11 @@ impl Outbox {
             .into_iter()
             .enumerate()
             .map(|(i, draft)| {
-                let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+                // Time-ordered (UUIDv7): the unique index on event ids then grows at
+                // its end, where random ids (v4) rewrote a page of it for nearly every
+                // event once the table was large (a mapping applied to 100k users
+                // writes 100k events).
+                let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
                 let sequence = first + i as i64;
                 let body = Envelope {
                     actor: &actor,
