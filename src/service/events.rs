@@ -189,7 +189,10 @@ fn outbox_row(
     sequence: i64,
     draft: Draft,
 ) -> EventRow {
-    let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+    // Time-ordered (UUIDv7): the unique index on event ids then grows at its end, where
+    // random ids (v4) rewrote a page of it for nearly every event once the table was
+    // large (a mapping applied to 100k users writes 100k events).
+    let id = format!("evt_{}", uuid::Uuid::now_v7().simple());
     // The actor as a JSON value serializes with sorted keys, as every object here.
     let actor = serde_json::to_value(actor).unwrap_or(Value::Null);
     let body = Envelope {
