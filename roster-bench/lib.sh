@@ -27,6 +27,11 @@ fresh_pg_db() { # name
 
 drop_pg_db() { psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $1" 2>/dev/null; }
 
+# Benchmarks drive one tenant as hard as they can: its rate limit would be what they
+# measure. And a benchmark's stop needs no drain for a load balancer.
+export ROSTER_TENANT_RATE_LIMIT=${ROSTER_TENANT_RATE_LIMIT:-0}
+export ROSTER_SHUTDOWN_DRAIN_SECS=${ROSTER_SHUTDOWN_DRAIN_SECS:-0}
+
 # Starts roster on database-url with a tenant "bench"; sets ROSTER_PID and TOKEN.
 start_roster() { # label database-url
   ROSTER_DATABASE_URL=$2 $ROSTER tenant create bench >/dev/null

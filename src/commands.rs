@@ -2,13 +2,15 @@
 //! alone on the last line); logs go to stderr.
 
 use std::error::Error;
+use std::io::Write;
+use std::sync::Arc;
 
 use crate::cli::{AdminCommand, ApiKeyCommand, Command, OidcCommand, TenantCommand, TokenCommand};
 use crate::config::Settings;
 use crate::service::events::Actor;
 use crate::service::{api_keys, tenants, ServiceError};
 use crate::startup::{open_store, Application};
-use crate::store::{migrate, Store};
+use crate::store::{migrate, DbConnection, Store};
 
 type CommandResult = Result<(), Box<dyn Error + Send + Sync>>;
 
@@ -39,8 +41,7 @@ fn migrated_store(settings: &Settings) -> Result<Store, Box<dyn Error + Send + S
 fn serve(settings: &Settings) -> CommandResult {
     let runtime = actix_web::rt::System::new();
     runtime.block_on(async {
-        let app = Application::build(settings).await?;
-        bootstrap_default_tenant(app.store(), app.public_url())?;
+        let app = Application::build_with(settings, Arc::new(bootstrap_default_tenant)).await?;
         tracing::info!(url = %app.public_url(), backend = app.store().backend_name(), "roster is serving");
         app.run_until_stopped().await?;
         Ok(())
@@ -49,20 +50,25 @@ fn serve(settings: &Settings) -> CommandResult {
 
 /// On the very first start, makes tenant `default` with a token and prints what a
 /// newcomer needs to point an identity provider (or curl) at roster.
-fn bootstrap_default_tenant(store: &Store, public_url: &str) -> CommandResult {
-    let mut conn = store.connection()?;
-    if tenants::has_tenants(&mut conn)? {
+fn bootstrap_default_tenant(conn: &mut DbConnection, public_url: &str) -> Result<(), ServiceError> {
+    if tenants::has_tenants(conn)? {
         return Ok(());
     }
-    match tenants::create_tenant(&mut conn, "default", Some("Default tenant")) {
+    match tenants::create_tenant(conn, "default", Some("Default tenant")) {
         // Another roster process starting beside this one got there first.
         Err(ServiceError::TenantExists(_)) => return Ok(()),
         other => other?,
     };
-    let token = tenants::create_token(&mut conn, "default", Some("initial token"), &Actor::cli())?;
-    println!("roster: first start, created tenant \"default\".");
-    println!("SCIM Base URL: {public_url}/scim/v2/default");
-    println!("Bearer token (shown once, store it now): {}", token.secret);
+    let token = tenants::create_token(conn, "default", Some("initial token"), &Actor::cli())?;
+    // A closed stdout must not stop the server (`println!` would panic).
+    let _ = write!(
+        std::io::stdout(),
+        "roster: first start, created tenant \"default\".\n\
+         SCIM Base URL: {public_url}/scim/v2/default\n\
+         Bearer token (shown once, store it now): {}\n",
+        token.secret
+    );
+    let _ = std::io::stdout().flush();
     Ok(())
 }
 

@@ -47,6 +47,29 @@ pub struct Settings {
     pub write_queue_timeout_ms: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
+    /// On SIGTERM, how long roster keeps serving (not ready, closing each connection
+    /// after its response) before it stops accepting: the load balancer's time to
+    /// notice. SIGINT skips it.
+    pub shutdown_drain_secs: u64,
+    /// A client must send a request's headers within this.
+    pub header_timeout_ms: u64,
+    /// A client must send a request's whole body within this (408 otherwise).
+    pub body_timeout_ms: u64,
+    /// An idle keep-alive connection is closed after this.
+    pub keep_alive_secs: u64,
+    /// Most open client connections (for the whole process).
+    pub max_connections: usize,
+    /// SCIM requests per second per tenant (token bucket; 0 turns the limit off).
+    pub tenant_rate_limit: u32,
+    /// Requests a tenant may send at once above its rate.
+    pub tenant_rate_burst: u32,
+    /// Failed authentications per minute from one address before it gets 429.
+    pub auth_failures_per_ip: u32,
+    /// Failed authentications per minute for one tenant (any address) before tokens
+    /// not seen before get 429.
+    pub auth_failures_per_tenant: u32,
+    /// Database connections one tenant's reads may hold at once; 0: half the pool.
+    pub tenant_connection_share: u32,
     /// HTTP worker threads; 0 means one per CPU core.
     pub workers: usize,
     /// Change-sets affecting more users than this recompute in the background.
@@ -86,6 +109,16 @@ impl Default for Settings {
             write_queue_capacity: 4096,
             write_queue_timeout_ms: 10_000,
             shutdown_timeout_secs: 30,
+            shutdown_drain_secs: 5,
+            header_timeout_ms: 5000,
+            body_timeout_ms: 10_000,
+            keep_alive_secs: 15,
+            max_connections: 4096,
+            tenant_rate_limit: 300,
+            tenant_rate_burst: 600,
+            auth_failures_per_ip: 30,
+            auth_failures_per_tenant: 600,
+            tenant_connection_share: 0,
             workers: 0,
             change_set_inline_limit: 10_000,
             allow_private_webhook_urls: false,
@@ -131,6 +164,16 @@ pub const KEYS: &[&str] = &[
     "write_queue_capacity",
     "write_queue_timeout_ms",
     "shutdown_timeout_secs",
+    "shutdown_drain_secs",
+    "header_timeout_ms",
+    "body_timeout_ms",
+    "keep_alive_secs",
+    "max_connections",
+    "tenant_rate_limit",
+    "tenant_rate_burst",
+    "auth_failures_per_ip",
+    "auth_failures_per_tenant",
+    "tenant_connection_share",
     "workers",
     "change_set_inline_limit",
     "allow_private_webhook_urls",
@@ -249,6 +292,16 @@ mod tests {
             ("write_queue_capacity", "4"),
             ("write_queue_timeout_ms", "5"),
             ("shutdown_timeout_secs", "6"),
+            ("shutdown_drain_secs", "1"),
+            ("header_timeout_ms", "2"),
+            ("body_timeout_ms", "3"),
+            ("keep_alive_secs", "4"),
+            ("max_connections", "5"),
+            ("tenant_rate_limit", "6"),
+            ("tenant_rate_burst", "7"),
+            ("auth_failures_per_ip", "8"),
+            ("auth_failures_per_tenant", "9"),
+            ("tenant_connection_share", "2"),
             ("workers", "7"),
             ("change_set_inline_limit", "8"),
             ("allow_private_webhook_urls", "true"),

@@ -1,4 +1,6 @@
+use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use roster::cli::Cli;
@@ -9,16 +11,23 @@ fn main() -> ExitCode {
     let settings = match Settings::load(cli.config.as_deref(), std::env::vars()) {
         Ok(settings) => settings,
         Err(e) => {
-            eprintln!("roster: {}", roster::error_chain(&e));
+            report(&roster::error_chain(&e));
             return ExitCode::from(2);
         }
     };
     roster::telemetry::init(settings.log_format, &settings.log_level);
-    match roster::commands::run(cli.command, &settings) {
+    let outcome = roster::commands::run(cli.command, &settings);
+    roster::telemetry::flush(Duration::from_secs(1));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("roster: {}", roster::error_chain(e.as_ref()));
+            report(&roster::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `eprintln!` panics when stderr cannot be written; the exit code must still say why.
+fn report(message: &str) {
+    let _ = writeln!(std::io::stderr(), "roster: {message}");
 }

@@ -1,8 +1,9 @@
 //! Building and running the server: `Application::build` binds (port 0 in tests) and
-//! migrates; `run_until_stopped` serves until SIGTERM or Ctrl-C, draining in-flight
-//! requests.
+//! prepares the database (or keeps trying in the background); `run_until_stopped`
+//! serves until SIGTERM or Ctrl-C, draining in-flight requests.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -12,10 +13,12 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::delivery::DeliveryConfig;
+use crate::http::guard::{LimitSettings, Limiters};
 use crate::http::metrics::Metrics;
-use crate::http::state::AppState;
+use crate::http::state::{AppState, Lifecycle};
 use crate::scim::discovery::Limits;
-use crate::store::{migrate, PoolSettings, Store, StoreError};
+use crate::service::ServiceError;
+use crate::store::{migrate, DbConnection, PoolSettings, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -23,8 +26,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error("invalid setting {key}: {detail}")]
     Setting { key: &'static str, detail: String },
-    #[error("session secret")]
-    Service(#[from] crate::service::ServiceError),
+    #[error("preparing the database")]
+    Service(#[from] ServiceError),
     #[error("cannot set up {address}")]
     Bind {
         address: String,
@@ -40,22 +43,29 @@ pub struct Application {
     server: Server,
 }
 
-/// How long start-up keeps retrying an unreachable database before giving up.
-const STARTUP_DB_WAIT: Duration = Duration::from_secs(30);
+/// Run once the database is prepared (migrations applied), on a connection of it:
+/// `roster serve` makes the first tenant there. Called again if it fails for an outage.
+pub type OnPrepared =
+    Arc<dyn Fn(&mut DbConnection, &str) -> Result<(), ServiceError> + Send + Sync + 'static>;
 
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        Self::build_with(settings, Arc::new(|_, _| Ok(()))).await
+    }
+
+    /// Binds, serves, and prepares the database: at once if it answers, else in the
+    /// background, retrying with backoff while `/healthz` says alive and everything
+    /// else answers 503 (a supervisor sees a live process, not a crash loop).
+    pub async fn build_with(
+        settings: &Settings,
+        on_prepared: OnPrepared,
+    ) -> Result<Self, StartupError> {
         let store = open_store(settings)?;
         let delivery =
             DeliveryConfig::from_settings(settings).map_err(|detail| StartupError::Setting {
                 key: "webhook_retry_schedule",
                 detail,
             })?;
-        migrate_with_retry(&store).await?;
-        let configured_secret = settings.session_secret.clone();
-        let session_secret = store
-            .run(move |c| crate::service::admin::session_secret(c, configured_secret.as_deref()))
-            .await?;
         let listener =
             TcpListener::bind(&settings.listen).map_err(|source| StartupError::Bind {
                 address: settings.listen.clone(),
@@ -77,6 +87,7 @@ impl Application {
                 max_page_size: settings.max_page_size.max(1),
                 max_body_bytes: settings.max_body_bytes,
             },
+            body_timeout: Duration::from_millis(settings.body_timeout_ms),
             public_url: public_url.clone(),
             metrics: Metrics::default(),
             tokens: Default::default(),
@@ -85,35 +96,69 @@ impl Application {
             sync_log: crate::http::sync_log::SyncLog::spawn(store.clone()),
             allow_private_webhook_urls: settings.allow_private_webhook_urls,
             oidc: Default::default(),
-            session_secret,
+            session_secret: Default::default(),
+            lifecycle: Default::default(),
+            limiters: Limiters::new(LimitSettings {
+                tenant_rate: settings.tenant_rate_limit,
+                tenant_burst: settings.tenant_rate_burst,
+                ip_auth_failures_per_minute: settings.auth_failures_per_ip,
+                tenant_auth_failures_per_minute: settings.auth_failures_per_tenant,
+                tenant_connections: match settings.tenant_connection_share {
+                    0 => (settings.pool_size / 2).max(1) as usize,
+                    n => n as usize,
+                },
+            }),
         });
-        crate::jobs::spawn_change_set_worker(store.clone(), state.change_sets.clone());
-        let mut server = HttpServer::new(move || {
+        let prepared = Preparation {
+            state: state.clone(),
+            configured_secret: settings.session_secret.clone(),
+            on_prepared,
+            delivery,
+        };
+        // A database that answers is prepared before the port serves anything, so a
+        // caller of `build` (a test, `serve`) finds it migrated.
+        match prepared.attempt().await {
+            Ok(()) => {}
+            Err(ServiceError::Store(StoreError::Unavailable(e))) => {
+                tracing::warn!(error = %crate::error_chain(e.as_ref()), "database not reachable; serving 503 until it is");
+                actix_web::rt::spawn(prepared.retry());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let app_state = state.clone();
+        let workers = match settings.workers {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let server = HttpServer::new(move || {
             App::new()
-                .app_data(state.clone())
+                .app_data(app_state.clone())
+                .wrap(from_fn(crate::http::guard::admit))
                 .wrap(from_fn(crate::http::access_log))
                 .wrap(TracingLogger::<crate::http::RequestSpan>::new())
                 // Outermost: JumpCloud appends "/Users" to whatever the admin typed.
                 .wrap(NormalizePath::new(TrailingSlash::Trim))
                 .configure(crate::http::configure)
         })
+        .workers(workers)
         .shutdown_timeout(settings.shutdown_timeout_secs)
         // Signals are ours (see `stop_on_signals`), so they count from the moment
         // `build` returns, before anything says "serving".
         .disable_signals()
-        .client_request_timeout(Duration::from_secs(10))
+        .client_request_timeout(Duration::from_millis(settings.header_timeout_ms))
+        .keep_alive(Duration::from_secs(settings.keep_alive_secs))
+        .max_connections(settings.max_connections.div_ceil(workers).max(1))
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             address: settings.listen.clone(),
             source,
-        })?;
-        if settings.workers > 0 {
-            server = server.workers(settings.workers);
-        }
-        let server = server.run();
-        stop_on_signals(&server)?;
-        // One worker per process; several processes share the queue through leases.
-        crate::delivery::spawn(store.clone(), delivery);
+        })?
+        .run();
+        stop_on_signals(
+            &server,
+            state.lifecycle.clone(),
+            Duration::from_secs(settings.shutdown_drain_secs),
+        )?;
         Ok(Self {
             port: address.port(),
             public_url,
@@ -139,20 +184,92 @@ impl Application {
     }
 }
 
-/// SIGTERM or Ctrl-C stops accepting connections and lets in-flight requests finish
-/// (up to `shutdown_timeout_secs`). The handlers are registered here, synchronously.
-fn stop_on_signals(server: &Server) -> Result<(), StartupError> {
+/// What preparing the database takes, kept for retries.
+struct Preparation {
+    state: web::Data<AppState>,
+    configured_secret: Option<String>,
+    on_prepared: OnPrepared,
+    delivery: DeliveryConfig,
+}
+
+impl Preparation {
+    /// Migrations, the session secret and `on_prepared` in one hop; then serving opens
+    /// and the background workers start.
+    async fn attempt(&self) -> Result<(), ServiceError> {
+        let configured = self.configured_secret.clone();
+        let on_prepared = self.on_prepared.clone();
+        let public_url = self.state.public_url.clone();
+        let backend = self.state.store.backend_name();
+        let secret = self
+            .state
+            .store
+            .run(move |c| {
+                let applied = migrate::run_pending(c)?;
+                if applied > 0 {
+                    tracing::info!(applied, backend, "migrations applied");
+                }
+                let secret = crate::service::admin::session_secret(c, configured.as_deref())?;
+                on_prepared(c, &public_url)?;
+                Ok::<_, ServiceError>(secret)
+            })
+            .await?;
+        let _ = self.state.session_secret.set(secret);
+        let store = self.state.store.clone();
+        crate::jobs::spawn_change_set_worker(store.clone(), self.state.change_sets.clone());
+        // One worker per process; several processes share the queue through leases.
+        crate::delivery::spawn(store, self.delivery.clone());
+        self.state.lifecycle.set_prepared();
+        Ok(())
+    }
+
+    /// Tries again with backoff (up to 5 s apart) until the database is prepared.
+    async fn retry(self) {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            tokio::time::sleep(delay).await;
+            match self.attempt().await {
+                Ok(()) => {
+                    tracing::info!("database prepared; serving");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %crate::error_chain(&e), retry_in_ms = delay.as_millis() as u64, "database not prepared yet");
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+}
+
+/// SIGTERM drains: readiness turns 503 and every response closes its connection for
+/// `drain`, while requests are still served; then roster stops accepting and finishes
+/// what is in flight (up to `shutdown_timeout_secs`). SIGINT (Ctrl-C) skips the drain.
+/// The handlers are registered here, synchronously.
+fn stop_on_signals(
+    server: &Server,
+    lifecycle: Arc<Lifecycle>,
+    drain: Duration,
+) -> Result<(), StartupError> {
     use tokio::signal::unix::{signal, SignalKind};
     let signal_error = |source| StartupError::Bind {
         address: "signal handler".into(),
         source,
     };
-    for kind in [SignalKind::terminate(), SignalKind::interrupt()] {
+    for (kind, drain) in [
+        (SignalKind::terminate(), drain),
+        (SignalKind::interrupt(), Duration::ZERO),
+    ] {
         let mut stream = signal(kind).map_err(signal_error)?;
         let handle = server.handle();
+        let lifecycle = lifecycle.clone();
         actix_web::rt::spawn(async move {
             if stream.recv().await.is_some() {
-                tracing::info!("shutting down: finishing in-flight requests");
+                lifecycle.start_draining();
+                tracing::info!(
+                    drain_secs = drain.as_secs(),
+                    "shutting down: not ready; draining, then finishing in-flight requests"
+                );
+                tokio::time::sleep(drain).await;
                 handle.stop(true).await;
             }
         });
@@ -174,34 +291,8 @@ pub fn open_store(settings: &Settings) -> Result<Store, StoreError> {
                 batch_budget: Duration::from_millis(settings.write_batch_budget_ms),
                 capacity: settings.write_queue_capacity.max(1),
                 queue_timeout: Duration::from_millis(settings.write_queue_timeout_ms),
+                run_timeout: Duration::from_millis(settings.statement_timeout_ms),
             },
         },
     )
-}
-
-/// Applies migrations, waiting with backoff while the database is unreachable, so a
-/// roster started before its database comes up instead of crash-looping.
-async fn migrate_with_retry(store: &Store) -> Result<(), StoreError> {
-    let started = std::time::Instant::now();
-    let mut delay = Duration::from_millis(200);
-    loop {
-        match store.run(migrate::run_pending).await {
-            Ok(applied) => {
-                if applied > 0 {
-                    tracing::info!(
-                        applied,
-                        backend = store.backend_name(),
-                        "migrations applied"
-                    );
-                }
-                return Ok(());
-            }
-            Err(StoreError::Unavailable(e)) if started.elapsed() < STARTUP_DB_WAIT => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(e),
-        }
-    }
 }

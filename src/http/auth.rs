@@ -3,10 +3,10 @@
 //! Extraction only reads the header; the token is checked in the same database hop as
 //! the use case (see `scim::resources::scoped`), so a request costs one connection.
 
-use std::future::{ready, Ready};
-
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use std::future::Future;
+use std::pin::Pin;
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -54,30 +54,75 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// The source address, for failed-authentication limits.
+    pub fn ip(&self) -> Option<&str> {
+        self.ip.as_deref()
+    }
+
+    /// Before a body is read: refused with 429 if this address or tenant is over its
+    /// failed-authentication budget, with 401 if the token is not a live token of the
+    /// tenant. A token this process has verified before skips that look-up: the use
+    /// case's own hop checks it again anyway.
+    async fn admit(&self, state: &AppState, has_body: bool) -> Result<(), ApiError> {
+        let known = self.tokens.seen(&self.slug, &self.token);
+        state
+            .limiters
+            .may_authenticate(self.ip(), &self.slug, known)?;
+        if !has_body || known {
+            return Ok(());
+        }
+        let (slug, token) = (self.slug.clone(), self.token.clone());
+        let live = state
+            .store
+            .run(move |c| tenants::is_live_token(c, &slug, &token))
+            .await
+            .map_err(ServiceError::from)?;
+        if !live {
+            state.limiters.authentication_failed(self.ip(), &self.slug);
+            return Err(ApiError::Unauthenticated);
+        }
+        Ok(())
+    }
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>();
-        let public_url = state.map(|s| (s.public_url.clone(), s.tokens.clone()));
-        let slug = req.match_info().get("tenant");
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let slug = req.match_info().get("tenant").map(str::to_owned);
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token);
+            .and_then(bearer_token)
+            .map(str::to_owned);
         let correlation_id = correlation_id(req);
-        ready(match (public_url, slug, token) {
-            (Some((public_url, tokens)), Some(slug), Some(token)) => Ok(Caller {
-                base_url: format!("{public_url}/scim/v2/{slug}"),
-                slug: slug.to_owned(),
-                token: token.to_owned(),
+        let ip = req.peer_addr().map(|a| a.ip().to_string());
+        let has_body = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
+        Box::pin(async move {
+            let (Some(state), Some(slug)) = (state, slug) else {
+                return Err(ApiError::Unauthenticated);
+            };
+            let Some(token) = token else {
+                state
+                    .limiters
+                    .may_authenticate(ip.as_deref(), &slug, false)?;
+                state.limiters.authentication_failed(ip.as_deref(), &slug);
+                return Err(ApiError::Unauthenticated);
+            };
+            let caller = Caller {
+                base_url: format!("{}/scim/v2/{slug}", state.public_url),
+                slug,
+                token,
                 correlation_id,
-                ip: req.peer_addr().map(|a| a.ip().to_string()),
-                tokens,
-            }),
-            _ => Err(ApiError::Unauthenticated),
+                ip,
+                tokens: state.tokens.clone(),
+            };
+            caller.admit(&state, has_body).await?;
+            Ok(caller)
         })
     }
 }

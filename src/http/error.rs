@@ -39,6 +39,14 @@ pub enum ApiError {
     NotImplemented(&'static str),
     #[error("a bulk request may carry at most {max} operations")]
     TooManyOperations { max: usize },
+    /// A rate limit (see `http::guard`); `Retry-After` says when to come back.
+    #[error("{what}; retry after {retry_after} s")]
+    RateLimited {
+        what: &'static str,
+        retry_after: u64,
+    },
+    #[error("the request body did not arrive within {secs} s")]
+    BodyTimeout { secs: u64 },
 }
 
 impl From<Invalid> for ApiError {
@@ -132,6 +140,8 @@ impl ResponseError for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnknownEndpoint => StatusCode::NOT_FOUND,
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
@@ -160,6 +170,9 @@ impl ResponseError for ApiError {
                 ));
             }
             _ => {}
+        }
+        if let ApiError::RateLimited { retry_after, .. } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         response.body(body.to_string())
     }

@@ -1,5 +1,7 @@
 //! Liveness, readiness and metrics.
 
+use std::time::Duration;
+
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 use diesel::connection::SimpleConnection;
@@ -14,11 +16,25 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// The database answers: 200, or 503 with `Retry-After`.
+/// How long readiness waits for the database: a hung one must read as not ready.
+const READY_DEADLINE: Duration = Duration::from_secs(1);
+
+/// Ready to take traffic: the database is prepared and answers within a second, and
+/// no drain is under way. Else 503 with `Retry-After`.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.lifecycle.draining() {
+        return Ok(HttpResponse::ServiceUnavailable()
+            .insert_header((header::RETRY_AFTER, "5"))
+            .json(json!({ "status": "draining" })));
+    }
+    if !state.lifecycle.prepared() {
+        return Err(StoreError::Unavailable("the database is not prepared yet".into()).into());
+    }
     state
         .store
-        .run(|c| c.batch_execute("SELECT 1").map_err(StoreError::from))
+        .run_within(READY_DEADLINE, |c| {
+            c.batch_execute("SELECT 1").map_err(StoreError::from)
+        })
         .await?;
     Ok(HttpResponse::Ok()
         .json(json!({ "status": "ready", "database": state.store.backend_name() })))
@@ -30,9 +46,19 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
         ))
-        .body(
-            state
-                .metrics
-                .render(state.store.pool_state(), state.store.pipeline_stats()),
-        )
+        .body(state.metrics.render(
+            state.store.pool_state(),
+            state.store.pipeline_stats(),
+            &metric_counters(&state),
+        ))
+}
+
+fn metric_counters(state: &AppState) -> Vec<(&'static str, &'static str, u64)> {
+    let mut counters = state.limiters.counters().to_vec();
+    counters.push((
+        "roster_log_lines_dropped",
+        "Log lines lost to a failing, full or stalled log destination.",
+        crate::telemetry::dropped_lines(),
+    ));
+    counters
 }

@@ -100,7 +100,13 @@ impl Metrics {
     }
 
     /// The exposition text, with the pool gauges and the write pipeline read now.
-    pub fn render(&self, pool: PoolState, writes: (&PipelineStats, usize)) -> String {
+    /// `counters`: (name without `_total`, help, value) of counters kept elsewhere.
+    pub fn render(
+        &self,
+        pool: PoolState,
+        writes: (&PipelineStats, usize),
+        counters: &[(&str, &str, u64)],
+    ) -> String {
         self.pool_connections.set(i64::from(pool.connections));
         self.pool_idle.set(i64::from(pool.idle));
         self.pool_max.set(i64::from(pool.max_size));
@@ -108,6 +114,9 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode_registry(&mut out, &self.registry);
         render_pipeline(&mut out, writes.0, writes.1);
+        for (name, help, value) in counters {
+            write_counter(&mut out, name, help, *value);
+        }
         let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
     }
@@ -116,7 +125,6 @@ impl Metrics {
 /// The group-commit pipeline's counters, kept as plain atomics by the store and
 /// written here in the exposition format.
 fn render_pipeline(out: &mut String, stats: &PipelineStats, waiting: usize) {
-    use std::fmt::Write;
     use std::sync::atomic::Ordering::Relaxed;
     let mut line = |text: String| {
         out.push_str(&text);
@@ -139,14 +147,10 @@ fn render_pipeline(out: &mut String, stats: &PipelineStats, waiting: usize) {
     // Every use case run is counted once in `_sum`; failed batches' too.
     line(format!("roster_write_batch_size_sum {committed}"));
     line(format!("roster_write_batch_size_count {cumulative}"));
-    let mut counter = |name: &str, help: &str, value: u64| {
-        let mut text = String::new();
-        let _ = write!(
-            text,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name}_total {value}"
-        );
-        line(text);
-    };
+    line("# HELP roster_write_queue_depth Writes waiting for a writer now.".into());
+    line("# TYPE roster_write_queue_depth gauge".into());
+    line(format!("roster_write_queue_depth {waiting}"));
+    let mut counter = |name: &str, help: &str, value: u64| write_counter(out, name, help, value);
     counter(
         "roster_write_batches_failed",
         "Write batches that could not begin or commit (answered 503).",
@@ -162,7 +166,12 @@ fn render_pipeline(out: &mut String, stats: &PipelineStats, waiting: usize) {
         "Writes answered 503 because they waited too long for a writer.",
         stats.timed_out.load(Relaxed),
     );
-    line("# HELP roster_write_queue_depth Writes waiting for a writer now.".into());
-    line("# TYPE roster_write_queue_depth gauge".into());
-    line(format!("roster_write_queue_depth {waiting}"));
+}
+
+fn write_counter(out: &mut String, name: &str, help: &str, value: u64) {
+    use std::fmt::Write;
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name}_total {value}"
+    );
 }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod guard;
 pub mod health;
 pub mod metrics;
 pub mod scim;

@@ -1,5 +1,7 @@
 //! Shared state of the HTTP layer.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::scim::discovery::Limits;
 use crate::store::Store;
 
@@ -8,6 +10,8 @@ use super::metrics::Metrics;
 pub struct AppState {
     pub store: Store,
     pub limits: Limits,
+    /// A request body must arrive within this.
+    pub body_timeout: std::time::Duration,
     /// Public base of the server, without a trailing slash (`https://roster.example`).
     pub public_url: String,
     pub metrics: Metrics,
@@ -22,11 +26,46 @@ pub struct AppState {
     pub allow_private_webhook_urls: bool,
     /// Admin login: discovery and JWKS caches.
     pub oidc: std::sync::Arc<crate::oidc::Oidc>,
-    /// Signs the admin login-state cookie (HMAC-SHA-256).
-    pub session_secret: Vec<u8>,
+    /// Signs the admin login-state cookie (HMAC-SHA-256); set once the database is
+    /// prepared, before any request other than a probe is served.
+    pub session_secret: std::sync::OnceLock<Vec<u8>>,
+    pub lifecycle: std::sync::Arc<Lifecycle>,
+    pub limiters: super::guard::Limiters,
+}
+
+/// Where the process is in its life: serving needs the database prepared; a drain
+/// (SIGTERM) turns readiness off while requests are still answered.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    prepared: AtomicBool,
+    draining: AtomicBool,
+}
+
+impl Lifecycle {
+    /// Migrations are applied and the secrets loaded.
+    pub fn prepared(&self) -> bool {
+        self.prepared.load(Ordering::Acquire)
+    }
+
+    pub fn set_prepared(&self) {
+        self.prepared.store(true, Ordering::Release);
+    }
+
+    /// A stop was asked for: load balancers should send no more.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
 }
 
 impl AppState {
+    pub fn session_secret(&self) -> &[u8] {
+        self.session_secret.get().map_or(&[], Vec::as_slice)
+    }
+
     /// Checks a webhook URL against the SSRF rules (`webhook_guard`), for the API and
     /// the admin UI alike; DNS resolution blocks, so it runs off the workers.
     pub async fn checked_webhook_url(

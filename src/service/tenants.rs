@@ -301,6 +301,15 @@ impl TokenCache {
         Ok(found)
     }
 
+    /// Whether this process verified this token once and revoked nothing since: for
+    /// admission before a body is read and for rate limits, never for access.
+    pub fn seen(&self, slug: &str, secret: &str) -> bool {
+        let key = (slug.to_owned(), digest(secret));
+        self.lock()
+            .get(&key)
+            .is_some_and(|hit| hit.epoch == Self::epoch())
+    }
+
     fn lock(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<(String, String), Cached>> {
@@ -339,6 +348,16 @@ pub fn authenticate(
         token_id: token.id,
         activated,
     }))
+}
+
+/// Whether `secret` is a live token of tenant `slug`, read-only (no last-used update):
+/// checked before a request body is read, so a wrong token costs no upload.
+pub fn is_live_token(
+    conn: &mut DbConnection,
+    slug: &str,
+    secret: &str,
+) -> Result<bool, StoreError> {
+    Ok(tokens::find_live_for_tenant(conn, slug, &digest(secret))?.is_some())
 }
 
 /// Emits `connection.activated` once, for the tenant's first authenticated request.

@@ -106,13 +106,18 @@ impl ManageConnection for Manager {
                 // automatic checkpoint stays as a backstop at ~40 MB of WAL.
                 let busy_ms = self.statement_timeout.as_millis();
                 conn.batch_execute(&format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; \
+                    "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
                      PRAGMA case_sensitive_like = ON; PRAGMA temp_store = MEMORY; \
-                     PRAGMA wal_autocheckpoint = 10000; \
-                     PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;"
+                     PRAGMA wal_autocheckpoint = 10000; PRAGMA analysis_limit = 1000;"
                 ))
                 .map_err(r2d2::Error::QueryError)?;
+                // `optimize` may write its statistics: it must not wait behind a busy
+                // writer (a read would stall for the whole busy timeout), so it runs
+                // only when the lock is free and is skipped otherwise.
+                let _ = conn.batch_execute("PRAGMA busy_timeout = 0; PRAGMA optimize = 0x10002;");
+                conn.batch_execute(&format!("PRAGMA busy_timeout = {busy_ms};"))
+                    .map_err(r2d2::Error::QueryError)?;
                 roster_fold_utils::register_impl(&mut conn, |text: Option<String>| {
                     text.map(|t| crate::scim::resource::fold(&t))
                 })

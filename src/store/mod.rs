@@ -11,6 +11,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod filter_sql;
+pub mod gate;
 pub mod groups;
 pub mod migrate;
 pub mod overview;
@@ -64,10 +65,13 @@ pub struct TenantId(pub String);
 
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool<conn::Manager>,
+    pool: Arc<gate::Gate>,
     target: Target,
     /// Every write goes through it: batches of use cases, one commit each.
     pipeline: Arc<pipeline::Pipeline>,
+    /// Longest a read use case may take, checkout included: a hung database (which
+    /// cannot enforce its own statement timeout) still gets the request a 503.
+    deadline: Duration,
 }
 
 /// What `/readyz` and `/metrics` report about the pool.
@@ -89,6 +93,7 @@ impl Store {
             .min_idle(Some(0))
             .connection_timeout(settings.checkout_timeout)
             .build_unchecked(manager);
+        let pool = Arc::new(gate::Gate::new(pool));
         let mut pipeline = settings.pipeline.clone();
         let sqlite = matches!(target, Target::Sqlite(_));
         if sqlite {
@@ -99,6 +104,7 @@ impl Store {
             pipeline: Arc::new(pipeline::Pipeline::new(pool.clone(), pipeline, sqlite)),
             pool,
             target,
+            deadline: settings.checkout_timeout + settings.statement_timeout,
         })
     }
 
@@ -107,11 +113,11 @@ impl Store {
     }
 
     pub fn pool_state(&self) -> PoolState {
-        let state = self.pool.state();
+        let state = self.pool.pool().state();
         PoolState {
             connections: state.connections,
             idle: state.idle_connections,
-            max_size: self.pool.max_size(),
+            max_size: self.pool.pool().max_size(),
         }
     }
 
@@ -127,15 +133,34 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.run_within(self.deadline, f).await
+    }
+
+    /// [`Store::run`] with its own deadline (readiness checks answer sooner).
+    pub async fn run_within<T, E, F>(&self, deadline: Duration, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
+        let work = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(StoreError::from)?;
             f(&mut conn)
-        })
-        .await
-        .map_err(|e| E::from(StoreError::TaskFailed(e)))?
+        });
+        match tokio::time::timeout(deadline, work).await {
+            Ok(done) => done.map_err(|e| E::from(StoreError::TaskFailed(e)))?,
+            Err(_) => Err(E::from(StoreError::Unavailable(
+                "the database did not answer in time".into(),
+            ))),
+        }
+    }
+
+    /// Whether the last attempt to reach the database failed.
+    pub fn unreachable(&self) -> bool {
+        self.pool.unreachable()
     }
 
     /// Runs one use case that writes, for roster's own work (see [`Store::write_for`]).

@@ -19,9 +19,8 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use diesel::r2d2::Pool;
-
-use super::conn::{self, DbConnection, Manager};
+use super::conn::{self, DbConnection};
+use super::gate::Gate;
 use super::StoreError;
 
 /// How the queue and its writers are sized (see `roster serve --help`).
@@ -38,6 +37,9 @@ pub struct PipelineSettings {
     pub capacity: usize,
     /// Longest a use case waits for its turn before it is answered 503 without running.
     pub queue_timeout: Duration,
+    /// Longest a started use case's answer may take (its batch's statements and
+    /// commit); past it the request gets 503 while the batch finishes or fails.
+    pub run_timeout: Duration,
 }
 
 impl Default for PipelineSettings {
@@ -48,6 +50,7 @@ impl Default for PipelineSettings {
             batch_budget: Duration::from_millis(50),
             capacity: 4096,
             queue_timeout: Duration::from_secs(10),
+            run_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -110,7 +113,7 @@ impl PipelineStats {
 struct Shared {
     queues: Mutex<Queues>,
     ready: Condvar,
-    pool: Pool<Manager>,
+    pool: Arc<Gate>,
     settings: PipelineSettings,
     stats: PipelineStats,
     closed: std::sync::atomic::AtomicBool,
@@ -134,7 +137,7 @@ impl Drop for Pipeline {
 
 impl Pipeline {
     /// `checkpoint_wal`: SQLite, whose WAL a background thread checkpoints.
-    pub fn new(pool: Pool<Manager>, settings: PipelineSettings, checkpoint_wal: bool) -> Self {
+    pub fn new(pool: Arc<Gate>, settings: PipelineSettings, checkpoint_wal: bool) -> Self {
         Self {
             shared: Arc::new(Shared {
                 queues: Mutex::default(),
@@ -209,9 +212,17 @@ impl Pipeline {
                     "timed out waiting for a database writer",
                 )));
             }
-            // Running already: its answer comes with its batch's commit, which the
-            // statement timeouts bound.
-            Err(_) => rx.await,
+            // Running already: its answer comes with its batch's commit. A database
+            // that stopped answering (a hung server ignores its own statement timeout)
+            // must not hold the request for ever; the outcome is then unknown, as
+            // with any timeout, and an IdP's retry finds the resource or makes it.
+            Err(_) => match tokio::time::timeout(self.shared.settings.run_timeout, rx).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    self.shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                    return Err(E::from(unavailable("the database did not answer in time")));
+                }
+            },
         };
         answer.unwrap_or_else(|_| Err(E::from(unavailable("the database writer stopped"))))
     }

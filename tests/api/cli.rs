@@ -113,6 +113,9 @@ impl Server {
     pub fn start_with(db: &TestDb, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
             .arg("serve")
+            // Tests send as fast as they can and stop at once; theirs to turn on.
+            .env("ROSTER_TENANT_RATE_LIMIT", "0")
+            .env("ROSTER_SHUTDOWN_DRAIN_SECS", "0")
             .envs(env.iter().copied())
             .env("ROSTER_DATABASE_URL", &db.url)
             .env(

@@ -185,6 +185,8 @@ impl TestApp {
             // Generous: a loaded CI machine is not what these tests measure. The tests of
             // the 503 path set the production value themselves.
             pool_timeout_ms: TEST_POOL_TIMEOUT_MS,
+            // Tests send as fast as they can; the rate-limit tests turn it on.
+            tenant_rate_limit: 0,
             ..Settings::default()
         };
         configure(&mut settings);

@@ -13,6 +13,7 @@ mod discovery;
 mod emails;
 mod errors;
 mod etags;
+mod faults;
 mod filter_fuzz;
 mod filters;
 mod groups;

@@ -59,7 +59,10 @@ fn a_locked_sqlite_database_gives_503_with_retry_after_then_recovers() {
     app.get("/Users");
     let path = app.db.url.trim_start_matches("sqlite://").to_owned();
     let mut blocker = SqliteConnection::establish(&path).unwrap();
-    blocker.batch_execute("BEGIN EXCLUSIVE").unwrap();
+    // roster's WAL checkpointer may hold the lock for a moment: wait for it, as roster does.
+    blocker
+        .batch_execute("PRAGMA busy_timeout = 5000; BEGIN EXCLUSIVE")
+        .unwrap();
     let started = Instant::now();
     let r = app.post("/Users", &json!({"userName": "waits"}));
     r.assert_scim_error(503, None);

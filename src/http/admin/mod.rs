@@ -296,7 +296,7 @@ pub async fn login(
         .await
         .map_err(|_| AdminError::Blocking)??;
     let sealed = seal(
-        &state.session_secret,
+        state.session_secret(),
         &LoginState {
             tenant: tenant.clone(),
             pending,
@@ -338,7 +338,7 @@ pub async fn callback(
 ) -> Result<HttpResponse, AdminError> {
     let tenant = tenant.into_inner();
     let login = cookie(&req, STATE_COOKIE)
-        .and_then(|c| open(&state.session_secret, &c))
+        .and_then(|c| open(state.session_secret(), &c))
         .filter(|l| l.tenant == tenant)
         .ok_or_else(|| {
             AdminError::LoginFailed(

@@ -16,6 +16,10 @@ struct Page {
     chrome: Chrome,
     o: Overview,
     last_at: String,
+    /// The tenant's SCIM rate limit, in words.
+    rate_limit: String,
+    /// Its requests answered 429 since this process started.
+    rate_limited: u64,
     warnings: Vec<(&'static str, String, String)>,
 }
 
@@ -84,7 +88,15 @@ pub async fn show(
         format!("{} failed SCIM request(s) in the last 24 h", c.errors_since),
         "sync-log?result=failure",
     );
+    let rate_limited = state.limiters.refusals_of(&session.tenant);
+    warn(
+        rate_limited > 0,
+        format!("{rate_limited} request(s) answered 429 (rate limits) since roster started"),
+        "sync-log",
+    );
     let page = Page {
+        rate_limit: state.limiters.describe(),
+        rate_limited,
         last_at: ui::when_or(o.last_request.as_ref().map(|r| r.at.as_str()), "never"),
         chrome,
         o,

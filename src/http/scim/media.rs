@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -25,9 +26,11 @@ impl FromRequest for ScimBody {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let limit = req
+        let (limit, timeout) = req
             .app_data::<web::Data<AppState>>()
-            .map_or(1 << 20, |s| s.limits.max_body_bytes);
+            .map_or((1 << 20, Duration::from_secs(10)), |s| {
+                (s.limits.max_body_bytes, s.body_timeout)
+            });
         let content_type_ok = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -48,20 +51,29 @@ impl FromRequest for ScimBody {
             if declared_length.is_some_and(|n| n > limit) {
                 return Err(ApiError::PayloadTooLarge { limit });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| {
-                    Invalid::new(
-                        ScimType::InvalidSyntax,
-                        "the request body could not be read",
-                    )
-                })?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
+            // A body trickling in (slowloris) or announcing a huge chunk it never sends
+            // holds a connection only this long.
+            let read = async {
+                let mut body = web::BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|_| {
+                        Invalid::new(
+                            ScimType::InvalidSyntax,
+                            "the request body could not be read",
+                        )
+                    })?;
+                    if body.len() + chunk.len() > limit {
+                        return Err(ApiError::PayloadTooLarge { limit });
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
-            let body = body.freeze();
+                Ok(body.freeze())
+            };
+            let body = tokio::time::timeout(timeout, read).await.map_err(|_| {
+                ApiError::BodyTimeout {
+                    secs: timeout.as_secs(),
+                }
+            })??;
             req.extensions_mut().insert(RequestBody(body.clone()));
             let value = serde_json::from_slice(&body).map_err(|e| {
                 Invalid::new(

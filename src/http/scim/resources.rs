@@ -82,15 +82,26 @@ where
     F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
 {
     let key = caller.slug().to_owned();
+    let ip = caller.ip().map(str::to_owned);
     let work = move |c: &mut DbConnection| {
         let scope = caller.authorize(c)?;
         use_case(c, &scope)
     };
-    Ok(match access {
-        Access::Read => state.store.run(work).await?,
-        Access::Write => state.store.write_for(&key, work).await?,
-    })
+    let done = match access {
+        Access::Read => {
+            let _share = state.limiters.reads.acquire(&key, READ_SHARE_WAIT).await?;
+            state.store.run(work).await
+        }
+        Access::Write => state.store.write_for(&key, work).await,
+    };
+    if let Err(ServiceError::Unauthenticated) = done {
+        state.limiters.authentication_failed(ip.as_deref(), &key);
+    }
+    Ok(done?)
 }
+
+/// Longest a read waits for one of its tenant's connections before it gets 503.
+const READ_SHARE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `GET /{endpoint}`: list with filter, paging and projection.
 pub async fn list(

@@ -1,0 +1,699 @@
+//! Faults and abuse (`../shared/research/reliability.md` C4, C5, T7, T25, T26): a real
+//! roster (a process where signals and pipes matter) under a failing log destination,
+//! SIGTERM under load, a database down or hung, slow clients and noisy tenants. Every
+//! wait is bounded; all traffic stays on loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{TestApp, TestDb};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `roster serve` as a process, with its stderr wherever the test wants it.
+struct Proc {
+    child: Child,
+    url: String,
+}
+
+impl Proc {
+    fn start(db: &TestDb, env: &[(&str, &str)], stderr: Stdio) -> Self {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_roster"))
+            .arg("serve")
+            .env("ROSTER_TENANT_RATE_LIMIT", "0")
+            .env("ROSTER_SHUTDOWN_DRAIN_SECS", "0")
+            .env("ROSTER_LOG_FORMAT", "json")
+            .envs(env.iter().copied())
+            .env("ROSTER_DATABASE_URL", &db.url)
+            .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("roster serve starts");
+        let mut proc = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while status(&format!("{}/healthz", proc.url)) != Some(200) {
+            assert!(
+                proc.child.try_wait().unwrap().is_none(),
+                "roster exited at start"
+            );
+            assert!(Instant::now() < deadline, "roster never answered /healthz");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        proc
+    }
+
+    /// The first start's token, from the banner on stdout (waits for it).
+    fn token(&mut self) -> String {
+        let out = BufReader::new(self.child.stdout.take().unwrap());
+        for line in out.lines() {
+            let line = line.unwrap();
+            if let Some(token) = line.split("store it now): ").nth(1) {
+                return token.trim().to_owned();
+            }
+        }
+        panic!("no token in the banner");
+    }
+
+    fn signal(&self, name: &str) {
+        Command::new("kill")
+            .args([name, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+    }
+
+    /// Waits (at most `within`) for the exit and returns whether it was a success.
+    fn exit_within(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "roster did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::AgentBuilder::new().timeout(timeout).build()
+}
+
+/// The status of a GET, or `None` if there was no HTTP answer.
+fn status(url: &str) -> Option<u16> {
+    match agent(Duration::from_secs(5)).get(url).call() {
+        Ok(r) => Some(r.status()),
+        Err(ureq::Error::Status(code, _)) => Some(code),
+        Err(_) => None,
+    }
+}
+
+/// Method, URL, token and body; the status and parsed body, or the transport error.
+fn send(
+    agent: &ureq::Agent,
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> Result<(u16, Value), String> {
+    let request = agent
+        .request(method, url)
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", "application/scim+json");
+    let result = match body {
+        Some(b) => request.send_string(&b.to_string()),
+        None => request.call(),
+    };
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => return Err(e.to_string()),
+    };
+    let status = response.status();
+    let retry_after = response.header("retry-after").map(str::to_owned);
+    let text = response.into_string().map_err(|e| e.to_string())?;
+    let mut body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if let (Some(r), Value::Object(map)) = (retry_after, &mut body) {
+        map.insert("__retry_after".into(), r.into());
+    }
+    Ok((status, body))
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+#[test]
+fn a_closed_log_pipe_costs_log_lines_and_never_service() {
+    let db = TestDb::new();
+    // Closed before roster writes its first line, then closed once it is serving.
+    for closed_from_start in [true, false] {
+        let mut proc = Proc::start(&db, &[], Stdio::piped());
+        let stderr = proc.child.stderr.take().unwrap();
+        if closed_from_start {
+            drop(stderr);
+        } else {
+            let mut lines = BufReader::new(stderr).lines();
+            lines
+                .by_ref()
+                .map_while(Result::ok)
+                .find(|l| l.contains("roster is serving"))
+                .expect("the serving line");
+            drop(lines);
+        }
+        let token = if closed_from_start {
+            proc.token()
+        } else {
+            crate::cli::last_line(&crate::cli::stdout(&crate::cli::roster(
+                &db,
+                &["token", "create", "default"],
+            )))
+            .to_owned()
+        };
+        let client = agent(Duration::from_secs(10));
+        let base = format!("{}/scim/v2/default", proc.url);
+        for i in 0..30 {
+            let user = json!({"userName": format!("log-{closed_from_start}-{i}@example.com")});
+            let (code, body) = send(
+                &client,
+                "POST",
+                &format!("{base}/Users"),
+                &token,
+                Some(&user),
+            )
+            .expect("an answer");
+            assert_eq!(code, 201, "{body}");
+        }
+        assert_eq!(status(&format!("{}/healthz", proc.url)), Some(200));
+        let metrics = client
+            .get(&format!("{}/metrics", proc.url))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        assert!(
+            metric(&metrics, "roster_log_lines_dropped_total") >= 30,
+            "dropped lines are counted: {}",
+            metrics
+                .lines()
+                .filter(|l| l.contains("log_lines"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        proc.signal("-TERM");
+        assert!(proc.exit_within(Duration::from_secs(10)), "exit status 0");
+    }
+}
+
+#[test]
+fn sigterm_under_load_finishes_every_request_sent_before_it_and_exits_cleanly() {
+    const CLIENTS: usize = 12;
+    let db = TestDb::new();
+    let mut token = None;
+    for round in 0..3 {
+        let mut proc = Proc::start(
+            &db,
+            &[
+                ("ROSTER_SHUTDOWN_DRAIN_SECS", "1"),
+                ("ROSTER_SHUTDOWN_TIMEOUT_SECS", "10"),
+            ],
+            Stdio::null(),
+        );
+        let token = token.get_or_insert_with(|| proc.token()).clone();
+        let base = format!("{}/scim/v2/default", proc.url);
+        // (sent before the signal, answer) of every request.
+        let outcomes: Mutex<Vec<(bool, Result<u16, String>)>> = Mutex::default();
+        let signalled = AtomicBool::new(false);
+        let stop = AtomicBool::new(false);
+        let readiness_turned = std::thread::scope(|s| {
+            for w in 0..CLIENTS {
+                let (outcomes, signalled, stop, base, token) =
+                    (&outcomes, &signalled, &stop, &base, &token);
+                s.spawn(move || {
+                    // Keep-alive connections, as an IdP's client holds them.
+                    let client = agent(Duration::from_secs(20));
+                    for i in 0.. {
+                        if stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let before = !signalled.load(Ordering::SeqCst);
+                        let outcome = if i % 2 == 0 {
+                            let user =
+                                json!({"userName": format!("r{round}-w{w}-{i}@example.com")});
+                            send(
+                                &client,
+                                "POST",
+                                &format!("{base}/Users"),
+                                token,
+                                Some(&user),
+                            )
+                        } else {
+                            send(
+                                &client,
+                                "GET",
+                                &format!("{base}/Users?count=5"),
+                                token,
+                                None,
+                            )
+                        };
+                        let failed = outcome.is_err();
+                        outcomes
+                            .lock()
+                            .unwrap()
+                            .push((before, outcome.map(|(code, _)| code)));
+                        if failed && !before {
+                            // After the drain the port is closed: that is the end.
+                            return;
+                        }
+                    }
+                });
+            }
+            std::thread::sleep(Duration::from_millis(600));
+            signalled.store(true, Ordering::SeqCst);
+            proc.signal("-TERM");
+            let signalled_at = Instant::now();
+            let readyz = format!("{}/readyz", proc.url);
+            let mut turned = None;
+            while signalled_at.elapsed() < Duration::from_millis(900) {
+                if status(&readyz) == Some(503) {
+                    turned = Some(signalled_at.elapsed());
+                    break;
+                }
+            }
+            assert!(
+                proc.exit_within(Duration::from_secs(1 + 10 + 1)),
+                "exit status 0"
+            );
+            stop.store(true, Ordering::SeqCst);
+            turned
+        });
+        let turned = readiness_turned.expect("/readyz turned 503 during the drain");
+        assert!(turned < Duration::from_millis(500), "after {turned:?}");
+        let outcomes = outcomes.into_inner().unwrap();
+        let before: Vec<_> = outcomes.iter().filter(|(b, _)| *b).collect();
+        assert!(before.len() >= CLIENTS * 3, "load before the signal");
+        let unanswered: Vec<_> = before
+            .iter()
+            .filter(|(_, o)| !matches!(o, Ok(200 | 201)))
+            .collect();
+        assert!(
+            unanswered.is_empty(),
+            "round {round}: {} of {} requests sent before SIGTERM not answered: {:?}",
+            unanswered.len(),
+            before.len(),
+            unanswered.iter().take(5).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn a_database_down_at_start_is_waited_for_while_liveness_answers() {
+    let db = TestDb::new();
+    if !db.is_postgres() {
+        return;
+    }
+    let name = db.name().to_owned();
+    db.admin_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
+    let mut proc = Proc::start(&db, &[], Stdio::null());
+    assert_eq!(status(&format!("{}/healthz", proc.url)), Some(200));
+    assert_eq!(status(&format!("{}/readyz", proc.url)), Some(503));
+    let client = agent(Duration::from_secs(10));
+    let started = Instant::now();
+    let (code, body) = send(
+        &client,
+        "GET",
+        &format!("{}/scim/v2/default/Users", proc.url),
+        "rst_anything",
+        None,
+    )
+    .unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert!(body["__retry_after"].is_string(), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(proc.child.try_wait().unwrap().is_none(), "still running");
+    db.admin_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    let back = Instant::now();
+    while status(&format!("{}/readyz", proc.url)) != Some(200) {
+        assert!(back.elapsed() < Duration::from_secs(10), "never ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let token = proc.token();
+    let (code, _) = send(
+        &client,
+        "GET",
+        &format!("{}/scim/v2/default/Users", proc.url),
+        &token,
+        None,
+    )
+    .unwrap();
+    assert_eq!(code, 200);
+}
+
+/// A TCP relay to PostgreSQL that can freeze: bytes stop moving both ways and new
+/// connections wait, as with a database whose processes are stopped.
+struct Relay {
+    address: SocketAddr,
+    frozen: Arc<AtomicBool>,
+}
+
+impl Relay {
+    fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let hold = frozen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                let hold = hold.clone();
+                std::thread::spawn(move || {
+                    wait_while(&hold);
+                    let Ok(server) = TcpStream::connect(upstream) else {
+                        return;
+                    };
+                    for (from, to) in [
+                        (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                        (server, client),
+                    ] {
+                        let hold = hold.clone();
+                        std::thread::spawn(move || pump(from, to, &hold));
+                    }
+                });
+            }
+        });
+        Self { address, frozen }
+    }
+}
+
+fn wait_while(frozen: &AtomicBool) {
+    while frozen.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn pump(mut from: TcpStream, mut to: TcpStream, frozen: &AtomicBool) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        wait_while(frozen);
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+#[test]
+fn a_hung_database_gets_503_within_the_configured_bound_and_service_resumes_by_itself() {
+    if !std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        return;
+    }
+    let relay: Arc<Mutex<Option<Relay>>> = Arc::default();
+    let in_configure = relay.clone();
+    let app = TestApp::spawn_with(move |s| {
+        let mut url = url::Url::parse(&s.database_url).unwrap();
+        let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+        let upstream = std::net::ToSocketAddrs::to_socket_addrs(&upstream)
+            .unwrap()
+            .next()
+            .unwrap();
+        let r = Relay::start(upstream);
+        url.set_port(Some(r.address.port())).unwrap();
+        s.database_url = url.to_string();
+        *in_configure.lock().unwrap() = Some(r);
+        s.pool_timeout_ms = 1000;
+        s.statement_timeout_ms = 1000;
+        s.write_queue_timeout_ms = 1000;
+    });
+    let frozen = relay.lock().unwrap().as_ref().unwrap().frozen.clone();
+    assert_eq!(app.get("/Users").status, 200);
+    app.create_user("before@example.com");
+    frozen.store(true, Ordering::SeqCst);
+    // Reads: checkout (1 s) + statement (1 s); writes: queue (1 s) + run (1 s).
+    let bound = Duration::from_millis(2000 + 1000);
+    let answered = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for i in 0..8 {
+            let (app, answered) = (&app, &answered);
+            s.spawn(move || {
+                let started = Instant::now();
+                let r = if i % 2 == 0 {
+                    app.get("/Users?count=1")
+                } else {
+                    app.post(
+                        "/Users",
+                        &json!({"userName": format!("hung-{i}@example.com")}),
+                    )
+                };
+                let took = started.elapsed();
+                r.assert_scim_error(503, None);
+                assert!(r.header("retry-after").is_some());
+                assert!(took < bound, "answered after {took:?}");
+                answered.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        let started = Instant::now();
+        let r = app.raw("GET", &format!("{}/readyz", app.address), &[], None, None);
+        assert_eq!(r.status, 503, "{}", r.text);
+        assert!(started.elapsed() < Duration::from_millis(1500));
+    });
+    assert_eq!(answered.load(Ordering::SeqCst), 8);
+    frozen.store(false, Ordering::SeqCst);
+    let back = Instant::now();
+    loop {
+        let r = app.post("/Users", &json!({"userName": "after@example.com"}));
+        if r.status == 201 {
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.text);
+        assert!(back.elapsed() < Duration::from_secs(10), "never resumed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(app.get("/Users?count=1").status, 200);
+}
+
+/// A raw connection to the app, for requests no HTTP client would send.
+fn connect(app: &TestApp) -> TcpStream {
+    let stream = TcpStream::connect(app.address.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// Reads until the server closes or answers; the status line's code, if any.
+fn answer_or_close(stream: &mut TcpStream) -> Option<u16> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace().nth(1).and_then(|c| c.parse().ok())
+}
+
+#[test]
+fn slow_headers_slow_bodies_and_huge_chunks_are_cut_off_while_others_are_served() {
+    let app = TestApp::spawn_with(|s| {
+        s.header_timeout_ms = 1000;
+        s.body_timeout_ms = 1000;
+    });
+    app.create_user("warm-up@example.com");
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let auth = format!("Authorization: Bearer {}\r\n", app.token);
+    let post = |auth: &str, extra: &str| {
+        format!(
+            "POST /scim/v2/acme/Users HTTP/1.1\r\nHost: {host}\r\n{auth}\
+             Content-Type: application/scim+json\r\n{extra}\r\n"
+        )
+    };
+    std::thread::scope(|s| {
+        // Slow headers: one byte every 200 ms never completes a request.
+        let mut slow_headers = Vec::new();
+        for _ in 0..20 {
+            slow_headers.push(s.spawn(|| {
+                let mut stream = connect(&app);
+                let started = Instant::now();
+                for byte in b"GET /scim/v2/acme/Users HTTP/1.1\r\nHost: x\r\nX-Slow: 1" {
+                    if stream.write_all(&[*byte]).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                    if started.elapsed() > Duration::from_secs(6) {
+                        break;
+                    }
+                }
+                let _ = answer_or_close(&mut stream);
+                started.elapsed()
+            }));
+        }
+        // A slow body with a valid token: 408 once the body timeout passes.
+        let slow_body = s.spawn(|| {
+            let mut stream = connect(&app);
+            stream
+                .write_all(post(&auth, "Content-Length: 100\r\n").as_bytes())
+                .unwrap();
+            let started = Instant::now();
+            let writer = stream.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let mut writer = writer;
+                for _ in 0..30 {
+                    if writer.write_all(b" ").is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            });
+            (answer_or_close(&mut stream), started.elapsed())
+        });
+        // A wrong token: refused before the body, which is never sent.
+        let wrong_token = s.spawn(|| {
+            let mut stream = connect(&app);
+            stream
+                .write_all(
+                    post(
+                        "Authorization: Bearer rst_wrong\r\n",
+                        "Content-Length: 1000000\r\n",
+                    )
+                    .as_bytes(),
+                )
+                .unwrap();
+            let started = Instant::now();
+            (answer_or_close(&mut stream), started.elapsed())
+        });
+        // A chunk announced at 2^48 bytes that never comes.
+        let huge_chunk = s.spawn(|| {
+            let mut stream = connect(&app);
+            stream
+                .write_all(post(&auth, "Transfer-Encoding: chunked\r\n").as_bytes())
+                .unwrap();
+            stream.write_all(b"1000000000000\r\n{\"userName\"").unwrap();
+            let started = Instant::now();
+            (answer_or_close(&mut stream), started.elapsed())
+        });
+        // Meanwhile an ordinary client is served.
+        for i in 0..40 {
+            let r = if i % 2 == 0 {
+                app.get("/Users?count=2")
+            } else {
+                app.post(
+                    "/Users",
+                    &json!({"userName": format!("ok-{i}@example.com")}),
+                )
+            };
+            assert!(matches!(r.status, 200 | 201), "{}: {}", r.status, r.text);
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        for t in slow_headers {
+            let took = t.join().unwrap();
+            assert!(
+                took < Duration::from_secs(4),
+                "a slow header held on for {took:?}"
+            );
+        }
+        let (code, took) = slow_body.join().unwrap();
+        assert_eq!(code, Some(408), "slow body");
+        assert!(
+            took < Duration::from_secs(3),
+            "slow body answered after {took:?}"
+        );
+        let (code, took) = wrong_token.join().unwrap();
+        assert_eq!(code, Some(401), "wrong token");
+        assert!(took < Duration::from_millis(900), "401 after {took:?}");
+        let (code, took) = huge_chunk.join().unwrap();
+        assert!(
+            matches!(code, Some(400 | 408 | 413)),
+            "huge chunk answered {code:?}"
+        );
+        assert!(
+            took < Duration::from_secs(3),
+            "huge chunk answered after {took:?}"
+        );
+    });
+}
+
+#[test]
+fn failed_authentications_from_one_address_get_429_with_retry_after() {
+    let app = TestApp::spawn_with(|s| s.auth_failures_per_ip = 5);
+    let url = format!("{}/Users", app.base);
+    let bad = [("Authorization", "Bearer rst_guess")];
+    for _ in 0..5 {
+        app.raw("GET", &url, &bad, None, None)
+            .assert_scim_error(401, None);
+    }
+    let r = app.raw("GET", &url, &bad, None, None);
+    r.assert_scim_error(429, None);
+    let retry_after: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // The address is refused before any token is looked at, a good one included.
+    let good = format!("Bearer {}", app.token);
+    let r = app.raw("GET", &url, &[("Authorization", &good)], None, None);
+    assert_eq!(r.status, 429);
+    let metrics = app.raw("GET", &format!("{}/metrics", app.address), &[], None, None);
+    assert!(
+        metric(
+            &metrics.text,
+            "roster_rate_limited_address_auth_failures_total"
+        ) >= 2
+    );
+}
+
+#[test]
+fn a_tenant_over_its_rate_gets_429_while_another_tenant_is_served() {
+    let app = TestApp::spawn_with(|s| {
+        s.tenant_rate_limit = 20;
+        s.tenant_rate_burst = 20;
+    });
+    let (other_base, other_token) = app.add_tenant("quiet");
+    let limited = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let (app, limited) = (&app, &limited);
+            s.spawn(move || {
+                for _ in 0..30 {
+                    let r = app.get("/Users?count=1");
+                    if r.status == 429 {
+                        r.assert_scim_error(429, None);
+                        assert!(r
+                            .header("retry-after")
+                            .is_some_and(|v| v.parse::<u64>().is_ok()));
+                        limited.fetch_add(1, Ordering::SeqCst);
+                    } else {
+                        assert_eq!(r.status, 200, "{}", r.text);
+                    }
+                }
+            });
+        }
+        let other = (
+            format!("{other_base}/Users?count=1"),
+            format!("Bearer {other_token}"),
+        );
+        for _ in 0..15 {
+            let r = app.raw("GET", &other.0, &[("Authorization", &other.1)], None, None);
+            assert_eq!(r.status, 200, "the quiet tenant is served: {}", r.text);
+        }
+    });
+    // 120 requests at a burst of 20 and 20/s: most are refused.
+    assert!(limited.load(Ordering::SeqCst) >= 60, "{limited:?}");
+}
