@@ -1,12 +1,15 @@
 //! Bearer-token authentication, bound to the tenant named in the path.
 //!
-//! Extraction only reads the header; the token is checked in the same database hop as
-//! the use case (see `scim::resources::scoped`), so a request costs one connection.
+//! Before a SCIM handler runs, [`admit`] refuses a token that is not live (from memory
+//! when this process has verified it before, else by one read); extraction only reads
+//! the header, and the token is checked again in the use case's own database hop (see
+//! `scim::resources::scoped`).
 
-use actix_web::http::{header, Method};
+use std::future::{ready, Ready};
+
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use std::future::Future;
-use std::pin::Pin;
 
 use super::error::ApiError;
 use super::state::AppState;
@@ -59,72 +62,71 @@ impl Caller {
     pub fn ip(&self) -> Option<&str> {
         self.ip.as_deref()
     }
-
-    /// Before a body is read: refused with 429 if this address or tenant is over its
-    /// failed-authentication budget, with 401 if the token is not a live token of the
-    /// tenant. A token this process has verified before skips that look-up: the use
-    /// case's own hop checks it again anyway.
-    async fn admit(&self, state: &AppState, has_body: bool) -> Result<(), ApiError> {
-        let known = self.tokens.seen(&self.slug, &self.token);
-        state
-            .limiters
-            .may_authenticate(self.ip(), &self.slug, known)?;
-        if !has_body || known {
-            return Ok(());
-        }
-        let (slug, token) = (self.slug.clone(), self.token.clone());
-        let live = state
-            .store
-            .run(move |c| tenants::is_live_token(c, &slug, &token))
-            .await
-            .map_err(ServiceError::from)?;
-        if !live {
-            state.limiters.authentication_failed(self.ip(), &self.slug);
-            return Err(ApiError::Unauthenticated);
-        }
-        Ok(())
-    }
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+    type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let slug = req.match_info().get("tenant").map(str::to_owned);
+        let state = req.app_data::<web::Data<AppState>>();
+        let public_url = state.map(|s| (s.public_url.clone(), s.tokens.clone()));
+        let slug = req.match_info().get("tenant");
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token)
-            .map(str::to_owned);
+            .and_then(bearer_token);
         let correlation_id = correlation_id(req);
-        let ip = req.peer_addr().map(|a| a.ip().to_string());
-        let has_body = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
-        Box::pin(async move {
-            let (Some(state), Some(slug)) = (state, slug) else {
-                return Err(ApiError::Unauthenticated);
-            };
-            let Some(token) = token else {
-                state
-                    .limiters
-                    .may_authenticate(ip.as_deref(), &slug, false)?;
-                state.limiters.authentication_failed(ip.as_deref(), &slug);
-                return Err(ApiError::Unauthenticated);
-            };
-            let caller = Caller {
-                base_url: format!("{}/scim/v2/{slug}", state.public_url),
-                slug,
-                token,
+        ready(match (public_url, slug, token) {
+            (Some((public_url, tokens)), Some(slug), Some(token)) => Ok(Caller {
+                base_url: format!("{public_url}/scim/v2/{slug}"),
+                slug: slug.to_owned(),
+                token: token.to_owned(),
                 correlation_id,
-                ip,
-                tokens: state.tokens.clone(),
-            };
-            caller.admit(&state, has_body).await?;
-            Ok(caller)
+                ip: req.peer_addr().map(|a| a.ip().to_string()),
+                tokens,
+            }),
+            _ => Err(ApiError::Unauthenticated),
         })
     }
+}
+
+/// Before any SCIM handler runs (so before a body is read and before a 405): refused
+/// with 429 if this address or tenant is over its failed-authentication budget, with
+/// 401 if the token is not a live token of the tenant. A token this process verified
+/// before skips the look-up: the use case's own hop checks it again anyway.
+pub async fn admit(state: &AppState, req: &ServiceRequest, slug: &str) -> Result<(), ApiError> {
+    let ip = req.peer_addr().map(|a| a.ip().to_string());
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token)
+        .map(str::to_owned);
+    let known = token.as_deref().is_some_and(|t| state.tokens.seen(slug, t));
+    state
+        .limiters
+        .may_authenticate(ip.as_deref(), slug, known)?;
+    if known {
+        return Ok(());
+    }
+    let live = match token {
+        None => false,
+        Some(token) => {
+            let slug = slug.to_owned();
+            state
+                .store
+                .run(move |c| tenants::is_live_token(c, &slug, &token))
+                .await
+                .map_err(ServiceError::from)?
+        }
+    };
+    if !live {
+        state.limiters.authentication_failed(ip.as_deref(), slug);
+        return Err(ApiError::Unauthenticated);
+    }
+    Ok(())
 }
 
 /// The request id (also sent back as `X-Request-Id`) that events link back to.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::ConnectionType;
 use actix_web::middleware::Next;
 use actix_web::web;
@@ -29,11 +30,24 @@ fn is_probe(path: &str) -> bool {
     matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/assets/")
 }
 
-/// The tenant slug of a SCIM path (`/scim/v2/{tenant}/...`).
+/// The tenant segment of a SCIM path (`/scim/v2/{tenant}/...`), as sent.
 pub fn scim_tenant(path: &str) -> Option<&str> {
-    path.strip_prefix("/scim/v2/")
-        .and_then(|rest| rest.split('/').next())
-        .filter(|slug| !slug.is_empty())
+    tenant_segment(path, "/scim/v2/")
+}
+
+fn tenant_segment<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    path.strip_prefix(prefix)
+        .map(|rest| rest.split('/').next().unwrap_or_default())
+}
+
+/// Whether the path names a tenant that could exist: a slug is plain lower-case ASCII,
+/// so anything else (`%00`, a newline) is answered 404 before it reaches a handler,
+/// a query or a header.
+fn names_a_possible_tenant(path: &str) -> bool {
+    ["/scim/v2/", "/admin/", "/api/v1/tenants/"]
+        .iter()
+        .filter_map(|prefix| tenant_segment(path, prefix))
+        .all(crate::service::tenants::is_valid_slug)
 }
 
 pub async fn admit(
@@ -43,29 +57,41 @@ pub async fn admit(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    if !state.lifecycle.prepared() && !is_probe(req.path()) {
-        let refused = ApiError::from(StoreError::Unavailable(
-            "the database is not prepared yet".into(),
-        ));
-        return Ok(req.error_response(refused).map_into_right_body());
-    }
-    if let Some(tenant) = scim_tenant(req.path()) {
-        if let Err(retry_after) = state.limiters.tenant_requests.take(tenant) {
-            state.limiters.refused(tenant, BY_RATE);
-            let refused = ApiError::RateLimited {
-                what: "this tenant's request rate is over its limit",
-                retry_after,
-            };
-            return Ok(req.error_response(refused).map_into_right_body());
-        }
-    }
-    let mut res = next.call(req).await?;
+    let mut res = match refusal(&state, &req).await {
+        Some(refused) => req.error_response(refused).map_into_right_body(),
+        None => next.call(req).await?.map_into_left_body(),
+    };
+    res.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if state.lifecycle.draining() {
         res.response_mut()
             .head_mut()
             .set_connection_type(ConnectionType::Close);
     }
-    Ok(res.map_into_left_body())
+    Ok(res)
+}
+
+/// Why a request is answered before it reaches a handler, if it is.
+async fn refusal(state: &AppState, req: &ServiceRequest) -> Option<ApiError> {
+    if !state.lifecycle.prepared() && !is_probe(req.path()) {
+        return Some(ApiError::from(StoreError::Unavailable(
+            "the database is not prepared yet".into(),
+        )));
+    }
+    if !names_a_possible_tenant(req.path()) {
+        return Some(ApiError::UnknownEndpoint);
+    }
+    let tenant = scim_tenant(req.path())?;
+    if let Err(retry_after) = state.limiters.tenant_requests.take(tenant) {
+        state.limiters.refused(tenant, BY_RATE);
+        return Some(ApiError::RateLimited {
+            what: "this tenant's request rate is over its limit",
+            retry_after,
+        });
+    }
+    super::auth::admit(state, req, tenant).await.err()
 }
 
 /// Limits and their counters, shared by every worker.

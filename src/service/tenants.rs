@@ -45,7 +45,7 @@ pub fn create_tenant(
     Ok(row)
 }
 
-fn is_valid_slug(slug: &str) -> bool {
+pub fn is_valid_slug(slug: &str) -> bool {
     (1..=63).contains(&slug.len())
         && slug
             .bytes()
