@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 mod admin;
 mod metrics;
+mod noisy;
 mod query;
 
 #[derive(Parser)]
@@ -178,6 +179,33 @@ enum Command {
     FloorServer {
         #[arg(long)]
         port: u16,
+    },
+    /// A quiet tenant's look-ups at a steady rate, timed alone and then beside a noisy
+    /// tenant sending `--noisy-rate` (ten times its limit): what one tenant's abuse
+    /// costs the others.
+    Noisy {
+        /// The quiet tenant's SCIM base URL.
+        #[arg(long)]
+        quiet_url: String,
+        #[arg(long)]
+        quiet_token: String,
+        /// The noisy tenant's SCIM base URL.
+        #[arg(long)]
+        noisy_url: String,
+        #[arg(long)]
+        noisy_token: String,
+        #[arg(long, default_value_t = 20)]
+        quiet_rate: u32,
+        #[arg(long, default_value_t = 500)]
+        noisy_rate: u32,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 16)]
+        noisy_clients: usize,
+        #[arg(long, default_value = "server")]
+        label: String,
+        #[arg(long)]
+        json: Option<String>,
     },
     /// Raw commits on the database itself: the ceiling any server on it can reach.
     Baseline {
@@ -421,6 +449,32 @@ fn main() {
                 measure: stage != "load",
             });
             (label, json, phases)
+        }
+        Command::Noisy {
+            quiet_url,
+            quiet_token,
+            noisy_url,
+            noisy_token,
+            quiet_rate,
+            noisy_rate,
+            seconds,
+            noisy_clients,
+            label,
+            json,
+        } => {
+            let client = |base: String, token| Client {
+                base: base.trim_end_matches('/').to_owned(),
+                token: Some(token),
+            };
+            let run = noisy::Noisy {
+                quiet: client(quiet_url, quiet_token),
+                noisy: client(noisy_url, noisy_token),
+                quiet_rate,
+                noisy_rate,
+                seconds,
+                noisy_clients,
+            };
+            (label, json, run.run())
         }
         Command::FloorServer { port } => {
             floor_server(port).expect("floor server");

@@ -779,3 +779,141 @@ fn every_response_tells_browsers_not_to_sniff_its_type() {
         assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{url}");
     }
 }
+
+/// The size of a file and its WAL, in bytes.
+fn database_bytes(url: &str) -> u64 {
+    let path = url.trim_start_matches("sqlite://");
+    [path.to_owned(), format!("{path}-wal")]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[test]
+fn a_full_sqlite_disk_gives_503_keeps_reads_and_recovers_without_a_restart() {
+    let db = TestDb::new();
+    if db.is_postgres() {
+        return;
+    }
+    // The file-size limit (RLIMIT_FSIZE) stands in for a full disk: past it a write
+    // fails with EFBIG, as with ENOSPC (roster ignores SIGXFSZ, which would kill it).
+    let prepared = Proc::start(&db, &[], Stdio::null());
+    drop(prepared);
+    let limit = database_bytes(&db.url) + 256 * 1024;
+    let port = free_port();
+    let mut child = Command::new("prlimit")
+        .arg(format!("--fsize={limit}:unlimited"))
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_roster"))
+        .arg("serve")
+        .env("ROSTER_TENANT_RATE_LIMIT", "0")
+        .env("ROSTER_SHUTDOWN_DRAIN_SECS", "0")
+        .env("ROSTER_DATABASE_URL", &db.url)
+        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status(&format!("{url}/readyz")) != Some(200) {
+        assert!(Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let token = crate::cli::last_line(&crate::cli::stdout(&crate::cli::roster(
+        &db,
+        &["token", "create", "default"],
+    )))
+    .to_owned();
+    let client = agent(Duration::from_secs(10));
+    let base = format!("{url}/scim/v2/default");
+    let padding = "x".repeat(2000);
+    let mut full = None;
+    for i in 0..2000 {
+        let user = json!({"userName": format!("fill-{i}@example.com"), "title": padding});
+        let (code, body) = send(
+            &client,
+            "POST",
+            &format!("{base}/Users"),
+            &token,
+            Some(&user),
+        )
+        .expect("an answer");
+        match code {
+            201 => {}
+            503 => {
+                assert!(body["__retry_after"].is_string(), "{body}");
+                full = Some(i);
+                break;
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    let full = full.expect("the disk filled up");
+    assert!(full > 0, "some writes fit");
+    let (code, body) = send(
+        &client,
+        "GET",
+        &format!("{base}/Users?count=1"),
+        &token,
+        None,
+    )
+    .unwrap();
+    assert_eq!(code, 200, "reads go on: {body}");
+    assert!(Command::new("prlimit")
+        .args([
+            "--pid",
+            &child.id().to_string(),
+            "--fsize=unlimited:unlimited"
+        ])
+        .status()
+        .unwrap()
+        .success());
+    let back = Instant::now();
+    loop {
+        let user = json!({"userName": "after@example.com"});
+        let (code, body) = send(
+            &client,
+            "POST",
+            &format!("{base}/Users"),
+            &token,
+            Some(&user),
+        )
+        .unwrap();
+        if code == 201 {
+            break;
+        }
+        assert_eq!(code, 503, "{body}");
+        assert!(back.elapsed() < Duration::from_secs(10), "never recovered");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Integrity {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        integrity_check: String,
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn =
+        diesel::SqliteConnection::establish(db.url.trim_start_matches("sqlite://")).unwrap();
+    let check = diesel::sql_query("PRAGMA integrity_check")
+        .get_result::<Integrity>(&mut conn)
+        .unwrap();
+    assert_eq!(check.integrity_check, "ok");
+    let stored = diesel::sql_query("SELECT count(*) AS n FROM users")
+        .get_result::<Count>(&mut conn)
+        .unwrap()
+        .n;
+    assert_eq!(
+        stored,
+        full as i64 + 1,
+        "every 201 and nothing else is stored"
+    );
+}
