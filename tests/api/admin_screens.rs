@@ -422,3 +422,30 @@ fn a_group_recreated_after_its_mapped_namesake_was_deleted_is_flagged_orphaned()
         overview.text
     );
 }
+
+#[test]
+fn the_overview_shows_the_rate_limit_and_the_tenants_429s() {
+    let app = TestApp::spawn_with(|s| {
+        s.tenant_rate_limit = 5;
+        s.tenant_rate_burst = 5;
+    });
+    let limited = (0..20)
+        .filter(|_| app.get("/Users?count=1").status == 429)
+        .count();
+    assert!(limited >= 10, "{limited}");
+    let mut browser = Browser::owner(&app, "acme");
+    let page = browser.screen(&app, "acme", "");
+    assert!(
+        page.text
+            .contains("5 SCIM requests/s per tenant, bursts of 5"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains(&format!(
+            "{limited} request(s) answered 429 since roster started"
+        )),
+        "{}",
+        page.text
+    );
+}
