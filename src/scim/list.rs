@@ -4,6 +4,7 @@ use serde_json::{Map, Value};
 
 use super::error::{Invalid, ScimType};
 use super::filter::{self, AttrPath, Filter};
+use super::limits::MAX_ATTRIBUTES;
 use super::paging::{self, CursorParam, Sort};
 use super::schema::{ResourceKind, Returned, LIST_RESPONSE};
 
@@ -82,11 +83,23 @@ pub fn parse_projection(
     })
 }
 
+/// A projection costs each resource one look-up per listed path, so the list is
+/// bounded like a resource's attributes.
 fn parse_attribute_list(list: Option<&str>) -> Result<Vec<AttrPath>, Invalid> {
-    list.unwrap_or_default()
+    let names: Vec<&str> = list
+        .unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
+        .collect();
+    if names.len() > MAX_ATTRIBUTES {
+        return Err(Invalid::new(
+            ScimType::TooMany,
+            format!("an attribute list may name at most {MAX_ATTRIBUTES} attributes"),
+        ));
+    }
+    names
+        .into_iter()
         .map(|name| {
             let path = filter::parse_path(name).map_err(|e| {
                 Invalid::new(ScimType::InvalidValue, format!("bad attribute name: {e}"))
@@ -206,7 +219,12 @@ fn whole_extension(kind: ResourceKind, path: &AttrPath) -> Option<&'static str> 
         .find(|e| e.eq_ignore_ascii_case(&full))
 }
 
+/// The key of `map` equal to `name` ignoring ASCII case; the exact spelling, which
+/// stored resources use for every known attribute, is found without a scan.
 fn key_ci(map: &Map<String, Value>, name: &str) -> Option<String> {
+    if map.contains_key(name) {
+        return Some(name.to_owned());
+    }
     map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
@@ -414,5 +432,24 @@ mod tests {
             excluded.apply(ResourceKind::User, user),
             json!({"schemas": ["s"], "id": "1"})
         );
+    }
+
+    #[test]
+    fn attribute_lists_are_bounded() {
+        let names: Vec<String> = (0..MAX_ATTRIBUTES).map(|i| format!("a{i}")).collect();
+        let at = names.join(",");
+        assert_eq!(
+            parse_projection(Some(&at), None).unwrap().attributes.len(),
+            MAX_ATTRIBUTES
+        );
+        let over = format!("{at},one_more");
+        for result in [
+            parse_projection(Some(&over), None),
+            parse_projection(None, Some(&over)),
+        ] {
+            let err = result.unwrap_err();
+            assert_eq!(err.scim_type, ScimType::TooMany);
+            assert!(err.detail.contains("200"), "{err}");
+        }
     }
 }

@@ -17,6 +17,7 @@ mod filter_fuzz;
 mod filters;
 mod groups;
 pub mod jumpcloud;
+mod limits;
 mod operations;
 mod paging;
 mod projection;

@@ -10,6 +10,7 @@ use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::scim::bulk::{self, BulkError};
 use crate::scim::etag::{Outcome, Preconditions};
+use crate::scim::limits;
 use crate::scim::list::{self, ListParams, Projection};
 use crate::scim::schema::{ResourceKind, BULK_RESPONSE};
 use crate::scim::{Invalid, ScimType};
@@ -212,6 +213,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let kind = kind(&path.1)?;
     let projection = projection(&req)?;
+    limits::check_resource(kind, &body.0)?;
     let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
         ResourceKind::User => users::create(c, scope, body.0, &now()),
         ResourceKind::Group => groups::create(c, scope, body.0, &now()),
@@ -322,6 +324,7 @@ pub async fn replace(
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
     let pre = preconditions(&req);
+    limits::check_resource(kind, &body.0)?;
     let target = id.clone();
     let reader = caller.clone();
     let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
@@ -350,6 +353,7 @@ pub async fn patch(
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
     let pre = preconditions(&req);
+    limits::check_patch(kind, &body.0)?;
     let target = id.clone();
     let reader = caller.clone();
     let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
@@ -418,6 +422,7 @@ pub async fn bulk(
         BulkError::Invalid(invalid) => ApiError::from(invalid),
         BulkError::TooManyOperations { max } => ApiError::TooManyOperations { max },
     })?;
+    limits::check_bulk(&request)?;
     let outcomes = scoped(&state, caller, Access::Write, move |c, scope| {
         Ok(service::bulk::execute(c, scope, request, &now()))
     })
