@@ -6,7 +6,7 @@ use super::error::{Invalid, ScimType};
 use super::filter::{self, AttrPath, Filter};
 use super::limits::MAX_ATTRIBUTES;
 use super::paging::{self, CursorParam, Sort};
-use super::schema::{ResourceKind, Returned, LIST_RESPONSE};
+use super::schema::{ResourceKind, Returned, LIST_RESPONSE, SEARCH_REQUEST};
 
 /// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -49,10 +49,9 @@ pub fn parse_params(pairs: &[(String, String)], max_page_size: i64) -> Result<Li
             })
             .transpose()
     };
-    let filter = match get("filter") {
-        Some(f) if !f.trim().is_empty() => Some(filter::parse(f)?),
-        _ => None,
-    };
+    // An empty `filter=` is not "no filter": RFC 7644 §3.4.2.2 has no empty filter,
+    // and reading it as one would list everything a client meant to narrow down.
+    let filter = get("filter").map(filter::parse).transpose()?;
     let cursor = get("cursor").map(|c| CursorParam(c.to_owned()));
     if cursor.is_some() && get("startIndex").is_some() {
         // RFC 9865 §2: a request pages one way or the other.
@@ -71,6 +70,23 @@ pub fn parse_params(pairs: &[(String, String)], max_page_size: i64) -> Result<Li
             .clamp(0, max_page_size),
         projection: parse_projection(get("attributes"), get("excludedAttributes"))?,
     })
+}
+
+/// RFC 7644 §3.4.3: a `POST .search` body "MUST be identified" by the `SearchRequest`
+/// URN in `schemas`; anything else is `invalidSyntax`.
+pub fn check_search_request(body: &Value) -> Result<(), Invalid> {
+    let schemas = body.as_object().and_then(|o| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+            .map(|(_, v)| v)
+    });
+    if !super::patch::lists_urn(schemas, SEARCH_REQUEST) {
+        return Err(Invalid::new(
+            ScimType::InvalidSyntax,
+            format!("'schemas' must contain {SEARCH_REQUEST}"),
+        ));
+    }
+    Ok(())
 }
 
 pub fn parse_projection(
@@ -450,6 +466,39 @@ mod tests {
             let err = result.unwrap_err();
             assert_eq!(err.scim_type, ScimType::TooMany);
             assert!(err.detail.contains("200"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_empty_or_blank_filter_is_an_invalid_filter() {
+        for blank in ["", " ", "\t \n"] {
+            let pairs = vec![("filter".to_owned(), blank.to_owned())];
+            let err = parse_params(&pairs, 100).unwrap_err();
+            assert_eq!(err.scim_type, ScimType::InvalidFilter, "{blank:?}");
+        }
+        // No `filter` at all is no filter.
+        assert_eq!(parse_params(&[], 100).unwrap().filter, None);
+    }
+
+    #[test]
+    fn a_search_request_names_its_schema() {
+        let urn = SEARCH_REQUEST;
+        for ok in [
+            json!({"schemas": [urn]}),
+            json!({"SCHEMAS": [urn.to_uppercase()], "filter": "x pr"}),
+            json!({"schemas": ["urn:other", urn]}),
+        ] {
+            assert_eq!(check_search_request(&ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            json!({}),
+            json!({"schemas": []}),
+            json!({"schemas": urn}),
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}),
+            json!([urn]),
+        ] {
+            let err = check_search_request(&bad).unwrap_err();
+            assert_eq!(err.scim_type, ScimType::InvalidSyntax, "{bad}");
         }
     }
 }

@@ -18,11 +18,14 @@ use crate::service::{self, groups, now, users, ListPage, Rendered, Scope, Servic
 use crate::store::DbConnection;
 
 /// The resource type an endpoint segment names (the route only admits these two).
+/// Clients send `users` and `GROUPS` too: endpoint names match in any case.
 fn kind(endpoint: &str) -> Result<ResourceKind, ApiError> {
-    match endpoint {
-        "Users" => Ok(ResourceKind::User),
-        "Groups" => Ok(ResourceKind::Group),
-        _ => Err(ApiError::UnknownEndpoint),
+    if endpoint.eq_ignore_ascii_case("Users") {
+        Ok(ResourceKind::User)
+    } else if endpoint.eq_ignore_ascii_case("Groups") {
+        Ok(ResourceKind::Group)
+    } else {
+        Err(ApiError::UnknownEndpoint)
     }
 }
 
@@ -113,6 +116,7 @@ pub async fn search(
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     let kind = kind(&path.1)?;
+    list::check_search_request(&body.0)?;
     let params = list::parse_params(&search_pairs(body.0)?, state.limits.max_page_size)?;
     run_list(&state, caller, kind, params).await
 }
@@ -123,6 +127,7 @@ pub async fn search_all(
     caller: Caller,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
+    list::check_search_request(&body.0)?;
     let params = list::parse_params(&search_pairs(body.0)?, state.limits.max_page_size)?;
     let with_groups = params
         .projection

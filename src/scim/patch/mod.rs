@@ -47,14 +47,10 @@ pub fn parse_request(body: Value) -> Result<Vec<Operation>, Invalid> {
     let Value::Object(mut body) = body else {
         return Err(syntax("the request body must be a JSON object"));
     };
-    if let Some(schemas) = get_ci(&body, "schemas") {
-        let listed = schemas.as_array().is_some_and(|s| {
-            s.iter()
-                .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP)))
-        });
-        if !listed {
-            return Err(syntax(format!("'schemas' must contain {PATCH_OP}")));
-        }
+    // RFC 7644 §3.5.2: the body "MUST contain the "schemas" attribute with the URI
+    // value of urn:ietf:params:scim:api:messages:2.0:PatchOp".
+    if !lists_urn(get_ci(&body, "schemas"), PATCH_OP) {
+        return Err(syntax(format!("'schemas' must contain {PATCH_OP}")));
     }
     let key = body
         .keys()
@@ -63,6 +59,12 @@ pub fn parse_request(body: Value) -> Result<Vec<Operation>, Invalid> {
     let Some(Value::Array(operations)) = key.and_then(|k| body.remove(&k)) else {
         return Err(syntax("'Operations' must be an array"));
     };
+    // §3.5.2: "an array of one or more PATCH operations". An empty list breaks the
+    // message's structure, as a missing one does: `invalidSyntax`, not `invalidValue`
+    // (which is about the value of an attribute).
+    if operations.is_empty() {
+        return Err(syntax("'Operations' must hold at least one operation"));
+    }
     // The handlers check this first (`limits::check_patch`); this keeps the engine
     // bounded for any other caller.
     if operations.len() > MAX_OPERATIONS {
@@ -877,6 +879,14 @@ fn get_ci_mut<'a>(map: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut
 
 fn take_ci(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
     remove_ci(map, name)
+}
+
+/// Whether a `schemas` value is an array listing `urn` (in any case).
+pub fn lists_urn(schemas: Option<&Value>, urn: &str) -> bool {
+    schemas.and_then(Value::as_array).is_some_and(|s| {
+        s.iter()
+            .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(urn)))
+    })
 }
 
 fn syntax(detail: impl Into<String>) -> Invalid {

@@ -153,8 +153,43 @@ fn rfc_remove_values_matching_a_filter_and_a_single_attribute() {
 
 #[test]
 fn remove_without_a_path_is_no_target() {
-    let err = parse_request(json!({"Operations": [{"op": "remove"}]})).unwrap_err();
+    let err = parse_request(json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove"}]}))
+        .unwrap_err();
     assert_eq!(err.scim_type, ScimType::NoTarget);
+}
+
+#[test]
+fn a_patch_request_names_its_schema_and_carries_operations() {
+    let op = json!({"op": "add", "path": "title", "value": "x"});
+    for (body, scim_type) in [
+        (json!({"Operations": [op]}), ScimType::InvalidSyntax),
+        (
+            json!({"schemas": [], "Operations": [op]}),
+            ScimType::InvalidSyntax,
+        ),
+        (
+            json!({"schemas": PATCH_OP, "Operations": [op]}),
+            ScimType::InvalidSyntax,
+        ),
+        (
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "Operations": [op]}),
+            ScimType::InvalidSyntax,
+        ),
+        (json!({"schemas": [PATCH_OP]}), ScimType::InvalidSyntax),
+        (
+            json!({"schemas": [PATCH_OP], "Operations": []}),
+            ScimType::InvalidSyntax,
+        ),
+        (
+            json!({"schemas": [PATCH_OP], "Operations": {}}),
+            ScimType::InvalidSyntax,
+        ),
+    ] {
+        let err = parse_request(body.clone()).unwrap_err();
+        assert_eq!(err.scim_type, scim_type, "{body}");
+    }
+    let urn = PATCH_OP.to_uppercase();
+    assert!(parse_request(json!({"SCHEMAS": [urn], "operations": [op]})).is_ok());
 }
 
 // RFC 7644 §3.5.2.3, "replace".
@@ -247,7 +282,7 @@ fn read_only_paths_are_mutability_errors_and_unknown_sub_attributes_invalid_path
     );
     assert_eq!(err.unwrap_err().scim_type, ScimType::InvalidValue);
     let err = parse_request(
-        json!({"Operations": [{"op": "add", "path": "emails[type eq", "value": "x"}]}),
+        json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "emails[type eq", "value": "x"}]}),
     )
     .unwrap_err();
     assert_eq!(err.scim_type, ScimType::InvalidPath);
