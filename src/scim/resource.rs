@@ -88,7 +88,11 @@ pub fn normalize(kind: ResourceKind, body: Value) -> Result<Normalized, Invalid>
     let mut members = None;
     let mut builder = Builder::new(kind);
     for (key, value) in object {
-        if kind == ResourceKind::Group && key.eq_ignore_ascii_case("members") {
+        let bare = match split_urn_attribute(kind, &key) {
+            Some((urn, name)) if urn == kind.core_schema() => name,
+            _ => &key,
+        };
+        if kind == ResourceKind::Group && bare.eq_ignore_ascii_case("members") {
             members = member_ids(value)?;
             continue;
         }
@@ -218,8 +222,9 @@ impl Builder {
     }
 }
 
-/// Attributes the server owns or never keeps: they are ignored on input.
-fn is_ignored_top_level(key: &str) -> bool {
+/// Attributes the server owns or never keeps: they are ignored on input (POST, PUT
+/// and PATCH alike).
+pub fn is_ignored_top_level(key: &str) -> bool {
     ["id", "meta", "schemas", "groups", "password"]
         .iter()
         .any(|k| key.eq_ignore_ascii_case(k))
@@ -339,7 +344,8 @@ fn coerce_single(def: &AttributeDef, value: Value) -> Result<Option<Value>, Inva
     }))
 }
 
-fn is_unassigned(value: &Value) -> bool {
+/// RFC 7643 §2.5: `null` and `[]` mean "unassigned".
+pub fn is_unassigned(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::Array(items) => items.is_empty(),
@@ -611,6 +617,22 @@ mod tests {
         assert_eq!(got, json!({"userName": "u"}));
         let got = normalized(json!({ENTERPRISE_USER_SCHEMA.to_uppercase(): null, qualified: "d"}));
         assert_eq!(got, json!({ENTERPRISE_USER_SCHEMA: {"department": "d"}}));
+    }
+
+    /// Found by `tests/api/body_fuzz.rs`: members under the core URN were stored as an
+    /// attribute instead of becoming memberships.
+    #[test]
+    fn members_under_the_core_urn_are_members() {
+        let body = json!({
+            "displayName": "g",
+            "urn:ietf:params:scim:schemas:core:2.0:Group:MEMBERS": [{"value": "m1"}],
+        });
+        let got = normalize(ResourceKind::Group, body).unwrap();
+        assert_eq!(
+            got.attributes,
+            *json!({"displayName": "g"}).as_object().unwrap()
+        );
+        assert_eq!(got.members.unwrap()[0].id, "m1");
     }
 
     /// 100,000 unknown attributes: a scan of the keys per attribute took seconds in a

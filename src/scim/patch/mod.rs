@@ -270,6 +270,12 @@ fn apply_path(
     let urn = path.attr.urn.as_deref();
     let name = path.attr.name.as_str();
     let def = schema::find_attribute(kind, urn, name, None);
+    let at_top = urn.is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema()));
+    if def.is_none() && at_top && resource::is_ignored_top_level(name) {
+        // What a POST ignores (`schemas`, a Group's `password` or `groups`) is ignored
+        // here too: stored, it would shadow what the server renders.
+        return Ok(());
+    }
     if let Some(def) = def {
         check_writable(def)?;
         check_immutable(def, attributes, urn, op)?;
@@ -339,14 +345,15 @@ impl Target<'_> {
     fn coerce(&self, value: Value) -> Result<Option<Value>, Invalid> {
         match self.def {
             Some(def) => coerce(def, value),
-            None => Ok(Some(value).filter(|v| !v.is_null())),
+            // Unknown attributes are kept as sent, except what means unassigned.
+            None => Ok(Some(value).filter(|v| !resource::is_unassigned(v))),
         }
     }
 
     fn coerce_sub(&self, value: Value) -> Result<Option<Value>, Invalid> {
         match self.sub_def {
             Some(def) => coerce(def, value),
-            None => Ok(Some(value).filter(|v| !v.is_null())),
+            None => Ok(Some(value).filter(|v| !resource::is_unassigned(v))),
         }
     }
 
@@ -490,6 +497,8 @@ impl Target<'_> {
                         }
                     }
                 }
+                // An element whose last sub-attribute went is no value at all.
+                items.retain(|i| !i.as_object().is_some_and(Map::is_empty));
             }
             Op::Add | Op::Replace if matched.is_empty() => {
                 // Entra and Okta address a typed value that may not exist yet, e.g.

@@ -507,3 +507,50 @@ fn adding_many_values_to_many_is_linear() {
     apply(ResourceKind::User, &mut attributes, &remove).unwrap();
     assert_eq!(attributes["emails"].as_array().unwrap().len(), n / 2);
 }
+
+// Found by `tests/api/body_fuzz.rs`: a PATCH stores only what a PUT of the result would.
+
+#[test]
+fn server_owned_names_a_post_ignores_are_ignored_by_patch() {
+    for path in ["schemas", "password", "groups", "Schemas"] {
+        let (got, _) = patched(
+            ResourceKind::Group,
+            json!({"displayName": "g"}),
+            json!([{"op": "add", "path": path, "value": ["x"]}]),
+        )
+        .unwrap();
+        assert_eq!(got, json!({"displayName": "g"}), "{path}");
+    }
+    let got = patched_user(
+        json!({"userName": "u"}),
+        json!([{"op": "replace", "path": "schemas", "value": ["urn:x"]}]),
+    );
+    assert_eq!(got, json!({"userName": "u"}));
+}
+
+#[test]
+fn an_unknown_attribute_set_to_an_empty_list_is_unassigned() {
+    let got = patched_user(
+        json!({"userName": "u", "badge": "b"}),
+        json!([
+            {"op": "replace", "path": "badge", "value": []},
+            {"op": "add", "path": "other", "value": []},
+            {"op": "add", "path": "thing.sub", "value": []},
+        ]),
+    );
+    assert_eq!(got, json!({"userName": "u"}));
+}
+
+#[test]
+fn removing_the_last_sub_attribute_of_a_filtered_value_removes_the_value() {
+    let got = patched_user(
+        json!({"userName": "u", "emails": [{"value": "a@x"}, {"value": "b@x", "type": "work"}]}),
+        json!([{"op": "remove", "path": "emails[not (type pr)].value"}]),
+    );
+    assert_eq!(got["emails"], json!([{"value": "b@x", "type": "work"}]));
+    let got = patched_user(
+        json!({"userName": "u", "emails": [{"value": "a@x"}]}),
+        json!([{"op": "remove", "path": "emails[value eq \"a@x\"].value"}]),
+    );
+    assert_eq!(got, json!({"userName": "u"}));
+}
