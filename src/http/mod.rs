@@ -47,16 +47,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/Me").to(discovery::me))
                 .service(resource("/.search").route(web::post().to(resources::search_all)))
                 .service(
-                    resource("/{endpoint:Users|Groups}/.search")
+                    resource("/{endpoint:(?i:Users|Groups)}/.search")
                         .route(web::post().to(resources::search)),
                 )
                 .service(
-                    resource("/{endpoint:Users|Groups}")
+                    resource("/{endpoint:(?i:Users|Groups)}")
                         .route(web::get().to(resources::list))
                         .route(web::post().to(resources::create)),
                 )
                 .service(
-                    resource("/{endpoint:Users|Groups}/{id}")
+                    resource("/{endpoint:(?i:Users|Groups)}/{id}")
                         .route(web::get().to(resources::get))
                         .route(web::put().to(resources::replace))
                         .route(web::patch().to(resources::patch))

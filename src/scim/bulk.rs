@@ -188,9 +188,10 @@ fn parse_operation(operation: Value) -> Result<Operation, Invalid> {
 /// `/Users`, `/Groups/{id}` or `/Users/bulkId:q1`.
 fn parse_path(path: &str) -> Result<(ResourceKind, Option<String>), Invalid> {
     let mut parts = path.trim_matches('/').splitn(2, '/');
+    // Endpoint names match in any case, as on the URL.
     let kind = match parts.next() {
-        Some("Users") => ResourceKind::User,
-        Some("Groups") => ResourceKind::Group,
+        Some(e) if e.eq_ignore_ascii_case("Users") => ResourceKind::User,
+        Some(e) if e.eq_ignore_ascii_case("Groups") => ResourceKind::Group,
         _ => {
             return Err(Invalid::new(
                 ScimType::InvalidPath,

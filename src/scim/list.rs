@@ -4,8 +4,9 @@ use serde_json::{Map, Value};
 
 use super::error::{Invalid, ScimType};
 use super::filter::{self, AttrPath, Filter};
+use super::limits::MAX_ATTRIBUTES;
 use super::paging::{self, CursorParam, Sort};
-use super::schema::{ResourceKind, Returned, LIST_RESPONSE};
+use super::schema::{ResourceKind, Returned, LIST_RESPONSE, SEARCH_REQUEST};
 
 /// `attributes` / `excludedAttributes` (RFC 7644 §3.4.2.5).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -48,10 +49,9 @@ pub fn parse_params(pairs: &[(String, String)], max_page_size: i64) -> Result<Li
             })
             .transpose()
     };
-    let filter = match get("filter") {
-        Some(f) if !f.trim().is_empty() => Some(filter::parse(f)?),
-        _ => None,
-    };
+    // An empty `filter=` is not "no filter": RFC 7644 §3.4.2.2 has no empty filter,
+    // and reading it as one would list everything a client meant to narrow down.
+    let filter = get("filter").map(filter::parse).transpose()?;
     let cursor = get("cursor").map(|c| CursorParam(c.to_owned()));
     if cursor.is_some() && get("startIndex").is_some() {
         // RFC 9865 §2: a request pages one way or the other.
@@ -72,6 +72,23 @@ pub fn parse_params(pairs: &[(String, String)], max_page_size: i64) -> Result<Li
     })
 }
 
+/// RFC 7644 §3.4.3: a `POST .search` body "MUST be identified" by the `SearchRequest`
+/// URN in `schemas`; anything else is `invalidSyntax`.
+pub fn check_search_request(body: &Value) -> Result<(), Invalid> {
+    let schemas = body.as_object().and_then(|o| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+            .map(|(_, v)| v)
+    });
+    if !super::patch::lists_urn(schemas, SEARCH_REQUEST) {
+        return Err(Invalid::new(
+            ScimType::InvalidSyntax,
+            format!("'schemas' must contain {SEARCH_REQUEST}"),
+        ));
+    }
+    Ok(())
+}
+
 pub fn parse_projection(
     attributes: Option<&str>,
     excluded: Option<&str>,
@@ -82,11 +99,23 @@ pub fn parse_projection(
     })
 }
 
+/// A projection costs each resource one look-up per listed path, so the list is
+/// bounded like a resource's attributes.
 fn parse_attribute_list(list: Option<&str>) -> Result<Vec<AttrPath>, Invalid> {
-    list.unwrap_or_default()
+    let names: Vec<&str> = list
+        .unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
+        .collect();
+    if names.len() > MAX_ATTRIBUTES {
+        return Err(Invalid::new(
+            ScimType::TooMany,
+            format!("an attribute list may name at most {MAX_ATTRIBUTES} attributes"),
+        ));
+    }
+    names
+        .into_iter()
         .map(|name| {
             let path = filter::parse_path(name).map_err(|e| {
                 Invalid::new(ScimType::InvalidValue, format!("bad attribute name: {e}"))
@@ -206,7 +235,12 @@ fn whole_extension(kind: ResourceKind, path: &AttrPath) -> Option<&'static str> 
         .find(|e| e.eq_ignore_ascii_case(&full))
 }
 
+/// The key of `map` equal to `name` ignoring ASCII case; the exact spelling, which
+/// stored resources use for every known attribute, is found without a scan.
 fn key_ci(map: &Map<String, Value>, name: &str) -> Option<String> {
+    if map.contains_key(name) {
+        return Some(name.to_owned());
+    }
     map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
 }
 
@@ -414,5 +448,57 @@ mod tests {
             excluded.apply(ResourceKind::User, user),
             json!({"schemas": ["s"], "id": "1"})
         );
+    }
+
+    #[test]
+    fn attribute_lists_are_bounded() {
+        let names: Vec<String> = (0..MAX_ATTRIBUTES).map(|i| format!("a{i}")).collect();
+        let at = names.join(",");
+        assert_eq!(
+            parse_projection(Some(&at), None).unwrap().attributes.len(),
+            MAX_ATTRIBUTES
+        );
+        let over = format!("{at},one_more");
+        for result in [
+            parse_projection(Some(&over), None),
+            parse_projection(None, Some(&over)),
+        ] {
+            let err = result.unwrap_err();
+            assert_eq!(err.scim_type, ScimType::TooMany);
+            assert!(err.detail.contains("200"), "{err}");
+        }
+    }
+
+    #[test]
+    fn an_empty_or_blank_filter_is_an_invalid_filter() {
+        for blank in ["", " ", "\t \n"] {
+            let pairs = vec![("filter".to_owned(), blank.to_owned())];
+            let err = parse_params(&pairs, 100).unwrap_err();
+            assert_eq!(err.scim_type, ScimType::InvalidFilter, "{blank:?}");
+        }
+        // No `filter` at all is no filter.
+        assert_eq!(parse_params(&[], 100).unwrap().filter, None);
+    }
+
+    #[test]
+    fn a_search_request_names_its_schema() {
+        let urn = SEARCH_REQUEST;
+        for ok in [
+            json!({"schemas": [urn]}),
+            json!({"SCHEMAS": [urn.to_uppercase()], "filter": "x pr"}),
+            json!({"schemas": ["urn:other", urn]}),
+        ] {
+            assert_eq!(check_search_request(&ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            json!({}),
+            json!({"schemas": []}),
+            json!({"schemas": urn}),
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}),
+            json!([urn]),
+        ] {
+            let err = check_search_request(&bad).unwrap_err();
+            assert_eq!(err.scim_type, ScimType::InvalidSyntax, "{bad}");
+        }
     }
 }

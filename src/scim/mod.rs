@@ -8,6 +8,8 @@ pub mod discovery;
 pub mod error;
 pub mod etag;
 pub mod filter;
+pub mod filter_schema;
+pub mod limits;
 pub mod list;
 pub mod paging;
 pub mod patch;

@@ -6,6 +6,8 @@
 //! dropped, and `null` or `[]` mean "unassigned" (RFC 7643 §2.5). Unknown attributes and
 //! extension URNs are kept as sent: roster never rejects what it merely does not index.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use super::error::{Invalid, ScimType};
@@ -83,100 +85,149 @@ pub fn normalize(kind: ResourceKind, body: Value) -> Result<Normalized, Invalid>
             "the request body must be a JSON object",
         ));
     };
-    let mut out = Normalized::default();
+    let mut members = None;
+    let mut builder = Builder::new(kind);
     for (key, value) in object {
-        if kind == ResourceKind::Group && key.eq_ignore_ascii_case("members") {
-            out.members = member_ids(value)?;
+        let bare = match split_urn_attribute(kind, &key) {
+            Some((urn, name)) if urn == kind.core_schema() => name,
+            _ => &key,
+        };
+        if kind == ResourceKind::Group && bare.eq_ignore_ascii_case("members") {
+            members = member_ids(value)?;
             continue;
         }
-        put_attribute(kind, &mut out.attributes, &key, value)?;
+        builder.put_attribute(&key, value)?;
     }
-    Ok(out)
+    Ok(Normalized {
+        attributes: builder.finish(),
+        members,
+    })
 }
 
-/// Normalises one attribute (`key` as a client spelled it, possibly URN-qualified) and
-/// stores it in `attributes`, replacing what was there. `null` removes it.
-pub fn put_attribute(
+/// The attributes of a body being normalised. Attribute names match in any case, so
+/// each object (the resource, or an extension's) keeps an index from the ASCII-folded
+/// name to the key it is stored under: replacing `USERNAME` by `userName` is a lookup,
+/// and a body of n attributes costs O(n log n), not a scan of the keys per attribute.
+struct Builder {
     kind: ResourceKind,
-    attributes: &mut Map<String, Value>,
-    key: &str,
-    value: Value,
-) -> Result<(), Invalid> {
-    if is_ignored_top_level(key) {
-        return Ok(());
-    }
-    if let Some(urn) = extension_urn(kind, key) {
-        return put_extension(kind, attributes, urn, value);
-    }
-    if let Some((urn, name)) = split_urn_attribute(kind, key) {
-        if urn.eq_ignore_ascii_case(kind.core_schema()) {
-            return put_attribute(kind, attributes, name, value);
-        }
-        let mut ext = take_object(attributes, urn);
-        put_attribute_in(kind, Some(urn), &mut ext, name, value)?;
-        store_object(attributes, urn, ext);
-        return Ok(());
-    }
-    put_attribute_in(kind, None, attributes, key, value)
+    attributes: Map<String, Value>,
+    /// Folded name → stored key, per holder (`None`: the resource; `Some`: an
+    /// extension URN, whose object is `attributes[urn]`).
+    keys: HashMap<Option<&'static str>, HashMap<String, String>>,
 }
 
-/// Attributes the server owns or never keeps: they are ignored on input.
-fn is_ignored_top_level(key: &str) -> bool {
+impl Builder {
+    fn new(kind: ResourceKind) -> Self {
+        Self {
+            kind,
+            attributes: Map::new(),
+            keys: HashMap::new(),
+        }
+    }
+
+    /// One attribute (`key` as a client spelled it, possibly URN-qualified), replacing
+    /// what was there; `null` removes it.
+    fn put_attribute(&mut self, key: &str, value: Value) -> Result<(), Invalid> {
+        if is_ignored_top_level(key) {
+            return Ok(());
+        }
+        if let Some(urn) = extension_urn(self.kind, key) {
+            return self.put_extension(urn, value);
+        }
+        if let Some((urn, name)) = split_urn_attribute(self.kind, key) {
+            if urn.eq_ignore_ascii_case(self.kind.core_schema()) {
+                return self.put_attribute(name, value);
+            }
+            return self.put_in(Some(urn), name, value);
+        }
+        self.put_in(None, key, value)
+    }
+
+    /// A whole extension object replaces what the extension held.
+    fn put_extension(&mut self, urn: &'static str, value: Value) -> Result<(), Invalid> {
+        match value {
+            Value::Null => {
+                self.attributes.remove(urn);
+                self.keys.remove(&Some(urn));
+                Ok(())
+            }
+            Value::Object(fields) => {
+                self.attributes.remove(urn);
+                self.keys.remove(&Some(urn));
+                for (name, value) in fields {
+                    self.put_in(Some(urn), &name, value)?;
+                }
+                Ok(())
+            }
+            _ => Err(Invalid::new(
+                ScimType::InvalidValue,
+                format!("{urn} must be a JSON object"),
+            )),
+        }
+    }
+
+    fn put_in(
+        &mut self,
+        urn: Option<&'static str>,
+        name: &str,
+        value: Value,
+    ) -> Result<(), Invalid> {
+        let (key, value) = match schema::find_attribute(self.kind, urn, name, None) {
+            // Unknown attributes are kept as sent (minus nulls) so nothing a client
+            // stores is lost; they are simply not indexed.
+            None => (name.to_owned(), Some(value).filter(|v| !is_unassigned(v))),
+            Some(def) if !is_writable(def) => (def.name.to_owned(), None),
+            Some(def) => (def.name.to_owned(), coerce(def, value)?),
+        };
+        let index = self.keys.entry(urn).or_default();
+        let target = match urn {
+            None => &mut self.attributes,
+            Some(urn) => {
+                let holder = self
+                    .attributes
+                    .entry(urn)
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if !holder.is_object() {
+                    *holder = Value::Object(Map::new());
+                }
+                match holder {
+                    Value::Object(o) => o,
+                    _ => return Ok(()),
+                }
+            }
+        };
+        let folded = key.to_ascii_lowercase();
+        if let Some(stored) = index.remove(&folded) {
+            target.remove(&stored);
+        }
+        if let Some(value) = value {
+            index.insert(folded, key.clone());
+            target.insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// The attributes, without extension objects left empty.
+    fn finish(mut self) -> Map<String, Value> {
+        for urn in self.keys.keys().flatten() {
+            if self
+                .attributes
+                .get(*urn)
+                .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
+            {
+                self.attributes.remove(*urn);
+            }
+        }
+        self.attributes
+    }
+}
+
+/// Attributes the server owns or never keeps: they are ignored on input (POST, PUT
+/// and PATCH alike).
+pub fn is_ignored_top_level(key: &str) -> bool {
     ["id", "meta", "schemas", "groups", "password"]
         .iter()
         .any(|k| key.eq_ignore_ascii_case(k))
-}
-
-fn put_extension(
-    kind: ResourceKind,
-    attributes: &mut Map<String, Value>,
-    urn: &'static str,
-    value: Value,
-) -> Result<(), Invalid> {
-    match value {
-        Value::Null => {
-            attributes.remove(urn);
-            Ok(())
-        }
-        Value::Object(fields) => {
-            let mut ext = Map::new();
-            for (name, value) in fields {
-                put_attribute_in(kind, Some(urn), &mut ext, &name, value)?;
-            }
-            store_object(attributes, urn, ext);
-            Ok(())
-        }
-        _ => Err(Invalid::new(
-            ScimType::InvalidValue,
-            format!("{urn} must be a JSON object"),
-        )),
-    }
-}
-
-fn put_attribute_in(
-    kind: ResourceKind,
-    urn: Option<&str>,
-    target: &mut Map<String, Value>,
-    name: &str,
-    value: Value,
-) -> Result<(), Invalid> {
-    let Some(def) = schema::find_attribute(kind, urn, name, None) else {
-        // Unknown attributes are kept as sent (minus nulls) so nothing a client stores
-        // is lost; they are simply not indexed.
-        remove_key(target, name);
-        if !is_unassigned(&value) {
-            target.insert(name.to_owned(), value);
-        }
-        return Ok(());
-    };
-    remove_key(target, def.name);
-    if !is_writable(def) {
-        return Ok(());
-    }
-    if let Some(value) = coerce(def, value)? {
-        target.insert(def.name.to_owned(), value);
-    }
-    Ok(())
 }
 
 /// Whether a client may set this attribute at all (read-only ones are ignored on input).
@@ -293,7 +344,8 @@ fn coerce_single(def: &AttributeDef, value: Value) -> Result<Option<Value>, Inva
     }))
 }
 
-fn is_unassigned(value: &Value) -> bool {
+/// RFC 7643 §2.5: `null` and `[]` mean "unassigned".
+pub fn is_unassigned(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::Array(items) => items.is_empty(),
@@ -319,25 +371,6 @@ fn split_urn_attribute(kind: ResourceKind, key: &str) -> Option<(&'static str, &
             (prefix.eq_ignore_ascii_case(urn) && rest.starts_with(':') && rest.len() > 1)
                 .then(|| (urn, &rest[1..]))
         })
-}
-
-fn remove_key(map: &mut Map<String, Value>, name: &str) {
-    if let Some(existing) = map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned() {
-        map.remove(&existing);
-    }
-}
-
-fn take_object(map: &mut Map<String, Value>, key: &str) -> Map<String, Value> {
-    match map.remove(key) {
-        Some(Value::Object(o)) => o,
-        _ => Map::new(),
-    }
-}
-
-fn store_object(map: &mut Map<String, Value>, key: &str, object: Map<String, Value>) {
-    if !object.is_empty() {
-        map.insert(key.to_owned(), Value::Object(object));
-    }
 }
 
 fn member_ids(value: Value) -> Result<Option<Vec<MemberRef>>, Invalid> {
@@ -544,4 +577,72 @@ pub fn reference(id: &str, display: Option<&str>, ref_url: &str, kind: Option<&s
         out.insert("type".into(), Value::from(kind));
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::scim::schema::ENTERPRISE_USER_SCHEMA;
+
+    fn normalized(body: Value) -> Value {
+        Value::Object(normalize(ResourceKind::User, body).unwrap().attributes)
+    }
+
+    #[test]
+    fn names_in_any_case_replace_each_other_last_one_wins() {
+        // Keys are read in the map's sorted order: "USERNAME" < "userName".
+        let got = normalized(json!({"USERNAME": "a", "userName": "b", "Foo": 1, "foo": 2}));
+        assert_eq!(got, json!({"userName": "b", "foo": 2}));
+        let core = "urn:ietf:params:scim:schemas:core:2.0:User:userName";
+        let got = normalized(json!({"userName": "a", core: "b", "TITLE": "t", "title": null}));
+        assert_eq!(got, json!({"userName": "a"}));
+    }
+
+    #[test]
+    fn extension_objects_and_qualified_names_merge() {
+        let qualified = format!("{ENTERPRISE_USER_SCHEMA}:department");
+        let got = normalized(json!({
+            ENTERPRISE_USER_SCHEMA: {"employeeNumber": "1", "DEPARTMENT": "old"},
+            qualified.clone(): "new",
+        }));
+        assert_eq!(
+            got,
+            json!({ENTERPRISE_USER_SCHEMA: {"employeeNumber": "1", "department": "new"}})
+        );
+        // A null extension removes it, and an extension left empty disappears.
+        let got =
+            normalized(json!({ENTERPRISE_USER_SCHEMA: {"department": null}, "userName": "u"}));
+        assert_eq!(got, json!({"userName": "u"}));
+        let got = normalized(json!({ENTERPRISE_USER_SCHEMA.to_uppercase(): null, qualified: "d"}));
+        assert_eq!(got, json!({ENTERPRISE_USER_SCHEMA: {"department": "d"}}));
+    }
+
+    /// Found by `tests/api/body_fuzz.rs`: members under the core URN were stored as an
+    /// attribute instead of becoming memberships.
+    #[test]
+    fn members_under_the_core_urn_are_members() {
+        let body = json!({
+            "displayName": "g",
+            "urn:ietf:params:scim:schemas:core:2.0:Group:MEMBERS": [{"value": "m1"}],
+        });
+        let got = normalize(ResourceKind::Group, body).unwrap();
+        assert_eq!(
+            got.attributes,
+            *json!({"displayName": "g"}).as_object().unwrap()
+        );
+        assert_eq!(got.members.unwrap()[0].id, "m1");
+    }
+
+    /// 100,000 unknown attributes: a scan of the keys per attribute took seconds in a
+    /// release build; with the folded index it is a fraction of a second in debug.
+    #[test]
+    fn many_unknown_attributes_normalise_in_linear_time() {
+        let body: Map<String, Value> = (0..100_000)
+            .map(|i| (format!("attr{i}"), json!(i)))
+            .collect();
+        let got = normalize(ResourceKind::User, Value::Object(body)).unwrap();
+        assert_eq!(got.attributes.len(), 100_000);
+    }
 }

@@ -13,7 +13,7 @@ use crate::scim::list::ListParams;
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::resource::{self, fold, GroupColumns, MemberRef, Meta};
 use crate::scim::schema::ResourceKind;
-use crate::scim::{Invalid, ScimType};
+use crate::scim::{limits, Invalid, ScimType};
 use crate::store::groups::{self, GroupRow, MemberRow, Membership, NewMember};
 use crate::store::roles::{self as role_store, Lock};
 use crate::store::{read_transaction, users, write_transaction, DbConnection, TenantId};
@@ -129,7 +129,9 @@ pub fn patch(
         let old = parse_attributes(&existing.attributes)?;
         let mut attributes = old.clone();
         let mut changes = MemberChanges::default();
-        for change in patch::apply(KIND, &mut attributes, &operations)? {
+        let member_changes = patch::apply(KIND, &mut attributes, &operations)?;
+        limits::check_growth(&old, &attributes)?;
+        for change in member_changes {
             match change {
                 MemberChange::Add(refs) => {
                     let typed = resolve_members(c, &scope.tenant, id, &refs)?;

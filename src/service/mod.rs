@@ -113,8 +113,9 @@ fn sql_filter(
         .filter
         .as_ref()
         .map(|f| {
+            let f = crate::scim::filter_schema::check(kind, f)?;
             let base = Some(scope.base_url.as_str());
-            crate::store::filter_sql::compile_at(kind, f, conn.dialect(), base)
+            crate::store::filter_sql::compile_at(kind, &f, conn.dialect(), base)
         })
         .transpose()
 }

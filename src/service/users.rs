@@ -9,7 +9,7 @@ use crate::scim::etag::Preconditions;
 use crate::scim::list::ListParams;
 use crate::scim::resource::{self, fold, Meta, UserColumns};
 use crate::scim::schema::ResourceKind;
-use crate::scim::{patch, Invalid, ScimType};
+use crate::scim::{limits, patch, Invalid, ScimType};
 use crate::store::roles::{Lock, SubjectRow};
 use crate::store::users::{self, MembershipRef, UserRow};
 use crate::store::{write_transaction, DbConnection};
@@ -99,6 +99,7 @@ pub fn patch(
         let old = parse_attributes(&existing.attributes)?;
         let mut attributes = old.clone();
         patch::apply(KIND, &mut attributes, &operations)?;
+        limits::check_growth(&old, &attributes)?;
         save(c, scope, &catalog, existing, &old, attributes, now)
     })
 }

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use crate::helpers::TestApp;
 
 const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 fn bulk(app: &TestApp, body: Value) -> Value {
     let r = app.post("/Bulk", &body);
@@ -68,7 +69,7 @@ fn put_patch_and_delete_operations_apply_and_errors_are_reported_per_operation()
         &app,
         json!({"schemas": [BULK], "Operations": [
             {"method": "PUT", "path": format!("/Users/{a}"), "data": {"userName": "a", "title": "Captain"}},
-            {"method": "PATCH", "path": format!("/Users/{b}"), "data": {"Operations": [{"op": "replace", "path": "active", "value": false}]}},
+            {"method": "PATCH", "path": format!("/Users/{b}"), "data": {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": false}]}},
             {"method": "POST", "path": "/Users", "bulkId": "dup", "data": {"userName": "A"}},
             {"method": "DELETE", "path": format!("/Users/{b}"), "version": "W/\"1\""},
             {"method": "DELETE", "path": "/Users/nope"},
@@ -110,7 +111,7 @@ fn circular_and_unknown_references_fail_with_409() {
         json!({"schemas": [BULK], "Operations": [
             {"method": "POST", "path": "/Groups", "bulkId": "a", "data": {"displayName": "A", "members": [{"value": "bulkId:b"}]}},
             {"method": "POST", "path": "/Groups", "bulkId": "b", "data": {"displayName": "B", "members": [{"value": "bulkId:a"}]}},
-            {"method": "PATCH", "path": "/Groups/bulkId:missing", "data": {"Operations": [{"op": "remove", "path": "members"}]}},
+            {"method": "PATCH", "path": "/Groups/bulkId:missing", "data": {"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "members"}]}},
         ]}),
     );
     for op in ops.as_array().unwrap() {

@@ -2,7 +2,7 @@
 //! every rejection is `invalidFilter` (T17, T22).
 //!
 //! In process, 100,000 seeded inputs go through `filter::parse` and, when they parse,
-//! `filter_sql::compile` for both dialects: valid filters over any names and literals,
+//! `filter_schema::check` and `filter_sql::compile` for both dialects: valid filters over any names and literals,
 //! the same with random edits, token soup, arbitrary Unicode, and deep or huge nesting
 //! (up to 10^5 levels, 1 MiB). Over HTTP, 2,000 of them go through
 //! `GET /Users?filter=` (long ones through `POST /Users/.search`): no 5xx, and every 4xx
@@ -12,7 +12,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use roster::scim::filter::{self, AttrPath, CompareOp, Filter, Literal};
-use roster::scim::schema::ResourceKind;
+use roster::scim::filter_schema;
+use roster::scim::schema::{ResourceKind, SEARCH_REQUEST};
 use roster::scim::{Invalid, ScimType};
 use roster::store::filter_sql::{compile, compile_at, Dialect};
 use serde_json::{json, Number};
@@ -382,6 +383,16 @@ fn parse_and_compile(i: usize, input: &str) -> bool {
         }
     };
     let kind = [ResourceKind::User, ResourceKind::Group][i % 2];
+    // What the service compiles: the filter as read against the schema.
+    let checked = catch_unwind(|| filter_schema::check(kind, &f))
+        .unwrap_or_else(|_| panic!("the schema check panicked on {}", short(input)));
+    let f = match checked {
+        Ok(f) => f,
+        Err(e) => {
+            assert_invalid_filter(input, &e);
+            return true;
+        }
+    };
     let base = (i % 4 != 3).then_some("https://h/scim/v2/t'x");
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
         let compiled = catch_unwind(AssertUnwindSafe(|| match base {
@@ -425,7 +436,10 @@ fn random_filters_over_http_are_never_5xx_and_4xx_is_invalid_filter() {
         let r = if input.len() <= 6_000 {
             app.get(&format!("/Users?filter={}", urlencode(&input)))
         } else {
-            app.post("/Users/.search", &json!({ "filter": input }))
+            app.post(
+                "/Users/.search",
+                &json!({"schemas": [SEARCH_REQUEST], "filter": input}),
+            )
         };
         if input.len() > 1 << 20 {
             // Over `max_body_bytes`: refused before anyone reads the filter.

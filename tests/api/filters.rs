@@ -17,6 +17,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use roster::scim::filter::{self, AttrPath, CompareOp, Filter, Literal};
+use roster::scim::filter_schema;
 use roster::scim::schema::{self, ResourceKind};
 use serde_json::{json, Map, Number, Value};
 
@@ -300,8 +301,24 @@ fn strings(resources: &[Value]) -> Vec<String> {
             out.insert(chars[n.saturating_sub(k)..].iter().collect());
         }
         out.insert(chars[n / 3..(2 * n / 3).max(n / 3)].iter().collect());
+        out.extend(other_spellings_of_a_stamp(s));
     }
     out.into_iter().collect()
+}
+
+/// A stored stamp (`2026-12-06T14:33:46.123Z`) spelled as clients may: with an offset,
+/// more digits, or an instant between two milliseconds.
+fn other_spellings_of_a_stamp(s: &str) -> Vec<String> {
+    let hour = s.get(11..13).and_then(|h| h.parse::<u32>().ok());
+    let (Some(hour), true) = (hour, s.len() == 24 && s.ends_with('Z')) else {
+        return Vec::new();
+    };
+    let bare = &s[..23];
+    let mut out = vec![format!("{bare}000Z"), format!("{bare}4Z"), bare.to_owned()];
+    if hour < 23 {
+        out.push(format!("{}{:02}{}+01:00", &s[..11], hour + 1, &s[13..23]));
+    }
+    out
 }
 
 fn path(urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrPath {
@@ -683,6 +700,22 @@ fn differential(
     let check = |text: &str| -> Result<(), TestCaseError> {
         let parsed =
             filter::parse(text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        // What the schema refuses (a complex attribute without a sub-attribute, a
+        // dateTime compared with something else) must be refused, and what it accepts
+        // is evaluated as checked (dateTime literals in stored form).
+        let parsed = match filter_schema::check(kind, &parsed) {
+            Ok(checked) => checked,
+            Err(e) => {
+                let r = app.get(&format!("{endpoint}?filter={}", urlencode(text)));
+                if r.status != 400 || r.body["scimType"] != "invalidFilter" {
+                    return Err(TestCaseError::fail(format!(
+                        "{text}: refused by the schema ({e}), but => {} {}",
+                        r.status, r.text
+                    )));
+                }
+                return Ok(());
+            }
+        };
         let expected: BTreeSet<String> = resources
             .iter()
             .filter(|r| filter::matches(&parsed, r, &case_exact))
@@ -798,4 +831,117 @@ fn sql_filters_select_exactly_what_the_evaluator_selects() {
         useful > cases / 10,
         "only {useful} of {cases} filters selected some groups but not all"
     );
+}
+
+/// `(status, ids)` of a user filter.
+fn user_ids(app: &TestApp, filter: &str) -> (u16, BTreeSet<String>) {
+    let r = app.get(&format!("/Users?count=500&filter={}", urlencode(filter)));
+    let found = r.body["Resources"]
+        .as_array()
+        .map(|rs| ids(rs))
+        .unwrap_or_default();
+    (r.status, found)
+}
+
+/// A stored stamp (`…T14:33:46.123Z`) written in UTC+01:00, the same instant.
+fn at_plus_one_hour(stamp: &str) -> String {
+    let hour: u32 = stamp[11..13].parse().unwrap();
+    assert!(
+        hour < 23,
+        "the test needs a stamp before 23:00 UTC: {stamp}"
+    );
+    format!("{}{:02}{}+01:00", &stamp[..11], hour + 1, &stamp[13..23])
+}
+
+#[test]
+fn date_time_filters_compare_instants_whatever_the_offset_or_precision() {
+    let app = TestApp::spawn();
+    for i in 0..6 {
+        app.create_user(&format!("u{i}"));
+        std::thread::sleep(std::time::Duration::from_millis(3));
+    }
+    let users = list(&app, "/Users");
+    let mut stamps: Vec<String> = users
+        .iter()
+        .map(|u| u["meta"]["lastModified"].as_str().unwrap().to_owned())
+        .collect();
+    stamps.sort();
+    let middle = &stamps[2];
+    let local = at_plus_one_hour(middle);
+    let finer = format!("{}4Z", &middle[..23]);
+    for op in ["eq", "ne", "gt", "ge", "lt", "le"] {
+        let utc = user_ids(&app, &format!("meta.lastModified {op} \"{middle}\""));
+        assert_eq!(utc.0, 200);
+        let offset = user_ids(&app, &format!("meta.lastModified {op} \"{local}\""));
+        assert_eq!(offset, utc, "{op}: {local} is {middle}");
+        // Ten more digits that are zeros: the same instant.
+        let padded = format!("{}0000000000Z", &middle[..23]);
+        let padded = user_ids(&app, &format!("meta.lastModified {op} \"{padded}\""));
+        assert_eq!(padded, utc, "{op} with more digits");
+    }
+    // Between two milliseconds: after `middle`, before the next one.
+    let after = |op: &str, t: &str| user_ids(&app, &format!("meta.lastModified {op} \"{t}\"")).1;
+    assert_eq!(after("gt", &finer), after("gt", middle));
+    assert_eq!(after("ge", &finer), after("gt", middle));
+    assert_eq!(after("lt", &finer), after("le", middle));
+    assert_eq!(after("le", &finer), after("le", middle));
+    assert!(after("eq", &finer).is_empty());
+    // The same through a value filter, and on meta.created.
+    let (status, found) = user_ids(&app, &format!("meta[lastModified gt \"{local}\"]"));
+    assert_eq!((status, found), (200, after("gt", middle)));
+    let (status, found) = user_ids(&app, &format!("meta.created le \"{local}\""));
+    assert_eq!((status, found), (200, after("le", middle)));
+}
+
+#[test]
+fn filters_the_schema_cannot_evaluate_are_400_invalid_filter() {
+    let app = TestApp::spawn();
+    app.create_user("a");
+    for filter in [
+        "meta.lastModified gt \"yesterday\"",
+        "meta.created eq \"2026-02-30T00:00:00Z\"",
+        "meta.created lt 2026",
+        "name gt \"A\"",
+        "name eq \"x\"",
+        "meta eq \"x\"",
+        "userName pr and name co \"x\"",
+    ] {
+        let r = app.get(&format!("/Users?filter={}", urlencode(filter)));
+        r.assert_scim_error(400, Some("invalidFilter"));
+    }
+    for blank in ["", "%20", "%09%20"] {
+        app.get(&format!("/Users?filter={blank}"))
+            .assert_scim_error(400, Some("invalidFilter"));
+        app.get(&format!("/Groups?filter={blank}"))
+            .assert_scim_error(400, Some("invalidFilter"));
+    }
+    let schema = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+    app.post(
+        "/Users/.search",
+        &json!({"schemas": [schema], "filter": " "}),
+    )
+    .assert_scim_error(400, Some("invalidFilter"));
+    // Still fine: a sub-attribute, presence, null, a `value` compared implicitly, and
+    // on Groups `name` is just an unknown attribute.
+    for filter in [
+        "name.givenName eq \"x\"",
+        "name pr",
+        "name eq null",
+        "emails co \"@\"",
+        "meta.created sw \"20\"",
+    ] {
+        let r = app.get(&format!("/Users?filter={}", urlencode(filter)));
+        assert_eq!(r.status, 200, "{filter}: {}", r.text);
+    }
+    assert_eq!(
+        app.get(&format!("/Groups?filter={}", urlencode("name eq \"x\"")))
+            .status,
+        200
+    );
+    // The root search applies the filter to each type it can apply to.
+    let r = app.post(
+        "/.search",
+        &json!({"schemas": [schema], "filter": "name eq \"x\""}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
 }

@@ -108,8 +108,8 @@ fn sort_by_what_cannot_be_sorted_is_400_invalid_value() {
     user(&app, "u1", None);
     for by in [
         "nope",
-        "emails",
-        "emails.value",
+        "groups",
+        "emails.nope",
         "password",
         "active",
         "name",
@@ -125,6 +125,52 @@ fn sort_by_what_cannot_be_sorted_is_400_invalid_value() {
     assert_eq!(app.get("/Groups?sortBy=displayName").status, 200);
     app.get("/Groups?sortBy=userName")
         .assert_scim_error(400, Some("invalidValue"));
+}
+
+#[test]
+fn sort_by_a_multi_valued_attribute_uses_its_primary_value_or_else_its_first() {
+    let app = TestApp::spawn();
+    let mut ids = std::collections::HashMap::new();
+    for (name, emails) in [
+        // Primary "a@x", though listed second.
+        (
+            "u1",
+            json!([{"value": "z@x"}, {"value": "A@x", "primary": true}]),
+        ),
+        // No primary: the first, "m@x".
+        (
+            "u2",
+            json!([{"value": "m@x", "type": "work"}, {"value": "b@x"}]),
+        ),
+        ("u3", json!([{"value": "c@x", "primary": "True"}])),
+        ("u4", json!(null)),
+    ] {
+        let r = app.post("/Users", &json!({"userName": name, "emails": emails}));
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.insert(r.body["id"].as_str().unwrap().to_owned(), name);
+    }
+    let names = |query: &str| -> Vec<&str> {
+        let r = app.get(&format!("/Users?{query}"));
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| ids[u["id"].as_str().unwrap()])
+            .collect()
+    };
+    // Case-insensitive, as `emails.value` is; a user without emails sorts last.
+    assert_eq!(names("sortBy=emails"), ["u1", "u3", "u2", "u4"]);
+    assert_eq!(names("sortBy=emails.value"), ["u1", "u3", "u2", "u4"]);
+    assert_eq!(
+        names("sortBy=emails&sortOrder=descending"),
+        ["u4", "u2", "u3", "u1"]
+    );
+    // Another sub-attribute of the same element: only u2's first has a type.
+    assert_eq!(names("sortBy=emails.type")[0], "u2");
+    let walked: Vec<String> = walk(&app, "sortBy=emails", 1, &mut |_| {}).concat();
+    let whole = field(&app.get("/Users?sortBy=emails").body, "id");
+    assert_eq!(walked, whole, "cursor pages follow the same order");
 }
 
 #[test]

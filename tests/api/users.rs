@@ -1,4 +1,4 @@
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{patch_op, TestApp};
 
@@ -530,18 +530,19 @@ fn root_search_returns_users_and_groups_in_one_list() {
     );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["totalResults"], 2);
-    let r = app.post(
-        "/.search",
-        &json!({"filter": "displayName eq \"eng\"", "count": 10}),
-    );
+    let search = |body: Value| {
+        let mut body = body;
+        body["schemas"] = json!(["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]);
+        app.post("/.search", &body)
+    };
+    let r = search(json!({"filter": "displayName eq \"eng\"", "count": 10}));
     assert_eq!(r.body["totalResults"], 1, "{}", r.text);
     assert_eq!(r.body["Resources"][0]["meta"]["resourceType"], "Group");
-    let r = app.post("/.search", &json!({"startIndex": 2, "count": 1}));
+    let r = search(json!({"startIndex": 2, "count": 1}));
     assert_eq!(r.body["Resources"][0]["meta"]["resourceType"], "Group");
-    let r = app.post("/.search", &json!({"filter": "title pr"}));
+    let r = search(json!({"filter": "title pr"}));
     assert_eq!(r.body["totalResults"], 0, "{}", r.text);
-    app.post("/.search", &json!({"filter": "password pr"}))
-        .assert_scim_error(400, Some("invalidFilter"));
+    search(json!({"filter": "password pr"})).assert_scim_error(400, Some("invalidFilter"));
 }
 
 #[test]

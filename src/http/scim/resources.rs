@@ -10,6 +10,7 @@ use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::scim::bulk::{self, BulkError};
 use crate::scim::etag::{Outcome, Preconditions};
+use crate::scim::limits;
 use crate::scim::list::{self, ListParams, Projection};
 use crate::scim::schema::{ResourceKind, BULK_RESPONSE};
 use crate::scim::{Invalid, ScimType};
@@ -17,11 +18,14 @@ use crate::service::{self, groups, now, users, ListPage, Rendered, Scope, Servic
 use crate::store::DbConnection;
 
 /// The resource type an endpoint segment names (the route only admits these two).
+/// Clients send `users` and `GROUPS` too: endpoint names match in any case.
 fn kind(endpoint: &str) -> Result<ResourceKind, ApiError> {
-    match endpoint {
-        "Users" => Ok(ResourceKind::User),
-        "Groups" => Ok(ResourceKind::Group),
-        _ => Err(ApiError::UnknownEndpoint),
+    if endpoint.eq_ignore_ascii_case("Users") {
+        Ok(ResourceKind::User)
+    } else if endpoint.eq_ignore_ascii_case("Groups") {
+        Ok(ResourceKind::Group)
+    } else {
+        Err(ApiError::UnknownEndpoint)
     }
 }
 
@@ -123,6 +127,7 @@ pub async fn search(
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     let kind = kind(&path.1)?;
+    list::check_search_request(&body.0)?;
     let params = list::parse_params(&search_pairs(body.0)?, state.limits.max_page_size)?;
     run_list(&state, caller, kind, params).await
 }
@@ -133,6 +138,7 @@ pub async fn search_all(
     caller: Caller,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
+    list::check_search_request(&body.0)?;
     let params = list::parse_params(&search_pairs(body.0)?, state.limits.max_page_size)?;
     let with_groups = params
         .projection
@@ -223,6 +229,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let kind = kind(&path.1)?;
     let projection = projection(&req)?;
+    limits::check_resource(kind, &body.0)?;
     let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
         ResourceKind::User => users::create(c, scope, body.0, &now()),
         ResourceKind::Group => groups::create(c, scope, body.0, &now()),
@@ -333,6 +340,7 @@ pub async fn replace(
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
     let pre = preconditions(&req);
+    limits::check_resource(kind, &body.0)?;
     let target = id.clone();
     let reader = caller.clone();
     let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
@@ -361,6 +369,7 @@ pub async fn patch(
     let kind = kind(&endpoint)?;
     let projection = projection(&req)?;
     let pre = preconditions(&req);
+    limits::check_patch(kind, &body.0)?;
     let target = id.clone();
     let reader = caller.clone();
     let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
@@ -429,6 +438,7 @@ pub async fn bulk(
         BulkError::Invalid(invalid) => ApiError::from(invalid),
         BulkError::TooManyOperations { max } => ApiError::TooManyOperations { max },
     })?;
+    limits::check_bulk(&request)?;
     let outcomes = scoped(&state, caller, Access::Write, move |c, scope| {
         Ok(service::bulk::execute(c, scope, request, &now()))
     })

@@ -9,15 +9,16 @@
 //! [`MemberChange`]s that the store applies row by row, so a change to a huge group costs
 //! what it costs on a small one.
 
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+
 use serde_json::{Map, Value};
 
 use super::error::{Invalid, ScimType};
 use super::filter::{self, AttrPath, CompareOp, Filter, Literal, PatchPath};
+use super::limits::MAX_OPERATIONS;
 use super::resource::{self, coerce, member_ref, MemberRef};
 use super::schema::{self, AttributeDef, Mutability, ResourceKind, PATCH_OP};
-
-/// The most operations one PATCH request may carry.
-pub const MAX_OPERATIONS: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -46,14 +47,10 @@ pub fn parse_request(body: Value) -> Result<Vec<Operation>, Invalid> {
     let Value::Object(mut body) = body else {
         return Err(syntax("the request body must be a JSON object"));
     };
-    if let Some(schemas) = get_ci(&body, "schemas") {
-        let listed = schemas.as_array().is_some_and(|s| {
-            s.iter()
-                .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP)))
-        });
-        if !listed {
-            return Err(syntax(format!("'schemas' must contain {PATCH_OP}")));
-        }
+    // RFC 7644 §3.5.2: the body "MUST contain the "schemas" attribute with the URI
+    // value of urn:ietf:params:scim:api:messages:2.0:PatchOp".
+    if !lists_urn(get_ci(&body, "schemas"), PATCH_OP) {
+        return Err(syntax(format!("'schemas' must contain {PATCH_OP}")));
     }
     let key = body
         .keys()
@@ -62,6 +59,14 @@ pub fn parse_request(body: Value) -> Result<Vec<Operation>, Invalid> {
     let Some(Value::Array(operations)) = key.and_then(|k| body.remove(&k)) else {
         return Err(syntax("'Operations' must be an array"));
     };
+    // §3.5.2: "an array of one or more PATCH operations". An empty list breaks the
+    // message's structure, as a missing one does: `invalidSyntax`, not `invalidValue`
+    // (which is about the value of an attribute).
+    if operations.is_empty() {
+        return Err(syntax("'Operations' must hold at least one operation"));
+    }
+    // The handlers check this first (`limits::check_patch`); this keeps the engine
+    // bounded for any other caller.
     if operations.len() > MAX_OPERATIONS {
         return Err(Invalid::new(
             ScimType::TooMany,
@@ -265,6 +270,12 @@ fn apply_path(
     let urn = path.attr.urn.as_deref();
     let name = path.attr.name.as_str();
     let def = schema::find_attribute(kind, urn, name, None);
+    let at_top = urn.is_none_or(|u| u.eq_ignore_ascii_case(kind.core_schema()));
+    if def.is_none() && at_top && resource::is_ignored_top_level(name) {
+        // What a POST ignores (`schemas`, a Group's `password` or `groups`) is ignored
+        // here too: stored, it would shadow what the server renders.
+        return Ok(());
+    }
     if let Some(def) = def {
         check_writable(def)?;
         check_immutable(def, attributes, urn, op)?;
@@ -334,14 +345,15 @@ impl Target<'_> {
     fn coerce(&self, value: Value) -> Result<Option<Value>, Invalid> {
         match self.def {
             Some(def) => coerce(def, value),
-            None => Ok(Some(value).filter(|v| !v.is_null())),
+            // Unknown attributes are kept as sent, except what means unassigned.
+            None => Ok(Some(value).filter(|v| !resource::is_unassigned(v))),
         }
     }
 
     fn coerce_sub(&self, value: Value) -> Result<Option<Value>, Invalid> {
         match self.sub_def {
             Some(def) => coerce(def, value),
-            None => Ok(Some(value).filter(|v| !v.is_null())),
+            None => Ok(Some(value).filter(|v| !resource::is_unassigned(v))),
         }
     }
 
@@ -362,11 +374,12 @@ impl Target<'_> {
             Op::Remove if self.multi_valued() && !value.is_null() => {
                 // Remove only the listed values (the Azure / JumpCloud reading).
                 let drop = self.coerce(value)?.map(into_items).unwrap_or_default();
+                let drop: HashSet<ValueKey<'_>> = drop.iter().map(ValueKey::of).collect();
                 current
                     .map(|c| {
                         into_items(c)
                             .into_iter()
-                            .filter(|item| !drop.iter().any(|d| same_value(d, item)))
+                            .filter(|item| !drop.contains(&ValueKey::of(item)))
                             .collect::<Vec<_>>()
                     })
                     .filter(|items| !items.is_empty())
@@ -375,11 +388,8 @@ impl Target<'_> {
             Op::Remove => None,
             Op::Add if self.multi_valued() => {
                 let mut items = current.map(into_items).unwrap_or_default();
-                for item in self.coerce(value)?.map(into_items).unwrap_or_default() {
-                    if !items.iter().any(|i| same_value(i, &item)) {
-                        items.push(item);
-                    }
-                }
+                let new = self.coerce(value)?.map(into_items).unwrap_or_default();
+                append_distinct(&mut items, new);
                 resource::keep_one_primary(&mut items);
                 Some(Value::Array(items)).filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
             }
@@ -487,6 +497,8 @@ impl Target<'_> {
                         }
                     }
                 }
+                // An element whose last sub-attribute went is no value at all.
+                items.retain(|i| !i.as_object().is_some_and(Map::is_empty));
             }
             Op::Add | Op::Replace if matched.is_empty() => {
                 // Entra and Okta address a typed value that may not exist yet, e.g.
@@ -757,13 +769,104 @@ fn into_items(value: Value) -> Vec<Value> {
     }
 }
 
-/// Two values of a multi-valued attribute are the same when their `value`s are equal
-/// (or, without a `value`, when they are equal as JSON).
-fn same_value(a: &Value, b: &Value) -> bool {
-    match (a.get("value"), b.get("value")) {
-        (Some(x), Some(y)) => x == y,
-        _ => a == b,
+/// What identifies a value of a multi-valued attribute: two values are the same when
+/// their `value`s are equal (or, without a `value`, when they are equal as JSON). It
+/// hashes, so adding or removing n values among m costs O(n + m), not O(n × m).
+#[derive(Clone, Copy)]
+struct ValueKey<'a> {
+    has_value: bool,
+    json: &'a Value,
+}
+
+impl<'a> ValueKey<'a> {
+    fn of(item: &'a Value) -> Self {
+        match item.get("value") {
+            Some(json) => Self {
+                has_value: true,
+                json,
+            },
+            None => Self {
+                has_value: false,
+                json: item,
+            },
+        }
     }
+}
+
+impl PartialEq for ValueKey<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.has_value == other.has_value && self.json == other.json
+    }
+}
+
+impl Eq for ValueKey<'_> {}
+
+impl Hash for ValueKey<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.has_value.hash(state);
+        hash_json(self.json, state);
+    }
+}
+
+/// A hash consistent with `Value`'s equality: object keys are visited in the map's
+/// (sorted) order, and numbers that compare equal hash alike (`-0.0` and `0.0`).
+fn hash_json<H: Hasher>(value: &Value, state: &mut H) {
+    match value {
+        Value::Null => state.write_u8(0),
+        Value::Bool(b) => {
+            state.write_u8(1);
+            b.hash(state);
+        }
+        Value::Number(n) => {
+            state.write_u8(2);
+            if let Some(u) = n.as_u64() {
+                state.write_u8(0);
+                u.hash(state);
+            } else if let Some(i) = n.as_i64() {
+                state.write_u8(1);
+                i.hash(state);
+            } else {
+                state.write_u8(2);
+                let f = n.as_f64().unwrap_or_default();
+                (if f == 0.0 { 0.0f64 } else { f }).to_bits().hash(state);
+            }
+        }
+        Value::String(s) => {
+            state.write_u8(3);
+            s.hash(state);
+        }
+        Value::Array(items) => {
+            state.write_u8(4);
+            items.len().hash(state);
+            for item in items {
+                hash_json(item, state);
+            }
+        }
+        Value::Object(fields) => {
+            state.write_u8(5);
+            fields.len().hash(state);
+            for (k, v) in fields {
+                k.hash(state);
+                hash_json(v, state);
+            }
+        }
+    }
+}
+
+/// Appends the values of `new` that `items` does not hold yet (nor an earlier value
+/// of `new`), in order.
+fn append_distinct(items: &mut Vec<Value>, new: Vec<Value>) {
+    let keep: Vec<bool> = {
+        let mut seen: HashSet<ValueKey<'_>> = items.iter().map(ValueKey::of).collect();
+        new.iter()
+            .map(|item| seen.insert(ValueKey::of(item)))
+            .collect()
+    };
+    items.extend(
+        new.into_iter()
+            .zip(keep)
+            .filter_map(|(item, keep)| keep.then_some(item)),
+    );
 }
 
 fn remove_ci(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
@@ -785,6 +888,14 @@ fn get_ci_mut<'a>(map: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut
 
 fn take_ci(map: &mut Map<String, Value>, name: &str) -> Option<Value> {
     remove_ci(map, name)
+}
+
+/// Whether a `schemas` value is an array listing `urn` (in any case).
+pub fn lists_urn(schemas: Option<&Value>, urn: &str) -> bool {
+    schemas.and_then(Value::as_array).is_some_and(|s| {
+        s.iter()
+            .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(urn)))
+    })
 }
 
 fn syntax(detail: impl Into<String>) -> Invalid {

@@ -1,9 +1,11 @@
 //! `sortBy` (RFC 7644 §3.4.2.3) as an SQL expression: indexed columns for the attributes
 //! that have them, a JSON expression otherwise.
 //!
-//! Only singular attributes of the schema with a string-like type (string, dateTime,
-//! reference, binary) can be sorted on; anything else (multi-valued or complex
-//! attributes, booleans, numbers, `password`, attributes roster does not know) is 400
+//! Attributes of the schema with a string-like type (string, dateTime, reference,
+//! binary) can be sorted on. A multi-valued complex attribute sorts by its primary
+//! element, or else its first (RFC 7644 §3.4.2.3): `emails` by that element's `value`,
+//! `emails.type` by its `type`. Anything else (singular complex attributes, booleans,
+//! numbers, `password`, `groups` and `members`, attributes roster does not know) is 400
 //! `invalidValue`. Strings sort folded unless the attribute is `caseExact`, so `userName`
 //! sorts case-insensitively (on its folded, indexed column). A resource without the
 //! attribute, or with a value of another JSON type, sorts as if its value were greater
@@ -100,14 +102,21 @@ pub fn sort_key(kind: ResourceKind, by: &AttrPath, dialect: Dialect) -> Result<S
             (Some(ext), def)
         }
     };
-    let def: &AttributeDef = match by.sub_attr.as_deref() {
+    if top.multi_valued && (top.name == "groups" || top.name == "members") {
+        return Err(refuse("it is computed from memberships"));
+    }
+    let sub = match by.sub_attr.as_deref() {
+        // RFC 7644 §3.4.2.3: a multi-valued attribute sorts by its primary value.
+        None if top.multi_valued && top.is_complex() => Some("value"),
+        other => other,
+    };
+    let def: &AttributeDef = match sub {
         None => top,
-        Some(sub) if !top.multi_valued => top
+        Some(sub) => top
             .sub_attribute(sub)
             .ok_or_else(|| refuse("roster does not know this sub-attribute"))?,
-        Some(_) => return Err(refuse("it is multi-valued")),
     };
-    if def.multi_valued || top.multi_valued {
+    if def.multi_valued || (top.multi_valued && !top.is_complex()) {
         return Err(refuse("it is multi-valued"));
     }
     if !matches!(
@@ -119,10 +128,14 @@ pub fn sort_key(kind: ResourceKind, by: &AttrPath, dialect: Dialect) -> Result<S
     // Known attributes are stored under their canonical names.
     let mut keys: Vec<&'static str> = holder.into_iter().collect();
     keys.push(top.name);
-    if by.sub_attr.is_some() {
-        keys.push(def.name);
-    }
-    let value = json_string(dialect, table, &keys);
+    let value = if top.multi_valued {
+        primary_string(dialect, table, &keys, def.name)
+    } else {
+        if sub.is_some() {
+            keys.push(def.name);
+        }
+        json_string(dialect, table, &keys)
+    };
     let fold_it = !def.case_exact && def.attr_type == AttrType::String;
     let expr = if fold_it {
         fold(dialect, &value)
@@ -149,6 +162,48 @@ fn json_string(dialect: Dialect, table: &str, keys: &[&'static str]) -> String {
             format!(
                 "(CASE WHEN jsonb_typeof(CAST({table}.attributes AS jsonb) #> {path}) = 'string' \
                  THEN CAST({table}.attributes AS jsonb) #>> {path} END)"
+            )
+        }
+    }
+}
+
+/// The string `sub` of the primary element of the array at `keys` (RFC 7644
+/// §3.4.2.3: "the value of the primary attribute, if any, or else the first value in
+/// the list"); NULL when there is none or it is not a string.
+fn primary_string(
+    dialect: Dialect,
+    table: &str,
+    keys: &[&'static str],
+    sub: &'static str,
+) -> String {
+    match dialect {
+        Dialect::Sqlite => {
+            let path: String = keys.iter().map(|k| format!(".\"{k}\"")).collect();
+            let path = quote_path(&format!("${path}"));
+            let field = quote_path(&format!("$.\"{sub}\""));
+            format!(
+                "(SELECT CASE WHEN json_type(sort_el.value, {field}) = 'text' \
+                 THEN json_extract(sort_el.value, {field}) END \
+                 FROM json_each({table}.attributes, {path}) AS sort_el \
+                 WHERE json_type({table}.attributes, {path}) = 'array' \
+                 ORDER BY CASE WHEN json_type(sort_el.value, '$.\"primary\"') = 'true' \
+                 THEN 0 ELSE 1 END, sort_el.key LIMIT 1)"
+            )
+        }
+        Dialect::Postgres => {
+            let array: Vec<String> = keys.iter().map(|k| quote(k)).collect();
+            let at = format!(
+                "CAST({table}.attributes AS jsonb) #> ARRAY[{}]",
+                array.join(", ")
+            );
+            let field = quote(sub);
+            format!(
+                "(SELECT CASE WHEN jsonb_typeof(sort_el.v -> {field}) = 'string' \
+                 THEN sort_el.v ->> {field} END \
+                 FROM jsonb_array_elements(CASE WHEN jsonb_typeof({at}) = 'array' \
+                 THEN {at} ELSE CAST('[]' AS jsonb) END) WITH ORDINALITY AS sort_el(v, n) \
+                 ORDER BY CASE WHEN sort_el.v -> 'primary' = CAST('true' AS jsonb) \
+                 THEN 0 ELSE 1 END, sort_el.n LIMIT 1)"
             )
         }
     }

@@ -237,8 +237,16 @@ fn sort_keys_use_indexed_columns_and_refuse_what_cannot_sort() {
         ),
         "{number:?}"
     );
+    for by in ["emails", "EMAILS.value", "phoneNumbers.type"] {
+        for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+            let k = key(user, by, dialect).unwrap();
+            assert!(k.nullable && k.expr.contains("primary"), "{by}: {k:?}");
+        }
+    }
     for refused in [
-        "emails",
+        "groups",
+        "addresses",
+        "emails.nope",
         "name",
         "active",
         "password",
