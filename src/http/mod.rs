@@ -46,17 +46,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/Bulk").route(web::post().to(resources::bulk)))
                 .service(resource("/Me").to(discovery::me))
                 .service(resource("/.search").route(web::post().to(resources::search_all)))
+                .service(resource("/{endpoint}/.search").route(web::post().to(resources::search)))
                 .service(
-                    resource("/{endpoint:(?i:Users|Groups)}/.search")
-                        .route(web::post().to(resources::search)),
-                )
-                .service(
-                    resource("/{endpoint:(?i:Users|Groups)}")
+                    resource("/{endpoint}")
                         .route(web::get().to(resources::list))
                         .route(web::post().to(resources::create)),
                 )
                 .service(
-                    resource("/{endpoint:(?i:Users|Groups)}/{id}")
+                    resource("/{endpoint}/{id}")
                         .route(web::get().to(resources::get))
                         .route(web::put().to(resources::replace))
                         .route(web::patch().to(resources::patch))
