@@ -380,7 +380,10 @@ async fn record_sync(
 ) -> ServiceResponse {
     use actix_web::body::{BodySize, BoxBody};
     let status = res.status().as_u16();
-    if status == 401 {
+    // Refused before any work (no token, or over a rate limit): recording each would
+    // let a flood of refusals write as fast as it is sent. `/metrics` and the
+    // overview count the 429s.
+    if matches!(status, 401 | 429) {
         return res;
     }
     let request_body = res
