@@ -258,7 +258,17 @@ fn resource(path: &str) -> Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 
-async fn method_not_allowed() -> Result<actix_web::HttpResponse, ApiError> {
+/// 405, once the caller has shown it may learn which methods a path has: SCIM callers
+/// are authenticated before routing (`guard::admit`), application API callers here.
+async fn method_not_allowed(
+    state: web::Data<state::AppState>,
+    req: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    if req.path().starts_with("/api/v1/tenants/") {
+        use actix_web::FromRequest;
+        let caller = api::KeyCaller::extract(&req).await?;
+        caller.authenticate(&state).await?;
+    }
     Err(ApiError::MethodNotAllowed)
 }
 

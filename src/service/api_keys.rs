@@ -81,6 +81,11 @@ pub fn key_json(k: &ApiKeyRow) -> serde_json::Value {
 
 /// The tenant and key a secret opens, if it is a live key of the tenant named in the
 /// path and carries `needed` (or `admin`).
+/// Whether `secret` is a live key of tenant `slug`, whatever its scopes (read-only).
+pub fn is_live(conn: &mut DbConnection, slug: &str, secret: &str) -> Result<bool, ServiceError> {
+    Ok(api_keys::find_live_for_tenant(conn, slug, &digest(secret))?.is_some())
+}
+
 pub fn authenticate(
     conn: &mut DbConnection,
     slug: &str,

@@ -198,35 +198,18 @@ const JUNK: &str = "[]().\" :abcXYZ$eqprnot\\,01";
 
 /// `max` or fewer characters of `alphabet`.
 fn ascii(rng: &mut Rng, alphabet: &str, max: usize) -> String {
-    let bytes = alphabet.as_bytes();
     let len = rng.below(max + 1);
-    (0..len)
-        .map(|_| bytes[rng.below(bytes.len())] as char)
-        .collect()
-}
-
-fn any_char(rng: &mut Rng) -> char {
-    loop {
-        let code = match rng.below(4) {
-            0 => rng.below(0x80),
-            1 => rng.below(0x800),
-            2 => rng.below(0x1_0000),
-            _ => rng.below(0x11_0000),
-        };
-        if let Some(c) = char::from_u32(code as u32) {
-            return c;
-        }
-    }
+    rng.ascii(alphabet, len)
 }
 
 fn string(rng: &mut Rng) -> String {
     match rng.below(20) {
         0..=9 => rng.pick(STRINGS).to_owned(),
-        10..=16 => (0..rng.below(12)).map(|_| any_char(rng)).collect(),
+        10..=16 => (0..rng.below(12)).map(|_| rng.any_char()).collect(),
         17 => rng.pick(KEYS).to_owned(),
         // Long ones, now and then very long.
         18 => "x".repeat(rng.below(5_000)),
-        _ => (0..rng.below(300)).map(|_| any_char(rng)).collect(),
+        _ => (0..rng.below(300)).map(|_| rng.any_char()).collect(),
     }
 }
 
@@ -234,7 +217,7 @@ fn key(rng: &mut Rng) -> String {
     match rng.below(10) {
         0..=6 => rng.pick(KEYS).to_owned(),
         7 => ascii(rng, "abcXYZ019_-$:.", 8),
-        8 => (0..rng.below(6)).map(|_| any_char(rng)).collect(),
+        8 => (0..rng.below(6)).map(|_| rng.any_char()).collect(),
         _ => format!("{}:{}", rng.pick(KEYS), rng.pick(KEYS)),
     }
 }

@@ -147,6 +147,11 @@ fn send(
     Ok((status, body))
 }
 
+/// POST /Users under `base`: the status and body.
+fn post_user(agent: &ureq::Agent, base: &str, token: &str, user: &Value) -> (u16, Value) {
+    send(agent, "POST", &format!("{base}/Users"), token, Some(user)).expect("an answer")
+}
+
 fn metric(text: &str, name: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
@@ -184,14 +189,7 @@ fn a_closed_log_pipe_costs_log_lines_and_never_service() {
         let base = format!("{}/scim/v2/default", proc.url);
         for i in 0..30 {
             let user = json!({"userName": format!("log-{closed_from_start}-{i}@example.com")});
-            let (code, body) = send(
-                &client,
-                "POST",
-                &format!("{base}/Users"),
-                &token,
-                Some(&user),
-            )
-            .expect("an answer");
+            let (code, body) = post_user(&client, &base, &token, &user);
             assert_eq!(code, 201, "{body}");
         }
         assert_eq!(status(&format!("{}/healthz", proc.url)), Some(200));
@@ -832,14 +830,7 @@ fn a_full_sqlite_disk_gives_503_keeps_reads_and_recovers_without_a_restart() {
     let mut full = None;
     for i in 0..2000 {
         let user = json!({"userName": format!("fill-{i}@example.com"), "title": padding});
-        let (code, body) = send(
-            &client,
-            "POST",
-            &format!("{base}/Users"),
-            &token,
-            Some(&user),
-        )
-        .expect("an answer");
+        let (code, body) = post_user(&client, &base, &token, &user);
         match code {
             201 => {}
             503 => {
@@ -916,4 +907,23 @@ fn a_full_sqlite_disk_gives_503_keeps_reads_and_recovers_without_a_restart() {
         full as i64 + 1,
         "every 201 and nothing else is stored"
     );
+}
+
+#[test]
+fn the_application_api_names_no_method_to_a_caller_without_a_live_key() {
+    let app = TestApp::spawn();
+    let url = format!("{}/api/v1/tenants/acme/roles", app.address);
+    let r = app.raw("DELETE", &url, &[], None, None);
+    r.assert_scim_error(401, None);
+    let r = app.raw(
+        "DELETE",
+        &url,
+        &[("Authorization", "Bearer rak_wrong")],
+        None,
+        None,
+    );
+    r.assert_scim_error(401, None);
+    let key = format!("Bearer {}", app.api_key);
+    let r = app.raw("DELETE", &url, &[("Authorization", &key)], None, None);
+    r.assert_scim_error(405, None);
 }

@@ -148,39 +148,18 @@ const TOKENS: &[&str] = &[
     "\"zzmark'\"",
 ];
 
-fn ascii(rng: &mut Rng, alphabet: &str, len: usize) -> String {
-    let bytes = alphabet.as_bytes();
-    (0..len)
-        .map(|_| bytes[rng.below(bytes.len())] as char)
-        .collect()
-}
-
-fn any_char(rng: &mut Rng) -> char {
-    loop {
-        let code = match rng.below(4) {
-            0 => rng.below(0x80),
-            1 => rng.below(0x800),
-            2 => rng.below(0x1_0000),
-            _ => rng.below(0x11_0000),
-        };
-        if let Some(c) = char::from_u32(code as u32) {
-            return c;
-        }
-    }
-}
-
 fn any_string(rng: &mut Rng, max: usize) -> String {
     let len = rng.below(max + 1);
-    (0..len).map(|_| any_char(rng)).collect()
+    (0..len).map(|_| rng.any_char()).collect()
 }
 
 fn name(rng: &mut Rng) -> String {
     if rng.chance(60) {
         return rng.pick(NAMES).to_owned();
     }
-    let first = ascii(rng, "abcxyzABCXYZ", 1);
+    let first = rng.ascii("abcxyzABCXYZ", 1);
     let len = rng.below(9);
-    first + &ascii(rng, "abcdxyzABCZ0129_-", len)
+    first + &rng.ascii("abcdxyzABCZ0129_-", len)
 }
 
 fn urn(rng: &mut Rng) -> String {
@@ -189,11 +168,11 @@ fn urn(rng: &mut Rng) -> String {
     }
     let mut out = String::from("urn:");
     let len = 1 + rng.below(6);
-    out.push_str(&ascii(rng, "abz'%_.-", len));
+    out.push_str(&rng.ascii("abz'%_.-", len));
     for _ in 0..rng.below(4) {
         let len = 1 + rng.below(5);
         out.push(':');
-        out.push_str(&ascii(rng, "az09.'$%-", len));
+        out.push_str(&rng.ascii("az09.'$%-", len));
     }
     out
 }
@@ -290,11 +269,7 @@ fn malformed(rng: &mut Rng) -> String {
         7 | 8 => any_string(rng, 80),
         _ => {
             let len = rng.below(80);
-            ascii(
-                rng,
-                " !\"#$%&'()*+,-./0123456789:;<=>?@AZaz[\\]^_`{|}~",
-                len,
-            )
+            rng.ascii(" !\"#$%&'()*+,-./0123456789:;<=>?@AZaz[\\]^_`{|}~", len)
         }
     }
 }

@@ -441,4 +441,27 @@ impl Rng {
     pub fn pick<T: Clone>(&mut self, items: &[T]) -> T {
         items[self.below(items.len())].clone()
     }
+
+    /// Any Unicode scalar value, weighted towards each UTF-8 length in turn.
+    pub fn any_char(&mut self) -> char {
+        loop {
+            let code = match self.below(4) {
+                0 => self.below(0x80),
+                1 => self.below(0x800),
+                2 => self.below(0x1_0000),
+                _ => self.below(0x11_0000),
+            };
+            if let Some(c) = char::from_u32(code as u32) {
+                return c;
+            }
+        }
+    }
+
+    /// `len` characters of `alphabet` (ASCII).
+    pub fn ascii(&mut self, alphabet: &str, len: usize) -> String {
+        let bytes = alphabet.as_bytes();
+        (0..len)
+            .map(|_| bytes[self.below(bytes.len())] as char)
+            .collect()
+    }
 }

@@ -31,6 +31,19 @@ pub struct KeyCaller {
 }
 
 impl KeyCaller {
+    /// Refuses (401) a key that is not live for the tenant, whatever it may do.
+    pub async fn authenticate(self, state: &AppState) -> Result<(), ApiError> {
+        let live = state
+            .store
+            .run(move |c| api_keys::is_live(c, &self.slug, &self.key))
+            .await?;
+        if live {
+            Ok(())
+        } else {
+            Err(ApiError::Unauthenticated)
+        }
+    }
+
     /// The caller's scope, if the key is a live key of that tenant with `needed`.
     pub fn authorize(
         &self,
