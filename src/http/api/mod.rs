@@ -122,6 +122,41 @@ where
     })
 }
 
+/// Whether an API use case only reads or writes (writes join the tenant's group commit).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// The whole of most API handlers: authorise `caller` for `needed`, run `use_case`,
+/// answer `status` with the typed view it returns, as JSON.
+pub async fn respond<T, F>(
+    state: &AppState,
+    caller: KeyCaller,
+    needed: &'static str,
+    access: Access,
+    status: actix_web::http::StatusCode,
+    use_case: F,
+) -> Result<HttpResponse, ApiError>
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
+{
+    let view = run(state, caller, needed, access == Access::Write, use_case).await?;
+    Ok(view_json(status, &view))
+}
+
+/// A typed view as a JSON response.
+pub fn view_json<T: serde::Serialize>(
+    status: actix_web::http::StatusCode,
+    view: &T,
+) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(serde_json::to_string(view).unwrap_or_else(|_| "null".into()))
+}
+
 pub fn json(status: actix_web::http::StatusCode, body: Value) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("application/json")
