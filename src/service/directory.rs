@@ -126,8 +126,8 @@ pub struct UserDetail {
     pub token_names: HashMap<String, String>,
     pub raw: Value,
     pub groups: Vec<MembershipRef>,
-    /// `roles::effective`: roles with reasons, and the suspended ones.
-    pub effective: Value,
+    /// Roles with reasons, and the suspended ones.
+    pub effective: roles::EffectiveRoles,
     pub timeline: Vec<EventRow>,
 }
 

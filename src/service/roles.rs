@@ -268,34 +268,104 @@ fn roles_changed(catalog: &Catalog, eval: &Evaluation, change: &RoleChange) -> V
     })
 }
 
-/// One grant explained: `{"role": "admin", "source": "group", "group": {...}, "text": …}`.
-fn reason(catalog: &Catalog, grant: &Grant, group_names: &HashMap<String, String>) -> Value {
-    let slug = catalog.slug(&grant.role_id);
+/// Why a user holds a role, with a sentence an admin can read.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(tag = "source", rename_all = "lowercase")]
+pub enum Reason {
+    /// A mapping of one of the user's groups grants it.
+    Group {
+        role: String,
+        group: GroupRef,
+        mapping_id: String,
+        text: String,
+    },
+    /// It is the tenant's default role.
+    Default { role: String, text: String },
+    /// An admin granted it by hand.
+    Manual {
+        role: String,
+        granted_by: String,
+        text: String,
+    },
+}
+
+impl Reason {
+    /// The sentence that explains it.
+    pub fn text(&self) -> &str {
+        match self {
+            Reason::Group { text, .. }
+            | Reason::Default { text, .. }
+            | Reason::Manual { text, .. } => text,
+        }
+    }
+}
+
+/// A group, named.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct GroupRef {
+    pub id: String,
+    #[serde(rename = "displayName")]
+    pub display_name: String,
+}
+
+/// A user, named.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct UserRef {
+    pub id: String,
+    #[serde(rename = "userName")]
+    pub user_name: String,
+    pub active: bool,
+}
+
+/// One role a user holds (or would hold once active), with every reason for it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct HeldRole {
+    pub id: String,
+    pub slug: String,
+    pub name: Option<String>,
+    pub reasons: Vec<Reason>,
+}
+
+/// A user's effective roles, explained.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct EffectiveRoles {
+    pub user: UserRef,
+    pub roles: Vec<HeldRole>,
+    /// While the user is inactive: the roles it would hold once active again.
+    pub suspended: Vec<HeldRole>,
+    /// `highest_priority` or `union`.
+    pub mode: String,
+    /// Bumped by every applied change-set.
+    pub mapping_version: i64,
+}
+
+fn reason(catalog: &Catalog, grant: &Grant, group_names: &HashMap<String, String>) -> Reason {
+    let role = catalog.slug(&grant.role_id);
     match &grant.source {
         Source::Group {
             group_id,
             mapping_id,
         } => {
             let name = group_names.get(group_id).cloned().unwrap_or_default();
-            json!({
-                "role": slug,
-                "source": "group",
-                "group": {"id": group_id, "displayName": name},
-                "mapping_id": mapping_id,
-                "text": format!("{slug} ← group {name} (mapping {mapping_id})"),
-            })
+            Reason::Group {
+                text: format!("{role} ← group {name} (mapping {mapping_id})"),
+                role,
+                group: GroupRef {
+                    id: group_id.clone(),
+                    display_name: name,
+                },
+                mapping_id: mapping_id.clone(),
+            }
         }
-        Source::Default => json!({
-            "role": slug,
-            "source": "default",
-            "text": format!("{slug} ← default role"),
-        }),
-        Source::Manual { granted_by } => json!({
-            "role": slug,
-            "source": "manual",
-            "granted_by": granted_by,
-            "text": format!("{slug} ← manual grant by {granted_by}"),
-        }),
+        Source::Default => Reason::Default {
+            text: format!("{role} ← default role"),
+            role,
+        },
+        Source::Manual { granted_by } => Reason::Manual {
+            text: format!("{role} ← manual grant by {granted_by}"),
+            role,
+            granted_by: granted_by.clone(),
+        },
     }
 }
 
@@ -402,7 +472,7 @@ pub fn effective(
     conn: &mut DbConnection,
     tenant: &TenantId,
     user_id: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<EffectiveRoles, ServiceError> {
     let catalog = Catalog::load(conn, tenant, Lock::None)?;
     let policy = catalog.policy();
     let mappings = active_mappings(conn, tenant)?;
@@ -411,8 +481,8 @@ pub fn effective(
         .pop()
         .ok_or(ServiceError::NotFound { kind: "User" })?;
     let stored = &eval.current;
-    let describe = |grants: &[Grant]| -> Vec<Value> {
-        let mut by_role: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let describe = |grants: &[Grant]| -> Vec<HeldRole> {
+        let mut by_role: BTreeMap<String, Vec<Reason>> = BTreeMap::new();
         for g in grants {
             by_role.entry(g.role_id.clone()).or_default().push(reason(
                 &catalog,
@@ -424,14 +494,11 @@ pub fn effective(
         by_role.sort_by_key(|(id, _)| catalog.role(id).map(|r| r.priority));
         by_role
             .into_iter()
-            .map(|(role_id, reasons)| {
-                let role = catalog.role(&role_id);
-                json!({
-                    "id": role_id,
-                    "slug": catalog.slug(&role_id),
-                    "name": role.map(|r| r.name.clone()),
-                    "reasons": reasons,
-                })
+            .map(|(role_id, reasons)| HeldRole {
+                slug: catalog.slug(&role_id),
+                name: catalog.role(&role_id).map(|r| r.name.clone()),
+                id: role_id,
+                reasons,
             })
             .collect()
     };
@@ -440,19 +507,23 @@ pub fn effective(
     } else {
         describe(&eval.if_active)
     };
-    Ok(json!({
-        "user": {"id": eval.user.id, "userName": eval.user.user_name, "active": eval.user.active},
-        "roles": describe(stored),
-        "suspended": suspended,
-        "mode": policy.mode.as_str(),
-        "mapping_version": catalog.settings.mapping_version,
-    }))
+    Ok(EffectiveRoles {
+        user: UserRef {
+            id: eval.user.id.clone(),
+            user_name: eval.user.user_name.clone(),
+            active: eval.user.active,
+        },
+        roles: describe(stored),
+        suspended,
+        mode: policy.mode.as_str().to_owned(),
+        mapping_version: catalog.settings.mapping_version,
+    })
 }
 
 // ----- Roles ---------------------------------------------------------------------
 
 /// What an API client sends to create or change a role.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleInput {
     pub slug: Option<String>,
@@ -462,17 +533,61 @@ pub struct RoleInput {
     pub privileged: Option<bool>,
 }
 
-pub fn role_json(role: &RoleRow) -> Value {
-    json!({
-        "id": role.id,
-        "slug": role.slug,
-        "name": role.name,
-        "description": role.description,
-        "priority": role.priority,
-        "privileged": role.privileged,
-        "created_at": role.created_at,
-        "updated_at": role.updated_at,
-    })
+/// A role, as the application API, the events and the audit log show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct RoleView {
+    pub id: String,
+    /// Stable, lower-case: what the application checks.
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    /// Lower wins in highest-priority mode; unique in a tenant.
+    pub priority: i64,
+    /// Granting it is shown as privileged in previews and reviews.
+    pub privileged: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&RoleRow> for RoleView {
+    fn from(role: &RoleRow) -> Self {
+        Self {
+            id: role.id.clone(),
+            slug: role.slug.clone(),
+            name: role.name.clone(),
+            description: role.description.clone(),
+            priority: role.priority,
+            privileged: role.privileged,
+            created_at: role.created_at.clone(),
+            updated_at: role.updated_at.clone(),
+        }
+    }
+}
+
+/// A role with what hangs on it: its holders, its mappings, whether it is the default.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RoleSummary {
+    #[serde(flatten)]
+    pub role: RoleView,
+    /// Users holding it now.
+    pub holders: i64,
+    /// Group mappings granting it.
+    pub mappings: i64,
+    /// Every active user holds it.
+    pub is_default: bool,
+}
+
+impl std::ops::Deref for RoleSummary {
+    type Target = RoleView;
+
+    fn deref(&self) -> &RoleView {
+        &self.role
+    }
+}
+
+/// The role as an event's or audit row's JSON.
+fn role_json(role: &RoleRow) -> Value {
+    serde_json::to_value(RoleView::from(role)).unwrap_or_default()
 }
 
 fn valid_slug(slug: &str) -> bool {
@@ -487,7 +602,7 @@ pub fn create_role(
     scope: &super::Scope,
     input: RoleInput,
     now: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<RoleView, ServiceError> {
     let slug = input.slug.ok_or_else(|| invalid("'slug' is required"))?;
     if !valid_slug(&slug) {
         return Err(invalid(
@@ -525,7 +640,7 @@ pub fn create_role(
         let mut outbox = Outbox::new(scope, now);
         outbox.emit("role.created", role_json(&row));
         outbox.commit(c)?;
-        Ok(role_json(&row))
+        Ok(RoleView::from(&row))
     })
 }
 
@@ -537,7 +652,7 @@ pub fn update_role(
     slug: &str,
     input: RoleInput,
     now: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<RoleView, ServiceError> {
     if input.slug.as_deref().is_some_and(|s| s != slug) {
         return Err(ServiceError::Invalid(Invalid::new(
             ScimType::Mutability,
@@ -573,7 +688,7 @@ pub fn update_role(
             outbox.emit_change("role.updated", role_json(&row), previous);
             outbox.commit(c)?;
         }
-        Ok(role_json(&row))
+        Ok(RoleView::from(&row))
     })
 }
 
@@ -581,23 +696,38 @@ pub fn not_found_role() -> ServiceError {
     ServiceError::NotFound { kind: "role" }
 }
 
-pub fn list_roles(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
+/// The tenant's roles, in priority order.
+pub fn list_roles(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<Vec<RoleSummary>, ServiceError> {
     let catalog = Catalog::load(conn, tenant, Lock::None)?;
     let holders: HashMap<String, i64> = store::holder_counts(conn, tenant)?.into_iter().collect();
     let mappings = store::list_mappings(conn, tenant)?;
-    Ok(Value::Array(
-        catalog
-            .roles
-            .iter()
-            .map(|r| {
-                let mut v = role_json(r);
-                v["holders"] = json!(holders.get(&r.id).copied().unwrap_or(0));
-                v["mappings"] = json!(mappings.iter().filter(|m| m.role_id == r.id).count());
-                v["is_default"] = json!(catalog.settings.default_role_id.as_deref() == Some(&r.id));
-                v
-            })
-            .collect(),
-    ))
+    let mut roles: Vec<RoleSummary> = catalog
+        .roles
+        .iter()
+        .map(|r| RoleSummary {
+            role: RoleView::from(r),
+            holders: holders.get(&r.id).copied().unwrap_or(0),
+            mappings: mappings.iter().filter(|m| m.role_id == r.id).count() as i64,
+            is_default: catalog.settings.default_role_id.as_deref() == Some(&r.id),
+        })
+        .collect();
+    roles.sort_by_key(|r| r.priority);
+    Ok(roles)
+}
+
+/// One role by slug, with what hangs on it.
+pub fn role_summary(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    slug: &str,
+) -> Result<RoleSummary, ServiceError> {
+    list_roles(conn, tenant)?
+        .into_iter()
+        .find(|r| r.slug == slug)
+        .ok_or_else(not_found_role)
 }
 
 /// Deletes a role that nothing refers to (M9); a mapped or default role needs a
@@ -651,7 +781,7 @@ pub fn set_manual_grant(
     slug: &str,
     granted: bool,
     now: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<EffectiveRoles, ServiceError> {
     crate::store::write_transaction(conn, |c| {
         let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
         if !catalog.settings.allow_manual_grants {

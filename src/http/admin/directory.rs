@@ -175,11 +175,6 @@ pub async fn users(
 }
 
 /// A role held, with why.
-pub struct HeldRole {
-    pub slug: String,
-    pub reasons: Vec<String>,
-}
-
 #[derive(Template)]
 #[template(path = "admin/user.html")]
 struct UserPage {
@@ -192,28 +187,11 @@ struct UserPage {
     created: String,
     updated: String,
     groups: Vec<(String, String)>,
-    roles: Vec<HeldRole>,
-    suspended: Vec<HeldRole>,
+    roles: Vec<crate::service::roles::HeldRole>,
+    suspended: Vec<crate::service::roles::HeldRole>,
     mode: String,
     raw: String,
     timeline: Vec<TimelineEntry>,
-}
-
-fn held(roles: &Value) -> Vec<HeldRole> {
-    roles
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| HeldRole {
-                    slug: ui::text(&r["slug"]),
-                    reasons: r["reasons"]
-                        .as_array()
-                        .map(|rs| rs.iter().map(|x| ui::text(&x["text"])).collect())
-                        .unwrap_or_default(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// `GET /admin/{tenant}/users/{id}`.
@@ -243,9 +221,9 @@ pub async fn user(
             .iter()
             .map(|g| (g.group_id.clone(), g.display_name.clone()))
             .collect(),
-        roles: held(&d.effective["roles"]),
-        suspended: held(&d.effective["suspended"]),
-        mode: ui::text(&d.effective["mode"]),
+        roles: d.effective.roles,
+        suspended: d.effective.suspended,
+        mode: d.effective.mode,
         raw: ui::pretty(raw),
         timeline: TimelineEntry::of(&d.timeline, &d.token_names),
     };

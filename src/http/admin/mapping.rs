@@ -18,7 +18,7 @@ use crate::http::state::AppState;
 use crate::roles::Mode;
 use crate::service::admin::AdminRole;
 use crate::service::change_sets::{self, Operation, Request, CONFIRM_WORD};
-use crate::service::roles::{self, invalid, RoleInput};
+use crate::service::roles::{self, invalid, RoleInput, RoleSummary};
 use crate::service::{groups, now, ServiceError};
 
 /// Recent change-sets the mappings page lists.
@@ -26,40 +26,9 @@ const RECENT_CHANGE_SETS: usize = 20;
 
 // ----- View models ----------------------------------------------------------------
 
-pub struct RoleView {
-    pub slug: String,
-    pub name: String,
-    pub description: String,
-    pub priority: i64,
-    pub privileged: bool,
-    pub holders: i64,
-    pub mappings: i64,
-    pub is_default: bool,
-}
-
-impl RoleView {
-    fn from_json(v: &Value) -> Self {
-        Self {
-            slug: ui::text(&v["slug"]),
-            name: ui::text(&v["name"]),
-            description: ui::text(&v["description"]),
-            priority: v["priority"].as_i64().unwrap_or(0),
-            privileged: v["privileged"] == json!(true),
-            holders: v["holders"].as_i64().unwrap_or(0),
-            mappings: v["mappings"].as_i64().unwrap_or(0),
-            is_default: v["is_default"] == json!(true),
-        }
-    }
-}
-
-/// The roles by priority (the lowest number wins in highest-priority mode).
-fn role_views(list: &Value) -> Vec<RoleView> {
-    let mut roles: Vec<RoleView> = list
-        .as_array()
-        .map(|a| a.iter().map(RoleView::from_json).collect())
-        .unwrap_or_default();
-    roles.sort_by_key(|r| r.priority);
-    roles
+/// An audit row's before or after.
+fn snapshot<T: serde::Serialize>(view: &T) -> Value {
+    serde_json::to_value(view).unwrap_or_default()
 }
 
 /// What one role gains and loses in a preview or an applied change-set.
@@ -314,7 +283,7 @@ pub struct RevertForm {
 #[template(path = "admin/roles.html")]
 struct RolesPage {
     chrome: Chrome,
-    roles: Vec<RoleView>,
+    roles: Vec<RoleSummary>,
     mode: String,
     default_role: String,
 }
@@ -334,19 +303,11 @@ pub async fn roles(
     .await?;
     let page = RolesPage {
         chrome: session.chrome("roles"),
-        roles: role_views(&list),
+        roles: list,
         mode: ui::text(&settings["mode"]),
         default_role: ui::text(&settings["default_role"]),
     };
     html(StatusCode::OK, page.render()?)
-}
-
-/// A role as the API shows it, for an audit row's before.
-fn find_role(list: &Value, slug: &str) -> Result<Value, ServiceError> {
-    list.as_array()
-        .and_then(|roles| roles.iter().find(|r| r["slug"] == json!(slug)))
-        .cloned()
-        .ok_or_else(roles::not_found_role)
 }
 
 /// `POST /admin/{tenant}/roles`.
@@ -381,7 +342,7 @@ pub async fn create_role(
         "role.created",
         move |c, scope| {
             let role = roles::create_role(c, scope, input, &now())?;
-            Ok(Done::new((), None, Some(role)))
+            Ok(Done::new((), None, Some(snapshot(&role))))
         },
     )
     .await?;
@@ -414,9 +375,13 @@ pub async fn update_role(
         AdminRole::Admin,
         "role.updated",
         move |c, scope| {
-            let before = find_role(&roles::list_roles(c, &scope.tenant)?, &slug)?;
+            let before = roles::role_summary(c, &scope.tenant, &slug)?;
             let after = roles::update_role(c, scope, &slug, input, &now())?;
-            Ok(Done::new((), Some(before), Some(after)))
+            Ok(Done::new(
+                (),
+                Some(snapshot(&before)),
+                Some(snapshot(&after)),
+            ))
         },
     )
     .await?;
@@ -441,9 +406,9 @@ pub async fn delete_role(
         AdminRole::Admin,
         "role.deleted",
         move |c, scope| {
-            let before = find_role(&roles::list_roles(c, &scope.tenant)?, &slug)?;
+            let before = roles::role_summary(c, &scope.tenant, &slug)?;
             roles::delete_role(c, scope, &slug, &now())?;
-            Ok(Done::new((), Some(before), None))
+            Ok(Done::new((), Some(snapshot(&before)), None))
         },
     )
     .await?;
@@ -467,7 +432,7 @@ pub async fn move_role(
         roles::list_roles(c, &scope.tenant)
     })
     .await?;
-    let ordered = role_views(&list);
+    let ordered = list;
     let at = ordered
         .iter()
         .position(|r| r.slug == slug)
@@ -593,11 +558,10 @@ fn role_state(
     c: &mut crate::store::DbConnection,
     scope: &crate::service::Scope,
 ) -> Result<Value, ServiceError> {
-    let priorities: serde_json::Map<String, Value> =
-        role_views(&roles::list_roles(c, &scope.tenant)?)
-            .into_iter()
-            .map(|r| (r.slug, json!(r.priority)))
-            .collect();
+    let priorities: serde_json::Map<String, Value> = roles::list_roles(c, &scope.tenant)?
+        .into_iter()
+        .map(|r| (r.role.slug, json!(r.role.priority)))
+        .collect();
     Ok(json!({
         "settings": change_sets::settings_json(c, &scope.tenant)?,
         "priorities": priorities,
@@ -625,7 +589,7 @@ struct MappingsPage {
     groups: Vec<(String, String)>,
     /// The picker shows only the first groups by name.
     groups_truncated: bool,
-    roles: Vec<RoleView>,
+    roles: Vec<RoleSummary>,
     change_sets: Vec<ChangeSetView>,
 }
 
@@ -644,7 +608,7 @@ pub async fn mappings(
         ))
     })
     .await?;
-    let roles = role_views(&list);
+    let roles = list;
     let names: GroupNames = groups.iter().cloned().collect();
     let privileged = |slug: &str| roles.iter().any(|r| r.slug == slug && r.privileged);
     let mut mappings: Vec<MappingView> = mappings

@@ -4,14 +4,14 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::{json, ok, parse, run, KeyCaller};
+use super::{json, ok, parse, respond, run, Access, KeyCaller};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
 use crate::roles::Mode;
 use crate::scim::{Invalid, ScimType};
 use crate::service::change_sets::{self, Operation, Request};
-use crate::service::roles::{self, RoleInput};
+use crate::service::roles::{self, EffectiveRoles, RoleInput, RoleSummary, RoleView};
 use crate::service::{events, now};
 
 /// Most events one feed page returns.
@@ -64,20 +64,58 @@ pub async fn events(
 }
 
 /// `GET /users/{id}/roles`: effective roles with reasons.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/users/{id}/roles",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("id" = String, Path, description = "roster's id of the user"),
+    ),
+    responses(
+        (status = 200, description = "The user's roles, each with its reasons", body = EffectiveRoles),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the `roles:read` scope"),
+        (status = 404, description = "No such user"),
+    ),
+    security(("api_key" = ["roles:read"])),
+    tag = "roles"
+)]
 pub async fn user_roles(
     state: web::Data<AppState>,
     caller: KeyCaller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().1;
-    let body = run(&state, caller, "roles:read", false, move |c, scope| {
-        roles::effective(c, &scope.tenant, &id)
-    })
-    .await?;
-    Ok(ok(body))
+    respond(
+        &state,
+        caller,
+        "roles:read",
+        Access::Read,
+        StatusCode::OK,
+        move |c, scope| roles::effective(c, &scope.tenant, &id),
+    )
+    .await
 }
 
-/// `PUT` / `DELETE /users/{id}/manual-grants/{role}`.
+/// `PUT` / `DELETE /users/{id}/manual-grants/{role}`: the user's roles after it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenant}/users/{id}/manual-grants/{role}",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("id" = String, Path, description = "roster's id of the user"),
+        ("role" = String, Path, description = "The role's slug"),
+    ),
+    responses(
+        (status = 200, description = "The user's roles after the grant (`DELETE` takes it back)", body = EffectiveRoles),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the `admin` scope"),
+        (status = 404, description = "No such user or role (or grant, for `DELETE`)"),
+        (status = 409, description = "Manual grants are off for this tenant"),
+    ),
+    security(("api_key" = ["admin"])),
+    tag = "roles"
+)]
 pub async fn manual_grant(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -86,55 +124,132 @@ pub async fn manual_grant(
 ) -> Result<HttpResponse, ApiError> {
     let (_, user, role) = path.into_inner();
     let granted = req.method() == actix_web::http::Method::PUT;
-    let body = run(&state, caller, "admin", true, move |c, scope| {
-        roles::set_manual_grant(c, scope, &user, &role, granted, &now())
-    })
-    .await?;
-    Ok(ok(body))
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::OK,
+        move |c, scope| roles::set_manual_grant(c, scope, &user, &role, granted, &now()),
+    )
+    .await
 }
 
+/// `GET /roles`: the tenant's roles in priority order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/roles",
+    params(("tenant" = String, Path, description = "The tenant's slug")),
+    responses(
+        (status = 200, description = "The roles, highest priority first", body = Vec<RoleSummary>),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the `roles:read` scope"),
+    ),
+    security(("api_key" = ["roles:read"])),
+    tag = "roles"
+)]
 pub async fn list_roles(
     state: web::Data<AppState>,
     caller: KeyCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let body = run(&state, caller, "roles:read", false, |c, scope| {
-        roles::list_roles(c, &scope.tenant)
-    })
-    .await?;
-    Ok(ok(body))
+    respond(
+        &state,
+        caller,
+        "roles:read",
+        Access::Read,
+        StatusCode::OK,
+        |c, scope| roles::list_roles(c, &scope.tenant),
+    )
+    .await
 }
 
+/// `GET /roles/{slug}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/roles/{slug}",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("slug" = String, Path, description = "The role's slug"),
+    ),
+    responses(
+        (status = 200, description = "The role", body = RoleSummary),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the `roles:read` scope"),
+        (status = 404, description = "No such role"),
+    ),
+    security(("api_key" = ["roles:read"])),
+    tag = "roles"
+)]
 pub async fn get_role(
     state: web::Data<AppState>,
     caller: KeyCaller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner().1;
-    let list = run(&state, caller, "roles:read", false, |c, scope| {
-        roles::list_roles(c, &scope.tenant)
-    })
-    .await?;
-    let role = list
-        .as_array()
-        .and_then(|roles| roles.iter().find(|r| r["slug"] == json!(slug)))
-        .cloned()
-        .ok_or(ApiError::Service(roles::not_found_role()))?;
-    Ok(ok(role))
+    respond(
+        &state,
+        caller,
+        "roles:read",
+        Access::Read,
+        StatusCode::OK,
+        move |c, scope| roles::role_summary(c, &scope.tenant, &slug),
+    )
+    .await
 }
 
+/// `POST /roles`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/roles",
+    params(("tenant" = String, Path, description = "The tenant's slug")),
+    request_body = RoleInput,
+    responses(
+        (status = 201, description = "The new role", body = RoleView),
+        (status = 400, description = "A missing or malformed field"),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the `admin` scope"),
+        (status = 409, description = "The slug or priority is taken"),
+    ),
+    security(("api_key" = ["admin"])),
+    tag = "roles"
+)]
 pub async fn create_role(
     state: web::Data<AppState>,
     caller: KeyCaller,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     let input: RoleInput = parse(body.0)?;
-    let role = run(&state, caller, "admin", true, move |c, scope| {
-        roles::create_role(c, scope, input, &now())
-    })
-    .await?;
-    Ok(json(StatusCode::CREATED, role))
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::CREATED,
+        move |c, scope| roles::create_role(c, scope, input, &now()),
+    )
+    .await
 }
 
+/// `PATCH /roles/{slug}`: name, description, privileged (the slug never changes; a
+/// priority changes through a change-set).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tenants/{tenant}/roles/{slug}",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("slug" = String, Path, description = "The role's slug"),
+    ),
+    request_body = RoleInput,
+    responses(
+        (status = 200, description = "The role after the change", body = RoleView),
+        (status = 400, description = "A priority, or a malformed field"),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the `admin` scope"),
+        (status = 404, description = "No such role"),
+    ),
+    security(("api_key" = ["admin"])),
+    tag = "roles"
+)]
 pub async fn update_role(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -143,13 +258,35 @@ pub async fn update_role(
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner().1;
     let input: RoleInput = parse(body.0)?;
-    let role = run(&state, caller, "admin", true, move |c, scope| {
-        roles::update_role(c, scope, &slug, input, &now())
-    })
-    .await?;
-    Ok(ok(role))
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::OK,
+        move |c, scope| roles::update_role(c, scope, &slug, input, &now()),
+    )
+    .await
 }
 
+/// `DELETE /roles/{slug}`: refused while the role is mapped or the default.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant}/roles/{slug}",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("slug" = String, Path, description = "The role's slug"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the `admin` scope"),
+        (status = 404, description = "No such role"),
+        (status = 409, description = "The role is mapped or the default"),
+    ),
+    security(("api_key" = ["admin"])),
+    tag = "roles"
+)]
 pub async fn delete_role(
     state: web::Data<AppState>,
     caller: KeyCaller,
