@@ -163,8 +163,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/users/{id}/roles").route(web::get().to(roles::user_roles)))
                 .service(
                     resource("/users/{id}/manual-grants/{role}")
-                        .route(web::put().to(roles::manual_grant))
-                        .route(web::delete().to(roles::manual_grant)),
+                        .route(web::put().to(roles::grant))
+                        .route(web::delete().to(roles::revoke)),
                 )
                 .service(
                     resource("/roles")

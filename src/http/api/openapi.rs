@@ -2,7 +2,7 @@
 //! from one table of operations so that a test can call every one of them.
 
 use actix_web::HttpResponse;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// One documented operation: method, path, scope, summary, request and response
 /// schema names (in `components.schemas`), and its success status.
@@ -39,84 +39,21 @@ const fn op(
 pub const OPERATIONS: &[Operation] = &[
     op(
         "get",
+        "/sync-log",
+        "admin",
+        "The tenant's sync log, newest first (query: result, method, q, before, limit)",
+        None,
+        Some("SyncLogPage"),
+        200,
+    ),
+    op(
+        "get",
         "/events",
         "events:read",
         "The ordered event feed (query: after, limit ≤ 500, types)",
         None,
         Some("EventPage"),
         200,
-    ),
-    op(
-        "get",
-        "/users/{id}/roles",
-        "roles:read",
-        "A user's effective roles with reasons",
-        None,
-        Some("EffectiveRoles"),
-        200,
-    ),
-    op(
-        "put",
-        "/users/{id}/manual-grants/{role}",
-        "admin",
-        "Add a manual grant (when the tenant allows them)",
-        None,
-        Some("EffectiveRoles"),
-        200,
-    ),
-    op(
-        "delete",
-        "/users/{id}/manual-grants/{role}",
-        "admin",
-        "Remove a manual grant",
-        None,
-        Some("EffectiveRoles"),
-        200,
-    ),
-    op(
-        "get",
-        "/roles",
-        "roles:read",
-        "List roles with holder and mapping counts",
-        None,
-        Some("RoleList"),
-        200,
-    ),
-    op(
-        "post",
-        "/roles",
-        "admin",
-        "Create a role",
-        Some("RoleInput"),
-        Some("Role"),
-        201,
-    ),
-    op(
-        "get",
-        "/roles/{slug}",
-        "roles:read",
-        "One role",
-        None,
-        Some("Role"),
-        200,
-    ),
-    op(
-        "patch",
-        "/roles/{slug}",
-        "admin",
-        "Change name, description or privileged (slug immutable; priority via change-set)",
-        Some("RoleInput"),
-        Some("Role"),
-        200,
-    ),
-    op(
-        "delete",
-        "/roles/{slug}",
-        "admin",
-        "Delete a role that is neither mapped nor the default",
-        None,
-        None,
-        204,
     ),
     op(
         "get",
@@ -305,16 +242,6 @@ fn schemas() -> Value {
             "correlation_id": string, "data": {"type": "object"}, "previous_attributes": {"type": "object"}
         })),
         "EventPage": object(json!({"data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}, "next_after": {"type": "integer"}})),
-        "Reason": object(json!({"role": string, "source": {"type": "string", "enum": ["group", "default", "manual"]}, "group": {"type": "object"}, "mapping_id": string, "text": string})),
-        "EffectiveRoles": object(json!({
-            "user": {"type": "object"},
-            "roles": {"type": "array", "items": object(json!({"id": string, "slug": string, "name": string, "reasons": {"type": "array", "items": {"$ref": "#/components/schemas/Reason"}}}))},
-            "suspended": {"type": "array", "items": {"type": "object"}},
-            "mode": string, "mapping_version": {"type": "integer"}
-        })),
-        "Role": object(json!({"id": string, "slug": string, "name": string, "description": string, "priority": {"type": "integer"}, "privileged": {"type": "boolean"}, "holders": {"type": "integer"}, "mappings": {"type": "integer"}, "is_default": {"type": "boolean"}})),
-        "RoleList": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}},
-        "RoleInput": object(json!({"slug": string, "name": string, "description": string, "priority": {"type": "integer"}, "privileged": {"type": "boolean"}})),
         "Mapping": object(json!({"id": string, "group": object(json!({"id": string, "displayName": string})), "role": string, "state": {"type": "string", "enum": ["active", "orphaned"]}, "change_set_id": string})),
         "MappingList": {"type": "array", "items": {"$ref": "#/components/schemas/Mapping"}},
         "MappingInput": {"type": "object", "required": ["group", "role"], "properties": {"group": string, "role": string, "description": string}},
@@ -336,67 +263,118 @@ fn schemas() -> Value {
     })
 }
 
-/// The whole document; `extra_paths` are merged in (other modules' operations).
+/// The operations whose handlers describe themselves (`#[utoipa::path]`), with the
+/// schemas of their typed views.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "roster application API",
+        description = "Roles, mappings, change-sets, the event feed, webhooks and credentials of one tenant. Authenticate with a tenant API key (`Authorization: Bearer rak_…`); SCIM tokens do not work here."
+    ),
+    paths(
+        super::roles::user_roles,
+        super::roles::grant,
+        super::roles::revoke,
+        super::roles::list_roles,
+        super::roles::get_role,
+        super::roles::create_role,
+        super::roles::update_role,
+        super::roles::delete_role,
+    ),
+    modifiers(&ApiKey)
+)]
+struct Generated;
+
+/// The security scheme every operation names.
+struct ApiKey;
+
+impl utoipa::Modify for ApiKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some(
+                "A tenant API key (rak_…) with the scope each operation names; admin implies all.",
+            ))
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("api_key", SecurityScheme::Http(scheme));
+    }
+}
+
+/// The whole document: generated from the handlers that describe themselves, then the
+/// operations of the table above and of `extra_paths` that are not described yet
+/// (each `(path, method)` once; the generated one wins).
 pub fn document(extra_paths: &[Value]) -> Value {
-    let mut paths = Map::new();
+    use utoipa::OpenApi;
+    let mut doc = serde_json::to_value(Generated::openapi()).unwrap_or_default();
+    doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
+    let mut add = |path: &str, method: &str, operation: Value| {
+        let entry = &mut doc["paths"][path];
+        if entry.get(method).is_none() {
+            entry[method] = operation;
+        }
+    };
     for o in OPERATIONS {
-        let path = format!("/api/v1/tenants/{{tenant}}{}", o.path);
-        let mut params = vec![
-            json!({"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}}),
-        ];
-        for name in ["id", "slug", "role"] {
-            if o.path.contains(&format!("{{{name}}}")) {
-                params.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
-            }
-        }
-        let mut operation = json!({
-            "summary": o.summary,
-            "security": [{"apiKey": [o.scope]}],
-            "parameters": params,
-            "responses": {
-                "400": {"description": "invalid request", "content": {"application/scim+json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "401": {"description": "no valid API key for this tenant"},
-                "403": {"description": format!("the key lacks the '{}' scope", o.scope)},
-                "409": {"description": "conflicts with the current state"},
-                "503": {"description": "database unavailable; see Retry-After"}
-            }
-        });
-        let success = match o.response {
-            Some(schema) => {
-                json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
-            }
-            None => json!({"description": "success"}),
-        };
-        operation["responses"][o.status.to_string()] = success;
-        if let Some(schema) = o.request {
-            operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
-        }
-        let entry = paths.entry(path).or_insert_with(|| json!({}));
-        entry[o.method] = operation;
+        add(
+            &format!("/api/v1/tenants/{{tenant}}{}", o.path),
+            o.method,
+            described(o),
+        );
     }
     for extra in extra_paths {
-        if let Some(object) = extra.as_object() {
-            for (path, methods) in object {
-                let entry = paths.entry(path.clone()).or_insert_with(|| json!({}));
-                if let (Some(entry), Some(methods)) = (entry.as_object_mut(), methods.as_object()) {
-                    entry.extend(methods.clone());
-                }
+        for (path, methods) in extra.as_object().into_iter().flatten() {
+            for (method, operation) in methods.as_object().into_iter().flatten() {
+                add(path, method, operation.clone());
             }
         }
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": "roster application API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Roles, mappings, change-sets, the event feed and credentials of one tenant. Authenticate with a tenant API key (`Authorization: Bearer rak_…`); SCIM tokens do not work here."
-        },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "A tenant API key (rak_…) with the scope each operation names; admin implies all."}},
-            "schemas": schemas()
+    let generated = doc["components"]["schemas"].take();
+    let mut all = schemas();
+    if let (Some(all), Value::Object(generated)) = (all.as_object_mut(), generated) {
+        all.extend(generated);
+    }
+    doc["components"]["schemas"] = all;
+    doc
+}
+
+/// One operation of the table, as OpenAPI.
+fn described(o: &Operation) -> Value {
+    let mut params = vec![
+        json!({"name": "tenant", "in": "path", "required": true, "schema": {"type": "string"}}),
+    ];
+    for name in ["id", "slug", "role"] {
+        if o.path.contains(&format!("{{{name}}}")) {
+            params.push(
+                json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
+            );
         }
-    })
+    }
+    let mut operation = json!({
+        "summary": o.summary,
+        "security": [{"api_key": [o.scope]}],
+        "parameters": params,
+        "responses": {
+            "400": {"description": "invalid request", "content": {"application/scim+json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            "401": {"description": "no valid API key for this tenant"},
+            "403": {"description": format!("the key lacks the '{}' scope", o.scope)},
+            "409": {"description": "conflicts with the current state"},
+            "503": {"description": "database unavailable; see Retry-After"}
+        }
+    });
+    let success = match o.response {
+        Some(schema) => {
+            json!({"description": "success", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+        }
+        None => json!({"description": "success"}),
+    };
+    operation["responses"][o.status.to_string()] = success;
+    if let Some(schema) = o.request {
+        operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
+    }
+    operation
 }
 
 pub async fn openapi() -> HttpResponse {

@@ -97,7 +97,7 @@ pub async fn user_roles(
     .await
 }
 
-/// `PUT` / `DELETE /users/{id}/manual-grants/{role}`: the user's roles after it.
+/// `PUT /users/{id}/manual-grants/{role}`: the user's roles after the grant.
 #[utoipa::path(
     put,
     path = "/api/v1/tenants/{tenant}/users/{id}/manual-grants/{role}",
@@ -107,25 +107,58 @@ pub async fn user_roles(
         ("role" = String, Path, description = "The role's slug"),
     ),
     responses(
-        (status = 200, description = "The user's roles after the grant (`DELETE` takes it back)", body = EffectiveRoles),
+        (status = 200, description = "The user's roles after the grant", body = EffectiveRoles),
         (status = 401, description = "No live API key for this tenant"),
         (status = 403, description = "The key lacks the `admin` scope"),
-        (status = 404, description = "No such user or role (or grant, for `DELETE`)"),
+        (status = 404, description = "No such user or role"),
         (status = 409, description = "Manual grants are off for this tenant"),
     ),
     security(("api_key" = ["admin"])),
     tag = "roles"
 )]
-pub async fn manual_grant(
+pub async fn grant(
     state: web::Data<AppState>,
     caller: KeyCaller,
     path: web::Path<(String, String, String)>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, user, role) = path.into_inner();
-    let granted = req.method() == actix_web::http::Method::PUT;
+    set_manual_grant(&state, caller, path.into_inner(), true).await
+}
+
+/// `DELETE /users/{id}/manual-grants/{role}`: the user's roles without the grant.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant}/users/{id}/manual-grants/{role}",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("id" = String, Path, description = "roster's id of the user"),
+        ("role" = String, Path, description = "The role's slug"),
+    ),
+    responses(
+        (status = 200, description = "The user's roles without the grant", body = EffectiveRoles),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the `admin` scope"),
+        (status = 404, description = "No such user, role or grant"),
+        (status = 409, description = "Manual grants are off for this tenant"),
+    ),
+    security(("api_key" = ["admin"])),
+    tag = "roles"
+)]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    set_manual_grant(&state, caller, path.into_inner(), false).await
+}
+
+async fn set_manual_grant(
+    state: &AppState,
+    caller: KeyCaller,
+    (_, user, role): (String, String, String),
+    granted: bool,
+) -> Result<HttpResponse, ApiError> {
     respond(
-        &state,
+        state,
         caller,
         "admin",
         Access::Write,
