@@ -552,33 +552,81 @@ pub fn remove_mapping(
     apply(conn, scope, request, None, inline_limit, now)
 }
 
+/// Whether a mapping still grants its role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MappingState {
+    Active,
+    /// Its group was deleted: it grants nothing, and is shown until removed (M8).
+    Orphaned,
+}
+
+impl MappingState {
+    fn stored(state: &str) -> Self {
+        if state == "orphaned" {
+            MappingState::Orphaned
+        } else {
+            MappingState::Active
+        }
+    }
+}
+
+/// A group → role mapping, named.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct MappingView {
+    pub id: String,
+    pub group: super::roles::GroupRef,
+    /// The role's slug.
+    pub role: String,
+    pub state: MappingState,
+    /// The change-set that made it.
+    pub change_set_id: Option<String>,
+    pub created_at: String,
+}
+
 /// Mappings with the names of their roles and groups.
-pub fn mappings_json(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
+pub fn mappings(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<Vec<MappingView>, ServiceError> {
     let catalog = Catalog::load(conn, tenant, Lock::None)?;
     Ok(store::list_mappings(conn, tenant)?
-        .iter()
-        .map(|m| {
-            json!({
-                "id": m.id,
-                "group": {"id": m.group_id, "displayName": m.group_display_name},
-                "role": catalog.slug(&m.role_id),
-                "state": m.state,
-                "change_set_id": m.change_set_id,
-                "created_at": m.created_at,
-            })
+        .into_iter()
+        .map(|m| MappingView {
+            role: catalog.slug(&m.role_id),
+            state: MappingState::stored(&m.state),
+            group: super::roles::GroupRef {
+                id: m.group_id,
+                display_name: m.group_display_name,
+            },
+            id: m.id,
+            change_set_id: m.change_set_id,
+            created_at: m.created_at,
         })
         .collect())
 }
 
-pub fn settings_json(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
+/// How a tenant resolves roles.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RoleSettings {
+    /// `union` (every mapped role) or `highest_priority` (the one that wins).
+    pub mode: String,
+    /// The role every active user holds, by slug.
+    pub default_role: Option<String>,
+    pub allow_manual_grants: bool,
+    /// Bumped by every applied change-set.
+    pub mapping_version: i64,
+}
+
+pub fn settings(conn: &mut DbConnection, tenant: &TenantId) -> Result<RoleSettings, ServiceError> {
     let catalog = Catalog::load(conn, tenant, Lock::None)?;
     let s = &catalog.settings;
-    Ok(json!({
-        "mode": s.mode,
-        "default_role": s.default_role_id.as_deref().map(|id| catalog.slug(id)),
-        "allow_manual_grants": s.allow_manual_grants,
-        "mapping_version": s.mapping_version,
-    }))
+    Ok(RoleSettings {
+        mode: s.mode.clone(),
+        default_role: s.default_role_id.as_deref().map(|id| catalog.slug(id)),
+        allow_manual_grants: s.allow_manual_grants,
+        mapping_version: s.mapping_version,
+    })
 }
 
 /// Runs one batch of a background change-set; returns whether it has finished.

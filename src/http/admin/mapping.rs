@@ -297,15 +297,15 @@ pub async fn roles(
     let (list, settings) = ui::read(&state, &session, &req, |c, scope| {
         Ok((
             roles::list_roles(c, &scope.tenant)?,
-            change_sets::settings_json(c, &scope.tenant)?,
+            change_sets::settings(c, &scope.tenant)?,
         ))
     })
     .await?;
     let page = RolesPage {
         chrome: session.chrome("roles"),
         roles: list,
-        mode: ui::text(&settings["mode"]),
-        default_role: ui::text(&settings["default_role"]),
+        mode: settings.mode,
+        default_role: settings.default_role.unwrap_or_default(),
     };
     html(StatusCode::OK, page.render()?)
 }
@@ -486,14 +486,14 @@ pub async fn role_settings(
         Mode::parse(&form.mode).ok_or_else(|| invalid("the mode is union or highest_priority"))?;
     let default_role = Some(form.default_role.trim().to_owned()).filter(|r| !r.is_empty());
     let current = ui::read(&state, &session, &req, |c, scope| {
-        change_sets::settings_json(c, &scope.tenant)
+        change_sets::settings(c, &scope.tenant)
     })
     .await?;
     let mut operations = Vec::new();
-    if current["mode"] != json!(mode.as_str()) {
+    if current.mode != mode.as_str() {
         operations.push(Operation::SetMode { mode });
     }
-    if current["default_role"].as_str() != default_role.as_deref() {
+    if current.default_role != default_role {
         operations.push(Operation::SetDefaultRole { role: default_role });
     }
     if operations.is_empty() {
@@ -563,7 +563,7 @@ fn role_state(
         .map(|r| (r.role.slug, json!(r.role.priority)))
         .collect();
     Ok(json!({
-        "settings": change_sets::settings_json(c, &scope.tenant)?,
+        "settings": snapshot(&change_sets::settings(c, &scope.tenant)?),
         "priorities": priorities,
     }))
 }
@@ -601,7 +601,7 @@ pub async fn mappings(
 ) -> Result<HttpResponse, AdminError> {
     let (mappings, groups, list, sets) = ui::read(&state, &session, &req, |c, scope| {
         Ok((
-            change_sets::mappings_json(c, &scope.tenant)?,
+            change_sets::mappings(c, &scope.tenant)?,
             groups::names(c, &scope.tenant)?,
             roles::list_roles(c, &scope.tenant)?,
             change_sets::list(c, &scope.tenant)?,
@@ -612,25 +612,18 @@ pub async fn mappings(
     let names: GroupNames = groups.iter().cloned().collect();
     let privileged = |slug: &str| roles.iter().any(|r| r.slug == slug && r.privileged);
     let mut mappings: Vec<MappingView> = mappings
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|m| {
-                    let role = ui::text(&m["role"]);
-                    MappingView {
-                        id: ui::text(&m["id"]),
-                        group_id: ui::text(&m["group"]["id"]),
-                        group_name: ui::text(&m["group"]["displayName"]),
-                        privileged: privileged(&role),
-                        role,
-                        orphaned: m["state"] == json!("orphaned"),
-                        change_set: m["change_set_id"].as_str().map(str::to_owned),
-                        created: ui::when(&ui::text(&m["created_at"])),
-                    }
-                })
-                .collect()
+        .into_iter()
+        .map(|m| MappingView {
+            privileged: privileged(&m.role),
+            orphaned: m.state == change_sets::MappingState::Orphaned,
+            created: ui::when(&m.created_at),
+            id: m.id,
+            group_id: m.group.id,
+            group_name: m.group.display_name,
+            role: m.role,
+            change_set: m.change_set_id,
         })
-        .unwrap_or_default();
+        .collect();
     mappings.sort_by(|a, b| {
         (a.group_name.to_lowercase(), &a.role).cmp(&(b.group_name.to_lowercase(), &b.role))
     });

@@ -56,15 +56,6 @@ pub const OPERATIONS: &[Operation] = &[
         200,
     ),
     op(
-        "get",
-        "/mappings",
-        "roles:read",
-        "Active and orphaned group-to-role mappings",
-        None,
-        Some("MappingList"),
-        200,
-    ),
-    op(
         "post",
         "/mappings",
         "admin",
@@ -81,15 +72,6 @@ pub const OPERATIONS: &[Operation] = &[
         None,
         Some("ChangeSet"),
         201,
-    ),
-    op(
-        "get",
-        "/role-settings",
-        "roles:read",
-        "Resolution mode, default role, manual grants",
-        None,
-        Some("RoleSettings"),
-        200,
     ),
     op(
         "put",
@@ -242,10 +224,7 @@ fn schemas() -> Value {
             "correlation_id": string, "data": {"type": "object"}, "previous_attributes": {"type": "object"}
         })),
         "EventPage": object(json!({"data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}, "next_after": {"type": "integer"}})),
-        "Mapping": object(json!({"id": string, "group": object(json!({"id": string, "displayName": string})), "role": string, "state": {"type": "string", "enum": ["active", "orphaned"]}, "change_set_id": string})),
-        "MappingList": {"type": "array", "items": {"$ref": "#/components/schemas/Mapping"}},
         "MappingInput": {"type": "object", "required": ["group", "role"], "properties": {"group": string, "role": string, "description": string}},
-        "RoleSettings": object(json!({"mode": string, "default_role": {"type": ["string", "null"]}, "allow_manual_grants": {"type": "boolean"}, "mapping_version": {"type": "integer"}})),
         "RoleSettingsInput": object(json!({"mode": {"type": "string", "enum": ["union", "highest_priority"]}, "default_role": {"type": ["string", "null"]}, "allow_manual_grants": {"type": "boolean"}, "description": string})),
         "Operation": operation,
         "ChangeSetInput": {"type": "object", "required": ["operations"], "properties": {"operations": {"type": "array", "items": {"$ref": "#/components/schemas/Operation"}}, "description": string}},
@@ -280,6 +259,8 @@ fn schemas() -> Value {
         super::roles::create_role,
         super::roles::update_role,
         super::roles::delete_role,
+        super::roles::list_mappings,
+        super::roles::get_settings,
     ),
     modifiers(&ApiKey)
 )]

@@ -10,7 +10,7 @@ use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
 use crate::roles::Mode;
 use crate::scim::{Invalid, ScimType};
-use crate::service::change_sets::{self, Operation, Request};
+use crate::service::change_sets::{self, MappingView, Operation, Request, RoleSettings};
 use crate::service::roles::{self, EffectiveRoles, RoleInput, RoleSummary, RoleView};
 use crate::service::{events, now};
 
@@ -334,15 +334,31 @@ pub async fn delete_role(
 }
 
 /// `GET /mappings`: active and orphaned mappings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/mappings",
+    params(("tenant" = String, Path, description = "The tenant's slug")),
+    responses(
+        (status = 200, description = "Every mapping, active and orphaned", body = Vec<MappingView>),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the `roles:read` scope"),
+    ),
+    security(("api_key" = ["roles:read"])),
+    tag = "mappings"
+)]
 pub async fn list_mappings(
     state: web::Data<AppState>,
     caller: KeyCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let body = run(&state, caller, "roles:read", false, |c, scope| {
-        change_sets::mappings_json(c, &scope.tenant)
-    })
-    .await?;
-    Ok(ok(body))
+    respond(
+        &state,
+        caller,
+        "roles:read",
+        Access::Read,
+        StatusCode::OK,
+        |c, scope| change_sets::mappings(c, &scope.tenant),
+    )
+    .await
 }
 
 #[derive(serde::Deserialize)]
@@ -391,15 +407,32 @@ pub async fn delete_mapping(
     Ok(json(StatusCode::CREATED, body))
 }
 
+/// `GET /role-settings`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/role-settings",
+    params(("tenant" = String, Path, description = "The tenant's slug")),
+    responses(
+        (status = 200, description = "How the tenant resolves roles", body = RoleSettings),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the `roles:read` scope"),
+    ),
+    security(("api_key" = ["roles:read"])),
+    tag = "mappings"
+)]
 pub async fn get_settings(
     state: web::Data<AppState>,
     caller: KeyCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let body = run(&state, caller, "roles:read", false, |c, scope| {
-        change_sets::settings_json(c, &scope.tenant)
-    })
-    .await?;
-    Ok(ok(body))
+    respond(
+        &state,
+        caller,
+        "roles:read",
+        Access::Read,
+        StatusCode::OK,
+        |c, scope| change_sets::settings(c, &scope.tenant),
+    )
+    .await
 }
 
 #[derive(serde::Deserialize)]
