@@ -18,18 +18,36 @@ use crate::store::{read_transaction, write_transaction, DbConnection, TenantId};
 const BATCH: usize = 1_000;
 
 /// One edit. Roles are named by slug, groups by their SCIM id (never their name, M1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Operation {
-    AddMapping { group: String, role: String },
-    RemoveMapping { group: String, role: String },
-    SetMode { mode: Mode },
-    SetDefaultRole { role: Option<String> },
-    SetPriority { role: String, priority: i64 },
-    SetManualGrants { allowed: bool },
+    AddMapping {
+        group: String,
+        role: String,
+    },
+    RemoveMapping {
+        group: String,
+        role: String,
+    },
+    SetMode {
+        /// `union` or `highest_priority`.
+        #[schema(value_type = String)]
+        mode: Mode,
+    },
+    SetDefaultRole {
+        role: Option<String>,
+    },
+    SetPriority {
+        role: String,
+        priority: i64,
+    },
+    SetManualGrants {
+        allowed: bool,
+    },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A change-set as an API client sends it.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     pub operations: Vec<Operation>,
@@ -244,26 +262,90 @@ fn impact_of(
     Ok(impact)
 }
 
+/// What a change-set does to one role.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RoleImpactView {
+    pub added: u64,
+    pub removed: u64,
+    /// A sample of the users who gain it (userName).
+    pub added_users: Vec<String>,
+    /// A sample of the users who lose it.
+    pub removed_users: Vec<String>,
+    pub privileged: bool,
+}
+
+/// What a change-set does: the users whose roles change, and per role slug what it
+/// gains and loses.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ImpactView {
+    pub users_affected: u64,
+    pub roles: std::collections::BTreeMap<String, RoleImpactView>,
+}
+
 /// The impact as the API shows it: keyed by role slug, privileged roles flagged.
-fn impact_json(catalog: &Catalog, impact: &Impact) -> Value {
-    let roles: serde_json::Map<String, Value> = impact
-        .roles
-        .iter()
-        .map(|(id, r)| {
-            let role = catalog.role(id);
-            (
-                catalog.slug(id),
-                json!({
-                    "added": r.added,
-                    "removed": r.removed,
-                    "added_users": r.added_users,
-                    "removed_users": r.removed_users,
-                    "privileged": role.is_some_and(|r| r.privileged),
-                }),
-            )
-        })
-        .collect();
-    json!({"users_affected": impact.users_affected, "roles": roles})
+fn impact_view(catalog: &Catalog, impact: &Impact) -> ImpactView {
+    ImpactView {
+        users_affected: impact.users_affected,
+        roles: impact
+            .roles
+            .iter()
+            .map(|(id, r)| {
+                let view = RoleImpactView {
+                    added: r.added,
+                    removed: r.removed,
+                    added_users: r.added_users.clone(),
+                    removed_users: r.removed_users.clone(),
+                    privileged: catalog.role(id).is_some_and(|r| r.privileged),
+                };
+                (catalog.slug(id), view)
+            })
+            .collect(),
+    }
+}
+
+/// What applying would do, changing nothing.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    pub operations: Vec<Operation>,
+    pub impact: ImpactView,
+    /// Too many users to recompute in the request: applying would run in the background.
+    pub background: bool,
+    /// Why applying would be refused (the lockout guard), if it would.
+    pub refused: Option<String>,
+}
+
+/// Where a change-set is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeSetState {
+    /// Its mappings are written; users are being recomputed in the background.
+    Applying,
+    Applied,
+}
+
+/// Users recomputed so far, of all those affected.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Progress {
+    pub done: i64,
+    pub total: i64,
+}
+
+/// A change-set: what it did, to whom, and how to undo it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChangeSetView {
+    pub id: String,
+    pub actor: String,
+    pub description: String,
+    pub operations: Vec<Operation>,
+    /// The operations that undo it.
+    pub inverse: Vec<Operation>,
+    pub impact: ImpactView,
+    pub state: ChangeSetState,
+    pub progress: Progress,
+    pub revert_of: Option<String>,
+    pub reverted_by: Option<String>,
+    pub created_at: String,
+    pub finished_at: Option<String>,
 }
 
 /// Privileged roles the plan would leave without holders (M15), as an error.
@@ -304,7 +386,7 @@ pub fn preview(
     scope: &Scope,
     operations: &[Operation],
     inline_limit: usize,
-) -> Result<Value, ServiceError> {
+) -> Result<Preview, ServiceError> {
     read_transaction(conn, |c| {
         let catalog = Catalog::load(c, &scope.tenant, Lock::None)?;
         let plan = plan(c, &scope.tenant, catalog, operations, &super::now())?;
@@ -313,12 +395,12 @@ pub fn preview(
         let lockout = check_lockout(c, &scope.tenant, &plan, &impact)
             .err()
             .map(|e| e.to_string());
-        Ok(json!({
-            "operations": operations,
-            "impact": impact_json(&plan.catalog, &impact),
-            "background": ids.len() > inline_limit,
-            "refused": lockout,
-        }))
+        Ok(Preview {
+            operations: operations.to_vec(),
+            impact: impact_view(&plan.catalog, &impact),
+            background: ids.len() > inline_limit,
+            refused: lockout,
+        })
     })
 }
 
@@ -330,15 +412,10 @@ pub const CONFIRM_WORD: &str = "APPLY";
 
 /// Whether a preview needs the typed confirmation: more than
 /// [`CONFIRM_ABOVE_USERS`] users affected, or a privileged role granted to anyone.
-pub fn needs_confirmation(preview: &Value) -> bool {
-    let impact = &preview["impact"];
-    let many = impact["users_affected"].as_u64().unwrap_or(0) > CONFIRM_ABOVE_USERS;
-    let privileged_grant = impact["roles"].as_object().is_some_and(|roles| {
-        roles
-            .values()
-            .any(|r| r["privileged"] == json!(true) && r["added"].as_u64().unwrap_or(0) > 0)
-    });
-    many || privileged_grant
+pub fn needs_confirmation(preview: &Preview) -> bool {
+    let impact = &preview.impact;
+    impact.users_affected > CONFIRM_ABOVE_USERS
+        || impact.roles.values().any(|r| r.privileged && r.added > 0)
 }
 
 /// Applies `request` (or reverts `revert_of` when set, with the inverse operations)
@@ -352,7 +429,7 @@ pub fn apply_confirmed(
     confirm: &str,
     inline_limit: usize,
     now: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<ChangeSetView, ServiceError> {
     write_transaction(conn, |c| {
         let preview = preview(c, scope, &request.operations, inline_limit)?;
         if needs_confirmation(&preview) && confirm.trim() != CONFIRM_WORD {
@@ -374,7 +451,7 @@ pub fn apply(
     revert_of: Option<&str>,
     inline_limit: usize,
     now: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<ChangeSetView, ServiceError> {
     let id = format!("cs_{}", uuid::Uuid::new_v4().simple());
     let row = write_transaction(conn, |c| {
         // The exclusive lock makes every SCIM recompute wait for this change-set.
@@ -408,7 +485,7 @@ pub fn apply(
             actor: scope.actor.id.clone(),
             description: request.description.clone(),
             operations: json!({"apply": request.operations, "inverse": plan.inverse}).to_string(),
-            impact: impact_json(&plan.catalog, &impact).to_string(),
+            impact: serde_json::to_string(&impact_view(&plan.catalog, &impact)).unwrap_or_default(),
             state: state.into(),
             progress_done: done,
             progress_total: ids.len() as i64,
@@ -431,11 +508,15 @@ pub fn apply(
             store::update_change_set(c, &reverted)?;
         }
         // The event carries the diff and the (previewed, for background runs) impact.
-        outbox.emit_at(cause, "role_mapping.changed", change_set_json(&row));
+        outbox.emit_at(
+            cause,
+            "role_mapping.changed",
+            serde_json::to_value(change_set_view(&row)).unwrap_or_default(),
+        );
         outbox.commit(c)?;
         Ok::<_, ServiceError>(row)
     })?;
-    Ok(change_set_json(&row))
+    Ok(change_set_view(&row))
 }
 
 /// Writes the plan's mappings and settings.
@@ -480,34 +561,58 @@ fn write_plan(
     Ok(())
 }
 
-pub fn change_set_json(row: &ChangeSetRow) -> Value {
-    let operations: Value = serde_json::from_str(&row.operations).unwrap_or(Value::Null);
-    json!({
-        "id": row.id,
-        "actor": row.actor,
-        "description": row.description,
-        "operations": operations["apply"],
-        "inverse": operations["inverse"],
-        "impact": serde_json::from_str::<Value>(&row.impact).unwrap_or(Value::Null),
-        "state": row.state,
-        "progress": {"done": row.progress_done, "total": row.progress_total},
-        "revert_of": row.revert_of,
-        "reverted_by": row.reverted_by,
-        "created_at": row.created_at,
-        "finished_at": row.finished_at,
-    })
+/// A stored change-set as its view. Its operations and impact are stored as JSON that
+/// this module wrote; what cannot be read back shows as empty.
+pub fn change_set_view(row: &ChangeSetRow) -> ChangeSetView {
+    #[derive(Deserialize, Default)]
+    struct Stored {
+        #[serde(default)]
+        apply: Vec<Operation>,
+        #[serde(default)]
+        inverse: Vec<Operation>,
+    }
+    let stored: Stored = serde_json::from_str(&row.operations).unwrap_or_default();
+    ChangeSetView {
+        id: row.id.clone(),
+        actor: row.actor.clone(),
+        description: row.description.clone(),
+        operations: stored.apply,
+        inverse: stored.inverse,
+        impact: serde_json::from_str(&row.impact).unwrap_or_default(),
+        state: if row.state == "applying" {
+            ChangeSetState::Applying
+        } else {
+            ChangeSetState::Applied
+        },
+        progress: Progress {
+            done: row.progress_done,
+            total: row.progress_total,
+        },
+        revert_of: row.revert_of.clone(),
+        reverted_by: row.reverted_by.clone(),
+        created_at: row.created_at.clone(),
+        finished_at: row.finished_at.clone(),
+    }
 }
 
-pub fn get(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<Value, ServiceError> {
+pub fn get(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<ChangeSetView, ServiceError> {
     store::find_change_set(conn, tenant, id)?
-        .map(|row| change_set_json(&row))
+        .map(|row| change_set_view(&row))
         .ok_or(ServiceError::NotFound { kind: "change-set" })
 }
 
-pub fn list(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
+/// The newest 200 change-sets, newest first.
+pub fn list(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<Vec<ChangeSetView>, ServiceError> {
     Ok(store::list_change_sets(conn, tenant, 200)?
         .iter()
-        .map(change_set_json)
+        .map(change_set_view)
         .collect())
 }
 
@@ -536,7 +641,7 @@ pub fn remove_mapping(
     mapping_id: &str,
     inline_limit: usize,
     now: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<ChangeSetView, ServiceError> {
     let mapping = store::list_mappings(conn, &scope.tenant)?
         .into_iter()
         .find(|m| m.id == mapping_id)
@@ -708,19 +813,30 @@ pub fn unfinished(conn: &mut DbConnection) -> Result<Vec<(TenantId, String)>, Se
 mod tests {
     use super::*;
 
-    fn preview_of(users: u64, role: Value) -> Value {
-        json!({"impact": {"users_affected": users, "roles": {"r": role}}})
+    fn preview_of(users: u64, added: u64, removed: u64, privileged: bool) -> Preview {
+        let role = RoleImpactView {
+            added,
+            removed,
+            privileged,
+            ..RoleImpactView::default()
+        };
+        Preview {
+            operations: Vec::new(),
+            impact: ImpactView {
+                users_affected: users,
+                roles: [("r".to_owned(), role)].into(),
+            },
+            background: false,
+            refused: None,
+        }
     }
 
     #[test]
     fn many_users_or_a_privileged_grant_need_the_typed_word() {
-        let plain = json!({"added": 50, "removed": 0, "privileged": false});
-        assert!(!needs_confirmation(&preview_of(50, plain.clone())));
-        assert!(needs_confirmation(&preview_of(51, plain)));
-        let granted = json!({"added": 1, "removed": 0, "privileged": true});
-        assert!(needs_confirmation(&preview_of(1, granted)));
+        assert!(!needs_confirmation(&preview_of(50, 50, 0, false)));
+        assert!(needs_confirmation(&preview_of(51, 50, 0, false)));
+        assert!(needs_confirmation(&preview_of(1, 1, 0, true)));
         // Taking a privileged role away is guarded by the lockout check instead.
-        let taken = json!({"added": 0, "removed": 3, "privileged": true});
-        assert!(!needs_confirmation(&preview_of(3, taken)));
+        assert!(!needs_confirmation(&preview_of(3, 0, 3, true)));
     }
 }

@@ -17,7 +17,9 @@ use crate::http::error::AdminError;
 use crate::http::state::AppState;
 use crate::roles::Mode;
 use crate::service::admin::AdminRole;
-use crate::service::change_sets::{self, Operation, Request, CONFIRM_WORD};
+use crate::service::change_sets::{
+    self, ChangeSetState, Operation, Preview, Request, CONFIRM_WORD,
+};
 use crate::service::roles::{self, invalid, RoleInput, RoleSummary};
 use crate::service::{groups, now, ServiceError};
 
@@ -52,28 +54,19 @@ impl ImpactView {
     }
 }
 
-fn impact_views(impact: &Value) -> Vec<ImpactView> {
-    let names = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| a.iter().map(ui::text).collect())
-            .unwrap_or_default()
-    };
-    impact["roles"]
-        .as_object()
-        .map(|roles| {
-            roles
-                .iter()
-                .map(|(slug, r)| ImpactView {
-                    slug: slug.clone(),
-                    privileged: r["privileged"] == json!(true),
-                    added: r["added"].as_u64().unwrap_or(0),
-                    removed: r["removed"].as_u64().unwrap_or(0),
-                    added_users: names(&r["added_users"]),
-                    removed_users: names(&r["removed_users"]),
-                })
-                .collect()
+fn impact_views(impact: &change_sets::ImpactView) -> Vec<ImpactView> {
+    impact
+        .roles
+        .iter()
+        .map(|(slug, r)| ImpactView {
+            slug: slug.clone(),
+            privileged: r.privileged,
+            added: r.added,
+            removed: r.removed,
+            added_users: r.added_users.clone(),
+            removed_users: r.removed_users.clone(),
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// Group id → display name, to show operations by name (they are keyed by id, M1).
@@ -109,12 +102,6 @@ fn describe(op: &Operation, names: &GroupNames) -> String {
     }
 }
 
-fn describe_all(ops: &Value, names: &GroupNames) -> Vec<String> {
-    serde_json::from_value::<Vec<Operation>>(ops.clone())
-        .map(|ops| ops.iter().map(|op| describe(op, names)).collect())
-        .unwrap_or_default()
-}
-
 pub fn mode_label(mode: &str) -> &'static str {
     match Mode::parse(mode) {
         Some(Mode::HighestPriority) => "highest priority",
@@ -124,7 +111,7 @@ pub fn mode_label(mode: &str) -> &'static str {
 
 pub struct ChangeSetView {
     pub id: String,
-    pub state: String,
+    pub state: ChangeSetState,
     pub actor: String,
     pub description: String,
     pub created: String,
@@ -139,30 +126,36 @@ pub struct ChangeSetView {
 }
 
 impl ChangeSetView {
-    fn from_json(v: &Value, names: &GroupNames) -> Self {
-        let opt = |v: &Value| v.as_str().map(str::to_owned);
+    fn new(v: &change_sets::ChangeSetView, names: &GroupNames) -> Self {
         Self {
-            id: ui::text(&v["id"]),
-            state: ui::text(&v["state"]),
-            actor: ui::text(&v["actor"]),
-            description: ui::text(&v["description"]),
-            created: ui::when(&ui::text(&v["created_at"])),
-            finished: ui::when_or(v["finished_at"].as_str(), "not yet"),
-            done: v["progress"]["done"].as_i64().unwrap_or(0),
-            total: v["progress"]["total"].as_i64().unwrap_or(0),
-            users_affected: v["impact"]["users_affected"].as_u64().unwrap_or(0),
-            revert_of: opt(&v["revert_of"]),
-            reverted_by: opt(&v["reverted_by"]),
-            ops: describe_all(&v["operations"], names),
-            impact: impact_views(&v["impact"]),
+            id: v.id.clone(),
+            state: v.state,
+            actor: v.actor.clone(),
+            description: v.description.clone(),
+            created: ui::when(&v.created_at),
+            finished: ui::when_or(v.finished_at.as_deref(), "not yet"),
+            done: v.progress.done,
+            total: v.progress.total,
+            users_affected: v.impact.users_affected,
+            revert_of: v.revert_of.clone(),
+            reverted_by: v.reverted_by.clone(),
+            ops: v.operations.iter().map(|op| describe(op, names)).collect(),
+            impact: impact_views(&v.impact),
         }
     }
 
     pub fn badge(&self) -> &'static str {
-        match self.state.as_str() {
-            "applied" => "good",
-            "applying" => "warn",
-            _ => "bad",
+        match self.state {
+            ChangeSetState::Applied => "good",
+            ChangeSetState::Applying => "warn",
+        }
+    }
+
+    /// The state as the screen shows it.
+    pub fn state_label(&self) -> &'static str {
+        match self.state {
+            ChangeSetState::Applied => "applied",
+            ChangeSetState::Applying => "applying",
         }
     }
 }
@@ -528,7 +521,7 @@ async fn apply_or_confirm(
 ) -> Result<HttpResponse, AdminError> {
     let operations = request.operations.clone();
     let (preview, names) = preview_of(state, session, req, operations).await?;
-    if change_sets::needs_confirmation(&preview) || !preview["refused"].is_null() {
+    if change_sets::needs_confirmation(&preview) || preview.refused.is_some() {
         return preview_page(session, &preview, &names, &request, None, StatusCode::OK);
     }
     let limit = state.inline_limit;
@@ -543,7 +536,7 @@ async fn apply_or_confirm(
             let before = role_state(c, scope)?;
             let set = change_sets::apply_confirmed(c, scope, request, None, "", limit, &now())?;
             let mut after = role_state(c, scope)?;
-            after["change_set"] = set;
+            after["change_set"] = snapshot(&set);
             Ok(Done::new((), Some(before), Some(after)))
         },
     )
@@ -628,14 +621,10 @@ pub async fn mappings(
         (a.group_name.to_lowercase(), &a.role).cmp(&(b.group_name.to_lowercase(), &b.role))
     });
     let change_sets = sets
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .take(RECENT_CHANGE_SETS)
-                .map(|v| ChangeSetView::from_json(v, &names))
-                .collect()
-        })
-        .unwrap_or_default();
+        .iter()
+        .take(RECENT_CHANGE_SETS)
+        .map(|v| ChangeSetView::new(v, &names))
+        .collect();
     let page = MappingsPage {
         chrome: session.chrome("mappings"),
         mappings,
@@ -673,7 +662,7 @@ async fn preview_of(
     session: &AdminSession,
     req: &HttpRequest,
     operations: Vec<Operation>,
-) -> Result<(Value, GroupNames), AdminError> {
+) -> Result<(Preview, GroupNames), AdminError> {
     let limit = state.inline_limit;
     ui::read(state, session, req, move |c, scope| {
         Ok((
@@ -686,7 +675,7 @@ async fn preview_of(
 
 fn preview_page(
     session: &AdminSession,
-    preview: &Value,
+    preview: &Preview,
     names: &GroupNames,
     request: &Request,
     error: Option<String>,
@@ -701,10 +690,10 @@ fn preview_page(
             .iter()
             .map(|op| describe(op, names))
             .collect(),
-        users_affected: preview["impact"]["users_affected"].as_u64().unwrap_or(0),
-        impact: impact_views(&preview["impact"]),
-        background: preview["background"] == json!(true),
-        refused: preview["refused"].as_str().map(str::to_owned),
+        users_affected: preview.impact.users_affected,
+        impact: impact_views(&preview.impact),
+        background: preview.background,
+        refused: preview.refused.clone(),
         needs_confirm: change_sets::needs_confirmation(preview),
         word: CONFIRM_WORD,
         error,
@@ -771,7 +760,7 @@ pub async fn apply(
             // Confirmed again inside the transaction: the impact may have grown.
             let set =
                 change_sets::apply_confirmed(c, scope, request, None, &confirm, limit, &now())?;
-            Ok(Done::new(ui::text(&set["id"]), None, Some(set)))
+            Ok(Done::new(set.id.clone(), None, Some(snapshot(&set))))
         },
     )
     .await?;
@@ -804,10 +793,12 @@ pub async fn change_set(
         ))
     })
     .await?;
-    let cs = ChangeSetView::from_json(&set, &names);
+    let cs = ChangeSetView::new(&set, &names);
     let chrome = session.chrome("mappings");
     let page = ChangeSetPage {
-        can_revert: chrome.can_write && cs.reverted_by.is_none() && cs.state == "applied",
+        can_revert: chrome.can_write
+            && cs.reverted_by.is_none()
+            && cs.state == ChangeSetState::Applied,
         chrome,
         cs,
     };
@@ -820,7 +811,7 @@ async fn revert_preview_of(
     session: &AdminSession,
     req: &HttpRequest,
     id: String,
-) -> Result<(Value, GroupNames, Vec<Operation>), AdminError> {
+) -> Result<(Preview, GroupNames, Vec<Operation>), AdminError> {
     let limit = state.inline_limit;
     ui::read(state, session, req, move |c, scope| {
         let inverse = change_sets::inverse_of(c, &scope.tenant, &id)?;
@@ -836,7 +827,7 @@ async fn revert_preview_of(
 fn revert_page(
     session: &AdminSession,
     id: &str,
-    preview: &Value,
+    preview: &Preview,
     names: &GroupNames,
     inverse: &[Operation],
     error: Option<String>,
@@ -846,10 +837,10 @@ fn revert_page(
         chrome: session.chrome("mappings"),
         heading: format!("Preview revert of {id}"),
         ops: inverse.iter().map(|op| describe(op, names)).collect(),
-        users_affected: preview["impact"]["users_affected"].as_u64().unwrap_or(0),
-        impact: impact_views(&preview["impact"]),
-        background: preview["background"] == json!(true),
-        refused: preview["refused"].as_str().map(str::to_owned),
+        users_affected: preview.impact.users_affected,
+        impact: impact_views(&preview.impact),
+        background: preview.background,
+        refused: preview.refused.clone(),
         needs_confirm: change_sets::needs_confirmation(preview),
         word: CONFIRM_WORD,
         error,
@@ -935,9 +926,9 @@ pub async fn revert(
                 &now(),
             )?;
             Ok(Done::new(
-                ui::text(&set["id"]),
+                set.id.clone(),
                 Some(json!({"change_set": original})),
-                Some(set),
+                Some(snapshot(&set)),
             ))
         },
     )

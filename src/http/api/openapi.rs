@@ -56,87 +56,6 @@ pub const OPERATIONS: &[Operation] = &[
         200,
     ),
     op(
-        "post",
-        "/mappings",
-        "admin",
-        "Map a group (by SCIM id) to a role: a one-operation change-set",
-        Some("MappingInput"),
-        Some("ChangeSet"),
-        201,
-    ),
-    op(
-        "delete",
-        "/mappings/{id}",
-        "admin",
-        "Remove a mapping: a one-operation change-set",
-        None,
-        Some("ChangeSet"),
-        201,
-    ),
-    op(
-        "put",
-        "/role-settings",
-        "admin",
-        "Change settings: a change-set",
-        Some("RoleSettingsInput"),
-        Some("ChangeSet"),
-        201,
-    ),
-    op(
-        "get",
-        "/change-sets",
-        "roles:read",
-        "Recent change-sets, newest first",
-        None,
-        Some("ChangeSetList"),
-        200,
-    ),
-    op(
-        "post",
-        "/change-sets",
-        "admin",
-        "Apply operations as one change-set",
-        Some("ChangeSetInput"),
-        Some("ChangeSet"),
-        201,
-    ),
-    op(
-        "post",
-        "/change-sets/preview",
-        "roles:read",
-        "Preview a change-set's impact (read-only)",
-        Some("ChangeSetInput"),
-        Some("Preview"),
-        200,
-    ),
-    op(
-        "get",
-        "/change-sets/{id}",
-        "roles:read",
-        "One change-set, with background progress",
-        None,
-        Some("ChangeSet"),
-        200,
-    ),
-    op(
-        "post",
-        "/change-sets/{id}/revert/preview",
-        "roles:read",
-        "Preview reverting a change-set",
-        None,
-        Some("Preview"),
-        200,
-    ),
-    op(
-        "post",
-        "/change-sets/{id}/revert",
-        "admin",
-        "Revert a change-set with a new change-set",
-        None,
-        Some("ChangeSet"),
-        201,
-    ),
-    op(
         "get",
         "/scim-tokens",
         "admin",
@@ -204,18 +123,6 @@ pub const OPERATIONS: &[Operation] = &[
 fn schemas() -> Value {
     let object = |properties: Value| json!({"type": "object", "properties": properties});
     let string = json!({"type": "string"});
-    let operation = json!({
-        "type": "object",
-        "required": ["op"],
-        "properties": {
-            "op": {"type": "string", "enum": ["add_mapping", "remove_mapping", "set_mode", "set_default_role", "set_priority", "set_manual_grants"]},
-            "group": {"type": "string", "description": "SCIM group id"},
-            "role": {"type": ["string", "null"], "description": "role slug"},
-            "mode": {"type": "string", "enum": ["union", "highest_priority"]},
-            "priority": {"type": "integer"},
-            "allowed": {"type": "boolean"}
-        }
-    });
     json!({
         "Event": object(json!({
             "id": string, "type": string, "tenant_id": string, "sequence": {"type": "integer"},
@@ -224,14 +131,6 @@ fn schemas() -> Value {
             "correlation_id": string, "data": {"type": "object"}, "previous_attributes": {"type": "object"}
         })),
         "EventPage": object(json!({"data": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}, "next_after": {"type": "integer"}})),
-        "MappingInput": {"type": "object", "required": ["group", "role"], "properties": {"group": string, "role": string, "description": string}},
-        "RoleSettingsInput": object(json!({"mode": {"type": "string", "enum": ["union", "highest_priority"]}, "default_role": {"type": ["string", "null"]}, "allow_manual_grants": {"type": "boolean"}, "description": string})),
-        "Operation": operation,
-        "ChangeSetInput": {"type": "object", "required": ["operations"], "properties": {"operations": {"type": "array", "items": {"$ref": "#/components/schemas/Operation"}}, "description": string}},
-        "Impact": object(json!({"users_affected": {"type": "integer"}, "roles": {"type": "object", "additionalProperties": object(json!({"added": {"type": "integer"}, "removed": {"type": "integer"}, "added_users": {"type": "array", "items": string}, "removed_users": {"type": "array", "items": string}, "privileged": {"type": "boolean"}}))}})),
-        "Preview": object(json!({"operations": {"type": "array"}, "impact": {"$ref": "#/components/schemas/Impact"}, "background": {"type": "boolean"}, "refused": {"type": ["string", "null"]}})),
-        "ChangeSet": object(json!({"id": string, "actor": string, "description": string, "operations": {"type": "array"}, "inverse": {"type": "array"}, "impact": {"$ref": "#/components/schemas/Impact"}, "state": {"type": "string", "enum": ["applying", "applied"]}, "progress": object(json!({"done": {"type": "integer"}, "total": {"type": "integer"}})), "revert_of": {"type": ["string", "null"]}, "reverted_by": {"type": ["string", "null"]}})),
-        "ChangeSetList": {"type": "array", "items": {"$ref": "#/components/schemas/ChangeSet"}},
         "Credential": object(json!({"id": string, "name": string, "hint": string, "scopes": {"type": "array", "items": string}, "created_at": string, "last_used_at": {"type": ["string", "null"]}, "revoked_at": {"type": ["string", "null"]}})),
         "CredentialList": {"type": "array", "items": {"$ref": "#/components/schemas/Credential"}},
         "CredentialInput": object(json!({"name": string, "scopes": {"type": "array", "items": {"type": "string", "enum": ["admin", "events:read", "roles:read"]}}})),
@@ -261,6 +160,15 @@ fn schemas() -> Value {
         super::roles::delete_role,
         super::roles::list_mappings,
         super::roles::get_settings,
+        super::roles::put_settings,
+        super::roles::create_mapping,
+        super::roles::delete_mapping,
+        super::roles::list_change_sets,
+        super::roles::get_change_set,
+        super::roles::create_change_set,
+        super::roles::preview_change_set,
+        super::roles::preview_revert,
+        super::roles::revert,
     ),
     modifiers(&ApiKey)
 )]

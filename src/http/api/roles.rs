@@ -4,13 +4,15 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::{json, ok, parse, respond, run, Access, KeyCaller};
+use super::{ok, parse, respond, run, Access, KeyCaller};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
 use crate::roles::Mode;
 use crate::scim::{Invalid, ScimType};
-use crate::service::change_sets::{self, MappingView, Operation, Request, RoleSettings};
+use crate::service::change_sets::{
+    self, ChangeSetView, MappingView, Operation, Preview, Request, RoleSettings,
+};
 use crate::service::roles::{self, EffectiveRoles, RoleInput, RoleSummary, RoleView};
 use crate::service::{events, now};
 
@@ -361,9 +363,10 @@ pub async fn list_mappings(
     .await
 }
 
-#[derive(serde::Deserialize)]
+/// A mapping to add, as a one-operation change-set.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewMapping {
+pub struct NewMapping {
     group: String,
     role: String,
     #[serde(default)]
@@ -371,6 +374,23 @@ struct NewMapping {
 }
 
 /// `POST /mappings`: a one-operation change-set.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/mappings",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+    ),
+    request_body = NewMapping,
+    responses(
+        (status = 201, description = "The change-set, applied (or applying in the background)", body = ChangeSetView),
+        (status = 400, description = "A malformed or invalid operation"),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the scope"),
+        (status = 409, description = "The lockout guard refused it, or it conflicts with the current state"),
+    ),
+    security(("api_key" = ["admin"])),
+    tag = "change-sets"
+)]
 pub async fn create_mapping(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -392,6 +412,23 @@ pub async fn create_mapping(
 }
 
 /// `DELETE /mappings/{id}`: a one-operation change-set.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant}/mappings/{id}",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 201, description = "The change-set, applied (or applying in the background)", body = ChangeSetView),
+        (status = 400, description = "Not a mapping of this tenant"),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the scope"),
+        (status = 409, description = "The lockout guard refused it, or it conflicts with the current state"),
+    ),
+    security(("api_key" = ["admin"])),
+    tag = "change-sets"
+)]
 pub async fn delete_mapping(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -399,12 +436,17 @@ pub async fn delete_mapping(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().1;
     let limit = state.inline_limit;
-    let body = run(&state, caller, "admin", true, move |c, scope| {
-        change_sets::remove_mapping(c, scope, &id, limit, &now())
-    })
-    .await?;
+    let answer = respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::CREATED,
+        move |c, scope| change_sets::remove_mapping(c, scope, &id, limit, &now()),
+    )
+    .await;
     state.change_sets.notify_one();
-    Ok(json(StatusCode::CREATED, body))
+    answer
 }
 
 /// `GET /role-settings`.
@@ -435,12 +477,16 @@ pub async fn get_settings(
     .await
 }
 
-#[derive(serde::Deserialize)]
+/// Settings to change (absent: unchanged), as one change-set.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SettingsInput {
+pub struct SettingsInput {
+    /// `union` or `highest_priority`.
+    #[schema(value_type = Option<String>)]
     mode: Option<Mode>,
     /// `null` clears the default; absent leaves it.
     #[serde(default, with = "serde_with_null")]
+    #[schema(value_type = Option<String>)]
     default_role: Option<Option<String>>,
     allow_manual_grants: Option<bool>,
     #[serde(default)]
@@ -459,6 +505,23 @@ mod serde_with_null {
 }
 
 /// `PUT /role-settings`: the changed settings as one change-set.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenant}/role-settings",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+    ),
+    request_body = SettingsInput,
+    responses(
+        (status = 201, description = "The change-set, applied (or applying in the background)", body = ChangeSetView),
+        (status = 400, description = "A malformed or invalid operation"),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the scope"),
+        (status = 409, description = "The lockout guard refused it, or it conflicts with the current state"),
+    ),
+    security(("api_key" = ["admin"])),
+    tag = "change-sets"
+)]
 pub async fn put_settings(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -492,39 +555,101 @@ async fn apply(
     request: Request,
 ) -> Result<HttpResponse, ApiError> {
     let limit = state.inline_limit;
-    let body = run(state, caller, "admin", true, move |c, scope| {
-        change_sets::apply(c, scope, request, None, limit, &now())
-    })
-    .await?;
+    let answer = respond(
+        state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::CREATED,
+        move |c, scope| change_sets::apply(c, scope, request, None, limit, &now()),
+    )
+    .await;
     state.change_sets.notify_one();
-    Ok(json(StatusCode::CREATED, body))
+    answer
 }
 
+/// `GET /change-sets`: the newest 200, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/change-sets",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+    ),
+    responses(
+        (status = 200, description = "The change-sets", body = Vec<ChangeSetView>),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the scope"),
+    ),
+    security(("api_key" = ["roles:read"])),
+    tag = "change-sets"
+)]
 pub async fn list_change_sets(
     state: web::Data<AppState>,
     caller: KeyCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let body = run(&state, caller, "roles:read", false, |c, scope| {
-        change_sets::list(c, &scope.tenant)
-    })
-    .await?;
-    Ok(ok(body))
+    respond(
+        &state,
+        caller,
+        "roles:read",
+        Access::Read,
+        StatusCode::OK,
+        |c, scope| change_sets::list(c, &scope.tenant),
+    )
+    .await
 }
 
+/// `GET /change-sets/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/change-sets/{id}",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 200, description = "The change-set", body = ChangeSetView),
+        (status = 404, description = "No such change-set"),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the scope"),
+    ),
+    security(("api_key" = ["roles:read"])),
+    tag = "change-sets"
+)]
 pub async fn get_change_set(
     state: web::Data<AppState>,
     caller: KeyCaller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().1;
-    let body = run(&state, caller, "roles:read", false, move |c, scope| {
-        change_sets::get(c, &scope.tenant, &id)
-    })
-    .await?;
-    Ok(ok(body))
+    respond(
+        &state,
+        caller,
+        "roles:read",
+        Access::Read,
+        StatusCode::OK,
+        move |c, scope| change_sets::get(c, &scope.tenant, &id),
+    )
+    .await
 }
 
 /// `POST /change-sets`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/change-sets",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+    ),
+    request_body = Request,
+    responses(
+        (status = 201, description = "The change-set, applied (or applying in the background)", body = ChangeSetView),
+        (status = 400, description = "A malformed or invalid operation"),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the scope"),
+        (status = 409, description = "The lockout guard refused it, or it conflicts with the current state"),
+    ),
+    security(("api_key" = ["admin"])),
+    tag = "change-sets"
+)]
 pub async fn create_change_set(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -535,6 +660,22 @@ pub async fn create_change_set(
 }
 
 /// `POST /change-sets/preview`: read-only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/change-sets/preview",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+    ),
+    request_body = Request,
+    responses(
+        (status = 200, description = "What applying would do; nothing changes", body = Preview),
+        (status = 400, description = "A malformed or invalid operation"),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the scope"),
+    ),
+    security(("api_key" = ["roles:read"])),
+    tag = "change-sets"
+)]
 pub async fn preview_change_set(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -542,14 +683,35 @@ pub async fn preview_change_set(
 ) -> Result<HttpResponse, ApiError> {
     let request: Request = parse(body.0)?;
     let limit = state.inline_limit;
-    let body = run(&state, caller, "roles:read", false, move |c, scope| {
-        change_sets::preview(c, scope, &request.operations, limit)
-    })
-    .await?;
-    Ok(ok(body))
+    respond(
+        &state,
+        caller,
+        "roles:read",
+        Access::Read,
+        StatusCode::OK,
+        move |c, scope| change_sets::preview(c, scope, &request.operations, limit),
+    )
+    .await
 }
 
 /// `POST /change-sets/{id}/revert/preview`: what reverting would do.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/change-sets/{id}/revert/preview",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 200, description = "What reverting would do; nothing changes", body = Preview),
+        (status = 404, description = "No such change-set"),
+        (status = 409, description = "Already reverted"),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the scope"),
+    ),
+    security(("api_key" = ["roles:read"])),
+    tag = "change-sets"
+)]
 pub async fn preview_revert(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -557,15 +719,38 @@ pub async fn preview_revert(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().1;
     let limit = state.inline_limit;
-    let body = run(&state, caller, "roles:read", false, move |c, scope| {
-        let inverse = change_sets::inverse_of(c, &scope.tenant, &id)?;
-        change_sets::preview(c, scope, &inverse, limit)
-    })
-    .await?;
-    Ok(ok(body))
+    respond(
+        &state,
+        caller,
+        "roles:read",
+        Access::Read,
+        StatusCode::OK,
+        move |c, scope| {
+            let inverse = change_sets::inverse_of(c, &scope.tenant, &id)?;
+            change_sets::preview(c, scope, &inverse, limit)
+        },
+    )
+    .await
 }
 
 /// `POST /change-sets/{id}/revert`: a new change-set that undoes `id`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/change-sets/{id}/revert",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 201, description = "The reverting change-set", body = ChangeSetView),
+        (status = 404, description = "No such change-set"),
+        (status = 401, description = "No live API key for this tenant"),
+        (status = 403, description = "The key lacks the scope"),
+        (status = 409, description = "Already reverted, or refused by the lockout guard"),
+    ),
+    security(("api_key" = ["admin"])),
+    tag = "change-sets"
+)]
 pub async fn revert(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -573,15 +758,22 @@ pub async fn revert(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().1;
     let limit = state.inline_limit;
-    let body = run(&state, caller, "admin", true, move |c, scope| {
-        let inverse = change_sets::inverse_of(c, &scope.tenant, &id)?;
-        let request = Request {
-            operations: inverse,
-            description: format!("revert of {id}"),
-        };
-        change_sets::apply(c, scope, request, Some(&id), limit, &now())
-    })
-    .await?;
+    let answer = respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::CREATED,
+        move |c, scope| {
+            let inverse = change_sets::inverse_of(c, &scope.tenant, &id)?;
+            let request = Request {
+                operations: inverse,
+                description: format!("revert of {id}"),
+            };
+            change_sets::apply(c, scope, request, Some(&id), limit, &now())
+        },
+    )
+    .await;
     state.change_sets.notify_one();
-    Ok(json(StatusCode::CREATED, body))
+    answer
 }
