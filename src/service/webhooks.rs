@@ -798,6 +798,79 @@ mod tests {
         assert_eq!(retry_delay(&schedule, 0, 0.5), None);
     }
 
+    /// The API's JSON, pinned: a renamed or re-nested field breaks receivers' code.
+    #[test]
+    fn views_serialize_as_the_api_has_always_answered() {
+        let mut row = EndpointRow {
+            id: "whe_1".into(),
+            tenant_id: "t".into(),
+            url: "https://example.com/hook".into(),
+            description: "d".into(),
+            event_types: "group.deleted user.created".into(),
+            secret: "whsec_new".into(),
+            previous_secret: None,
+            previous_secret_expires_at: Some("2026-01-02T00:00:00Z".into()),
+            enabled: false,
+            disabled_reason: Some("410".into()),
+            consecutive_failures: 3,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:01Z".into(),
+        };
+        let created = EndpointWithSecret {
+            endpoint: EndpointView::from(&row),
+            secret: row.secret.clone(),
+        };
+        assert_eq!(
+            serde_json::to_value(&created).unwrap(),
+            json!({
+                "id": "whe_1", "url": "https://example.com/hook", "description": "d",
+                "event_types": ["group.deleted", "user.created"], "enabled": false,
+                "disabled_reason": "410", "consecutive_failures": 3,
+                // No previous secret kept, so no expiry to speak of.
+                "previous_secret_expires_at": null,
+                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:01Z",
+                "secret": "whsec_new",
+            })
+        );
+        row.previous_secret = Some("whsec_old".into());
+        row.event_types = String::new();
+        let view = serde_json::to_value(EndpointView::from(&row)).unwrap();
+        assert_eq!(view["previous_secret_expires_at"], "2026-01-02T00:00:00Z");
+        assert_eq!(view["event_types"], json!([]));
+
+        let mut d = delivery_row(
+            &TenantId("t".into()),
+            "whe_1",
+            ("evt_1", "user.created"),
+            "now",
+        );
+        d.state = DeliveryState::Dead.as_str().into();
+        d.attempts = 2;
+        d.last_status = Some(500);
+        let log = [AttemptRow {
+            delivery_id: d.id.clone(),
+            attempt: 1,
+            at: "then".into(),
+            status: None,
+            error: Some("timeout".into()),
+            latency_ms: 7,
+        }];
+        assert_eq!(
+            serde_json::to_value(DeliveryView::new(&d, &log)).unwrap(),
+            json!({
+                "id": d.id, "endpoint_id": "whe_1", "event_id": "evt_1",
+                "event_type": "user.created", "state": "dead", "attempts": 2,
+                // Only a pending delivery has a next attempt.
+                "next_attempt_at": null,
+                "last_status": 500, "last_error": null, "last_latency_ms": null,
+                "last_response": null, "created_at": "now", "updated_at": "now",
+                "attempt_log": [
+                    {"attempt": 1, "at": "then", "status": null, "error": "timeout", "latency_ms": 7},
+                ],
+            })
+        );
+    }
+
     #[test]
     fn event_filters_are_normalized_and_checked() {
         let types = vec!["user.created".to_owned(), " group.deleted ".to_owned()];
