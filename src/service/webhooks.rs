@@ -4,8 +4,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
 use super::events::{Actor, Outbox};
 use super::{new_id, stamp, ServiceError};
@@ -25,9 +26,37 @@ pub const MAX_CONSECUTIVE_FAILURES: i64 = 50;
 /// The type of the event `POST /webhooks/{id}/test` sends.
 pub const TEST_EVENT: &str = "webhook.test";
 
-pub const PENDING: &str = "pending";
-pub const SUCCEEDED: &str = "succeeded";
-pub const DEAD: &str = "dead";
+/// Where a delivery is: queued (and retried) until it succeeds or its retries run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Due at `next_attempt_at`, or being attempted.
+    Pending,
+    /// A 2xx arrived; it is not sent again.
+    Succeeded,
+    /// Retries ran out, or the endpoint answered 410 Gone; it can be redelivered.
+    Dead,
+}
+
+impl DeliveryState {
+    /// As stored in `webhook_deliveries.state`, and as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// The stored text; only this module writes it, so anything else is not retried.
+    fn stored(text: &str) -> Self {
+        match text {
+            "pending" => Self::Pending,
+            "succeeded" => Self::Succeeded,
+            _ => Self::Dead,
+        }
+    }
+}
 
 fn invalid(detail: impl Into<String>) -> ServiceError {
     super::roles::invalid(detail)
@@ -39,15 +68,20 @@ fn not_found() -> ServiceError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A new webhook endpoint.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEndpoint {
+    /// https; must not resolve to a private, loopback, link-local or metadata address.
+    #[schema(format = "uri")]
     pub url: String,
     #[serde(default)]
     pub description: String,
+    /// Event types to send; empty means all.
     #[serde(default)]
     pub event_types: Vec<String>,
     #[serde(default = "enabled_by_default")]
+    #[schema(default = true)]
     pub enabled: bool,
 }
 
@@ -55,12 +89,17 @@ fn enabled_by_default() -> bool {
     true
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Changes to a webhook endpoint; an absent field stays as it is.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointChanges {
+    /// https; checked as for a new endpoint.
+    #[schema(format = "uri")]
     pub url: Option<String>,
     pub description: Option<String>,
+    /// Event types to send; empty means all.
     pub event_types: Option<Vec<String>>,
+    /// Enabling clears the failure count and the reason it was disabled.
     pub enabled: Option<bool>,
 }
 
@@ -90,19 +129,74 @@ fn new_secret() -> Result<String, ServiceError> {
     Ok(webhook_signature::secret_from_bytes(&bytes))
 }
 
-pub fn endpoint_json(e: &EndpointRow) -> Value {
-    json!({
-        "id": e.id,
-        "url": e.url,
-        "description": e.description,
-        "event_types": e.event_types.split(' ').filter(|t| !t.is_empty()).collect::<Vec<_>>(),
-        "enabled": e.enabled,
-        "disabled_reason": e.disabled_reason,
-        "consecutive_failures": e.consecutive_failures,
-        "previous_secret_expires_at": e.previous_secret.as_ref().and(e.previous_secret_expires_at.as_ref()),
-        "created_at": e.created_at,
-        "updated_at": e.updated_at,
-    })
+/// A webhook endpoint, without its secrets.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EndpointView {
+    pub id: String,
+    /// Where messages are POSTed (https).
+    #[schema(format = "uri")]
+    pub url: String,
+    pub description: String,
+    /// Event types sent; empty means all.
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// Why roster or an administrator disabled it (410 Gone, 50 consecutive failures).
+    pub disabled_reason: Option<String>,
+    /// Failed attempts in a row; a success resets it.
+    pub consecutive_failures: i64,
+    /// Until then the rotated-out secret signs too.
+    #[schema(format = DateTime)]
+    pub previous_secret_expires_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl From<&EndpointRow> for EndpointView {
+    fn from(e: &EndpointRow) -> Self {
+        Self {
+            id: e.id.clone(),
+            url: e.url.clone(),
+            description: e.description.clone(),
+            event_types: e
+                .event_types
+                .split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            enabled: e.enabled,
+            disabled_reason: e.disabled_reason.clone(),
+            consecutive_failures: e.consecutive_failures,
+            // The expiry of a secret that is no longer kept means nothing.
+            previous_secret_expires_at: e
+                .previous_secret
+                .as_ref()
+                .and(e.previous_secret_expires_at.clone()),
+            created_at: e.created_at.clone(),
+            updated_at: e.updated_at.clone(),
+        }
+    }
+}
+
+impl EndpointView {
+    /// The subscription in words: "all events", or the types separated by commas.
+    pub fn events_label(&self) -> String {
+        if self.event_types.is_empty() {
+            "all events".to_owned()
+        } else {
+            self.event_types.join(", ")
+        }
+    }
+}
+
+/// An endpoint with its new signing secret: the only response that ever shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EndpointWithSecret {
+    #[serde(flatten)]
+    pub endpoint: EndpointView,
+    /// whsec_… signing secret; shown only in this response.
+    pub secret: String,
 }
 
 /// Creates an endpoint whose URL the caller has already checked; returns it and its
@@ -112,7 +206,7 @@ pub fn create(
     tenant: &TenantId,
     input: NewEndpoint,
     now: &str,
-) -> Result<(Value, String), ServiceError> {
+) -> Result<EndpointWithSecret, ServiceError> {
     let secret = new_secret()?;
     let row = EndpointRow {
         id: new_id(),
@@ -130,19 +224,26 @@ pub fn create(
         updated_at: now.to_owned(),
     };
     write_transaction(conn, |c| webhooks::insert_endpoint(c, &row))?;
-    Ok((endpoint_json(&row), secret))
+    Ok(EndpointWithSecret {
+        endpoint: EndpointView::from(&row),
+        secret,
+    })
 }
 
-pub fn list(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
+pub fn list(conn: &mut DbConnection, tenant: &TenantId) -> Result<Vec<EndpointView>, ServiceError> {
     Ok(webhooks::list_endpoints(conn, tenant)?
         .iter()
-        .map(endpoint_json)
+        .map(EndpointView::from)
         .collect())
 }
 
-pub fn get(conn: &mut DbConnection, tenant: &TenantId, id: &str) -> Result<Value, ServiceError> {
+pub fn get(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<EndpointView, ServiceError> {
     let row = webhooks::find_endpoint(conn, tenant, id)?.ok_or_else(not_found)?;
-    Ok(endpoint_json(&row))
+    Ok(EndpointView::from(&row))
 }
 
 /// Applies changes (a new URL already checked by the caller). Enabling an endpoint
@@ -153,7 +254,7 @@ pub fn update(
     id: &str,
     changes: EndpointChanges,
     now: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<EndpointView, ServiceError> {
     write_transaction(conn, |c| {
         let mut row = webhooks::find_endpoint_for_update(c, tenant, id)?.ok_or_else(not_found)?;
         if let Some(url) = changes.url {
@@ -179,7 +280,7 @@ pub fn update(
         if row.enabled {
             WAKE.notify_one();
         }
-        Ok(endpoint_json(&row))
+        Ok(EndpointView::from(&row))
     })
 }
 
@@ -197,7 +298,7 @@ pub fn rotate_secret(
     tenant: &TenantId,
     id: &str,
     now: SystemTime,
-) -> Result<(Value, String), ServiceError> {
+) -> Result<EndpointWithSecret, ServiceError> {
     let secret = new_secret()?;
     write_transaction(conn, |c| {
         let mut row = webhooks::find_endpoint_for_update(c, tenant, id)?.ok_or_else(not_found)?;
@@ -205,7 +306,10 @@ pub fn rotate_secret(
         row.previous_secret_expires_at = Some(stamp(now + ROTATION_OVERLAP));
         row.updated_at = stamp(now);
         webhooks::save_endpoint(c, &row)?;
-        Ok((endpoint_json(&row), secret.clone()))
+        Ok(EndpointWithSecret {
+            endpoint: EndpointView::from(&row),
+            secret: secret.clone(),
+        })
     })
 }
 
@@ -229,7 +333,7 @@ fn delivery_row(tenant: &TenantId, endpoint: &str, event: (&str, &str), now: &st
         event_id: event.0.to_owned(),
         event_type: event.1.to_owned(),
         payload: None,
-        state: PENDING.into(),
+        state: DeliveryState::Pending.as_str().into(),
         attempts: 0,
         next_attempt_at: now.to_owned(),
         claimed_until: None,
@@ -283,7 +387,7 @@ pub fn send_test(
     actor: &Actor,
     id: &str,
     now: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<DeliveryView, ServiceError> {
     let row = write_transaction(conn, |c| {
         let endpoint = webhooks::find_endpoint(c, tenant, id)?.ok_or_else(not_found)?;
         if !endpoint.enabled {
@@ -310,32 +414,112 @@ pub fn send_test(
         Ok(row)
     })?;
     WAKE.notify_one();
-    Ok(delivery_json(&row, &[]))
+    Ok(DeliveryView::new(&row, &[]))
 }
 
-pub fn delivery_json(d: &DeliveryRow, log: &[AttemptRow]) -> Value {
-    json!({
-        "id": d.id,
-        "endpoint_id": d.endpoint_id,
-        "event_id": d.event_id,
-        "event_type": d.event_type,
-        "state": d.state,
-        "attempts": d.attempts,
-        "next_attempt_at": (d.state == PENDING).then_some(&d.next_attempt_at),
-        "last_status": d.last_status,
-        "last_error": d.last_error,
-        "last_latency_ms": d.last_latency_ms,
-        "last_response": d.last_response,
-        "created_at": d.created_at,
-        "updated_at": d.updated_at,
-        "attempt_log": log.iter().map(|a| json!({
-            "attempt": a.attempt,
-            "at": a.at,
-            "status": a.status,
-            "error": a.error,
-            "latency_ms": a.latency_ms,
-        })).collect::<Vec<_>>(),
-    })
+/// One message to one endpoint, with its attempts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: String,
+    pub endpoint_id: String,
+    /// Sent as webhook-id on every attempt.
+    pub event_id: String,
+    pub event_type: String,
+    pub state: DeliveryState,
+    /// Attempts since it was queued (or last redelivered).
+    pub attempts: i64,
+    /// When a pending delivery is tried next; null once it succeeded or died.
+    #[schema(format = DateTime)]
+    pub next_attempt_at: Option<String>,
+    /// The HTTP status of the last attempt, if a response arrived.
+    pub last_status: Option<i64>,
+    /// Why the last attempt had no acceptable response.
+    pub last_error: Option<String>,
+    pub last_latency_ms: Option<i64>,
+    /// First 2 KB of the last response body.
+    pub last_response: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// Every attempt, oldest first (empty in the answer to a test or a redelivery).
+    pub attempt_log: Vec<AttemptView>,
+}
+
+impl DeliveryView {
+    fn new(d: &DeliveryRow, log: &[AttemptRow]) -> Self {
+        let state = DeliveryState::stored(&d.state);
+        Self {
+            id: d.id.clone(),
+            endpoint_id: d.endpoint_id.clone(),
+            event_id: d.event_id.clone(),
+            event_type: d.event_type.clone(),
+            state,
+            attempts: d.attempts,
+            next_attempt_at: (state == DeliveryState::Pending).then(|| d.next_attempt_at.clone()),
+            last_status: d.last_status,
+            last_error: d.last_error.clone(),
+            last_latency_ms: d.last_latency_ms,
+            last_response: d.last_response.clone(),
+            created_at: d.created_at.clone(),
+            updated_at: d.updated_at.clone(),
+            attempt_log: log.iter().map(AttemptView::from).collect(),
+        }
+    }
+
+    /// The last response body, unless there was none or it was empty.
+    pub fn response(&self) -> Option<&str> {
+        self.last_response.as_deref().filter(|r| !r.is_empty())
+    }
+
+    /// Succeeded deliveries are not sent again; [`redeliver`] refuses them.
+    pub fn can_redeliver(&self) -> bool {
+        self.state != DeliveryState::Succeeded
+    }
+}
+
+/// One attempt to send a delivery.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttemptView {
+    /// 1 for the first attempt; numbers run on across redeliveries.
+    pub attempt: i64,
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// The HTTP status, if a response arrived.
+    pub status: Option<i64>,
+    /// Why there was no acceptable response (timeout, refused address, …).
+    pub error: Option<String>,
+    pub latency_ms: i64,
+}
+
+impl AttemptView {
+    /// What the attempt came to in words: the status, the error, or both.
+    pub fn outcome(&self) -> String {
+        match (self.status, &self.error) {
+            (Some(status), Some(error)) => format!("{status} ({error})"),
+            (Some(status), None) => status.to_string(),
+            (None, Some(error)) => error.clone(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+impl From<&AttemptRow> for AttemptView {
+    fn from(a: &AttemptRow) -> Self {
+        Self {
+            attempt: a.attempt,
+            at: a.at.clone(),
+            status: a.status,
+            error: a.error.clone(),
+            latency_ms: a.latency_ms,
+        }
+    }
+}
+
+/// A page of an endpoint's deliveries, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub data: Vec<DeliveryView>,
 }
 
 /// An endpoint's deliveries, newest first, each with its attempt log.
@@ -344,13 +528,13 @@ pub fn deliveries(
     tenant: &TenantId,
     endpoint: &str,
     limit: i64,
-) -> Result<Value, ServiceError> {
+) -> Result<DeliveryPage, ServiceError> {
     crate::store::read_transaction(conn, |c| {
         webhooks::find_endpoint(c, tenant, endpoint)?.ok_or_else(not_found)?;
         let rows = webhooks::deliveries(c, tenant, endpoint, limit)?;
         let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
         let log = webhooks::attempts(c, &ids)?;
-        Ok(rows
+        let data = rows
             .iter()
             .map(|d| {
                 let own: Vec<AttemptRow> = log
@@ -358,9 +542,10 @@ pub fn deliveries(
                     .filter(|a| a.delivery_id == d.id)
                     .cloned()
                     .collect();
-                delivery_json(d, &own)
+                DeliveryView::new(d, &own)
             })
-            .collect())
+            .collect();
+        Ok(DeliveryPage { data })
     })
 }
 
@@ -371,13 +556,13 @@ pub fn redeliver(
     tenant: &TenantId,
     delivery_id: &str,
     now: &str,
-) -> Result<Value, ServiceError> {
+) -> Result<DeliveryView, ServiceError> {
     let row = write_transaction(conn, |c| {
         let mut d =
             webhooks::find_delivery(c, tenant, delivery_id)?.ok_or(ServiceError::NotFound {
                 kind: "webhook delivery",
             })?;
-        if d.state == SUCCEEDED {
+        if DeliveryState::stored(&d.state) == DeliveryState::Succeeded {
             return Err(ServiceError::Conflict(
                 "the delivery succeeded; only failed or dead ones are redelivered".into(),
             ));
@@ -387,7 +572,7 @@ pub fn redeliver(
                 "the delivery is being attempted right now".into(),
             ));
         }
-        d.state = PENDING.into();
+        d.state = DeliveryState::Pending.as_str().into();
         d.attempts = 0;
         d.next_attempt_at = now.to_owned();
         d.claimed_until = None;
@@ -396,7 +581,7 @@ pub fn redeliver(
         Ok(d)
     })?;
     WAKE.notify_one();
-    Ok(delivery_json(&row, &[]))
+    Ok(DeliveryView::new(&row, &[]))
 }
 
 /// A delivery leased to this worker, with all it needs to send it.
@@ -533,14 +718,14 @@ pub fn record(
         let tenant = TenantId(d.tenant_id.clone());
         let mut disabled = None;
         if outcome.succeeded() {
-            d.state = SUCCEEDED.into();
+            d.state = DeliveryState::Succeeded.as_str().into();
             webhooks::reset_failures(c, &d.endpoint_id)?;
         } else {
             match retry_delay(schedule, d.attempts as usize, random_unit()) {
                 Some(delay) if outcome.status != Some(410) => {
                     d.next_attempt_at = stamp(now + delay);
                 }
-                _ => d.state = DEAD.into(),
+                _ => d.state = DeliveryState::Dead.as_str().into(),
             }
             // Counted in SQL: concurrent workers must not lose each other's failures.
             if let Some(failures) = webhooks::count_failure(c, &d.endpoint_id)? {
@@ -564,7 +749,7 @@ pub fn record(
         if let Some(e) = disabled {
             // Owners learn of it from the feed (and any other endpoint).
             let mut outbox = Outbox::for_tenant(&tenant, &Actor::system(), "", &now_s);
-            outbox.emit("webhook_endpoint.disabled", endpoint_json(&e));
+            outbox.emit("webhook_endpoint.disabled", json!(EndpointView::from(&e)));
             outbox.commit(c)?;
         }
         Ok(())
@@ -611,6 +796,79 @@ mod tests {
         );
         assert_eq!(retry_delay(&schedule, 3, 0.5), None);
         assert_eq!(retry_delay(&schedule, 0, 0.5), None);
+    }
+
+    /// The API's JSON, pinned: a renamed or re-nested field breaks receivers' code.
+    #[test]
+    fn views_serialize_as_the_api_has_always_answered() {
+        let mut row = EndpointRow {
+            id: "whe_1".into(),
+            tenant_id: "t".into(),
+            url: "https://example.com/hook".into(),
+            description: "d".into(),
+            event_types: "group.deleted user.created".into(),
+            secret: "whsec_new".into(),
+            previous_secret: None,
+            previous_secret_expires_at: Some("2026-01-02T00:00:00Z".into()),
+            enabled: false,
+            disabled_reason: Some("410".into()),
+            consecutive_failures: 3,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:01Z".into(),
+        };
+        let created = EndpointWithSecret {
+            endpoint: EndpointView::from(&row),
+            secret: row.secret.clone(),
+        };
+        assert_eq!(
+            serde_json::to_value(&created).unwrap(),
+            json!({
+                "id": "whe_1", "url": "https://example.com/hook", "description": "d",
+                "event_types": ["group.deleted", "user.created"], "enabled": false,
+                "disabled_reason": "410", "consecutive_failures": 3,
+                // No previous secret kept, so no expiry to speak of.
+                "previous_secret_expires_at": null,
+                "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:01Z",
+                "secret": "whsec_new",
+            })
+        );
+        row.previous_secret = Some("whsec_old".into());
+        row.event_types = String::new();
+        let view = serde_json::to_value(EndpointView::from(&row)).unwrap();
+        assert_eq!(view["previous_secret_expires_at"], "2026-01-02T00:00:00Z");
+        assert_eq!(view["event_types"], json!([]));
+
+        let mut d = delivery_row(
+            &TenantId("t".into()),
+            "whe_1",
+            ("evt_1", "user.created"),
+            "now",
+        );
+        d.state = DeliveryState::Dead.as_str().into();
+        d.attempts = 2;
+        d.last_status = Some(500);
+        let log = [AttemptRow {
+            delivery_id: d.id.clone(),
+            attempt: 1,
+            at: "then".into(),
+            status: None,
+            error: Some("timeout".into()),
+            latency_ms: 7,
+        }];
+        assert_eq!(
+            serde_json::to_value(DeliveryView::new(&d, &log)).unwrap(),
+            json!({
+                "id": d.id, "endpoint_id": "whe_1", "event_id": "evt_1",
+                "event_type": "user.created", "state": "dead", "attempts": 2,
+                // Only a pending delivery has a next attempt.
+                "next_attempt_at": null,
+                "last_status": 500, "last_error": null, "last_latency_ms": null,
+                "last_response": null, "created_at": "now", "updated_at": "now",
+                "attempt_log": [
+                    {"attempt": 1, "at": "then", "status": null, "error": "timeout", "latency_ms": 7},
+                ],
+            })
+        );
     }
 
     #[test]

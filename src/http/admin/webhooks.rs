@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ui::{self, Chrome, Done};
@@ -15,190 +15,97 @@ use super::{html, AdminSession, CsrfForm};
 use crate::http::error::AdminError;
 use crate::http::state::AppState;
 use crate::service::admin::AdminRole;
-use crate::service::webhooks::{self, EndpointChanges, NewEndpoint, SUCCEEDED};
+use crate::service::webhooks::{
+    self, DeliveryState, DeliveryView, EndpointChanges, EndpointView, EndpointWithSecret,
+    NewEndpoint,
+};
 use crate::service::{now, ServiceError};
 
 /// Deliveries the endpoint page lists, newest first.
 const DELIVERIES: i64 = 100;
 
-/// An endpoint as the screens show it.
-struct Endpoint {
-    id: String,
-    url: String,
-    description: String,
-    /// "all events" when the endpoint subscribes to everything.
-    events: String,
-    /// The subscription as the edit form takes it: space-separated, empty for all.
-    event_types: String,
-    enabled: bool,
-    disabled_reason: String,
-    failures: i64,
-    /// Until when the rotated-out secret still signs, if a rotation is under way.
-    rotating_until: String,
-}
-
-impl From<&Value> for Endpoint {
-    fn from(v: &Value) -> Self {
-        let types: Vec<String> = v["event_types"]
-            .as_array()
-            .map(|a| a.iter().map(ui::text).collect())
-            .unwrap_or_default();
-        Self {
-            id: ui::text(&v["id"]),
-            url: ui::text(&v["url"]),
-            description: ui::text(&v["description"]),
-            events: if types.is_empty() {
-                "all events".to_owned()
-            } else {
-                types.join(", ")
-            },
-            event_types: types.join(" "),
-            enabled: v["enabled"].as_bool().unwrap_or(false),
-            disabled_reason: ui::text(&v["disabled_reason"]),
-            failures: v["consecutive_failures"].as_i64().unwrap_or(0),
-            rotating_until: v["previous_secret_expires_at"]
-                .as_str()
-                .map(ui::when)
-                .unwrap_or_default(),
-        }
-    }
-}
-
-/// A secret just made: the only time it is shown.
-struct NewSecret {
-    endpoint_id: String,
-    secret: String,
-}
-
 #[derive(Template)]
 #[template(path = "admin/webhooks.html")]
 struct ListPage {
     chrome: Chrome,
-    endpoints: Vec<Endpoint>,
-    created: Option<NewSecret>,
+    endpoints: Vec<EndpointView>,
+    /// A secret just made: the only time it is shown.
+    created: Option<EndpointWithSecret>,
     /// What the new-endpoint form shows: empty, or a refused form and why.
     form: NewEndpointForm,
     refused: Option<String>,
 }
 
-struct Delivery {
-    id: String,
-    event_type: String,
-    state: String,
-    attempts: i64,
-    last_status: String,
-    latency_ms: String,
-    error: String,
-    response: String,
-    /// When a pending delivery is tried next.
-    next_attempt: String,
-    /// Every attempt, oldest first: "#1 2026-… UTC → 500 (HTTP 500), 12 ms".
-    attempt_log: Vec<String>,
-    created_at: String,
-    updated_at: String,
-}
-
-impl Delivery {
-    fn badge(&self) -> &'static str {
-        match self.state.as_str() {
-            webhooks::SUCCEEDED => "good",
-            webhooks::DEAD => "bad",
-            _ => "warn",
-        }
-    }
-
-    /// Succeeded deliveries are not sent again; the service refuses them too.
-    fn can_redeliver(&self) -> bool {
-        self.state != SUCCEEDED
-    }
-}
-
-impl From<&Value> for Delivery {
-    fn from(v: &Value) -> Self {
-        Self {
-            id: ui::text(&v["id"]),
-            event_type: ui::text(&v["event_type"]),
-            state: ui::text(&v["state"]),
-            attempts: v["attempts"].as_i64().unwrap_or(0),
-            last_status: ui::text(&v["last_status"]),
-            latency_ms: ui::text(&v["last_latency_ms"]),
-            error: ui::text(&v["last_error"]),
-            response: ui::text(&v["last_response"]),
-            next_attempt: v["next_attempt_at"]
-                .as_str()
-                .map(ui::when)
-                .unwrap_or_default(),
-            attempt_log: v["attempt_log"]
-                .as_array()
-                .map(|log| log.iter().map(attempt_line).collect())
-                .unwrap_or_default(),
-            created_at: ui::when(&ui::text(&v["created_at"])),
-            updated_at: ui::when(&ui::text(&v["updated_at"])),
-        }
-    }
+/// A view as an audit row's before or after.
+fn audited(view: &impl Serialize) -> Option<Value> {
+    // Views are plain data: serializing them does not fail.
+    serde_json::to_value(view).ok()
 }
 
 /// What the audit log keeps of a delivery: which one, not the receiver's response
 /// (a third party's body, which may echo anything back).
-fn audited_delivery(d: &Value) -> Value {
-    serde_json::json!({
-        "id": d["id"],
-        "endpoint_id": d["endpoint_id"],
-        "event_id": d["event_id"],
-        "event_type": d["event_type"],
-        "state": d["state"],
-    })
+#[derive(Serialize)]
+struct AuditedDelivery<'a> {
+    id: &'a str,
+    endpoint_id: &'a str,
+    event_id: &'a str,
+    event_type: &'a str,
+    state: DeliveryState,
 }
 
-fn attempt_line(a: &Value) -> String {
-    let outcome = match (ui::text(&a["status"]), ui::text(&a["error"])) {
-        (status, error) if error.is_empty() => status,
-        (status, error) if status.is_empty() => error,
-        (status, error) => format!("{status} ({error})"),
-    };
-    format!(
-        "#{} {} → {outcome}, {} ms",
-        ui::text(&a["attempt"]),
-        ui::when(&ui::text(&a["at"])),
-        ui::text(&a["latency_ms"]),
-    )
+impl<'a> From<&'a DeliveryView> for AuditedDelivery<'a> {
+    fn from(d: &'a DeliveryView) -> Self {
+        Self {
+            id: &d.id,
+            endpoint_id: &d.endpoint_id,
+            event_id: &d.event_id,
+            event_type: &d.event_type,
+            state: d.state,
+        }
+    }
 }
 
 #[derive(Template)]
 #[template(path = "admin/webhook.html")]
 struct EndpointPage {
     chrome: Chrome,
-    e: Endpoint,
+    e: EndpointView,
     /// `/admin/{tenant}/webhooks/{id}`, which the endpoint's forms post under.
     base: String,
-    deliveries: Vec<Delivery>,
-    rotated: Option<NewSecret>,
+    deliveries: Vec<DeliveryView>,
+    /// The new secret after a rotation, shown this once.
+    rotated: Option<EndpointWithSecret>,
     /// What the edit form shows: the endpoint, or a refused edit and why.
     edit: NewEndpointForm,
     refused: Option<String>,
+}
+
+/// A page's status, refusal and form: 400 with a refused form, or 200 with `blank`.
+fn form_state(
+    refused: Option<(String, NewEndpointForm)>,
+    blank: impl FnOnce() -> NewEndpointForm,
+) -> (StatusCode, Option<String>, NewEndpointForm) {
+    match refused {
+        Some((why, form)) => (StatusCode::BAD_REQUEST, Some(why), form),
+        None => (StatusCode::OK, None, blank()),
+    }
 }
 
 async fn list_page(
     req: &HttpRequest,
     state: &AppState,
     session: &AdminSession,
-    created: Option<NewSecret>,
+    created: Option<EndpointWithSecret>,
     refused: Option<(String, NewEndpointForm)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (status, refused, form) = match refused {
-        Some((why, form)) => (StatusCode::BAD_REQUEST, Some(why), form),
-        None => (StatusCode::OK, None, NewEndpointForm::default()),
-    };
-    let list = ui::read(state, session, req, |c, scope| {
+    let (status, refused, form) = form_state(refused, NewEndpointForm::default);
+    let endpoints = ui::read(state, session, req, |c, scope| {
         webhooks::list(c, &scope.tenant)
     })
     .await?;
     let page = ListPage {
         chrome: session.chrome("webhooks"),
-        endpoints: list
-            .as_array()
-            .map(|a| a.iter().map(Endpoint::from).collect())
-            .unwrap_or_default(),
+        endpoints,
         created,
         form,
         refused,
@@ -220,10 +127,10 @@ async fn endpoint_page(
     state: &AppState,
     session: &AdminSession,
     id: String,
-    rotated: Option<NewSecret>,
+    rotated: Option<EndpointWithSecret>,
     refused: Option<(String, NewEndpointForm)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (endpoint, deliveries) = ui::read(state, session, req, move |c, scope| {
+    let (e, deliveries) = ui::read(state, session, req, move |c, scope| {
         Ok((
             webhooks::get(c, &scope.tenant, &id)?,
             webhooks::deliveries(c, &scope.tenant, &id, DELIVERIES)?,
@@ -231,28 +138,17 @@ async fn endpoint_page(
     })
     .await?;
     let chrome = session.chrome("webhooks");
-    let e = Endpoint::from(&endpoint);
-    let (status, refused, edit) = match refused {
-        Some((why, form)) => (StatusCode::BAD_REQUEST, Some(why), form),
-        None => (
-            StatusCode::OK,
-            None,
-            NewEndpointForm {
-                url: e.url.clone(),
-                description: e.description.clone(),
-                event_types: e.event_types.clone(),
-                ..NewEndpointForm::default()
-            },
-        ),
-    };
+    let (status, refused, edit) = form_state(refused, || NewEndpointForm {
+        url: e.url.clone(),
+        description: e.description.clone(),
+        event_types: e.event_types.join(" "),
+        ..NewEndpointForm::default()
+    });
     let page = EndpointPage {
         base: chrome.href(&format!("webhooks/{}", e.id)),
         chrome,
         e,
-        deliveries: deliveries
-            .as_array()
-            .map(|a| a.iter().map(Delivery::from).collect())
-            .unwrap_or_default(),
+        deliveries: deliveries.data,
         rotated,
         edit,
         refused,
@@ -283,6 +179,16 @@ pub struct NewEndpointForm {
     event_types: String,
 }
 
+/// A URL or event type the service refused, as the reason to show with the form
+/// again (`Ok(Err(why))`); other errors stay errors.
+fn refusal<T>(outcome: Result<T, AdminError>) -> Result<Result<T, String>, AdminError> {
+    match outcome {
+        Ok(value) => Ok(Ok(value)),
+        Err(AdminError::Service(ServiceError::Invalid(why))) => Ok(Err(why.detail.clone())),
+        Err(other) => Err(other),
+    }
+}
+
 /// `POST /admin/{tenant}/webhooks`: answers with the list and the new secret, once.
 pub async fn create(
     req: HttpRequest,
@@ -294,14 +200,10 @@ pub async fn create(
     // Checked before the URL too: resolving it is work a forged form must not cause.
     session.verify_post(&req, &form.csrf)?;
     session.require(AdminRole::Admin)?;
-    match create_endpoint(&req, &state, &session, &form).await {
+    match refusal(create_endpoint(&req, &state, &session, &form).await)? {
         Ok(created) => list_page(&req, &state, &session, Some(created), None).await,
-        // A URL or event type refused: the form again, filled in, with the reason.
-        Err(AdminError::Service(ServiceError::Invalid(why))) => {
-            let refused = Some((why.detail.clone(), form));
-            list_page(&req, &state, &session, None, refused).await
-        }
-        Err(other) => Err(other),
+        // The form again, filled in, with the reason.
+        Err(why) => list_page(&req, &state, &session, None, Some((why, form))).await,
     }
 }
 
@@ -319,7 +221,7 @@ async fn create_endpoint(
     state: &AppState,
     session: &AdminSession,
     form: &NewEndpointForm,
-) -> Result<NewSecret, AdminError> {
+) -> Result<EndpointWithSecret, AdminError> {
     let input = NewEndpoint {
         url: state
             .checked_webhook_url(form.url.trim().to_owned())
@@ -328,7 +230,7 @@ async fn create_endpoint(
         event_types: event_types(&form.event_types),
         enabled: true,
     };
-    let (endpoint, secret) = ui::act(
+    ui::act(
         state,
         session,
         req,
@@ -336,16 +238,13 @@ async fn create_endpoint(
         AdminRole::Admin,
         "webhook.created",
         move |c, scope| {
-            let (endpoint, secret) = webhooks::create(c, &scope.tenant, input, &now())?;
+            let created = webhooks::create(c, &scope.tenant, input, &now())?;
             // The audit row gets the endpoint, which carries no secret.
-            Ok(Done::new((endpoint.clone(), secret), None, Some(endpoint)))
+            let after = audited(&created.endpoint);
+            Ok(Done::new(created, None, after))
         },
     )
-    .await?;
-    Ok(NewSecret {
-        endpoint_id: ui::text(&endpoint["id"]),
-        secret,
-    })
+    .await
 }
 
 /// `POST /admin/{tenant}/webhooks/{id}/edit`: URL, description and event types.
@@ -361,13 +260,9 @@ pub async fn edit(
     // As for a new endpoint: no DNS lookups for forged or unauthorized forms.
     session.verify_post(&req, &form.csrf)?;
     session.require(AdminRole::Admin)?;
-    match edit_endpoint(&req, &state, &session, &id, &form).await {
+    match refusal(edit_endpoint(&req, &state, &session, &id, &form).await)? {
         Ok(()) => Ok(ui::see_other(&session, &format!("webhooks/{id}"))),
-        Err(AdminError::Service(ServiceError::Invalid(why))) => {
-            let refused = Some((why.detail.clone(), form));
-            endpoint_page(&req, &state, &session, id, None, refused).await
-        }
-        Err(other) => Err(other),
+        Err(why) => endpoint_page(&req, &state, &session, id, None, Some((why, form))).await,
     }
 }
 
@@ -388,18 +283,47 @@ async fn edit_endpoint(
         event_types: Some(event_types(&form.event_types)),
         enabled: None,
     };
-    let target = id.to_owned();
+    change(req, state, session, &form.csrf, id, Some(changes)).await
+}
+
+/// Applies `changes` to an endpoint, or deletes it (None); the audit row has the
+/// endpoint before and after.
+async fn change(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &AdminSession,
+    csrf: &str,
+    id: &str,
+    changes: Option<EndpointChanges>,
+) -> Result<(), AdminError> {
+    let action = if changes.is_some() {
+        "webhook.updated"
+    } else {
+        "webhook.deleted"
+    };
+    let id = id.to_owned();
     ui::act(
         state,
         session,
         req,
-        &form.csrf,
+        csrf,
         AdminRole::Admin,
-        "webhook.updated",
+        action,
         move |c, scope| {
-            let before = webhooks::get(c, &scope.tenant, &target)?;
-            let after = webhooks::update(c, &scope.tenant, &target, changes, &now())?;
-            Ok(Done::new((), Some(before), Some(after)))
+            let tenant = &scope.tenant;
+            let before = webhooks::get(c, tenant, &id)?;
+            let after = match changes {
+                Some(changes) => Some(webhooks::update(c, tenant, &id, changes, &now())?),
+                None => {
+                    webhooks::delete(c, tenant, &id)?;
+                    None
+                }
+            };
+            Ok(Done::new(
+                (),
+                audited(&before),
+                after.as_ref().and_then(audited),
+            ))
         },
     )
     .await
@@ -413,25 +337,11 @@ async fn set_enabled(
     csrf: &str,
     enabled: bool,
 ) -> Result<HttpResponse, AdminError> {
-    let target = id.clone();
-    ui::act(
-        &state,
-        &session,
-        &req,
-        csrf,
-        AdminRole::Admin,
-        "webhook.updated",
-        move |c, scope| {
-            let before = webhooks::get(c, &scope.tenant, &target)?;
-            let changes = EndpointChanges {
-                enabled: Some(enabled),
-                ..EndpointChanges::default()
-            };
-            let after = webhooks::update(c, &scope.tenant, &target, changes, &now())?;
-            Ok(Done::new((), Some(before), Some(after)))
-        },
-    )
-    .await?;
+    let changes = EndpointChanges {
+        enabled: Some(enabled),
+        ..EndpointChanges::default()
+    };
+    change(&req, &state, &session, csrf, &id, Some(changes)).await?;
     Ok(ui::see_other(&session, &format!("webhooks/{id}")))
 }
 
@@ -466,20 +376,7 @@ pub async fn delete(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
-    ui::act(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        AdminRole::Admin,
-        "webhook.deleted",
-        move |c, scope| {
-            let before = webhooks::get(c, &scope.tenant, &id)?;
-            webhooks::delete(c, &scope.tenant, &id)?;
-            Ok(Done::new((), Some(before), None))
-        },
-    )
-    .await?;
+    change(&req, &state, &session, &form.csrf, &id, None).await?;
     Ok(ui::see_other(&session, "webhooks"))
 }
 
@@ -494,7 +391,7 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
     let target = id.clone();
-    let secret = ui::act(
+    let rotated = ui::act(
         &state,
         &session,
         &req,
@@ -502,16 +399,12 @@ pub async fn rotate_secret(
         AdminRole::Admin,
         "webhook.secret_rotated",
         move |c, scope| {
-            let (endpoint, secret) =
-                webhooks::rotate_secret(c, &scope.tenant, &target, SystemTime::now())?;
-            Ok(Done::new(secret, None, Some(endpoint)))
+            let rotated = webhooks::rotate_secret(c, &scope.tenant, &target, SystemTime::now())?;
+            let after = audited(&rotated.endpoint);
+            Ok(Done::new(rotated, None, after))
         },
     )
     .await?;
-    let rotated = NewSecret {
-        endpoint_id: id.clone(),
-        secret,
-    };
     endpoint_page(&req, &state, &session, id, Some(rotated), None).await
 }
 
@@ -534,7 +427,11 @@ pub async fn send_test(
         "webhook.test_sent",
         move |c, scope| {
             let delivery = webhooks::send_test(c, &scope.tenant, &scope.actor, &target, &now())?;
-            Ok(Done::new((), None, Some(audited_delivery(&delivery))))
+            Ok(Done::new(
+                (),
+                None,
+                audited(&AuditedDelivery::from(&delivery)),
+            ))
         },
     )
     .await?;
@@ -563,12 +460,14 @@ pub async fn redeliver(
         "webhook.redelivered",
         move |c, scope| {
             let delivery = webhooks::redeliver(c, &scope.tenant, &delivery_id, &now())?;
-            let after = audited_delivery(&delivery);
-            Ok(Done::new(delivery, None, Some(after)))
+            let after = audited(&AuditedDelivery::from(&delivery));
+            Ok(Done::new(delivery, None, after))
         },
     )
     .await?;
     webhooks::WAKE.notify_one();
-    let endpoint = ui::text(&delivery["endpoint_id"]);
-    Ok(ui::see_other(&session, &format!("webhooks/{endpoint}")))
+    Ok(ui::see_other(
+        &session,
+        &format!("webhooks/{}", delivery.endpoint_id),
+    ))
 }

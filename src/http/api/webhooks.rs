@@ -4,28 +4,104 @@ use std::time::SystemTime;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, IntoResponses};
 
-use super::{json, ok, parse, run, KeyCaller};
+use super::{parse, respond, Access, KeyCaller};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
 use crate::scim::{Invalid, ScimType};
 use crate::service::now;
-use crate::service::webhooks::{self, EndpointChanges, NewEndpoint};
+use crate::service::webhooks::{
+    self, DeliveryPage, DeliveryView, EndpointChanges, EndpointView, EndpointWithSecret,
+    NewEndpoint,
+};
 
 /// Most deliveries one page lists.
 const MAX_DELIVERIES_PAGE: i64 = 500;
 
+/// `/webhooks/{id}…`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EndpointPath {
+    /// Tenant slug
+    #[allow(dead_code)] // KeyCaller reads it; here for the OpenAPI document
+    tenant: String,
+    /// Webhook endpoint id
+    id: String,
+}
+
+/// `/webhooks/deliveries/{delivery_id}/redeliver`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DeliveryPath {
+    /// Tenant slug
+    #[allow(dead_code)] // KeyCaller reads it; here for the OpenAPI document
+    tenant: String,
+    /// Webhook delivery id
+    delivery_id: String,
+}
+
+/// The refusals every operation here may answer, with a SCIM error body.
+#[derive(IntoResponses)]
+pub enum Refusals {
+    /// Invalid request: a body, URL, event type or `limit` the API does not take
+    #[response(status = 400)]
+    Invalid,
+    /// No live API key for this tenant
+    #[response(status = 401)]
+    Unauthenticated,
+    /// The key lacks the admin scope
+    #[response(status = 403)]
+    Forbidden,
+    /// No such tenant, endpoint or delivery
+    #[response(status = 404)]
+    NotFound,
+    /// Database unavailable; see Retry-After
+    #[response(status = 503)]
+    Unavailable,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/webhooks",
+    summary = "List webhook endpoints",
+    params(("tenant" = String, Path, description = "Tenant slug")),
+    responses(
+        (status = 200, description = "The tenant's endpoints", body = Vec<EndpointView>),
+        Refusals,
+    ),
+    tag = "webhooks",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn list(state: web::Data<AppState>, caller: KeyCaller) -> Result<HttpResponse, ApiError> {
-    let body = run(&state, caller, "admin", false, |c, scope| {
-        webhooks::list(c, &scope.tenant)
-    })
-    .await?;
-    Ok(ok(body))
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Read,
+        StatusCode::OK,
+        |c, scope| webhooks::list(c, &scope.tenant),
+    )
+    .await
 }
 
 /// The secret is in this response and nowhere else, ever.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/webhooks",
+    summary = "Create a webhook endpoint (the secret is shown once)",
+    params(("tenant" = String, Path, description = "Tenant slug")),
+    request_body = NewEndpoint,
+    responses(
+        (status = 201, description = "The endpoint and its secret", body = EndpointWithSecret),
+        Refusals,
+    ),
+    tag = "webhooks",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn create(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -33,52 +109,100 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let mut input: NewEndpoint = parse(body.0)?;
     input.url = state.checked_webhook_url(input.url).await?;
-    let (mut body, secret) = run(&state, caller, "admin", true, move |c, scope| {
-        webhooks::create(c, &scope.tenant, input, &now())
-    })
-    .await?;
-    body["secret"] = json!(secret);
-    Ok(json(StatusCode::CREATED, body))
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::CREATED,
+        move |c, scope| webhooks::create(c, &scope.tenant, input, &now()),
+    )
+    .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/webhooks/{id}",
+    summary = "A webhook endpoint",
+    params(EndpointPath),
+    responses(
+        (status = 200, description = "The endpoint", body = EndpointView),
+        Refusals,
+    ),
+    tag = "webhooks",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn get(
     state: web::Data<AppState>,
     caller: KeyCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<EndpointPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
-    let body = run(&state, caller, "admin", false, move |c, scope| {
-        webhooks::get(c, &scope.tenant, &id)
-    })
-    .await?;
-    Ok(ok(body))
+    let id = path.into_inner().id;
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Read,
+        StatusCode::OK,
+        move |c, scope| webhooks::get(c, &scope.tenant, &id),
+    )
+    .await
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/tenants/{tenant}/webhooks/{id}",
+    summary = "Change a webhook endpoint",
+    params(EndpointPath),
+    request_body = EndpointChanges,
+    responses(
+        (status = 200, description = "The endpoint as changed", body = EndpointView),
+        Refusals,
+    ),
+    tag = "webhooks",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn update(
     state: web::Data<AppState>,
     caller: KeyCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<EndpointPath>,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
+    let id = path.into_inner().id;
     let mut changes: EndpointChanges = parse(body.0)?;
     if let Some(url) = changes.url.take() {
         changes.url = Some(state.checked_webhook_url(url).await?);
     }
-    let body = run(&state, caller, "admin", true, move |c, scope| {
-        webhooks::update(c, &scope.tenant, &id, changes, &now())
-    })
-    .await?;
-    Ok(ok(body))
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::OK,
+        move |c, scope| webhooks::update(c, &scope.tenant, &id, changes, &now()),
+    )
+    .await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant}/webhooks/{id}",
+    summary = "Delete a webhook endpoint and its deliveries",
+    params(EndpointPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        Refusals,
+    ),
+    tag = "webhooks",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: KeyCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<EndpointPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
-    run(&state, caller, "admin", true, move |c, scope| {
+    let id = path.into_inner().id;
+    super::run(&state, caller, "admin", true, move |c, scope| {
         webhooks::delete(c, &scope.tenant, &id)
     })
     .await?;
@@ -86,42 +210,68 @@ pub async fn delete(
 }
 
 /// A new secret, shown once; the old one signs alongside it for 24 hours.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/webhooks/{id}/rotate-secret",
+    summary = "Rotate the signing secret; the old one signs too for 24 hours",
+    params(EndpointPath),
+    responses(
+        (status = 200, description = "The endpoint and its new secret", body = EndpointWithSecret),
+        Refusals,
+    ),
+    tag = "webhooks",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn rotate_secret(
     state: web::Data<AppState>,
     caller: KeyCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<EndpointPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
-    let (mut body, secret) = run(&state, caller, "admin", true, move |c, scope| {
-        webhooks::rotate_secret(c, &scope.tenant, &id, SystemTime::now())
-    })
-    .await?;
-    body["secret"] = json!(secret);
-    Ok(ok(body))
+    let id = path.into_inner().id;
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::OK,
+        move |c, scope| webhooks::rotate_secret(c, &scope.tenant, &id, SystemTime::now()),
+    )
+    .await
 }
 
 /// Queues a `webhook.test` message for this endpoint only.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/webhooks/{id}/test",
+    summary = "Send a webhook.test message to this endpoint only",
+    params(EndpointPath),
+    responses(
+        (status = 202, description = "The queued delivery", body = DeliveryView),
+        Refusals,
+        (status = 409, description = "The endpoint is disabled"),
+    ),
+    tag = "webhooks",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn test(
     state: web::Data<AppState>,
     caller: KeyCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<EndpointPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
-    let body = run(&state, caller, "admin", true, move |c, scope| {
-        webhooks::send_test(c, &scope.tenant, &scope.actor, &id, &now())
-    })
-    .await?;
-    Ok(json(StatusCode::ACCEPTED, body))
+    let id = path.into_inner().id;
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::ACCEPTED,
+        move |c, scope| webhooks::send_test(c, &scope.tenant, &scope.actor, &id, &now()),
+    )
+    .await
 }
 
-/// `GET /webhooks/{id}/deliveries?limit=<n>`: newest first, with attempt logs.
-pub async fn deliveries(
-    state: web::Data<AppState>,
-    caller: KeyCaller,
-    path: web::Path<(String, String)>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
+/// `?limit=<n>`: 100 unless given, at most [`MAX_DELIVERIES_PAGE`].
+fn page_limit(req: &HttpRequest) -> Result<i64, ApiError> {
     let query = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map(|q| q.into_inner())
         .unwrap_or_default();
@@ -133,27 +283,74 @@ pub async fn deliveries(
             ))
         })?,
         None => 100,
-    }
-    .clamp(1, MAX_DELIVERIES_PAGE);
-    let body = run(&state, caller, "admin", false, move |c, scope| {
-        webhooks::deliveries(c, &scope.tenant, &id, limit)
-    })
-    .await?;
-    Ok(ok(json!({ "data": body })))
+    };
+    Ok(limit.clamp(1, MAX_DELIVERIES_PAGE))
+}
+
+/// `GET /webhooks/{id}/deliveries?limit=<n>`: newest first, with attempt logs.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/webhooks/{id}/deliveries",
+    summary = "Deliveries to this endpoint, newest first",
+    params(
+        EndpointPath,
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 500, description = "How many (default 100, at most 500)"),
+    ),
+    responses(
+        (status = 200, description = "The deliveries, each with its attempt log", body = DeliveryPage),
+        Refusals,
+    ),
+    tag = "webhooks",
+    security(("api_key" = ["admin"]))
+)]
+pub async fn deliveries(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    path: web::Path<EndpointPath>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner().id;
+    let limit = page_limit(&req)?;
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Read,
+        StatusCode::OK,
+        move |c, scope| webhooks::deliveries(c, &scope.tenant, &id, limit),
+    )
+    .await
 }
 
 /// Failed or dead-lettered → pending, due now.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/webhooks/deliveries/{delivery_id}/redeliver",
+    summary = "Queue a failed or dead-lettered delivery again, now",
+    params(DeliveryPath),
+    responses(
+        (status = 202, description = "The delivery, pending again", body = DeliveryView),
+        Refusals,
+        (status = 409, description = "The delivery succeeded, or is being attempted right now"),
+    ),
+    tag = "webhooks",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn redeliver(
     state: web::Data<AppState>,
     caller: KeyCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<DeliveryPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner().1;
-    let body = run(&state, caller, "admin", true, move |c, scope| {
-        webhooks::redeliver(c, &scope.tenant, &id, &now())
-    })
-    .await?;
-    Ok(json(StatusCode::ACCEPTED, body))
+    let id = path.into_inner().delivery_id;
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::ACCEPTED,
+        move |c, scope| webhooks::redeliver(c, &scope.tenant, &id, &now()),
+    )
+    .await
 }
 
 /// The OpenAPI 3 `paths` of these endpoints, relative to the server root.
@@ -308,4 +505,69 @@ pub fn openapi_paths() -> Value {
         json!({ "post": redeliver }),
     );
     Value::Object(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use utoipa::OpenApi;
+
+    #[derive(OpenApi)]
+    #[openapi(paths(
+        super::list,
+        super::create,
+        super::get,
+        super::update,
+        super::delete,
+        super::rotate_secret,
+        super::test,
+        super::deliveries,
+        super::redeliver
+    ))]
+    struct Annotated;
+
+    /// Each operation's method and response codes, path by path.
+    fn operations(paths: &Value) -> Vec<(String, String, Vec<String>)> {
+        let mut ops = Vec::new();
+        for (path, methods) in paths.as_object().expect("paths") {
+            for (method, op) in methods.as_object().expect("methods") {
+                let mut codes: Vec<String> = op["responses"]
+                    .as_object()
+                    .expect("responses")
+                    .keys()
+                    .cloned()
+                    .collect();
+                codes.sort();
+                ops.push((path.clone(), method.clone(), codes));
+            }
+        }
+        ops.sort();
+        ops
+    }
+
+    #[test]
+    fn the_annotations_document_the_same_operations_as_the_hand_written_paths() {
+        let doc = serde_json::to_value(Annotated::openapi()).expect("document");
+        assert_eq!(
+            operations(&doc["paths"]),
+            operations(&super::openapi_paths())
+        );
+        let schemas = &doc["components"]["schemas"];
+        for view in [
+            "EndpointView",
+            "EndpointWithSecret",
+            "DeliveryPage",
+            "DeliveryView",
+            "AttemptView",
+            "DeliveryState",
+            "NewEndpoint",
+            "EndpointChanges",
+        ] {
+            assert!(schemas.get(view).is_some(), "{view} is not in the document");
+        }
+        assert_eq!(
+            schemas["DeliveryState"]["enum"],
+            serde_json::json!(["pending", "succeeded", "dead"])
+        );
+    }
 }
