@@ -122,6 +122,27 @@ where
     })
 }
 
+/// The refusals any application API operation may answer, each with a SCIM error body
+/// (for the OpenAPI document).
+#[derive(utoipa::IntoResponses)]
+pub enum Refusals {
+    /// Invalid request: a body, URL, event type or `limit` the API does not take
+    #[response(status = 400)]
+    Invalid,
+    /// No live API key for this tenant
+    #[response(status = 401)]
+    Unauthenticated,
+    /// The key lacks the scope the operation names
+    #[response(status = 403)]
+    Forbidden,
+    /// No such tenant or resource
+    #[response(status = 404)]
+    NotFound,
+    /// Database unavailable; see Retry-After
+    #[response(status = 503)]
+    Unavailable,
+}
+
 /// Whether an API use case only reads or writes (writes join the tenant's group commit).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Access {

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::{ok, parse, respond, run, Access, KeyCaller};
+use super::{ok, parse, respond, run, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
@@ -74,10 +74,8 @@ pub async fn events(
         ("id" = String, Path, description = "roster's id of the user"),
     ),
     responses(
+        Refusals,
         (status = 200, description = "The user's roles, each with its reasons", body = EffectiveRoles),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the `roles:read` scope"),
-        (status = 404, description = "No such user"),
     ),
     security(("api_key" = ["roles:read"])),
     tag = "roles"
@@ -109,10 +107,8 @@ pub async fn user_roles(
         ("role" = String, Path, description = "The role's slug"),
     ),
     responses(
+        Refusals,
         (status = 200, description = "The user's roles after the grant", body = EffectiveRoles),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the `admin` scope"),
-        (status = 404, description = "No such user or role"),
         (status = 409, description = "Manual grants are off for this tenant"),
     ),
     security(("api_key" = ["admin"])),
@@ -136,10 +132,8 @@ pub async fn grant(
         ("role" = String, Path, description = "The role's slug"),
     ),
     responses(
+        Refusals,
         (status = 200, description = "The user's roles without the grant", body = EffectiveRoles),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the `admin` scope"),
-        (status = 404, description = "No such user, role or grant"),
         (status = 409, description = "Manual grants are off for this tenant"),
     ),
     security(("api_key" = ["admin"])),
@@ -176,9 +170,8 @@ async fn set_manual_grant(
     path = "/api/v1/tenants/{tenant}/roles",
     params(("tenant" = String, Path, description = "The tenant's slug")),
     responses(
+        Refusals,
         (status = 200, description = "The roles, highest priority first", body = Vec<RoleSummary>),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the `roles:read` scope"),
     ),
     security(("api_key" = ["roles:read"])),
     tag = "roles"
@@ -207,10 +200,8 @@ pub async fn list_roles(
         ("slug" = String, Path, description = "The role's slug"),
     ),
     responses(
+        Refusals,
         (status = 200, description = "The role", body = RoleSummary),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the `roles:read` scope"),
-        (status = 404, description = "No such role"),
     ),
     security(("api_key" = ["roles:read"])),
     tag = "roles"
@@ -239,10 +230,8 @@ pub async fn get_role(
     params(("tenant" = String, Path, description = "The tenant's slug")),
     request_body = RoleInput,
     responses(
+        Refusals,
         (status = 201, description = "The new role", body = RoleView),
-        (status = 400, description = "A missing or malformed field"),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the `admin` scope"),
         (status = 409, description = "The slug or priority is taken"),
     ),
     security(("api_key" = ["admin"])),
@@ -276,11 +265,8 @@ pub async fn create_role(
     ),
     request_body = RoleInput,
     responses(
+        Refusals,
         (status = 200, description = "The role after the change", body = RoleView),
-        (status = 400, description = "A priority, or a malformed field"),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the `admin` scope"),
-        (status = 404, description = "No such role"),
     ),
     security(("api_key" = ["admin"])),
     tag = "roles"
@@ -313,10 +299,8 @@ pub async fn update_role(
         ("slug" = String, Path, description = "The role's slug"),
     ),
     responses(
+        Refusals,
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the `admin` scope"),
-        (status = 404, description = "No such role"),
         (status = 409, description = "The role is mapped or the default"),
     ),
     security(("api_key" = ["admin"])),
@@ -341,9 +325,8 @@ pub async fn delete_role(
     path = "/api/v1/tenants/{tenant}/mappings",
     params(("tenant" = String, Path, description = "The tenant's slug")),
     responses(
+        Refusals,
         (status = 200, description = "Every mapping, active and orphaned", body = Vec<MappingView>),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the `roles:read` scope"),
     ),
     security(("api_key" = ["roles:read"])),
     tag = "mappings"
@@ -382,10 +365,8 @@ pub struct NewMapping {
     ),
     request_body = NewMapping,
     responses(
+        Refusals,
         (status = 201, description = "The change-set, applied (or applying in the background)", body = ChangeSetView),
-        (status = 400, description = "A malformed or invalid operation"),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the scope"),
         (status = 409, description = "The lockout guard refused it, or it conflicts with the current state"),
     ),
     security(("api_key" = ["admin"])),
@@ -420,10 +401,8 @@ pub async fn create_mapping(
         ("id" = String, Path, description = "The id"),
     ),
     responses(
+        Refusals,
         (status = 201, description = "The change-set, applied (or applying in the background)", body = ChangeSetView),
-        (status = 400, description = "Not a mapping of this tenant"),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the scope"),
         (status = 409, description = "The lockout guard refused it, or it conflicts with the current state"),
     ),
     security(("api_key" = ["admin"])),
@@ -455,9 +434,8 @@ pub async fn delete_mapping(
     path = "/api/v1/tenants/{tenant}/role-settings",
     params(("tenant" = String, Path, description = "The tenant's slug")),
     responses(
+        Refusals,
         (status = 200, description = "How the tenant resolves roles", body = RoleSettings),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the `roles:read` scope"),
     ),
     security(("api_key" = ["roles:read"])),
     tag = "mappings"
@@ -513,10 +491,8 @@ mod serde_with_null {
     ),
     request_body = SettingsInput,
     responses(
+        Refusals,
         (status = 201, description = "The change-set, applied (or applying in the background)", body = ChangeSetView),
-        (status = 400, description = "A malformed or invalid operation"),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the scope"),
         (status = 409, description = "The lockout guard refused it, or it conflicts with the current state"),
     ),
     security(("api_key" = ["admin"])),
@@ -576,9 +552,8 @@ async fn apply(
         ("tenant" = String, Path, description = "The tenant's slug"),
     ),
     responses(
+        Refusals,
         (status = 200, description = "The change-sets", body = Vec<ChangeSetView>),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the scope"),
     ),
     security(("api_key" = ["roles:read"])),
     tag = "change-sets"
@@ -607,10 +582,8 @@ pub async fn list_change_sets(
         ("id" = String, Path, description = "The id"),
     ),
     responses(
+        Refusals,
         (status = 200, description = "The change-set", body = ChangeSetView),
-        (status = 404, description = "No such change-set"),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the scope"),
     ),
     security(("api_key" = ["roles:read"])),
     tag = "change-sets"
@@ -641,10 +614,8 @@ pub async fn get_change_set(
     ),
     request_body = Request,
     responses(
+        Refusals,
         (status = 201, description = "The change-set, applied (or applying in the background)", body = ChangeSetView),
-        (status = 400, description = "A malformed or invalid operation"),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the scope"),
         (status = 409, description = "The lockout guard refused it, or it conflicts with the current state"),
     ),
     security(("api_key" = ["admin"])),
@@ -668,10 +639,8 @@ pub async fn create_change_set(
     ),
     request_body = Request,
     responses(
+        Refusals,
         (status = 200, description = "What applying would do; nothing changes", body = Preview),
-        (status = 400, description = "A malformed or invalid operation"),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the scope"),
     ),
     security(("api_key" = ["roles:read"])),
     tag = "change-sets"
@@ -703,11 +672,9 @@ pub async fn preview_change_set(
         ("id" = String, Path, description = "The id"),
     ),
     responses(
+        Refusals,
         (status = 200, description = "What reverting would do; nothing changes", body = Preview),
-        (status = 404, description = "No such change-set"),
         (status = 409, description = "Already reverted"),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the scope"),
     ),
     security(("api_key" = ["roles:read"])),
     tag = "change-sets"
@@ -742,10 +709,8 @@ pub async fn preview_revert(
         ("id" = String, Path, description = "The id"),
     ),
     responses(
+        Refusals,
         (status = 201, description = "The reverting change-set", body = ChangeSetView),
-        (status = 404, description = "No such change-set"),
-        (status = 401, description = "No live API key for this tenant"),
-        (status = 403, description = "The key lacks the scope"),
         (status = 409, description = "Already reverted, or refused by the lockout guard"),
     ),
     security(("api_key" = ["admin"])),

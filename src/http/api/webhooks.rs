@@ -5,9 +5,9 @@ use std::time::SystemTime;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use utoipa::{IntoParams, IntoResponses};
+use utoipa::IntoParams;
 
-use super::{parse, respond, Access, KeyCaller};
+use super::{parse, respond, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
@@ -41,26 +41,6 @@ pub struct DeliveryPath {
     tenant: String,
     /// Webhook delivery id
     delivery_id: String,
-}
-
-/// The refusals every operation here may answer, with a SCIM error body.
-#[derive(IntoResponses)]
-pub enum Refusals {
-    /// Invalid request: a body, URL, event type or `limit` the API does not take
-    #[response(status = 400)]
-    Invalid,
-    /// No live API key for this tenant
-    #[response(status = 401)]
-    Unauthenticated,
-    /// The key lacks the admin scope
-    #[response(status = 403)]
-    Forbidden,
-    /// No such tenant, endpoint or delivery
-    #[response(status = 404)]
-    NotFound,
-    /// Database unavailable; see Retry-After
-    #[response(status = 503)]
-    Unavailable,
 }
 
 #[utoipa::path(
