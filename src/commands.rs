@@ -100,7 +100,7 @@ fn token(command: TokenCommand, store: &Store) -> CommandResult {
                 tenants::create_token(&mut conn, &tenant_slug, name.as_deref(), &Actor::cli())?;
             eprintln!(
                 "created token {} for tenant {tenant_slug}; it is shown once:",
-                token.row.id
+                token.view.id
             );
             println!("{}", token.secret);
         }
@@ -143,7 +143,8 @@ fn api_key(command: ApiKeyCommand, store: &Store) -> CommandResult {
             let key = api_keys::create(&mut conn, &tenant_slug, name.as_deref(), &scopes)?;
             eprintln!(
                 "created API key {} ({}) for tenant {tenant_slug}; it is shown once:",
-                key.row.id, key.row.scopes
+                key.view.id,
+                scopes_text(&key.view.scopes)
             );
             println!("{}", key.secret);
         }
@@ -160,7 +161,7 @@ fn api_key(command: ApiKeyCommand, store: &Store) -> CommandResult {
                     k.last_used_at.as_deref().unwrap_or("never"),
                     k.revoked_at.as_deref().unwrap_or("-"),
                     k.hint,
-                    k.scopes,
+                    scopes_text(&k.scopes),
                     k.name
                 );
             }
@@ -273,6 +274,15 @@ fn admin_command(command: AdminCommand, settings: &Settings, store: &Store) -> C
         }
     }
     Ok(())
+}
+
+/// Scopes as stored and typed: space-separated.
+fn scopes_text(scopes: &[api_keys::KeyScope]) -> String {
+    scopes
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The public URL as `serve` would compute it (without binding).

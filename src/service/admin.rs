@@ -30,7 +30,10 @@ pub const BREAK_GLASS: &str = "break-glass";
 const SESSION_SECRET_KEY: &str = "session_secret";
 
 /// Admin-UI roles, separate from provisioning roles (A6); ordered by power.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum AdminRole {
     Viewer,
     Admin,
@@ -70,16 +73,16 @@ pub struct OidcSettings {
 }
 
 impl OidcSettings {
-    /// The settings as the audit log and `admin oidc show` present them: no secret.
-    pub fn redacted(&self) -> Value {
-        json!({
-            "issuer": self.issuer,
-            "client_id": self.client_id,
-            "client_secret": self.client_secret.as_ref().map(|_| "(set)"),
-            "groups_claim": self.groups_claim,
-            "expected_jc_org": self.expected_jc_org,
-            "group_roles": self.group_roles.iter().map(|(g, r)| (g.clone(), r.as_str())).collect::<BTreeMap<_, _>>(),
-        })
+    /// The settings as the audit log presents them: no secret.
+    pub fn redacted(&self) -> RedactedOidc {
+        RedactedOidc {
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.as_ref().map(|_| "(set)"),
+            groups_claim: self.groups_claim.clone(),
+            expected_jc_org: self.expected_jc_org.clone(),
+            group_roles: self.group_roles.clone(),
+        }
     }
 
     /// The highest role any of `groups` maps to (A5). Group names compare ignoring case.
@@ -107,6 +110,29 @@ impl OidcSettings {
             expected_jc_org: row.expected_jc_org.clone(),
             group_roles,
         })
+    }
+}
+
+/// A tenant's OIDC settings without the client secret.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RedactedOidc {
+    pub issuer: String,
+    pub client_id: String,
+    /// `(set)` when there is a secret; never the secret itself.
+    #[schema(value_type = Option<String>, required = true)]
+    pub client_secret: Option<&'static str>,
+    /// Empty: auto-detect `groups`, `memberOf`, `member_of`.
+    pub groups_claim: String,
+    #[schema(required = true)]
+    pub expected_jc_org: Option<String>,
+    /// IdP group name → admin-UI role.
+    pub group_roles: BTreeMap<String, AdminRole>,
+}
+
+impl RedactedOidc {
+    /// For an audit row's before or after.
+    fn audited(&self) -> Option<Value> {
+        serde_json::to_value(self).ok()
     }
 }
 
@@ -160,13 +186,53 @@ pub fn audit_log(conn: &mut DbConnection, slug: &str) -> Result<Vec<AuditRow>, S
     Ok(admin::audit_log(conn, &tenant, 1000)?)
 }
 
+/// One admin action of the audit log.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
+    pub id: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// Who: `sub <email>`, or `break-glass`.
+    pub actor: String,
+    /// What, e.g. `scim_token.created`.
+    pub action: String,
+    /// The state before, as JSON (or the stored text when it is not JSON); `null` if none.
+    #[schema(required = true)]
+    pub before: Option<Value>,
+    /// The state after, like `before`.
+    #[schema(required = true)]
+    pub after: Option<Value>,
+    #[schema(required = true)]
+    pub ip: Option<String>,
+    #[schema(required = true)]
+    pub user_agent: Option<String>,
+}
+
+impl From<&AuditRow> for AuditEntry {
+    fn from(r: &AuditRow) -> Self {
+        Self {
+            id: r.id.clone(),
+            at: r.at.clone(),
+            actor: r.actor.clone(),
+            action: r.action.clone(),
+            before: stored_json(r.before_json.as_deref()),
+            after: stored_json(r.after_json.as_deref()),
+            ip: r.ip.clone(),
+            user_agent: r.user_agent.clone(),
+        }
+    }
+}
+
 /// One page of the audit log (S12), newest first.
 pub fn audit_page(
     conn: &mut DbConnection,
     tenant: &TenantId,
     q: &AuditQuery,
-) -> Result<Vec<AuditRow>, ServiceError> {
-    Ok(admin::audit_page(conn, tenant, q)?)
+) -> Result<Vec<AuditEntry>, ServiceError> {
+    Ok(admin::audit_page(conn, tenant, q)?
+        .iter()
+        .map(AuditEntry::from)
+        .collect())
 }
 
 /// The actions the tenant's audit log holds.
@@ -178,29 +244,19 @@ pub fn audit_actions(
 }
 
 /// A stored before/after JSON text as JSON (or as the text, if it is not JSON).
-fn stored_json(text: Option<&str>) -> Value {
-    text.map_or(Value::Null, |t| {
-        serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned()))
-    })
+fn stored_json(text: Option<&str>) -> Option<Value> {
+    text.map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())))
 }
 
-pub fn audit_json(r: &AuditRow) -> Value {
-    json!({
-        "id": r.id,
-        "at": r.at,
-        "actor": r.actor,
-        "action": r.action,
-        "before": stored_json(r.before_json.as_deref()),
-        "after": stored_json(r.after_json.as_deref()),
-        "ip": r.ip,
-        "user_agent": r.user_agent,
-    })
-}
-
-pub fn audit_csv(rows: &[AuditRow]) -> String {
+/// The same page as CSV, with before and after as stored.
+pub fn audit_csv(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    q: &AuditQuery,
+) -> Result<String, ServiceError> {
     use super::csv::{field, push_line};
     let mut out = String::from("id,at,actor,action,ip,user_agent,before,after\r\n");
-    for r in rows {
+    for r in admin::audit_page(conn, tenant, q)? {
         push_line(
             &mut out,
             &[
@@ -215,7 +271,7 @@ pub fn audit_csv(rows: &[AuditRow]) -> String {
             ],
         );
     }
-    out
+    Ok(out)
 }
 
 /// Sets (replaces) a tenant's OIDC settings; audited with the secret redacted.
@@ -240,7 +296,8 @@ pub fn set_oidc(
             client_secret: settings.client_secret.clone(),
             groups_claim: settings.groups_claim.clone(),
             expected_jc_org: settings.expected_jc_org.clone(),
-            group_roles: json!(settings.redacted()["group_roles"]).to_string(),
+            group_roles: serde_json::to_string(&settings.redacted().group_roles)
+                .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?,
             created_at: before
                 .as_ref()
                 .map_or_else(|| now.clone(), |b| b.created_at.clone()),
@@ -251,14 +308,14 @@ pub fn set_oidc(
             .as_ref()
             .map(OidcSettings::from_row)
             .transpose()?
-            .map(|s| s.redacted());
+            .and_then(|s| s.redacted().audited());
         audit(
             c,
             &tenant_id,
             actor,
             "oidc.configured",
             before,
-            Some(settings.redacted()),
+            settings.redacted().audited(),
             &AuditContext::default(),
         )?;
         Ok(())

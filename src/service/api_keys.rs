@@ -1,7 +1,5 @@
 //! Application API keys: separate from SCIM tokens, scoped, shown once, stored hashed.
 
-use serde_json::json;
-
 use super::tenants::{digest, generate_secret, tenant};
 use super::{new_id, now, ServiceError};
 use crate::store::api_keys::{self, ApiKeyRow};
@@ -9,12 +7,88 @@ use crate::store::{write_transaction, DbConnection, TenantId};
 
 pub const PREFIX: &str = "rak_";
 
-/// `admin` may do everything; the others only read.
-pub const SCOPES: &[&str] = &["admin", "events:read", "roles:read"];
+/// What a key may do: `admin` everything, the others only read. Stored space-separated.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema,
+)]
+pub enum KeyScope {
+    #[serde(rename = "admin")]
+    Admin,
+    #[serde(rename = "events:read")]
+    EventsRead,
+    #[serde(rename = "roles:read")]
+    RolesRead,
+}
 
-pub struct NewApiKey {
-    pub row: ApiKeyRow,
+impl KeyScope {
+    pub const ALL: [KeyScope; 3] = [KeyScope::Admin, KeyScope::EventsRead, KeyScope::RolesRead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Admin => "admin",
+            KeyScope::EventsRead => "events:read",
+            KeyScope::RolesRead => "roles:read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for KeyScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An API key as the API shows it: never the secret, only its first characters.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    /// The secret's first characters, to recognise it by.
+    pub hint: String,
+    pub scopes: Vec<KeyScope>,
+    pub created_at: String,
+    #[schema(required = true)]
+    pub last_used_at: Option<String>,
+    #[schema(required = true)]
+    pub revoked_at: Option<String>,
+}
+
+impl From<&ApiKeyRow> for ApiKeyView {
+    fn from(k: &ApiKeyRow) -> Self {
+        Self {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            hint: k.hint.clone(),
+            // Only known scopes are ever stored (`create` checks them).
+            scopes: k.scopes.split(' ').filter_map(KeyScope::parse).collect(),
+            created_at: k.created_at.clone(),
+            last_used_at: k.last_used_at.clone(),
+            revoked_at: k.revoked_at.clone(),
+        }
+    }
+}
+
+/// A key as created: the secret appears here once and is never stored.
+#[derive(Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub view: ApiKeyView,
+    /// The secret, in this response only.
+    #[serde(rename = "key")]
     pub secret: String,
+}
+
+// By hand, so a logged value never carries the secret.
+impl std::fmt::Debug for CreatedApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedApiKey")
+            .field("view", &self.view)
+            .finish_non_exhaustive()
+    }
 }
 
 pub fn create(
@@ -22,19 +96,21 @@ pub fn create(
     slug: &str,
     name: Option<&str>,
     scopes: &[String],
-) -> Result<NewApiKey, ServiceError> {
+) -> Result<CreatedApiKey, ServiceError> {
     let tenant = tenant(conn, slug)?;
-    let mut scopes: Vec<&str> = if scopes.is_empty() {
-        vec!["admin"]
-    } else {
-        scopes.iter().map(String::as_str).collect()
-    };
-    if let Some(unknown) = scopes.iter().find(|s| !SCOPES.contains(s)) {
-        return Err(super::roles::invalid(format!(
-            "unknown scope '{unknown}'; use {}",
-            SCOPES.join(", ")
-        )));
+    let mut scopes = scopes
+        .iter()
+        .map(|s| {
+            KeyScope::parse(s).ok_or_else(|| {
+                let known: Vec<_> = KeyScope::ALL.iter().map(|k| k.as_str()).collect();
+                super::roles::invalid(format!("unknown scope '{s}'; use {}", known.join(", ")))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if scopes.is_empty() {
+        scopes.push(KeyScope::Admin);
     }
+    // The variants' order is their names': stored text stays sorted as it always was.
     scopes.sort_unstable();
     scopes.dedup();
     let secret = generate_secret(PREFIX)?;
@@ -44,18 +120,28 @@ pub fn create(
         name: name.unwrap_or("API key").to_owned(),
         key_hash: digest(&secret),
         hint: format!("{}…", &secret[..PREFIX.len() + 6]),
-        scopes: scopes.join(" "),
+        scopes: scopes
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         created_at: now(),
         last_used_at: None,
         revoked_at: None,
     };
     write_transaction(conn, |c| api_keys::insert(c, &row))?;
-    Ok(NewApiKey { row, secret })
+    Ok(CreatedApiKey {
+        view: ApiKeyView::from(&row),
+        secret,
+    })
 }
 
-pub fn list(conn: &mut DbConnection, slug: &str) -> Result<Vec<ApiKeyRow>, ServiceError> {
+pub fn list(conn: &mut DbConnection, slug: &str) -> Result<Vec<ApiKeyView>, ServiceError> {
     let tenant = tenant(conn, slug)?;
-    Ok(api_keys::list(conn, &TenantId(tenant.id))?)
+    Ok(api_keys::list(conn, &TenantId(tenant.id))?
+        .iter()
+        .map(ApiKeyView::from)
+        .collect())
 }
 
 pub fn revoke(conn: &mut DbConnection, slug: &str, key_id: &str) -> Result<(), ServiceError> {
@@ -67,25 +153,13 @@ pub fn revoke(conn: &mut DbConnection, slug: &str, key_id: &str) -> Result<(), S
     }
 }
 
-pub fn key_json(k: &ApiKeyRow) -> serde_json::Value {
-    json!({
-        "id": k.id,
-        "name": k.name,
-        "hint": k.hint,
-        "scopes": k.scopes.split(' ').collect::<Vec<_>>(),
-        "created_at": k.created_at,
-        "last_used_at": k.last_used_at,
-        "revoked_at": k.revoked_at,
-    })
-}
-
-/// The tenant and key a secret opens, if it is a live key of the tenant named in the
-/// path and carries `needed` (or `admin`).
 /// Whether `secret` is a live key of tenant `slug`, whatever its scopes (read-only).
 pub fn is_live(conn: &mut DbConnection, slug: &str, secret: &str) -> Result<bool, ServiceError> {
     Ok(api_keys::find_live_for_tenant(conn, slug, &digest(secret))?.is_some())
 }
 
+/// The tenant and key a secret opens, if it is a live key of the tenant named in the
+/// path and carries `needed` (or `admin`).
 pub fn authenticate(
     conn: &mut DbConnection,
     slug: &str,
@@ -94,7 +168,8 @@ pub fn authenticate(
 ) -> Result<(TenantId, ApiKeyRow), ServiceError> {
     let (key, tenant_id) = api_keys::find_live_for_tenant(conn, slug, &digest(secret))?
         .ok_or(ServiceError::Unauthenticated)?;
-    if !key.scopes.split(' ').any(|s| s == needed || s == "admin") {
+    let mut scopes = key.scopes.split(' ').filter_map(KeyScope::parse);
+    if !scopes.any(|k| k == KeyScope::Admin || k.as_str() == needed) {
         return Err(ServiceError::Forbidden(needed));
     }
     let now = now();

@@ -1,22 +1,24 @@
 //! Events (spec §6.5): collected while a use case runs, written at its end in the same
 //! transaction, so an event exists exactly when its change was committed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Scope, ServiceError};
 use crate::store::events::{self, EventRow};
 use crate::store::{DbConnection, TenantId};
 
-/// Who caused a change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Who caused a change. The id comes first so the fields serialize in sorted order,
+/// as the stored envelopes have them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Actor {
+    /// The SCIM token's id, the admin's `sub` or API key id, `cli`, or `roster`.
+    pub id: String,
     #[serde(rename = "type")]
     pub kind: ActorKind,
-    pub id: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ActorKind {
     /// An identity provider, through a SCIM token (the id is the token's).
@@ -264,7 +266,53 @@ pub fn previous_attributes(old: &Map<String, Value>, new: &Map<String, Value>) -
     Value::Object(previous)
 }
 
+/// An event as the feed gives it: the envelope webhooks sign, read back. The fields are
+/// in [`Envelope`]'s order, so it serializes to the stored text.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Event {
+    pub actor: Actor,
+    /// The request that caused it (empty for the CLI and background work).
+    pub correlation_id: String,
+    /// The payload. Its shape depends on `type` (a user, a membership, a token…), so
+    /// it stays untyped here.
+    #[schema(value_type = Object)]
+    pub data: Value,
+    pub id: String,
+    /// When the change was committed (RFC 3339, UTC).
+    pub occurred_at: String,
+    /// On updates: the previous values of the attributes that changed (`null` for
+    /// ones that were absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub previous_attributes: Option<Value>,
+    /// The tenant's event number: consecutive, without gaps.
+    pub sequence: i64,
+    pub tenant_id: String,
+    /// E.g. `user.created`, `group.member_added`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+}
+
 /// The ordered feed: up to `limit` events after `after`.
+pub fn page(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    after: i64,
+    limit: i64,
+    types: &[String],
+) -> Result<Vec<Event>, ServiceError> {
+    events::page(conn, tenant, after, limit, types)?
+        .into_iter()
+        .map(|row| {
+            // Written by `outbox_row` from an `Envelope`: a body that does not read back
+            // is a damaged row, not something to pass on as `null`.
+            serde_json::from_str(&row.body)
+                .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)).into())
+        })
+        .collect()
+}
+
+/// [`page`] as plain JSON values, for callers that only pass events on.
 pub fn feed(
     conn: &mut DbConnection,
     tenant: &TenantId,
@@ -272,9 +320,9 @@ pub fn feed(
     limit: i64,
     types: &[String],
 ) -> Result<Vec<Value>, ServiceError> {
-    Ok(events::page(conn, tenant, after, limit, types)?
-        .into_iter()
-        .map(|row| serde_json::from_str(&row.body).unwrap_or(Value::Null))
+    Ok(page(conn, tenant, after, limit, types)?
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap_or(Value::Null))
         .collect())
 }
 
@@ -317,7 +365,14 @@ mod tests {
                 tenant_id: "t1",
                 event_type: "user.updated",
             };
-            assert_eq!(serde_json::to_string(&envelope).unwrap(), value.to_string());
+            let text = serde_json::to_string(&envelope).unwrap();
+            assert_eq!(text, value.to_string());
+            let event: Event = serde_json::from_str(&text).unwrap();
+            assert_eq!(
+                serde_json::to_string(&event).unwrap(),
+                text,
+                "the feed's view"
+            );
         }
     }
 

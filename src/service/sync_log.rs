@@ -1,7 +1,7 @@
 //! The sync log as admins read it (S10): filters, pages and the JSON and CSV exports,
 //! shared by the application API and the admin UI.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::csv::{field, push_line};
 use super::ServiceError;
@@ -49,49 +49,123 @@ pub fn query(pairs: &[(String, String)], default: i64, max: i64) -> Result<Query
     })
 }
 
+/// Whether a logged request succeeded (a status below 400); stored as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncResult {
+    Success,
+    Failure,
+}
+
+impl SyncResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncResult::Success => "success",
+            SyncResult::Failure => "failure",
+        }
+    }
+
+    /// The stored text; only `success` and `failure` are ever written.
+    fn stored(text: &str) -> Self {
+        if text == "success" {
+            SyncResult::Success
+        } else {
+            SyncResult::Failure
+        }
+    }
+}
+
+/// One SCIM request of the sync log.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SyncLogEntry {
+    /// The request id (also the `X-Request-Id` the response carried).
+    pub id: String,
+    /// When the request arrived (RFC 3339, UTC).
+    pub at: String,
+    pub method: String,
+    pub path: String,
+    /// The HTTP status answered.
+    pub status: i32,
+    pub latency_ms: f64,
+    pub result: SyncResult,
+    /// Why it failed, when it did.
+    #[schema(required = true)]
+    pub detail: Option<String>,
+    /// `User` or `Group`, when the request was about one.
+    #[schema(required = true)]
+    pub resource_type: Option<String>,
+    #[schema(required = true)]
+    pub resource_id: Option<String>,
+    /// The body as JSON with secrets redacted (or the text it was, when not JSON).
+    #[schema(required = true)]
+    pub request_body: Option<Value>,
+    #[schema(required = true)]
+    pub response_body: Option<Value>,
+}
+
+impl From<&LogRow> for SyncLogEntry {
+    fn from(r: &LogRow) -> Self {
+        Self {
+            id: r.id.clone(),
+            at: r.at.clone(),
+            method: r.method.clone(),
+            path: r.path.clone(),
+            status: r.status,
+            latency_ms: r.latency_us as f64 / 1000.0,
+            result: SyncResult::stored(&r.result),
+            detail: r.detail.clone(),
+            resource_type: r.resource_type.clone(),
+            resource_id: r.resource_id.clone(),
+            request_body: body_json(r.request_body.as_deref()),
+            response_body: body_json(r.response_body.as_deref()),
+        }
+    }
+}
+
+/// Where the next (older) page starts.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Cursor {
+    pub before_at: String,
+    pub before_id: String,
+}
+
+/// A page as the JSON export and API give it: the entries and the cursor of the next.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct SyncLogPage {
+    /// Newest first.
+    pub data: Vec<SyncLogEntry>,
+    /// `null` on an empty page.
+    #[schema(required = true)]
+    pub next: Option<Cursor>,
+}
+
 /// The newest entries first.
 pub fn page(
     conn: &mut DbConnection,
     tenant: &TenantId,
     q: &Query,
-) -> Result<Vec<LogRow>, ServiceError> {
-    Ok(sync_log::page(conn, tenant, q)?)
+) -> Result<SyncLogPage, ServiceError> {
+    let rows = sync_log::page(conn, tenant, q)?;
+    Ok(SyncLogPage {
+        next: rows.last().map(|r| Cursor {
+            before_at: r.at.clone(),
+            before_id: r.id.clone(),
+        }),
+        data: rows.iter().map(SyncLogEntry::from).collect(),
+    })
+}
+
+/// The same entries as CSV, with the bodies as stored.
+pub fn csv(conn: &mut DbConnection, tenant: &TenantId, q: &Query) -> Result<String, ServiceError> {
+    Ok(to_csv(&sync_log::page(conn, tenant, q)?))
 }
 
 /// A stored body as JSON (or the text it was, when it was not JSON).
-pub fn body_json(b: Option<&str>) -> Option<Value> {
+fn body_json(b: Option<&str>) -> Option<Value> {
     b.map(|t| serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_owned())))
 }
 
-pub fn entry_json(r: &LogRow) -> Value {
-    json!({
-        "id": r.id,
-        "at": r.at,
-        "method": r.method,
-        "path": r.path,
-        "status": r.status,
-        "latency_ms": r.latency_us as f64 / 1000.0,
-        "result": r.result,
-        "detail": r.detail,
-        "resource_type": r.resource_type,
-        "resource_id": r.resource_id,
-        "request_body": body_json(r.request_body.as_deref()),
-        "response_body": body_json(r.response_body.as_deref()),
-    })
-}
-
-/// A page as the JSON export and API give it: the entries and the cursor of the next.
-pub fn page_json(rows: &[LogRow]) -> Value {
-    let next = rows
-        .last()
-        .map(|r| json!({"before_at": r.at, "before_id": r.id}));
-    json!({
-        "data": rows.iter().map(entry_json).collect::<Vec<_>>(),
-        "next": next,
-    })
-}
-
-pub fn to_csv(rows: &[LogRow]) -> String {
+fn to_csv(rows: &[LogRow]) -> String {
     let mut out = String::from(
         "id,at,method,path,status,latency_ms,result,detail,resource_type,resource_id,request_body,response_body\r\n",
     );

@@ -65,10 +65,59 @@ pub fn has_tenants(conn: &mut DbConnection) -> Result<bool, ServiceError> {
     Ok(tenants::count(conn)? > 0)
 }
 
+/// A SCIM token as the API and the screens show it: never the secret, only its first
+/// characters.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    /// The secret's first characters, to recognise it by.
+    pub hint: String,
+    pub created_at: String,
+    #[schema(required = true)]
+    pub last_used_at: Option<String>,
+    /// The client address of the last use (a proxy's, behind a load balancer).
+    #[schema(required = true)]
+    pub last_used_ip: Option<String>,
+    #[schema(required = true)]
+    pub revoked_at: Option<String>,
+    /// The id of the token this one succeeds, while a rotation is in progress.
+    #[schema(required = true)]
+    pub replaces: Option<String>,
+}
+
+impl From<&TokenRow> for TokenView {
+    fn from(t: &TokenRow) -> Self {
+        Self {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            hint: t.hint.clone(),
+            created_at: t.created_at.clone(),
+            last_used_at: t.last_used_at.clone(),
+            last_used_ip: t.last_used_ip.clone(),
+            revoked_at: t.revoked_at.clone(),
+            replaces: t.replaces.clone(),
+        }
+    }
+}
+
 /// A token as created: the secret appears here once and is never stored.
-pub struct NewToken {
-    pub row: TokenRow,
+#[derive(Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub view: TokenView,
+    /// The secret, in this response only.
+    #[serde(rename = "token")]
     pub secret: String,
+}
+
+// By hand, so a logged value never carries the secret.
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken")
+            .field("view", &self.view)
+            .finish_non_exhaustive()
+    }
 }
 
 pub fn create_token(
@@ -76,7 +125,7 @@ pub fn create_token(
     slug: &str,
     name: Option<&str>,
     actor: &Actor,
-) -> Result<NewToken, ServiceError> {
+) -> Result<CreatedToken, ServiceError> {
     create_token_as(conn, slug, name, actor, "connection.token_created", None)
 }
 
@@ -87,7 +136,7 @@ pub fn rotate_token(
     slug: &str,
     token_id: &str,
     actor: &Actor,
-) -> Result<NewToken, ServiceError> {
+) -> Result<CreatedToken, ServiceError> {
     let tenant_row = tenant(conn, slug)?;
     let old = tokens::list(conn, &TenantId(tenant_row.id))?
         .into_iter()
@@ -110,7 +159,7 @@ fn create_token_as(
     actor: &Actor,
     event_type: &'static str,
     replaces: Option<&str>,
-) -> Result<NewToken, ServiceError> {
+) -> Result<CreatedToken, ServiceError> {
     let tenant = tenant(conn, slug)?;
     let secret = generate_secret(TOKEN_PREFIX)?;
     let row = TokenRow {
@@ -129,34 +178,30 @@ fn create_token_as(
         tokens::insert(c, &row)?;
         let now = now();
         let mut outbox = Outbox::for_tenant(&TenantId(row.tenant_id.clone()), actor, "", &now);
-        let mut data = token_json(&row);
-        if let Some(old) = replaces {
-            data["replaces"] = json!(old);
-        }
+        // `replaces` is in the view already: the row was made with it.
+        let data = serde_json::to_value(TokenView::from(&row)).unwrap_or_default();
         outbox.emit(event_type, data);
         outbox.commit(c)?;
         Ok::<_, ServiceError>(())
     })?;
-    Ok(NewToken { row, secret })
-}
-
-/// A token as the API shows it: never the secret, only its first characters.
-pub fn token_json(t: &TokenRow) -> serde_json::Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "hint": t.hint,
-        "created_at": t.created_at,
-        "last_used_at": t.last_used_at,
-        "last_used_ip": t.last_used_ip,
-        "revoked_at": t.revoked_at,
-        "replaces": t.replaces,
+    Ok(CreatedToken {
+        view: TokenView::from(&row),
+        secret,
     })
 }
 
+/// The tenant's tokens with their digests, oldest first (for the CLI and tests).
 pub fn list_tokens(conn: &mut DbConnection, slug: &str) -> Result<Vec<TokenRow>, ServiceError> {
     let tenant = tenant(conn, slug)?;
     Ok(tokens::list(conn, &TenantId(tenant.id))?)
+}
+
+/// The tenant's tokens as the API and the screens show them, oldest first.
+pub fn tokens(conn: &mut DbConnection, slug: &str) -> Result<Vec<TokenView>, ServiceError> {
+    Ok(list_tokens(conn, slug)?
+        .iter()
+        .map(TokenView::from)
+        .collect())
 }
 
 /// Revokes a token; `NotFound` when the tenant has no such live token.

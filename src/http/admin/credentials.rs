@@ -11,45 +11,40 @@ use super::{html, AdminSession, CsrfForm};
 use crate::http::error::AdminError;
 use crate::http::state::AppState;
 use crate::service::admin::AdminRole;
-use crate::service::tenants::{self, RotationEnd};
-use crate::store::tokens::TokenRow;
+use crate::service::tenants::{self, CreatedToken, RotationEnd, TokenView};
+use crate::service::{Scope, ServiceError};
+use crate::store::DbConnection;
 
-/// A token row as the screens show it.
-pub struct TokenView {
-    pub id: String,
-    pub name: String,
-    pub hint: String,
+/// A token as the screen shows it: the view, and its times and rotation for people.
+pub struct TokenLine {
+    pub token: TokenView,
     pub created: String,
     pub last_used: String,
-    pub last_used_ip: String,
     pub revoked: Option<String>,
     /// While rotating: the hint of the token this one replaces.
     pub replaces: Option<String>,
 }
 
-impl TokenView {
-    pub fn of(all: &[TokenRow]) -> Vec<TokenView> {
-        let mut views: Vec<TokenView> = all
+impl TokenLine {
+    pub fn of(all: Vec<TokenView>) -> Vec<TokenLine> {
+        let mut lines: Vec<TokenLine> = all
             .iter()
-            .map(|t| TokenView {
-                id: t.id.clone(),
-                name: t.name.clone(),
-                hint: t.hint.clone(),
+            .map(|t| TokenLine {
                 created: ui::when(&t.created_at),
                 last_used: ui::when_or(t.last_used_at.as_deref(), "never"),
-                last_used_ip: t.last_used_ip.clone().unwrap_or_default(),
                 revoked: t.revoked_at.as_deref().map(ui::when),
                 replaces: t.replaces.as_ref().and_then(|old| {
                     all.iter()
                         .find(|o| &o.id == old && o.revoked_at.is_none())
                         .map(|o| o.hint.clone())
                 }),
+                token: t.clone(),
             })
             .collect();
         // Live tokens first, newest first within each part.
-        views.reverse();
-        views.sort_by_key(|v| v.revoked.is_some());
-        views
+        lines.reverse();
+        lines.sort_by_key(|l| l.revoked.is_some());
+        lines
     }
 }
 
@@ -64,7 +59,7 @@ pub struct Revealed {
 struct Page {
     chrome: Chrome,
     base_url: String,
-    tokens: Vec<TokenView>,
+    tokens: Vec<TokenLine>,
     revealed: Option<Revealed>,
 }
 
@@ -75,14 +70,11 @@ async fn render(
     revealed: Option<Revealed>,
 ) -> Result<HttpResponse, AdminError> {
     let slug = session.tenant.clone();
-    let tokens = ui::read(state, session, req, move |c, _| {
-        tenants::list_tokens(c, &slug)
-    })
-    .await?;
+    let tokens = ui::read(state, session, req, move |c, _| tenants::tokens(c, &slug)).await?;
     let page = Page {
         base_url: format!("{}/scim/v2/{}", state.public_url, session.tenant),
         chrome: session.chrome("credentials"),
-        tokens: TokenView::of(&tokens),
+        tokens: TokenLine::of(tokens),
         revealed,
     };
     html(StatusCode::OK, page.render()?)
@@ -105,6 +97,38 @@ pub struct NewTokenForm {
     name: String,
 }
 
+/// Runs a token change as the owner (all token changes need that role).
+async fn as_owner<T, F>(
+    state: &AppState,
+    session: &AdminSession,
+    req: &HttpRequest,
+    csrf: &str,
+    action: &'static str,
+    run: F,
+) -> Result<T, AdminError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, &str, &Scope) -> Result<Done<T>, ServiceError> + Send + 'static,
+{
+    let slug = session.tenant.clone();
+    ui::act(
+        state,
+        session,
+        req,
+        csrf,
+        AdminRole::Owner,
+        action,
+        move |c, scope| run(c, &slug, scope),
+    )
+    .await
+}
+
+/// A token just made: its secret to show once; audited as its view, without it.
+fn issued(created: CreatedToken) -> Done<String> {
+    let after = serde_json::to_value(&created.view).ok();
+    Done::new(created.secret, None, after)
+}
+
 /// Creates a token as the owner; the caller shows the secret once.
 pub async fn create_token(
     state: &AppState,
@@ -112,20 +136,17 @@ pub async fn create_token(
     req: &HttpRequest,
     form: &NewTokenForm,
 ) -> Result<String, AdminError> {
-    let slug = session.tenant.clone();
     let name = Some(form.name.trim().to_owned()).filter(|n| !n.is_empty());
-    ui::act(
+    let create = move |c: &mut DbConnection, slug: &str, scope: &Scope| {
+        tenants::create_token(c, slug, name.as_deref(), &scope.actor).map(issued)
+    };
+    as_owner(
         state,
         session,
         req,
         &form.csrf,
-        AdminRole::Owner,
         "scim_token.created",
-        move |c, scope| {
-            let created = tenants::create_token(c, &slug, name.as_deref(), &scope.actor)?;
-            let after = tenants::token_json(&created.row);
-            Ok(Done::new(created.secret, None, Some(after)))
-        },
+        create,
     )
     .await
 }
@@ -155,19 +176,16 @@ pub async fn rotate(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
-    let slug = session.tenant.clone();
-    let secret = ui::act(
+    let rotate = move |c: &mut DbConnection, slug: &str, scope: &Scope| {
+        tenants::rotate_token(c, slug, &id, &scope.actor).map(issued)
+    };
+    let secret = as_owner(
         &state,
         &session,
         &req,
         &form.csrf,
-        AdminRole::Owner,
         "scim_token.rotated",
-        move |c, scope| {
-            let created = tenants::rotate_token(c, &slug, &id, &scope.actor)?;
-            let after = tenants::token_json(&created.row);
-            Ok(Done::new(created.secret, None, Some(after)))
-        },
+        rotate,
     )
     .await?;
     let revealed = Revealed {
@@ -191,21 +209,12 @@ pub async fn end_rotation(
         "complete" => (RotationEnd::Complete, "scim_token.rotation_completed"),
         _ => (RotationEnd::Cancel, "scim_token.rotation_cancelled"),
     };
-    let slug = session.tenant.clone();
-    ui::act(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        AdminRole::Owner,
-        action,
-        move |c, scope| {
-            let revoked = tenants::end_rotation(c, &slug, &id, end, &scope.actor)?;
-            let after = serde_json::json!({"successor": id, "revoked": revoked});
-            Ok(Done::new((), None, Some(after)))
-        },
-    )
-    .await?;
+    let finish = move |c: &mut DbConnection, slug: &str, scope: &Scope| {
+        let revoked = tenants::end_rotation(c, slug, &id, end, &scope.actor)?;
+        let after = serde_json::json!({"successor": id, "revoked": revoked});
+        Ok(Done::new((), None, Some(after)))
+    };
+    as_owner(&state, &session, &req, &form.csrf, action, finish).await?;
     Ok(ui::see_other(&session, "credentials"))
 }
 
@@ -218,18 +227,17 @@ pub async fn revoke(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
-    let slug = session.tenant.clone();
-    ui::act(
+    let revoke = move |c: &mut DbConnection, slug: &str, scope: &Scope| {
+        tenants::revoke_token(c, slug, &id, &scope.actor)?;
+        Ok(Done::new((), Some(serde_json::json!({"id": id})), None))
+    };
+    as_owner(
         &state,
         &session,
         &req,
         &form.csrf,
-        AdminRole::Owner,
         "scim_token.revoked",
-        move |c, scope| {
-            tenants::revoke_token(c, &slug, &id, &scope.actor)?;
-            Ok(Done::new((), Some(serde_json::json!({"id": id})), None))
-        },
+        revoke,
     )
     .await?;
     Ok(ui::see_other(&session, "credentials"))

@@ -11,10 +11,10 @@ use super::{html, AdminSession};
 use crate::http::error::AdminError;
 use crate::http::state::AppState;
 use crate::scim::{Invalid, ScimType};
-use crate::service::admin::{audit_actions, audit_csv, audit_json, audit_page, AuditQuery};
-use crate::service::sync_log::{self, body_json, page_json, to_csv, EXPORT_LIMIT};
-use crate::store::admin::AuditRow;
-use crate::store::sync_log::LogRow;
+use crate::service::admin::{audit_actions, audit_csv, audit_page, AuditEntry, AuditQuery};
+use crate::service::sync_log::{self, Cursor, SyncLogEntry, SyncResult, EXPORT_LIMIT};
+use crate::service::{Scope, ServiceError};
+use crate::store::DbConnection;
 
 /// Rows per screen page.
 const PAGE: i64 = 50;
@@ -73,6 +73,11 @@ fn attachment(format: &str, name: &str, body: String) -> HttpResponse {
         .body(body)
 }
 
+/// A view as an export's JSON text.
+fn to_json<T: serde::Serialize>(view: &T) -> String {
+    serde_json::to_string(view).unwrap_or_else(|_| "null".into())
+}
+
 /// The filters as the form shows them back.
 #[derive(Default)]
 struct SyncFilters {
@@ -105,63 +110,71 @@ impl SyncFilters {
     }
 }
 
+/// An entry as the screen shows it: the view, and what it formats for people.
 struct SyncRow {
-    id: String,
+    entry: SyncLogEntry,
     at: String,
-    method: String,
-    path: String,
-    status: i32,
     latency_ms: String,
     resource: String,
-    result: String,
-    detail: String,
     request: Option<String>,
     response: Option<String>,
 }
 
 impl SyncRow {
     fn badge(&self) -> &'static str {
-        match self.result.as_str() {
-            "success" => "good",
-            "failure" => "bad",
-            _ => "warn",
+        match self.entry.result {
+            SyncResult::Success => "good",
+            SyncResult::Failure => "bad",
         }
     }
 }
 
-fn pretty_body(stored: Option<&str>) -> Option<String> {
-    body_json(stored).map(|v| match v {
-        Value::String(text) => text,
-        json => ui::pretty(&json),
+/// A body or before/after state for a `<pre>`: text as it is, JSON pretty-printed.
+fn pretty_body(body: Option<&Value>) -> Option<String> {
+    body.map(|v| match v {
+        Value::String(text) => text.clone(),
+        json => ui::pretty(json),
     })
 }
 
-impl From<&LogRow> for SyncRow {
-    fn from(r: &LogRow) -> Self {
-        let resource = match (&r.resource_type, &r.resource_id) {
+impl From<SyncLogEntry> for SyncRow {
+    fn from(entry: SyncLogEntry) -> Self {
+        let resource = match (&entry.resource_type, &entry.resource_id) {
             (Some(t), Some(id)) => format!("{t} {id}"),
             (Some(t), None) => t.clone(),
             _ => String::new(),
         };
         Self {
-            id: r.id.clone(),
-            at: ui::when(&r.at),
-            method: r.method.clone(),
-            path: r.path.clone(),
-            status: r.status,
-            latency_ms: format!("{:.1}", r.latency_us as f64 / 1000.0),
+            at: ui::when(&entry.at),
+            latency_ms: format!("{:.1}", entry.latency_ms),
             resource,
-            result: r.result.clone(),
-            detail: r.detail.clone().unwrap_or_default(),
-            request: pretty_body(r.request_body.as_deref()),
-            response: pretty_body(r.response_body.as_deref()),
+            request: pretty_body(entry.request_body.as_ref()),
+            response: pretty_body(entry.response_body.as_ref()),
+            entry,
         }
     }
 }
 
+/// The link to the page after a full one, keeping the filters; `None` after a short one.
+fn older(
+    chrome: &Chrome,
+    screen: &str,
+    filters: &str,
+    full: bool,
+    next: Option<&Cursor>,
+) -> Option<String> {
+    let next = next.filter(|_| full)?;
+    let cursor = query_string(&[
+        ("before_at", &next.before_at),
+        ("before_id", &next.before_id),
+    ]);
+    let sep = if filters.is_empty() { "" } else { "&" };
+    Some(chrome.href(&format!("{screen}?{filters}{sep}{cursor}")))
+}
+
 #[derive(Template)]
 #[template(path = "admin/sync_log.html")]
-struct SyncLogPage {
+struct SyncLogScreen {
     chrome: Chrome,
     f: SyncFilters,
     rows: Vec<SyncRow>,
@@ -179,29 +192,47 @@ pub async fn sync_log(
 ) -> Result<HttpResponse, AdminError> {
     let pairs = pairs(&req);
     let query = sync_log::query(&pairs, PAGE, PAGE)?;
-    let rows = ui::read(&state, &session, &req, move |c, scope| {
+    let page = ui::read(&state, &session, &req, move |c, scope| {
         sync_log::page(c, &scope.tenant, &query)
     })
     .await?;
     let f = SyncFilters::of(&pairs);
     let filters = f.query();
     let chrome = session.chrome("sync-log");
-    // A full page may have more behind it; the cursor is the last row shown.
-    let older = (rows.len() as i64 == PAGE).then(|| {
-        let last = rows.last().expect("a full page");
-        let cursor = query_string(&[("before_at", &last.at), ("before_id", &last.id)]);
-        let sep = if filters.is_empty() { "" } else { "&" };
-        chrome.href(&format!("sync-log?{filters}{sep}{cursor}"))
-    });
-    let page = SyncLogPage {
+    // A full page may have more behind it.
+    let full = page.data.len() as i64 == PAGE;
+    let older = older(&chrome, "sync-log", &filters, full, page.next.as_ref());
+    let page = SyncLogScreen {
         chrome,
-        rows: rows.iter().map(SyncRow::from).collect(),
+        rows: page.data.into_iter().map(SyncRow::from).collect(),
         f,
         filters,
         older,
         retention_days: crate::http::sync_log::RETENTION.as_secs() / 86_400,
     };
     html(StatusCode::OK, page.render()?)
+}
+
+/// An export download in the query's `format`; `write` makes its body from the query.
+async fn export<F>(
+    req: HttpRequest,
+    state: &AppState,
+    session: &AdminSession,
+    name: &'static str,
+    write: F,
+) -> Result<HttpResponse, AdminError>
+where
+    F: FnOnce(&mut DbConnection, &Scope, &[(String, String)], bool) -> Result<String, ServiceError>
+        + Send
+        + 'static,
+{
+    let pairs = pairs(&req);
+    let format = export_format(&pairs)?;
+    let body = ui::read(state, session, &req, move |c, scope| {
+        write(c, scope, &pairs, format == "csv")
+    })
+    .await?;
+    Ok(attachment(format, name, body))
 }
 
 /// `GET /admin/{tenant}/sync-log/export?format=csv|json&…`: the newest entries the
@@ -211,45 +242,32 @@ pub async fn sync_log_export(
     state: web::Data<AppState>,
     session: AdminSession,
 ) -> Result<HttpResponse, AdminError> {
-    let pairs = pairs(&req);
-    let format = export_format(&pairs)?;
-    let query = sync_log::query(&pairs, EXPORT_LIMIT, EXPORT_LIMIT)?;
-    let rows = ui::read(&state, &session, &req, move |c, scope| {
-        sync_log::page(c, &scope.tenant, &query)
+    export(req, &state, &session, "sync-log", |c, scope, pairs, csv| {
+        let query = sync_log::query(pairs, EXPORT_LIMIT, EXPORT_LIMIT)?;
+        if csv {
+            sync_log::csv(c, &scope.tenant, &query)
+        } else {
+            Ok(to_json(&sync_log::page(c, &scope.tenant, &query)?))
+        }
     })
-    .await?;
-    let body = if format == "csv" {
-        to_csv(&rows)
-    } else {
-        page_json(&rows).to_string()
-    };
-    Ok(attachment(format, "sync-log", body))
+    .await
 }
 
-struct AuditEntry {
+/// An audit entry as the screen shows it.
+struct AuditLine {
+    entry: AuditEntry,
     at: String,
-    actor: String,
-    action: String,
-    ip: String,
-    user_agent: String,
     before: Option<String>,
     after: Option<String>,
 }
 
-fn pretty_stored(text: Option<&str>) -> Option<String> {
-    text.map(|t| serde_json::from_str::<Value>(t).map_or_else(|_| t.to_owned(), |v| ui::pretty(&v)))
-}
-
-impl From<&AuditRow> for AuditEntry {
-    fn from(r: &AuditRow) -> Self {
+impl From<AuditEntry> for AuditLine {
+    fn from(entry: AuditEntry) -> Self {
         Self {
-            at: ui::when(&r.at),
-            actor: r.actor.clone(),
-            action: r.action.clone(),
-            ip: r.ip.clone().unwrap_or_default(),
-            user_agent: r.user_agent.clone().unwrap_or_default(),
-            before: pretty_stored(r.before_json.as_deref()),
-            after: pretty_stored(r.after_json.as_deref()),
+            at: ui::when(&entry.at),
+            before: pretty_body(entry.before.as_ref()),
+            after: pretty_body(entry.after.as_ref()),
+            entry,
         }
     }
 }
@@ -260,7 +278,7 @@ struct AuditPage {
     chrome: Chrome,
     action: String,
     actions: Vec<String>,
-    rows: Vec<AuditEntry>,
+    rows: Vec<AuditLine>,
     filters: String,
     older: Option<String>,
 }
@@ -294,17 +312,17 @@ pub async fn audit(
     let action = param(&pairs, "action");
     let filters = query_string(&[("action", &action)]);
     let chrome = session.chrome("audit");
-    let older = (rows.len() as i64 == PAGE).then(|| {
-        let last = rows.last().expect("a full page");
-        let cursor = query_string(&[("before_at", &last.at), ("before_id", &last.id)]);
-        let sep = if filters.is_empty() { "" } else { "&" };
-        chrome.href(&format!("audit?{filters}{sep}{cursor}"))
+    let next = rows.last().map(|last| Cursor {
+        before_at: last.at.clone(),
+        before_id: last.id.clone(),
     });
+    let full = rows.len() as i64 == PAGE;
+    let older = older(&chrome, "audit", &filters, full, next.as_ref());
     let page = AuditPage {
         chrome,
         action,
         actions,
-        rows: rows.iter().map(AuditEntry::from).collect(),
+        rows: rows.into_iter().map(AuditLine::from).collect(),
         filters,
         older,
     };
@@ -317,17 +335,19 @@ pub async fn audit_export(
     state: web::Data<AppState>,
     session: AdminSession,
 ) -> Result<HttpResponse, AdminError> {
-    let pairs = pairs(&req);
-    let format = export_format(&pairs)?;
-    let query = audit_query(&pairs, AUDIT_EXPORT_LIMIT);
-    let rows = ui::read(&state, &session, &req, move |c, scope| {
-        audit_page(c, &scope.tenant, &query)
-    })
-    .await?;
-    let body = if format == "csv" {
-        audit_csv(&rows)
-    } else {
-        Value::Array(rows.iter().map(audit_json).collect()).to_string()
-    };
-    Ok(attachment(format, "audit-log", body))
+    export(
+        req,
+        &state,
+        &session,
+        "audit-log",
+        |c, scope, pairs, csv| {
+            let query = audit_query(pairs, AUDIT_EXPORT_LIMIT);
+            if csv {
+                audit_csv(c, &scope.tenant, &query)
+            } else {
+                Ok(to_json(&audit_page(c, &scope.tenant, &query)?))
+            }
+        },
+    )
+    .await
 }

@@ -3,117 +3,230 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::{json, ok, parse_optional, run, KeyCaller};
+use super::{parse_optional, run, view_json, Access, KeyCaller};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
-use crate::service::{api_keys, tenants};
+use crate::service::api_keys::{self, ApiKeyView, CreatedApiKey, KeyScope};
+use crate::service::tenants::{self, CreatedToken, TokenView};
+use crate::service::{Scope, ServiceError};
+use crate::store::DbConnection;
 
-#[derive(Deserialize, Default)]
+/// A new SCIM token or API key; an empty body takes the defaults.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewCredential {
+pub struct NewCredential {
+    /// Defaults to `SCIM token` or `API key`.
     name: Option<String>,
+    /// API keys only; defaults to `admin`. Unknown scopes are refused.
     #[serde(default)]
+    #[schema(value_type = Vec<KeyScope>)]
     scopes: Vec<String>,
 }
 
+/// What any `admin`-scope endpoint may answer instead (for the OpenAPI document).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // described, never built: `ApiError` makes these answers
+pub enum AdminRefusals {
+    #[response(status = 401, description = "No live API key of this tenant")]
+    Unauthenticated,
+    #[response(status = 403, description = "The key lacks the `admin` scope")]
+    Forbidden,
+}
+
+/// A token or key in the path.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct CredentialPath {
+    /// The tenant's slug.
+    #[allow(dead_code)]
+    tenant: String,
+    /// The token's or key's id.
+    id: String,
+}
+
+/// Runs a use case of this module for an `admin` caller, with the tenant's slug.
+async fn as_admin<T, F>(
+    state: &AppState,
+    caller: KeyCaller,
+    access: Access,
+    use_case: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, &Scope, &str) -> Result<T, ServiceError> + Send + 'static,
+{
+    let slug = caller.slug().to_owned();
+    let write = access == Access::Write;
+    run(state, caller, "admin", write, move |c, scope| {
+        use_case(c, scope, &slug)
+    })
+    .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/scim-tokens",
+    params(("tenant" = String, Path, description = "The tenant's slug")),
+    responses(
+        (status = 200, description = "The tenant's SCIM tokens, oldest first", body = Vec<TokenView>),
+        AdminRefusals,
+    ),
+    tag = "credentials",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn list_tokens(
     state: web::Data<AppState>,
     caller: KeyCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let slug = caller.slug().to_owned();
-    let rows = run(&state, caller, "admin", false, move |c, _| {
-        tenants::list_tokens(c, &slug)
-    })
-    .await?;
-    Ok(ok(rows.iter().map(tenants::token_json).collect::<Value>()))
+    let tokens = as_admin(&state, caller, Access::Read, |c, _, slug| {
+        tenants::tokens(c, slug)
+    });
+    Ok(view_json(StatusCode::OK, &tokens.await?))
 }
 
 /// The secret is in this response and nowhere else, ever.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/scim-tokens",
+    params(("tenant" = String, Path, description = "The tenant's slug")),
+    request_body(content = Option<NewCredential>, description = "Optional; `scopes` does not apply"),
+    responses(
+        (status = 201, description = "The token, with its secret shown once", body = CreatedToken),
+        (status = 400, description = "An invalid body"),
+        AdminRefusals,
+    ),
+    tag = "credentials",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn create_token(
     state: web::Data<AppState>,
     caller: KeyCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let input: NewCredential = parse_optional(&body)?;
-    let slug = caller.slug().to_owned();
-    let token = run(&state, caller, "admin", true, move |c, scope| {
-        tenants::create_token(c, &slug, input.name.as_deref(), &scope.actor)
-    })
-    .await?;
-    let mut body = tenants::token_json(&token.row);
-    body["token"] = json!(token.secret);
-    Ok(json(StatusCode::CREATED, body))
+    let token = as_admin(&state, caller, Access::Write, move |c, scope, slug| {
+        tenants::create_token(c, slug, input.name.as_deref(), &scope.actor)
+    });
+    Ok(view_json(StatusCode::CREATED, &token.await?))
 }
 
+/// A successor valid alongside the old token until the old one is revoked.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/scim-tokens/{id}/rotate",
+    params(CredentialPath),
+    responses(
+        (status = 201, description = "The successor, with its secret shown once", body = CreatedToken),
+        AdminRefusals,
+        (status = 404, description = "No such live token"),
+    ),
+    tag = "credentials",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn rotate_token(
     state: web::Data<AppState>,
     caller: KeyCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<CredentialPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let slug = caller.slug().to_owned();
-    let id = path.into_inner().1;
-    let token = run(&state, caller, "admin", true, move |c, scope| {
-        tenants::rotate_token(c, &slug, &id, &scope.actor)
-    })
-    .await?;
-    let mut body = tenants::token_json(&token.row);
-    body["token"] = json!(token.secret);
-    Ok(json(StatusCode::CREATED, body))
+    let id = path.into_inner().id;
+    let token = as_admin(&state, caller, Access::Write, move |c, scope, slug| {
+        tenants::rotate_token(c, slug, &id, &scope.actor)
+    });
+    Ok(view_json(StatusCode::CREATED, &token.await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant}/scim-tokens/{id}",
+    params(CredentialPath),
+    responses(
+        (status = 204, description = "Revoked"),
+        AdminRefusals,
+        (status = 404, description = "No such live token"),
+    ),
+    tag = "credentials",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn revoke_token(
     state: web::Data<AppState>,
     caller: KeyCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<CredentialPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let slug = caller.slug().to_owned();
-    let id = path.into_inner().1;
-    run(&state, caller, "admin", true, move |c, scope| {
-        tenants::revoke_token(c, &slug, &id, &scope.actor)
+    let id = path.into_inner().id;
+    as_admin(&state, caller, Access::Write, move |c, scope, slug| {
+        tenants::revoke_token(c, slug, &id, &scope.actor)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/api-keys",
+    params(("tenant" = String, Path, description = "The tenant's slug")),
+    responses(
+        (status = 200, description = "The tenant's API keys, oldest first", body = Vec<ApiKeyView>),
+        AdminRefusals,
+    ),
+    tag = "credentials",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn list_keys(
     state: web::Data<AppState>,
     caller: KeyCaller,
 ) -> Result<HttpResponse, ApiError> {
-    let slug = caller.slug().to_owned();
-    let rows = run(&state, caller, "admin", false, move |c, _| {
-        api_keys::list(c, &slug)
-    })
-    .await?;
-    Ok(ok(rows.iter().map(api_keys::key_json).collect::<Value>()))
+    let keys = as_admin(&state, caller, Access::Read, |c, _, slug| {
+        api_keys::list(c, slug)
+    });
+    Ok(view_json(StatusCode::OK, &keys.await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/api-keys",
+    params(("tenant" = String, Path, description = "The tenant's slug")),
+    request_body(content = Option<NewCredential>, description = "Optional: a name and scopes"),
+    responses(
+        (status = 201, description = "The key, with its secret shown once", body = CreatedApiKey),
+        (status = 400, description = "An invalid body or an unknown scope"),
+        AdminRefusals,
+    ),
+    tag = "credentials",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn create_key(
     state: web::Data<AppState>,
     caller: KeyCaller,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let input: NewCredential = parse_optional(&body)?;
-    let slug = caller.slug().to_owned();
-    let key = run(&state, caller, "admin", true, move |c, _| {
-        api_keys::create(c, &slug, input.name.as_deref(), &input.scopes)
-    })
-    .await?;
-    let mut body = api_keys::key_json(&key.row);
-    body["key"] = json!(key.secret);
-    Ok(json(StatusCode::CREATED, body))
+    let key = as_admin(&state, caller, Access::Write, move |c, _, slug| {
+        api_keys::create(c, slug, input.name.as_deref(), &input.scopes)
+    });
+    Ok(view_json(StatusCode::CREATED, &key.await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant}/api-keys/{id}",
+    params(CredentialPath),
+    responses(
+        (status = 204, description = "Revoked"),
+        AdminRefusals,
+        (status = 404, description = "No such live key"),
+    ),
+    tag = "credentials",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn revoke_key(
     state: web::Data<AppState>,
     caller: KeyCaller,
-    path: web::Path<(String, String)>,
+    path: web::Path<CredentialPath>,
 ) -> Result<HttpResponse, ApiError> {
-    let slug = caller.slug().to_owned();
-    let id = path.into_inner().1;
-    run(&state, caller, "admin", true, move |c, _| {
-        api_keys::revoke(c, &slug, &id)
+    let id = path.into_inner().id;
+    as_admin(&state, caller, Access::Write, move |c, _, slug| {
+        api_keys::revoke(c, slug, &id)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -1,14 +1,39 @@
 //! `GET /sync-log`: the tenant's SCIM requests, newest first, as JSON or CSV.
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{ok, run, KeyCaller};
+use super::credentials::AdminRefusals;
+use super::{respond, run, Access, KeyCaller};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
-use crate::service::sync_log::{self, page_json, to_csv};
+use crate::service::sync_log::{self, SyncLogPage};
 
 const MAX_PAGE: i64 = 1000;
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/sync-log",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("method" = Option<String>, Query, description = "Only this HTTP method"),
+        ("result" = Option<sync_log::SyncResult>, Query, description = "Only successes or failures"),
+        ("status" = Option<i32>, Query, description = "Only this HTTP status"),
+        ("path" = Option<String>, Query, description = "Only paths containing this"),
+        ("q" = Option<String>, Query, description = "Free text: an e-mail, an id, a detail"),
+        ("before_at" = Option<String>, Query, description = "Cursor: the `next.before_at` of the previous page"),
+        ("before_id" = Option<String>, Query, description = "Cursor: the `next.before_id` of the previous page"),
+        ("limit" = Option<i64>, Query, description = "Entries per page, 1 to 1000 (default 100)"),
+        ("format" = Option<String>, Query, description = "`csv` for CSV (`text/csv`) instead of JSON"),
+    ),
+    responses(
+        (status = 200, description = "A page, newest first", body = SyncLogPage),
+        (status = 400, description = "A filter that is not a number where one is needed"),
+        AdminRefusals,
+    ),
+    tag = "sync log",
+    security(("api_key" = ["admin"]))
+)]
 pub async fn sync_log(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -18,19 +43,26 @@ pub async fn sync_log(
         .map(|q| q.into_inner())
         .unwrap_or_default();
     let query = sync_log::query(&pairs, 100, MAX_PAGE)?;
-    let csv = pairs.iter().any(|(k, v)| k == "format" && v == "csv");
-    let rows = run(&state, caller, "admin", false, move |c, scope| {
-        sync_log::page(c, &scope.tenant, &query)
-    })
-    .await?;
-    if csv {
+    if pairs.iter().any(|(k, v)| k == "format" && v == "csv") {
+        let csv = run(&state, caller, "admin", false, move |c, scope| {
+            sync_log::csv(c, &scope.tenant, &query)
+        })
+        .await?;
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header((
                 "Content-Disposition",
                 "attachment; filename=\"sync-log.csv\"",
             ))
-            .body(to_csv(&rows)));
+            .body(csv));
     }
-    Ok(ok(page_json(&rows)))
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Read,
+        StatusCode::OK,
+        move |c, scope| sync_log::page(c, &scope.tenant, &query),
+    )
+    .await
 }

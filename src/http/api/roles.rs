@@ -55,13 +55,10 @@ pub async fn events(
         .map(str::to_owned)
         .collect();
     let page = run(&state, caller, "events:read", false, move |c, scope| {
-        events::feed(c, &scope.tenant, after, limit, &types)
+        events::page(c, &scope.tenant, after, limit, &types)
     })
     .await?;
-    let next = page
-        .last()
-        .and_then(|e| e["sequence"].as_i64())
-        .unwrap_or(after);
+    let next = page.last().map_or(after, |e| e.sequence);
     Ok(ok(json!({ "data": page, "next_after": next })))
 }
 
