@@ -179,6 +179,11 @@ impl Application {
         &self.store
     }
 
+    /// Stops the server from elsewhere (tests stop the servers they start).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }

@@ -791,13 +791,14 @@ fn admin_cli_sets_and_shows_oidc_settings_and_prints_a_one_time_login_link() {
     );
 
     // The link opens an owner session on a roster serving that database, once.
-    let (address, _store) = crate::helpers::start(roster::config::Settings {
+    let started = crate::helpers::start(roster::config::Settings {
         database_url: db.url.clone(),
         listen: "127.0.0.1:0".into(),
         workers: 1,
         shutdown_timeout_secs: 1,
         ..Default::default()
     });
+    let address = started.address.clone();
     let mut browser = Browser::new();
     let page = browser.follow(&format!("{address}/admin/acme/login-link/{token}"));
     assert_eq!(page.status, 200, "{}", page.text);

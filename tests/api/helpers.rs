@@ -129,8 +129,10 @@ pub struct TestApp {
     /// An `admin` API key of tenant `acme`.
     pub api_key: String,
     pub store: Store,
-    pub db: TestDb,
     agent: ureq::Agent,
+    /// Stops the server when the test ends, before its database is dropped.
+    _server: Started,
+    pub db: TestDb,
 }
 
 pub struct Resp {
@@ -190,7 +192,8 @@ impl TestApp {
             ..Settings::default()
         };
         configure(&mut settings);
-        let (address, store) = start(settings);
+        let started = start(settings);
+        let (address, store) = (started.address.clone(), started.store.clone());
         let token = {
             let mut conn = store.connection().expect("connection");
             tenants::create_tenant(&mut conn, "acme", None).expect("tenant");
@@ -215,6 +218,7 @@ impl TestApp {
             store,
             db,
             agent,
+            _server: started,
         }
     }
 
@@ -393,7 +397,22 @@ impl TestApp {
 }
 
 /// Starts the application on its own thread and actix system; returns its address.
-pub fn start(settings: Settings) -> (String, Store) {
+/// A running application; dropping it stops the server (and its worker threads).
+pub struct Started {
+    pub address: String,
+    pub store: Store,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; its future only waits for the end.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Starts the application on its own thread and actix system.
+pub fn start(settings: Settings) -> Started {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let system = actix_web::rt::System::new();
@@ -401,13 +420,17 @@ pub fn start(settings: Settings) -> (String, Store) {
             let app = Application::build(&settings)
                 .await
                 .expect("application starts");
-            tx.send((app.port(), app.store().clone()))
+            tx.send((app.port(), app.store().clone(), app.handle()))
                 .expect("send port");
             app.run_until_stopped().await.expect("server runs");
         });
     });
-    let (port, store) = rx.recv().expect("application started");
-    (format!("http://127.0.0.1:{port}"), store)
+    let (port, store, handle) = rx.recv().expect("application started");
+    Started {
+        address: format!("http://127.0.0.1:{port}"),
+        store,
+        handle,
+    }
 }
 
 pub fn patch_op(ops: Value) -> Value {

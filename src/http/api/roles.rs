@@ -2,9 +2,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde_json::json;
 
-use super::{ok, parse, respond, run, Access, KeyCaller, Refusals};
+use super::{parse, respond, run, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
@@ -19,7 +18,32 @@ use crate::service::{events, now};
 /// Most events one feed page returns.
 pub const MAX_EVENTS_PAGE: i64 = 500;
 
+/// One page of the event feed.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct EventPage {
+    /// In sequence order.
+    pub data: Vec<events::Event>,
+    /// Pass it as `after` for the next page (the last sequence here, or `after`).
+    pub next_after: i64,
+}
+
 /// `GET /events?after=<sequence>&limit=<n>&types=a,b`: the ordered feed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/events",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("after" = Option<i64>, Query, description = "Events after this sequence (default 0)"),
+        ("limit" = Option<i64>, Query, description = "At most this many, 1 to 500 (default 100)"),
+        ("types" = Option<String>, Query, description = "Only these event types, comma-separated"),
+    ),
+    responses(
+        Refusals,
+        (status = 200, description = "The next events, in the tenant's sequence order", body = EventPage),
+    ),
+    security(("api_key" = ["events:read"])),
+    tag = "events"
+)]
 pub async fn events(
     state: web::Data<AppState>,
     caller: KeyCaller,
@@ -54,12 +78,19 @@ pub async fn events(
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
-    let page = run(&state, caller, "events:read", false, move |c, scope| {
-        events::page(c, &scope.tenant, after, limit, &types)
-    })
-    .await?;
-    let next = page.last().map_or(after, |e| e.sequence);
-    Ok(ok(json!({ "data": page, "next_after": next })))
+    respond(
+        &state,
+        caller,
+        "events:read",
+        Access::Read,
+        StatusCode::OK,
+        move |c, scope| {
+            let data = events::page(c, &scope.tenant, after, limit, &types)?;
+            let next_after = data.last().map_or(after, |e| e.sequence);
+            Ok(EventPage { data, next_after })
+        },
+    )
+    .await
 }
 
 /// `GET /users/{id}/roles`: effective roles with reasons.
