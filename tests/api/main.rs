@@ -24,6 +24,7 @@ mod operations;
 mod paging;
 mod projection;
 mod roles;
+mod snapshots;
 mod storage;
 mod sync_log;
 mod ui_logs;
