@@ -645,4 +645,110 @@ mod tests {
         let got = normalize(ResourceKind::User, Value::Object(body)).unwrap();
         assert_eq!(got.attributes.len(), 100_000);
     }
+
+    #[test]
+    fn folding_is_unicode_lower_case_the_same_everywhere() {
+        assert_eq!(fold("ÅSA@Example.COM"), "åsa@example.com");
+        assert_eq!(fold("ΣΊΣΥΦΟΣ"), "σίσυφος");
+        assert_eq!(fold("İ"), "i\u{307}");
+    }
+
+    #[test]
+    fn emails_are_read_as_the_filter_evaluator_reaches_them() {
+        let stored = json!({"emails": [
+            {"value": "A@x.org", "primary": true},
+            "Bare@x.org",
+            {"VALUE": [{"value": "Nested@x.org"}]},
+            42,
+        ]})
+        .to_string();
+        assert_eq!(
+            email_values(&stored),
+            vec![
+                ("a@x.org".to_owned(), false),
+                ("bare@x.org".to_owned(), true),
+                ("nested@x.org".to_owned(), true),
+            ]
+        );
+        assert!(email_values("not json").is_empty());
+        assert!(email_values(r#"{"userName":"u"}"#).is_empty());
+    }
+
+    #[test]
+    fn server_owned_attributes_are_ignored_on_input() {
+        let got = normalized(json!({
+            "userName": "u", "ID": "x", "meta": {"version": "1"},
+            "schemas": ["urn:other"], "groups": [{"value": "g"}], "password": "p",
+        }));
+        assert_eq!(got, json!({"userName": "u"}));
+        for key in ["id", "Meta", "SCHEMAS", "groups", "password"] {
+            assert!(is_ignored_top_level(key), "{key}");
+        }
+        assert!(!is_ignored_top_level("userName"));
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_invalid_syntax() {
+        for body in [json!([]), json!("u"), json!(null), json!(1)] {
+            let e = normalize(ResourceKind::User, body).unwrap_err();
+            assert_eq!(e.scim_type, ScimType::InvalidSyntax);
+        }
+    }
+
+    #[test]
+    fn the_last_primary_value_wins() {
+        let mut items = vec![
+            json!({"value": "a", "primary": true}),
+            json!({"value": "b"}),
+            json!({"value": "c", "primary": true}),
+        ];
+        keep_one_primary(&mut items);
+        assert_eq!(items[0]["primary"], json!(false));
+        assert_eq!(items[2]["primary"], json!(true));
+        assert!(items[1].get("primary").is_none());
+    }
+
+    #[test]
+    fn null_and_empty_lists_are_unassigned_and_nothing_else_is() {
+        assert!(is_unassigned(&json!(null)));
+        assert!(is_unassigned(&json!([])));
+        for v in [json!(""), json!(0), json!(false), json!({}), json!([null])] {
+            assert!(!is_unassigned(&v), "{v}");
+        }
+    }
+
+    #[test]
+    fn a_member_needs_a_non_empty_value_in_any_case() {
+        let m = member_ref(json!({"VALUE": "u1", "Display": "Alice", "type": "User"})).unwrap();
+        assert_eq!(
+            m,
+            MemberRef {
+                id: "u1".into(),
+                display: Some("Alice".into())
+            }
+        );
+        for bad in [
+            json!({"value": ""}),
+            json!({"value": 1}),
+            json!("u1"),
+            json!({}),
+        ] {
+            assert_eq!(
+                member_ref(bad.clone()).unwrap_err().scim_type,
+                ScimType::InvalidValue,
+                "{bad}"
+            );
+        }
+        // A null member list is "not sent", never "remove them all".
+        let got = normalize(
+            ResourceKind::Group,
+            json!({"displayName": "g", "members": null}),
+        );
+        assert!(got.unwrap().members.is_none());
+    }
+
+    #[test]
+    fn etags_are_weak_and_carry_the_version() {
+        assert_eq!(etag(7), "W/\"7\"");
+    }
 }
