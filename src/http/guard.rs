@@ -4,9 +4,9 @@
 //! - Until the database is prepared, everything but the probes gets 503.
 //! - During a drain (SIGTERM), responses close their connections, so no idle keep-alive
 //!   connection is left for the final stop to cut.
-//! - Each tenant's SCIM requests pass a token bucket (`tenant_rate_limit`).
 //! - Failed authentications are counted per source address and per tenant; past either
 //!   budget a request is refused with 429 before its token is looked at.
+//! - Each tenant's authenticated SCIM requests pass a token bucket (`tenant_rate_limit`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,14 +84,17 @@ async fn refusal(state: &AppState, req: &ServiceRequest) -> Option<ApiError> {
         return Some(ApiError::UnknownEndpoint);
     }
     let tenant = scim_tenant(req.path())?;
-    if let Err(retry_after) = state.limiters.tenant_requests.take(tenant) {
-        state.limiters.refused(tenant, BY_RATE);
-        return Some(ApiError::RateLimited {
-            what: "this tenant's request rate is over its limit",
-            retry_after,
-        });
+    // Authentication first: the tenant's budget is spent only by callers holding one of
+    // its tokens, so nobody else can use it up and lock its IdP out.
+    if let Err(refused) = super::auth::admit(state, req, tenant).await {
+        return Some(refused);
     }
-    super::auth::admit(state, req, tenant).await.err()
+    let retry_after = state.limiters.tenant_requests.take(tenant).err()?;
+    state.limiters.refused(tenant, BY_RATE);
+    Some(ApiError::RateLimited {
+        what: "this tenant's request rate is over its limit",
+        retry_after,
+    })
 }
 
 /// Limits and their counters, shared by every worker.

@@ -931,3 +931,31 @@ fn the_application_api_names_no_method_to_a_caller_without_a_live_key() {
     let r = app.raw("DELETE", &url, &[("Authorization", &key)], None, None);
     r.assert_scim_error(405, None);
 }
+
+#[test]
+fn requests_without_a_valid_token_never_spend_a_tenants_rate_budget() {
+    let app = TestApp::spawn_with(|s| {
+        s.tenant_rate_limit = 5;
+        s.tenant_rate_burst = 5;
+        s.auth_failures_per_ip = 0;
+        s.auth_failures_per_tenant = 0;
+    });
+    let url = format!("{}/Users?count=1", app.base);
+    for _ in 0..30 {
+        let r = app.raw(
+            "GET",
+            &url,
+            &[("Authorization", "Bearer rst_guess")],
+            None,
+            None,
+        );
+        r.assert_scim_error(401, None);
+    }
+    for _ in 0..5 {
+        assert_eq!(
+            app.get("/Users?count=1").status,
+            200,
+            "the IdP keeps its budget"
+        );
+    }
+}
