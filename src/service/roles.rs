@@ -347,8 +347,14 @@ fn reason(catalog: &Catalog, grant: &Grant, group_names: &HashMap<String, String
             mapping_id,
         } => {
             let name = group_names.get(group_id).cloned().unwrap_or_default();
+            // A group deleted since has no name left: the sentence names its id.
+            let shown = if name.is_empty() {
+                format!("{group_id} (deleted)")
+            } else {
+                name.clone()
+            };
             Reason::Group {
-                text: format!("{role} ← group {name} (mapping {mapping_id})"),
+                text: format!("{role} ← group {shown} (mapping {mapping_id})"),
                 role,
                 group: GroupRef {
                     id: group_id.clone(),
@@ -817,4 +823,106 @@ pub fn set_manual_grant(
         Ok(())
     })?;
     effective(conn, &scope.tenant, user_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(id: &str, slug: &str, priority: i64, privileged: bool) -> RoleRow {
+        RoleRow {
+            tenant_id: "t".into(),
+            id: id.into(),
+            slug: slug.into(),
+            name: slug.to_uppercase(),
+            description: String::new(),
+            priority,
+            privileged,
+            created_at: "2026-12-06T00:00:00.000Z".into(),
+            updated_at: "2026-12-06T00:00:00.000Z".into(),
+        }
+    }
+
+    fn catalog() -> Catalog {
+        Catalog {
+            settings: SettingsRow {
+                tenant_id: "t".into(),
+                mode: "union".into(),
+                default_role_id: Some("r_viewer".into()),
+                allow_manual_grants: true,
+                mapping_version: 3,
+            },
+            roles: vec![
+                role("r_admin", "admin", 10, true),
+                role("r_viewer", "viewer", 20, false),
+            ],
+        }
+    }
+
+    #[test]
+    fn each_kind_of_grant_is_explained_in_a_sentence_and_tagged_by_source() {
+        let catalog = catalog();
+        let names: HashMap<String, String> = [("g1".to_owned(), "Engineering".to_owned())].into();
+        let group = reason(&catalog, &Grant::from_group("r_admin", "g1", "m1"), &names);
+        assert_eq!(group.text(), "admin ← group Engineering (mapping m1)");
+        assert_eq!(
+            serde_json::to_value(&group).unwrap(),
+            json!({
+                "source": "group",
+                "role": "admin",
+                "group": {"id": "g1", "displayName": "Engineering"},
+                "mapping_id": "m1",
+                "text": "admin ← group Engineering (mapping m1)",
+            })
+        );
+        let default = Grant {
+            role_id: "r_viewer".into(),
+            source: Source::Default,
+        };
+        assert_eq!(
+            serde_json::to_value(reason(&catalog, &default, &names)).unwrap(),
+            json!({"source": "default", "role": "viewer", "text": "viewer ← default role"})
+        );
+        let manual = Grant {
+            role_id: "r_admin".into(),
+            source: Source::Manual {
+                granted_by: "key_1".into(),
+            },
+        };
+        let manual = reason(&catalog, &manual, &names);
+        assert_eq!(manual.text(), "admin ← manual grant by key_1");
+        assert_eq!(serde_json::to_value(&manual).unwrap()["source"], "manual");
+    }
+
+    #[test]
+    fn a_grant_of_a_group_or_role_gone_since_still_reads() {
+        // A deleted group has no name left; a deleted role reads as its id.
+        let text = reason(
+            &catalog(),
+            &Grant::from_group("r_gone", "g9", "m9"),
+            &HashMap::new(),
+        );
+        assert_eq!(text.text(), "r_gone ← group g9 (deleted) (mapping m9)");
+    }
+
+    #[test]
+    fn a_role_summary_serialises_flat_and_reads_through_to_its_role() {
+        let summary = RoleSummary {
+            role: RoleView::from(&role("r_admin", "admin", 10, true)),
+            holders: 2,
+            mappings: 1,
+            is_default: false,
+        };
+        assert_eq!(summary.slug, "admin", "Deref to the role");
+        let v = serde_json::to_value(&summary).unwrap();
+        assert_eq!(
+            (
+                v["slug"].clone(),
+                v["holders"].clone(),
+                v["privileged"].clone()
+            ),
+            (json!("admin"), json!(2), json!(true))
+        );
+        assert!(v.get("role").is_none(), "flattened");
+    }
 }
