@@ -480,7 +480,7 @@ fn find_scim_user(
     subject: &str,
     email: Option<&str>,
 ) -> Result<Option<UserRow>, ServiceError> {
-    use crate::store::raw::{Order, Window};
+    use crate::store::paging::{Order, Window};
     use crate::store::users as u;
     let mut filters = vec![format!("externalId eq {}", Value::from(subject))];
     if let Some(email) = email {

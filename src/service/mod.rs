@@ -23,7 +23,7 @@ use crate::scim::paging::{self, Position, SortOrder};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{Invalid, ScimType};
 use crate::store::filter_sql::SortKey;
-use crate::store::raw::{Order, Page, Window};
+use crate::store::paging::{Order, Page, Window};
 use crate::store::{DbConnection, StoreError, TenantId};
 
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +108,7 @@ fn sql_filter(
     params: &ListParams,
     conn: &DbConnection,
     scope: &Scope,
-) -> Result<Option<crate::store::raw::RawQuery>, Invalid> {
+) -> Result<Option<crate::store::query::RawQuery>, Invalid> {
     params
         .filter
         .as_ref()
@@ -200,7 +200,7 @@ impl Plan {
             let rows = page.rows.into_iter().map(|k| k.row).collect();
             return (page.total, rows, None);
         };
-        let at = |k: &crate::store::raw::Keyed<R>, backward: bool| {
+        let at = |k: &crate::store::paging::Keyed<R>, backward: bool| {
             paging::encode(
                 q,
                 &Position {

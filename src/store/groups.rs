@@ -5,7 +5,8 @@ use diesel::sql_types::{Nullable, Text};
 
 use super::conn::DbConnection;
 use super::error::StoreError;
-use super::raw::{Order, Page, RawQuery, Window};
+use super::paging::{Order, Page, Window};
+use super::query::RawQuery;
 use super::schema::{group_members, groups};
 use super::TenantId;
 
@@ -250,7 +251,7 @@ pub fn members_page(
     }
     q.sql(" ORDER BY m.member_id");
     if let Some(limit) = limit {
-        q.sql(" LIMIT ").bind(super::raw::Bind::BigInt(limit));
+        q.sql(" LIMIT ").bind(super::query::Bind::BigInt(limit));
     }
     q.load(conn)
 }

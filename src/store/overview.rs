@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use super::admin::admin_audit_log;
 use super::conn::DbConnection;
 use super::error::StoreError;
-use super::raw::RawQuery;
+use super::query::RawQuery;
 use super::schema::{
     groups, role_mappings, scim_request_log, scim_tokens, users, webhook_endpoints,
 };

@@ -1,203 +1,21 @@
-//! Hand-built SQL with bound parameters, for queries the diesel DSL cannot express on
-//! both backends at once (dynamic filters, `ON CONFLICT`).
-//!
-//! Placeholders are written `$1`, `$2`, … in order of first use: PostgreSQL reads them
-//! natively, and SQLite treats them as named parameters numbered in order of appearance.
-//! User text only ever travels as a bind, never inside the SQL string.
+//! The page, count and probe queries of users and groups, built with [`RawQuery`]: the
+//! ones the diesel DSL cannot express on both backends at once.
 
 use diesel::pg::Pg;
-use diesel::query_builder::BoxedSqlQuery;
-use diesel::sql_types::{BigInt, Bool, Double, Text};
+use diesel::sql_types::{BigInt, Text};
 use diesel::sqlite::Sqlite;
-use diesel::{QueryableByName, RunQueryDsl};
+use diesel::QueryableByName;
 
 use super::conn::DbConnection;
 use super::error::StoreError;
-use super::filter_sql::SortKey;
-use crate::scim::paging::Position;
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Bind {
-    Text(String),
-    Bool(bool),
-    BigInt(i64),
-    Double(f64),
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct RawQuery {
-    sql: String,
-    binds: Vec<Bind>,
-}
-
-impl RawQuery {
-    pub fn new(sql: &str) -> Self {
-        Self {
-            sql: sql.to_owned(),
-            binds: Vec::new(),
-        }
-    }
-
-    pub fn sql(&mut self, fragment: &str) -> &mut Self {
-        self.sql.push_str(fragment);
-        self
-    }
-
-    /// Appends a placeholder for `value`.
-    pub fn bind(&mut self, value: Bind) -> &mut Self {
-        self.binds.push(value);
-        self.sql.push('$');
-        self.sql.push_str(&self.binds.len().to_string());
-        self
-    }
-
-    pub fn text(&mut self, value: impl Into<String>) -> &mut Self {
-        self.bind(Bind::Text(value.into()))
-    }
-
-    /// Comma-separated placeholders for `values` (the inside of an `IN (...)`).
-    pub fn texts(&mut self, values: &[String]) -> &mut Self {
-        for (i, value) in values.iter().enumerate() {
-            if i > 0 {
-                self.sql(", ");
-            }
-            self.text(value.clone());
-        }
-        self
-    }
-
-    /// Appends another query's SQL and binds, renumbering its placeholders.
-    pub fn append(&mut self, other: &RawQuery) -> &mut Self {
-        let offset = self.binds.len();
-        let mut chars = other.sql.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                let mut n = String::new();
-                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                    n.push(*d);
-                    chars.next();
-                }
-                let index: usize = n.parse().unwrap_or(0);
-                self.sql.push('$');
-                self.sql.push_str(&(index + offset).to_string());
-            } else {
-                self.sql.push(c);
-            }
-        }
-        self.binds.extend(other.binds.iter().cloned());
-        self
-    }
-
-    pub fn as_sql(&self) -> &str {
-        &self.sql
-    }
-
-    pub fn binds(&self) -> &[Bind] {
-        &self.binds
-    }
-
-    pub fn load<R>(&self, conn: &mut DbConnection) -> Result<Vec<R>, StoreError>
-    where
-        R: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
-    {
-        Ok(match conn {
-            DbConnection::Sqlite(c) => self.boxed::<Sqlite>().load(c)?,
-            DbConnection::Postgres(c) => self.boxed::<Pg>().load(c)?,
-        })
-    }
-
-    pub fn execute(&self, conn: &mut DbConnection) -> Result<usize, StoreError> {
-        Ok(match conn {
-            DbConnection::Sqlite(c) => self.boxed::<Sqlite>().execute(c)?,
-            DbConnection::Postgres(c) => self.boxed::<Pg>().execute(c)?,
-        })
-    }
-
-    fn boxed<DB>(&self) -> BoxedSqlQuery<'static, DB, diesel::query_builder::SqlQuery>
-    where
-        DB: diesel::backend::Backend
-            + diesel::sql_types::HasSqlType<Text>
-            + diesel::sql_types::HasSqlType<Bool>
-            + diesel::sql_types::HasSqlType<BigInt>
-            + diesel::sql_types::HasSqlType<Double>,
-        String: diesel::serialize::ToSql<Text, DB>,
-        bool: diesel::serialize::ToSql<Bool, DB>,
-        i64: diesel::serialize::ToSql<BigInt, DB>,
-        f64: diesel::serialize::ToSql<Double, DB>,
-    {
-        let mut query = diesel::sql_query(self.sql.clone()).into_boxed::<DB>();
-        for bind in &self.binds {
-            query = match bind.clone() {
-                Bind::Text(v) => query.bind::<Text, _>(v),
-                Bind::Bool(v) => query.bind::<Bool, _>(v),
-                Bind::BigInt(v) => query.bind::<BigInt, _>(v),
-                Bind::Double(v) => query.bind::<Double, _>(v),
-            };
-        }
-        query
-    }
-}
+use super::paging::{Keyed, Order, Page, Window};
+use super::query::{Bind, RawQuery};
 
 /// `SELECT COUNT(*) AS n` rows.
 #[derive(Debug, QueryableByName)]
 pub struct Count {
     #[diesel(sql_type = BigInt)]
     pub n: i64,
-}
-
-/// A row with the sort key it was ordered by (as text; NULL when the list is in id order
-/// or the row has no value), from which a cursor to it is made.
-#[derive(Debug)]
-pub struct Keyed<R> {
-    pub row: R,
-    pub sort_key: Option<String>,
-}
-
-// By hand: diesel's derive does not take a type parameter as an embedded row.
-impl<R, DB> QueryableByName<DB> for Keyed<R>
-where
-    DB: diesel::backend::Backend,
-    R: QueryableByName<DB>,
-    String: diesel::deserialize::FromSql<Text, DB>,
-{
-    fn build<'a>(row: &impl diesel::row::NamedRow<'a, DB>) -> diesel::deserialize::Result<Self> {
-        Ok(Self {
-            row: R::build(row)?,
-            sort_key: diesel::row::NamedRow::get::<
-                diesel::sql_types::Nullable<Text>,
-                Option<String>,
-            >(row, "sort_key")?,
-        })
-    }
-}
-
-/// How rows are ordered: by `key` (then id, so the order is total), or by id alone.
-#[derive(Debug, Clone, Copy)]
-pub struct Order<'a> {
-    pub key: Option<&'a SortKey>,
-    pub descending: bool,
-}
-
-/// Which rows of the ordered list a page holds.
-#[derive(Debug, Clone, Copy)]
-pub enum Window<'a> {
-    /// `startIndex` paging: skip `offset` rows.
-    Offset { offset: i64, limit: i64 },
-    /// Cursor paging: the rows after `from` (before it when it walks backward), or the
-    /// first rows. A keyset condition, so a deep page costs what the first one costs.
-    Keyset {
-        from: Option<&'a Position>,
-        limit: i64,
-    },
-}
-
-/// A page, in list order, with the total count; `more` says whether the keyset walk
-/// has rows beyond this page in its direction.
-#[derive(Debug)]
-pub struct Page<R> {
-    pub total: i64,
-    pub rows: Vec<Keyed<R>>,
-    pub more: bool,
 }
 
 /// The tenant's rows of `table` (`users` or `groups`) per id bucket, in bucket order:

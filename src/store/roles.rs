@@ -5,7 +5,8 @@ use diesel::sql_types::{BigInt, Bool, Text};
 
 use super::conn::DbConnection;
 use super::error::StoreError;
-use super::raw::{Probe, RawQuery};
+use super::query::RawQuery;
+use super::raw::Probe;
 use super::schema::{
     change_sets, manual_grants, role_mappings, role_settings, roles, user_role_grants,
 };
@@ -462,7 +463,7 @@ pub fn user_members_after(
         q.sql(" AND member_id > ").text(after);
     }
     q.sql(" ORDER BY member_id LIMIT ")
-        .bind(super::raw::Bind::BigInt(limit));
+        .bind(super::query::Bind::BigInt(limit));
     Ok(q.load::<Member>(conn)?
         .into_iter()
         .map(|m| m.member_id)

@@ -5,7 +5,8 @@ use diesel::sql_types::Text;
 
 use super::conn::DbConnection;
 use super::error::StoreError;
-use super::raw::{Bind, Order, Page, RawQuery, Window};
+use super::paging::{Order, Page, Window};
+use super::query::{Bind, RawQuery};
 use super::schema::{user_emails, users};
 use super::TenantId;
 

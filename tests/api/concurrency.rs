@@ -221,7 +221,8 @@ fn concurrent_creates_and_deletes_keep_the_counts_exact() {
 /// then update and decrement, the same counter row, starting from none.
 #[test]
 fn concurrent_writers_of_one_count_bucket_add_up_exactly() {
-    use roster::store::raw::{Count, RawQuery};
+    use roster::store::query::RawQuery;
+    use roster::store::raw::Count;
     let app = TestApp::spawn();
     let tenant: String = {
         #[derive(diesel::QueryableByName)]

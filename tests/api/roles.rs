@@ -948,7 +948,7 @@ fn a_dense_batch_reads_by_range_what_probes_read() {
             #[diesel(sql_type = diesel::sql_types::Text)]
             id: String,
         }
-        let id = roster::store::raw::RawQuery::new("SELECT id FROM tenants WHERE slug = 'acme'")
+        let id = roster::store::query::RawQuery::new("SELECT id FROM tenants WHERE slug = 'acme'")
             .load::<Id>(&mut conn)
             .unwrap()
             .remove(0)

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use crate::scim::schema::{self, ResourceKind};
 use crate::scim::{Invalid, ScimType};
-use crate::store::raw::Bind;
+use crate::store::query::Bind;
 
 use super::node::{
     pg_json, quote, quote_owned, Field, Found, Json, Key, Node, Place, Source, Text,

@@ -8,7 +8,7 @@
 use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
 use crate::scim::resource::fold;
 use crate::scim::schema::ResourceKind;
-use crate::store::raw::Bind;
+use crate::store::query::Bind;
 
 use super::{Compiler, Sql, FALSE};
 

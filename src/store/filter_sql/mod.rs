@@ -53,7 +53,7 @@ use crate::scim::filter::{AttrPath, CompareOp, Filter, Literal};
 use crate::scim::schema::{is_case_exact, ResourceKind};
 use crate::scim::Invalid;
 
-use super::raw::{Bind, RawQuery};
+use super::query::{Bind, RawQuery};
 use node::{Place, Pred};
 pub use sort::{sort_key, SortKey};
 

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use crate::scim::filter::{AttrPath, CompareOp, Filter};
 use crate::scim::schema::{self, AttributeDef};
 use crate::scim::{Invalid, ScimType};
-use crate::store::raw::Bind;
+use crate::store::query::Bind;
 
 use super::{CaseRule, Compiler, Dialect, Scope, Sql, FALSE, TRUE};
 

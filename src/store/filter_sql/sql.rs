@@ -7,7 +7,7 @@ use crate::scim::resource::fold;
 
 use super::node::{Json, Pred, Text};
 use super::{Compiler, Dialect, Sql, FALSE, TRUE};
-use crate::store::raw::Bind;
+use crate::store::query::Bind;
 
 impl Compiler<'_> {
     pub(super) fn json_pred(&self, json: &Json, pred: &Pred) -> Sql {
