@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{TestApp, TestDb};
+use crate::helpers::{metric, TestApp, TestDb};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -150,12 +150,6 @@ fn send(
 /// POST /Users under `base`: the status and body.
 fn post_user(agent: &ureq::Agent, base: &str, token: &str, user: &Value) -> (u16, Value) {
     send(agent, "POST", &format!("{base}/Users"), token, Some(user)).expect("an answer")
-}
-
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
-        .map_or(0, |v| v as u64)
 }
 
 #[test]
@@ -321,7 +315,7 @@ fn sigterm_under_load_finishes_every_request_sent_before_it_and_exits_cleanly() 
 #[test]
 fn a_database_down_at_start_is_waited_for_while_liveness_answers() {
     let db = TestDb::new();
-    if !db.is_postgres() {
+    if !db.runs_on(true, "a database that refuses connections at start") {
         return;
     }
     let name = db.name().to_owned();
@@ -420,7 +414,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, frozen: &AtomicBool) {
 
 #[test]
 fn a_hung_database_gets_503_within_the_configured_bound_and_service_resumes_by_itself() {
-    if !std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+    if !TestDb::new().runs_on(true, "a database reached over TCP, through a relay") {
         return;
     }
     let relay: Arc<Mutex<Option<Relay>>> = Arc::default();
@@ -795,7 +789,7 @@ fn database_bytes(url: &str) -> u64 {
 #[test]
 fn a_full_sqlite_disk_gives_503_keeps_reads_and_recovers_without_a_restart() {
     let db = TestDb::new();
-    if db.is_postgres() {
+    if !db.runs_on(false, "a database file with a size limit") {
         return;
     }
     // The file-size limit (RLIMIT_FSIZE) stands in for a full disk: past it a write

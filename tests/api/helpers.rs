@@ -72,6 +72,17 @@ impl TestDb {
         self.admin_url.is_some()
     }
 
+    /// Whether this run's backend is the one a backend-specific test needs; if not,
+    /// says so on the test's output (the other backend's run covers it: CI runs both).
+    pub fn runs_on(&self, postgres: bool, why: &str) -> bool {
+        if self.is_postgres() != postgres {
+            let needs = if postgres { "PostgreSQL" } else { "SQLite" };
+            eprintln!("not applicable on this backend: needs {needs} ({why})");
+            return false;
+        }
+        true
+    }
+
     /// Runs SQL as an administrator of the server (PostgreSQL only).
     pub fn admin_execute(&self, sql: &str) {
         let admin_url = self.admin_url.as_deref().expect("postgres only");
@@ -487,4 +498,11 @@ impl Rng {
             .map(|_| bytes[self.below(bytes.len())] as char)
             .collect()
     }
+}
+
+/// A sample's value in `/metrics` text (0 if absent).
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
 }

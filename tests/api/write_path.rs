@@ -9,7 +9,7 @@ use roster::service::tenants;
 use roster::store::{Store, StoreError};
 use serde_json::{json, Value};
 
-use crate::helpers::{patch_op, TestApp};
+use crate::helpers::{metric, patch_op, TestApp};
 
 /// Holds the writer that works on `key` until the returned sender is used or dropped.
 fn hold_writer(store: &Store, key: &str) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
@@ -467,11 +467,4 @@ fn killing_roster_during_a_burst_loses_nothing_acknowledged_and_keeps_nothing_ha
     );
     assert!(acked.len() >= 200, "the burst got going: {}", acked.len());
     drop(restarted);
-}
-
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
 }

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::{parse_optional, run, view_json, Access, KeyCaller};
+use super::{parse_optional, run, view_json, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::api_keys::{self, ApiKeyView, CreatedApiKey, KeyScope};
@@ -22,16 +22,6 @@ pub struct NewCredential {
     #[serde(default)]
     #[schema(value_type = Vec<KeyScope>)]
     scopes: Vec<String>,
-}
-
-/// What any `admin`-scope endpoint may answer instead (for the OpenAPI document).
-#[derive(utoipa::IntoResponses)]
-#[allow(dead_code)] // described, never built: `ApiError` makes these answers
-pub enum AdminRefusals {
-    #[response(status = 401, description = "No live API key of this tenant")]
-    Unauthenticated,
-    #[response(status = 403, description = "The key lacks the `admin` scope")]
-    Forbidden,
 }
 
 /// A token or key in the path.
@@ -70,7 +60,7 @@ where
     params(("tenant" = String, Path, description = "The tenant's slug")),
     responses(
         (status = 200, description = "The tenant's SCIM tokens, oldest first", body = Vec<TokenView>),
-        AdminRefusals,
+        Refusals,
     ),
     tag = "credentials",
     security(("api_key" = ["admin"]))
@@ -94,7 +84,7 @@ pub async fn list_tokens(
     responses(
         (status = 201, description = "The token, with its secret shown once", body = CreatedToken),
         (status = 400, description = "An invalid body"),
-        AdminRefusals,
+        Refusals,
     ),
     tag = "credentials",
     security(("api_key" = ["admin"]))
@@ -118,7 +108,7 @@ pub async fn create_token(
     params(CredentialPath),
     responses(
         (status = 201, description = "The successor, with its secret shown once", body = CreatedToken),
-        AdminRefusals,
+        Refusals,
         (status = 404, description = "No such live token"),
     ),
     tag = "credentials",
@@ -142,7 +132,7 @@ pub async fn rotate_token(
     params(CredentialPath),
     responses(
         (status = 204, description = "Revoked"),
-        AdminRefusals,
+        Refusals,
         (status = 404, description = "No such live token"),
     ),
     tag = "credentials",
@@ -167,7 +157,7 @@ pub async fn revoke_token(
     params(("tenant" = String, Path, description = "The tenant's slug")),
     responses(
         (status = 200, description = "The tenant's API keys, oldest first", body = Vec<ApiKeyView>),
-        AdminRefusals,
+        Refusals,
     ),
     tag = "credentials",
     security(("api_key" = ["admin"]))
@@ -190,7 +180,7 @@ pub async fn list_keys(
     responses(
         (status = 201, description = "The key, with its secret shown once", body = CreatedApiKey),
         (status = 400, description = "An invalid body or an unknown scope"),
-        AdminRefusals,
+        Refusals,
     ),
     tag = "credentials",
     security(("api_key" = ["admin"]))
@@ -213,7 +203,7 @@ pub async fn create_key(
     params(CredentialPath),
     responses(
         (status = 204, description = "Revoked"),
-        AdminRefusals,
+        Refusals,
         (status = 404, description = "No such live key"),
     ),
     tag = "credentials",

@@ -1,10 +1,8 @@
 //! `GET /sync-log`: the tenant's SCIM requests, newest first, as JSON or CSV.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::credentials::AdminRefusals;
-use super::{respond, run, Access, KeyCaller};
+use super::{read, run, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::sync_log::{self, SyncLogPage};
@@ -29,7 +27,7 @@ const MAX_PAGE: i64 = 1000;
     responses(
         (status = 200, description = "A page, newest first", body = SyncLogPage),
         (status = 400, description = "A filter that is not a number where one is needed"),
-        AdminRefusals,
+        Refusals,
     ),
     tag = "sync log",
     security(("api_key" = ["admin"]))
@@ -56,13 +54,8 @@ pub async fn sync_log(
             ))
             .body(csv));
     }
-    respond(
-        &state,
-        caller,
-        "admin",
-        Access::Read,
-        StatusCode::OK,
-        move |c, scope| sync_log::page(c, &scope.tenant, &query),
-    )
+    read(&state, caller, "admin", move |c, scope| {
+        sync_log::page(c, &scope.tenant, &query)
+    })
     .await
 }

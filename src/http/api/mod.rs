@@ -126,7 +126,7 @@ where
 /// (for the OpenAPI document).
 #[derive(utoipa::IntoResponses)]
 pub enum Refusals {
-    /// Invalid request: a body, URL, event type or `limit` the API does not take
+    /// Invalid request; the SCIM error's `detail` says which part
     #[response(status = 400)]
     Invalid,
     /// No live API key for this tenant
@@ -143,12 +143,7 @@ pub enum Refusals {
     Unavailable,
 }
 
-/// Whether an API use case only reads or writes (writes join the tenant's group commit).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Write,
-}
+pub use crate::http::scim::resources::Access;
 
 /// The whole of most API handlers: authorise `caller` for `needed`, run `use_case`,
 /// answer `status` with the typed view it returns, as JSON.
@@ -166,6 +161,28 @@ where
 {
     let view = run(state, caller, needed, access == Access::Write, use_case).await?;
     Ok(view_json(status, &view))
+}
+
+/// [`respond`] for a read answered 200, the most common case.
+pub async fn read<T, F>(
+    state: &AppState,
+    caller: KeyCaller,
+    needed: &'static str,
+    use_case: F,
+) -> Result<HttpResponse, ApiError>
+where
+    T: serde::Serialize + Send + 'static,
+    F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
+{
+    respond(
+        state,
+        caller,
+        needed,
+        Access::Read,
+        actix_web::http::StatusCode::OK,
+        use_case,
+    )
+    .await
 }
 
 /// A typed view as a JSON response.

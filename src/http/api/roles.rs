@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{parse, respond, run, Access, KeyCaller, Refusals};
+use super::{parse, read, respond, run, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
@@ -78,18 +78,11 @@ pub async fn events(
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
-    respond(
-        &state,
-        caller,
-        "events:read",
-        Access::Read,
-        StatusCode::OK,
-        move |c, scope| {
-            let data = events::page(c, &scope.tenant, after, limit, &types)?;
-            let next_after = data.last().map_or(after, |e| e.sequence);
-            Ok(EventPage { data, next_after })
-        },
-    )
+    read(&state, caller, "events:read", move |c, scope| {
+        let data = events::page(c, &scope.tenant, after, limit, &types)?;
+        let next_after = data.last().map_or(after, |e| e.sequence);
+        Ok(EventPage { data, next_after })
+    })
     .await
 }
 
@@ -114,14 +107,9 @@ pub async fn user_roles(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().1;
-    respond(
-        &state,
-        caller,
-        "roles:read",
-        Access::Read,
-        StatusCode::OK,
-        move |c, scope| roles::effective(c, &scope.tenant, &id),
-    )
+    read(&state, caller, "roles:read", move |c, scope| {
+        roles::effective(c, &scope.tenant, &id)
+    })
     .await
 }
 
@@ -208,14 +196,9 @@ pub async fn list_roles(
     state: web::Data<AppState>,
     caller: KeyCaller,
 ) -> Result<HttpResponse, ApiError> {
-    respond(
-        &state,
-        caller,
-        "roles:read",
-        Access::Read,
-        StatusCode::OK,
-        |c, scope| roles::list_roles(c, &scope.tenant),
-    )
+    read(&state, caller, "roles:read", |c, scope| {
+        roles::list_roles(c, &scope.tenant)
+    })
     .await
 }
 
@@ -240,14 +223,9 @@ pub async fn get_role(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner().1;
-    respond(
-        &state,
-        caller,
-        "roles:read",
-        Access::Read,
-        StatusCode::OK,
-        move |c, scope| roles::role_summary(c, &scope.tenant, &slug),
-    )
+    read(&state, caller, "roles:read", move |c, scope| {
+        roles::role_summary(c, &scope.tenant, &slug)
+    })
     .await
 }
 
@@ -363,14 +341,9 @@ pub async fn list_mappings(
     state: web::Data<AppState>,
     caller: KeyCaller,
 ) -> Result<HttpResponse, ApiError> {
-    respond(
-        &state,
-        caller,
-        "roles:read",
-        Access::Read,
-        StatusCode::OK,
-        |c, scope| change_sets::mappings(c, &scope.tenant),
-    )
+    read(&state, caller, "roles:read", |c, scope| {
+        change_sets::mappings(c, &scope.tenant)
+    })
     .await
 }
 
@@ -472,14 +445,9 @@ pub async fn get_settings(
     state: web::Data<AppState>,
     caller: KeyCaller,
 ) -> Result<HttpResponse, ApiError> {
-    respond(
-        &state,
-        caller,
-        "roles:read",
-        Access::Read,
-        StatusCode::OK,
-        |c, scope| change_sets::settings(c, &scope.tenant),
-    )
+    read(&state, caller, "roles:read", |c, scope| {
+        change_sets::settings(c, &scope.tenant)
+    })
     .await
 }
 
@@ -590,14 +558,9 @@ pub async fn list_change_sets(
     state: web::Data<AppState>,
     caller: KeyCaller,
 ) -> Result<HttpResponse, ApiError> {
-    respond(
-        &state,
-        caller,
-        "roles:read",
-        Access::Read,
-        StatusCode::OK,
-        |c, scope| change_sets::list(c, &scope.tenant),
-    )
+    read(&state, caller, "roles:read", |c, scope| {
+        change_sets::list(c, &scope.tenant)
+    })
     .await
 }
 
@@ -622,14 +585,9 @@ pub async fn get_change_set(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().1;
-    respond(
-        &state,
-        caller,
-        "roles:read",
-        Access::Read,
-        StatusCode::OK,
-        move |c, scope| change_sets::get(c, &scope.tenant, &id),
-    )
+    read(&state, caller, "roles:read", move |c, scope| {
+        change_sets::get(c, &scope.tenant, &id)
+    })
     .await
 }
 
@@ -680,14 +638,9 @@ pub async fn preview_change_set(
 ) -> Result<HttpResponse, ApiError> {
     let request: Request = parse(body.0)?;
     let limit = state.inline_limit;
-    respond(
-        &state,
-        caller,
-        "roles:read",
-        Access::Read,
-        StatusCode::OK,
-        move |c, scope| change_sets::preview(c, scope, &request.operations, limit),
-    )
+    read(&state, caller, "roles:read", move |c, scope| {
+        change_sets::preview(c, scope, &request.operations, limit)
+    })
     .await
 }
 
@@ -714,17 +667,10 @@ pub async fn preview_revert(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().1;
     let limit = state.inline_limit;
-    respond(
-        &state,
-        caller,
-        "roles:read",
-        Access::Read,
-        StatusCode::OK,
-        move |c, scope| {
-            let inverse = change_sets::inverse_of(c, &scope.tenant, &id)?;
-            change_sets::preview(c, scope, &inverse, limit)
-        },
-    )
+    read(&state, caller, "roles:read", move |c, scope| {
+        let inverse = change_sets::inverse_of(c, &scope.tenant, &id)?;
+        change_sets::preview(c, scope, &inverse, limit)
+    })
     .await
 }
 

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{parse, respond, Access, KeyCaller, Refusals};
+use super::{parse, read, respond, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
@@ -56,14 +56,9 @@ pub struct DeliveryPath {
     security(("api_key" = ["admin"]))
 )]
 pub async fn list(state: web::Data<AppState>, caller: KeyCaller) -> Result<HttpResponse, ApiError> {
-    respond(
-        &state,
-        caller,
-        "admin",
-        Access::Read,
-        StatusCode::OK,
-        |c, scope| webhooks::list(c, &scope.tenant),
-    )
+    read(&state, caller, "admin", |c, scope| {
+        webhooks::list(c, &scope.tenant)
+    })
     .await
 }
 
@@ -117,14 +112,9 @@ pub async fn get(
     path: web::Path<EndpointPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().id;
-    respond(
-        &state,
-        caller,
-        "admin",
-        Access::Read,
-        StatusCode::OK,
-        move |c, scope| webhooks::get(c, &scope.tenant, &id),
-    )
+    read(&state, caller, "admin", move |c, scope| {
+        webhooks::get(c, &scope.tenant, &id)
+    })
     .await
 }
 
@@ -290,14 +280,9 @@ pub async fn deliveries(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().id;
     let limit = page_limit(&req)?;
-    respond(
-        &state,
-        caller,
-        "admin",
-        Access::Read,
-        StatusCode::OK,
-        move |c, scope| webhooks::deliveries(c, &scope.tenant, &id, limit),
-    )
+    read(&state, caller, "admin", move |c, scope| {
+        webhooks::deliveries(c, &scope.tenant, &id, limit)
+    })
     .await
 }
 
