@@ -3,13 +3,13 @@
 //! Layers: `http` (actix adapters) → `service` (one transaction per use case) →
 //! `store` (all diesel). `scim` and `roles` are the pure core underneath them all.
 
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod delivery;
 pub mod http;
 pub mod jobs;
-pub mod oidc;
 pub mod roles;
 pub mod scim;
 pub mod service;

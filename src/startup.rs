@@ -82,7 +82,7 @@ impl Application {
             .trim_end_matches('/')
             .to_owned();
         let state = web::Data::new(AppState {
-            store: store.clone(),
+            service: crate::service::run::Runner::new(store.clone()),
             limits: Limits {
                 max_page_size: settings.max_page_size.max(1),
                 max_body_bytes: settings.max_body_bytes,
@@ -204,10 +204,11 @@ impl Preparation {
         let configured = self.configured_secret.clone();
         let on_prepared = self.on_prepared.clone();
         let public_url = self.state.public_url.clone();
-        let backend = self.state.store.backend_name();
+        let backend = self.state.service.backend_name();
         let secret = self
             .state
-            .store
+            .service
+            .store()
             .run(move |c| {
                 let applied = migrate::run_pending(c)?;
                 if applied > 0 {
@@ -219,7 +220,7 @@ impl Preparation {
             })
             .await?;
         let _ = self.state.session_secret.set(secret);
-        let store = self.state.store.clone();
+        let store = self.state.service.store().clone();
         crate::jobs::spawn_change_set_worker(store.clone(), self.state.change_sets.clone());
         // One worker per process; several processes share the queue through leases.
         crate::delivery::spawn(store, self.delivery.clone());

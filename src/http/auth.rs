@@ -14,8 +14,8 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use super::error::ApiError;
 use super::state::AppState;
 use crate::service::events::{Actor, ActorKind};
+use crate::service::run::Tx;
 use crate::service::{tenants, Scope, ServiceError};
-use crate::store::DbConnection;
 
 /// A SCIM caller: the tenant in the path and the token it presented, not yet checked.
 #[derive(Clone)]
@@ -36,7 +36,7 @@ impl Caller {
     }
 
     /// The caller's tenant scope, if the token is a live token of that tenant.
-    pub fn authorize(&self, conn: &mut DbConnection) -> Result<Scope, ServiceError> {
+    pub fn authorize(&self, conn: &mut Tx<'_>) -> Result<Scope, ServiceError> {
         let found = self
             .tokens
             .authenticate(conn, &self.slug, &self.token, self.ip.as_deref())?
@@ -116,10 +116,9 @@ pub async fn admit(state: &AppState, req: &ServiceRequest, slug: &str) -> Result
         Some(token) => {
             let slug = slug.to_owned();
             state
-                .store
-                .run(move |c| tenants::is_live_token(c, &slug, &token))
-                .await
-                .map_err(ServiceError::from)?
+                .service
+                .run(move |c| Ok(tenants::is_live_token(c, &slug, &token)?))
+                .await?
         }
     };
     if !live {

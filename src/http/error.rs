@@ -8,18 +8,16 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use askama::Template;
 use serde_json::json;
 
 use crate::scim::schema::ERROR;
 use crate::scim::{Invalid, ScimType};
-use crate::service::ServiceError;
-use crate::store::StoreError;
+use crate::service::{Failure, ServiceError};
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 
 /// Seconds a client should wait after a 503.
-const RETRY_AFTER_SECS: &str = "2";
+pub(crate) const RETRY_AFTER_SECS: &str = "2";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -55,23 +53,17 @@ impl From<Invalid> for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        ApiError::Service(ServiceError::Store(e))
-    }
-}
-
 impl ApiError {
     fn scim_type(&self) -> Option<ScimType> {
         match self {
             ApiError::Service(ServiceError::Invalid(i)) => Some(i.scim_type),
-            ApiError::Service(
-                ServiceError::Uniqueness { .. }
-                | ServiceError::Store(StoreError::UniqueViolation(_)),
-            ) => Some(ScimType::Uniqueness),
-            ApiError::Service(
-                ServiceError::InvalidSlug | ServiceError::Store(StoreError::InvalidInput(_)),
-            ) => Some(ScimType::InvalidValue),
+            ApiError::Service(ServiceError::Uniqueness { .. }) => Some(ScimType::Uniqueness),
+            ApiError::Service(ServiceError::InvalidSlug) => Some(ScimType::InvalidValue),
+            ApiError::Service(e) => match e.failure() {
+                Some(Failure::Duplicate) => Some(ScimType::Uniqueness),
+                Some(Failure::InvalidInput) => Some(ScimType::InvalidValue),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -80,16 +72,13 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             ApiError::Service(ServiceError::Invalid(i)) => i.detail.clone(),
-            ApiError::Service(ServiceError::Store(StoreError::UniqueViolation(_))) => {
-                "a resource with this value already exists".into()
-            }
-            ApiError::Service(ServiceError::Store(StoreError::NotFound)) => {
-                "resource not found".into()
-            }
-            ApiError::Service(ServiceError::Store(StoreError::Unavailable(_))) => {
-                "the database is unavailable; retry later".into()
-            }
-            ApiError::Service(ServiceError::Store(_)) => "internal server error".into(),
+            ApiError::Service(e) => match e.failure() {
+                Some(Failure::Duplicate) => "a resource with this value already exists".into(),
+                Some(Failure::NotFound) => "resource not found".into(),
+                Some(Failure::Unavailable) => UNAVAILABLE.into(),
+                Some(Failure::InvalidInput | Failure::Internal) => "internal server error".into(),
+                None => e.to_string(),
+            },
             other => other.to_string(),
         }
     }
@@ -110,8 +99,11 @@ impl ApiError {
     }
 }
 
+/// What a client reads when the database is out of reach.
+pub(crate) const UNAVAILABLE: &str = "the database is unavailable; retry later";
+
 /// The status of a service error, for SCIM and admin pages alike.
-fn service_status(e: &ServiceError) -> StatusCode {
+pub(crate) fn service_status(e: &ServiceError) -> StatusCode {
     match e {
         ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
         ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -123,11 +115,13 @@ fn service_status(e: &ServiceError) -> StatusCode {
         ServiceError::Uniqueness { .. }
         | ServiceError::TenantExists(_)
         | ServiceError::Conflict(_) => StatusCode::CONFLICT,
-        ServiceError::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
-        ServiceError::Store(StoreError::InvalidInput(_)) => StatusCode::BAD_REQUEST,
-        ServiceError::Store(StoreError::UniqueViolation(_)) => StatusCode::CONFLICT,
-        ServiceError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-        ServiceError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        ServiceError::Store(_) => match e.failure() {
+            Some(Failure::NotFound) => StatusCode::NOT_FOUND,
+            Some(Failure::InvalidInput) => StatusCode::BAD_REQUEST,
+            Some(Failure::Duplicate) => StatusCode::CONFLICT,
+            Some(Failure::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        },
     }
 }
 
@@ -178,143 +172,6 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Errors of the admin UI, shown as HTML pages rather than SCIM bodies. A missing
-/// session on a page is not an error page but a redirect to the login.
-#[derive(Debug, thiserror::Error)]
-pub enum AdminError {
-    #[error("sign in first")]
-    LoginRequired {
-        tenant: String,
-        /// The page to come back to (GET requests only).
-        return_to: Option<String>,
-    },
-    #[error("admin login is not configured for tenant '{tenant}'")]
-    NotConfigured { tenant: String },
-    #[error("sign-in failed: {0}")]
-    LoginFailed(String),
-    #[error(transparent)]
-    Oidc(#[from] crate::oidc::OidcError),
-    #[error("none of your groups grants access to roster's admin UI")]
-    NoAdminGroup { groups: Vec<String> },
-    #[error("your account is deactivated in this tenant's directory")]
-    InactiveUser,
-    #[error("this login link is unknown, already used or expired")]
-    LoginLinkInvalid,
-    #[error("this needs the {} role", needed.as_str())]
-    RoleTooLow {
-        needed: crate::service::admin::AdminRole,
-    },
-    #[error("the form is stale or came from another site; reload the page and try again")]
-    Csrf,
-    #[error("the server is busy")]
-    Blocking,
-    #[error("page rendering failed")]
-    Render(#[from] askama::Error),
-    #[error(transparent)]
-    Service(#[from] ServiceError),
-}
-
-impl From<StoreError> for AdminError {
-    fn from(e: StoreError) -> Self {
-        AdminError::Service(ServiceError::Store(e))
-    }
-}
-
-impl ResponseError for AdminError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            AdminError::LoginRequired { .. } => StatusCode::SEE_OTHER,
-            AdminError::NotConfigured { .. } => StatusCode::NOT_FOUND,
-            AdminError::LoginFailed(_) => StatusCode::BAD_REQUEST,
-            AdminError::Oidc(crate::oidc::OidcError::InvalidToken(_)) => StatusCode::UNAUTHORIZED,
-            AdminError::Oidc(_) => StatusCode::BAD_GATEWAY,
-            AdminError::NoAdminGroup { .. }
-            | AdminError::InactiveUser
-            | AdminError::LoginLinkInvalid
-            | AdminError::RoleTooLow { .. }
-            | AdminError::Csrf => StatusCode::FORBIDDEN,
-            AdminError::Blocking | AdminError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            AdminError::Service(e) => service_status(e),
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        use super::admin::{html, MessagePage};
-        let status = self.status_code();
-        if let AdminError::LoginRequired { tenant, return_to } = self {
-            let mut location = format!("/admin/{tenant}/login");
-            if let Some(path) = return_to {
-                location.push_str("?return_to=");
-                location.push_str(&super::admin::ui::encode(path));
-            }
-            return HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, location))
-                .finish();
-        }
-        let (title, items_label, items, link) = match self {
-            AdminError::NoAdminGroup { groups } => (
-                "Access denied",
-                "Groups your identity provider sent:",
-                if groups.is_empty() {
-                    vec!["(none)".to_owned()]
-                } else {
-                    groups.clone()
-                },
-                None,
-            ),
-            AdminError::InactiveUser | AdminError::RoleTooLow { .. } | AdminError::Csrf => {
-                ("Access denied", "", vec![], None)
-            }
-            AdminError::NotConfigured { .. } => ("Sign-in not set up", "", vec![], None),
-            AdminError::LoginFailed(_) | AdminError::Oidc(_) | AdminError::LoginLinkInvalid => {
-                ("Sign-in failed", "", vec![], None)
-            }
-            _ => ("Something went wrong", "", vec![], None),
-        };
-        let message = match (self, status.is_server_error()) {
-            (AdminError::NoAdminGroup { .. }, _) => format!(
-                "{self}. Ask your administrator to map one of them to owner, admin or viewer \
-                 (roster admin oidc set --map-group NAME=ROLE)."
-            ),
-            (AdminError::NotConfigured { .. }, _) => format!(
-                "{self}. Set it up with `roster admin oidc set`, or sign in with a one-time \
-                 link from `roster admin login-link`."
-            ),
-            (AdminError::Service(ServiceError::Store(StoreError::Unavailable(_))), _) => {
-                "the database is unavailable; retry later".to_owned()
-            }
-            (_, true) => "internal server error".to_owned(),
-            _ => self.to_string(),
-        };
-        // Error texts start lower-case (they are also log lines); a page's sentence does not.
-        let mut chars = message.chars();
-        let message = chars
-            .next()
-            .map(|first| first.to_uppercase().chain(chars).collect())
-            .unwrap_or(message);
-        let page = MessagePage {
-            title,
-            message,
-            is_error: true,
-            items_label,
-            items,
-            link,
-            link_text: "",
-        };
-        let body = page
-            .render()
-            .unwrap_or_else(|_| "<!doctype html><title>error</title><p>error".to_owned());
-        let mut response = html(status, body).unwrap_or_else(|_| HttpResponse::new(status));
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECS),
-            );
-        }
-        response
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,7 +203,7 @@ mod tests {
 
     #[test]
     fn an_unavailable_database_is_503_with_retry_after() {
-        let e = ApiError::from(StoreError::Unavailable("down".into()));
+        let e = ApiError::from(ServiceError::unavailable("down"));
         let response = e.error_response();
         assert_eq!(response.status(), 503);
         assert!(response.headers().contains_key(header::RETRY_AFTER));
@@ -361,7 +218,9 @@ mod tests {
 
     #[test]
     fn internal_errors_hide_their_cause() {
-        let e = ApiError::from(StoreError::BadUrl("secret detail".into()));
+        let e = ApiError::from(ServiceError::from(
+            diesel::result::Error::QueryBuilderError("secret detail".into()),
+        ));
         assert_eq!(e.status_code(), 500);
         assert_eq!(body(&e)["detail"], "internal server error");
     }

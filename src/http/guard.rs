@@ -23,7 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
 use super::state::AppState;
-use crate::store::StoreError;
+use crate::service::ServiceError;
 
 /// Paths served whatever the database's state: probes, metrics, static assets.
 fn is_probe(path: &str) -> bool {
@@ -76,8 +76,8 @@ pub async fn admit(
 /// Why a request is answered before it reaches a handler, if it is.
 async fn refusal(state: &AppState, req: &ServiceRequest) -> Option<ApiError> {
     if !state.lifecycle.prepared() && !is_probe(req.path()) {
-        return Some(ApiError::from(StoreError::Unavailable(
-            "the database is not prepared yet".into(),
+        return Some(ApiError::from(ServiceError::unavailable(
+            "the database is not prepared yet",
         )));
     }
     if !names_a_possible_tenant(req.path()) {
@@ -340,8 +340,8 @@ impl Shares {
         };
         match tokio::time::timeout(wait, semaphore.acquire_owned()).await {
             Ok(Ok(permit)) => Ok(permit),
-            _ => Err(ApiError::from(StoreError::Unavailable(
-                "this tenant's database connections are all busy".into(),
+            _ => Err(ApiError::from(ServiceError::unavailable(
+                "this tenant's database connections are all busy",
             ))),
         }
     }

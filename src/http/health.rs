@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
-use diesel::connection::SimpleConnection;
 use serde_json::json;
 
 use super::error::ApiError;
 use super::state::AppState;
-use crate::store::StoreError;
+use crate::service::ServiceError;
 
 /// The process is alive.
 pub async fn healthz() -> HttpResponse {
@@ -28,16 +27,11 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
             .json(json!({ "status": "draining" })));
     }
     if !state.lifecycle.prepared() {
-        return Err(StoreError::Unavailable("the database is not prepared yet".into()).into());
+        return Err(ServiceError::unavailable("the database is not prepared yet").into());
     }
-    state
-        .store
-        .run_within(READY_DEADLINE, |c| {
-            c.batch_execute("SELECT 1").map_err(StoreError::from)
-        })
-        .await?;
+    state.service.ping(READY_DEADLINE).await?;
     Ok(HttpResponse::Ok()
-        .json(json!({ "status": "ready", "database": state.store.backend_name() })))
+        .json(json!({ "status": "ready", "database": state.service.backend_name() })))
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -47,8 +41,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
             HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
         ))
         .body(state.metrics.render(
-            state.store.pool_state(),
-            state.store.pipeline_stats(),
+            state.service.pool_state(),
+            state.service.pipeline_stats(),
             &metric_counters(&state),
         ))
 }

@@ -89,10 +89,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/users/{id}").route(web::get().to(admin::directory::user)))
                 .service(resource("/groups").route(web::get().to(admin::directory::groups)))
                 .service(resource("/groups/{id}").route(web::get().to(admin::directory::group)))
-                .service(resource("/login").route(web::get().to(admin::login)))
-                .service(resource("/callback").route(web::get().to(admin::callback)))
-                .service(resource("/logout").route(web::post().to(admin::logout)))
-                .service(resource("/login-link/{token}").route(web::get().to(admin::login_link)))
+                .service(resource("/login").route(web::get().to(admin::login::login)))
+                .service(resource("/callback").route(web::get().to(admin::login::callback)))
+                .service(resource("/logout").route(web::post().to(admin::login::logout)))
+                .service(
+                    resource("/login-link/{token}").route(web::get().to(admin::login::login_link)),
+                )
                 .service(
                     resource("/roles")
                         .route(web::get().to(mapping::roles))

@@ -3,12 +3,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::scim::discovery::Limits;
-use crate::store::Store;
+use crate::service::run::Runner;
 
 use super::metrics::Metrics;
 
 pub struct AppState {
-    pub store: Store,
+    /// How requests run their use cases.
+    pub service: Runner,
     pub limits: Limits,
     /// A request body must arrive within this.
     pub body_timeout: std::time::Duration,
@@ -25,7 +26,7 @@ pub struct AppState {
     /// Development only: webhook URLs may be http and private (see `config`).
     pub allow_private_webhook_urls: bool,
     /// Admin login: discovery and JWKS caches.
-    pub oidc: std::sync::Arc<crate::oidc::Oidc>,
+    pub oidc: std::sync::Arc<crate::auth::oidc::Oidc>,
     /// Signs the admin login-state cookie (HMAC-SHA-256); set once the database is
     /// prepared, before any request other than a probe is served.
     pub session_secret: std::sync::OnceLock<Vec<u8>>,
@@ -78,7 +79,7 @@ impl AppState {
             crate::webhook_guard::check_url(&url, allow).map(|u| u.to_string())
         })
         .await
-        .map_err(|e| crate::store::StoreError::Unavailable(Box::new(e)))?
+        .map_err(crate::service::ServiceError::unavailable)?
         .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()).into())
     }
 }

@@ -7,8 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
+use super::run::Tx;
 use super::tenants::{digest, generate_secret, tenant};
-use super::{new_id, now, stamp, ServiceError};
+use super::{new_id, now, stamp, Scope, ServiceError};
+use crate::auth::oidc::{Expected, Identity, Oidc, OidcError, PendingLogin, RelyingParty};
 use crate::scim::resource::fold;
 use crate::scim::schema::ResourceKind;
 pub use crate::store::admin::AuditQuery;
@@ -70,6 +72,54 @@ pub struct OidcSettings {
     pub expected_jc_org: Option<String>,
     /// IdP group name → admin-UI role.
     pub group_roles: BTreeMap<String, AdminRole>,
+}
+
+/// The relying party a tenant's admin login is, with the IdP sending the browser back
+/// to `redirect_uri`.
+pub fn relying_party(settings: &OidcSettings, redirect_uri: String) -> RelyingParty {
+    RelyingParty {
+        issuer: settings.issuer.clone(),
+        client_id: settings.client_id.clone(),
+        client_secret: settings.client_secret.clone(),
+        redirect_uri,
+    }
+}
+
+/// The IdP's half of a login: exchanges the code (with the login's PKCE verifier),
+/// checks the ID token against the tenant's settings and the login's nonce, and reads
+/// the groups, from `userinfo` when the token carries none (JumpCloud may leave them
+/// there, A4). Blocks on the network: call it off the async workers.
+pub fn identify(
+    oidc: &Oidc,
+    settings: &OidcSettings,
+    redirect_uri: String,
+    code: &str,
+    pending: &PendingLogin,
+) -> Result<Identity, OidcError> {
+    let rp = relying_party(settings, redirect_uri);
+    let tokens = oidc.exchange(&rp, code, &pending.verifier)?;
+    let claims = oidc.validate(
+        &tokens.id_token,
+        &Expected {
+            issuer: &settings.issuer,
+            client_id: &settings.client_id,
+            nonce: &pending.nonce,
+            jc_org: settings.expected_jc_org.as_deref(),
+        },
+    )?;
+    let subject = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let groups = match crate::auth::oidc::find_groups(&claims, &settings.groups_claim) {
+        Some(groups) => groups,
+        None => oidc
+            .userinfo(&settings.issuer, &tokens.access_token, &subject)?
+            .and_then(|info| crate::auth::oidc::find_groups(&info, &settings.groups_claim))
+            .unwrap_or_default(),
+    };
+    Ok(Identity::from_claims(&claims, groups))
 }
 
 impl OidcSettings {
@@ -171,6 +221,59 @@ pub fn audit(
             at: now(),
         },
     )
+}
+
+/// What an admin action changed, for its audit row.
+pub struct Done<T> {
+    pub value: T,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+impl<T> Done<T> {
+    pub fn new(value: T, before: Option<Value>, after: Option<Value>) -> Self {
+        Self {
+            value,
+            before,
+            after,
+        }
+    }
+}
+
+/// An audit row's before or after: a typed view as JSON.
+pub fn snapshot<T: serde::Serialize>(view: &T) -> Value {
+    serde_json::to_value(view).unwrap_or_default()
+}
+
+/// Who does an admin action, and from where: what its audit row records besides the
+/// change itself.
+pub struct Auditor {
+    pub actor: String,
+    pub action: &'static str,
+    pub ctx: AuditContext,
+}
+
+/// Runs an admin action and writes its audit row in one transaction, so the change
+/// and its record commit together or not at all.
+pub fn audited<T>(
+    tx: &mut Tx<'_>,
+    scope: &Scope,
+    auditor: &Auditor,
+    action: impl FnOnce(&mut Tx<'_>, &Scope) -> Result<Done<T>, ServiceError>,
+) -> Result<T, ServiceError> {
+    write_transaction(tx, |c| {
+        let done = action(&mut Tx::lend(c), scope)?;
+        audit(
+            c,
+            &scope.tenant,
+            &auditor.actor,
+            auditor.action,
+            done.before,
+            done.after,
+            &auditor.ctx,
+        )?;
+        Ok(done.value)
+    })
 }
 
 /// `sub <email>`: who an audit row is about.

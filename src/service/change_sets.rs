@@ -734,6 +734,100 @@ pub fn settings(conn: &mut DbConnection, tenant: &TenantId) -> Result<RoleSettin
     })
 }
 
+/// Which way a role moves in the priority order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+impl Direction {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "up" => Some(Direction::Up),
+            "down" => Some(Direction::Down),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        }
+    }
+}
+
+/// The change-set that swaps role `slug`'s priority with its neighbour's in
+/// `direction`; none when the role is already first (up) or last (down).
+pub fn reorder(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    slug: &str,
+    direction: Direction,
+) -> Result<Option<Request>, ServiceError> {
+    let ordered = super::roles::list_roles(conn, tenant)?;
+    let at = ordered
+        .iter()
+        .position(|r| r.slug == slug)
+        .ok_or_else(super::roles::not_found_role)?;
+    let other = match direction {
+        Direction::Up => at.checked_sub(1),
+        Direction::Down => Some(at + 1).filter(|&i| i < ordered.len()),
+    };
+    Ok(other.map(|other| {
+        let (a, b) = (&ordered[at], &ordered[other]);
+        Request {
+            operations: vec![
+                Operation::SetPriority {
+                    role: a.slug.clone(),
+                    priority: b.priority,
+                },
+                Operation::SetPriority {
+                    role: b.slug.clone(),
+                    priority: a.priority,
+                },
+            ],
+            description: format!("move {} {}", a.slug, direction.as_str()),
+        }
+    }))
+}
+
+/// The change-set that sets the resolution mode and the default role, with only the
+/// settings that differ from the current ones; none when nothing would change.
+pub fn settings_change(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    mode: Mode,
+    default_role: Option<String>,
+) -> Result<Option<Request>, ServiceError> {
+    let current = settings(conn, tenant)?;
+    let mut operations = Vec::new();
+    if current.mode != mode.as_str() {
+        operations.push(Operation::SetMode { mode });
+    }
+    if current.default_role != default_role {
+        operations.push(Operation::SetDefaultRole { role: default_role });
+    }
+    Ok((!operations.is_empty()).then(|| Request {
+        operations,
+        description: "role settings".into(),
+    }))
+}
+
+/// What the roles screen's change-sets change, for their audit rows: the settings and
+/// every role's priority.
+pub fn role_state(conn: &mut DbConnection, tenant: &TenantId) -> Result<Value, ServiceError> {
+    let priorities: serde_json::Map<String, Value> = super::roles::list_roles(conn, tenant)?
+        .into_iter()
+        .map(|r| (r.role.slug, json!(r.role.priority)))
+        .collect();
+    Ok(json!({
+        "settings": serde_json::to_value(settings(conn, tenant)?).unwrap_or_default(),
+        "priorities": priorities,
+    }))
+}
+
 /// Runs one batch of a background change-set; returns whether it has finished.
 pub fn resume_batch(
     conn: &mut DbConnection,

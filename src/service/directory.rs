@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::{roles, users, Scope, ServiceError};
-use crate::store::directory::{self, GroupFilter, RoleFilter, UserFilter};
+use crate::store::directory::{self, RoleFilter};
+/// The browsers' filters, and where their counts stop.
+pub use crate::store::directory::{GroupFilter, UserFilter, COUNT_CAP};
 use crate::store::events::{self, EventRow};
 use crate::store::groups::{GroupRow, MemberRow};
 use crate::store::roles::{MappingRow, RoleRow};
@@ -111,6 +113,85 @@ fn primary_email(attributes: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The slugs of the tenant's roles, in priority order (the users browser's role filter).
+pub fn role_slugs(conn: &mut DbConnection, tenant: &TenantId) -> Result<Vec<String>, ServiceError> {
+    Ok(crate::store::roles::list_roles(conn, tenant)?
+        .into_iter()
+        .map(|r| r.slug)
+        .collect())
+}
+
+/// One event of a user's or group's timeline, in words.
+pub struct TimelineEntry {
+    /// When it happened (RFC 3339).
+    pub at: String,
+    pub event_type: String,
+    pub actor: String,
+    pub summary: String,
+}
+
+impl TimelineEntry {
+    fn of(rows: &[EventRow], token_names: &HashMap<String, String>) -> Vec<Self> {
+        rows.iter()
+            .map(|row| {
+                let body: Value = serde_json::from_str(&row.body).unwrap_or_default();
+                let (kind, id) = (text(&body["actor"]["kind"]), text(&body["actor"]["id"]));
+                let actor = match token_names.get(&id) {
+                    Some(name) => format!("{kind} token {name}"),
+                    None => format!("{kind} {id}"),
+                };
+                TimelineEntry {
+                    at: row.occurred_at.clone(),
+                    event_type: row.event_type.clone(),
+                    actor: actor.trim().to_owned(),
+                    summary: summary(&row.event_type, &body),
+                }
+            })
+            .collect()
+    }
+}
+
+/// What changed, in a line.
+fn summary(event_type: &str, body: &Value) -> String {
+    let data = &body["data"];
+    let list = |v: &Value| -> String {
+        v.as_array()
+            .map(|a| a.iter().map(text).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default()
+    };
+    match event_type {
+        "user.roles_changed" => {
+            let (added, removed) = (list(&data["added"]), list(&data["removed"]));
+            match (added.is_empty(), removed.is_empty()) {
+                (false, false) => format!("+{added} −{removed}"),
+                (false, true) => format!("+{added}"),
+                (true, false) => format!("−{removed}"),
+                (true, true) => String::new(),
+            }
+        }
+        "group.member_added" => format!("added to {}", text(&data["group"]["displayName"])),
+        "group.member_removed" => {
+            format!("removed from {}", text(&data["group"]["displayName"]))
+        }
+        _ => match body["previous_attributes"].as_object() {
+            Some(previous) if !previous.is_empty() => format!(
+                "changed {}",
+                previous.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            _ => String::new(),
+        },
+    }
+}
+
+/// A JSON string field, or "" (a timeline shows nothing for a missing value).
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 /// Token ids with their names: events name the SCIM token that acted by id.
 pub fn token_names(
     conn: &mut DbConnection,
@@ -123,12 +204,11 @@ pub fn token_names(
 }
 
 pub struct UserDetail {
-    pub token_names: HashMap<String, String>,
     pub raw: Value,
     pub groups: Vec<MembershipRef>,
     /// Roles with reasons, and the suspended ones.
     pub effective: roles::EffectiveRoles,
-    pub timeline: Vec<EventRow>,
+    pub timeline: Vec<TimelineEntry>,
 }
 
 pub fn user_detail(
@@ -140,12 +220,12 @@ pub fn user_detail(
     let groups = crate::store::users::groups_of(conn, &scope.tenant, &[id.to_owned()])?;
     let effective = roles::effective(conn, &scope.tenant, id)?;
     let timeline = events::of_subject(conn, &scope.tenant, id, DETAIL_ROWS)?;
+    let names = token_names(conn, &scope.tenant)?;
     Ok(UserDetail {
-        token_names: token_names(conn, &scope.tenant)?,
         raw,
         groups,
         effective,
-        timeline,
+        timeline: TimelineEntry::of(&timeline, &names),
     })
 }
 
@@ -224,7 +304,6 @@ fn slug_of(roles: &[RoleRow], id: &str) -> String {
 }
 
 pub struct GroupDetail {
-    pub token_names: HashMap<String, String>,
     pub row: GroupRow,
     /// The group as SCIM serves it, without members (those are paged below).
     pub raw: Value,
@@ -232,7 +311,7 @@ pub struct GroupDetail {
     pub member_count: i64,
     /// (role slug, mapping state, mapping id).
     pub mappings: Vec<(String, String, String)>,
-    pub timeline: Vec<EventRow>,
+    pub timeline: Vec<TimelineEntry>,
 }
 
 pub fn group_detail(
@@ -255,13 +334,13 @@ pub fn group_detail(
         .map(|m| (slug_of(&roles, &m.role_id), m.state, m.id))
         .collect();
     let timeline = events::of_subject(conn, tenant, id, DETAIL_ROWS)?;
+    let names = token_names(conn, tenant)?;
     Ok(GroupDetail {
-        token_names: token_names(conn, tenant)?,
         row,
         raw,
         members,
         member_count,
         mappings,
-        timeline,
+        timeline: TimelineEntry::of(&timeline, &names),
     })
 }

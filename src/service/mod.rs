@@ -10,6 +10,7 @@ pub mod events;
 pub mod groups;
 pub mod overview;
 pub mod roles;
+pub mod run;
 pub mod sync_log;
 pub mod tenants;
 pub mod users;
@@ -24,7 +25,10 @@ use crate::scim::schema::ResourceKind;
 use crate::scim::{Invalid, ScimType};
 use crate::store::filter_sql::SortKey;
 use crate::store::paging::{Order, Page, Window};
-use crate::store::{DbConnection, StoreError, TenantId};
+use crate::store::{DbConnection, StoreError};
+
+/// A tenant's internal id: the edges carry it from a session to the use cases.
+pub use crate::store::TenantId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -58,6 +62,41 @@ pub enum ServiceError {
 impl From<diesel::result::Error> for ServiceError {
     fn from(e: diesel::result::Error) -> Self {
         ServiceError::Store(e.into())
+    }
+}
+
+/// What kind of storage failure an error is, for the edges to answer without knowing
+/// the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    NotFound,
+    /// A unique index refused the row.
+    Duplicate,
+    /// The database refused a value the client sent.
+    InvalidInput,
+    /// Unreachable, overloaded or too slow: worth retrying.
+    Unavailable,
+    Internal,
+}
+
+impl ServiceError {
+    /// The database (or the way to it) could not serve the use case now.
+    pub fn unavailable(why: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ServiceError::Store(StoreError::Unavailable(why.into()))
+    }
+
+    /// The kind of storage failure this is, if it came from the database.
+    pub fn failure(&self) -> Option<Failure> {
+        let ServiceError::Store(e) = self else {
+            return None;
+        };
+        Some(match e {
+            StoreError::NotFound => Failure::NotFound,
+            StoreError::UniqueViolation(_) => Failure::Duplicate,
+            StoreError::InvalidInput(_) => Failure::InvalidInput,
+            StoreError::Unavailable(_) => Failure::Unavailable,
+            _ => Failure::Internal,
+        })
     }
 }
 

@@ -2,18 +2,18 @@
 //! complete or cancel the rotation, revoke). Token changes need the owner role.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::ui::{self, Chrome, Done};
-use super::{html, AdminSession, CsrfForm};
-use crate::http::error::AdminError;
-use crate::http::state::AppState;
+use super::error::AdminError;
+use super::html;
+use super::ui::CsrfForm;
+use super::ui::{self, Admin, Chrome, Done};
 use crate::service::admin::AdminRole;
+use crate::service::run::Tx;
 use crate::service::tenants::{self, CreatedToken, RotationEnd, TokenView};
 use crate::service::{Scope, ServiceError};
-use crate::store::DbConnection;
 
 /// A token as the screen shows it: the view, and its times and rotation for people.
 pub struct TokenLine {
@@ -63,17 +63,15 @@ struct Page {
     revealed: Option<Revealed>,
 }
 
-async fn render(
-    state: &AppState,
-    session: &AdminSession,
-    req: &HttpRequest,
-    revealed: Option<Revealed>,
-) -> Result<HttpResponse, AdminError> {
-    let slug = session.tenant.clone();
-    let tokens = ui::read(state, session, req, move |c, _| tenants::tokens(c, &slug)).await?;
+async fn render(admin: &Admin, revealed: Option<Revealed>) -> Result<HttpResponse, AdminError> {
+    let slug = admin.session.tenant.clone();
+    let tokens = admin.read(move |c, _| tenants::tokens(c, &slug)).await?;
     let page = Page {
-        base_url: format!("{}/scim/v2/{}", state.public_url, session.tenant),
-        chrome: session.chrome("credentials"),
+        base_url: format!(
+            "{}/scim/v2/{}",
+            admin.state.public_url, admin.session.tenant
+        ),
+        chrome: admin.chrome("credentials"),
         tokens: TokenLine::of(tokens),
         revealed,
     };
@@ -81,12 +79,8 @@ async fn render(
 }
 
 /// `GET /admin/{tenant}/credentials`.
-pub async fn show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-) -> Result<HttpResponse, AdminError> {
-    render(&state, &session, &req, None).await
+pub async fn show(admin: Admin) -> Result<HttpResponse, AdminError> {
+    render(&admin, None).await
 }
 
 #[derive(Deserialize)]
@@ -99,28 +93,21 @@ pub struct NewTokenForm {
 
 /// Runs a token change as the owner (all token changes need that role).
 async fn as_owner<T, F>(
-    state: &AppState,
-    session: &AdminSession,
-    req: &HttpRequest,
+    admin: &Admin,
     csrf: &str,
     action: &'static str,
     run: F,
 ) -> Result<T, AdminError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection, &str, &Scope) -> Result<Done<T>, ServiceError> + Send + 'static,
+    F: FnOnce(&mut Tx<'_>, &str, &Scope) -> Result<Done<T>, ServiceError> + Send + 'static,
 {
-    let slug = session.tenant.clone();
-    ui::act(
-        state,
-        session,
-        req,
-        csrf,
-        AdminRole::Owner,
-        action,
-        move |c, scope| run(c, &slug, scope),
-    )
-    .await
+    let slug = admin.session.tenant.clone();
+    admin
+        .act(csrf, AdminRole::Owner, action, move |c, scope| {
+            run(c, &slug, scope)
+        })
+        .await
 }
 
 /// A token just made: its secret to show once; audited as its view, without it.
@@ -130,77 +117,50 @@ fn issued(created: CreatedToken) -> Done<String> {
 }
 
 /// Creates a token as the owner; the caller shows the secret once.
-pub async fn create_token(
-    state: &AppState,
-    session: &AdminSession,
-    req: &HttpRequest,
-    form: &NewTokenForm,
-) -> Result<String, AdminError> {
+pub async fn create_token(admin: &Admin, form: &NewTokenForm) -> Result<String, AdminError> {
     let name = Some(form.name.trim().to_owned()).filter(|n| !n.is_empty());
-    let create = move |c: &mut DbConnection, slug: &str, scope: &Scope| {
+    let create = move |c: &mut Tx<'_>, slug: &str, scope: &Scope| {
         tenants::create_token(c, slug, name.as_deref(), &scope.actor).map(issued)
     };
-    as_owner(
-        state,
-        session,
-        req,
-        &form.csrf,
-        "scim_token.created",
-        create,
-    )
-    .await
+    as_owner(admin, &form.csrf, "scim_token.created", create).await
 }
 
 /// `POST /admin/{tenant}/credentials/tokens`.
 pub async fn create(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     form: web::Form<NewTokenForm>,
 ) -> Result<HttpResponse, AdminError> {
-    let secret = create_token(&state, &session, &req, &form).await?;
+    let secret = create_token(&admin, &form).await?;
     let revealed = Revealed {
         secret,
         note: "Copy this token now: roster keeps only its digest and cannot show it again.",
     };
-    render(&state, &session, &req, Some(revealed)).await
+    render(&admin, Some(revealed)).await
 }
 
 /// `POST /admin/{tenant}/credentials/tokens/{id}/rotate`: a successor that is valid
 /// alongside the old token until the rotation is completed.
 pub async fn rotate(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
-    let rotate = move |c: &mut DbConnection, slug: &str, scope: &Scope| {
+    let rotate = move |c: &mut Tx<'_>, slug: &str, scope: &Scope| {
         tenants::rotate_token(c, slug, &id, &scope.actor).map(issued)
     };
-    let secret = as_owner(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        "scim_token.rotated",
-        rotate,
-    )
-    .await?;
+    let secret = as_owner(&admin, &form.csrf, "scim_token.rotated", rotate).await?;
     let revealed = Revealed {
         secret,
         note: "Both tokens work until you complete the rotation. Put this one into your \
                identity provider, check that requests arrive with it, then complete.",
     };
-    render(&state, &session, &req, Some(revealed)).await
+    render(&admin, Some(revealed)).await
 }
 
 /// `POST …/tokens/{id}/complete` and `…/cancel`: ends the rotation whose successor is `id`.
 pub async fn end_rotation(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
@@ -209,36 +169,26 @@ pub async fn end_rotation(
         "complete" => (RotationEnd::Complete, "scim_token.rotation_completed"),
         _ => (RotationEnd::Cancel, "scim_token.rotation_cancelled"),
     };
-    let finish = move |c: &mut DbConnection, slug: &str, scope: &Scope| {
+    let finish = move |c: &mut Tx<'_>, slug: &str, scope: &Scope| {
         let revoked = tenants::end_rotation(c, slug, &id, end, &scope.actor)?;
         let after = serde_json::json!({"successor": id, "revoked": revoked});
         Ok(Done::new((), None, Some(after)))
     };
-    as_owner(&state, &session, &req, &form.csrf, action, finish).await?;
-    Ok(ui::see_other(&session, "credentials"))
+    as_owner(&admin, &form.csrf, action, finish).await?;
+    Ok(admin.see_other("credentials"))
 }
 
 /// `POST /admin/{tenant}/credentials/tokens/{id}/revoke`.
 pub async fn revoke(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
-    let revoke = move |c: &mut DbConnection, slug: &str, scope: &Scope| {
+    let revoke = move |c: &mut Tx<'_>, slug: &str, scope: &Scope| {
         tenants::revoke_token(c, slug, &id, &scope.actor)?;
         Ok(Done::new((), Some(serde_json::json!({"id": id})), None))
     };
-    as_owner(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        "scim_token.revoked",
-        revoke,
-    )
-    .await?;
-    Ok(ui::see_other(&session, "credentials"))
+    as_owner(&admin, &form.csrf, "scim_token.revoked", revoke).await?;
+    Ok(admin.see_other("credentials"))
 }

@@ -1,88 +1,19 @@
 //! S5 Users and S6 Groups: search, filters, keyset paging, and the detail pages (raw
 //! SCIM JSON, groups or members, effective roles with reasons, a timeline).
 
-use std::collections::HashMap;
-
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::ui::{self, Chrome};
-use super::{html, AdminSession};
-use crate::http::error::AdminError;
-use crate::http::state::AppState;
+use super::error::AdminError;
+use super::html;
+use super::ui::{self, Admin, Chrome};
 use crate::service::directory::{
-    self, browse_groups, browse_users, group_detail, user_detail, GroupDetail, GroupItem, Listing,
-    UserItem,
+    self, browse_groups, browse_users, group_detail, user_detail, GroupDetail, GroupFilter,
+    GroupItem, Listing, TimelineEntry, UserFilter, UserItem, COUNT_CAP,
 };
-use crate::store::directory::{GroupFilter, UserFilter, COUNT_CAP};
-use crate::store::events::EventRow;
-
-/// One event of a user's or group's timeline.
-pub struct TimelineEntry {
-    pub at: String,
-    pub event_type: String,
-    pub actor: String,
-    pub summary: String,
-}
-
-impl TimelineEntry {
-    fn of(rows: &[EventRow], token_names: &HashMap<String, String>) -> Vec<Self> {
-        rows.iter()
-            .map(|row| {
-                let body: Value = serde_json::from_str(&row.body).unwrap_or_default();
-                let (kind, id) = (
-                    ui::text(&body["actor"]["kind"]),
-                    ui::text(&body["actor"]["id"]),
-                );
-                let actor = match token_names.get(&id) {
-                    Some(name) => format!("{kind} token {name}"),
-                    None => format!("{kind} {id}"),
-                };
-                TimelineEntry {
-                    at: ui::when(&row.occurred_at),
-                    event_type: row.event_type.clone(),
-                    actor: actor.trim().to_owned(),
-                    summary: summary(&row.event_type, &body),
-                }
-            })
-            .collect()
-    }
-}
-
-/// What changed, in a line.
-fn summary(event_type: &str, body: &Value) -> String {
-    let data = &body["data"];
-    let list = |v: &Value| -> String {
-        v.as_array()
-            .map(|a| a.iter().map(ui::text).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default()
-    };
-    match event_type {
-        "user.roles_changed" => {
-            let (added, removed) = (list(&data["added"]), list(&data["removed"]));
-            match (added.is_empty(), removed.is_empty()) {
-                (false, false) => format!("+{added} −{removed}"),
-                (false, true) => format!("+{added}"),
-                (true, false) => format!("−{removed}"),
-                (true, true) => String::new(),
-            }
-        }
-        "group.member_added" => format!("added to {}", ui::text(&data["group"]["displayName"])),
-        "group.member_removed" => {
-            format!("removed from {}", ui::text(&data["group"]["displayName"]))
-        }
-        _ => match body["previous_attributes"].as_object() {
-            Some(previous) if !previous.is_empty() => format!(
-                "changed {}",
-                previous.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-            _ => String::new(),
-        },
-    }
-}
 
 #[derive(Deserialize, Default)]
 pub struct UsersQuery {
@@ -115,9 +46,7 @@ fn non_empty(v: &Option<String>) -> Option<String> {
 
 /// `GET /admin/{tenant}/users?q=&active=&role=&group=&after=`.
 pub async fn users(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     query: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let q = query.into_inner();
@@ -133,22 +62,20 @@ pub async fn users(
         _ => None,
     };
     let (s, r, g, a) = (search.clone(), role.clone(), group.clone(), after.clone());
-    let (listing, role_slugs) = ui::read(&state, &session, &req, move |c, scope| {
-        let filter = UserFilter {
-            search: s,
-            active,
-            role: directory::role_filter(c, &scope.tenant, r.as_deref())?,
-            group: g,
-        };
-        let listing = browse_users(c, &scope.tenant, &filter, a.as_deref())?;
-        let slugs = crate::store::roles::list_roles(c, &scope.tenant)?
-            .into_iter()
-            .map(|r| r.slug)
-            .collect::<Vec<_>>();
-        Ok((listing, slugs))
-    })
-    .await?;
-    let chrome = session.chrome("users");
+    let (listing, role_slugs) = admin
+        .read(move |c, scope| {
+            let filter = UserFilter {
+                search: s,
+                active,
+                role: directory::role_filter(c, &scope.tenant, r.as_deref())?,
+                group: g,
+            };
+            let listing = browse_users(c, &scope.tenant, &filter, a.as_deref())?;
+            let slugs = directory::role_slugs(c, &scope.tenant)?;
+            Ok((listing, slugs))
+        })
+        .await?;
+    let chrome = admin.chrome("users");
     let keep = format!(
         "q={}&active={}&role={}&group={}",
         ui::encode(search.as_deref().unwrap_or("")),
@@ -196,19 +123,16 @@ struct UserPage {
 
 /// `GET /admin/{tenant}/users/{id}`.
 pub async fn user(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
-    let d = ui::read(&state, &session, &req, move |c, scope| {
-        user_detail(c, scope, &id)
-    })
-    .await?;
+    let d = admin
+        .read(move |c, scope| user_detail(c, scope, &id))
+        .await?;
     let raw = &d.raw;
     let page = UserPage {
-        chrome: session.chrome("users"),
+        chrome: admin.chrome("users"),
         id: ui::text(&raw["id"]),
         user_name: ui::text(&raw["userName"]),
         display_name: ui::text(&raw["displayName"]),
@@ -225,7 +149,7 @@ pub async fn user(
         suspended: d.effective.suspended,
         mode: d.effective.mode,
         raw: ui::pretty(raw),
-        timeline: TimelineEntry::of(&d.timeline, &d.token_names),
+        timeline: d.timeline,
     };
     html(StatusCode::OK, page.render()?)
 }
@@ -253,9 +177,7 @@ struct GroupsPage {
 
 /// `GET /admin/{tenant}/groups?q=&mapped=&stale=&after=`.
 pub async fn groups(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     query: web::Query<GroupsQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let q = query.into_inner();
@@ -273,11 +195,10 @@ pub async fn groups(
         stale_before: stale.then(|| stale_cutoff.clone()),
     };
     let after = non_empty(&q.after);
-    let listing = ui::read(&state, &session, &req, move |c, scope| {
-        browse_groups(c, &scope.tenant, &filter, after.as_deref())
-    })
-    .await?;
-    let chrome = session.chrome("groups");
+    let listing = admin
+        .read(move |c, scope| browse_groups(c, &scope.tenant, &filter, after.as_deref()))
+        .await?;
+    let chrome = admin.chrome("groups");
     let keep = format!(
         "q={}&mapped={}&stale={}",
         ui::encode(search.as_deref().unwrap_or("")),
@@ -315,23 +236,20 @@ struct GroupPage {
 
 /// `GET /admin/{tenant}/groups/{id}`.
 pub async fn group(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
-    let d = ui::read(&state, &session, &req, move |c, scope| {
-        group_detail(c, scope, &id)
-    })
-    .await?;
+    let mut d = admin
+        .read(move |c, scope| group_detail(c, scope, &id))
+        .await?;
     let page = GroupPage {
-        chrome: session.chrome("groups"),
+        chrome: admin.chrome("groups"),
         created: ui::when(&d.row.created_at),
         updated: ui::when(&d.row.updated_at),
         stale: d.row.updated_at < crate::service::overview::stale_cutoff(),
         raw: ui::pretty(&d.raw),
-        timeline: TimelineEntry::of(&d.timeline, &d.token_names),
+        timeline: std::mem::take(&mut d.timeline),
         d,
     };
     html(StatusCode::OK, page.render()?)

@@ -6,15 +6,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde_json::Value;
 
-use super::ui::{self, Chrome};
-use super::{html, AdminSession};
-use crate::http::error::AdminError;
-use crate::http::state::AppState;
+use super::error::AdminError;
+use super::html;
+use super::ui::{self, Admin, Chrome};
 use crate::scim::{Invalid, ScimType};
 use crate::service::admin::{audit_actions, audit_csv, audit_page, AuditEntry, AuditQuery};
+use crate::service::run::Tx;
 use crate::service::sync_log::{self, Cursor, SyncLogEntry, SyncResult, EXPORT_LIMIT};
 use crate::service::{Scope, ServiceError};
-use crate::store::DbConnection;
 
 /// Rows per screen page.
 const PAGE: i64 = 50;
@@ -185,20 +184,15 @@ struct SyncLogScreen {
 }
 
 /// `GET /admin/{tenant}/sync-log`.
-pub async fn sync_log(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-) -> Result<HttpResponse, AdminError> {
-    let pairs = pairs(&req);
+pub async fn sync_log(admin: Admin) -> Result<HttpResponse, AdminError> {
+    let pairs = pairs(&admin.req);
     let query = sync_log::query(&pairs, PAGE, PAGE)?;
-    let page = ui::read(&state, &session, &req, move |c, scope| {
-        sync_log::page(c, &scope.tenant, &query)
-    })
-    .await?;
+    let page = admin
+        .read(move |c, scope| sync_log::page(c, &scope.tenant, &query))
+        .await?;
     let f = SyncFilters::of(&pairs);
     let filters = f.query();
-    let chrome = session.chrome("sync-log");
+    let chrome = admin.chrome("sync-log");
     // A full page may have more behind it.
     let full = page.data.len() as i64 == PAGE;
     let older = older(&chrome, "sync-log", &filters, full, page.next.as_ref());
@@ -214,35 +208,24 @@ pub async fn sync_log(
 }
 
 /// An export download in the query's `format`; `write` makes its body from the query.
-async fn export<F>(
-    req: HttpRequest,
-    state: &AppState,
-    session: &AdminSession,
-    name: &'static str,
-    write: F,
-) -> Result<HttpResponse, AdminError>
+async fn export<F>(admin: &Admin, name: &'static str, write: F) -> Result<HttpResponse, AdminError>
 where
-    F: FnOnce(&mut DbConnection, &Scope, &[(String, String)], bool) -> Result<String, ServiceError>
+    F: FnOnce(&mut Tx<'_>, &Scope, &[(String, String)], bool) -> Result<String, ServiceError>
         + Send
         + 'static,
 {
-    let pairs = pairs(&req);
+    let pairs = pairs(&admin.req);
     let format = export_format(&pairs)?;
-    let body = ui::read(state, session, &req, move |c, scope| {
-        write(c, scope, &pairs, format == "csv")
-    })
-    .await?;
+    let body = admin
+        .read(move |c, scope| write(c, scope, &pairs, format == "csv"))
+        .await?;
     Ok(attachment(format, name, body))
 }
 
 /// `GET /admin/{tenant}/sync-log/export?format=csv|json&…`: the newest entries the
 /// filters select, up to `limit` (at most and by default [`EXPORT_LIMIT`]).
-pub async fn sync_log_export(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-) -> Result<HttpResponse, AdminError> {
-    export(req, &state, &session, "sync-log", |c, scope, pairs, csv| {
+pub async fn sync_log_export(admin: Admin) -> Result<HttpResponse, AdminError> {
+    export(&admin, "sync-log", |c, scope, pairs, csv| {
         let query = sync_log::query(pairs, EXPORT_LIMIT, EXPORT_LIMIT)?;
         if csv {
             sync_log::csv(c, &scope.tenant, &query)
@@ -295,23 +278,20 @@ fn audit_query(pairs: &[(String, String)], limit: i64) -> AuditQuery {
 }
 
 /// `GET /admin/{tenant}/audit`.
-pub async fn audit(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-) -> Result<HttpResponse, AdminError> {
-    let pairs = pairs(&req);
+pub async fn audit(admin: Admin) -> Result<HttpResponse, AdminError> {
+    let pairs = pairs(&admin.req);
     let query = audit_query(&pairs, PAGE);
-    let (rows, actions) = ui::read(&state, &session, &req, move |c, scope| {
-        Ok((
-            audit_page(c, &scope.tenant, &query)?,
-            audit_actions(c, &scope.tenant)?,
-        ))
-    })
-    .await?;
+    let (rows, actions) = admin
+        .read(move |c, scope| {
+            Ok((
+                audit_page(c, &scope.tenant, &query)?,
+                audit_actions(c, &scope.tenant)?,
+            ))
+        })
+        .await?;
     let action = param(&pairs, "action");
     let filters = query_string(&[("action", &action)]);
-    let chrome = session.chrome("audit");
+    let chrome = admin.chrome("audit");
     let next = rows.last().map(|last| Cursor {
         before_at: last.at.clone(),
         before_id: last.id.clone(),
@@ -330,24 +310,14 @@ pub async fn audit(
 }
 
 /// `GET /admin/{tenant}/audit/export?format=csv|json&action=…`.
-pub async fn audit_export(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-) -> Result<HttpResponse, AdminError> {
-    export(
-        req,
-        &state,
-        &session,
-        "audit-log",
-        |c, scope, pairs, csv| {
-            let query = audit_query(pairs, AUDIT_EXPORT_LIMIT);
-            if csv {
-                audit_csv(c, &scope.tenant, &query)
-            } else {
-                Ok(to_json(&audit_page(c, &scope.tenant, &query)?))
-            }
-        },
-    )
+pub async fn audit_export(admin: Admin) -> Result<HttpResponse, AdminError> {
+    export(&admin, "audit-log", |c, scope, pairs, csv| {
+        let query = audit_query(pairs, AUDIT_EXPORT_LIMIT);
+        if csv {
+            audit_csv(c, &scope.tenant, &query)
+        } else {
+            Ok(to_json(&audit_page(c, &scope.tenant, &query)?))
+        }
+    })
     .await
 }

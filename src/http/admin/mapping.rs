@@ -6,21 +6,21 @@
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::ui::{self, Chrome, Done};
-use super::{html, AdminSession};
-use crate::http::error::AdminError;
-use crate::http::state::AppState;
+use super::error::AdminError;
+use super::html;
+use super::ui::{self, Admin, Chrome, CsrfForm, Done};
 use crate::roles::Mode;
 use crate::service::admin::AdminRole;
 use crate::service::change_sets::{
     self, ChangeSetState, Operation, Preview, Request, CONFIRM_WORD,
 };
 use crate::service::roles::{self, invalid, RoleInput, RoleSummary};
+use crate::service::run::Tx;
 use crate::service::{groups, now, ServiceError};
 
 /// Recent change-sets the mappings page lists.
@@ -72,10 +72,7 @@ fn impact_views(impact: &change_sets::ImpactView) -> Vec<ImpactView> {
 /// Group id → display name, to show operations by name (they are keyed by id, M1).
 type GroupNames = HashMap<String, String>;
 
-fn group_names(
-    c: &mut crate::store::DbConnection,
-    scope: &crate::service::Scope,
-) -> Result<GroupNames, ServiceError> {
+fn group_names(c: &mut Tx<'_>, scope: &crate::service::Scope) -> Result<GroupNames, ServiceError> {
     Ok(groups::names(c, &scope.tenant)?.into_iter().collect())
 }
 
@@ -161,12 +158,6 @@ impl ChangeSetView {
 }
 
 // ----- Forms ----------------------------------------------------------------------
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
 
 /// An HTML checkbox: present ("on") when ticked, absent otherwise.
 fn ticked(field: &Option<String>) -> bool {
@@ -282,20 +273,17 @@ struct RolesPage {
 }
 
 /// `GET /admin/{tenant}/roles`.
-pub async fn roles(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-) -> Result<HttpResponse, AdminError> {
-    let (list, settings) = ui::read(&state, &session, &req, |c, scope| {
-        Ok((
-            roles::list_roles(c, &scope.tenant)?,
-            change_sets::settings(c, &scope.tenant)?,
-        ))
-    })
-    .await?;
+pub async fn roles(admin: Admin) -> Result<HttpResponse, AdminError> {
+    let (list, settings) = admin
+        .read(|c, scope| {
+            Ok((
+                roles::list_roles(c, &scope.tenant)?,
+                change_sets::settings(c, &scope.tenant)?,
+            ))
+        })
+        .await?;
     let page = RolesPage {
-        chrome: session.chrome("roles"),
+        chrome: admin.chrome("roles"),
         roles: list,
         mode: settings.mode,
         default_role: settings.default_role.unwrap_or_default(),
@@ -305,9 +293,7 @@ pub async fn roles(
 
 /// `POST /admin/{tenant}/roles`.
 pub async fn create_role(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     form: web::Form<NewRoleForm>,
 ) -> Result<HttpResponse, AdminError> {
     let form = form.into_inner();
@@ -326,28 +312,24 @@ pub async fn create_role(
         priority,
         privileged: Some(ticked(&form.privileged)),
     };
-    ui::act(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        AdminRole::Admin,
-        "role.created",
-        move |c, scope| {
-            let role = roles::create_role(c, scope, input, &now())?;
-            Ok(Done::new((), None, Some(snapshot(&role))))
-        },
-    )
-    .await?;
-    Ok(ui::see_other(&session, "roles"))
+    admin
+        .act(
+            &form.csrf,
+            AdminRole::Admin,
+            "role.created",
+            move |c, scope| {
+                let role = roles::create_role(c, scope, input, &now())?;
+                Ok(Done::new((), None, Some(snapshot(&role))))
+            },
+        )
+        .await?;
+    Ok(admin.see_other("roles"))
 }
 
 /// `POST /admin/{tenant}/roles/{slug}`: name, description, privileged; the slug is
 /// immutable and the priority changes by moving.
 pub async fn update_role(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<EditRoleForm>,
 ) -> Result<HttpResponse, AdminError> {
@@ -360,205 +342,117 @@ pub async fn update_role(
         priority: None,
         privileged: Some(ticked(&form.privileged)),
     };
-    ui::act(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        AdminRole::Admin,
-        "role.updated",
-        move |c, scope| {
-            let before = roles::role_summary(c, &scope.tenant, &slug)?;
-            let after = roles::update_role(c, scope, &slug, input, &now())?;
-            Ok(Done::new(
-                (),
-                Some(snapshot(&before)),
-                Some(snapshot(&after)),
-            ))
-        },
-    )
-    .await?;
-    Ok(ui::see_other(&session, "roles"))
+    admin
+        .act(
+            &form.csrf,
+            AdminRole::Admin,
+            "role.updated",
+            move |c, scope| {
+                let before = roles::role_summary(c, &scope.tenant, &slug)?;
+                let after = roles::update_role(c, scope, &slug, input, &now())?;
+                Ok(Done::new(
+                    (),
+                    Some(snapshot(&before)),
+                    Some(snapshot(&after)),
+                ))
+            },
+        )
+        .await?;
+    Ok(admin.see_other("roles"))
 }
 
 /// `POST /admin/{tenant}/roles/{slug}/delete`: refused while the role is mapped or the
 /// default (M9); the service says why.
 pub async fn delete_role(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
     let slug = path.into_inner().1;
-    ui::act(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        AdminRole::Admin,
-        "role.deleted",
-        move |c, scope| {
-            let before = roles::role_summary(c, &scope.tenant, &slug)?;
-            roles::delete_role(c, scope, &slug, &now())?;
-            Ok(Done::new((), Some(snapshot(&before)), None))
-        },
-    )
-    .await?;
-    Ok(ui::see_other(&session, "roles"))
+    admin
+        .act(
+            &form.csrf,
+            AdminRole::Admin,
+            "role.deleted",
+            move |c, scope| {
+                let before = roles::role_summary(c, &scope.tenant, &slug)?;
+                roles::delete_role(c, scope, &slug, &now())?;
+                Ok(Done::new((), Some(snapshot(&before)), None))
+            },
+        )
+        .await?;
+    Ok(admin.see_other("roles"))
 }
 
 /// `POST /admin/{tenant}/roles/{slug}/move`: swaps the role's priority with its
 /// neighbour's (`direction` up or down), as one change-set.
 pub async fn move_role(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<MoveForm>,
 ) -> Result<HttpResponse, AdminError> {
     let slug = path.into_inner().1;
     let form = form.into_inner();
-    session.verify_post(&req, &form.csrf)?;
-    session.require(AdminRole::Admin)?;
-    let list = ui::read(&state, &session, &req, |c, scope| {
-        roles::list_roles(c, &scope.tenant)
-    })
-    .await?;
-    let ordered = list;
-    let at = ordered
-        .iter()
-        .position(|r| r.slug == slug)
-        .ok_or_else(roles::not_found_role)?;
-    let other = match form.direction.as_str() {
-        "up" => at.checked_sub(1),
-        "down" => Some(at + 1).filter(|&i| i < ordered.len()),
-        _ => return Err(invalid("the direction is up or down").into()),
-    };
-    let Some(other) = other else {
+    admin.check_form(&form.csrf, AdminRole::Admin)?;
+    let direction = change_sets::Direction::parse(&form.direction)
+        .ok_or_else(|| invalid("the direction is up or down"))?;
+    let request = admin
+        .read(move |c, scope| change_sets::reorder(c, &scope.tenant, &slug, direction))
+        .await?;
+    let Some(request) = request else {
         // Already first or last: nothing to move.
-        return Ok(ui::see_other(&session, "roles"));
+        return Ok(admin.see_other("roles"));
     };
-    let (a, b) = (&ordered[at], &ordered[other]);
-    let request = Request {
-        operations: vec![
-            Operation::SetPriority {
-                role: a.slug.clone(),
-                priority: b.priority,
-            },
-            Operation::SetPriority {
-                role: b.slug.clone(),
-                priority: a.priority,
-            },
-        ],
-        description: format!("move {} {}", a.slug, form.direction),
-    };
-    apply_or_confirm(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        "role.reordered",
-        request,
-    )
-    .await
+    apply_or_confirm(&admin, &form.csrf, "role.reordered", request).await
 }
 
 /// `POST /admin/{tenant}/role-settings`: resolution mode and default role, the
 /// changed ones as one change-set.
 pub async fn role_settings(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     form: web::Form<SettingsForm>,
 ) -> Result<HttpResponse, AdminError> {
     let form = form.into_inner();
-    session.verify_post(&req, &form.csrf)?;
-    session.require(AdminRole::Admin)?;
+    admin.check_form(&form.csrf, AdminRole::Admin)?;
     let mode =
         Mode::parse(&form.mode).ok_or_else(|| invalid("the mode is union or highest_priority"))?;
     let default_role = Some(form.default_role.trim().to_owned()).filter(|r| !r.is_empty());
-    let current = ui::read(&state, &session, &req, |c, scope| {
-        change_sets::settings(c, &scope.tenant)
-    })
-    .await?;
-    let mut operations = Vec::new();
-    if current.mode != mode.as_str() {
-        operations.push(Operation::SetMode { mode });
-    }
-    if current.default_role != default_role {
-        operations.push(Operation::SetDefaultRole { role: default_role });
-    }
-    if operations.is_empty() {
+    let request = admin
+        .read(move |c, scope| change_sets::settings_change(c, &scope.tenant, mode, default_role))
+        .await?;
+    let Some(request) = request else {
         // Nothing changed: no empty change-set, no audit row.
-        return Ok(ui::see_other(&session, "roles"));
-    }
-    let request = Request {
-        operations,
-        description: "role settings".into(),
+        return Ok(admin.see_other("roles"));
     };
-    apply_or_confirm(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        "role_settings.updated",
-        request,
-    )
-    .await
+    apply_or_confirm(&admin, &form.csrf, "role_settings.updated", request).await
 }
 
 /// Applies a change-set made by a roles form, then back to the roles page; when its
 /// impact needs the typed confirmation, shows the preview instead, whose apply form
 /// carries it on to the mapping editor's apply.
 async fn apply_or_confirm(
-    state: &AppState,
-    session: &AdminSession,
-    req: &HttpRequest,
+    admin: &Admin,
     csrf: &str,
     action: &'static str,
     request: Request,
 ) -> Result<HttpResponse, AdminError> {
     let operations = request.operations.clone();
-    let (preview, names) = preview_of(state, session, req, operations).await?;
+    let (preview, names) = preview_of(admin, operations).await?;
     if change_sets::needs_confirmation(&preview) || preview.refused.is_some() {
-        return preview_page(session, &preview, &names, &request, None, StatusCode::OK);
+        return preview_page(admin, &preview, &names, &request, None, StatusCode::OK);
     }
-    let limit = state.inline_limit;
-    ui::act(
-        state,
-        session,
-        req,
-        csrf,
-        AdminRole::Admin,
-        action,
-        move |c, scope| {
-            let before = role_state(c, scope)?;
+    let limit = admin.state.inline_limit;
+    admin
+        .act(csrf, AdminRole::Admin, action, move |c, scope| {
+            let before = change_sets::role_state(c, &scope.tenant)?;
             let set = change_sets::apply_confirmed(c, scope, request, None, "", limit, &now())?;
-            let mut after = role_state(c, scope)?;
+            let mut after = change_sets::role_state(c, &scope.tenant)?;
             after["change_set"] = snapshot(&set);
             Ok(Done::new((), Some(before), Some(after)))
-        },
-    )
-    .await?;
-    state.change_sets.notify_one();
-    Ok(ui::see_other(session, "roles"))
-}
-
-/// What the roles screen's change-sets change, for their audit rows: the settings and
-/// every role's priority.
-fn role_state(
-    c: &mut crate::store::DbConnection,
-    scope: &crate::service::Scope,
-) -> Result<Value, ServiceError> {
-    let priorities: serde_json::Map<String, Value> = roles::list_roles(c, &scope.tenant)?
-        .into_iter()
-        .map(|r| (r.role.slug, json!(r.role.priority)))
-        .collect();
-    Ok(json!({
-        "settings": snapshot(&change_sets::settings(c, &scope.tenant)?),
-        "priorities": priorities,
-    }))
+        })
+        .await?;
+    admin.state.change_sets.notify_one();
+    Ok(admin.see_other("roles"))
 }
 
 // ----- S8 Mapping editor ------------------------------------------------------------
@@ -587,20 +481,17 @@ struct MappingsPage {
 }
 
 /// `GET /admin/{tenant}/mappings`.
-pub async fn mappings(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-) -> Result<HttpResponse, AdminError> {
-    let (mappings, groups, list, sets) = ui::read(&state, &session, &req, |c, scope| {
-        Ok((
-            change_sets::mappings(c, &scope.tenant)?,
-            groups::names(c, &scope.tenant)?,
-            roles::list_roles(c, &scope.tenant)?,
-            change_sets::list(c, &scope.tenant)?,
-        ))
-    })
-    .await?;
+pub async fn mappings(admin: Admin) -> Result<HttpResponse, AdminError> {
+    let (mappings, groups, list, sets) = admin
+        .read(|c, scope| {
+            Ok((
+                change_sets::mappings(c, &scope.tenant)?,
+                groups::names(c, &scope.tenant)?,
+                roles::list_roles(c, &scope.tenant)?,
+                change_sets::list(c, &scope.tenant)?,
+            ))
+        })
+        .await?;
     let roles = list;
     let names: GroupNames = groups.iter().cloned().collect();
     let privileged = |slug: &str| roles.iter().any(|r| r.slug == slug && r.privileged);
@@ -626,7 +517,7 @@ pub async fn mappings(
         .map(|v| ChangeSetView::new(v, &names))
         .collect();
     let page = MappingsPage {
-        chrome: session.chrome("mappings"),
+        chrome: admin.chrome("mappings"),
         mappings,
         groups_truncated: groups.len() as i64 >= groups::PICKER_LIMIT,
         groups,
@@ -658,23 +549,22 @@ struct PreviewPage {
 
 /// The preview of `operations`, with the group names to describe them.
 async fn preview_of(
-    state: &AppState,
-    session: &AdminSession,
-    req: &HttpRequest,
+    admin: &Admin,
     operations: Vec<Operation>,
 ) -> Result<(Preview, GroupNames), AdminError> {
-    let limit = state.inline_limit;
-    ui::read(state, session, req, move |c, scope| {
-        Ok((
-            change_sets::preview(c, scope, &operations, limit)?,
-            group_names(c, scope)?,
-        ))
-    })
-    .await
+    let limit = admin.state.inline_limit;
+    admin
+        .read(move |c, scope| {
+            Ok((
+                change_sets::preview(c, scope, &operations, limit)?,
+                group_names(c, scope)?,
+            ))
+        })
+        .await
 }
 
 fn preview_page(
-    session: &AdminSession,
+    admin: &Admin,
     preview: &Preview,
     names: &GroupNames,
     request: &Request,
@@ -683,7 +573,7 @@ fn preview_page(
 ) -> Result<HttpResponse, AdminError> {
     let operations = serde_json::to_string(&request.operations).unwrap_or_default();
     let page = PreviewPage {
-        chrome: session.chrome("mappings"),
+        chrome: admin.chrome("mappings"),
         heading: "Preview change-set".into(),
         ops: request
             .operations
@@ -708,38 +598,26 @@ fn preview_page(
 }
 
 /// `POST /admin/{tenant}/mappings/preview`: the draft's impact, changing nothing.
-pub async fn preview(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-    form: web::Form<DraftForm>,
-) -> Result<HttpResponse, AdminError> {
+pub async fn preview(admin: Admin, form: web::Form<DraftForm>) -> Result<HttpResponse, AdminError> {
     // A form of admins (viewers get none), so it is checked as one, though it writes
     // nothing.
-    session.verify_post(&req, &form.csrf)?;
-    session.require(AdminRole::Admin)?;
+    admin.check_form(&form.csrf, AdminRole::Admin)?;
     let request = form.request()?;
-    let (preview, names) = preview_of(&state, &session, &req, request.operations.clone()).await?;
-    preview_page(&session, &preview, &names, &request, None, StatusCode::OK)
+    let (preview, names) = preview_of(&admin, request.operations.clone()).await?;
+    preview_page(&admin, &preview, &names, &request, None, StatusCode::OK)
 }
 
 /// `POST /admin/{tenant}/mappings/apply`: applies the previewed draft, then shows its
 /// change-set. A wrong or missing confirmation word shows the preview again.
-pub async fn apply(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-    form: web::Form<DraftForm>,
-) -> Result<HttpResponse, AdminError> {
+pub async fn apply(admin: Admin, form: web::Form<DraftForm>) -> Result<HttpResponse, AdminError> {
     let form = form.into_inner();
-    session.verify_post(&req, &form.csrf)?;
-    session.require(AdminRole::Admin)?;
+    admin.check_form(&form.csrf, AdminRole::Admin)?;
     let request = form.request()?;
-    let (preview, names) = preview_of(&state, &session, &req, request.operations.clone()).await?;
+    let (preview, names) = preview_of(&admin, request.operations.clone()).await?;
     if change_sets::needs_confirmation(&preview) && form.confirm.trim() != CONFIRM_WORD {
         let error = format!("Type {CONFIRM_WORD} to apply this change-set.");
         return preview_page(
-            &session,
+            &admin,
             &preview,
             &names,
             &request,
@@ -747,25 +625,23 @@ pub async fn apply(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
-    let limit = state.inline_limit;
+    let limit = admin.state.inline_limit;
     let confirm = form.confirm;
-    let id = ui::act(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        AdminRole::Admin,
-        "change_set.applied",
-        move |c, scope| {
-            // Confirmed again inside the transaction: the impact may have grown.
-            let set =
-                change_sets::apply_confirmed(c, scope, request, None, &confirm, limit, &now())?;
-            Ok(Done::new(set.id.clone(), None, Some(snapshot(&set))))
-        },
-    )
-    .await?;
-    state.change_sets.notify_one();
-    Ok(ui::see_other(&session, &format!("change-sets/{id}")))
+    let id = admin
+        .act(
+            &form.csrf,
+            AdminRole::Admin,
+            "change_set.applied",
+            move |c, scope| {
+                // Confirmed again inside the transaction: the impact may have grown.
+                let set =
+                    change_sets::apply_confirmed(c, scope, request, None, &confirm, limit, &now())?;
+                Ok(Done::new(set.id.clone(), None, Some(snapshot(&set))))
+            },
+        )
+        .await?;
+    admin.state.change_sets.notify_one();
+    Ok(admin.see_other(&format!("change-sets/{id}")))
 }
 
 // ----- Change-sets --------------------------------------------------------------------
@@ -780,21 +656,20 @@ struct ChangeSetPage {
 
 /// `GET /admin/{tenant}/change-sets/{id}`.
 pub async fn change_set(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
-    let (set, names) = ui::read(&state, &session, &req, move |c, scope| {
-        Ok((
-            change_sets::get(c, &scope.tenant, &id)?,
-            group_names(c, scope)?,
-        ))
-    })
-    .await?;
+    let (set, names) = admin
+        .read(move |c, scope| {
+            Ok((
+                change_sets::get(c, &scope.tenant, &id)?,
+                group_names(c, scope)?,
+            ))
+        })
+        .await?;
     let cs = ChangeSetView::new(&set, &names);
-    let chrome = session.chrome("mappings");
+    let chrome = admin.chrome("mappings");
     let page = ChangeSetPage {
         can_revert: chrome.can_write
             && cs.reverted_by.is_none()
@@ -807,25 +682,24 @@ pub async fn change_set(
 
 /// The revert of change-set `id` previewed: its inverse operations and their impact.
 async fn revert_preview_of(
-    state: &AppState,
-    session: &AdminSession,
-    req: &HttpRequest,
+    admin: &Admin,
     id: String,
 ) -> Result<(Preview, GroupNames, Vec<Operation>), AdminError> {
-    let limit = state.inline_limit;
-    ui::read(state, session, req, move |c, scope| {
-        let inverse = change_sets::inverse_of(c, &scope.tenant, &id)?;
-        Ok((
-            change_sets::preview(c, scope, &inverse, limit)?,
-            group_names(c, scope)?,
-            inverse,
-        ))
-    })
-    .await
+    let limit = admin.state.inline_limit;
+    admin
+        .read(move |c, scope| {
+            let inverse = change_sets::inverse_of(c, &scope.tenant, &id)?;
+            Ok((
+                change_sets::preview(c, scope, &inverse, limit)?,
+                group_names(c, scope)?,
+                inverse,
+            ))
+        })
+        .await
 }
 
 fn revert_page(
-    session: &AdminSession,
+    admin: &Admin,
     id: &str,
     preview: &Preview,
     names: &GroupNames,
@@ -834,7 +708,7 @@ fn revert_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AdminError> {
     let page = PreviewPage {
-        chrome: session.chrome("mappings"),
+        chrome: admin.chrome("mappings"),
         heading: format!("Preview revert of {id}"),
         ops: inverse.iter().map(|op| describe(op, names)).collect(),
         users_affected: preview.impact.users_affected,
@@ -853,18 +727,15 @@ fn revert_page(
 
 /// `POST /admin/{tenant}/change-sets/{id}/revert/preview`.
 pub async fn revert_preview(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
-    session.verify_post(&req, &form.csrf)?;
-    session.require(AdminRole::Admin)?;
-    let (preview, names, inverse) = revert_preview_of(&state, &session, &req, id.clone()).await?;
+    admin.check_form(&form.csrf, AdminRole::Admin)?;
+    let (preview, names, inverse) = revert_preview_of(&admin, id.clone()).await?;
     revert_page(
-        &session,
+        &admin,
         &id,
         &preview,
         &names,
@@ -877,21 +748,18 @@ pub async fn revert_preview(
 /// `POST /admin/{tenant}/change-sets/{id}/revert`: a new change-set undoing `id`, under
 /// the same confirmation rule as any other.
 pub async fn revert(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<RevertForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
     let form = form.into_inner();
-    session.verify_post(&req, &form.csrf)?;
-    session.require(AdminRole::Admin)?;
-    let (preview, names, inverse) = revert_preview_of(&state, &session, &req, id.clone()).await?;
+    admin.check_form(&form.csrf, AdminRole::Admin)?;
+    let (preview, names, inverse) = revert_preview_of(&admin, id.clone()).await?;
     if change_sets::needs_confirmation(&preview) && form.confirm.trim() != CONFIRM_WORD {
         let error = format!("Type {CONFIRM_WORD} to revert this change-set.");
         return revert_page(
-            &session,
+            &admin,
             &id,
             &preview,
             &names,
@@ -900,39 +768,37 @@ pub async fn revert(
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
-    let limit = state.inline_limit;
+    let limit = admin.state.inline_limit;
     let confirm = form.confirm;
     let original = id.clone();
-    let new_id = ui::act(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        AdminRole::Admin,
-        "change_set.reverted",
-        move |c, scope| {
-            let inverse = change_sets::inverse_of(c, &scope.tenant, &original)?;
-            let request = Request {
-                operations: inverse,
-                description: format!("revert of {original}"),
-            };
-            let set = change_sets::apply_confirmed(
-                c,
-                scope,
-                request,
-                Some(&original),
-                &confirm,
-                limit,
-                &now(),
-            )?;
-            Ok(Done::new(
-                set.id.clone(),
-                Some(json!({"change_set": original})),
-                Some(snapshot(&set)),
-            ))
-        },
-    )
-    .await?;
-    state.change_sets.notify_one();
-    Ok(ui::see_other(&session, &format!("change-sets/{new_id}")))
+    let new_id = admin
+        .act(
+            &form.csrf,
+            AdminRole::Admin,
+            "change_set.reverted",
+            move |c, scope| {
+                let inverse = change_sets::inverse_of(c, &scope.tenant, &original)?;
+                let request = Request {
+                    operations: inverse,
+                    description: format!("revert of {original}"),
+                };
+                let set = change_sets::apply_confirmed(
+                    c,
+                    scope,
+                    request,
+                    Some(&original),
+                    &confirm,
+                    limit,
+                    &now(),
+                )?;
+                Ok(Done::new(
+                    set.id.clone(),
+                    Some(json!({"change_set": original})),
+                    Some(snapshot(&set)),
+                ))
+            },
+        )
+        .await?;
+    admin.state.change_sets.notify_one();
+    Ok(admin.see_other(&format!("change-sets/{new_id}")))
 }

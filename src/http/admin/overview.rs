@@ -1,13 +1,12 @@
 //! S2 Overview: connection health, counts and warnings.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use askama::Template;
 
-use super::ui::{self, Chrome};
-use super::{html, AdminSession};
-use crate::http::error::AdminError;
-use crate::http::state::AppState;
+use super::error::AdminError;
+use super::html;
+use super::ui::{self, Admin, Chrome};
 use crate::service::overview::{overview, Overview};
 
 #[derive(Template)]
@@ -24,16 +23,9 @@ struct Page {
 }
 
 /// `GET /admin/{tenant}/`.
-pub async fn show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-) -> Result<HttpResponse, AdminError> {
-    let o = ui::read(&state, &session, &req, |c, scope| {
-        overview(c, &scope.tenant)
-    })
-    .await?;
-    let chrome = session.chrome("");
+pub async fn show(admin: Admin) -> Result<HttpResponse, AdminError> {
+    let o = admin.read(|c, scope| overview(c, &scope.tenant)).await?;
+    let chrome = admin.chrome("");
     let c = &o.counts;
     let mut warnings = Vec::new();
     let mut warn = |show: bool, text: String, path: &str| {
@@ -88,14 +80,14 @@ pub async fn show(
         format!("{} failed SCIM request(s) in the last 24 h", c.errors_since),
         "sync-log?result=failure",
     );
-    let rate_limited = state.limiters.refusals_of(&session.tenant);
+    let rate_limited = admin.state.limiters.refusals_of(&admin.session.tenant);
     warn(
         rate_limited > 0,
         format!("{rate_limited} request(s) answered 429 (rate limits) since roster started"),
         "sync-log",
     );
     let page = Page {
-        rate_limit: state.limiters.describe(),
+        rate_limit: admin.state.limiters.describe(),
         rate_limited,
         last_at: ui::when_or(o.last_request.as_ref().map(|r| r.at.as_str()), "never"),
         chrome,

@@ -4,15 +4,14 @@
 use std::time::{Duration, SystemTime};
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::credentials::{create_token, NewTokenForm, Revealed};
-use super::ui::{self, Chrome};
-use super::{html, AdminSession};
-use crate::http::error::AdminError;
-use crate::http::state::AppState;
+use super::error::AdminError;
+use super::html;
+use super::ui::{self, Admin, Chrome};
 use crate::service::overview::{arrivals, Arrival};
 use crate::service::stamp;
 
@@ -59,36 +58,28 @@ pub struct SetupQuery {
     since: Option<String>,
 }
 
-async fn status(
-    state: &AppState,
-    session: &AdminSession,
-    req: &HttpRequest,
-    since: Option<String>,
-) -> Result<Status, AdminError> {
+async fn status(admin: &Admin, since: Option<String>) -> Result<Status, AdminError> {
     // Only a stored-stamp shape is accepted back from the poll URL.
     let since = since
         .filter(|s| humantime::parse_rfc3339(s).is_ok())
         .unwrap_or_else(|| stamp(SystemTime::now() - LOOKBACK));
     let from = since.clone();
-    let arrivals = ui::read(state, session, req, move |c, scope| {
-        arrivals(c, &scope.tenant, &from, SHOWN)
-    })
-    .await?;
+    let arrivals = admin
+        .read(move |c, scope| arrivals(c, &scope.tenant, &from, SHOWN))
+        .await?;
     Ok(Status {
         poll_url: format!(
             "/admin/{}/setup/status?since={}",
-            session.tenant,
+            admin.session.tenant,
             ui::encode(&since)
         ),
         arrivals,
-        tenant: session.tenant.clone(),
+        tenant: admin.session.tenant.clone(),
     })
 }
 
 async fn render(
-    state: &AppState,
-    session: &AdminSession,
-    req: &HttpRequest,
+    admin: &Admin,
     idp: Option<&str>,
     revealed: Option<Revealed>,
 ) -> Result<HttpResponse, AdminError> {
@@ -98,52 +89,43 @@ async fn render(
         .find(|k| Some(*k) == idp)
         .unwrap_or("jumpcloud");
     let page = Page {
-        chrome: session.chrome("setup"),
+        chrome: admin.chrome("setup"),
         idp,
         idps: IDPS,
-        base_url: format!("{}/scim/v2/{}", state.public_url, session.tenant),
+        base_url: format!(
+            "{}/scim/v2/{}",
+            admin.state.public_url, admin.session.tenant
+        ),
         revealed,
-        status: status(state, session, req, None).await?,
+        status: status(admin, None).await?,
     };
     html(StatusCode::OK, page.render()?)
 }
 
 /// `GET /admin/{tenant}/setup?idp=jumpcloud`.
-pub async fn show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-    query: web::Query<SetupQuery>,
-) -> Result<HttpResponse, AdminError> {
-    render(&state, &session, &req, query.idp.as_deref(), None).await
+pub async fn show(admin: Admin, query: web::Query<SetupQuery>) -> Result<HttpResponse, AdminError> {
+    render(&admin, query.idp.as_deref(), None).await
 }
 
 /// `POST /admin/{tenant}/setup/token`: step 2, the token shown once.
 pub async fn token(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     query: web::Query<SetupQuery>,
     form: web::Form<NewTokenForm>,
 ) -> Result<HttpResponse, AdminError> {
-    let secret = create_token(&state, &session, &req, &form).await?;
+    let secret = create_token(&admin, &form).await?;
     let revealed = Revealed {
         secret,
         note: "Paste it into your identity provider now: roster keeps only its digest and \
                cannot show it again.",
     };
-    render(&state, &session, &req, query.idp.as_deref(), Some(revealed)).await
+    render(&admin, query.idp.as_deref(), Some(revealed)).await
 }
 
 /// `GET /admin/{tenant}/setup/status?since=…`: the live indicator, as an HTML fragment.
-pub async fn poll(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-    query: web::Query<SetupQuery>,
-) -> Result<HttpResponse, AdminError> {
+pub async fn poll(admin: Admin, query: web::Query<SetupQuery>) -> Result<HttpResponse, AdminError> {
     let fragment = Fragment {
-        status: status(&state, &session, &req, query.since.clone()).await?,
+        status: status(&admin, query.since.clone()).await?,
     };
     html(StatusCode::OK, fragment.render()?)
 }

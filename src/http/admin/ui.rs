@@ -2,18 +2,30 @@
 //! admin (reads on one snapshot; writes in one transaction with their audit row), and
 //! small formatting helpers for templates.
 
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde_json::Value;
 
-use super::{audit_context, AdminSession};
+use super::session::audit_context;
+use super::{app_state, AdminError, AdminSession};
 use crate::http::auth::correlation_id;
-use crate::http::error::AdminError;
 use crate::http::state::AppState;
-use crate::service::admin::{actor_name, audit, AdminRole};
+use crate::service::admin::{actor_name, audited, AdminRole, Auditor};
+pub use crate::service::admin::{snapshot, Done};
 use crate::service::events::{Actor, ActorKind};
+use crate::service::run::Tx;
 use crate::service::{Scope, ServiceError};
-use crate::store::{read_transaction, write_transaction, DbConnection};
+
+/// A form that carries nothing but its CSRF token (a button).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
 
 /// The screens in the navigation bar, in order: (path under the tenant, label).
 pub const TABS: &[(&str, &str)] = &[
@@ -80,90 +92,97 @@ impl AdminSession {
     }
 }
 
-/// Runs a read-only use case on one snapshot of the tenant.
-pub async fn read<T, F>(
-    state: &AppState,
-    session: &AdminSession,
-    req: &HttpRequest,
-    use_case: F,
-) -> Result<T, AdminError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
-{
-    let scope = session.scope(state, req);
-    Ok(state
-        .store
-        .run(move |c| read_transaction(c, |c| use_case(c, &scope)))
-        .await?)
+/// What every admin screen's handler starts from: the request, the application's state
+/// and the signed-in admin of the tenant in the path. Extraction fails as the session
+/// does (to the login page, or 403).
+pub struct Admin {
+    pub req: HttpRequest,
+    pub state: web::Data<AppState>,
+    pub session: AdminSession,
 }
 
-/// What an admin action changed, for its audit row.
-pub struct Done<T> {
-    pub value: T,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-}
+impl FromRequest for Admin {
+    type Error = AdminError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AdminError>>>>;
 
-impl<T> Done<T> {
-    pub fn new(value: T, before: Option<Value>, after: Option<Value>) -> Self {
-        Self {
-            value,
-            before,
-            after,
-        }
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = AdminSession::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            Ok(Admin {
+                state: app_state(&req),
+                session: session.await?,
+                req,
+            })
+        })
     }
 }
 
-/// Runs a form's use case for an admin holding at least `needed`: checks the CSRF
-/// token, then runs the use case and writes its audit row in one transaction.
-pub async fn act<T, F>(
-    state: &AppState,
-    session: &AdminSession,
-    req: &HttpRequest,
-    csrf: &str,
-    needed: AdminRole,
-    action: &'static str,
-    use_case: F,
-) -> Result<T, AdminError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut DbConnection, &Scope) -> Result<Done<T>, ServiceError> + Send + 'static,
-{
-    session.verify_post(req, csrf)?;
-    session.require(needed)?;
-    let scope = session.scope(state, req);
-    let ctx = audit_context(req);
-    let actor = actor_name(&session.subject, session.email.as_deref());
-    let key = session.tenant.clone();
-    Ok(state
-        .store
-        .write_for(&key, move |c| {
-            write_transaction(c, |c| {
-                let done = use_case(c, &scope)?;
-                audit(
-                    c,
-                    &scope.tenant,
-                    &actor,
-                    action,
-                    done.before,
-                    done.after,
-                    &ctx,
-                )?;
-                Ok::<_, ServiceError>(done.value)
-            })
-        })
-        .await?)
-}
+impl Admin {
+    /// Runs a read-only use case on one snapshot of the tenant.
+    pub async fn read<T, F>(&self, use_case: F) -> Result<T, AdminError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>, &Scope) -> Result<T, ServiceError> + Send + 'static,
+    {
+        let scope = self.session.scope(&self.state, &self.req);
+        Ok(self
+            .state
+            .service
+            .read(move |c| use_case(c, &scope))
+            .await?)
+    }
 
-/// After a form: back to a page of this tenant (POST, redirect, GET).
-pub fn see_other(session: &AdminSession, path: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((
-            header::LOCATION,
-            format!("/admin/{}/{path}", session.tenant),
-        ))
-        .finish()
+    /// Checks a form of admins holding at least `needed`: its CSRF token, then the role.
+    pub fn check_form(&self, csrf: &str, needed: AdminRole) -> Result<(), AdminError> {
+        self.session.verify_post(&self.req, csrf)?;
+        self.session.require(needed)
+    }
+
+    /// Runs a form's use case for an admin holding at least `needed`: checks the form,
+    /// then runs the use case and writes its audit row in one transaction, in the
+    /// tenant's turn of the group commit.
+    pub async fn act<T, F>(
+        &self,
+        csrf: &str,
+        needed: AdminRole,
+        action: &'static str,
+        use_case: F,
+    ) -> Result<T, AdminError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>, &Scope) -> Result<Done<T>, ServiceError> + Send + 'static,
+    {
+        self.check_form(csrf, needed)?;
+        let scope = self.session.scope(&self.state, &self.req);
+        let auditor = Auditor {
+            actor: actor_name(&self.session.subject, self.session.email.as_deref()),
+            action,
+            ctx: audit_context(&self.req),
+        };
+        Ok(self
+            .state
+            .service
+            .write(&self.session.tenant, move |c| {
+                audited(c, &scope, &auditor, use_case)
+            })
+            .await?)
+    }
+
+    /// The frame of a screen under tab `active`.
+    pub fn chrome(&self, active: &'static str) -> Chrome {
+        self.session.chrome(active)
+    }
+
+    /// After a form: back to a page of this tenant (POST, redirect, GET).
+    pub fn see_other(&self, path: &str) -> HttpResponse {
+        HttpResponse::SeeOther()
+            .insert_header((
+                header::LOCATION,
+                format!("/admin/{}/{path}", self.session.tenant),
+            ))
+            .finish()
+    }
 }
 
 /// The admin UI's one script: progressive enhancement only (copy buttons, the setup

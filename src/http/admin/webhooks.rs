@@ -5,15 +5,15 @@
 use std::time::SystemTime;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ui::{self, Chrome, Done};
-use super::{html, AdminSession, CsrfForm};
-use crate::http::error::AdminError;
-use crate::http::state::AppState;
+use super::error::AdminError;
+use super::html;
+use super::ui::CsrfForm;
+use super::ui::{self, Admin, Chrome, Done};
 use crate::service::admin::AdminRole;
 use crate::service::webhooks::{
     self, DeliveryState, DeliveryView, EndpointChanges, EndpointView, EndpointWithSecret,
@@ -92,19 +92,16 @@ fn form_state(
 }
 
 async fn list_page(
-    req: &HttpRequest,
-    state: &AppState,
-    session: &AdminSession,
+    admin: &Admin,
     created: Option<EndpointWithSecret>,
     refused: Option<(String, NewEndpointForm)>,
 ) -> Result<HttpResponse, AdminError> {
     let (status, refused, form) = form_state(refused, NewEndpointForm::default);
-    let endpoints = ui::read(state, session, req, |c, scope| {
-        webhooks::list(c, &scope.tenant)
-    })
-    .await?;
+    let endpoints = admin
+        .read(|c, scope| webhooks::list(c, &scope.tenant))
+        .await?;
     let page = ListPage {
-        chrome: session.chrome("webhooks"),
+        chrome: admin.chrome("webhooks"),
         endpoints,
         created,
         form,
@@ -114,30 +111,25 @@ async fn list_page(
 }
 
 /// `GET /admin/{tenant}/webhooks`.
-pub async fn list(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
-) -> Result<HttpResponse, AdminError> {
-    list_page(&req, &state, &session, None, None).await
+pub async fn list(admin: Admin) -> Result<HttpResponse, AdminError> {
+    list_page(&admin, None, None).await
 }
 
 async fn endpoint_page(
-    req: &HttpRequest,
-    state: &AppState,
-    session: &AdminSession,
+    admin: &Admin,
     id: String,
     rotated: Option<EndpointWithSecret>,
     refused: Option<(String, NewEndpointForm)>,
 ) -> Result<HttpResponse, AdminError> {
-    let (e, deliveries) = ui::read(state, session, req, move |c, scope| {
-        Ok((
-            webhooks::get(c, &scope.tenant, &id)?,
-            webhooks::deliveries(c, &scope.tenant, &id, DELIVERIES)?,
-        ))
-    })
-    .await?;
-    let chrome = session.chrome("webhooks");
+    let (e, deliveries) = admin
+        .read(move |c, scope| {
+            Ok((
+                webhooks::get(c, &scope.tenant, &id)?,
+                webhooks::deliveries(c, &scope.tenant, &id, DELIVERIES)?,
+            ))
+        })
+        .await?;
+    let chrome = admin.chrome("webhooks");
     let (status, refused, edit) = form_state(refused, || NewEndpointForm {
         url: e.url.clone(),
         description: e.description.clone(),
@@ -158,12 +150,10 @@ async fn endpoint_page(
 
 /// `GET /admin/{tenant}/webhooks/{id}`: the endpoint and its delivery log.
 pub async fn show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AdminError> {
-    endpoint_page(&req, &state, &session, path.into_inner().1, None, None).await
+    endpoint_page(&admin, path.into_inner().1, None, None).await
 }
 
 #[derive(Deserialize, Default)]
@@ -191,19 +181,16 @@ fn refusal<T>(outcome: Result<T, AdminError>) -> Result<Result<T, String>, Admin
 
 /// `POST /admin/{tenant}/webhooks`: answers with the list and the new secret, once.
 pub async fn create(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     form: web::Form<NewEndpointForm>,
 ) -> Result<HttpResponse, AdminError> {
     let form = form.into_inner();
     // Checked before the URL too: resolving it is work a forged form must not cause.
-    session.verify_post(&req, &form.csrf)?;
-    session.require(AdminRole::Admin)?;
-    match refusal(create_endpoint(&req, &state, &session, &form).await)? {
-        Ok(created) => list_page(&req, &state, &session, Some(created), None).await,
+    admin.check_form(&form.csrf, AdminRole::Admin)?;
+    match refusal(create_endpoint(&admin, &form).await)? {
+        Ok(created) => list_page(&admin, Some(created), None).await,
         // The form again, filled in, with the reason.
-        Err(why) => list_page(&req, &state, &session, None, Some((why, form))).await,
+        Err(why) => list_page(&admin, None, Some((why, form))).await,
     }
 }
 
@@ -217,65 +204,54 @@ fn event_types(field: &str) -> Vec<String> {
 }
 
 async fn create_endpoint(
-    req: &HttpRequest,
-    state: &AppState,
-    session: &AdminSession,
+    admin: &Admin,
     form: &NewEndpointForm,
 ) -> Result<EndpointWithSecret, AdminError> {
     let input = NewEndpoint {
-        url: state
+        url: admin
+            .state
             .checked_webhook_url(form.url.trim().to_owned())
             .await?,
         description: form.description.trim().to_owned(),
         event_types: event_types(&form.event_types),
         enabled: true,
     };
-    ui::act(
-        state,
-        session,
-        req,
-        &form.csrf,
-        AdminRole::Admin,
-        "webhook.created",
-        move |c, scope| {
-            let created = webhooks::create(c, &scope.tenant, input, &now())?;
-            // The audit row gets the endpoint, which carries no secret.
-            let after = audited(&created.endpoint);
-            Ok(Done::new(created, None, after))
-        },
-    )
-    .await
+    admin
+        .act(
+            &form.csrf,
+            AdminRole::Admin,
+            "webhook.created",
+            move |c, scope| {
+                let created = webhooks::create(c, &scope.tenant, input, &now())?;
+                // The audit row gets the endpoint, which carries no secret.
+                let after = audited(&created.endpoint);
+                Ok(Done::new(created, None, after))
+            },
+        )
+        .await
 }
 
 /// `POST /admin/{tenant}/webhooks/{id}/edit`: URL, description and event types.
 pub async fn edit(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<NewEndpointForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
     let form = form.into_inner();
     // As for a new endpoint: no DNS lookups for forged or unauthorized forms.
-    session.verify_post(&req, &form.csrf)?;
-    session.require(AdminRole::Admin)?;
-    match refusal(edit_endpoint(&req, &state, &session, &id, &form).await)? {
-        Ok(()) => Ok(ui::see_other(&session, &format!("webhooks/{id}"))),
-        Err(why) => endpoint_page(&req, &state, &session, id, None, Some((why, form))).await,
+    admin.check_form(&form.csrf, AdminRole::Admin)?;
+    match refusal(edit_endpoint(&admin, &id, &form).await)? {
+        Ok(()) => Ok(admin.see_other(&format!("webhooks/{id}"))),
+        Err(why) => endpoint_page(&admin, id, None, Some((why, form))).await,
     }
 }
 
-async fn edit_endpoint(
-    req: &HttpRequest,
-    state: &AppState,
-    session: &AdminSession,
-    id: &str,
-    form: &NewEndpointForm,
-) -> Result<(), AdminError> {
+async fn edit_endpoint(admin: &Admin, id: &str, form: &NewEndpointForm) -> Result<(), AdminError> {
     let changes = EndpointChanges {
         url: Some(
-            state
+            admin
+                .state
                 .checked_webhook_url(form.url.trim().to_owned())
                 .await?,
         ),
@@ -283,15 +259,13 @@ async fn edit_endpoint(
         event_types: Some(event_types(&form.event_types)),
         enabled: None,
     };
-    change(req, state, session, &form.csrf, id, Some(changes)).await
+    change(admin, &form.csrf, id, Some(changes)).await
 }
 
 /// Applies `changes` to an endpoint, or deletes it (None); the audit row has the
 /// endpoint before and after.
 async fn change(
-    req: &HttpRequest,
-    state: &AppState,
-    session: &AdminSession,
+    admin: &Admin,
     csrf: &str,
     id: &str,
     changes: Option<EndpointChanges>,
@@ -302,14 +276,8 @@ async fn change(
         "webhook.deleted"
     };
     let id = id.to_owned();
-    ui::act(
-        state,
-        session,
-        req,
-        csrf,
-        AdminRole::Admin,
-        action,
-        move |c, scope| {
+    admin
+        .act(csrf, AdminRole::Admin, action, move |c, scope| {
             let tenant = &scope.tenant;
             let before = webhooks::get(c, tenant, &id)?;
             let after = match changes {
@@ -324,15 +292,12 @@ async fn change(
                 audited(&before),
                 after.as_ref().and_then(audited),
             ))
-        },
-    )
-    .await
+        })
+        .await
 }
 
 async fn set_enabled(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: &Admin,
     id: String,
     csrf: &str,
     enabled: bool,
@@ -341,133 +306,114 @@ async fn set_enabled(
         enabled: Some(enabled),
         ..EndpointChanges::default()
     };
-    change(&req, &state, &session, csrf, &id, Some(changes)).await?;
-    Ok(ui::see_other(&session, &format!("webhooks/{id}")))
+    change(admin, csrf, &id, Some(changes)).await?;
+    Ok(admin.see_other(&format!("webhooks/{id}")))
 }
 
 /// `POST /admin/{tenant}/webhooks/{id}/enable`: also clears the failure count.
 pub async fn enable(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
-    set_enabled(req, state, session, path.into_inner().1, &form.csrf, true).await
+    set_enabled(&admin, path.into_inner().1, &form.csrf, true).await
 }
 
 /// `POST /admin/{tenant}/webhooks/{id}/disable`.
 pub async fn disable(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
-    set_enabled(req, state, session, path.into_inner().1, &form.csrf, false).await
+    set_enabled(&admin, path.into_inner().1, &form.csrf, false).await
 }
 
 /// `POST /admin/{tenant}/webhooks/{id}/delete`: the endpoint and its deliveries.
 pub async fn delete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
-    change(&req, &state, &session, &form.csrf, &id, None).await?;
-    Ok(ui::see_other(&session, "webhooks"))
+    change(&admin, &form.csrf, &id, None).await?;
+    Ok(admin.see_other("webhooks"))
 }
 
 /// `POST /admin/{tenant}/webhooks/{id}/rotate-secret`: answers with the endpoint page
 /// and the new secret, once; the old one keeps signing for a day.
 pub async fn rotate_secret(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
     let target = id.clone();
-    let rotated = ui::act(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        AdminRole::Admin,
-        "webhook.secret_rotated",
-        move |c, scope| {
-            let rotated = webhooks::rotate_secret(c, &scope.tenant, &target, SystemTime::now())?;
-            let after = audited(&rotated.endpoint);
-            Ok(Done::new(rotated, None, after))
-        },
-    )
-    .await?;
-    endpoint_page(&req, &state, &session, id, Some(rotated), None).await
+    let rotated = admin
+        .act(
+            &form.csrf,
+            AdminRole::Admin,
+            "webhook.secret_rotated",
+            move |c, scope| {
+                let rotated =
+                    webhooks::rotate_secret(c, &scope.tenant, &target, SystemTime::now())?;
+                let after = audited(&rotated.endpoint);
+                Ok(Done::new(rotated, None, after))
+            },
+        )
+        .await?;
+    endpoint_page(&admin, id, Some(rotated), None).await
 }
 
 /// `POST /admin/{tenant}/webhooks/{id}/test`: queues a `webhook.test` message.
 pub async fn send_test(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
     let target = id.clone();
-    ui::act(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        AdminRole::Admin,
-        "webhook.test_sent",
-        move |c, scope| {
-            let delivery = webhooks::send_test(c, &scope.tenant, &scope.actor, &target, &now())?;
-            Ok(Done::new(
-                (),
-                None,
-                audited(&AuditedDelivery::from(&delivery)),
-            ))
-        },
-    )
-    .await?;
+    admin
+        .act(
+            &form.csrf,
+            AdminRole::Admin,
+            "webhook.test_sent",
+            move |c, scope| {
+                let delivery =
+                    webhooks::send_test(c, &scope.tenant, &scope.actor, &target, &now())?;
+                Ok(Done::new(
+                    (),
+                    None,
+                    audited(&AuditedDelivery::from(&delivery)),
+                ))
+            },
+        )
+        .await?;
     // The service woke the worker inside this (then uncommitted) transaction; wake it
     // again now that the delivery is visible, rather than wait for its next poll.
     webhooks::WAKE.notify_one();
-    Ok(ui::see_other(&session, &format!("webhooks/{id}")))
+    Ok(admin.see_other(&format!("webhooks/{id}")))
 }
 
 /// `POST /admin/{tenant}/webhooks/deliveries/{delivery_id}/redeliver`: back in the
 /// queue, due now.
 pub async fn redeliver(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    session: AdminSession,
+    admin: Admin,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AdminError> {
     let delivery_id = path.into_inner().1;
-    let delivery = ui::act(
-        &state,
-        &session,
-        &req,
-        &form.csrf,
-        AdminRole::Admin,
-        "webhook.redelivered",
-        move |c, scope| {
-            let delivery = webhooks::redeliver(c, &scope.tenant, &delivery_id, &now())?;
-            let after = audited(&AuditedDelivery::from(&delivery));
-            Ok(Done::new(delivery, None, after))
-        },
-    )
-    .await?;
+    let delivery = admin
+        .act(
+            &form.csrf,
+            AdminRole::Admin,
+            "webhook.redelivered",
+            move |c, scope| {
+                let delivery = webhooks::redeliver(c, &scope.tenant, &delivery_id, &now())?;
+                let after = audited(&AuditedDelivery::from(&delivery));
+                Ok(Done::new(delivery, None, after))
+            },
+        )
+        .await?;
     webhooks::WAKE.notify_one();
-    Ok(ui::see_other(
-        &session,
-        &format!("webhooks/{}", delivery.endpoint_id),
-    ))
+    Ok(admin.see_other(&format!("webhooks/{}", delivery.endpoint_id)))
 }

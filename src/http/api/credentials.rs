@@ -8,9 +8,9 @@ use super::{parse_optional, run, view_json, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::api_keys::{self, ApiKeyView, CreatedApiKey, KeyScope};
+use crate::service::run::Tx;
 use crate::service::tenants::{self, CreatedToken, TokenView};
 use crate::service::{Scope, ServiceError};
-use crate::store::DbConnection;
 
 /// A new SCIM token or API key; an empty body takes the defaults.
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -44,7 +44,7 @@ async fn as_admin<T, F>(
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection, &Scope, &str) -> Result<T, ServiceError> + Send + 'static,
+    F: FnOnce(&mut Tx<'_>, &Scope, &str) -> Result<T, ServiceError> + Send + 'static,
 {
     let slug = caller.slug().to_owned();
     let write = access == Access::Write;

@@ -19,8 +19,8 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::scim::{Invalid, ScimType};
 use crate::service::events::{Actor, ActorKind};
+use crate::service::run::Tx;
 use crate::service::{api_keys, Scope, ServiceError};
-use crate::store::DbConnection;
 
 /// An API caller: the tenant in the path and the key it presented, not yet checked.
 pub struct KeyCaller {
@@ -34,7 +34,7 @@ impl KeyCaller {
     /// Refuses (401) a key that is not live for the tenant, whatever it may do.
     pub async fn authenticate(self, state: &AppState) -> Result<(), ApiError> {
         let live = state
-            .store
+            .service
             .run(move |c| api_keys::is_live(c, &self.slug, &self.key))
             .await?;
         if live {
@@ -47,7 +47,7 @@ impl KeyCaller {
     /// The caller's scope, if the key is a live key of that tenant with `needed`.
     pub fn authorize(
         &self,
-        conn: &mut DbConnection,
+        conn: &mut Tx<'_>,
         needed: &'static str,
     ) -> Result<Scope, ServiceError> {
         let (tenant, key) = api_keys::authenticate(conn, &self.slug, &self.key, needed)?;
@@ -108,17 +108,17 @@ pub async fn run<T, F>(
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
+    F: FnOnce(&mut Tx<'_>, &Scope) -> Result<T, ServiceError> + Send + 'static,
 {
     let key = caller.slug.clone();
-    let work = move |c: &mut DbConnection| {
+    let work = move |c: &mut Tx<'_>| {
         let scope = caller.authorize(c, needed)?;
         use_case(c, &scope)
     };
     Ok(if write {
-        state.store.write_for(&key, work).await?
+        state.service.write(&key, work).await?
     } else {
-        state.store.run(work).await?
+        state.service.run(work).await?
     })
 }
 
@@ -157,7 +157,7 @@ pub async fn respond<T, F>(
 ) -> Result<HttpResponse, ApiError>
 where
     T: serde::Serialize + Send + 'static,
-    F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
+    F: FnOnce(&mut Tx<'_>, &Scope) -> Result<T, ServiceError> + Send + 'static,
 {
     let view = run(state, caller, needed, access == Access::Write, use_case).await?;
     Ok(view_json(status, &view))
@@ -172,7 +172,7 @@ pub async fn read<T, F>(
 ) -> Result<HttpResponse, ApiError>
 where
     T: serde::Serialize + Send + 'static,
-    F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
+    F: FnOnce(&mut Tx<'_>, &Scope) -> Result<T, ServiceError> + Send + 'static,
 {
     respond(
         state,

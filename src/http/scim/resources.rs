@@ -14,8 +14,8 @@ use crate::scim::limits;
 use crate::scim::list::{self, ListParams, Projection};
 use crate::scim::schema::{ResourceKind, BULK_RESPONSE};
 use crate::scim::{Invalid, ScimType};
+use crate::service::run::Tx;
 use crate::service::{self, groups, now, users, ListPage, Rendered, Scope, ServiceError};
-use crate::store::DbConnection;
 
 /// The resource type an endpoint segment names (the route only admits these two).
 /// Clients send `users` and `GROUPS` too: endpoint names match in any case.
@@ -83,20 +83,20 @@ pub async fn scoped<T, F>(
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection, &Scope) -> Result<T, ServiceError> + Send + 'static,
+    F: FnOnce(&mut Tx<'_>, &Scope) -> Result<T, ServiceError> + Send + 'static,
 {
     let key = caller.slug().to_owned();
     let ip = caller.ip().map(str::to_owned);
-    let work = move |c: &mut DbConnection| {
+    let work = move |c: &mut Tx<'_>| {
         let scope = caller.authorize(c)?;
         use_case(c, &scope)
     };
     let done = match access {
         Access::Read => {
             let _share = state.limiters.reads.acquire(&key, READ_SHARE_WAIT).await?;
-            state.store.run(work).await
+            state.service.run(work).await
         }
-        Access::Write => state.store.write_for(&key, work).await,
+        Access::Write => state.service.write(&key, work).await,
     };
     if let Err(ServiceError::Unauthenticated) = done {
         state.limiters.authentication_failed(ip.as_deref(), &key);
@@ -277,9 +277,9 @@ async fn stream_group(
     let (chunk_tx, mut chunk_rx) =
         tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(4);
     let decide = pre.clone();
-    state.store.spawn(move |conn| {
+    state.service.stream(move |conn| {
         let mut head_tx = Some(head_tx);
-        let result = conn.map_err(ServiceError::from).and_then(|c| {
+        let result = conn.and_then(|c| {
             let scope = caller.authorize(c)?;
             groups::get_streaming(
                 c,
@@ -307,11 +307,9 @@ async fn stream_group(
             }
         }
     });
-    let head = head_rx.await.map_err(|_| {
-        ApiError::from(crate::store::StoreError::Unavailable(
-            "stream ended early".into(),
-        ))
-    })??;
+    let head = head_rx
+        .await
+        .map_err(|_| ApiError::from(ServiceError::unavailable("stream ended early")))??;
     match pre.for_read(&head.etag) {
         Outcome::NotModified => {
             return Ok(HttpResponse::NotModified()
