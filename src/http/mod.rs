@@ -20,7 +20,6 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, Resource};
 use tracing_actix_web::RequestId;
 
-use self::admin::mapping;
 use self::api::{credentials, logs, openapi, roles, webhooks};
 use self::error::ApiError;
 use self::scim::{discovery, resources};
@@ -97,25 +96,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/roles")
-                        .route(web::get().to(mapping::roles))
-                        .route(web::post().to(mapping::create_role)),
+                        .route(web::get().to(admin::roles::roles))
+                        .route(web::post().to(admin::roles::create_role)),
                 )
-                .service(resource("/roles/{slug}").route(web::post().to(mapping::update_role)))
+                .service(resource("/roles/{slug}").route(web::post().to(admin::roles::update_role)))
                 .service(
-                    resource("/roles/{slug}/delete").route(web::post().to(mapping::delete_role)),
+                    resource("/roles/{slug}/delete")
+                        .route(web::post().to(admin::roles::delete_role)),
                 )
-                .service(resource("/roles/{slug}/move").route(web::post().to(mapping::move_role)))
-                .service(resource("/role-settings").route(web::post().to(mapping::role_settings)))
-                .service(resource("/mappings").route(web::get().to(mapping::mappings)))
-                .service(resource("/mappings/preview").route(web::post().to(mapping::preview)))
-                .service(resource("/mappings/apply").route(web::post().to(mapping::apply)))
-                .service(resource("/change-sets/{id}").route(web::get().to(mapping::change_set)))
+                .service(
+                    resource("/roles/{slug}/move").route(web::post().to(admin::roles::move_role)),
+                )
+                .service(
+                    resource("/role-settings").route(web::post().to(admin::roles::role_settings)),
+                )
+                .service(resource("/mappings").route(web::get().to(admin::mappings::mappings)))
+                .service(
+                    resource("/mappings/preview").route(web::post().to(admin::mappings::preview)),
+                )
+                .service(resource("/mappings/apply").route(web::post().to(admin::mappings::apply)))
+                .service(
+                    resource("/change-sets/{id}")
+                        .route(web::get().to(admin::change_sets::change_set)),
+                )
                 .service(
                     resource("/change-sets/{id}/revert/preview")
-                        .route(web::post().to(mapping::revert_preview)),
+                        .route(web::post().to(admin::change_sets::revert_preview)),
                 )
                 .service(
-                    resource("/change-sets/{id}/revert").route(web::post().to(mapping::revert)),
+                    resource("/change-sets/{id}/revert")
+                        .route(web::post().to(admin::change_sets::revert)),
                 )
                 .service(resource("/sync-log").route(web::get().to(admin::logs::sync_log)))
                 .service(

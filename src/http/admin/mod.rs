@@ -1,13 +1,15 @@
 //! The admin UI: the screens (one submodule per tab), the session every screen needs
 //! (`session`), sign-in (`login`), and what the screens share (`ui`, `error`).
 
+pub mod change_sets;
 pub mod credentials;
 pub mod directory;
 pub mod error;
 pub mod login;
 pub mod logs;
-pub mod mapping;
+pub mod mappings;
 pub mod overview;
+pub mod roles;
 pub mod session;
 pub mod setup;
 pub mod ui;
