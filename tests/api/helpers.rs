@@ -72,12 +72,13 @@ impl TestDb {
         self.admin_url.is_some()
     }
 
-    /// Whether this run's backend is the one a backend-specific test needs; if not,
-    /// says so on the test's output (the other backend's run covers it: CI runs both).
+    /// Whether this run's backend is the one a backend-specific test needs; if not, the
+    /// test is reported skipped (see [`skipped`]): CI runs both backends and checks that
+    /// every test ran on at least one.
     pub fn runs_on(&self, postgres: bool, why: &str) -> bool {
         if self.is_postgres() != postgres {
             let needs = if postgres { "PostgreSQL" } else { "SQLite" };
-            eprintln!("not applicable on this backend: needs {needs} ({why})");
+            skipped(&format!("needs {needs}: {why}"), Skip::OtherBackend);
             return false;
         }
         true
@@ -104,6 +105,43 @@ impl Drop for TestDb {
                     self.name
                 ));
             }
+        }
+    }
+}
+
+/// Why a test did not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// It tests the other backend; the other backend's run covers it.
+    OtherBackend,
+    /// Something it needs is not installed here.
+    Missing,
+}
+
+/// Reports the running test as skipped: a `SKIPPED` line on its output and, when
+/// `ROSTER_SKIP_LOG` names a file, a line there (`.ci/run` collects them). With
+/// `ROSTER_NO_SKIPS` set (CI), a test that lacks something it needs fails instead.
+pub fn skipped(why: &str, kind: Skip) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unknown")
+        .to_owned();
+    if kind == Skip::Missing && std::env::var_os("ROSTER_NO_SKIPS").is_some() {
+        panic!("{test} cannot run and ROSTER_NO_SKIPS is set: {why}");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+    if let Some(path) = std::env::var_os("ROSTER_SKIP_LOG") {
+        use std::io::Write;
+        let kind = match kind {
+            Skip::OtherBackend => "other-backend",
+            Skip::Missing => "missing",
+        };
+        if let Ok(mut log) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(log, "{test}\t{kind}\t{why}");
         }
     }
 }
@@ -184,6 +222,22 @@ impl Resp {
 }
 
 impl TestApp {
+    /// The number `sql` (a `SELECT count(*) AS n …`) counts, read straight from the
+    /// database.
+    pub fn count(&self, sql: &str) -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut conn = self.store.connection().expect("connection");
+        diesel::sql_query(sql)
+            .get_result::<Count>(&mut *conn)
+            .expect("count")
+            .n
+    }
+
     pub fn spawn() -> Self {
         Self::spawn_with(|_| {})
     }

@@ -188,6 +188,17 @@ fn endpoint(app: &TestApp, url: &str, types: &[&str]) -> (String, String) {
     (r.body["id"].as_str().unwrap().to_owned(), secret)
 }
 
+/// Waits until no delivery is pending: once none is, nothing more is sent, so what
+/// the receivers hold is all they will get.
+fn wait_until_drained(app: &TestApp) {
+    let drained = wait_until(Duration::from_secs(20), || {
+        let pending =
+            app.count("SELECT count(*) AS n FROM webhook_deliveries WHERE state = 'pending'");
+        (pending == 0).then_some(())
+    });
+    assert!(drained.is_some(), "deliveries still pending after 20 s");
+}
+
 fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
     let r = app.api("GET", &format!("/webhooks/{endpoint}/deliveries"), None);
     assert_eq!(r.status, 200, "{}", r.text);
@@ -228,7 +239,7 @@ fn webhook_deliveries_are_signed_with_the_api_secret_and_carry_the_feed_envelope
         "{types:?}"
     );
     let got = all.wait_for(feed.len(), Duration::from_secs(20));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_drained(&app);
     assert_eq!(all.received().len(), feed.len(), "each event exactly once");
     for event in &feed {
         let id = event["id"].as_str().unwrap();
@@ -250,7 +261,7 @@ fn webhook_deliveries_are_signed_with_the_api_secret_and_carry_the_feed_envelope
         assert!(sent <= now && now - sent < 60);
     }
     let by_groups = groups.wait_for(1, Duration::from_secs(20));
-    std::thread::sleep(Duration::from_millis(300));
+    wait_until_drained(&app);
     assert_eq!(groups.received().len(), 1, "filtered to group.created");
     assert_eq!(by_groups[0].json()["type"], "group.created");
 
@@ -376,7 +387,7 @@ fn a_webhook_receiver_answering_410_disables_its_endpoint_at_once() {
     assert_eq!(notice[0].json()["data"]["id"], id.as_str());
     // A disabled endpoint gets nothing new.
     app.create_user("b@example.com");
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until_drained(&app);
     assert_eq!(gone.received().len(), 1);
     assert_eq!(deliveries(&app, &id).len(), 1);
     // Enabling it again clears the reason.
@@ -628,7 +639,7 @@ fn two_webhook_workers_on_one_database_deliver_each_event_exactly_once() {
         app.create_user(&format!("user{i}@example.com"));
     }
     receiver.wait_for(20, Duration::from_secs(30));
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until_drained(&app);
     let mut ids: Vec<String> = receiver
         .received()
         .iter()
