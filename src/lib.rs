@@ -16,8 +16,7 @@ pub mod service;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-pub mod webhook_guard;
-pub mod webhook_signature;
+pub mod webhooks;
 
 /// An error with its causes, `a: b: c`, for one-line reports.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

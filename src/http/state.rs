@@ -66,7 +66,7 @@ impl AppState {
         self.session_secret.get().map_or(&[], Vec::as_slice)
     }
 
-    /// Checks a webhook URL against the SSRF rules (`webhook_guard`), for the API and
+    /// Checks a webhook URL against the SSRF rules (`webhooks::guard`), for the API and
     /// the admin UI alike; DNS resolution blocks, so it runs off the workers.
     pub async fn checked_webhook_url(
         &self,
@@ -75,7 +75,7 @@ impl AppState {
         use crate::scim::{Invalid, ScimType};
         let allow = self.allow_private_webhook_urls;
         actix_web::web::block(move || {
-            crate::webhook_guard::check_url(&url, allow).map(|u| u.to_string())
+            crate::webhooks::guard::check_url(&url, allow).map(|u| u.to_string())
         })
         .await
         .map_err(|e| crate::store::StoreError::Unavailable(Box::new(e)))?

@@ -1,6 +1,6 @@
 //! Webhooks (spec §6.5 E3-E5): endpoints, the fan-out of committed events into
 //! deliveries, and the delivery state machine the worker drives (claim, send outside
-//! any transaction, record). Sending itself is `crate::delivery`'s.
+//! any transaction, record). Sending itself is `crate::webhooks::client`'s.
 
 use std::time::{Duration, SystemTime};
 
@@ -13,7 +13,7 @@ use super::{new_id, stamp, ServiceError};
 use crate::store::events::EventRow;
 use crate::store::webhooks::{self, AttemptRow, DeliveryRow, EndpointRow};
 use crate::store::{write_transaction, DbConnection, StoreError, TenantId};
-use crate::webhook_signature;
+use crate::webhooks::signature;
 
 /// Woken when a commit enqueued deliveries, so the worker need not wait for its next
 /// poll. Spurious wake-ups (another app in the process) only cost a query.
@@ -126,7 +126,7 @@ fn new_secret() -> Result<String, ServiceError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| ServiceError::Store(StoreError::Unavailable(Box::new(e))))?;
-    Ok(webhook_signature::secret_from_bytes(&bytes))
+    Ok(signature::secret_from_bytes(&bytes))
 }
 
 /// A webhook endpoint, without its secrets.
