@@ -2,11 +2,12 @@
 //!
 //! Layers: `http` (actix adapters) → `service` (one transaction per use case) →
 //! `store` (all diesel). `scim` and `roles` are the pure core underneath them all.
+//! `jobs` (background workers) call `service` as `http` does; `webhooks` is what
+//! reaches outside the process (SSRF guard, signing, the client).
 
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod delivery;
 pub mod http;
 pub mod jobs;
 pub mod oidc;

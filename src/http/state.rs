@@ -21,7 +21,7 @@ pub struct AppState {
     pub change_sets: std::sync::Arc<tokio::sync::Notify>,
     /// Change-sets affecting more users than this recompute in the background.
     pub inline_limit: usize,
-    pub sync_log: super::sync_log::SyncLog,
+    pub sync_log: crate::jobs::sync_log::SyncLog,
     /// Development only: webhook URLs may be http and private (see `config`).
     pub allow_private_webhook_urls: bool,
     /// Admin login: discovery and JWKS caches.

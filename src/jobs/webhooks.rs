@@ -1,6 +1,6 @@
 //! The webhook delivery worker and the retention task: tokio tasks started once per
-//! process by `Application::build`. Claims are short transactions; requests go out
-//! with no transaction open; outcomes are recorded in another short transaction.
+//! process (`jobs::spawn`). Claims are short transactions; requests go out with no
+//! transaction open; outcomes are recorded in another short transaction.
 
 use std::time::{Duration, SystemTime};
 
