@@ -71,14 +71,12 @@ impl AppState {
     pub async fn checked_webhook_url(
         &self,
         url: String,
-    ) -> Result<String, crate::service::ServiceError> {
+    ) -> Result<crate::webhooks::guard::CheckedUrl, crate::service::ServiceError> {
         use crate::scim::{Invalid, ScimType};
         let allow = self.allow_private_webhook_urls;
-        actix_web::web::block(move || {
-            crate::webhooks::guard::check_url(&url, allow).map(|u| u.to_string())
-        })
-        .await
-        .map_err(|e| crate::store::StoreError::Unavailable(Box::new(e)))?
-        .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()).into())
+        actix_web::web::block(move || crate::webhooks::guard::check_url(&url, allow))
+            .await
+            .map_err(|e| crate::store::StoreError::Unavailable(Box::new(e)))?
+            .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()).into())
     }
 }

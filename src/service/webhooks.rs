@@ -13,6 +13,7 @@ use super::{new_id, stamp, ServiceError};
 use crate::store::events::EventRow;
 use crate::store::webhooks::{self, AttemptRow, DeliveryRow, EndpointRow};
 use crate::store::{write_transaction, DbConnection, StoreError, TenantId};
+use crate::webhooks::guard::CheckedUrl;
 use crate::webhooks::signature;
 
 /// Woken when a commit enqueued deliveries, so the worker need not wait for its next
@@ -68,10 +69,34 @@ fn not_found() -> ServiceError {
     }
 }
 
+/// A new webhook endpoint, its URL checked by the guard.
+#[derive(Debug)]
+pub struct NewEndpoint {
+    pub url: CheckedUrl,
+    pub description: String,
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+}
+
+/// Changes to a webhook endpoint, a new URL checked by the guard; None leaves a field
+/// as it is.
+#[derive(Debug, Default)]
+pub struct EndpointChanges {
+    pub url: Option<CheckedUrl>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    /// Enabling clears the failure count and the reason it was disabled.
+    pub enabled: Option<bool>,
+}
+
+// The request bodies behind `NewEndpoint` and `EndpointChanges`, whose names they keep
+// in the OpenAPI document: the URL is text until the API has the guard check it.
+
 /// A new webhook endpoint.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewEndpoint {
+#[schema(as = NewEndpoint)]
+pub struct NewEndpointBody {
     /// https; must not resolve to a private, loopback, link-local or metadata address.
     #[schema(format = "uri")]
     pub url: String,
@@ -90,9 +115,10 @@ fn enabled_by_default() -> bool {
 }
 
 /// Changes to a webhook endpoint; an absent field stays as it is.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EndpointChanges {
+#[schema(as = EndpointChanges)]
+pub struct EndpointChangesBody {
     /// https; checked as for a new endpoint.
     #[schema(format = "uri")]
     pub url: Option<String>,
@@ -199,8 +225,7 @@ pub struct EndpointWithSecret {
     pub secret: String,
 }
 
-/// Creates an endpoint whose URL the caller has already checked; returns it and its
-/// secret, which is shown this once.
+/// Creates an endpoint; returns it and its secret, which is shown this once.
 pub fn create(
     conn: &mut DbConnection,
     tenant: &TenantId,
@@ -211,7 +236,7 @@ pub fn create(
     let row = EndpointRow {
         id: new_id(),
         tenant_id: tenant.0.clone(),
-        url: input.url,
+        url: input.url.to_string(),
         description: input.description,
         event_types: event_filter(&input.event_types)?,
         secret: secret.clone(),
@@ -246,8 +271,8 @@ pub fn get(
     Ok(EndpointView::from(&row))
 }
 
-/// Applies changes (a new URL already checked by the caller). Enabling an endpoint
-/// clears its failure count and the reason it was disabled.
+/// Applies changes. Enabling an endpoint clears its failure count and the reason it was
+/// disabled.
 pub fn update(
     conn: &mut DbConnection,
     tenant: &TenantId,
@@ -258,7 +283,7 @@ pub fn update(
     write_transaction(conn, |c| {
         let mut row = webhooks::find_endpoint_for_update(c, tenant, id)?.ok_or_else(not_found)?;
         if let Some(url) = changes.url {
-            row.url = url;
+            row.url = url.to_string();
         }
         if let Some(description) = changes.description {
             row.description = description;
