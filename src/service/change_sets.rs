@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::events::{Actor, Outbox};
-use super::roles::{evaluate, invalid, Catalog, MappingTable};
-use super::{Scope, ServiceError};
+use super::roles::{evaluate, Catalog, MappingTable};
+use super::{invalid, Scope, ServiceError};
 use crate::roles::{Impact, Mode};
 use crate::store::groups;
 use crate::store::roles::{self as store, ChangeSetRow, Lock, MappingRow};

@@ -61,6 +61,11 @@ impl From<diesel::result::Error> for ServiceError {
     }
 }
 
+/// A request value the use case refuses (400, `invalidValue`).
+pub fn invalid(detail: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid(Invalid::new(ScimType::InvalidValue, detail))
+}
+
 /// Maps a unique-index violation on `attribute` to a SCIM uniqueness conflict.
 fn unique(attribute: &'static str) -> impl Fn(StoreError) -> ServiceError {
     move |e| match e {

@@ -9,7 +9,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::events::{Actor, Outbox};
-use super::{new_id, stamp, ServiceError};
+use super::{invalid, new_id, stamp, ServiceError};
 use crate::store::events::EventRow;
 use crate::store::webhooks::{self, AttemptRow, DeliveryRow, EndpointRow};
 use crate::store::{write_transaction, DbConnection, StoreError, TenantId};
@@ -57,10 +57,6 @@ impl DeliveryState {
             _ => Self::Dead,
         }
     }
-}
-
-fn invalid(detail: impl Into<String>) -> ServiceError {
-    super::roles::invalid(detail)
 }
 
 fn not_found() -> ServiceError {

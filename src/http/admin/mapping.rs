@@ -20,8 +20,8 @@ use crate::service::admin::AdminRole;
 use crate::service::change_sets::{
     self, ChangeSetState, Operation, Preview, Request, CONFIRM_WORD,
 };
-use crate::service::roles::{self, invalid, RoleInput, RoleSummary};
-use crate::service::{groups, now, ServiceError};
+use crate::service::roles::{self, RoleInput, RoleSummary};
+use crate::service::{groups, invalid, now, ServiceError};
 
 /// Recent change-sets the mappings page lists.
 const RECENT_CHANGE_SETS: usize = 20;
