@@ -5,7 +5,8 @@
 use std::time::{Duration, SystemTime};
 
 use crate::config::Settings;
-use crate::service::webhooks::{self, AttemptOutcome, Claim, WAKE};
+use crate::service::delivery::{self, AttemptOutcome, Claim};
+use crate::service::webhooks::{self, WAKE};
 use crate::store::Store;
 use crate::webhooks::client::{agent, send};
 use crate::webhooks::guard;
@@ -53,7 +54,7 @@ async fn worker(store: Store, agent: ureq::Agent, config: DeliveryConfig) {
     loop {
         let lease = config.lease;
         let claims = store
-            .write(move |c| webhooks::claim(c, SystemTime::now(), lease, BATCH))
+            .write(move |c| delivery::claim(c, SystemTime::now(), lease, BATCH))
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %crate::error_chain(&e), "claiming webhook deliveries failed");
@@ -83,7 +84,7 @@ async fn worker(store: Store, agent: ureq::Agent, config: DeliveryConfig) {
 
 async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, config: DeliveryConfig) {
     let outcome = match claim.body.clone() {
-        None => webhooks::body_missing(),
+        None => delivery::body_missing(),
         // Saved while the development setting was on: no plain http without it.
         Some(_) if !config.allow_private && !claim.url.starts_with("https:") => AttemptOutcome {
             error: Some(guard::UrlRefused::Scheme.to_string()),
@@ -110,7 +111,7 @@ async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, config: Deliver
     );
     let schedule = config.schedule;
     let recorded = store
-        .write(move |c| webhooks::record(c, &claim, &outcome, &schedule, SystemTime::now()))
+        .write(move |c| delivery::record(c, &claim, &outcome, &schedule, SystemTime::now()))
         .await;
     if let Err(e) = recorded {
         // The lease runs out and the delivery is sent again: at least once.

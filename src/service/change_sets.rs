@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::events::{Actor, Outbox};
+use super::events::Actor;
+use super::outbox::Outbox;
 use super::roles::{evaluate, Catalog, MappingTable};
 use super::{invalid, Scope, ServiceError};
 use crate::roles::{Impact, Mode};

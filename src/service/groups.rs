@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
-use super::events::{self, Outbox};
+use super::events;
+use super::outbox::Outbox;
 use super::roles::{self, Catalog};
 use super::users::parse_attributes;
 use super::{new_id, unique, ListPage, Plan, Rendered, Scope, ServiceError};

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
-use super::events::Outbox;
+use super::outbox::Outbox;
 use super::{invalid, new_id, ServiceError};
 use crate::roles::{self as core, Grant, Impact, Mode, Policy, RoleChange, Source, Subject};
 use crate::scim::{Invalid, ScimType};

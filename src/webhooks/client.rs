@@ -5,7 +5,7 @@ use std::io::Read;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{guard, signature};
-use crate::service::webhooks::{AttemptOutcome, Claim};
+use crate::service::delivery::{AttemptOutcome, Claim};
 
 /// A receiver gets this long to connect, answer and send its body.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

@@ -749,8 +749,8 @@ fn a_webhook_claimed_by_a_killed_roster_is_delivered_by_the_next_one() {
 /// rather than waiting for them or taking them too.
 #[test]
 fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
+    use roster::service::delivery::claim;
     use roster::service::stamp;
-    use roster::service::webhooks::claim;
     use roster::store::migrate;
     use roster::store::webhooks::{self, DeliveryRow, EndpointRow};
 
