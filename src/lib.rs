@@ -2,12 +2,13 @@
 //!
 //! Layers: `http` (actix adapters) → `service` (one transaction per use case) →
 //! `store` (all diesel). `scim` and `roles` are the pure core underneath them all.
+//! `jobs` (background workers) call `service` as `http` does; `webhooks` is what
+//! reaches outside the process (SSRF guard, signing, the client).
 
 pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod delivery;
 pub mod http;
 pub mod jobs;
 pub mod roles;
@@ -16,8 +17,7 @@ pub mod service;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
-pub mod webhook_guard;
-pub mod webhook_signature;
+pub mod webhooks;
 
 /// An error with its causes, `a: b: c`, for one-line reports.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

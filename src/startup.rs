@@ -12,10 +12,10 @@ use actix_web::{web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
-use crate::delivery::DeliveryConfig;
 use crate::http::guard::{LimitSettings, Limiters};
 use crate::http::metrics::Metrics;
 use crate::http::state::{AppState, Lifecycle};
+use crate::jobs::webhooks::DeliveryConfig;
 use crate::scim::discovery::Limits;
 use crate::service::ServiceError;
 use crate::store::{migrate, DbConnection, PoolSettings, Store, StoreError};
@@ -93,7 +93,7 @@ impl Application {
             tokens: Default::default(),
             change_sets: Default::default(),
             inline_limit: settings.change_set_inline_limit,
-            sync_log: crate::http::sync_log::SyncLog::spawn(store.clone()),
+            sync_log: crate::jobs::sync_log::SyncLog::spawn(store.clone()),
             allow_private_webhook_urls: settings.allow_private_webhook_urls,
             oidc: Default::default(),
             session_secret: Default::default(),
@@ -220,10 +220,11 @@ impl Preparation {
             })
             .await?;
         let _ = self.state.session_secret.set(secret);
-        let store = self.state.service.store().clone();
-        crate::jobs::spawn_change_set_worker(store.clone(), self.state.change_sets.clone());
-        // One worker per process; several processes share the queue through leases.
-        crate::delivery::spawn(store, self.delivery.clone());
+        crate::jobs::spawn(
+            self.state.service.store().clone(),
+            self.state.change_sets.clone(),
+            self.delivery.clone(),
+        );
         self.state.lifecycle.set_prepared();
         Ok(())
     }

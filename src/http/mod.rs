@@ -392,7 +392,7 @@ pub async fn access_log(
 /// small (a streamed group listing is not buffered); 401s are not logged, since they
 /// prove nothing about the tenant.
 async fn record_sync(
-    log: &sync_log::SyncLog,
+    log: &crate::jobs::sync_log::SyncLog,
     res: ServiceResponse,
     slug: String,
     request_id: Option<String>,
@@ -400,6 +400,7 @@ async fn record_sync(
     path: String,
     elapsed: std::time::Duration,
 ) -> ServiceResponse {
+    use crate::jobs::sync_log::Entry;
     use actix_web::body::{BodySize, BoxBody};
     let status = res.status().as_u16();
     // Refused before any work (no token, or over a rate limit): recording each would
@@ -439,23 +440,19 @@ async fn record_sync(
                 .map(str::to_owned)
         })
         .flatten();
-    log.record(sync_log::Entry {
+    log.record(Entry {
         slug,
-        row: crate::store::sync_log::LogRow {
-            tenant_id: String::new(),
-            id: request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            at: crate::service::now(),
-            method,
-            path,
-            status: i32::from(status),
-            latency_us: elapsed.as_micros() as i64,
-            result: if status < 400 { "success" } else { "failure" }.to_owned(),
-            detail,
-            resource_type,
-            resource_id,
-            request_body,
-            response_body: kept.as_deref().and_then(sync_log::keep_body),
-        },
+        id: request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        at: crate::service::now(),
+        method,
+        path,
+        status,
+        latency: elapsed,
+        detail,
+        resource_type,
+        resource_id,
+        request_body,
+        response_body: kept.as_deref().and_then(sync_log::keep_body),
     });
     ServiceResponse::new(req, response.set_body(body))
 }

@@ -22,7 +22,7 @@ pub struct AppState {
     pub change_sets: std::sync::Arc<tokio::sync::Notify>,
     /// Change-sets affecting more users than this recompute in the background.
     pub inline_limit: usize,
-    pub sync_log: super::sync_log::SyncLog,
+    pub sync_log: crate::jobs::sync_log::SyncLog,
     /// Development only: webhook URLs may be http and private (see `config`).
     pub allow_private_webhook_urls: bool,
     /// Admin login: discovery and JWKS caches.
@@ -67,19 +67,17 @@ impl AppState {
         self.session_secret.get().map_or(&[], Vec::as_slice)
     }
 
-    /// Checks a webhook URL against the SSRF rules (`webhook_guard`), for the API and
+    /// Checks a webhook URL against the SSRF rules (`webhooks::guard`), for the API and
     /// the admin UI alike; DNS resolution blocks, so it runs off the workers.
     pub async fn checked_webhook_url(
         &self,
         url: String,
-    ) -> Result<String, crate::service::ServiceError> {
+    ) -> Result<crate::webhooks::guard::CheckedUrl, crate::service::ServiceError> {
         use crate::scim::{Invalid, ScimType};
         let allow = self.allow_private_webhook_urls;
-        actix_web::web::block(move || {
-            crate::webhook_guard::check_url(&url, allow).map(|u| u.to_string())
-        })
-        .await
-        .map_err(crate::service::ServiceError::unavailable)?
-        .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()).into())
+        actix_web::web::block(move || crate::webhooks::guard::check_url(&url, allow))
+            .await
+            .map_err(crate::service::ServiceError::unavailable)?
+            .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()).into())
     }
 }

@@ -1,108 +1,11 @@
-//! Records every SCIM request for the tenant's sync log, off the request path: the
-//! middleware hands an entry to a bounded queue and a writer task inserts in batches.
-//! A full queue drops entries (counted) rather than slow the IdP down; a crash loses at
-//! most the last half second of log, never SCIM data.
-
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+//! What the sync log keeps of a SCIM request, as the access-log middleware captures
+//! it: redacted bodies cut at a limit, and the resource a path names. The queue and
+//! the writer that saves entries are `jobs::sync_log`.
 
 use serde_json::Value;
-use tokio::sync::mpsc;
-
-use crate::store::sync_log::{self, LogRow};
-use crate::store::{Store, StoreError};
 
 /// Bodies are kept up to this many bytes.
 pub const BODY_LIMIT: usize = 16 * 1024;
-/// How long entries are kept.
-pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
-const QUEUE: usize = 10_000;
-const BATCH: usize = 500;
-
-/// One SCIM request, before its tenant slug is resolved.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub slug: String,
-    pub row: LogRow,
-}
-
-#[derive(Clone)]
-pub struct SyncLog {
-    tx: mpsc::Sender<Entry>,
-    dropped: Arc<AtomicU64>,
-}
-
-impl SyncLog {
-    /// Starts the writer on the current actix runtime.
-    pub fn spawn(store: Store) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        actix_web::rt::spawn(writer(store, rx));
-        SyncLog {
-            tx,
-            dropped: Arc::default(),
-        }
-    }
-
-    pub fn record(&self, entry: Entry) {
-        if self.tx.try_send(entry).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// Entries dropped because the writer fell behind.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
-    }
-}
-
-async fn writer(store: Store, mut rx: mpsc::Receiver<Entry>) {
-    let mut last_prune = std::time::Instant::now() - Duration::from_secs(3600);
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
-        while batch.len() < BATCH {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(entry)) => batch.push(entry),
-                _ => break,
-            }
-        }
-        let prune = last_prune.elapsed() > Duration::from_secs(3600);
-        if prune {
-            last_prune = std::time::Instant::now();
-        }
-        let result = store
-            .write(move |c| -> Result<(), StoreError> {
-                save(c, batch)?;
-                if prune {
-                    let cutoff = crate::service::stamp(std::time::SystemTime::now() - RETENTION);
-                    while sync_log::prune(c, &cutoff, 1000)? == 1000 {}
-                }
-                Ok(())
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %crate::error_chain(&e), "sync log entries not saved");
-        }
-    }
-}
-
-fn save(conn: &mut crate::store::DbConnection, batch: Vec<Entry>) -> Result<(), StoreError> {
-    let mut slugs: Vec<String> = batch.iter().map(|e| e.slug.clone()).collect();
-    slugs.sort();
-    slugs.dedup();
-    let ids: std::collections::HashMap<String, String> =
-        sync_log::tenant_ids(conn, &slugs)?.into_iter().collect();
-    let rows: Vec<LogRow> = batch
-        .into_iter()
-        .filter_map(|mut e| {
-            // A request to a tenant that does not exist belongs to no tenant's log.
-            e.row.tenant_id = ids.get(&e.slug)?.clone();
-            Some(e.row)
-        })
-        .collect();
-    sync_log::insert(conn, &rows)
-}
 
 /// Secrets never reach the log: values of keys that name a password, secret or token.
 pub fn redact(value: &mut Value) {

@@ -394,6 +394,40 @@ pub struct MemberRef {
     pub display: Option<String>,
 }
 
+/// What a group member is: its `type` sub-attribute, which the server derives (a
+/// client's is ignored), and the text `group_members.member_type` stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberType {
+    User,
+    Group,
+}
+
+impl MemberType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "User",
+            Self::Group => "Group",
+        }
+    }
+}
+
+impl std::str::FromStr for MemberType {
+    type Err = UnknownMemberType;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "User" => Ok(Self::User),
+            "Group" => Ok(Self::Group),
+            other => Err(UnknownMemberType(other.to_owned())),
+        }
+    }
+}
+
+/// A stored member type other than the two roster writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a member type (User or Group)")]
+pub struct UnknownMemberType(pub String);
+
 /// Reads `{"value": "id", "display": "..."}`; other sub-attributes (`type`, `$ref`) are
 /// derived by the server.
 pub fn member_ref(item: Value) -> Result<MemberRef, Invalid> {
@@ -745,6 +779,15 @@ mod tests {
             json!({"displayName": "g", "members": null}),
         );
         assert!(got.unwrap().members.is_none());
+    }
+
+    #[test]
+    fn member_types_read_back_as_written() {
+        for t in [MemberType::User, MemberType::Group] {
+            assert_eq!(t.as_str().parse(), Ok(t));
+        }
+        // Stored text is compared exactly, as it was written.
+        assert!("user".parse::<MemberType>().is_err());
     }
 
     #[test]

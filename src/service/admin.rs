@@ -187,7 +187,7 @@ impl RedactedOidc {
 }
 
 fn corrupt() -> ServiceError {
-    super::roles::invalid("the stored OIDC settings are damaged; set them again")
+    super::invalid("the stored OIDC settings are damaged; set them again")
 }
 
 /// Where a request came from, for the audit log.
@@ -386,7 +386,7 @@ pub fn set_oidc(
 ) -> Result<(), ServiceError> {
     let t = tenant(conn, slug)?;
     if settings.issuer.is_empty() || settings.client_id.is_empty() {
-        return Err(super::roles::invalid("issuer and client id are required"));
+        return Err(super::invalid("issuer and client id are required"));
     }
     let tenant_id = TenantId(t.id);
     write_transaction(conn, |c| {
@@ -592,7 +592,7 @@ fn find_scim_user(
     }
     for filter in filters {
         let parsed = crate::scim::filter::parse(&filter)
-            .map_err(|_| super::roles::invalid("cannot match the admin to a SCIM user"))?;
+            .map_err(|_| super::invalid("cannot match the admin to a SCIM user"))?;
         let query = crate::store::filter_sql::compile_at(
             ResourceKind::User,
             &parsed,

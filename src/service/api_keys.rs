@@ -103,7 +103,7 @@ pub fn create(
         .map(|s| {
             KeyScope::parse(s).ok_or_else(|| {
                 let known: Vec<_> = KeyScope::ALL.iter().map(|k| k.as_str()).collect();
-                super::roles::invalid(format!("unknown scope '{s}'; use {}", known.join(", ")))
+                super::invalid(format!("unknown scope '{s}'; use {}", known.join(", ")))
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::events::{Actor, Outbox};
-use super::roles::{evaluate, invalid, Catalog, MappingTable};
-use super::{Scope, ServiceError};
+use super::events::Actor;
+use super::outbox::Outbox;
+use super::roles::{evaluate, Catalog, MappingTable};
+use super::{invalid, Scope, ServiceError};
 use crate::roles::{Impact, Mode};
 use crate::store::groups;
 use crate::store::roles::{self as store, ChangeSetRow, Lock, MappingRow};

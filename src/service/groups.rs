@@ -4,14 +4,15 @@ use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
-use super::events::{self, Outbox};
+use super::events;
+use super::outbox::Outbox;
 use super::roles::{self, Catalog};
 use super::users::parse_attributes;
 use super::{new_id, unique, ListPage, Plan, Rendered, Scope, ServiceError};
 use crate::scim::etag::Preconditions;
 use crate::scim::list::ListParams;
 use crate::scim::patch::{self, MemberChange};
-use crate::scim::resource::{self, fold, GroupColumns, MemberRef, Meta};
+use crate::scim::resource::{self, fold, GroupColumns, MemberRef, MemberType, Meta};
 use crate::scim::schema::ResourceKind;
 use crate::scim::{limits, Invalid, ScimType};
 use crate::store::groups::{self, GroupRow, MemberRow, Membership, NewMember};
@@ -205,13 +206,7 @@ fn save(
         );
     }
     emit_members(&mut outbox, &row, &changes.added, &changes.removed);
-    let users: Vec<String> = changes
-        .added
-        .iter()
-        .chain(&changes.removed)
-        .filter(|m| m.member_type == "User")
-        .map(|m| m.member_id.clone())
-        .collect();
+    let users = user_ids(changes.added.iter().chain(&changes.removed))?;
     roles::members_changed(
         conn,
         &mut outbox,
@@ -263,11 +258,7 @@ pub fn delete(
         );
         let members = groups::remove_all_members(c, &scope.tenant, id)?;
         groups::delete(c, &scope.tenant, id)?;
-        let users = members
-            .into_iter()
-            .filter(|m| m.member_type == "User")
-            .map(|m| m.member_id)
-            .collect();
+        let users = user_ids(&members)?;
         roles::group_deleted(c, &mut outbox, &scope.tenant, &catalog, id, users, &now)?;
         outbox.commit(c)?;
         Ok(())
@@ -342,9 +333,9 @@ fn resolve_members(
         .into_iter()
         .map(|member| {
             let member_type = if user_ids.contains(&member.id) {
-                "User"
+                MemberType::User
             } else if group_ids.contains(&member.id) {
-                "Group"
+                MemberType::Group
             } else {
                 return Err(Invalid::new(
                     ScimType::InvalidValue,
@@ -357,7 +348,7 @@ fn resolve_members(
             };
             Ok(NewMember {
                 member_id: member.id.clone(),
-                member_type,
+                member_type: member_type.as_str(),
                 display: member.display.clone(),
             })
         })
@@ -394,7 +385,11 @@ fn render_loaded(
 ) -> Result<Rendered, ServiceError> {
     let members = if with_members {
         let rows = groups::members_of(conn, &scope.tenant, &row.id)?;
-        Some(rows.iter().map(|m| member_json(scope, m)).collect())
+        Some(
+            rows.iter()
+                .map(|m| member_json(scope, m))
+                .collect::<Result<_, _>>()?,
+        )
     } else {
         None
     };
@@ -414,18 +409,38 @@ fn render_loaded(
 }
 
 /// One element of `members`.
-fn member_json(scope: &Scope, m: &MemberRow) -> Value {
-    let endpoint = if m.member_type == "Group" {
-        "Groups"
-    } else {
-        "Users"
+fn member_json(scope: &Scope, m: &MemberRow) -> Result<Value, ServiceError> {
+    let member_type = stored_type(&m.member_type)?;
+    let endpoint = match member_type {
+        MemberType::User => "Users",
+        MemberType::Group => "Groups",
     };
-    resource::reference(
+    Ok(resource::reference(
         &m.member_id,
         m.display.as_deref(),
         &scope.location(endpoint, &m.member_id),
-        Some(&m.member_type),
-    )
+        Some(member_type.as_str()),
+    ))
+}
+
+/// A member type as stored; only `User` and `Group` are written, so anything else is a
+/// damaged row.
+fn stored_type(text: &str) -> Result<MemberType, ServiceError> {
+    text.parse()
+        .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)).into())
+}
+
+/// The ids of the members that are users: roles are granted to users only.
+fn user_ids<'a>(
+    members: impl IntoIterator<Item = &'a Membership>,
+) -> Result<Vec<String>, ServiceError> {
+    let mut users = Vec::new();
+    for m in members {
+        if stored_type(&m.member_type)? == MemberType::User {
+            users.push(m.member_id.clone());
+        }
+    }
+    Ok(users)
 }
 
 /// Members per streamed chunk.
@@ -465,10 +480,10 @@ pub fn get_streaming(
                 ",".to_owned()
             };
             first = false;
-            let elements: Vec<String> = page
+            let elements = page
                 .iter()
-                .map(|m| member_json(scope, m).to_string())
-                .collect();
+                .map(|m| member_json(scope, m).map(|v| v.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
             chunk.push_str(&elements.join(","));
             if !on_chunk(chunk) {
                 return Ok(());

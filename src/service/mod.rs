@@ -5,9 +5,11 @@ pub mod api_keys;
 pub mod bulk;
 pub mod change_sets;
 pub mod csv;
+pub mod delivery;
 pub mod directory;
 pub mod events;
 pub mod groups;
+pub mod outbox;
 pub mod overview;
 pub mod roles;
 pub mod run;
@@ -98,6 +100,11 @@ impl ServiceError {
             _ => Failure::Internal,
         })
     }
+}
+
+/// A request value the use case refuses (400, `invalidValue`).
+pub fn invalid(detail: impl Into<String>) -> ServiceError {
+    ServiceError::Invalid(Invalid::new(ScimType::InvalidValue, detail))
 }
 
 /// Maps a unique-index violation on `attribute` to a SCIM uniqueness conflict.

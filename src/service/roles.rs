@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Value};
 
-use super::events::Outbox;
-use super::{new_id, ServiceError};
+use super::outbox::Outbox;
+use super::{invalid, new_id, ServiceError};
 use crate::roles::{self as core, Grant, Impact, Mode, Policy, RoleChange, Source, Subject};
 use crate::scim::{Invalid, ScimType};
 use crate::store::roles::{self as store, GrantRow, Lock, RoleRow, SettingsRow, SubjectRow};
@@ -61,10 +61,6 @@ impl Catalog {
         self.role(id)
             .map_or_else(|| id.to_owned(), |r| r.slug.clone())
     }
-}
-
-pub fn invalid(detail: impl Into<String>) -> ServiceError {
-    ServiceError::Invalid(Invalid::new(ScimType::InvalidValue, detail))
 }
 
 /// Active mappings: group id → (role id, mapping id).

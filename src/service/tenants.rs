@@ -4,7 +4,8 @@ use sha2::{Digest, Sha256};
 
 use serde_json::json;
 
-use super::events::{Actor, Outbox};
+use super::events::Actor;
+use super::outbox::Outbox;
 use super::{new_id, now, Scope, ServiceError};
 use crate::store::tenants::{self, TenantRow};
 use crate::store::tokens::{self, TokenRow};

@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::events::{self, Outbox};
+use super::events;
+use super::outbox::Outbox;
 use super::roles::{self, Catalog};
 use super::{new_id, unique, ListPage, Plan, Rendered, Scope, ServiceError};
 use crate::scim::etag::Preconditions;

@@ -38,7 +38,7 @@ fn the_protocol_core_uses_neither_actix_nor_diesel_nor_tokio() {
     let mut pending = vec![root.join("src/scim")];
     let mut files = vec![
         root.join("src/roles.rs"),
-        root.join("src/webhook_signature.rs"),
+        root.join("src/webhooks/signature.rs"),
     ];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(dir).unwrap() {

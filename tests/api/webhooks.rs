@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use roster::config::Settings;
-use roster::webhook_signature;
+use roster::webhooks::signature;
 use serde_json::{json, Value};
 
 use crate::cli::{last_line, roster, stdout, Server};
@@ -42,7 +42,7 @@ impl Received {
     /// Checks the Standard Webhooks signature with `secret`.
     fn verifies_with(&self, secret: &str) -> bool {
         let timestamp: i64 = self.header("webhook-timestamp").parse().expect("timestamp");
-        webhook_signature::verify(
+        signature::verify(
             secret,
             self.header("webhook-id"),
             timestamp,
@@ -248,7 +248,7 @@ fn webhook_deliveries_are_signed_with_the_api_secret_and_carry_the_feed_envelope
             .find(|m| m.header("webhook-id") == id)
             .unwrap_or_else(|| panic!("no delivery of {id}"));
         assert!(message.verifies_with(&secret), "signature of {id}");
-        assert!(!message.verifies_with(&webhook_signature::secret_from_bytes(&[1; 32])));
+        assert!(!message.verifies_with(&signature::secret_from_bytes(&[1; 32])));
         assert_eq!(&message.json(), event, "the body is the feed's envelope");
         assert!(message
             .header("content-type")
@@ -482,7 +482,7 @@ fn webhook_sends_recheck_the_address_so_dns_rebinding_cannot_reach_internal_host
                 url: canary.url.clone(),
                 description: String::new(),
                 event_types: String::new(),
-                secret: webhook_signature::secret_from_bytes(&[3; 32]),
+                secret: signature::secret_from_bytes(&[3; 32]),
                 previous_secret: None,
                 previous_secret_expires_at: None,
                 enabled: true,
@@ -760,8 +760,8 @@ fn a_webhook_claimed_by_a_killed_roster_is_delivered_by_the_next_one() {
 /// rather than waiting for them or taking them too.
 #[test]
 fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
+    use roster::service::delivery::claim;
     use roster::service::stamp;
-    use roster::service::webhooks::claim;
     use roster::store::migrate;
     use roster::store::webhooks::{self, DeliveryRow, EndpointRow};
 
@@ -784,7 +784,7 @@ fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
             url: "https://example.com/hook".into(),
             description: String::new(),
             event_types: String::new(),
-            secret: webhook_signature::secret_from_bytes(&[5; 32]),
+            secret: signature::secret_from_bytes(&[5; 32]),
             previous_secret: None,
             previous_secret_expires_at: None,
             enabled: true,

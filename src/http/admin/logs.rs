@@ -202,7 +202,7 @@ pub async fn sync_log(admin: Admin) -> Result<HttpResponse, AdminError> {
         f,
         filters,
         older,
-        retention_days: crate::http::sync_log::RETENTION.as_secs() / 86_400,
+        retention_days: crate::jobs::sync_log::RETENTION.as_secs() / 86_400,
     };
     html(StatusCode::OK, page.render()?)
 }

@@ -17,7 +17,8 @@ use crate::service::admin::AdminRole;
 use crate::service::change_sets::{
     self, ChangeSetState, Operation, Preview, Request, CONFIRM_WORD,
 };
-use crate::service::roles::{self, invalid, RoleSummary};
+use crate::service::invalid;
+use crate::service::roles::{self, RoleSummary};
 use crate::service::run::Tx;
 use crate::service::{groups, now, ServiceError};
 

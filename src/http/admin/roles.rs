@@ -14,8 +14,9 @@ use super::ui::{snapshot, Admin, Chrome, CsrfForm, Done};
 use crate::roles::Mode;
 use crate::service::admin::AdminRole;
 use crate::service::change_sets::{self, Request};
+use crate::service::invalid;
 use crate::service::now;
-use crate::service::roles::{self, invalid, RoleInput, RoleSummary};
+use crate::service::roles::{self, RoleInput, RoleSummary};
 
 /// An HTML checkbox: present ("on") when ticked, absent otherwise.
 fn ticked(field: &Option<String>) -> bool {

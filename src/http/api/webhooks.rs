@@ -14,8 +14,8 @@ use crate::http::state::AppState;
 use crate::scim::{Invalid, ScimType};
 use crate::service::now;
 use crate::service::webhooks::{
-    self, DeliveryPage, DeliveryView, EndpointChanges, EndpointView, EndpointWithSecret,
-    NewEndpoint,
+    self, DeliveryPage, DeliveryView, EndpointChanges, EndpointChangesBody, EndpointView,
+    EndpointWithSecret, NewEndpoint, NewEndpointBody,
 };
 
 /// Most deliveries one page lists.
@@ -68,7 +68,7 @@ pub async fn list(state: web::Data<AppState>, caller: KeyCaller) -> Result<HttpR
     path = "/api/v1/tenants/{tenant}/webhooks",
     summary = "Create a webhook endpoint (the secret is shown once)",
     params(("tenant" = String, Path, description = "Tenant slug")),
-    request_body = NewEndpoint,
+    request_body = NewEndpointBody,
     responses(
         (status = 201, description = "The endpoint and its secret", body = EndpointWithSecret),
         Refusals,
@@ -81,8 +81,13 @@ pub async fn create(
     caller: KeyCaller,
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
-    let mut input: NewEndpoint = parse(body.0)?;
-    input.url = state.checked_webhook_url(input.url).await?;
+    let body: NewEndpointBody = parse(body.0)?;
+    let input = NewEndpoint {
+        url: state.checked_webhook_url(body.url).await?,
+        description: body.description,
+        event_types: body.event_types,
+        enabled: body.enabled,
+    };
     respond(
         &state,
         caller,
@@ -123,7 +128,7 @@ pub async fn get(
     path = "/api/v1/tenants/{tenant}/webhooks/{id}",
     summary = "Change a webhook endpoint",
     params(EndpointPath),
-    request_body = EndpointChanges,
+    request_body = EndpointChangesBody,
     responses(
         (status = 200, description = "The endpoint as changed", body = EndpointView),
         Refusals,
@@ -138,10 +143,16 @@ pub async fn update(
     body: ScimBody,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().id;
-    let mut changes: EndpointChanges = parse(body.0)?;
-    if let Some(url) = changes.url.take() {
-        changes.url = Some(state.checked_webhook_url(url).await?);
-    }
+    let body: EndpointChangesBody = parse(body.0)?;
+    let changes = EndpointChanges {
+        url: match body.url {
+            Some(url) => Some(state.checked_webhook_url(url).await?),
+            None => None,
+        },
+        description: body.description,
+        event_types: body.event_types,
+        enabled: body.enabled,
+    };
     respond(
         &state,
         caller,

@@ -1,4 +1,4 @@
-//! Background work that outlives a request: large change-set recomputes.
+//! Large change-set recomputes, finished in the background.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use crate::store::Store;
 /// woken when a change-set is applied, and every few seconds to resume work a stopped
 /// process left behind. Batches are idempotent, so two processes on one database only
 /// duplicate effort, never grants or events.
-pub fn spawn_change_set_worker(store: Store, wake: Arc<Notify>) {
+pub fn spawn(store: Store, wake: Arc<Notify>) {
     actix_web::rt::spawn(async move {
         loop {
             match store.run(change_sets::unfinished).await {

@@ -1,23 +1,18 @@
 //! The webhook delivery worker and the retention task: tokio tasks started once per
-//! process by `Application::build`. Claims are short transactions; requests go out
-//! with no transaction open; outcomes are recorded in another short transaction.
+//! process (`jobs::spawn`). Claims are short transactions; requests go out with no
+//! transaction open; outcomes are recorded in another short transaction.
 
-use std::io::Read;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use crate::config::Settings;
-use crate::service::webhooks::{self, AttemptOutcome, Claim, WAKE};
+use crate::service::delivery::{self, AttemptOutcome, Claim};
+use crate::service::webhooks::{self, WAKE};
 use crate::store::Store;
-use crate::webhook_guard;
+use crate::webhooks::client::{agent, send};
+use crate::webhooks::guard;
 
 /// Most deliveries one worker has in flight.
 const BATCH: i64 = 16;
-/// A receiver gets this long to connect, answer and send its body.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Kept from each response, for the deliveries view.
-const KEEP_RESPONSE_BYTES: usize = 2048;
-/// Read at most this much of a response before hanging up.
-const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
 /// Events and succeeded deliveries older than this are deleted (spec §6.5 E6).
 pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
@@ -55,26 +50,11 @@ pub fn spawn(store: Store, config: DeliveryConfig) {
     actix_web::rt::spawn(retention(store));
 }
 
-/// The outbound client: bounded timeouts, no redirects (a redirect could point
-/// anywhere), and a resolver that applies the SSRF rules to every connection.
-pub fn agent(allow_private: bool) -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout_connect(REQUEST_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .redirects(0)
-        .user_agent(concat!("roster-webhooks/", env!("CARGO_PKG_VERSION")))
-        .resolver(move |netloc: &str| {
-            webhook_guard::resolve(netloc, allow_private)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))
-        })
-        .build()
-}
-
 async fn worker(store: Store, agent: ureq::Agent, config: DeliveryConfig) {
     loop {
         let lease = config.lease;
         let claims = store
-            .write(move |c| webhooks::claim(c, SystemTime::now(), lease, BATCH))
+            .write(move |c| delivery::claim(c, SystemTime::now(), lease, BATCH))
             .await
             .unwrap_or_else(|e| {
                 tracing::warn!(error = %crate::error_chain(&e), "claiming webhook deliveries failed");
@@ -104,10 +84,10 @@ async fn worker(store: Store, agent: ureq::Agent, config: DeliveryConfig) {
 
 async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, config: DeliveryConfig) {
     let outcome = match claim.body.clone() {
-        None => webhooks::body_missing(),
+        None => delivery::body_missing(),
         // Saved while the development setting was on: no plain http without it.
         Some(_) if !config.allow_private && !claim.url.starts_with("https:") => AttemptOutcome {
-            error: Some(webhook_guard::UrlRefused::Scheme.to_string()),
+            error: Some(guard::UrlRefused::Scheme.to_string()),
             ..AttemptOutcome::default()
         },
         Some(body) => {
@@ -131,76 +111,12 @@ async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, config: Deliver
     );
     let schedule = config.schedule;
     let recorded = store
-        .write(move |c| webhooks::record(c, &claim, &outcome, &schedule, SystemTime::now()))
+        .write(move |c| delivery::record(c, &claim, &outcome, &schedule, SystemTime::now()))
         .await;
     if let Err(e) = recorded {
         // The lease runs out and the delivery is sent again: at least once.
         tracing::warn!(error = %crate::error_chain(&e), "recording a webhook attempt failed");
     }
-}
-
-/// Sends one signed message (blocking).
-pub fn send(agent: &ureq::Agent, claim: &Claim, body: &str) -> AttemptOutcome {
-    let timestamp = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let secrets: Vec<&str> = claim.secrets.iter().map(String::as_str).collect();
-    let signature = match crate::webhook_signature::header(
-        &secrets,
-        &claim.webhook_id,
-        timestamp,
-        body.as_bytes(),
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            return AttemptOutcome {
-                error: Some(e.to_string()),
-                ..AttemptOutcome::default()
-            }
-        }
-    };
-    let started = Instant::now();
-    let result = agent
-        .post(&claim.url)
-        .set("content-type", "application/json")
-        .set("webhook-id", &claim.webhook_id)
-        .set("webhook-timestamp", &timestamp.to_string())
-        .set("webhook-signature", &signature)
-        .send_string(body);
-    let (status, response, error) = match result {
-        Ok(r) => {
-            let status = r.status();
-            let error = (!(200..300).contains(&status))
-                .then(|| format!("HTTP {status} (redirects are not followed)"));
-            (Some(status), read_capped(r), error)
-        }
-        Err(ureq::Error::Status(status, r)) => {
-            (Some(status), read_capped(r), Some(format!("HTTP {status}")))
-        }
-        Err(ureq::Error::Transport(t)) => (None, None, Some(t.to_string())),
-    };
-    AttemptOutcome {
-        status,
-        error,
-        latency_ms: started.elapsed().as_millis() as i64,
-        response,
-    }
-}
-
-/// The first 2 KB of a body, reading no more than 64 KB of it.
-fn read_capped(response: ureq::Response) -> Option<String> {
-    let mut bytes = Vec::new();
-    let _ = response
-        .into_reader()
-        .take(MAX_RESPONSE_BYTES)
-        .read_to_end(&mut bytes);
-    bytes.truncate(KEEP_RESPONSE_BYTES);
-    let mut text = String::from_utf8_lossy(&bytes).into_owned();
-    // A cut through a multi-byte character leaves one replacement character; drop it.
-    if bytes.len() == KEEP_RESPONSE_BYTES && text.ends_with('\u{fffd}') {
-        text.pop();
-    }
-    Some(text)
 }
 
 async fn retention(store: Store) {

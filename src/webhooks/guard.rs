@@ -20,8 +20,26 @@ pub enum UrlRefused {
     Private(IpAddr),
 }
 
+/// A webhook URL that passed [`check_url`]. Its field is private, so only the guard makes
+/// one: the service takes endpoint URLs in this form, and a caller that skipped the
+/// check does not compile. (Every connection is checked again as it is made.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedUrl(url::Url);
+
+impl CheckedUrl {
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::fmt::Display for CheckedUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Checks a URL as an endpoint target; resolves its host (blocking).
-pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, UrlRefused> {
+pub fn check_url(raw: &str, allow_private: bool) -> Result<CheckedUrl, UrlRefused> {
     let url = url::Url::parse(raw).map_err(|e| UrlRefused::Malformed(e.to_string()))?;
     match url.scheme() {
         "https" => {}
@@ -39,7 +57,7 @@ pub fn check_url(raw: &str, allow_private: bool) -> Result<url::Url, UrlRefused>
         .ok_or_else(|| UrlRefused::Malformed("no port".into()))?;
     // `Url` keeps IPv6 literals bracketed, which is also what the resolver expects.
     resolve(&format!("{host}:{port}"), allow_private)?;
-    Ok(url)
+    Ok(CheckedUrl(url))
 }
 
 /// Resolves `host:port` and refuses the lot if any answer is forbidden: connecting to
@@ -182,6 +200,9 @@ mod tests {
         // Refused as loopback, or as unresolvable where the resolver knows no such name.
         assert!(check_url("https://localhost./", false).is_err());
         assert!(check_url("https://8.8.8.8/hook", false).is_ok());
+        // What is stored is the URL as parsed, in its normal form.
+        let checked = check_url("HTTPS://8.8.8.8", false).unwrap();
+        assert_eq!(checked.to_string(), "https://8.8.8.8/");
         assert!(check_url("http://127.0.0.1:9/hook", true).is_ok());
     }
 }
