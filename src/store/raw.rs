@@ -333,13 +333,11 @@ impl Probe<'_> {
                 q.sql(") AS x");
             }
             DbConnection::Sqlite(_) => {
-                q.sql(&format!(
-                    "SELECT {select} FROM {from} WHERE {tenant_column} = "
-                ))
-                .text(tenant.0.clone())
-                .sql(&format!(" AND {key} IN ("))
-                .texts(keys)
-                .sql(&format!("){and}"));
+                q.sql(&self.head())
+                    .text(tenant.0.clone())
+                    .sql(&format!(" AND {key} IN ("))
+                    .texts(keys)
+                    .sql(&format!("){and}"));
             }
         }
         q
@@ -349,23 +347,23 @@ impl Probe<'_> {
     /// the index, for keys that are dense in it (see `store::roles::Batch`). Both
     /// planners bound the read by the range, with statistics or without.
     pub fn span(&self, tenant: &super::TenantId, first: &str, last: &str) -> RawQuery {
-        let Probe {
-            select,
-            from,
-            tenant: tenant_column,
-            key,
-            and,
-        } = *self;
-        let mut q = RawQuery::new(&format!(
-            "SELECT {select} FROM {from} WHERE {tenant_column} = "
-        ));
+        let key = self.key;
+        let mut q = RawQuery::new(&self.head());
         q.text(tenant.0.clone())
             .sql(&format!(" AND {key} >= "))
             .text(first)
             .sql(&format!(" AND {key} <= "))
             .text(last)
-            .sql(and);
+            .sql(self.and);
         q
+    }
+
+    /// `SELECT … FROM … WHERE <tenant> = `, for the tenant's value to follow.
+    fn head(&self) -> String {
+        format!(
+            "SELECT {} FROM {} WHERE {} = ",
+            self.select, self.from, self.tenant
+        )
     }
 }
 
