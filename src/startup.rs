@@ -12,7 +12,7 @@ use actix_web::{web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
-use crate::http::guard::{LimitSettings, Limiters};
+use crate::http::limits::{LimitSettings, Limiters};
 use crate::http::metrics::Metrics;
 use crate::http::state::{AppState, Lifecycle};
 use crate::jobs::webhooks::DeliveryConfig;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod guard;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod scim;
 pub mod state;

@@ -31,7 +31,7 @@ pub struct AppState {
     /// prepared, before any request other than a probe is served.
     pub session_secret: std::sync::OnceLock<Vec<u8>>,
     pub lifecycle: std::sync::Arc<Lifecycle>,
-    pub limiters: super::guard::Limiters,
+    pub limiters: super::limits::Limiters,
 }
 
 /// Where the process is in its life: serving needs the database prepared; a drain

@@ -18,7 +18,7 @@ pub fn run_pending(conn: &mut DbConnection) -> Result<usize, StoreError> {
     match conn {
         // One IMMEDIATE transaction around the check and the run (each migration nests
         // as a savepoint), so processes starting together on one file take turns.
-        DbConnection::Sqlite(_) => super::conn::write_transaction(conn, |c| match c {
+        DbConnection::Sqlite(_) => super::write_transaction(conn, |c| match c {
             DbConnection::Sqlite(c) => apply(c, SQLITE),
             DbConnection::Postgres(c) => apply(c, POSTGRES),
         }),

@@ -24,6 +24,7 @@ pub mod schema;
 pub mod sync_log;
 pub mod tenants;
 pub mod tokens;
+mod transaction;
 pub mod users;
 pub mod webhooks;
 
@@ -32,11 +33,12 @@ use std::time::Duration;
 
 use diesel::r2d2::Pool;
 
-pub use conn::{read_transaction, write_transaction, DbConnection, Target};
+pub use conn::{DbConnection, Target};
 pub use error::StoreError;
 pub use pipeline::{
     after_commit, flush_before_commit, FlushFn, PipelineSettings, PipelineStats, BATCH_BUCKETS,
 };
+pub use transaction::{read_transaction, write_transaction};
 
 /// Pool settings; the defaults keep failures fast (see `roster serve --help`).
 #[derive(Debug, Clone)]

@@ -113,7 +113,7 @@ fn seek_page<R>(
 where
     R: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
 {
-    super::conn::read_transaction(conn, |c| {
+    super::read_transaction(conn, |c| {
         let buckets = buckets(c, table, tenant)?;
         let total = buckets.iter().map(|(_, n)| n).sum();
         let Some((bucket, skip)) = locate(&buckets, offset).filter(|_| limit > 0) else {

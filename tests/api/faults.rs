@@ -524,7 +524,10 @@ fn slow_headers_slow_bodies_and_huge_chunks_are_cut_off_while_others_are_served(
              Content-Type: application/scim+json\r\n{extra}\r\n"
         )
     };
-    // The ordinary client's p99 alone, to compare with its p99 under the attack.
+    // The ordinary client's p90 alone, to compare with its p90 under the attack. (Not the
+    // p99: of 50 requests that is the slowest one, which the suite's other tests running
+    // beside this one on two cores decide more than the attack does. A starved client
+    // would wait seconds, not milliseconds.)
     let ordinary = |n: usize| {
         let mut took = Vec::new();
         for i in 0..n {
@@ -542,7 +545,7 @@ fn slow_headers_slow_bodies_and_huge_chunks_are_cut_off_while_others_are_served(
             std::thread::sleep(Duration::from_millis(20));
         }
         took.sort();
-        took[took.len() * 99 / 100]
+        took[took.len() * 9 / 10]
     };
     let alone = ordinary(50);
     std::thread::scope(|s| {
@@ -631,7 +634,7 @@ fn slow_headers_slow_bodies_and_huge_chunks_are_cut_off_while_others_are_served(
         let attacked = ordinary(50);
         assert!(
             attacked <= alone * 2 + Duration::from_millis(50),
-            "p99 {attacked:?} under attack, {alone:?} alone"
+            "p90 {attacked:?} under attack, {alone:?} alone"
         );
         let (still_open, took) = slow_headers.join().unwrap();
         assert_eq!(

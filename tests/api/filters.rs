@@ -843,14 +843,16 @@ fn user_ids(app: &TestApp, filter: &str) -> (u16, BTreeSet<String>) {
     (r.status, found)
 }
 
-/// A stored stamp (`…T14:33:46.123Z`) written in UTC+01:00, the same instant.
-fn at_plus_one_hour(stamp: &str) -> String {
+/// A stored stamp (`…T14:33:46.123Z`) written with another offset, the same instant:
+/// UTC−01:00, or UTC+01:00 in the first hour of the day (so the date never changes).
+fn in_another_offset(stamp: &str) -> String {
     let hour: u32 = stamp[11..13].parse().unwrap();
-    assert!(
-        hour < 23,
-        "the test needs a stamp before 23:00 UTC: {stamp}"
-    );
-    format!("{}{:02}{}+01:00", &stamp[..11], hour + 1, &stamp[13..23])
+    let (local, offset) = if hour == 0 {
+        (1, "+01:00")
+    } else {
+        (hour - 1, "-01:00")
+    };
+    format!("{}{local:02}{}{offset}", &stamp[..11], &stamp[13..23])
 }
 
 #[test]
@@ -867,7 +869,7 @@ fn date_time_filters_compare_instants_whatever_the_offset_or_precision() {
         .collect();
     stamps.sort();
     let middle = &stamps[2];
-    let local = at_plus_one_hour(middle);
+    let local = in_another_offset(middle);
     let finer = format!("{}4Z", &middle[..23]);
     for op in ["eq", "ne", "gt", "ge", "lt", "le"] {
         let utc = user_ids(&app, &format!("meta.lastModified {op} \"{middle}\""));
