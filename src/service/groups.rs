@@ -22,6 +22,20 @@ use crate::store::{read_transaction, users, write_transaction, DbConnection, Ten
 const KIND: ResourceKind = ResourceKind::Group;
 const NOT_FOUND: ServiceError = ServiceError::NotFound { kind: "Group" };
 
+/// What a change to group `id` starts from, inside its transaction: the role catalog,
+/// and the row, locked until the commit, once the request's preconditions hold.
+fn locked(
+    c: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+    pre: &Preconditions,
+) -> Result<(Catalog, GroupRow), ServiceError> {
+    let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
+    let existing = groups::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+    super::check_write(pre, existing.version)?;
+    Ok((catalog, existing))
+}
+
 pub fn create(
     conn: &mut DbConnection,
     scope: &Scope,
@@ -79,9 +93,7 @@ pub fn replace(
     let normalized = resource::normalize(KIND, body)?;
     let mut attributes = normalized.attributes;
     write_transaction(conn, |c| {
-        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
-        let existing = groups::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
-        super::check_write(pre, existing.version)?;
+        let (catalog, existing) = locked(c, scope, id, pre)?;
         let old = parse_attributes(&existing.attributes)?;
         if !attributes.contains_key("externalId") {
             if let Some(value) = old.get("externalId") {
@@ -124,9 +136,7 @@ pub fn patch(
 ) -> Result<Rendered, ServiceError> {
     let operations = patch::parse_request(body)?;
     write_transaction(conn, |c| {
-        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
-        let existing = groups::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
-        super::check_write(pre, existing.version)?;
+        let (catalog, existing) = locked(c, scope, id, pre)?;
         let old = parse_attributes(&existing.attributes)?;
         let mut attributes = old.clone();
         let mut changes = MemberChanges::default();
@@ -248,9 +258,7 @@ pub fn delete(
 ) -> Result<(), ServiceError> {
     let now = super::now();
     write_transaction(conn, |c| {
-        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
-        let existing = groups::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
-        super::check_write(pre, existing.version)?;
+        let (catalog, existing) = locked(c, scope, id, pre)?;
         let mut outbox = Outbox::new(scope, &now);
         outbox.emit(
             "group.deleted",

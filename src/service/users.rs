@@ -69,9 +69,7 @@ pub fn replace(
 ) -> Result<Rendered, ServiceError> {
     let mut attributes = resource::normalize(KIND, body)?.attributes;
     write_transaction(conn, |c| {
-        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
-        let existing = users::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
-        super::check_write(pre, existing.version)?;
+        let (catalog, existing) = locked(c, scope, id, pre)?;
         let old = parse_attributes(&existing.attributes)?;
         for kept in ["externalId", "emails"] {
             if !attributes.contains_key(kept) {
@@ -94,9 +92,7 @@ pub fn patch(
 ) -> Result<Rendered, ServiceError> {
     let operations = patch::parse_request(body)?;
     write_transaction(conn, |c| {
-        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
-        let existing = users::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
-        super::check_write(pre, existing.version)?;
+        let (catalog, existing) = locked(c, scope, id, pre)?;
         let old = parse_attributes(&existing.attributes)?;
         let mut attributes = old.clone();
         patch::apply(KIND, &mut attributes, &operations)?;
@@ -169,9 +165,7 @@ pub fn delete(
 ) -> Result<(), ServiceError> {
     let now = super::now();
     write_transaction(conn, |c| {
-        let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
-        let existing = users::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
-        super::check_write(pre, existing.version)?;
+        let (catalog, existing) = locked(c, scope, id, pre)?;
         let mut outbox = Outbox::new(scope, &now);
         // The last state is the tombstone consumers keep (M7).
         outbox.emit("user.deleted", render(scope, &existing, None).body);
@@ -222,6 +216,20 @@ pub fn list(
 }
 
 const NOT_FOUND: ServiceError = ServiceError::NotFound { kind: "User" };
+
+/// What a change to user `id` starts from, inside its transaction: the role catalog,
+/// and the row, locked until the commit, once the request's preconditions hold.
+fn locked(
+    c: &mut DbConnection,
+    scope: &Scope,
+    id: &str,
+    pre: &Preconditions,
+) -> Result<(Catalog, UserRow), ServiceError> {
+    let catalog = Catalog::load(c, &scope.tenant, Lock::Share)?;
+    let existing = users::find_for_update(c, &scope.tenant, id)?.ok_or(NOT_FOUND)?;
+    super::check_write(pre, existing.version)?;
+    Ok((catalog, existing))
+}
 
 fn to_row(
     scope: &Scope,
