@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `tenant …`, `token …`, `api-key …`.
+//! The command line: `serve`, `migrate`, `backup`, `restore`, `tenant …`, `token …`,
+//! `api-key …`, `admin …`.
 
 use std::path::PathBuf;
 
@@ -20,6 +21,12 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Copy the SQLite database to a new file, as one consistent snapshot, while roster
+    /// serves. (PostgreSQL: pg_dump; see the README.)
+    Backup { file: PathBuf },
+    /// Put a backup in the SQLite database's place. Refused while any roster process
+    /// uses the database; the replaced file is kept beside it.
+    Restore { file: PathBuf },
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),

@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::service::events::Actor;
 use crate::service::{api_keys, tenants, ServiceError};
 use crate::startup::{open_store, Application};
-use crate::store::{migrate, DbConnection, Store};
+use crate::store::{backup, migrate, DbConnection, Store, Target};
 
 type CommandResult = Result<(), Box<dyn Error + Send + Sync>>;
 
@@ -22,6 +22,23 @@ pub fn run(command: Command, settings: &Settings) -> CommandResult {
             let mut conn = store.connection()?;
             let applied = migrate::run_pending(&mut conn)?;
             println!("{applied} migration(s) applied");
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let store = open_store(settings)?;
+            backup::backup(&mut *store.connection()?, &file)?;
+            println!("backed up to {}", file.display());
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let Target::Sqlite(path) = Target::parse(&settings.database_url)? else {
+                return Err(backup::BackupError::Postgres.into());
+            };
+            let replaced = backup::restore(std::path::Path::new(&path), &file)?;
+            if let Some(old) = replaced {
+                println!("the replaced database is kept as {}", old.display());
+            }
+            println!("restored {} from {}", path, file.display());
             Ok(())
         }
         Command::Tenant(command) => tenant(command, &migrated_store(settings)?),

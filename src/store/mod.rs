@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod backup;
 pub mod conn;
 pub mod directory;
 pub mod error;
@@ -76,6 +77,9 @@ pub struct Store {
     /// Longest a read use case may take, checkout included: a hung database (which
     /// cannot enforce its own statement timeout) still gets the request a 503.
     deadline: Duration,
+    /// A shared hold on the SQLite file while this store lives, so a restore cannot
+    /// replace it underneath (see `backup`).
+    _in_use: Option<Arc<std::fs::File>>,
 }
 
 /// What `/readyz` and `/metrics` report about the pool.
@@ -104,7 +108,12 @@ impl Store {
             // SQLite admits one writer; a second would only wait for the first.
             pipeline.writers = 1;
         }
+        let in_use = match &target {
+            Target::Sqlite(path) => backup::hold(std::path::Path::new(path)).map(Arc::new),
+            Target::Postgres(_) => None,
+        };
         Ok(Self {
+            _in_use: in_use,
             pipeline: Arc::new(pipeline::Pipeline::new(pool.clone(), pipeline, sqlite)),
             pool,
             target,

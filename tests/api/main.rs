@@ -5,6 +5,7 @@ mod helpers;
 mod admin_login;
 mod admin_screens;
 mod auth;
+mod backup;
 mod body_fuzz;
 mod browser;
 mod bulk;
