@@ -107,6 +107,18 @@ pub enum TenantCommand {
     },
     /// List tenants.
     List,
+    /// Suspend a tenant: its SCIM requests get 403 until it is resumed. Audited.
+    Suspend { slug: String },
+    /// Resume a suspended tenant. Audited.
+    Resume { slug: String },
+    /// Delete a tenant and all its data; its tokens and keys stop working at once.
+    Delete {
+        slug: String,
+        /// The slug again, to confirm: nothing of a deleted tenant can be recovered
+        /// but from a backup.
+        #[arg(long, value_name = "SLUG")]
+        confirm: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -105,9 +105,29 @@ fn tenant(command: TenantCommand, store: &Store) -> CommandResult {
                 );
             }
         }
+        TenantCommand::Suspend { slug } => {
+            tenants::set_suspended(&mut conn, &slug, true, OPERATOR)?;
+            println!("suspended tenant {slug}: its SCIM requests get 403 until it is resumed");
+        }
+        TenantCommand::Resume { slug } => {
+            tenants::set_suspended(&mut conn, &slug, false, OPERATOR)?;
+            println!("resumed tenant {slug}");
+        }
+        TenantCommand::Delete { slug, confirm } => {
+            if confirm != slug {
+                return Err(format!("not deleted: --confirm must repeat the slug '{slug}'").into());
+            }
+            let row = tenants::delete_tenant(&mut conn, &slug)?;
+            // The tenant's audit log went with it: this line (and the log) is the record.
+            tracing::warn!(tenant = %row.slug, id = %row.id, "tenant deleted");
+            println!("deleted tenant {} ({}) and all its data", row.slug, row.id);
+        }
     }
     Ok(())
 }
+
+/// Who the CLI's audited changes name: whoever runs it on the server.
+const OPERATOR: &str = "operator (roster CLI)";
 
 fn token(command: TokenCommand, store: &Store) -> CommandResult {
     let mut conn = store.connection()?;

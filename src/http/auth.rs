@@ -41,6 +41,9 @@ impl Caller {
             .tokens
             .authenticate(conn, &self.slug, &self.token, self.ip.as_deref())?
             .ok_or(ServiceError::Unauthenticated)?;
+        if found.suspended {
+            return Err(ServiceError::Suspended(self.slug.clone()));
+        }
         let scope = Scope {
             tenant: found.tenant,
             base_url: self.base_url.clone(),

@@ -53,6 +53,8 @@ pub enum ServiceError {
     Uniqueness { attribute: &'static str },
     #[error("tenant '{0}' does not exist")]
     UnknownTenant(String),
+    #[error("tenant '{0}' is suspended: its requests are refused until an operator resumes it")]
+    Suspended(String),
     #[error("tenant '{0}' already exists")]
     TenantExists(String),
     #[error("invalid tenant slug: use 1-63 lower-case letters, digits and '-'")]

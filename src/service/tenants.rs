@@ -66,6 +66,44 @@ pub fn has_tenants(conn: &mut DbConnection) -> Result<bool, ServiceError> {
     Ok(tenants::count(conn)? > 0)
 }
 
+/// Suspends the tenant (its SCIM requests get 403 until it is resumed) or resumes it,
+/// with an audit row. Requests in this process see it at once; other processes within
+/// [`TokenCache::TTL`].
+pub fn set_suspended(
+    conn: &mut DbConnection,
+    slug: &str,
+    suspended: bool,
+    actor: &str,
+) -> Result<(), ServiceError> {
+    write_transaction(conn, |c| {
+        let row = tenant(c, slug)?;
+        let when = suspended.then(now);
+        tenants::set_suspended(c, &row.id, when.as_deref())?;
+        let action = if suspended {
+            "tenant.suspended"
+        } else {
+            "tenant.resumed"
+        };
+        let after = json!({ "suspended_at": when });
+        let ctx = super::admin::AuditContext::default();
+        super::admin::audit(c, &TenantId(row.id), actor, action, None, Some(after), &ctx)?;
+        TokenCache::revoked();
+        Ok(())
+    })
+}
+
+/// Deletes the tenant and everything of it (users, groups, roles, events, tokens, API
+/// keys, webhooks, logs, sessions): its credentials stop working at once. Returns the
+/// row it deleted, for the operator's record; the tenant's own audit log goes with it.
+pub fn delete_tenant(conn: &mut DbConnection, slug: &str) -> Result<TenantRow, ServiceError> {
+    write_transaction(conn, |c| {
+        let row = tenant(c, slug)?;
+        tenants::delete(c, &row.id)?;
+        TokenCache::revoked();
+        Ok(row)
+    })
+}
+
 /// A SCIM token as the API and the screens show it: never the secret, only its first
 /// characters.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -370,6 +408,8 @@ pub struct Authenticated {
     pub token_id: String,
     /// False until the tenant's first authenticated request has been recorded.
     pub activated: bool,
+    /// The tenant is suspended: the token is live, but its requests are refused.
+    pub suspended: bool,
 }
 
 /// The tenant a bearer token opens, if it is a live token of the tenant named in the
@@ -380,7 +420,7 @@ pub fn authenticate(
     secret: &str,
     ip: Option<&str>,
 ) -> Result<Option<Authenticated>, StoreError> {
-    let Some((token, tenant_id, activated)) =
+    let Some((token, tenant_id, activated, suspended)) =
         tokens::find_live_for_tenant(conn, slug, &digest(secret))?
     else {
         return Ok(None);
@@ -393,6 +433,7 @@ pub fn authenticate(
         tenant: TenantId(tenant_id),
         token_id: token.id,
         activated,
+        suspended,
     }))
 }
 

@@ -49,6 +49,7 @@ diesel::table! {
         created_at -> Text,
         event_sequence -> BigInt,
         activated_at -> Nullable<Text>,
+        suspended_at -> Nullable<Text>,
     }
 }
 

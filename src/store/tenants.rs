@@ -57,3 +57,20 @@ pub fn mark_activated(
     .execute(conn)?;
     Ok(changed == 1)
 }
+
+/// Suspends (`Some(when)`) or resumes (`None`) the tenant; false if there is none.
+pub fn set_suspended(
+    conn: &mut DbConnection,
+    id: &str,
+    when: Option<&str>,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(tenants::table.filter(tenants::id.eq(id)))
+        .set(tenants::suspended_at.eq(when))
+        .execute(conn)?
+        == 1)
+}
+
+/// Removes the tenant and, by the foreign keys' cascades, everything of it.
+pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(tenants::table.filter(tenants::id.eq(id))).execute(conn)? == 1)
+}

@@ -60,11 +60,15 @@ pub fn revoke(
 
 /// The live token with this digest, if it belongs to the tenant with this slug, with
 /// the tenant's id and whether it has seen an authenticated request before.
+/// A live token with its tenant's id, and whether the tenant is activated and whether
+/// it is suspended.
+pub type LiveToken = (TokenRow, String, bool, bool);
+
 pub fn find_live_for_tenant(
     conn: &mut DbConnection,
     tenant_slug: &str,
     token_hash: &str,
-) -> Result<Option<(TokenRow, String, bool)>, StoreError> {
+) -> Result<Option<LiveToken>, StoreError> {
     Ok(scim_tokens::table
         .inner_join(tenants::table)
         .filter(scim_tokens::token_hash.eq(token_hash))
@@ -74,6 +78,7 @@ pub fn find_live_for_tenant(
             TokenRow::as_select(),
             tenants::id,
             tenants::activated_at.is_not_null(),
+            tenants::suspended_at.is_not_null(),
         ))
         .first(conn)
         .optional()?)

@@ -28,6 +28,7 @@ mod roles;
 mod snapshots;
 mod storage;
 mod sync_log;
+mod tenant_lifecycle;
 mod ui_logs;
 mod ui_mapping;
 mod users;

@@ -1,0 +1,146 @@
+//! Off-boarding and pausing a customer: `roster tenant suspend|resume|delete`.
+
+use std::time::{Duration, Instant};
+
+use diesel::{QueryableByName, RunQueryDsl};
+use roster::service::tenants;
+
+use crate::cli::{roster, stdout};
+use crate::helpers::TestApp;
+
+#[derive(QueryableByName)]
+struct Line {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    line: String,
+}
+
+/// Every table with a `tenant_id` column, read from the database's own catalog, so a
+/// table added later is checked too.
+fn tenant_tables(app: &TestApp) -> Vec<String> {
+    let sql = if app.db.is_postgres() {
+        "SELECT table_name AS line FROM information_schema.columns \
+         WHERE column_name = 'tenant_id' AND table_schema = current_schema()"
+    } else {
+        "SELECT m.name AS line FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+         WHERE m.type = 'table' AND p.name = 'tenant_id'"
+    };
+    let mut conn = app.store.connection().unwrap();
+    diesel::sql_query(sql)
+        .load::<Line>(&mut *conn)
+        .unwrap()
+        .into_iter()
+        .map(|l| l.line)
+        .collect()
+}
+
+fn tenant_id(app: &TestApp, slug: &str) -> String {
+    let mut conn = app.store.connection().unwrap();
+    tenants::tenant(&mut conn, slug).unwrap().id
+}
+
+/// Rows of tenant `id` in every tenant table.
+fn rows_of(app: &TestApp, id: &str) -> i64 {
+    tenant_tables(app)
+        .iter()
+        .map(|t| {
+            app.count(&format!(
+                "SELECT count(*) AS n FROM {t} WHERE tenant_id = '{id}'"
+            ))
+        })
+        .sum()
+}
+
+#[test]
+fn a_suspended_tenant_gets_403_from_scim_until_it_is_resumed_and_both_are_audited() {
+    let app = TestApp::spawn();
+    let (other_base, other_token) = app.add_tenant("other");
+    assert_eq!(app.get("/Users").status, 200);
+    let mut conn = app.store.connection().unwrap();
+    tenants::set_suspended(&mut conn, "acme", true, "operator").unwrap();
+
+    let refused = app.get("/Users");
+    refused.assert_scim_error(403, None);
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("suspended"),
+        "{}",
+        refused.text
+    );
+    let write = app.post(
+        "/Users",
+        &serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x"}),
+    );
+    write.assert_scim_error(403, None);
+    let other = app.raw(
+        "GET",
+        &format!("{other_base}/Users"),
+        &[("Authorization", &format!("Bearer {other_token}"))],
+        None,
+        None,
+    );
+    assert_eq!(other.status, 200, "another tenant is not suspended");
+
+    tenants::set_suspended(&mut conn, "acme", false, "operator").unwrap();
+    assert_eq!(app.get("/Users").status, 200);
+    let id = tenant_id(&app, "acme");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM admin_audit_log WHERE tenant_id = '{id}' \
+             AND action IN ('tenant.suspended', 'tenant.resumed')"
+        )),
+        2
+    );
+    assert!(tenants::set_suspended(&mut conn, "nosuch", true, "operator").is_err());
+}
+
+#[test]
+fn deleting_a_tenant_needs_its_slug_twice_revokes_its_credentials_and_leaves_no_row_of_it() {
+    let app = TestApp::spawn();
+    let (other_base, other_token) = app.add_tenant("other");
+    let ada = app.create_user("ada@example.com");
+    app.create_group("Eng", &[&ada]);
+    let id = tenant_id(&app, "acme");
+    let other_id = tenant_id(&app, "other");
+    assert!(rows_of(&app, &id) > 0);
+    let others_before = rows_of(&app, &other_id);
+
+    let unconfirmed = roster(&app.db, &["tenant", "delete", "acme", "--confirm", "acm"]);
+    assert!(!unconfirmed.status.success());
+    assert_eq!(app.get("/Users").status, 200, "nothing deleted");
+
+    let out = stdout(&roster(
+        &app.db,
+        &["tenant", "delete", "acme", "--confirm", "acme"],
+    ));
+    assert!(out.contains("deleted tenant acme"), "{out}");
+    assert_eq!(rows_of(&app, &id), 0, "no row of the tenant is left");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM tenants WHERE id = '{id}'"
+        )),
+        0
+    );
+    // The API key is checked against the database on every request.
+    assert_eq!(app.api("GET", "/roles", None).status, 401);
+    // The SCIM token, by another process: within the documented second.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while app.get("/Users").status != 401 {
+        assert!(Instant::now() < deadline, "the token still works");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let other = app.raw(
+        "GET",
+        &format!("{other_base}/Users"),
+        &[("Authorization", &format!("Bearer {other_token}"))],
+        None,
+        None,
+    );
+    assert_eq!(other.status, 200);
+    assert_eq!(
+        rows_of(&app, &other_id),
+        others_before + 1,
+        "plus its sync-log row"
+    );
+}
