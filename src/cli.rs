@@ -111,6 +111,16 @@ pub enum TenantCommand {
     Suspend { slug: String },
     /// Resume a suspended tenant. Audited.
     Resume { slug: String },
+    /// Write a tenant's directory as one JSON document (users, groups, memberships,
+    /// roles, mappings, settings, grants; never secrets, never history). Audited.
+    Export {
+        slug: String,
+        /// Where to write it; standard output without it.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Read an export into a tenant that holds no user, group or role yet. Audited.
+    Import { slug: String, file: PathBuf },
     /// Delete a tenant and all its data; its tokens and keys stop working at once.
     Delete {
         slug: String,

@@ -113,6 +113,28 @@ fn tenant(command: TenantCommand, store: &Store) -> CommandResult {
             tenants::set_suspended(&mut conn, &slug, false, OPERATOR)?;
             println!("resumed tenant {slug}");
         }
+        TenantCommand::Export { slug, output } => {
+            let export = tenants::export(&mut conn, &slug, OPERATOR)?;
+            let text = serde_json::to_string_pretty(&export)?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, text)?;
+                    println!(
+                        "exported tenant {slug} ({} users, {} groups) to {}",
+                        export.directory.users.len(),
+                        export.directory.groups.len(),
+                        path.display()
+                    );
+                }
+                None => println!("{text}"),
+            }
+        }
+        TenantCommand::Import { slug, file } => {
+            let export: tenants::TenantExport = serde_json::from_slice(&std::fs::read(&file)?)?;
+            let (users, groups) = (export.directory.users.len(), export.directory.groups.len());
+            tenants::import(&mut conn, &slug, export, OPERATOR)?;
+            println!("imported {users} users and {groups} groups into tenant {slug}");
+        }
         TenantCommand::Delete { slug, confirm } => {
             if confirm != slug {
                 return Err(format!("not deleted: --confirm must repeat the slug '{slug}'").into());

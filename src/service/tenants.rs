@@ -92,6 +92,98 @@ pub fn set_suspended(
     })
 }
 
+/// What `roster tenant export` writes: the tenant's directory, no secrets, no history.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TenantExport {
+    /// `roster-tenant-export`, so a wrong file is refused by name.
+    pub format: String,
+    pub version: u32,
+    pub tenant: ExportedTenant,
+    pub exported_at: String,
+    #[serde(flatten)]
+    pub directory: crate::store::portable::Directory,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExportedTenant {
+    pub slug: String,
+    pub name: String,
+}
+
+const EXPORT_FORMAT: &str = "roster-tenant-export";
+const EXPORT_VERSION: u32 = 1;
+
+/// The tenant's directory as of one snapshot, and an audit row saying who took it.
+pub fn export(
+    conn: &mut DbConnection,
+    slug: &str,
+    actor: &str,
+) -> Result<TenantExport, ServiceError> {
+    let (row, directory) = crate::store::read_transaction(conn, |c| {
+        let row = tenant(c, slug)?;
+        let directory = crate::store::portable::read(c, &TenantId(row.id.clone()))?;
+        Ok::<_, ServiceError>((row, directory))
+    })?;
+    let counts = json!({"users": directory.users.len(), "groups": directory.groups.len()});
+    let ctx = super::admin::AuditContext::default();
+    write_transaction(conn, |c| {
+        let tenant = TenantId(row.id.clone());
+        super::admin::audit(
+            c,
+            &tenant,
+            actor,
+            "tenant.exported",
+            None,
+            Some(counts),
+            &ctx,
+        )
+    })?;
+    Ok(TenantExport {
+        format: EXPORT_FORMAT.into(),
+        version: EXPORT_VERSION,
+        tenant: ExportedTenant {
+            slug: row.slug,
+            name: row.name,
+        },
+        exported_at: now(),
+        directory,
+    })
+}
+
+/// Writes an export into tenant `slug`, which must hold no user, group or role yet:
+/// the same ids, attributes, memberships, roles, mappings and grants. It writes no
+/// events (the feed is history; a consumer reads the directory through the API).
+pub fn import(
+    conn: &mut DbConnection,
+    slug: &str,
+    export: TenantExport,
+    actor: &str,
+) -> Result<(), ServiceError> {
+    if export.format != EXPORT_FORMAT || export.version != EXPORT_VERSION {
+        return Err(super::invalid(format!(
+            "not a {EXPORT_FORMAT} version {EXPORT_VERSION} document"
+        )));
+    }
+    write_transaction(conn, |c| {
+        let row = tenant(c, slug)?;
+        let id = TenantId(row.id);
+        if !crate::store::portable::is_empty(c, &id)? {
+            return Err(ServiceError::Conflict(format!(
+                "tenant '{slug}' already holds users, groups or roles; import into an empty tenant"
+            )));
+        }
+        let after = json!({
+            "from": export.tenant.slug,
+            "users": export.directory.users.len(),
+            "groups": export.directory.groups.len(),
+        });
+        crate::store::portable::write(c, &id, export.directory)?;
+        let ctx = super::admin::AuditContext::default();
+        super::admin::audit(c, &id, actor, "tenant.imported", None, Some(after), &ctx)?;
+        Ok(())
+    })
+}
+
 /// Deletes the tenant and everything of it (users, groups, roles, events, tokens, API
 /// keys, webhooks, logs, sessions): its credentials stop working at once. Returns the
 /// row it deleted, for the operator's record; the tenant's own audit log goes with it.

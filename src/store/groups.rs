@@ -11,11 +11,22 @@ use super::schema::{group_members, groups};
 use super::TenantId;
 
 #[derive(
-    Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset,
+    Debug,
+    Clone,
+    PartialEq,
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Insertable,
+    AsChangeset,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[diesel(table_name = groups, primary_key(tenant_id, id))]
 #[diesel(treat_none_as_null = true)]
 pub struct GroupRow {
+    /// Not exported: an import writes its own tenant's id.
+    #[serde(skip)]
     pub tenant_id: String,
     pub id: String,
     pub display_name: String,

@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod overview;
 pub mod paging;
 pub mod pipeline;
+pub mod portable;
 pub mod query;
 pub mod raw;
 pub mod roles;

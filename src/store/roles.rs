@@ -12,9 +12,21 @@ use super::schema::{
 };
 use super::TenantId;
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Queryable,
+    Selectable,
+    Insertable,
+    AsChangeset,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = roles, primary_key(tenant_id, id))]
 pub struct RoleRow {
+    /// Not exported: an import writes its own tenant's id.
+    #[serde(skip)]
     pub tenant_id: String,
     pub id: String,
     pub slug: String,
@@ -26,9 +38,21 @@ pub struct RoleRow {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Queryable,
+    Selectable,
+    Insertable,
+    AsChangeset,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = role_settings, primary_key(tenant_id), treat_none_as_null = true)]
 pub struct SettingsRow {
+    /// Not exported: an import writes its own tenant's id.
+    #[serde(skip)]
     pub tenant_id: String,
     pub mode: String,
     pub default_role_id: Option<String>,
@@ -36,9 +60,13 @@ pub struct SettingsRow {
     pub mapping_version: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize,
+)]
 #[diesel(table_name = role_mappings)]
 pub struct MappingRow {
+    /// Not exported: an import writes its own tenant's id.
+    #[serde(skip)]
     pub tenant_id: String,
     pub id: String,
     pub group_id: String,
@@ -50,9 +78,21 @@ pub struct MappingRow {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Insertable,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = manual_grants)]
 pub struct ManualGrantRow {
+    /// Not exported: an import writes its own tenant's id.
+    #[serde(skip)]
     pub tenant_id: String,
     pub user_id: String,
     pub role_id: String,
@@ -60,9 +100,21 @@ pub struct ManualGrantRow {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable)]
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Insertable,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[diesel(table_name = user_role_grants, treat_none_as_default_value = false)]
 pub struct GrantRow {
+    /// Not exported: an import writes its own tenant's id.
+    #[serde(skip)]
     pub tenant_id: String,
     pub user_id: String,
     pub role_id: String,

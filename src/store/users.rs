@@ -11,11 +11,22 @@ use super::schema::{user_emails, users};
 use super::TenantId;
 
 #[derive(
-    Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable, AsChangeset,
+    Debug,
+    Clone,
+    PartialEq,
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Insertable,
+    AsChangeset,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[diesel(table_name = users, primary_key(tenant_id, id))]
 #[diesel(treat_none_as_null = true)]
 pub struct UserRow {
+    /// Not exported: an import writes its own tenant's id.
+    #[serde(skip)]
     pub tenant_id: String,
     pub id: String,
     pub user_name: String,

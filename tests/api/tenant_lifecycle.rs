@@ -144,3 +144,83 @@ fn deleting_a_tenant_needs_its_slug_twice_revokes_its_credentials_and_leaves_no_
         "plus its sync-log row"
     );
 }
+
+#[test]
+fn an_export_imported_into_an_empty_tenant_reproduces_its_directory_exactly() {
+    let app = TestApp::spawn();
+    let ada = app.create_user("ada@example.com");
+    let bob = app.create_user("bob@example.com");
+    let sub = app.create_group("Sub", &[&bob]);
+    let eng = app.create_group("Eng", &[&ada]);
+    let nest = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "members", "value": [{"value": sub}]}]});
+    assert_eq!(app.patch(&format!("/Groups/{eng}"), &nest).status, 204);
+    crate::roles::role(&app, "engineer", 10, false);
+    crate::roles::role(&app, "owner", 1, true);
+    crate::roles::map(&app, &eng, "engineer");
+    let allow = serde_json::json!({"operations": [{"op": "set_manual_grants", "allowed": true}]});
+    let r = app.api("POST", "/change-sets", Some(&allow));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app.api("PUT", &format!("/users/{bob}/manual-grants/owner"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("acme.json");
+    let file = file.to_str().unwrap();
+    stdout(&roster(
+        &app.db,
+        &["tenant", "export", "acme", "--output", file],
+    ));
+    let exported: tenants::TenantExport =
+        serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(!text.contains(&app.token) && !text.contains("rst_") && !text.contains("rak_"));
+    assert_eq!(exported.directory.users.len(), 2);
+    assert!(
+        exported.directory.grants.len() >= 2,
+        "mapped and manual grants"
+    );
+
+    app.add_tenant("copy");
+    let out = stdout(&roster(&app.db, &["tenant", "import", "copy", file]));
+    assert!(out.contains("imported 2 users and 2 groups"), "{out}");
+    let mut conn = app.store.connection().unwrap();
+    let copy = tenants::export(&mut conn, "copy", "test").unwrap();
+    // Compared as exported: the rows' own tenant ids are not part of an export.
+    assert_eq!(
+        serde_json::to_value(&copy.directory).unwrap(),
+        serde_json::to_value(&exported.directory).unwrap(),
+        "the same directory, row for row"
+    );
+
+    // Served as such: the copy's SCIM users are the original's, ids and all.
+    let (copy_base, copy_token) = (format!("{}/scim/v2/copy", app.address), {
+        tenants::create_token(
+            &mut conn,
+            "copy",
+            None,
+            &roster::service::events::Actor::cli(),
+        )
+        .unwrap()
+        .secret
+    });
+    let listed = app.raw(
+        "GET",
+        &format!("{copy_base}/Users/{ada}"),
+        &[("Authorization", &format!("Bearer {copy_token}"))],
+        None,
+        None,
+    );
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.body["userName"], "ada@example.com");
+
+    let again = roster(&app.db, &["tenant", "import", "copy", file]);
+    assert!(!again.status.success(), "only into an empty tenant");
+    let id = tenant_id(&app, "copy");
+    assert_eq!(
+        app.count(&format!(
+            "SELECT count(*) AS n FROM admin_audit_log WHERE tenant_id = '{id}' AND action = 'tenant.imported'"
+        )),
+        1
+    );
+}
