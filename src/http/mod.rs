@@ -174,6 +174,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/events").route(web::get().to(roles::events)))
                 .service(resource("/sync-log").route(web::get().to(logs::sync_log)))
                 .service(resource("/users/{id}/roles").route(web::get().to(roles::user_roles)))
+                .service(resource("/effective-roles").route(web::get().to(roles::effective_roles)))
                 .service(
                     resource("/users/{id}/manual-grants/{role}")
                         .route(web::put().to(roles::grant))

@@ -468,6 +468,40 @@ pub fn group_deleted(
     Ok(())
 }
 
+/// How an application names a user when it asks for its roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserLookup {
+    Id(String),
+    UserName(String),
+    ExternalId(String),
+    Email(String),
+}
+
+/// [`effective`] for a user named by id, `userName`, `externalId` or an e-mail. An
+/// e-mail (or an external id) that several users share is a conflict naming how many,
+/// never a guess.
+pub fn effective_by(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    lookup: &UserLookup,
+) -> Result<EffectiveRoles, ServiceError> {
+    use crate::store::users::{ids_by, UserKey};
+    let (key, value) = match lookup {
+        UserLookup::Id(id) => return effective(conn, tenant, id),
+        UserLookup::UserName(v) => (UserKey::UserName, v),
+        UserLookup::ExternalId(v) => (UserKey::ExternalId, v),
+        UserLookup::Email(v) => (UserKey::Email, v),
+    };
+    let ids = crate::store::read_transaction(conn, |c| ids_by(c, tenant, key, value, 2))?;
+    match ids.as_slice() {
+        [] => Err(ServiceError::NotFound { kind: "User" }),
+        [id] => effective(conn, tenant, id),
+        _ => Err(ServiceError::Conflict(
+            "more than one user matches; ask by id or userName".into(),
+        )),
+    }
+}
+
 /// A user's effective roles with the reason for each (and, while the user is inactive,
 /// the roles that are suspended).
 pub fn effective(

@@ -98,6 +98,53 @@ pub fn find(
         .optional()?)
 }
 
+/// Which attribute finds a user in [`ids_by`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserKey {
+    /// `userName`, ignoring case (unique in a tenant).
+    UserName,
+    /// `externalId`, exactly (the IdP's id; unique in practice, not by constraint).
+    ExternalId,
+    /// An address of `emails`, ignoring case (several users may share one).
+    Email,
+}
+
+/// Ids of at most `limit` users whose `key` is `value`, in id order.
+pub fn ids_by(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    key: UserKey,
+    value: &str,
+    limit: i64,
+) -> Result<Vec<String>, StoreError> {
+    let folded = crate::scim::resource::fold(value);
+    Ok(match key {
+        UserKey::UserName => users::table
+            .filter(users::tenant_id.eq(&tenant.0))
+            .filter(users::user_name_folded.eq(&folded))
+            .select(users::id)
+            .order(users::id)
+            .limit(limit)
+            .load(conn)?,
+        UserKey::ExternalId => users::table
+            .filter(users::tenant_id.eq(&tenant.0))
+            .filter(users::external_id.eq(value))
+            .select(users::id)
+            .order(users::id)
+            .limit(limit)
+            .load(conn)?,
+        UserKey::Email => user_emails::table
+            .filter(user_emails::tenant_id.eq(&tenant.0))
+            .filter(user_emails::value_folded.eq(&folded))
+            .filter(user_emails::bare.eq(false))
+            .select(user_emails::user_id)
+            .distinct()
+            .order(user_emails::user_id)
+            .limit(limit)
+            .load(conn)?,
+    })
+}
+
 /// The row, locked until the transaction ends (see `raw::find_for_update`).
 pub fn find_for_update(
     conn: &mut DbConnection,

@@ -993,3 +993,50 @@ fn a_dense_batch_reads_by_range_what_probes_read() {
         .unwrap();
     }
 }
+
+#[test]
+fn an_application_asks_for_roles_by_user_name_external_id_or_email() {
+    let app = TestApp::spawn();
+    let r = app.post(
+        "/Users",
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "Ada@Example.com", "externalId": "jc-1",
+                "emails": [{"value": "ada.lovelace@example.com", "primary": true}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ada = r.body["id"].as_str().unwrap().to_owned();
+    let eng = app.create_group("Eng", &[&ada]);
+    role(&app, "engineer", 10, false);
+    map(&app, &eng, "engineer");
+    for query in [
+        format!("id={ada}"),
+        "userName=ada%40example.com".to_owned(),
+        "externalId=jc-1".to_owned(),
+        "email=ADA.LOVELACE%40example.com".to_owned(),
+    ] {
+        let r = app.api("GET", &format!("/effective-roles?{query}"), None);
+        assert_eq!(r.status, 200, "{query}: {}", r.text);
+        assert_eq!(r.body["user"]["id"], ada.as_str(), "{query}");
+        assert_eq!(r.body["roles"][0]["slug"], "engineer", "{query}");
+    }
+    // Case matters for externalId, as SCIM compares it.
+    assert_eq!(app.api("GET", "/effective-roles?externalId=JC-1", None).status, 404);
+    assert_eq!(app.api("GET", "/effective-roles?userName=nobody", None).status, 404);
+    for bad in ["", "?userName=a&email=b", "?username=ada%40example.com"] {
+        let r = app.api("GET", &format!("/effective-roles{bad}"), None);
+        assert_eq!(r.status, 400, "{bad}: {}", r.text);
+    }
+    // Two users with one address: a conflict, never a guess.
+    let r = app.post(
+        "/Users",
+        &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "lovelace2", "emails": [{"value": "ada.lovelace@example.com"}]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app.api(
+        "GET",
+        "/effective-roles?email=ada.lovelace%40example.com",
+        None,
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+}

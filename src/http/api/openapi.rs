@@ -24,6 +24,7 @@ use serde_json::{json, Value};
         super::credentials::create_key,
         super::credentials::revoke_key,
         super::roles::user_roles,
+        super::roles::effective_roles,
         super::roles::grant,
         super::roles::revoke,
         super::roles::list_roles,

@@ -12,7 +12,7 @@ use crate::scim::{Invalid, ScimType};
 use crate::service::change_sets::{
     self, ChangeSetView, MappingView, Operation, Preview, Request, RoleSettings,
 };
-use crate::service::roles::{self, EffectiveRoles, RoleInput, RoleSummary, RoleView};
+use crate::service::roles::{self, EffectiveRoles, RoleInput, RoleSummary, RoleView, UserLookup};
 use crate::service::{events, now};
 
 /// Most events one feed page returns.
@@ -109,6 +109,76 @@ pub async fn user_roles(
     let id = path.into_inner().1;
     read(&state, caller, "roles:read", move |c, scope| {
         roles::effective(c, &scope.tenant, &id)
+    })
+    .await
+}
+
+/// Exactly one way of naming the user whose roles an application asks for.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserLookupQuery {
+    /// roster's id of the user
+    id: Option<String>,
+    /// The user's `userName`, in any case
+    #[serde(rename = "userName")]
+    #[param(rename = "userName")]
+    user_name: Option<String>,
+    /// The IdP's id of the user (`externalId`), exactly
+    #[serde(rename = "externalId")]
+    #[param(rename = "externalId")]
+    external_id: Option<String>,
+    /// One of the user's e-mail addresses, in any case
+    email: Option<String>,
+}
+
+impl UserLookupQuery {
+    fn lookup(self) -> Result<UserLookup, ApiError> {
+        let given = [
+            self.id.map(UserLookup::Id),
+            self.user_name.map(UserLookup::UserName),
+            self.external_id.map(UserLookup::ExternalId),
+            self.email.map(UserLookup::Email),
+        ];
+        let mut given = given.into_iter().flatten();
+        match (given.next(), given.next()) {
+            (Some(one), None) => Ok(one),
+            _ => Err(Invalid::new(
+                ScimType::InvalidValue,
+                "name the user by exactly one of id, userName, externalId or email",
+            )
+            .into()),
+        }
+    }
+}
+
+/// `GET /effective-roles?userName=…` (or `id`, `externalId`, `email`): the roles of a
+/// user as the application knows it, without roster's id.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/effective-roles",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        UserLookupQuery,
+    ),
+    responses(
+        Refusals,
+        (status = 200, description = "The user's roles, each with its reasons", body = EffectiveRoles),
+        (status = 409, description = "Several users share this e-mail or external id"),
+    ),
+    security(("api_key" = ["roles:read"])),
+    tag = "roles"
+)]
+pub async fn effective_roles(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = web::Query::<UserLookupQuery>::from_query(req.query_string())
+        .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()))?;
+    let lookup = query.into_inner().lookup()?;
+    read(&state, caller, "roles:read", move |c, scope| {
+        roles::effective_by(c, &scope.tenant, &lookup)
     })
     .await
 }
