@@ -1020,8 +1020,16 @@ fn an_application_asks_for_roles_by_user_name_external_id_or_email() {
         assert_eq!(r.body["roles"][0]["slug"], "engineer", "{query}");
     }
     // Case matters for externalId, as SCIM compares it.
-    assert_eq!(app.api("GET", "/effective-roles?externalId=JC-1", None).status, 404);
-    assert_eq!(app.api("GET", "/effective-roles?userName=nobody", None).status, 404);
+    assert_eq!(
+        app.api("GET", "/effective-roles?externalId=JC-1", None)
+            .status,
+        404
+    );
+    assert_eq!(
+        app.api("GET", "/effective-roles?userName=nobody", None)
+            .status,
+        404
+    );
     for bad in ["", "?userName=a&email=b", "?username=ada%40example.com"] {
         let r = app.api("GET", &format!("/effective-roles{bad}"), None);
         assert_eq!(r.status, 400, "{bad}: {}", r.text);
