@@ -82,7 +82,9 @@ fn bootstrap_default_tenant(conn: &mut DbConnection, public_url: &str) -> Result
         std::io::stdout(),
         "roster: first start, created tenant \"default\".\n\
          SCIM Base URL: {public_url}/scim/v2/default\n\
-         Bearer token (shown once, store it now): {}\n",
+         Bearer token (shown once, store it now): {}\n\
+         Admin UI: `roster admin login-link default` prints a one-time sign-in link;\n\
+         {public_url}/admin/ signs in once the tenant's OIDC sign-in is set up.\n",
         token.secret
     );
     let _ = std::io::stdout().flush();
@@ -345,11 +347,20 @@ fn scopes_text(scopes: &[api_keys::KeyScope]) -> String {
 }
 
 /// The public URL as `serve` would compute it (without binding).
+/// The server's address for links the CLI prints: `public_url`, or the listen address,
+/// with a wildcard host (`0.0.0.0`, `[::]`) replaced by loopback, which a browser on the
+/// same machine can open.
 fn public_url(settings: &Settings) -> String {
+    let listen = settings.listen.as_str();
+    let reachable = match listen.rsplit_once(':') {
+        Some(("0.0.0.0", port)) => format!("127.0.0.1:{port}"),
+        Some(("[::]", port)) => format!("[::1]:{port}"),
+        _ => listen.to_owned(),
+    };
     settings
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", settings.listen))
+        .unwrap_or_else(|| format!("http://{reachable}"))
         .trim_end_matches('/')
         .to_owned()
 }

@@ -449,3 +449,35 @@ fn the_overview_shows_the_rate_limit_and_the_tenants_429s() {
         page.text
     );
 }
+
+#[test]
+fn the_admin_root_asks_for_the_organization_and_sends_every_well_formed_name_on_to_its_sign_in() {
+    let app = TestApp::spawn();
+    for path in ["/admin", "/admin/"] {
+        let page = app.raw("GET", &format!("{}{path}", app.address), &[], None, None);
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        assert!(page.text.contains("Sign in to roster"), "{}", page.text);
+    }
+    // Known or not, a well-formed name goes on: the page says nothing of which exist.
+    let no_redirects = ureq::AgentBuilder::new().redirects(0).build();
+    for (tenant, to) in [
+        ("acme", "/admin/acme/login"),
+        ("nosuch", "/admin/nosuch/login"),
+    ] {
+        let r = no_redirects
+            .get(&format!("{}/admin/?tenant={tenant}", app.address))
+            .call()
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.header("location"), Some(to));
+    }
+    let bad = app.raw(
+        "GET",
+        &format!("{}/admin/?tenant=Not%20A%20Name", app.address),
+        &[],
+        None,
+        None,
+    );
+    assert_eq!(bad.status, 200);
+    assert!(bad.text.contains("role=\"alert\""), "{}", bad.text);
+}

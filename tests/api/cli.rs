@@ -218,6 +218,11 @@ fn first_start_creates_tenant_default_and_prints_base_url_and_token() {
         banner.contains(&format!("SCIM Base URL: {}/scim/v2/default", server.url)),
         "{banner}"
     );
+    assert!(
+        banner.contains("roster admin login-link default")
+            && banner.contains(&format!("{}/admin/", server.url)),
+        "how to open the admin UI: {banner}"
+    );
     let token = banner
         .lines()
         .find_map(|l| l.split("store it now): ").nth(1))
@@ -320,4 +325,28 @@ fn the_log_has_one_json_line_per_request_and_never_the_query_string_or_token() {
     assert_eq!(line["status"], 200);
     assert_eq!(line["path"], "/scim/v2/default/Users");
     assert!(line["latency_ms"].is_number());
+}
+
+#[test]
+fn a_login_link_names_an_address_a_browser_can_open() {
+    let db = TestDb::new();
+    stdout(&roster(&db, &["tenant", "create", "acme"]));
+    let link = |listen: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args(["admin", "login-link", "acme"])
+            .env("ROSTER_DATABASE_URL", &db.url)
+            .env("ROSTER_LISTEN", listen)
+            .env("ROSTER_LOG_LEVEL", "warn")
+            .output()
+            .unwrap();
+        last_line(&stdout(&out)).to_owned()
+    };
+    // A wildcard listen address is not one to browse to: loopback is, on this machine.
+    assert!(
+        link("0.0.0.0:8123").starts_with("http://127.0.0.1:8123/admin/acme/login-link/"),
+        "{}",
+        link("0.0.0.0:8123")
+    );
+    assert!(link("[::]:8123").starts_with("http://[::1]:8123/admin/acme/login-link/"));
+    assert!(link("10.1.2.3:80").starts_with("http://10.1.2.3:80/admin/acme/login-link/"));
 }

@@ -40,6 +40,35 @@ fn redirect_uri(state: &AppState, tenant: &str) -> String {
     format!("{}/admin/{tenant}/callback", state.public_url)
 }
 
+#[derive(Deserialize)]
+pub struct ChooseQuery {
+    tenant: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/sign_in.html")]
+struct SignInPage {
+    tenant: String,
+    invalid: bool,
+}
+
+/// `GET /admin/`: asks for the organization (tenant), then on to its sign-in. Every
+/// well-formed name goes on, known or not, so the page tells nobody which exist.
+pub async fn choose(query: web::Query<ChooseQuery>) -> Result<HttpResponse, AdminError> {
+    let tenant = query.into_inner().tenant.unwrap_or_default();
+    let tenant = tenant.trim();
+    if crate::service::tenants::is_valid_slug(tenant) {
+        return Ok(HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, format!("/admin/{tenant}/login")))
+            .finish());
+    }
+    let page = SignInPage {
+        invalid: !tenant.is_empty(),
+        tenant: tenant.to_owned(),
+    };
+    html(StatusCode::OK, page.render()?)
+}
+
 async fn settings_of(state: &AppState, tenant: &str) -> Result<service::OidcSettings, AdminError> {
     let slug = tenant.to_owned();
     let (_, settings) = state
