@@ -194,6 +194,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::delete().to(roles::delete_role)),
                 )
                 .service(
+                    resource("/roles/{slug}/holders").route(web::get().to(roles::role_holders)),
+                )
+                .service(
                     resource("/mappings")
                         .route(web::get().to(roles::list_mappings))
                         .route(web::post().to(roles::create_mapping)),

@@ -468,6 +468,53 @@ pub fn group_deleted(
     Ok(())
 }
 
+/// A user holding a role.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Holder {
+    /// roster's id of the user.
+    pub id: String,
+    #[serde(rename = "userName")]
+    pub user_name: String,
+}
+
+/// One page of a role's holders, in id order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct HolderPage {
+    pub data: Vec<Holder>,
+    /// Pass it as `after` for the next page; absent on the last one.
+    pub next_after: Option<String>,
+}
+
+/// The users holding role `slug` now (what `/users/{id}/roles` would list for each),
+/// `limit` at a time after user id `after`.
+pub fn holders(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    slug: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<HolderPage, ServiceError> {
+    crate::store::read_transaction(conn, |c| {
+        let catalog = Catalog::load(c, tenant, Lock::None)?;
+        let role = catalog.by_slug(slug).map_err(|_| not_found_role())?;
+        let mut rows = store::holders_page(c, tenant, &role.id, after, limit + 1)?;
+        let next_after = (rows.len() as i64 > limit).then(|| {
+            rows.truncate(limit as usize);
+            rows.last().map(|r| r.id.clone()).unwrap_or_default()
+        });
+        Ok(HolderPage {
+            data: rows
+                .into_iter()
+                .map(|r| Holder {
+                    id: r.id,
+                    user_name: r.user_name,
+                })
+                .collect(),
+            next_after,
+        })
+    })
+}
+
 /// How an application names a user when it asks for its roles.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserLookup {

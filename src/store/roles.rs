@@ -772,6 +772,39 @@ pub fn holder_counts(
 }
 
 /// The ids of users holding `role_id`, any source.
+/// A user holding a role, for the holders' pages.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct HolderRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub user_name: String,
+}
+
+/// The users holding `role_id` (its grants are the effective ones: mode and
+/// deactivation already applied), after `after` in id order, at most `limit`: keyset
+/// pages, so a deep page costs what the first one does.
+pub fn holders_page(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    role_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<HolderRow>, StoreError> {
+    let mut q = RawQuery::new(
+        "SELECT DISTINCT g.user_id AS id, u.user_name AS user_name FROM user_role_grants g \
+         JOIN users u ON u.tenant_id = g.tenant_id AND u.id = g.user_id WHERE g.tenant_id = ",
+    );
+    q.text(tenant.0.clone())
+        .sql(" AND g.role_id = ")
+        .text(role_id);
+    if let Some(after) = after {
+        q.sql(" AND g.user_id > ").text(after);
+    }
+    q.sql(&format!(" ORDER BY g.user_id LIMIT {}", limit.max(0)));
+    q.load(conn)
+}
+
 pub fn holders_of(
     conn: &mut DbConnection,
     tenant: &TenantId,

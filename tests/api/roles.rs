@@ -1048,3 +1048,61 @@ fn an_application_asks_for_roles_by_user_name_external_id_or_email() {
     );
     assert_eq!(r.status, 409, "{}", r.text);
 }
+
+#[test]
+fn a_roles_holders_are_listed_in_pages_as_the_roles_are_held_now() {
+    let app = TestApp::spawn();
+    role(&app, "admin", 10, false);
+    role(&app, "member", 20, false);
+    let users: Vec<String> = (0..5)
+        .map(|i| app.create_user(&format!("u{i}@example.com")))
+        .collect();
+    let all: Vec<&str> = users.iter().map(String::as_str).collect();
+    let staff = app.create_group("Staff", &all);
+    let leads = app.create_group("Leads", &all[..2]);
+    map(&app, &staff, "member");
+    map(&app, &leads, "admin");
+    let holders = |slug: &str| -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut after = String::new();
+        loop {
+            let r = app.api(
+                "GET",
+                &format!("/roles/{slug}/holders?limit=2&after={after}"),
+                None,
+            );
+            assert_eq!(r.status, 200, "{}", r.text);
+            let page = r.body["data"].as_array().unwrap();
+            assert!(page.len() <= 2);
+            ids.extend(page.iter().map(|h| h["id"].as_str().unwrap().to_owned()));
+            match r.body["next_after"].as_str() {
+                Some(next) => after = next.to_owned(),
+                None => return ids,
+            }
+        }
+    };
+    let mut sorted = users.clone();
+    sorted.sort();
+    assert_eq!(holders("member"), sorted, "union: all five, in id order");
+    let mut leads_sorted = users[..2].to_vec();
+    leads_sorted.sort();
+    assert_eq!(holders("admin"), leads_sorted);
+    // Highest priority: the leads hold admin only, so member has three holders.
+    change_set(
+        &app,
+        json!([{"op": "set_mode", "mode": "highest_priority"}]),
+    );
+    assert_eq!(holders("member").len(), 3);
+    // A deactivated user holds nothing.
+    let off = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    assert_eq!(app.patch(&format!("/Users/{}", users[0]), &off).status, 200);
+    assert!(!holders("admin").contains(&users[0]));
+    let one = app.api("GET", "/roles/admin/holders", None);
+    assert_eq!(one.body["data"][0]["userName"], "u1@example.com");
+    assert_eq!(app.api("GET", "/roles/nosuch/holders", None).status, 404);
+    assert_eq!(
+        app.api("GET", "/roles/admin/holders?limit=x", None).status,
+        400
+    );
+}

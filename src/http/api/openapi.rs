@@ -25,6 +25,7 @@ use serde_json::{json, Value};
         super::credentials::revoke_key,
         super::roles::user_roles,
         super::roles::effective_roles,
+        super::roles::role_holders,
         super::roles::grant,
         super::roles::revoke,
         super::roles::list_roles,

@@ -12,7 +12,9 @@ use crate::scim::{Invalid, ScimType};
 use crate::service::change_sets::{
     self, ChangeSetView, MappingView, Operation, Preview, Request, RoleSettings,
 };
-use crate::service::roles::{self, EffectiveRoles, RoleInput, RoleSummary, RoleView, UserLookup};
+use crate::service::roles::{
+    self, EffectiveRoles, HolderPage, RoleInput, RoleSummary, RoleView, UserLookup,
+};
 use crate::service::{events, now};
 
 /// Most events one feed page returns.
@@ -295,6 +297,52 @@ pub async fn get_role(
     let slug = path.into_inner().1;
     read(&state, caller, "roles:read", move |c, scope| {
         roles::role_summary(c, &scope.tenant, &slug)
+    })
+    .await
+}
+
+/// Most holders one page returns.
+pub const MAX_HOLDERS_PAGE: i64 = 1000;
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HoldersQuery {
+    /// Holders after this user id (the previous page's `next_after`)
+    after: Option<String>,
+    /// At most this many, 1 to 1000 (default 100)
+    limit: Option<i64>,
+}
+
+/// `GET /roles/{slug}/holders?after=&limit=`: who holds the role now, in id order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/roles/{slug}/holders",
+    params(
+        ("tenant" = String, Path, description = "The tenant's slug"),
+        ("slug" = String, Path, description = "The role's slug"),
+        HoldersQuery,
+    ),
+    responses(
+        Refusals,
+        (status = 200, description = "A page of the role's holders", body = HolderPage),
+    ),
+    security(("api_key" = ["roles:read"])),
+    tag = "roles"
+)]
+pub async fn role_holders(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let slug = path.into_inner().1;
+    let query = web::Query::<HoldersQuery>::from_query(req.query_string())
+        .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()))?
+        .into_inner();
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_HOLDERS_PAGE);
+    read(&state, caller, "roles:read", move |c, scope| {
+        roles::holders(c, &scope.tenant, &slug, query.after.as_deref(), limit)
     })
     .await
 }
