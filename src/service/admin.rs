@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::run::Tx;
 use super::tenants::{digest, generate_secret, tenant};
-use super::{new_id, now, stamp, Scope, ServiceError};
+use super::{now, stamp, Scope, ServiceError};
 use crate::auth::oidc::{Expected, Identity, Oidc, OidcError, PendingLogin, RelyingParty};
 use crate::scim::resource::fold;
 use crate::scim::schema::ResourceKind;
@@ -190,38 +190,7 @@ fn corrupt() -> ServiceError {
     super::invalid("the stored OIDC settings are damaged; set them again")
 }
 
-/// Where a request came from, for the audit log.
-#[derive(Debug, Clone, Default)]
-pub struct AuditContext {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-/// Appends one row to the tenant's admin audit log.
-pub fn audit(
-    conn: &mut DbConnection,
-    tenant: &TenantId,
-    actor: &str,
-    action: &str,
-    before: Option<Value>,
-    after: Option<Value>,
-    ctx: &AuditContext,
-) -> Result<(), StoreError> {
-    admin::insert_audit(
-        conn,
-        &AuditRow {
-            id: new_id(),
-            tenant_id: tenant.0.clone(),
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            before_json: before.map(|v| v.to_string()),
-            after_json: after.map(|v| v.to_string()),
-            ip: ctx.ip.clone(),
-            user_agent: ctx.user_agent.clone(),
-            at: now(),
-        },
-    )
-}
+pub use super::audit::{audit, AuditContext};
 
 /// What an admin action changed, for its audit row.
 pub struct Done<T> {

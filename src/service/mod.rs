@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod audit;
 pub mod bulk;
 pub mod change_sets;
 pub mod csv;

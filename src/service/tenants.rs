@@ -85,8 +85,8 @@ pub fn set_suspended(
             "tenant.resumed"
         };
         let after = json!({ "suspended_at": when });
-        let ctx = super::admin::AuditContext::default();
-        super::admin::audit(c, &TenantId(row.id), actor, action, None, Some(after), &ctx)?;
+        let ctx = super::audit::AuditContext::default();
+        super::audit::audit(c, &TenantId(row.id), actor, action, None, Some(after), &ctx)?;
         TokenCache::revoked();
         Ok(())
     })
@@ -125,10 +125,10 @@ pub fn export(
         Ok::<_, ServiceError>((row, directory))
     })?;
     let counts = json!({"users": directory.users.len(), "groups": directory.groups.len()});
-    let ctx = super::admin::AuditContext::default();
+    let ctx = super::audit::AuditContext::default();
     write_transaction(conn, |c| {
         let tenant = TenantId(row.id.clone());
-        super::admin::audit(
+        super::audit::audit(
             c,
             &tenant,
             actor,
@@ -178,8 +178,8 @@ pub fn import(
             "groups": export.directory.groups.len(),
         });
         crate::store::portable::write(c, &id, export.directory)?;
-        let ctx = super::admin::AuditContext::default();
-        super::admin::audit(c, &id, actor, "tenant.imported", None, Some(after), &ctx)?;
+        let ctx = super::audit::AuditContext::default();
+        super::audit::audit(c, &id, actor, "tenant.imported", None, Some(after), &ctx)?;
         Ok(())
     })
 }

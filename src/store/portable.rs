@@ -18,7 +18,6 @@ use super::{DbConnection, StoreError, TenantId};
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = group_members)]
 pub struct MembershipRow {
-    /// Not exported: an import writes its own tenant's id.
     #[serde(skip)]
     pub tenant_id: String,
     pub group_id: String,
@@ -28,7 +27,8 @@ pub struct MembershipRow {
     pub created_at: String,
 }
 
-/// Everything of a tenant's directory, in the order an import writes it.
+/// Everything of a tenant's directory, in the order an import writes it. The rows'
+/// `tenant_id` is not serialized: an import writes its own tenant's id.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Directory {
     pub roles: Vec<RoleRow>,

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
+use serde::{Deserialize, Serialize};
 
 use super::conn::DbConnection;
 use super::error::StoreError;
@@ -13,19 +14,10 @@ use super::schema::{
 use super::TenantId;
 
 #[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Queryable,
-    Selectable,
-    Insertable,
-    AsChangeset,
-    serde::Serialize,
-    serde::Deserialize,
+    Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize,
 )]
 #[diesel(table_name = roles, primary_key(tenant_id, id))]
 pub struct RoleRow {
-    /// Not exported: an import writes its own tenant's id.
     #[serde(skip)]
     pub tenant_id: String,
     pub id: String,
@@ -39,19 +31,10 @@ pub struct RoleRow {
 }
 
 #[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Queryable,
-    Selectable,
-    Insertable,
-    AsChangeset,
-    serde::Serialize,
-    serde::Deserialize,
+    Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize,
 )]
 #[diesel(table_name = role_settings, primary_key(tenant_id), treat_none_as_null = true)]
 pub struct SettingsRow {
-    /// Not exported: an import writes its own tenant's id.
     #[serde(skip)]
     pub tenant_id: String,
     pub mode: String,
@@ -60,12 +43,9 @@ pub struct SettingsRow {
     pub mapping_version: i64,
 }
 
-#[derive(
-    Debug, Clone, PartialEq, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = role_mappings)]
 pub struct MappingRow {
-    /// Not exported: an import writes its own tenant's id.
     #[serde(skip)]
     pub tenant_id: String,
     pub id: String,
@@ -86,12 +66,11 @@ pub struct MappingRow {
     QueryableByName,
     Selectable,
     Insertable,
-    serde::Serialize,
-    serde::Deserialize,
+    Serialize,
+    Deserialize,
 )]
 #[diesel(table_name = manual_grants)]
 pub struct ManualGrantRow {
-    /// Not exported: an import writes its own tenant's id.
     #[serde(skip)]
     pub tenant_id: String,
     pub user_id: String,
@@ -108,12 +87,11 @@ pub struct ManualGrantRow {
     QueryableByName,
     Selectable,
     Insertable,
-    serde::Serialize,
-    serde::Deserialize,
+    Serialize,
+    Deserialize,
 )]
 #[diesel(table_name = user_role_grants, treat_none_as_default_value = false)]
 pub struct GrantRow {
-    /// Not exported: an import writes its own tenant's id.
     #[serde(skip)]
     pub tenant_id: String,
     pub user_id: String,

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::Text;
+use serde::{Deserialize, Serialize};
 
 use super::conn::DbConnection;
 use super::error::StoreError;
@@ -19,13 +20,12 @@ use super::TenantId;
     Selectable,
     Insertable,
     AsChangeset,
-    serde::Serialize,
-    serde::Deserialize,
+    Serialize,
+    Deserialize,
 )]
 #[diesel(table_name = users, primary_key(tenant_id, id))]
 #[diesel(treat_none_as_null = true)]
 pub struct UserRow {
-    /// Not exported: an import writes its own tenant's id.
     #[serde(skip)]
     pub tenant_id: String,
     pub id: String,
