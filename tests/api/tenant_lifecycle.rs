@@ -224,3 +224,26 @@ fn an_export_imported_into_an_empty_tenant_reproduces_its_directory_exactly() {
         1
     );
 }
+
+#[test]
+fn a_write_racing_a_tenant_deleted_by_another_process_is_refused_without_a_5xx() {
+    let app = TestApp::spawn();
+    assert_eq!(app.get("/Users").status, 200, "the token is now cached");
+    // As another process deletes it: no revocation reaches this process's cache.
+    let mut conn = app.store.connection().unwrap();
+    diesel::sql_query("DELETE FROM tenants WHERE slug = 'acme'")
+        .execute(&mut *conn)
+        .unwrap();
+    let write = app.post(
+        "/Users",
+        &serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "late"}),
+    );
+    assert!(
+        matches!(write.status, 401 | 404),
+        "{}: {}",
+        write.status,
+        write.text
+    );
+    let read = app.get("/Users");
+    assert!(matches!(read.status, 200 | 401 | 404), "{}", read.status);
+}
