@@ -23,9 +23,17 @@ struct RouteLabels {
     route: String,
 }
 
+/// A tenant's SCIM requests by outcome (`ok`, `client_error`, `server_error`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TenantLabels {
+    tenant: String,
+    outcome: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
+    scim_requests: Family<TenantLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     pool_connections: Gauge,
     pool_idle: Gauge,
@@ -41,6 +49,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("roster");
         let requests = Family::<RequestLabels, Counter>::default();
+        let scim_requests = Family::<TenantLabels, Counter>::default();
         let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
             latency_histogram as fn() -> Histogram,
         );
@@ -51,6 +60,11 @@ impl Default for Metrics {
             "http_requests",
             "HTTP requests by route, method and status",
             requests.clone(),
+        );
+        registry.register(
+            "scim_requests",
+            "Authenticated SCIM requests by tenant and outcome (ok, client_error, server_error)",
+            scim_requests.clone(),
         );
         registry.register(
             "http_request_duration_seconds",
@@ -75,6 +89,7 @@ impl Default for Metrics {
         Self {
             registry,
             requests,
+            scim_requests,
             latency,
             pool_connections,
             pool_idle,
@@ -97,6 +112,22 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// One authenticated SCIM request of `tenant` (a slug that passed authentication,
+    /// so the label set grows with the tenants, never with what strangers send).
+    pub fn scim_request(&self, tenant: &str, status: u16) {
+        let outcome = match status {
+            500.. => "server_error",
+            400.. => "client_error",
+            _ => "ok",
+        };
+        self.scim_requests
+            .get_or_create(&TenantLabels {
+                tenant: tenant.to_owned(),
+                outcome,
+            })
+            .inc();
     }
 
     /// The exposition text, with the pool gauges and the write pipeline read now.

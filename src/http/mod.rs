@@ -381,6 +381,10 @@ pub async fn access_log(
         _ => tracing::info!(tenant, method, path, status, latency_ms, "request"),
     }
     if let (Some(state), false) = (&state, tenant.is_empty()) {
+        // 401s and 429s are refusals before authentication or work: not the tenant's.
+        if !matches!(status, 401 | 429) {
+            state.metrics.scim_request(&tenant, status);
+        }
         res = record_sync(
             &state.sync_log,
             res,

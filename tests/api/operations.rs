@@ -48,6 +48,33 @@ fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
 }
 
 #[test]
+fn metrics_count_each_tenants_scim_requests_by_outcome_and_never_a_strangers_slug() {
+    let app = TestApp::spawn();
+    app.get("/Users");
+    app.get("/Groups");
+    app.get("/Users/nope");
+    let unknown = app.raw(
+        "GET",
+        &format!("{}/scim/v2/stranger/Users", app.address),
+        &[("Authorization", "Bearer rst_wrong")],
+        None,
+        None,
+    );
+    assert_eq!(unknown.status, 401);
+    let text = app
+        .raw("GET", &format!("{}/metrics", app.address), &[], None, None)
+        .text;
+    let count = |outcome: &str| {
+        crate::helpers::metric(
+            &text,
+            &format!("roster_scim_requests_total{{tenant=\"acme\",outcome=\"{outcome}\"}}"),
+        )
+    };
+    assert_eq!((count("ok"), count("client_error")), (2, 1), "{text}");
+    assert!(!text.contains("tenant=\"stranger\""), "{text}");
+}
+
+#[test]
 fn a_locked_sqlite_database_gives_503_with_retry_after_then_recovers() {
     let app = TestApp::spawn_with(|s| {
         s.statement_timeout_ms = 300;
