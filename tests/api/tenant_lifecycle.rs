@@ -33,6 +33,12 @@ fn tenant_tables(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
+/// `GET url` with another tenant's token.
+fn get_as(app: &TestApp, url: &str, token: &str) -> crate::helpers::Resp {
+    let bearer = format!("Bearer {token}");
+    app.raw("GET", url, &[("Authorization", &bearer)], None, None)
+}
+
 fn tenant_id(app: &TestApp, slug: &str) -> String {
     let mut conn = app.store.connection().unwrap();
     tenants::tenant(&mut conn, slug).unwrap().id
@@ -73,13 +79,7 @@ fn a_suspended_tenant_gets_403_from_scim_until_it_is_resumed_and_both_are_audite
         &serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x"}),
     );
     write.assert_scim_error(403, None);
-    let other = app.raw(
-        "GET",
-        &format!("{other_base}/Users"),
-        &[("Authorization", &format!("Bearer {other_token}"))],
-        None,
-        None,
-    );
+    let other = get_as(&app, &format!("{other_base}/Users"), &other_token);
     assert_eq!(other.status, 200, "another tenant is not suspended");
 
     tenants::set_suspended(&mut conn, "acme", false, "operator").unwrap();
@@ -130,13 +130,7 @@ fn deleting_a_tenant_needs_its_slug_twice_revokes_its_credentials_and_leaves_no_
         assert!(Instant::now() < deadline, "the token still works");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let other = app.raw(
-        "GET",
-        &format!("{other_base}/Users"),
-        &[("Authorization", &format!("Bearer {other_token}"))],
-        None,
-        None,
-    );
+    let other = get_as(&app, &format!("{other_base}/Users"), &other_token);
     assert_eq!(other.status, 200);
     assert_eq!(
         rows_of(&app, &other_id),
@@ -204,13 +198,7 @@ fn an_export_imported_into_an_empty_tenant_reproduces_its_directory_exactly() {
         .unwrap()
         .secret
     });
-    let listed = app.raw(
-        "GET",
-        &format!("{copy_base}/Users/{ada}"),
-        &[("Authorization", &format!("Bearer {copy_token}"))],
-        None,
-        None,
-    );
+    let listed = get_as(&app, &format!("{copy_base}/Users/{ada}"), &copy_token);
     assert_eq!(listed.status, 200, "{}", listed.text);
     assert_eq!(listed.body["userName"], "ada@example.com");
 

@@ -211,6 +211,14 @@ pub fn parse<T: DeserializeOwned>(body: Value) -> Result<T, ApiError> {
         .map_err(|e| Invalid::new(ScimType::InvalidValue, format!("invalid body: {e}")).into())
 }
 
+/// A typed query string; a parameter the endpoint does not know (with
+/// `deny_unknown_fields`) or a malformed one is a 400, not ignored.
+pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()).into())
+}
+
 /// A body that may be empty (then the defaults apply).
 pub fn parse_optional<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {

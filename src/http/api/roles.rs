@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{parse, read, respond, run, Access, KeyCaller, Refusals};
+use super::{parse, query, read, respond, run, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
@@ -176,9 +176,7 @@ pub async fn effective_roles(
     caller: KeyCaller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query = web::Query::<UserLookupQuery>::from_query(req.query_string())
-        .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()))?;
-    let lookup = query.into_inner().lookup()?;
+    let lookup = query::<UserLookupQuery>(&req)?.lookup()?;
     read(&state, caller, "roles:read", move |c, scope| {
         roles::effective_by(c, &scope.tenant, &lookup)
     })
@@ -337,9 +335,7 @@ pub async fn role_holders(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let slug = path.into_inner().1;
-    let query = web::Query::<HoldersQuery>::from_query(req.query_string())
-        .map_err(|e| Invalid::new(ScimType::InvalidValue, e.to_string()))?
-        .into_inner();
+    let query: HoldersQuery = query(&req)?;
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_HOLDERS_PAGE);
     read(&state, caller, "roles:read", move |c, scope| {
         roles::holders(c, &scope.tenant, &slug, query.after.as_deref(), limit)
