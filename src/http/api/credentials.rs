@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::{parse_optional, run, view_json, Access, KeyCaller, Refusals};
+use super::{parse_optional, paths, run, view_json, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::api_keys::{self, ApiKeyView, CreatedApiKey, KeyScope};
@@ -57,7 +57,7 @@ where
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/scim-tokens",
-    params(("tenant" = String, Path, description = "The tenant's slug")),
+    params(paths::Tenant),
     responses(
         (status = 200, description = "The tenant's SCIM tokens, oldest first", body = Vec<TokenView>),
         Refusals,
@@ -79,7 +79,7 @@ pub async fn list_tokens(
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/scim-tokens",
-    params(("tenant" = String, Path, description = "The tenant's slug")),
+    params(paths::Tenant),
     request_body(content = Option<NewCredential>, description = "Optional; `scopes` does not apply"),
     responses(
         (status = 201, description = "The token, with its secret shown once", body = CreatedToken),
@@ -154,7 +154,7 @@ pub async fn revoke_token(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/api-keys",
-    params(("tenant" = String, Path, description = "The tenant's slug")),
+    params(paths::Tenant),
     responses(
         (status = 200, description = "The tenant's API keys, oldest first", body = Vec<ApiKeyView>),
         Refusals,
@@ -175,7 +175,7 @@ pub async fn list_keys(
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/api-keys",
-    params(("tenant" = String, Path, description = "The tenant's slug")),
+    params(paths::Tenant),
     request_body(content = Option<NewCredential>, description = "Optional: a name and scopes"),
     responses(
         (status = 201, description = "The key, with its secret shown once", body = CreatedApiKey),

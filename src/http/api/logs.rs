@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{read, run, KeyCaller, Refusals};
+use super::{paths, read, run, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::service::sync_log::{self, SyncLogPage};
@@ -13,7 +13,7 @@ const MAX_PAGE: i64 = 1000;
     get,
     path = "/api/v1/tenants/{tenant}/sync-log",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
+        paths::Tenant,
         ("method" = Option<String>, Query, description = "Only this HTTP method"),
         ("result" = Option<sync_log::SyncResult>, Query, description = "Only successes or failures"),
         ("status" = Option<i32>, Query, description = "Only this HTTP status"),

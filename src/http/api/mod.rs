@@ -122,6 +122,60 @@ where
     })
 }
 
+/// The path parameters the API's operations share, for the OpenAPI document only (the
+/// handlers read the path themselves, and `KeyCaller` the tenant).
+pub mod paths {
+    /// `/tenants/{tenant}/…`
+    #[derive(utoipa::IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct Tenant {
+        /// The tenant's slug
+        pub tenant: String,
+    }
+
+    /// `…/users/{id}/…`
+    #[derive(utoipa::IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct TenantUser {
+        /// The tenant's slug
+        pub tenant: String,
+        /// roster's id of the user
+        pub id: String,
+    }
+
+    /// `…/users/{id}/manual-grants/{role}`
+    #[derive(utoipa::IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct UserGrant {
+        /// The tenant's slug
+        pub tenant: String,
+        /// roster's id of the user
+        pub id: String,
+        /// The role's slug
+        pub role: String,
+    }
+
+    /// `…/roles/{slug}…`
+    #[derive(utoipa::IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct TenantRole {
+        /// The tenant's slug
+        pub tenant: String,
+        /// The role's slug
+        pub slug: String,
+    }
+
+    /// `…/mappings/{id}`, `…/change-sets/{id}…`
+    #[derive(utoipa::IntoParams)]
+    #[into_params(parameter_in = Path)]
+    pub struct TenantItem {
+        /// The tenant's slug
+        pub tenant: String,
+        /// The id
+        pub id: String,
+    }
+}
+
 /// The refusals any application API operation may answer, each with a SCIM error body
 /// (for the OpenAPI document).
 #[derive(utoipa::IntoResponses)]

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{parse, query, read, respond, run, Access, KeyCaller, Refusals};
+use super::{parse, paths, query, read, respond, run, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
@@ -34,7 +34,7 @@ pub struct EventPage {
     get,
     path = "/api/v1/tenants/{tenant}/events",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
+        paths::Tenant,
         ("after" = Option<i64>, Query, description = "Events after this sequence (default 0)"),
         ("limit" = Option<i64>, Query, description = "At most this many, 1 to 500 (default 100)"),
         ("types" = Option<String>, Query, description = "Only these event types, comma-separated"),
@@ -93,8 +93,7 @@ pub async fn events(
     get,
     path = "/api/v1/tenants/{tenant}/users/{id}/roles",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
-        ("id" = String, Path, description = "roster's id of the user"),
+        paths::TenantUser,
     ),
     responses(
         Refusals,
@@ -160,7 +159,7 @@ impl UserLookupQuery {
     get,
     path = "/api/v1/tenants/{tenant}/effective-roles",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
+        paths::Tenant,
         UserLookupQuery,
     ),
     responses(
@@ -188,9 +187,7 @@ pub async fn effective_roles(
     put,
     path = "/api/v1/tenants/{tenant}/users/{id}/manual-grants/{role}",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
-        ("id" = String, Path, description = "roster's id of the user"),
-        ("role" = String, Path, description = "The role's slug"),
+        paths::UserGrant,
     ),
     responses(
         Refusals,
@@ -213,9 +210,7 @@ pub async fn grant(
     delete,
     path = "/api/v1/tenants/{tenant}/users/{id}/manual-grants/{role}",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
-        ("id" = String, Path, description = "roster's id of the user"),
-        ("role" = String, Path, description = "The role's slug"),
+        paths::UserGrant,
     ),
     responses(
         Refusals,
@@ -254,7 +249,7 @@ async fn set_manual_grant(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/roles",
-    params(("tenant" = String, Path, description = "The tenant's slug")),
+    params(paths::Tenant),
     responses(
         Refusals,
         (status = 200, description = "The roles, highest priority first", body = Vec<RoleSummary>),
@@ -277,8 +272,7 @@ pub async fn list_roles(
     get,
     path = "/api/v1/tenants/{tenant}/roles/{slug}",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
-        ("slug" = String, Path, description = "The role's slug"),
+        paths::TenantRole,
     ),
     responses(
         Refusals,
@@ -317,8 +311,7 @@ pub struct HoldersQuery {
     get,
     path = "/api/v1/tenants/{tenant}/roles/{slug}/holders",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
-        ("slug" = String, Path, description = "The role's slug"),
+        paths::TenantRole,
         HoldersQuery,
     ),
     responses(
@@ -347,7 +340,7 @@ pub async fn role_holders(
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/roles",
-    params(("tenant" = String, Path, description = "The tenant's slug")),
+    params(paths::Tenant),
     request_body = RoleInput,
     responses(
         Refusals,
@@ -380,8 +373,7 @@ pub async fn create_role(
     patch,
     path = "/api/v1/tenants/{tenant}/roles/{slug}",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
-        ("slug" = String, Path, description = "The role's slug"),
+        paths::TenantRole,
     ),
     request_body = RoleInput,
     responses(
@@ -415,8 +407,7 @@ pub async fn update_role(
     delete,
     path = "/api/v1/tenants/{tenant}/roles/{slug}",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
-        ("slug" = String, Path, description = "The role's slug"),
+        paths::TenantRole,
     ),
     responses(
         Refusals,
@@ -443,7 +434,7 @@ pub async fn delete_role(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/mappings",
-    params(("tenant" = String, Path, description = "The tenant's slug")),
+    params(paths::Tenant),
     responses(
         Refusals,
         (status = 200, description = "Every mapping, active and orphaned", body = Vec<MappingView>),
@@ -476,7 +467,7 @@ pub struct NewMapping {
     post,
     path = "/api/v1/tenants/{tenant}/mappings",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
+        paths::Tenant,
     ),
     request_body = NewMapping,
     responses(
@@ -512,8 +503,7 @@ pub async fn create_mapping(
     delete,
     path = "/api/v1/tenants/{tenant}/mappings/{id}",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
-        ("id" = String, Path, description = "The id"),
+        paths::TenantItem,
     ),
     responses(
         Refusals,
@@ -547,7 +537,7 @@ pub async fn delete_mapping(
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/role-settings",
-    params(("tenant" = String, Path, description = "The tenant's slug")),
+    params(paths::Tenant),
     responses(
         Refusals,
         (status = 200, description = "How the tenant resolves roles", body = RoleSettings),
@@ -597,7 +587,7 @@ mod serde_with_null {
     put,
     path = "/api/v1/tenants/{tenant}/role-settings",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
+        paths::Tenant,
     ),
     request_body = SettingsInput,
     responses(
@@ -659,7 +649,7 @@ async fn apply(
     get,
     path = "/api/v1/tenants/{tenant}/change-sets",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
+        paths::Tenant,
     ),
     responses(
         Refusals,
@@ -683,8 +673,7 @@ pub async fn list_change_sets(
     get,
     path = "/api/v1/tenants/{tenant}/change-sets/{id}",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
-        ("id" = String, Path, description = "The id"),
+        paths::TenantItem,
     ),
     responses(
         Refusals,
@@ -710,7 +699,7 @@ pub async fn get_change_set(
     post,
     path = "/api/v1/tenants/{tenant}/change-sets",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
+        paths::Tenant,
     ),
     request_body = Request,
     responses(
@@ -735,7 +724,7 @@ pub async fn create_change_set(
     post,
     path = "/api/v1/tenants/{tenant}/change-sets/preview",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
+        paths::Tenant,
     ),
     request_body = Request,
     responses(
@@ -763,8 +752,7 @@ pub async fn preview_change_set(
     post,
     path = "/api/v1/tenants/{tenant}/change-sets/{id}/revert/preview",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
-        ("id" = String, Path, description = "The id"),
+        paths::TenantItem,
     ),
     responses(
         Refusals,
@@ -793,8 +781,7 @@ pub async fn preview_revert(
     post,
     path = "/api/v1/tenants/{tenant}/change-sets/{id}/revert",
     params(
-        ("tenant" = String, Path, description = "The tenant's slug"),
-        ("id" = String, Path, description = "The id"),
+        paths::TenantItem,
     ),
     responses(
         Refusals,
