@@ -25,6 +25,11 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// A tracing filter, e.g. `info` or `roster=debug,info`.
     pub log_level: String,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// When set (`host:port`), `/metrics` is served on this address only, and this
+    /// address serves nothing but `/metrics`, `/healthz` and `/readyz`.
+    pub metrics_listen: Option<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Largest page a list returns (`count` is clamped to it).
@@ -98,6 +103,8 @@ impl Default for Settings {
             public_url: None,
             log_format: LogFormat::Pretty,
             log_level: "info".into(),
+            metrics_token: None,
+            metrics_listen: None,
             max_body_bytes: 1 << 20,
             max_page_size: 500,
             pool_size: 10,
@@ -153,6 +160,8 @@ pub const KEYS: &[&str] = &[
     "public_url",
     "log_format",
     "log_level",
+    "metrics_token",
+    "metrics_listen",
     "max_body_bytes",
     "max_page_size",
     "pool_size",

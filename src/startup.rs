@@ -13,7 +13,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::http::limits::{LimitSettings, Limiters};
-use crate::http::metrics::Metrics;
+use crate::http::metrics::{Metrics, MetricsAccess};
 use crate::http::state::{AppState, Lifecycle};
 use crate::jobs::webhooks::DeliveryConfig;
 use crate::scim::discovery::Limits;
@@ -38,6 +38,7 @@ pub enum StartupError {
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     public_url: String,
     store: Store,
     server: Server,
@@ -75,6 +76,19 @@ impl Application {
             address: settings.listen.clone(),
             source,
         })?;
+        let metrics_listener = settings
+            .metrics_listen
+            .as_deref()
+            .map(|at| {
+                let bind_error = |source| StartupError::Bind {
+                    address: at.to_owned(),
+                    source,
+                };
+                let listener = TcpListener::bind(at).map_err(bind_error)?;
+                let address = listener.local_addr().map_err(bind_error)?;
+                Ok::<_, StartupError>((listener, address))
+            })
+            .transpose()?;
         let public_url = settings
             .public_url
             .clone()
@@ -90,6 +104,10 @@ impl Application {
             body_timeout: Duration::from_millis(settings.body_timeout_ms),
             public_url: public_url.clone(),
             metrics: Metrics::default(),
+            metrics_access: MetricsAccess::new(
+                settings.metrics_token.as_deref(),
+                metrics_listener.as_ref().map(|(_, address)| *address),
+            ),
             tokens: Default::default(),
             change_sets: Default::default(),
             inline_limit: settings.change_set_inline_limit,
@@ -130,7 +148,8 @@ impl Application {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
         };
-        let server = HttpServer::new(move || {
+        let metrics_port = metrics_listener.as_ref().map(|(_, address)| address.port());
+        let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
                 .wrap(from_fn(crate::http::guard::admit))
@@ -152,8 +171,16 @@ impl Application {
         .map_err(|source| StartupError::Bind {
             address: settings.listen.clone(),
             source,
-        })?
-        .run();
+        })?;
+        if let Some((listener, address)) = metrics_listener {
+            server = server
+                .listen(listener)
+                .map_err(|source| StartupError::Bind {
+                    address: address.to_string(),
+                    source,
+                })?;
+        }
+        let server = server.run();
         stop_on_signals(
             &server,
             state.lifecycle.clone(),
@@ -161,6 +188,7 @@ impl Application {
         )?;
         Ok(Self {
             port: address.port(),
+            metrics_port,
             public_url,
             store,
             server,
@@ -169,6 +197,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The separate `/metrics` listener's port, when `metrics_listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub fn public_url(&self) -> &str {

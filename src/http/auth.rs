@@ -112,6 +112,7 @@ pub async fn admit(state: &AppState, req: &ServiceRequest, slug: &str) -> Result
         .limiters
         .may_authenticate(ip.as_deref(), slug, known)?;
     if known {
+        req.extensions_mut().insert(Authenticated);
         return Ok(());
     }
     let live = match token {
@@ -128,8 +129,15 @@ pub async fn admit(state: &AppState, req: &ServiceRequest, slug: &str) -> Result
         state.limiters.authentication_failed(ip.as_deref(), slug);
         return Err(ApiError::Unauthenticated);
     }
+    req.extensions_mut().insert(Authenticated);
     Ok(())
 }
+
+/// Marks a SCIM request whose token is a live token of the tenant in its path: only
+/// those count in the tenant's metrics and sync log, so a stranger's made-up slug never
+/// becomes a label or a log row.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticated;
 
 /// The request id (also sent back as `X-Request-Id`) that events link back to.
 pub fn correlation_id(req: &HttpRequest) -> String {

@@ -69,6 +69,12 @@ pub async fn admit(
 
 /// Why a request is answered before it reaches a handler, if it is.
 async fn refusal(state: &AppState, req: &ServiceRequest) -> Option<ApiError> {
+    if !state
+        .metrics_access
+        .routes(req.path(), req.app_config().local_addr())
+    {
+        return Some(ApiError::UnknownEndpoint);
+    }
     if !state.lifecycle.prepared() && !is_probe(req.path()) {
         return Some(ApiError::from(ServiceError::unavailable(
             "the database is not prepared yet",

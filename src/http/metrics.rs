@@ -1,6 +1,11 @@
-//! Prometheus metrics: requests by route and status, latency, pool state.
+//! Prometheus metrics: requests by route and status, latency, pool state, every
+//! tenant's health, the event feed's readers and the background jobs.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -9,7 +14,55 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use sha2::{Digest, Sha256};
+
+use crate::service::fleet::{self, TenantHealth};
 use crate::service::run::{PipelineStats, PoolState, BATCH_BUCKETS};
+
+/// Who may read `/metrics` and where: `metrics_token` and `metrics_listen`.
+#[derive(Debug, Default)]
+pub struct MetricsAccess {
+    /// SHA-256 of the token, so the comparison takes the same time however much of a
+    /// guess is right.
+    token: Option<[u8; 32]>,
+    listener: Option<SocketAddr>,
+}
+
+impl MetricsAccess {
+    pub fn new(token: Option<&str>, listener: Option<SocketAddr>) -> Self {
+        Self {
+            token: token.map(|t| Sha256::digest(t.as_bytes()).into()),
+            listener,
+        }
+    }
+
+    /// Whether a request for `path` that arrived on the listener at `local` is routed:
+    /// with a separate metrics listener, `/metrics` is served there only, and that
+    /// listener serves nothing but it and the probes. Listeners differ by port.
+    pub fn routes(&self, path: &str, local: SocketAddr) -> bool {
+        let Some(metrics) = self.listener else {
+            return true;
+        };
+        if local.port() == metrics.port() {
+            matches!(path, "/metrics" | "/healthz" | "/readyz")
+        } else {
+            path != "/metrics"
+        }
+    }
+
+    /// Whether an `Authorization` header value opens `/metrics`.
+    pub fn allows(&self, authorization: Option<&str>) -> bool {
+        let Some(expected) = self.token else {
+            return true;
+        };
+        let given = authorization
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .unwrap_or_default();
+        <[u8; 32]>::from(Sha256::digest(given.as_bytes())) == expected
+    }
+}
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -38,6 +91,8 @@ pub struct Metrics {
     pool_connections: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
+    /// (tenant slug, API key id) → the `after` its last feed read asked for, and when.
+    feed_reads: Mutex<HashMap<(String, String), (i64, SystemTime)>>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -94,6 +149,7 @@ impl Default for Metrics {
             pool_connections,
             pool_idle,
             pool_max,
+            feed_reads: Mutex::default(),
         }
     }
 }
@@ -130,13 +186,24 @@ impl Metrics {
             .inc();
     }
 
+    /// An API key of `tenant` read the event feed after sequence `after`.
+    pub fn feed_read(&self, tenant: &str, key_id: &str, after: i64) {
+        let mut reads = self.feed_reads.lock().unwrap_or_else(|p| p.into_inner());
+        reads.insert(
+            (tenant.to_owned(), key_id.to_owned()),
+            (after, SystemTime::now()),
+        );
+    }
+
     /// The exposition text, with the pool gauges and the write pipeline read now.
-    /// `counters`: (name without `_total`, help, value) of counters kept elsewhere.
+    /// `counters`: (name without `_total`, help, value) of counters kept elsewhere;
+    /// `fleet`: every tenant's health, `None` when the database could not be read.
     pub fn render(
         &self,
         pool: PoolState,
         writes: (&PipelineStats, usize),
         counters: &[(&str, &str, u64)],
+        fleet: Option<&[TenantHealth]>,
     ) -> String {
         self.pool_connections.set(i64::from(pool.connections));
         self.pool_idle.set(i64::from(pool.idle));
@@ -147,6 +214,18 @@ impl Metrics {
         render_pipeline(&mut out, writes.0, writes.1);
         for (name, help, value) in counters {
             write_counter(&mut out, name, help, *value);
+        }
+        render_jobs(&mut out);
+        write_gauge(
+            &mut out,
+            "roster_metrics_database_ok",
+            "1 when this scrape read every tenant's health from the database, else 0.",
+            &[(String::new(), f64::from(u8::from(fleet.is_some())))],
+        );
+        if let Some(fleet) = fleet {
+            render_fleet(&mut out, fleet);
+            let reads = self.feed_reads.lock().unwrap_or_else(|p| p.into_inner());
+            render_feed(&mut out, fleet, &reads);
         }
         let _ = prometheus_client::encoding::text::encode_eof(&mut out);
         out
@@ -199,8 +278,139 @@ fn render_pipeline(out: &mut String, stats: &PipelineStats, waiting: usize) {
     );
 }
 
+/// Every tenant's gauges, labelled by slug; recomputed on each scrape, so a deleted
+/// tenant's series end with it.
+fn render_fleet(out: &mut String, fleet: &[TenantHealth]) {
+    type Read = fn(&TenantHealth) -> Option<f64>;
+    let gauges: [(&str, &str, Read); 10] = [
+        (
+            "roster_tenant_last_scim_request_timestamp_seconds",
+            "Unix time of the tenant's newest SCIM request in the sync log.",
+            |h| h.last_request_at.as_deref().and_then(fleet::unix_seconds),
+        ),
+        (
+            "roster_tenant_suspended",
+            "1 while the tenant is suspended.",
+            |h| Some(f64::from(u8::from(h.suspended))),
+        ),
+        (
+            "roster_webhook_deliveries_pending",
+            "Webhook deliveries not yet delivered or dead-lettered.",
+            |h| Some(h.pending_deliveries as f64),
+        ),
+        (
+            "roster_webhook_oldest_pending_age_seconds",
+            "Age of the oldest pending webhook delivery (0 when none is pending).",
+            |h| {
+                Some(
+                    fleet::age(h.oldest_pending_at.as_deref(), SystemTime::now())
+                        .map_or(0.0, |a| a.as_secs_f64()),
+                )
+            },
+        ),
+        (
+            "roster_webhook_endpoints_failing",
+            "Enabled webhook endpoints whose latest attempts failed.",
+            |h| Some(h.failing_endpoints as f64),
+        ),
+        (
+            "roster_webhook_endpoints_disabled",
+            "Webhook endpoints disabled by roster or an administrator.",
+            |h| Some(h.disabled_endpoints as f64),
+        ),
+        (
+            "roster_events_latest_sequence",
+            "The sequence of the tenant's newest event.",
+            |h| Some(h.latest_sequence as f64),
+        ),
+        (
+            "roster_change_sets_running",
+            "Change-sets still recomputing users in the background.",
+            |h| Some(h.running_change_sets as f64),
+        ),
+        (
+            "roster_change_set_users_remaining",
+            "Users the running change-sets have yet to recompute.",
+            |h| Some(h.change_set_users_remaining as f64),
+        ),
+        (
+            "roster_scim_failures_24h",
+            "Failed SCIM requests of the tenant in the sync log's last 24 hours.",
+            |h| Some(h.failures_24h as f64),
+        ),
+    ];
+    for (name, help, read) in gauges {
+        let samples: Vec<(String, f64)> = fleet
+            .iter()
+            .filter_map(|h| Some((format!("tenant=\"{}\"", h.slug), read(h)?)))
+            .collect();
+        write_gauge(out, name, help, &samples);
+    }
+}
+
+/// Each feed reader's lag behind its tenant's newest event, as this process saw it.
+fn render_feed(
+    out: &mut String,
+    fleet: &[TenantHealth],
+    reads: &HashMap<(String, String), (i64, SystemTime)>,
+) {
+    let latest: HashMap<&str, i64> = fleet
+        .iter()
+        .map(|h| (h.slug.as_str(), h.latest_sequence))
+        .collect();
+    let mut lag = Vec::new();
+    let mut read_at = Vec::new();
+    let mut keys: Vec<_> = reads.iter().collect();
+    keys.sort_by(|a, b| a.0.cmp(b.0));
+    for ((tenant, key), (after, at)) in keys {
+        let Some(newest) = latest.get(tenant.as_str()) else {
+            continue;
+        };
+        let labels = format!("tenant=\"{tenant}\",api_key=\"{key}\"");
+        lag.push((labels.clone(), (newest - after).max(0) as f64));
+        let seconds = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        read_at.push((labels, seconds));
+    }
+    write_gauge(
+        out,
+        "roster_event_feed_lag_events",
+        "Events between an API key's last feed read (its `after`) and the tenant's newest.",
+        &lag,
+    );
+    write_gauge(
+        out,
+        "roster_event_feed_last_read_timestamp_seconds",
+        "Unix time of an API key's last event-feed read.",
+        &read_at,
+    );
+}
+
+fn render_jobs(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "# HELP roster_job_failures Background job runs that failed (each is retried).\n\
+         # TYPE roster_job_failures counter"
+    );
+    for (job, n) in crate::jobs::failures() {
+        let _ = writeln!(out, "roster_job_failures_total{{task=\"{job}\"}} {n}");
+    }
+}
+
+/// One gauge family; `samples` are (label set without braces, value).
+fn write_gauge(out: &mut String, name: &str, help: &str, samples: &[(String, f64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (labels, value) in samples {
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {value}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
+}
+
 fn write_counter(out: &mut String, name: &str, help: &str, value: u64) {
-    use std::fmt::Write;
     let _ = writeln!(
         out,
         "# HELP {name} {help}\n# TYPE {name} counter\n{name}_total {value}"

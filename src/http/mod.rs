@@ -380,11 +380,13 @@ pub async fn access_log(
         }
         _ => tracing::info!(tenant, method, path, status, latency_ms, "request"),
     }
-    if let (Some(state), false) = (&state, tenant.is_empty()) {
-        // 401s and 429s are refusals before authentication or work: not the tenant's.
-        if !matches!(status, 401 | 429) {
-            state.metrics.scim_request(&tenant, status);
-        }
+    let authenticated = res
+        .request()
+        .extensions()
+        .get::<auth::Authenticated>()
+        .is_some();
+    if let (Some(state), false, true) = (&state, tenant.is_empty(), authenticated) {
+        state.metrics.scim_request(&tenant, status);
         res = record_sync(
             &state.sync_log,
             res,

@@ -16,6 +16,8 @@ pub struct AppState {
     /// Public base of the server, without a trailing slash (`https://roster.example`).
     pub public_url: String,
     pub metrics: Metrics,
+    /// Who may read `/metrics`, and on which listener.
+    pub metrics_access: super::metrics::MetricsAccess,
     /// SCIM tokens verified within the last second (see `TokenCache`).
     pub tokens: std::sync::Arc<crate::service::tenants::TokenCache>,
     /// Wakes the background change-set worker.

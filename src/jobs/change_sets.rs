@@ -49,5 +49,6 @@ async fn finish(store: &Store, tenant: crate::store::TenantId, id: String) {
 }
 
 fn log_error(e: &ServiceError) {
+    super::failed(super::Job::ChangeSets);
     tracing::error!(error = %crate::error_chain(e), "background change-set failed; will retry");
 }

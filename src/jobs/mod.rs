@@ -12,6 +12,7 @@ pub mod change_sets;
 pub mod sync_log;
 pub mod webhooks;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Notify;
@@ -23,4 +24,45 @@ pub fn spawn(store: Store, change_sets: Arc<Notify>, delivery: webhooks::Deliver
     change_sets::spawn(store.clone(), change_sets);
     // One delivery worker per process; several processes share the queue through leases.
     webhooks::spawn(store, delivery);
+}
+
+/// A background job, as `/metrics` labels its failures.
+#[derive(Debug, Clone, Copy)]
+pub enum Job {
+    ChangeSets,
+    WebhookDelivery,
+    EventRetention,
+    SyncLog,
+}
+
+impl Job {
+    const ALL: [Job; 4] = [
+        Job::ChangeSets,
+        Job::WebhookDelivery,
+        Job::EventRetention,
+        Job::SyncLog,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Job::ChangeSets => "change_sets",
+            Job::WebhookDelivery => "webhook_delivery",
+            Job::EventRetention => "event_retention",
+            Job::SyncLog => "sync_log",
+        }
+    }
+}
+
+static FAILURES: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+
+/// Counts a failed run of `job` (the job logs why, and retries).
+pub fn failed(job: Job) {
+    FAILURES[job as usize].fetch_add(1, Ordering::Relaxed);
+}
+
+/// Failed runs so far, by job label.
+pub fn failures() -> impl Iterator<Item = (&'static str, u64)> {
+    Job::ALL
+        .into_iter()
+        .map(|job| (job.label(), FAILURES[job as usize].load(Ordering::Relaxed)))
 }

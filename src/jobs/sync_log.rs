@@ -118,6 +118,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Entry>) {
             })
             .await;
         if let Err(e) = result {
+            super::failed(super::Job::SyncLog);
             tracing::warn!(error = %crate::error_chain(&e), "sync log entries not saved");
         }
     }

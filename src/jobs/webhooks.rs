@@ -57,6 +57,7 @@ async fn worker(store: Store, agent: ureq::Agent, config: DeliveryConfig) {
             .write(move |c| delivery::claim(c, SystemTime::now(), lease, BATCH))
             .await
             .unwrap_or_else(|e| {
+                super::failed(super::Job::WebhookDelivery);
                 tracing::warn!(error = %crate::error_chain(&e), "claiming webhook deliveries failed");
                 Vec::new()
             });
@@ -115,6 +116,7 @@ async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, config: Deliver
         .await;
     if let Err(e) = recorded {
         // The lease runs out and the delivery is sent again: at least once.
+        super::failed(super::Job::WebhookDelivery);
         tracing::warn!(error = %crate::error_chain(&e), "recording a webhook attempt failed");
     }
 }
@@ -137,6 +139,7 @@ async fn retention(store: Store) {
                     }
                 }
                 Err(e) => {
+                    super::failed(super::Job::EventRetention);
                     tracing::warn!(error = %crate::error_chain(&e), "pruning old events failed");
                     break;
                 }

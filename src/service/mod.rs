@@ -9,6 +9,7 @@ pub mod csv;
 pub mod delivery;
 pub mod directory;
 pub mod events;
+pub mod fleet;
 pub mod groups;
 pub mod outbox;
 pub mod overview;

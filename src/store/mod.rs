@@ -12,6 +12,7 @@ pub mod directory;
 pub mod error;
 pub mod events;
 pub mod filter_sql;
+pub mod fleet;
 pub mod gate;
 pub mod groups;
 pub mod migrate;

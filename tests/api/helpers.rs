@@ -287,6 +287,13 @@ impl TestApp {
         }
     }
 
+    /// The separate `/metrics` listener's address, when `metrics_listen` is set.
+    pub fn metrics_address(&self) -> Option<String> {
+        self._server
+            .metrics_port
+            .map(|port| format!("http://127.0.0.1:{port}"))
+    }
+
     /// Another tenant with its own token: (base URL, token).
     pub fn add_tenant(&self, slug: &str) -> (String, String) {
         let mut conn = self.store.connection().expect("connection");
@@ -466,6 +473,8 @@ impl TestApp {
 pub struct Started {
     pub address: String,
     pub store: Store,
+    /// The separate `/metrics` listener's port, when `metrics_listen` is set.
+    pub metrics_port: Option<u16>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -485,14 +494,20 @@ pub fn start(settings: Settings) -> Started {
             let app = Application::build(&settings)
                 .await
                 .expect("application starts");
-            tx.send((app.port(), app.store().clone(), app.handle()))
-                .expect("send port");
+            tx.send((
+                app.port(),
+                app.metrics_port(),
+                app.store().clone(),
+                app.handle(),
+            ))
+            .expect("send port");
             app.run_until_stopped().await.expect("server runs");
         });
     });
-    let (port, store, handle) = rx.recv().expect("application started");
+    let (port, metrics_port, store, handle) = rx.recv().expect("application started");
     Started {
         address: format!("http://127.0.0.1:{port}"),
+        metrics_port,
         store,
         handle,
     }

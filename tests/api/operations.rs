@@ -75,6 +75,126 @@ fn metrics_count_each_tenants_scim_requests_by_outcome_and_never_a_strangers_slu
 }
 
 #[test]
+fn metrics_show_each_tenants_health_webhook_backlog_feed_lag_and_job_failures() {
+    // Nothing listens on port 9 (discard): the delivery fails and waits an hour to retry.
+    let app = TestApp::spawn_with(|s| {
+        crate::webhooks::dev_settings(s, "1h");
+    });
+    app.add_tenant("quiet");
+    app.create_user("alice@example.com");
+    let r = app.api(
+        "POST",
+        "/webhooks",
+        Some(&json!({"url": "http://127.0.0.1:9/hook", "event_types": ["user.created"]})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.create_user("bob@example.com");
+    let latest = app.last_sequence();
+    // A consumer that has read up to event 1 only.
+    assert_eq!(app.api("GET", "/events?after=1&limit=1", None).status, 200);
+    let failing = crate::webhooks::wait_until(Duration::from_secs(20), || {
+        let text = app
+            .raw("GET", &format!("{}/metrics", app.address), &[], None, None)
+            .text;
+        let seen = |name: &str| crate::helpers::metric(&text, name) > 0;
+        // The delivery's attempt and the sync log's writer both run in the background.
+        (seen("roster_webhook_endpoints_failing{tenant=\"acme\"}")
+            && seen("roster_tenant_last_scim_request_timestamp_seconds{tenant=\"acme\"}"))
+        .then_some(text)
+    });
+    let text = failing.expect("the failed attempt and the sync log show");
+    let gauge = |name: &str| crate::helpers::metric(&text, name);
+    assert_eq!(gauge("roster_metrics_database_ok"), 1, "{text}");
+    assert_eq!(
+        gauge("roster_webhook_deliveries_pending{tenant=\"acme\"}"),
+        1,
+        "{text}"
+    );
+    assert_eq!(
+        gauge("roster_webhook_deliveries_pending{tenant=\"quiet\"}"),
+        0,
+        "{text}"
+    );
+    assert_eq!(
+        gauge("roster_events_latest_sequence{tenant=\"acme\"}"),
+        latest as u64
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let last = gauge("roster_tenant_last_scim_request_timestamp_seconds{tenant=\"acme\"}");
+    assert!(now - 120 < last && last <= now, "{last} vs {now}\n{text}");
+    assert!(
+        !text.contains("roster_tenant_last_scim_request_timestamp_seconds{tenant=\"quiet\"}"),
+        "a tenant that never pushed has no last request: {text}"
+    );
+    let lag = text
+        .lines()
+        .find(|l| l.starts_with("roster_event_feed_lag_events{tenant=\"acme\",api_key=\""))
+        .expect("the feed reader's lag");
+    assert!(lag.ends_with(&format!(" {}", latest - 1)), "{lag}");
+    assert_eq!(gauge("roster_change_sets_running{tenant=\"acme\"}"), 0);
+    assert!(
+        text.contains("roster_job_failures_total{task=\"webhook_delivery\"}"),
+        "{text}"
+    );
+}
+
+#[test]
+fn metrics_answer_only_with_the_configured_token() {
+    let app = TestApp::spawn_with(|s| s.metrics_token = Some("scrape-secret".into()));
+    let url = format!("{}/metrics", app.address);
+    let without = app.raw("GET", &url, &[], None, None);
+    assert_eq!(without.status, 401);
+    assert_eq!(without.header("www-authenticate"), Some("Bearer"));
+    let wrong = app.raw(
+        "GET",
+        &url,
+        &[("Authorization", "Bearer scrape")],
+        None,
+        None,
+    );
+    assert_eq!(wrong.status, 401);
+    let right = app.raw(
+        "GET",
+        &url,
+        &[("Authorization", "Bearer scrape-secret")],
+        None,
+        None,
+    );
+    assert_eq!(right.status, 200);
+    assert!(right.text.contains("roster_http_requests_total"));
+    // The probes stay open for the orchestrator.
+    let ready = app.raw("GET", &format!("{}/readyz", app.address), &[], None, None);
+    assert_eq!(ready.status, 200);
+}
+
+#[test]
+fn a_separate_metrics_listener_serves_metrics_and_probes_and_nothing_else() {
+    let app = TestApp::spawn_with(|s| s.metrics_listen = Some("127.0.0.1:0".into()));
+    let metrics = app.metrics_address().expect("a metrics listener");
+    assert_ne!(metrics, app.address);
+    let get = |url: String| app.raw("GET", &url, &[], None, None).status;
+    assert_eq!(get(format!("{metrics}/metrics")), 200);
+    assert_eq!(get(format!("{metrics}/readyz")), 200);
+    assert_eq!(get(format!("{metrics}/healthz")), 200);
+    assert_eq!(get(format!("{metrics}/scim/v2/acme/Users")), 404);
+    assert_eq!(get(format!("{metrics}/admin/acme/")), 404);
+    assert_eq!(get(format!("{metrics}/scim/v2/evil/Users")), 404);
+    let text = app
+        .raw("GET", &format!("{metrics}/metrics"), &[], None, None)
+        .text;
+    assert!(
+        !text.contains("roster_scim_requests_total{"),
+        "an unauthenticated request counts for no tenant: {text}"
+    );
+    // The main listener no longer shows them, and still serves SCIM.
+    assert_eq!(get(format!("{}/metrics", app.address)), 404);
+    assert_eq!(app.get("/Users").status, 200);
+}
+
+#[test]
 fn a_locked_sqlite_database_gives_503_with_retry_after_then_recovers() {
     let app = TestApp::spawn_with(|s| {
         s.statement_timeout_ms = 300;

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{parse, paths, query, read, respond, run, Access, KeyCaller, Refusals};
+use super::{parse, paths, query, read, respond, run, view_json, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
@@ -80,12 +80,15 @@ pub async fn events(
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .collect();
-    read(&state, caller, "events:read", move |c, scope| {
+    let slug = caller.slug().to_owned();
+    let (page, key_id) = run(&state, caller, "events:read", false, move |c, scope| {
         let data = events::page(c, &scope.tenant, after, limit, &types)?;
         let next_after = data.last().map_or(after, |e| e.sequence);
-        Ok(EventPage { data, next_after })
+        Ok((EventPage { data, next_after }, scope.actor.id.clone()))
     })
-    .await
+    .await?;
+    state.metrics.feed_read(&slug, &key_id, after);
+    Ok(view_json(StatusCode::OK, &page))
 }
 
 /// `GET /users/{id}/roles`: effective roles with reasons.
