@@ -30,6 +30,9 @@ pub struct Settings {
     /// When set (`host:port`), `/metrics` is served on this address only, and this
     /// address serves nothing but `/metrics`, `/healthz` and `/readyz`.
     pub metrics_listen: Option<String>,
+    /// The deployment's operator signs in with this at `/admin/operator` and sees every
+    /// tenant read-only. Unset: there is no operator.
+    pub operator_token: Option<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// Largest page a list returns (`count` is clamped to it).
@@ -105,6 +108,7 @@ impl Default for Settings {
             log_level: "info".into(),
             metrics_token: None,
             metrics_listen: None,
+            operator_token: None,
             max_body_bytes: 1 << 20,
             max_page_size: 500,
             pool_size: 10,
@@ -162,6 +166,7 @@ pub const KEYS: &[&str] = &[
     "log_level",
     "metrics_token",
     "metrics_listen",
+    "operator_token",
     "max_body_bytes",
     "max_page_size",
     "pool_size",
@@ -318,6 +323,9 @@ mod tests {
             ("webhook_lease_secs", "8"),
             ("webhook_poll_interval_ms", "9"),
             ("session_secret", "s3cret"),
+            ("metrics_token", "m"),
+            ("metrics_listen", "127.0.0.1:9898"),
+            ("operator_token", "o"),
         ];
         assert_eq!(values.len(), KEYS.len());
         let vars: Vec<(String, String)> = values

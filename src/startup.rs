@@ -104,6 +104,7 @@ impl Application {
             body_timeout: Duration::from_millis(settings.body_timeout_ms),
             public_url: public_url.clone(),
             metrics: Metrics::default(),
+            operator: crate::auth::operator::Operator::new(settings.operator_token.as_deref()),
             metrics_access: MetricsAccess::new(
                 settings.metrics_token.as_deref(),
                 metrics_listener.as_ref().map(|(_, address)| *address),

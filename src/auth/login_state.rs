@@ -2,15 +2,10 @@
 //! by the browser in a cookie that roster seals with HMAC-SHA-256 and the session
 //! secret, so no server-side row exists for a login that is never finished.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use super::oidc::PendingLogin;
+use super::sealed::{self, unix_now, Sealed};
 
 /// How long a login may take, from the redirect to the IdP to the callback.
 pub const TTL_SECS: u64 = 600;
@@ -36,36 +31,27 @@ impl LoginState {
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+impl Sealed for LoginState {
+    const PURPOSE: &'static str = "admin login state";
+    fn expires(&self) -> u64 {
+        self.expires
+    }
 }
 
-fn mac(secret: &[u8], payload: &str) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(payload.as_bytes());
-    mac
-}
-
-/// `payload.tag`, both base64url.
 pub fn seal(secret: &[u8], state: &LoginState) -> String {
-    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(state).unwrap_or_default());
-    let tag = URL_SAFE_NO_PAD.encode(mac(secret, &payload).finalize().into_bytes());
-    format!("{payload}.{tag}")
+    sealed::seal(secret, state)
 }
 
 /// The state, if `sealed` carries a valid tag under `secret` and has not expired.
 pub fn open(secret: &[u8], sealed: &str) -> Option<LoginState> {
-    let (payload, tag) = sealed.split_once('.')?;
-    let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-    mac(secret, payload).verify_slice(&tag).ok()?;
-    let state: LoginState = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    (state.expires > unix_now()).then_some(state)
+    sealed::open(secret, sealed)
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
     use super::*;
 
     #[test]

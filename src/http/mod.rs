@@ -63,6 +63,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/assets/admin.js").route(web::get().to(admin::ui::script)))
         .service(resource("/admin").route(web::get().to(admin::login::choose)))
         .service(resource("/admin/").route(web::get().to(admin::login::choose)))
+        // Before `/admin/{tenant}`: no tenant may be called "operator".
+        .service(
+            resource("/admin/operator")
+                .route(web::get().to(admin::operator::home))
+                .route(web::post().to(admin::operator::sign_in)),
+        )
+        .service(resource("/admin/operator/tenants").route(web::get().to(admin::operator::tenants)))
+        .service(resource("/admin/operator/logout").route(web::post().to(admin::operator::logout)))
         .service(
             web::scope("/admin/{tenant}")
                 .service(resource("").route(web::get().to(admin::overview::show)))

@@ -18,6 +18,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Who may read `/metrics`, and on which listener.
     pub metrics_access: super::metrics::MetricsAccess,
+    /// The deployment's operator, if it has one.
+    pub operator: crate::auth::operator::Operator,
     /// SCIM tokens verified within the last second (see `TokenCache`).
     pub tokens: std::sync::Arc<crate::service::tenants::TokenCache>,
     /// Wakes the background change-set worker.

@@ -59,7 +59,7 @@ pub enum ServiceError {
     Suspended(String),
     #[error("tenant '{0}' already exists")]
     TenantExists(String),
-    #[error("invalid tenant slug: use 1-63 lower-case letters, digits and '-'")]
+    #[error("invalid tenant slug: use 1-63 lower-case letters, digits and '-', not starting with '-'; 'operator' is reserved")]
     InvalidSlug,
     #[error(transparent)]
     Store(#[from] StoreError),

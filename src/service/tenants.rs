@@ -24,7 +24,7 @@ pub fn create_tenant(
     slug: &str,
     name: Option<&str>,
 ) -> Result<TenantRow, ServiceError> {
-    if !is_valid_slug(slug) {
+    if !is_valid_slug(slug) || RESERVED_SLUGS.contains(&slug) {
         return Err(ServiceError::InvalidSlug);
     }
     let row = TenantRow {
@@ -45,6 +45,9 @@ pub fn create_tenant(
     })?;
     Ok(row)
 }
+
+/// Names the admin UI uses for itself (`/admin/operator`), so no tenant may take them.
+pub const RESERVED_SLUGS: &[&str] = &["operator"];
 
 pub fn is_valid_slug(slug: &str) -> bool {
     (1..=63).contains(&slug.len())

@@ -22,6 +22,7 @@ mod groups;
 pub mod jumpcloud;
 mod limits;
 mod operations;
+mod operator;
 mod paging;
 mod projection;
 mod roles;

@@ -38,6 +38,8 @@ pub enum AdminError {
     },
     #[error("the form is stale or came from another site; reload the page and try again")]
     Csrf,
+    #[error("too many failed sign-ins from this address; wait a minute and try again")]
+    TooManyAttempts,
     #[error("the server is busy")]
     Blocking,
     #[error("page rendering failed")]
@@ -61,6 +63,7 @@ impl ResponseError for AdminError {
             | AdminError::LoginLinkInvalid
             | AdminError::RoleTooLow { .. }
             | AdminError::Csrf => StatusCode::FORBIDDEN,
+            AdminError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             AdminError::Blocking | AdminError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AdminError::Service(e) => service_status(e),
         }
@@ -93,9 +96,10 @@ impl ResponseError for AdminError {
                 ("Access denied", "", vec![], None)
             }
             AdminError::NotConfigured { .. } => ("Sign-in not set up", "", vec![], None),
-            AdminError::LoginFailed(_) | AdminError::Oidc(_) | AdminError::LoginLinkInvalid => {
-                ("Sign-in failed", "", vec![], None)
-            }
+            AdminError::LoginFailed(_)
+            | AdminError::Oidc(_)
+            | AdminError::LoginLinkInvalid
+            | AdminError::TooManyAttempts => ("Sign-in failed", "", vec![], None),
             _ => ("Something went wrong", "", vec![], None),
         };
         let message = match (self, status.is_server_error()) {

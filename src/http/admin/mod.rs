@@ -8,6 +8,7 @@ pub mod error;
 pub mod login;
 pub mod logs;
 pub mod mappings;
+pub mod operator;
 pub mod overview;
 pub mod roles;
 pub mod session;

@@ -69,7 +69,7 @@ impl AdminSession {
 
 /// `Origin` absent (old browsers, some privacy settings) or equal to the public URL's
 /// origin; `Sec-Fetch-Site: cross-site` is refused either way.
-fn same_origin(req: &HttpRequest, public_url: &str) -> bool {
+pub(super) fn same_origin(req: &HttpRequest, public_url: &str) -> bool {
     let headers = req.headers();
     if headers
         .get("sec-fetch-site")
@@ -111,17 +111,22 @@ impl FromRequest for AdminSession {
                 return_to: (req.method() == actix_web::http::Method::GET)
                     .then(|| req.path().to_owned()),
             };
-            let Some(cookie) = cookie(&req, SESSION_COOKIE) else {
-                return Err(login_required());
+            let found = match cookie(&req, SESSION_COOKIE) {
+                Some(value) => {
+                    let slug = tenant.clone();
+                    state
+                        .service
+                        .write("", move |c| service::session(c, &slug, &value))
+                        .await?
+                }
+                None => None,
             };
-            let (slug, value) = (tenant.clone(), cookie.clone());
-            let found = state
-                .service
-                .write("", move |c| service::session(c, &slug, &value))
-                .await?;
             let Some(s) = found else {
-                return Err(login_required());
+                return operator_session(&state, &req, tenant.clone())
+                    .await?
+                    .ok_or_else(login_required);
             };
+            let cookie = cookie(&req, SESSION_COOKIE).unwrap_or_default();
             Ok(AdminSession {
                 tenant_id: TenantId(s.tenant.id),
                 tenant: s.tenant.slug,
@@ -133,6 +138,37 @@ impl FromRequest for AdminSession {
             })
         })
     }
+}
+
+/// The deployment's operator, signed in, looking at `tenant`: a viewer, so every form
+/// is refused (its CSRF token is one nobody was given) and nothing is audited.
+async fn operator_session(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: String,
+) -> Result<Option<AdminSession>, AdminError> {
+    let signed_in = cookie(req, crate::auth::operator::COOKIE)
+        .is_some_and(|c| state.operator.signed_in(state.session_secret(), &c));
+    if !signed_in {
+        return Ok(None);
+    }
+    let slug = tenant.clone();
+    let Ok(row) = state
+        .service
+        .run(move |c| crate::service::tenants::tenant(c, &slug))
+        .await
+    else {
+        return Ok(None);
+    };
+    Ok(Some(AdminSession {
+        tenant_id: TenantId(row.id),
+        tenant,
+        subject: "operator".into(),
+        email: None,
+        role: AdminRole::Viewer,
+        csrf_token: crate::service::tenants::generate_secret("unissued_")?,
+        cookie: String::new(),
+    }))
 }
 
 /// A cookie's value from the `Cookie` header (actix's cookie feature is not built in).
