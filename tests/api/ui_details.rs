@@ -1,0 +1,152 @@
+//! What a new IT admin tripped over on the admin screens (issue 18, part 9): labels
+//! that said the wrong thing, ids where names belong, and steps without a confirmation.
+
+use serde_json::json;
+
+use crate::browser::Browser;
+use crate::helpers::TestApp;
+
+fn scim_get(app: &TestApp, path: &str) -> u16 {
+    app.raw(
+        "GET",
+        &format!("{}{path}", app.base),
+        &[("Authorization", &format!("Bearer {}", app.token))],
+        None,
+        None,
+    )
+    .status
+}
+
+#[test]
+fn the_wizard_names_an_existence_check_and_a_test_connection_for_what_they_are() {
+    let app = TestApp::spawn();
+    let mut browser = Browser::owner(&app, "acme");
+    let waiting = browser.screen(&app, "acme", "setup");
+    assert!(waiting
+        .text
+        .contains(r#"<h2 id="arrivals-heading">Waiting for the first request</h2>"#));
+
+    assert_eq!(
+        scim_get(
+            &app,
+            "/Users?filter=userName%20eq%20%22jdoe%40acme.example%22"
+        ),
+        200
+    );
+    assert_eq!(scim_get(&app, "/Users?startIndex=1&count=1"), 200);
+
+    let poll = browser.eventually(&app, "acme", "setup/status", |t| {
+        t.contains("Test Connection") && t.contains("looked up")
+    });
+    assert!(
+        poll.text.contains(
+            "looked up a user by userName (does it exist before a create?): jdoe@acme.example"
+        ),
+        "{}",
+        poll.text
+    );
+    assert_eq!(
+        poll.text.matches("(Test Connection)").count(),
+        1,
+        "only the unfiltered, counted list is the Test Connection: {}",
+        poll.text
+    );
+    let page = browser.screen(&app, "acme", "setup");
+    assert!(
+        !page.text.contains("Waiting for the first request"),
+        "the heading changes once requests arrived: {}",
+        page.text
+    );
+    assert!(page
+        .text
+        .contains(r#"<h2 id="arrivals-heading">Requests from your identity provider</h2>"#));
+}
+
+#[test]
+fn the_wizard_is_not_waiting_when_requests_arrived_before_it_was_opened() {
+    let app = TestApp::spawn();
+    app.create_user("alice@example.com");
+    let mut browser = Browser::owner(&app, "acme");
+    browser.eventually(&app, "acme", "setup/status", |t| t.contains("data-done"));
+    // Older than the wizard looks back: the request log keeps the time it arrived.
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = app.store.connection().unwrap();
+        diesel::sql_query("UPDATE scim_request_log SET at = '2026-01-01T00:00:00.000Z'")
+            .execute(&mut *conn)
+            .unwrap();
+    }
+
+    let page = browser.screen(&app, "acme", "setup");
+
+    assert!(
+        !page.text.contains("Waiting for the first request"),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text
+            .contains("its last request arrived 2026-01-01 00:00:00 UTC"),
+        "{}",
+        page.text
+    );
+}
+
+#[test]
+fn member_changes_name_the_member_and_the_group_shows_them_in_its_timeline() {
+    let app = TestApp::spawn();
+    let alice = app.create_user("alice@example.com");
+    let group = app.create_group("Engineering", &[]);
+    let add = app.patch(
+        &format!("/Groups/{group}"),
+        &json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": alice}]}],
+        }),
+    );
+    assert!(add.status < 300, "{}", add.text);
+    let remove = app.patch(
+        &format!("/Groups/{group}"),
+        &json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "remove", "path": format!("members[value eq \"{alice}\"]")}],
+        }),
+    );
+    assert!(remove.status < 300, "{}", remove.text);
+    let mut browser = Browser::owner(&app, "acme");
+
+    let poll = browser.eventually(&app, "acme", "setup/status", |t| t.contains("removed"));
+    let link = format!(r#"<a href="/admin/acme/groups/{group}" data-arrived>Engineering</a>"#);
+    assert!(
+        poll.text
+            .contains(&format!("added alice@example.com to {link}")),
+        "{}",
+        poll.text
+    );
+    assert!(
+        poll.text
+            .contains(&format!("removed alice@example.com from {link}")),
+        "{}",
+        poll.text
+    );
+
+    let page = browser.screen(&app, "acme", &format!("groups/{group}"));
+    let timeline = &page.text[page.text.find(r#"id="timeline""#).expect("timeline")..];
+    assert!(
+        timeline.contains("<code>group.member_added</code>")
+            && timeline.contains("added alice@example.com to Engineering"),
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("<code>group.member_removed</code>")
+            && timeline.contains("removed alice@example.com from Engineering"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("<code>group.created</code>"));
+    let user = browser.screen(&app, "acme", &format!("users/{alice}"));
+    assert!(
+        user.text.contains("added alice@example.com to Engineering"),
+        "{}",
+        user.text
+    );
+}
