@@ -150,3 +150,46 @@ fn member_changes_name_the_member_and_the_group_shows_them_in_its_timeline() {
         user.text
     );
 }
+
+#[test]
+fn the_user_page_shows_e_mail_title_and_department_as_fields() {
+    let app = TestApp::spawn();
+    let r = app.post(
+        "/Users",
+        &json!({
+            "schemas": [
+                "urn:ietf:params:scim:schemas:core:2.0:User",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+            ],
+            "userName": "jdoe@acme.example",
+            "title": "Site Reliability Engineer",
+            "emails": [
+                {"value": "jdoe@acme.example", "type": "work", "primary": true},
+                {"value": "jane@home.example", "type": "home"}
+            ],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+                "department": "Platform"
+            },
+        }),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap();
+    let mut browser = Browser::owner(&app, "acme");
+
+    let page = browser.screen(&app, "acme", &format!("users/{id}"));
+
+    let facts = &page.text[..page.text.find("Effective roles").unwrap()];
+    assert!(
+        facts.contains(r#"<a href="mailto:jdoe@acme.example">jdoe@acme.example</a> <span class="muted">work</span> <span class="badge">primary</span>"#),
+        "{facts}"
+    );
+    assert!(facts.contains(r#"<a href="mailto:jane@home.example">jane@home.example</a>"#));
+    assert_eq!(
+        Browser::text_of(&page, "user-title").as_deref(),
+        Some("Site Reliability Engineer")
+    );
+    assert_eq!(
+        Browser::text_of(&page, "user-department").as_deref(),
+        Some("Platform")
+    );
+}
