@@ -193,3 +193,34 @@ fn the_user_page_shows_e_mail_title_and_department_as_fields() {
         Some("Platform")
     );
 }
+
+#[test]
+fn the_sync_log_shows_each_request_once_and_names_its_resource() {
+    let app = TestApp::spawn();
+    let alice = app.create_user("alice@example.com");
+    let gone = app.create_user("gone@example.com");
+    app.delete(&format!("/Users/{gone}"));
+    let group = app.create_group("Engineering", &[&alice]);
+    let mut browser = Browser::owner(&app, "acme");
+
+    let page = browser.eventually(&app, "acme", "sync-log", |t| t.contains("/Groups</code>"));
+
+    let body = &page.text[page.text.find("<tbody>").unwrap()..page.text.find("</tbody>").unwrap()];
+    assert_eq!(body.matches("<tr").count(), 4, "one row a request: {body}");
+    assert_eq!(body.matches(r#"<tr class="entry""#).count(), 4);
+    assert!(
+        body.contains(&format!(
+            r#"User <a href="/admin/acme/users/{alice}">alice@example.com</a>"#
+        )),
+        "{body}"
+    );
+    assert!(body.contains(&format!(
+        r#"Group <a href="/admin/acme/groups/{group}">Engineering</a>"#
+    )));
+    assert!(
+        body.contains(&format!(
+            r#"User <code class="small" title="no longer exists">{gone}</code>"#
+        )),
+        "a deleted user keeps its id: {body}"
+    );
+}

@@ -122,7 +122,10 @@ fn a_scim_request_shows_up_in_the_sync_log_screen_with_its_redacted_body() {
         !text.contains("hunter2"),
         "the password never reaches the screen"
     );
-    assert!(text.contains("<details>"), "bodies are expandable");
+    assert!(
+        text.contains(r#"<details class="bodies">"#),
+        "bodies are expandable"
+    );
     assert!(text.contains("kept 30 days"), "{text}");
 }
 
