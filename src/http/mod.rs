@@ -61,6 +61,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ),
         )
         .service(resource("/assets/admin.js").route(web::get().to(admin::ui::script)))
+        .service(resource("/assets/favicon.svg").route(web::get().to(admin::ui::favicon)))
+        .service(resource("/favicon.ico").route(web::get().to(admin::ui::favicon)))
         .service(resource("/admin").route(web::get().to(admin::login::choose)))
         .service(resource("/admin/").route(web::get().to(admin::login::choose)))
         .service(

@@ -224,3 +224,63 @@ fn the_sync_log_shows_each_request_once_and_names_its_resource() {
         "a deleted user keeps its id: {body}"
     );
 }
+
+#[test]
+fn the_audit_logs_user_agent_is_clipped_with_the_whole_of_it_in_a_tooltip() {
+    let app = TestApp::spawn();
+    let mut browser = Browser::owner(&app, "acme");
+
+    let page = browser.screen(&app, "acme", "audit");
+
+    let agent = "ureq/";
+    let at = page.text.find(r#"<span class="clip user-agent" title=""#);
+    let cell = &page.text[at.expect("a clipped user agent")..];
+    assert!(cell.contains(agent), "{cell}");
+    assert!(page.text.contains(r#"<th class="narrow">User agent</th>"#));
+    assert!(page
+        .text
+        .contains(".clip { display: block; max-width: 12rem;"));
+}
+
+#[test]
+fn overview_warnings_are_boxes_without_bullets_outside_them() {
+    let app = TestApp::spawn();
+    let mut browser = Browser::owner(&app, "acme");
+
+    let page = browser.screen(&app, "acme", "");
+
+    assert!(
+        page.text.contains(r#"<ul id="warnings" class="alerts">"#),
+        "{}",
+        page.text
+    );
+    assert!(page
+        .text
+        .contains("ul.alerts { list-style: none; padding: 0; margin: 0; }"));
+}
+
+#[test]
+fn roster_serves_its_own_icon_and_every_page_links_it_and_draws_the_logo() {
+    let app = TestApp::spawn();
+    for path in ["/assets/favicon.svg", "/favicon.ico"] {
+        let icon = app.raw("GET", &format!("{}{path}", app.address), &[], None, None);
+        assert_eq!(icon.status, 200, "{path}");
+        assert_eq!(icon.header("content-type"), Some("image/svg+xml"));
+        assert!(icon.text.starts_with("<svg"), "{}", icon.text);
+        assert_eq!(
+            icon.header("content-security-policy"),
+            Some("default-src 'none'")
+        );
+    }
+    let mut browser = Browser::owner(&app, "acme");
+    let page = browser.get(&format!("{}/admin/acme/", app.address));
+    assert!(page
+        .text
+        .contains(r#"<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">"#));
+    assert!(page.text.contains(r#"<strong class="brand"><svg"#));
+    let sign_in = app.raw("GET", &format!("{}/admin/", app.address), &[], None, None);
+    assert!(sign_in.text.contains(r#"rel="icon""#));
+    // Same-origin images are what the pages' policy allows: no other source is needed.
+    let csp = sign_in.header("content-security-policy").unwrap();
+    assert!(csp.starts_with("default-src 'self';"), "{csp}");
+}
