@@ -83,6 +83,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/credentials/tokens/{id}/revoke")
+                        .route(web::get().to(admin::credentials::confirm_revoke))
                         .route(web::post().to(admin::credentials::revoke)),
                 )
                 .service(
@@ -161,6 +162,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/webhooks/{id}/delete")
+                        .route(web::get().to(admin::webhooks::confirm_delete))
                         .route(web::post().to(admin::webhooks::delete)),
                 )
                 .service(

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::browser::Browser;
+use crate::browser::{csrf_of, Browser};
 use crate::helpers::TestApp;
 
 fn scim_get(app: &TestApp, path: &str) -> u16 {
@@ -283,4 +283,71 @@ fn roster_serves_its_own_icon_and_every_page_links_it_and_draws_the_logo() {
     // Same-origin images are what the pages' policy allows: no other source is needed.
     let csp = sign_in.header("content-security-policy").unwrap();
     assert!(csp.starts_with("default-src 'self';"), "{csp}");
+}
+
+fn token_ids(page: &str) -> Vec<String> {
+    page.split(r#"<tr data-token-id=""#)
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn revoking_a_token_is_confirmed_on_a_page_of_its_own_first() {
+    let app = TestApp::spawn();
+    let mut browser = Browser::owner(&app, "acme");
+    let page = browser.screen(&app, "acme", "credentials");
+    let csrf = csrf_of(&page);
+    let id = token_ids(&page.text).remove(0);
+    let revoke = format!("{}/admin/acme/credentials/tokens/{id}/revoke", app.address);
+    assert!(
+        page.text.contains(&format!(
+            r#"<form class="inline" method="get" action="/admin/acme/credentials/tokens/{id}/revoke"><button class="danger">Revoke…</button></form>"#
+        )),
+        "{}",
+        page.text
+    );
+
+    let unconfirmed = browser.post_form(&revoke, &csrf, &[]);
+    assert_eq!(unconfirmed.status, 303);
+    assert_eq!(unconfirmed.location.as_deref(), Some(revoke.as_str()));
+    assert_eq!(scim_get(&app, "/Users"), 200, "nothing revoked yet");
+
+    let confirm = browser.get(&revoke);
+    assert_eq!(confirm.status, 200, "{}", confirm.text);
+    assert!(
+        confirm.text.contains("the tenant&#39;s only live token")
+            || confirm.text.contains("the tenant's only live token"),
+        "{}",
+        confirm.text
+    );
+    assert!(confirm
+        .text
+        .contains(r#"<input type="hidden" name="confirm" value="yes">"#));
+
+    let forged = browser.post_form(&revoke, "forged", &[("confirm", "yes")]);
+    assert_eq!(forged.status, 403);
+    let done = browser.post_form(&revoke, &csrf, &[("confirm", "yes")]);
+    assert_eq!(done.status, 303, "{}", done.text);
+    assert_eq!(scim_get(&app, "/Users"), 401);
+    assert_eq!(
+        browser.get(&revoke).status,
+        404,
+        "a revoked token has nothing left to confirm"
+    );
+}
+
+#[test]
+fn a_viewer_gets_no_confirmation_page_for_a_revoke() {
+    let app = TestApp::spawn();
+    let mut browser = Browser::owner(&app, "acme");
+    let id = token_ids(&browser.screen(&app, "acme", "credentials").text).remove(0);
+    crate::browser::demote_all(&app, "viewer");
+
+    let page = browser.get(&format!(
+        "{}/admin/acme/credentials/tokens/{id}/revoke",
+        app.address
+    ));
+
+    assert_eq!(page.status, 403, "{}", page.text);
 }

@@ -27,6 +27,47 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
+/// A form that destroys something: its CSRF token and the confirmation that the
+/// confirmation page ([`ConfirmPage`]) adds. Without it, the form is answered with
+/// that page.
+#[derive(serde::Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub confirm: String,
+}
+
+impl ConfirmForm {
+    pub fn confirmed(&self) -> bool {
+        self.confirm == "yes"
+    }
+}
+
+/// The step before an action that cannot be undone: what it acts on, what follows,
+/// and a form that posts `confirm=yes` with the CSRF token. Plain HTML: it works
+/// without JavaScript, as every screen does.
+#[derive(askama::Template)]
+#[template(path = "admin/confirm.html")]
+pub struct ConfirmPage {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub facts: Vec<(&'static str, String)>,
+    pub consequences: Vec<String>,
+    /// Where the form posts, under the tenant.
+    pub action: String,
+    pub button: &'static str,
+    /// Where Cancel leads, under the tenant.
+    pub back: String,
+}
+
+impl ConfirmPage {
+    pub fn respond(&self) -> Result<HttpResponse, AdminError> {
+        use askama::Template;
+        super::html(actix_web::http::StatusCode::OK, self.render()?)
+    }
+}
+
 /// The screens in the navigation bar, in order: (path under the tenant, label).
 pub const TABS: &[(&str, &str)] = &[
     ("", "Overview"),
