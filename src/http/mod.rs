@@ -72,6 +72,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/setup").route(web::get().to(admin::setup::show)))
                 .service(resource("/setup/token").route(web::post().to(admin::setup::token)))
                 .service(resource("/setup/status").route(web::get().to(admin::setup::poll)))
+                .service(
+                    resource("/sso")
+                        .route(web::get().to(admin::sso::show))
+                        .route(web::post().to(admin::sso::save)),
+                )
+                .service(resource("/sso/test").route(web::get().to(admin::sso::test)))
                 .service(resource("/credentials").route(web::get().to(admin::credentials::show)))
                 .service(
                     resource("/credentials/tokens")

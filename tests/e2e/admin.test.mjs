@@ -460,6 +460,37 @@ test('what a new IT admin tripped over is fixed on the screens', { timeout: T },
   assert.deepEqual(blocked, [], 'no page had a load blocked by its CSP');
 });
 
+test('an owner sees admin SSO without its secret and tests a sign-in that signs nobody in', { timeout: T }, async (t) => {
+  // A break-glass owner: the provider has no session yet, so its form asks who signs in.
+  const page = await h.newPage(world);
+  try {
+    const link = world.cli('admin', 'login-link', TENANT).trim().split('\n').pop();
+    // The CLI names its configured address; the path is what matters.
+    await page.goto(new URL(link).pathname);
+    if (!(await open(page, 'sso', t))) return;
+    assert.equal((await page.locator('#secret-state').textContent()).trim(), 'set (never shown)');
+    assert.equal(await page.locator('input[name=client_secret]').inputValue(), '', 'the secret is write-only');
+    await page.locator('#current-sso', { hasText: 'Roster Owners' }).waitFor();
+    await h.shoot(page, '19-admin-sso');
+    await Promise.all([
+      page.waitForURL((u) => !u.href.startsWith(world.base)),
+      page.locator('#test-sign-in').click(),
+    ]);
+    await page.locator('input[name=account]').fill('eve');
+    await Promise.all([
+      page.waitForURL((u) => u.href.startsWith(world.base)),
+      page.locator('button[type=submit]').click(),
+    ]);
+    await page.locator('h1', { hasText: 'Test sign-in: refused' }).waitFor();
+    await page.locator('#test-groups', { hasText: 'Engineering' }).waitFor();
+    await page.locator('#test-claims', { hasText: 'eve@acme.example' }).waitFor();
+    assert.equal((await page.locator('#who').textContent()).trim(), 'break-glass', 'still signed in as before');
+    await h.shoot(page, '20-test-sign-in');
+  } finally {
+    await page.context().close();
+  }
+});
+
 test('logging out ends the session', { timeout: T }, async () => {
   const page = await h.newPage(world);
   try {

@@ -80,7 +80,11 @@ pub const TABS: &[(&str, &str)] = &[
     ("sync-log", "Sync log"),
     ("webhooks", "Webhooks"),
     ("audit", "Audit log"),
+    ("sso", "Admin SSO"),
 ];
+
+/// The tabs only owners see.
+const OWNER_TABS: &[&str] = &["sso"];
 
 /// The frame around every screen: who is signed in, the tabs, the logout form.
 pub struct Chrome {
@@ -96,8 +100,12 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    pub fn tabs(&self) -> &'static [(&'static str, &'static str)] {
-        TABS
+    /// The tabs this admin may open.
+    pub fn tabs(&self) -> Vec<(&'static str, &'static str)> {
+        TABS.iter()
+            .filter(|(path, _)| self.can_own || !OWNER_TABS.contains(path))
+            .copied()
+            .collect()
     }
 
     /// `/admin/{tenant}/{path}`.
@@ -195,6 +203,22 @@ impl Admin {
         F: FnOnce(&mut Tx<'_>, &Scope) -> Result<Done<T>, ServiceError> + Send + 'static,
     {
         self.check_form(csrf, needed)?;
+        self.record(needed, action, use_case).await
+    }
+
+    /// [`Admin::act`] for a request that is not a form, whose forgery is ruled out
+    /// otherwise (the OIDC callback, by the sealed login state it must match).
+    pub async fn record<T, F>(
+        &self,
+        needed: AdminRole,
+        action: &'static str,
+        use_case: F,
+    ) -> Result<T, AdminError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>, &Scope) -> Result<Done<T>, ServiceError> + Send + 'static,
+    {
+        self.session.require(needed)?;
         let scope = self.session.scope(&self.state, &self.req);
         let auditor = Auditor {
             actor: actor_name(&self.session.subject, self.session.email.as_deref()),
