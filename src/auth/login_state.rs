@@ -17,6 +17,10 @@ pub struct LoginState {
     pub pending: PendingLogin,
     pub return_to: String,
     pub expires: u64,
+    /// A test sign-in from the admin SSO screen: the callback shows what the provider
+    /// sent and what roster would decide, and signs nobody in.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
 }
 
 impl LoginState {
@@ -27,6 +31,7 @@ impl LoginState {
             pending,
             return_to,
             expires: unix_now() + TTL_SECS,
+            test: false,
         }
     }
 }

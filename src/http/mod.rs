@@ -61,6 +61,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ),
         )
         .service(resource("/assets/admin.js").route(web::get().to(admin::ui::script)))
+        .service(resource("/assets/favicon.svg").route(web::get().to(admin::ui::favicon)))
+        .service(resource("/favicon.ico").route(web::get().to(admin::ui::favicon)))
         .service(resource("/admin").route(web::get().to(admin::login::choose)))
         .service(resource("/admin/").route(web::get().to(admin::login::choose)))
         // Before `/admin/{tenant}`: no tenant may be called "operator".
@@ -78,6 +80,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/setup").route(web::get().to(admin::setup::show)))
                 .service(resource("/setup/token").route(web::post().to(admin::setup::token)))
                 .service(resource("/setup/status").route(web::get().to(admin::setup::poll)))
+                .service(
+                    resource("/sso")
+                        .route(web::get().to(admin::sso::show))
+                        .route(web::post().to(admin::sso::save)),
+                )
+                .service(resource("/sso/test").route(web::get().to(admin::sso::test)))
                 .service(resource("/credentials").route(web::get().to(admin::credentials::show)))
                 .service(
                     resource("/credentials/tokens")
@@ -89,6 +97,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/credentials/tokens/{id}/revoke")
+                        .route(web::get().to(admin::credentials::confirm_revoke))
                         .route(web::post().to(admin::credentials::revoke)),
                 )
                 .service(
@@ -167,6 +176,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/webhooks/{id}/delete")
+                        .route(web::get().to(admin::webhooks::confirm_delete))
                         .route(web::post().to(admin::webhooks::delete)),
                 )
                 .service(

@@ -96,6 +96,18 @@ pub fn identify(
     code: &str,
     pending: &PendingLogin,
 ) -> Result<Identity, OidcError> {
+    identify_with_claims(oidc, settings, redirect_uri, code, pending).map(|(who, _)| who)
+}
+
+/// [`identify`], with the validated ID token's claims (the admin SSO screen's test
+/// sign-in shows them).
+pub fn identify_with_claims(
+    oidc: &Oidc,
+    settings: &OidcSettings,
+    redirect_uri: String,
+    code: &str,
+    pending: &PendingLogin,
+) -> Result<(Identity, serde_json::Map<String, Value>), OidcError> {
     let rp = relying_party(settings, redirect_uri);
     let tokens = oidc.exchange(&rp, code, &pending.verifier)?;
     let claims = oidc.validate(
@@ -119,7 +131,7 @@ pub fn identify(
             .and_then(|info| crate::auth::oidc::find_groups(&info, &settings.groups_claim))
             .unwrap_or_default(),
     };
-    Ok(Identity::from_claims(&claims, groups))
+    Ok((Identity::from_claims(&claims, groups), claims))
 }
 
 impl OidcSettings {
@@ -354,12 +366,138 @@ pub fn set_oidc(
     actor: &str,
 ) -> Result<(), ServiceError> {
     let t = tenant(conn, slug)?;
+    let tenant_id = TenantId(t.id);
+    write_transaction(conn, |c| {
+        let before = store_oidc(c, &tenant_id, settings)?;
+        audit(
+            c,
+            &tenant_id,
+            actor,
+            "oidc.configured",
+            before,
+            settings.redacted().audited(),
+            &AuditContext::default(),
+        )?;
+        Ok(())
+    })
+}
+
+/// What the admin SSO screen changes of the client secret: it is written, never shown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretChange {
+    /// A blank field: the stored secret stays.
+    Keep,
+    /// A public client from now on (PKCE only).
+    Clear,
+    Set(String),
+}
+
+/// The admin SSO screen's form, as the service takes it.
+#[derive(Debug, Clone)]
+pub struct OidcInput {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretChange,
+    pub groups_claim: String,
+    pub expected_jc_org: Option<String>,
+    /// One `Group name=role` a line, as the CLI's `--map-group`.
+    pub group_roles: String,
+}
+
+/// `Group name=role` lines (blank lines skipped) as a mapping; the group is what
+/// precedes the last `=`.
+pub fn parse_group_roles(text: &str) -> Result<BTreeMap<String, AdminRole>, ServiceError> {
+    let mut roles = BTreeMap::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (name, role) = line
+            .rsplit_once('=')
+            .and_then(|(n, r)| Some((n.trim(), AdminRole::parse(r.trim())?)))
+            .filter(|(n, _)| !n.is_empty())
+            .ok_or_else(|| {
+                super::invalid(format!(
+                    "{line:?}: write one GROUP=ROLE a line, ROLE one of owner, admin, viewer"
+                ))
+            })?;
+        roles.insert(name.to_owned(), role);
+    }
+    Ok(roles)
+}
+
+/// Replaces the tenant's OIDC settings from the admin SSO screen (owners only; the
+/// caller audits the returned before and after, both without the secret).
+pub fn configure_oidc(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    input: OidcInput,
+) -> Result<Done<()>, ServiceError> {
+    let current = admin::oidc_config(conn, tenant)?;
+    let client_secret = match input.client_secret {
+        SecretChange::Keep => current.as_ref().and_then(|c| c.client_secret.clone()),
+        SecretChange::Clear => None,
+        SecretChange::Set(secret) => Some(secret),
+    };
+    let settings = OidcSettings {
+        issuer: input.issuer.trim().to_owned(),
+        client_id: input.client_id.trim().to_owned(),
+        client_secret,
+        groups_claim: input.groups_claim.trim().to_owned(),
+        expected_jc_org: input
+            .expected_jc_org
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty()),
+        group_roles: parse_group_roles(&input.group_roles)?,
+    };
+    if !settings.issuer.starts_with("https://") && !settings.issuer.starts_with("http://") {
+        return Err(super::invalid(
+            "the issuer is a URL, exactly as the identity provider states it",
+        ));
+    }
+    let before = store_oidc(conn, tenant, &settings)?;
+    Ok(Done::new((), before, settings.redacted().audited()))
+}
+
+/// The tenant's OIDC settings as a screen may show them: without the secret.
+pub fn oidc_redacted(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<Option<RedactedOidc>, ServiceError> {
+    admin::oidc_config(conn, tenant)?
+        .as_ref()
+        .map(|row| OidcSettings::from_row(row).map(|s| s.redacted()))
+        .transpose()
+}
+
+/// What a sign-in as `login` would come to, deciding as [`complete_login`] does but
+/// opening no session and writing nothing: the admin SSO screen's test sign-in.
+pub fn check_sign_in(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    settings: &OidcSettings,
+    login: &Login<'_>,
+) -> Result<Result<AdminRole, Refusal>, ServiceError> {
+    let Some(role) = settings.role_for(login.groups) else {
+        return Ok(Err(Refusal::NoAdminGroup {
+            groups: login.groups.to_vec(),
+        }));
+    };
+    let scim_user = find_scim_user(conn, tenant, login.subject, login.email)?;
+    if scim_user.is_some_and(|u| !u.active) {
+        return Ok(Err(Refusal::InactiveUser));
+    }
+    Ok(Ok(role))
+}
+
+/// Writes `settings` as the tenant's; returns the settings before, redacted.
+fn store_oidc(
+    conn: &mut DbConnection,
+    tenant_id: &TenantId,
+    settings: &OidcSettings,
+) -> Result<Option<Value>, ServiceError> {
     if settings.issuer.is_empty() || settings.client_id.is_empty() {
         return Err(super::invalid("issuer and client id are required"));
     }
-    let tenant_id = TenantId(t.id);
     write_transaction(conn, |c| {
-        let before = admin::oidc_config(c, &tenant_id)?;
+        let before = admin::oidc_config(c, tenant_id)?;
         let now = now();
         let row = OidcConfigRow {
             tenant_id: tenant_id.0.clone(),
@@ -376,21 +514,11 @@ pub fn set_oidc(
             updated_at: now,
         };
         admin::upsert_oidc_config(c, &row)?;
-        let before = before
+        Ok(before
             .as_ref()
             .map(OidcSettings::from_row)
             .transpose()?
-            .and_then(|s| s.redacted().audited());
-        audit(
-            c,
-            &tenant_id,
-            actor,
-            "oidc.configured",
-            before,
-            settings.redacted().audited(),
-            &AuditContext::default(),
-        )?;
-        Ok(())
+            .and_then(|s| s.redacted().audited()))
     })
 }
 

@@ -121,6 +121,46 @@ pub fn role_slugs(conn: &mut DbConnection, tenant: &TenantId) -> Result<Vec<Stri
         .collect())
 }
 
+/// Users' `userName`s and groups' `displayName`s by id: what the screens show in place
+/// of an id. An id of a deleted resource has no name.
+#[derive(Debug, Default)]
+pub struct Names {
+    pub users: HashMap<String, String>,
+    pub groups: HashMap<String, String>,
+}
+
+impl Names {
+    pub fn load(
+        conn: &mut DbConnection,
+        tenant: &TenantId,
+        user_ids: &[String],
+        group_ids: &[String],
+    ) -> Result<Self, ServiceError> {
+        Ok(Names {
+            users: crate::store::users::names_of(conn, tenant, user_ids)?
+                .into_iter()
+                .collect(),
+            groups: crate::store::groups::names_of(conn, tenant, group_ids)?
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    /// The user's name, else its id.
+    pub fn user(&self, id: &str) -> String {
+        self.users.get(id).cloned().unwrap_or_else(|| id.to_owned())
+    }
+
+    /// A member's name (a member is a user or a nested group), else its id.
+    pub fn member(&self, id: &str) -> String {
+        self.users
+            .get(id)
+            .or_else(|| self.groups.get(id))
+            .cloned()
+            .unwrap_or_else(|| id.to_owned())
+    }
+}
+
 /// One event of a user's or group's timeline, in words.
 pub struct TimelineEntry {
     /// When it happened (RFC 3339).
@@ -131,7 +171,25 @@ pub struct TimelineEntry {
 }
 
 impl TimelineEntry {
-    fn of(rows: &[EventRow], token_names: &HashMap<String, String>) -> Vec<Self> {
+    /// The rows in words; the members of membership events are named by `userName`
+    /// (or a nested group's `displayName`), looked up once for the page.
+    fn load(
+        conn: &mut DbConnection,
+        tenant: &TenantId,
+        rows: &[EventRow],
+    ) -> Result<Vec<Self>, ServiceError> {
+        let members: Vec<String> = rows
+            .iter()
+            .filter(|r| r.event_type.starts_with("group.member_"))
+            .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
+            .filter_map(|b| b["data"]["member"]["id"].as_str().map(str::to_owned))
+            .collect();
+        let names = Names::load(conn, tenant, &members, &members)?;
+        let tokens = token_names(conn, tenant)?;
+        Ok(Self::of(rows, &tokens, &names))
+    }
+
+    fn of(rows: &[EventRow], token_names: &HashMap<String, String>, names: &Names) -> Vec<Self> {
         rows.iter()
             .map(|row| {
                 let body: Value = serde_json::from_str(&row.body).unwrap_or_default();
@@ -144,7 +202,7 @@ impl TimelineEntry {
                     at: row.occurred_at.clone(),
                     event_type: row.event_type.clone(),
                     actor: actor.trim().to_owned(),
-                    summary: summary(&row.event_type, &body),
+                    summary: summary(&row.event_type, &body, names),
                 }
             })
             .collect()
@@ -152,7 +210,7 @@ impl TimelineEntry {
 }
 
 /// What changed, in a line.
-fn summary(event_type: &str, body: &Value) -> String {
+fn summary(event_type: &str, body: &Value, names: &Names) -> String {
     let data = &body["data"];
     let list = |v: &Value| -> String {
         v.as_array()
@@ -169,10 +227,16 @@ fn summary(event_type: &str, body: &Value) -> String {
                 (true, true) => String::new(),
             }
         }
-        "group.member_added" => format!("added to {}", text(&data["group"]["displayName"])),
-        "group.member_removed" => {
-            format!("removed from {}", text(&data["group"]["displayName"]))
-        }
+        "group.member_added" => format!(
+            "added {} to {}",
+            names.member(&text(&data["member"]["id"])),
+            text(&data["group"]["displayName"])
+        ),
+        "group.member_removed" => format!(
+            "removed {} from {}",
+            names.member(&text(&data["member"]["id"])),
+            text(&data["group"]["displayName"])
+        ),
         _ => match body["previous_attributes"].as_object() {
             Some(previous) if !previous.is_empty() => format!(
                 "changed {}",
@@ -220,12 +284,11 @@ pub fn user_detail(
     let groups = crate::store::users::groups_of(conn, &scope.tenant, &[id.to_owned()])?;
     let effective = roles::effective(conn, &scope.tenant, id)?;
     let timeline = events::of_subject(conn, &scope.tenant, id, DETAIL_ROWS)?;
-    let names = token_names(conn, &scope.tenant)?;
     Ok(UserDetail {
         raw,
         groups,
         effective,
-        timeline: TimelineEntry::of(&timeline, &names),
+        timeline: TimelineEntry::load(conn, &scope.tenant, &timeline)?,
     })
 }
 
@@ -333,14 +396,14 @@ pub fn group_detail(
         .filter(|m| m.group_id == id)
         .map(|m| (slug_of(&roles, &m.role_id), m.state, m.id))
         .collect();
+    // The group's own events and its members' arrivals and departures.
     let timeline = events::of_subject(conn, tenant, id, DETAIL_ROWS)?;
-    let names = token_names(conn, tenant)?;
     Ok(GroupDetail {
         row,
         raw,
         members,
         member_count,
         mappings,
-        timeline: TimelineEntry::of(&timeline, &names),
+        timeline: TimelineEntry::load(conn, tenant, &timeline)?,
     })
 }

@@ -81,6 +81,7 @@ pub(super) fn event_row(
     };
     EventRow {
         subject_id: subject_of(draft.event_type, &draft.data),
+        related_id: related_of(draft.event_type, &draft.data),
         tenant_id: tenant.0.clone(),
         sequence,
         body: serde_json::to_string(&body).unwrap_or_default(),
@@ -118,6 +119,17 @@ fn subject_of(event_type: &str, data: &Value) -> Option<String> {
         _ => return None,
     };
     id.as_str().map(str::to_owned)
+}
+
+/// The other resource an event is about: a membership event belongs to its group's
+/// timeline too.
+fn related_of(event_type: &str, data: &Value) -> Option<String> {
+    match event_type {
+        "group.member_added" | "group.member_removed" => {
+            data["group"]["id"].as_str().map(str::to_owned)
+        }
+        _ => None,
+    }
 }
 
 /// The previous values of the top-level attributes that differ between `old` and

@@ -155,6 +155,20 @@ pub fn page(
     })
 }
 
+/// The names of the users and groups `entries` are about, for a screen to show in
+/// place of their ids (deleted ones have none).
+pub fn resource_names(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    entries: &[SyncLogEntry],
+) -> Result<super::directory::Names, ServiceError> {
+    let ids: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.resource_id.clone())
+        .collect();
+    super::directory::Names::load(conn, tenant, &ids, &ids)
+}
+
 /// The same entries as CSV, with the bodies as stored.
 pub fn csv(conn: &mut DbConnection, tenant: &TenantId, q: &Query) -> Result<String, ServiceError> {
     Ok(to_csv(&sync_log::page(conn, tenant, q)?))

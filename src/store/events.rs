@@ -18,6 +18,8 @@ pub struct EventRow {
     pub body: String,
     /// The user or group the event is about, for its timeline.
     pub subject_id: Option<String>,
+    /// A second resource it is about: the group of a membership event.
+    pub related_id: Option<String>,
 }
 
 /// Reserves `count` sequence numbers for the tenant and returns the first. The UPDATE
@@ -90,7 +92,8 @@ pub fn page(
     Ok(query.load(conn)?)
 }
 
-/// The newest events about one user or group, newest first.
+/// The newest events about one user or group (as their subject, or as the group of
+/// a membership event), newest first.
 pub fn of_subject(
     conn: &mut DbConnection,
     tenant: &TenantId,
@@ -99,7 +102,11 @@ pub fn of_subject(
 ) -> Result<Vec<EventRow>, StoreError> {
     Ok(events::table
         .filter(events::tenant_id.eq(&tenant.0))
-        .filter(events::subject_id.eq(subject_id))
+        .filter(
+            events::subject_id
+                .eq(subject_id)
+                .or(events::related_id.eq(subject_id)),
+        )
         .order(events::sequence.desc())
         .limit(limit)
         .select(EventRow::as_select())

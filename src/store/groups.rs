@@ -279,6 +279,25 @@ pub fn list(
     super::raw::page(conn, "groups", tenant, filter, order, window)
 }
 
+/// `(id, displayName)` of those of `ids` that are groups of the tenant.
+pub fn names_of(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(
+            groups::table
+                .filter(groups::tenant_id.eq(&tenant.0))
+                .filter(groups::id.eq_any(chunk))
+                .select((groups::id, groups::display_name))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
 /// Up to `limit` groups as (id, display name), by name: what a picker offers.
 pub fn names(
     conn: &mut DbConnection,

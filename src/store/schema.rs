@@ -169,6 +169,7 @@ diesel::table! {
         occurred_at -> Text,
         body -> Text,
         subject_id -> Nullable<Text>,
+        related_id -> Nullable<Text>,
     }
 }
 

@@ -98,6 +98,27 @@ pub fn find(
         .optional()?)
 }
 
+/// `(id, userName)` of those of `ids` that are users of the tenant: what a screen
+/// shows in place of an id.
+pub fn names_of(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, StoreError> {
+    let mut out = Vec::new();
+    // Bounded binds a statement, whatever a caller hands in.
+    for chunk in ids.chunks(500) {
+        out.extend(
+            users::table
+                .filter(users::tenant_id.eq(&tenant.0))
+                .filter(users::id.eq_any(chunk))
+                .select((users::id, users::user_name))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
 /// Which attribute finds a user in [`ids_by`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserKey {

@@ -826,3 +826,269 @@ fn admin_cli_sets_and_shows_oidc_settings_and_prints_a_one_time_login_link() {
         "{audit}"
     );
 }
+
+/// The stored settings, secret included, as the sign-in uses them.
+fn stored(app: &TestApp) -> OidcSettings {
+    let mut conn = app.store.connection().unwrap();
+    admin::oidc_settings(&mut conn, "acme").unwrap().1.unwrap()
+}
+
+fn sso_form<'a>(issuer: &'a str, client_id: &'a str, secret: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("issuer", issuer),
+        ("client_id", client_id),
+        ("client_secret", secret),
+        ("groups_claim", ""),
+        ("expected_jc_org", ""),
+        (
+            "group_roles",
+            "Roster Owners=owner\r\nIT Helpdesk = viewer\r\n",
+        ),
+    ]
+}
+
+#[test]
+fn owners_configure_admin_sso_on_a_screen_that_never_shows_the_secret() {
+    let app = TestApp::spawn();
+    configure(&app, "https://idp.example/", "", None);
+    let mut browser = Browser::owner(&app, "acme");
+    let sso = format!("{}/admin/acme/sso", app.address);
+
+    let page = browser.get(&sso);
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("<code>https://idp.example/</code>"));
+    assert!(page.text.contains("set (never shown)"), "{}", page.text);
+    assert!(
+        !page.text.contains(CLIENT_SECRET),
+        "the secret is never shown"
+    );
+    assert!(page.text.contains(&format!(
+        "<code id=\"redirect-uri\">{}/admin/acme/callback</code>",
+        app.address
+    )));
+    assert!(page
+        .text
+        .contains(r#"href="/admin/acme/sso" aria-current="page">Admin SSO</a>"#));
+    let csrf = csrf_of(&page);
+
+    // A blank secret keeps the stored one.
+    let saved = browser.post_form(
+        &sso,
+        &csrf,
+        &sso_form("https://idp.example/", "new-client", ""),
+    );
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let now = stored(&app);
+    assert_eq!(now.client_id, "new-client");
+    assert_eq!(now.client_secret.as_deref(), Some(CLIENT_SECRET));
+    assert_eq!(
+        now.group_roles,
+        BTreeMap::from([
+            ("IT Helpdesk".to_owned(), AdminRole::Viewer),
+            ("Roster Owners".to_owned(), AdminRole::Owner),
+        ])
+    );
+    let after = audited(&app, "oidc.configured");
+    assert_eq!(after["client_id"], "new-client");
+    assert_eq!(after["client_secret"], "(set)");
+
+    // A new secret replaces it, and is not shown back.
+    let saved = browser.post_form(
+        &sso,
+        &csrf,
+        &sso_form("https://idp.example/", "new-client", "rotated-secret-42"),
+    );
+    assert_eq!(saved.status, 303);
+    assert_eq!(
+        stored(&app).client_secret.as_deref(),
+        Some("rotated-secret-42")
+    );
+    let page = browser.follow(&format!("{sso}?saved=1"));
+    assert!(page.text.contains(r#"id="saved""#));
+    assert!(!page.text.contains("rotated-secret-42"));
+    let mut conn = app.store.connection().unwrap();
+    let audit_rows = admin::audit_log(&mut conn, "acme").unwrap();
+    drop(conn);
+    assert!(
+        audit_rows.iter().all(|r| {
+            !r.after_json
+                .as_deref()
+                .unwrap_or("")
+                .contains("rotated-secret-42")
+                && !r
+                    .before_json
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains(CLIENT_SECRET)
+        }),
+        "no secret is audited"
+    );
+
+    // Clearing it makes a public client; a bad mapping line is refused, changing nothing.
+    let mut clear = sso_form("https://idp.example/", "new-client", "");
+    clear.push(("clear_secret", "on"));
+    assert_eq!(browser.post_form(&sso, &csrf, &clear).status, 303);
+    assert_eq!(stored(&app).client_secret, None);
+    let mut bad = sso_form("https://idp.example/", "other-client", "");
+    bad[5] = ("group_roles", "Roster Owners=superuser");
+    let refused = browser.post_form(&sso, &csrf, &bad);
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.text.contains("Roster Owners=superuser"),
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused.text.contains(r#"value="other-client""#),
+        "what was entered stays"
+    );
+    assert_eq!(stored(&app).client_id, "new-client");
+    let forged = browser.post_form(&sso, "forged", &sso_form("https://x.example/", "x", ""));
+    assert_eq!(forged.status, 403);
+}
+
+#[test]
+fn admins_and_viewers_neither_see_nor_change_admin_sso() {
+    let app = TestApp::spawn();
+    configure(&app, "https://idp.example/", "", None);
+    let mut browser = Browser::with_role(&app, "acme", "admin");
+    let sso = format!("{}/admin/acme/sso", app.address);
+
+    let home = browser.get(&format!("{}/admin/acme/", app.address));
+    assert!(!home.text.contains("Admin SSO"), "no tab");
+    assert_eq!(browser.get(&sso).status, 403);
+    assert_eq!(browser.get(&format!("{sso}/test")).status, 403);
+    let csrf = csrf_of(&home);
+    let refused = browser.post_form(&sso, &csrf, &sso_form("https://x.example/", "x", ""));
+    assert_eq!(refused.status, 403);
+    assert_eq!(stored(&app).issuer, "https://idp.example/");
+}
+
+/// Runs the screen's test sign-in as `account` and returns the result page.
+fn test_sign_in(app: &TestApp, browser: &mut Browser, account: &str) -> Page {
+    let start = browser.get(&format!("{}/admin/acme/sso/test", app.address));
+    assert_eq!(start.status, 303, "{}", start.text);
+    let authorize = start.location.expect("authorization URL");
+    browser.follow(&format!("{authorize}&login_hint={account}"))
+}
+
+fn session_count(app: &TestApp) -> i64 {
+    let mut conn = app.store.connection().unwrap();
+    admin_sessions::table
+        .count()
+        .get_result(&mut *conn)
+        .unwrap()
+}
+
+#[test]
+fn a_test_sign_in_shows_the_claims_and_the_role_and_signs_nobody_in() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(
+        &app,
+        json!({
+            "alice": {"email": "alice@acme.example", "groups": ["Everyone", "Roster Owners"]},
+            "eve": {"email": "eve@acme.example", "groups": ["Engineering", "Sales"]},
+        }),
+    ) else {
+        return;
+    };
+    configure(&app, &op.issuer, "", None);
+    let mut browser = Browser::owner(&app, "acme");
+    let mine = browser.cookie(&app.address, "roster_session").unwrap();
+    assert_eq!(session_count(&app), 1);
+
+    let page = test_sign_in(&app, &mut browser, "alice");
+
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.url.ends_with("/admin/acme/callback") || page.url.contains("/callback?"));
+    assert!(
+        page.text.contains("Test sign-in: accepted"),
+        "{}",
+        page.text
+    );
+    assert_eq!(
+        Browser::text_of(&page, "test-role").as_deref(),
+        Some("owner")
+    );
+    assert!(
+        page.text.contains("<code>Roster Owners</code>"),
+        "{}",
+        page.text
+    );
+    let claims = &page.text[page.text.find(r#"id="test-claims""#).expect("claims")..];
+    assert!(claims.contains("alice@acme.example"), "{claims}");
+    assert!(
+        claims.contains("&#34;iss&#34;") || claims.contains("\"iss\""),
+        "{claims}"
+    );
+    // Nobody was signed in: the owner's own session is the only one, unchanged.
+    assert_eq!(session_count(&app), 1);
+    assert_eq!(
+        browser.cookie(&app.address, "roster_session").unwrap(),
+        mine
+    );
+    assert!(
+        browser.cookie(&app.address, "roster_oidc").is_none(),
+        "state cleared"
+    );
+    let home = browser.get(&format!("{}/admin/acme/", app.address));
+    assert!(
+        home.text.contains(r#"<span id="who">break-glass</span>"#)
+            || home.text.contains("break-glass"),
+        "{}",
+        home.text
+    );
+
+    // Signed out of the provider (its session cookies dropped), to test another account.
+    browser.jar.remove(&host_of(&op.issuer));
+    let page = test_sign_in(&app, &mut browser, "eve");
+    assert!(page.text.contains("Test sign-in: refused"), "{}", page.text);
+    assert!(
+        page.text
+            .contains("none of the groups the provider sent maps to an admin role"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("<code>Engineering</code>"));
+    assert_eq!(session_count(&app), 1);
+    let tested = audited(&app, "oidc.test_sign_in");
+    assert_eq!(tested["accepted"], false);
+    assert_eq!(tested["groups"], json!(["Engineering", "Sales"]));
+    assert!(
+        audit_actions(&app)
+            .iter()
+            .all(|(a, _)| !a.starts_with("login.refused")),
+        "a test is not a sign-in"
+    );
+}
+
+#[test]
+fn a_test_sign_in_says_exactly_why_an_id_token_was_refused() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(&app, json!({})) else {
+        return;
+    };
+    configure(&app, &op.forge, "", Some("org-1"));
+    let mut browser = Browser::owner(&app, "acme");
+    op.forge_next(json!({"claims": {"groups": "Roster Admins", "jc_org": "org-2"}}));
+
+    let page = test_sign_in(&app, &mut browser, "anyone");
+
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Test sign-in: refused"), "{}", page.text);
+    let reason = Browser::text_of(&page, "test-reason").unwrap();
+    assert!(reason.contains("jc_org"), "{reason}");
+    assert_eq!(session_count(&app), 1);
+
+    op.forge_next(json!({"claims": {"groups": "Roster Admins", "jc_org": "org-1"}}));
+    let page = test_sign_in(&app, &mut browser, "anyone");
+    assert!(
+        page.text.contains("Test sign-in: accepted"),
+        "{}",
+        page.text
+    );
+    assert_eq!(
+        Browser::text_of(&page, "test-role").as_deref(),
+        Some("admin")
+    );
+}

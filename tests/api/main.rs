@@ -30,6 +30,7 @@ mod snapshots;
 mod storage;
 mod sync_log;
 mod tenant_lifecycle;
+mod ui_details;
 mod ui_logs;
 mod ui_mapping;
 mod users;

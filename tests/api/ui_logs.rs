@@ -122,7 +122,10 @@ fn a_scim_request_shows_up_in_the_sync_log_screen_with_its_redacted_body() {
         !text.contains("hunter2"),
         "the password never reaches the screen"
     );
-    assert!(text.contains("<details>"), "bodies are expandable");
+    assert!(
+        text.contains(r#"<details class="bodies">"#),
+        "bodies are expandable"
+    );
     assert!(text.contains("kept 30 days"), "{text}");
 }
 
@@ -562,7 +565,36 @@ fn webhook_endpoints_are_disabled_enabled_rotated_and_deleted_from_the_ui_and_au
     assert!(!after.text.contains(&second_secret), "shown once");
     assert!(after.text.contains("also signs until"));
 
-    let deleted = browser.post_form(&at(&app, &format!("{path}/delete")), &csrf, &[]);
+    // Deleting is a step of its own: the button leads to a confirmation page, and a
+    // POST without the confirmation is sent there too.
+    assert!(
+        page.text.contains(&format!(
+            r#"method="get" action="/admin/acme/{path}/delete""#
+        )),
+        "{}",
+        page.text
+    );
+    let unconfirmed = browser.post_form(&at(&app, &format!("{path}/delete")), &csrf, &[]);
+    assert_eq!(unconfirmed.status, 303);
+    assert_eq!(
+        unconfirmed.location.as_deref(),
+        Some(at(&app, &format!("{path}/delete")).as_str())
+    );
+    assert_eq!(app.api("GET", &format!("/webhooks/{id}"), None).status, 200);
+    let confirm = browser.get(&at(&app, &format!("{path}/delete")));
+    assert_eq!(confirm.status, 200, "{}", confirm.text);
+    assert!(confirm.text.contains("Delete this webhook endpoint?"));
+    assert!(
+        confirm.text.contains("http://127.0.0.1:9/v2"),
+        "{}",
+        confirm.text
+    );
+    assert!(confirm.text.contains(r#"name="confirm" value="yes""#));
+    let deleted = browser.post_form(
+        &at(&app, &format!("{path}/delete")),
+        &csrf,
+        &[("confirm", "yes")],
+    );
     assert_eq!(deleted.status, 303);
     assert_eq!(deleted.location.unwrap(), at(&app, "webhooks"));
     assert!(browser

@@ -153,7 +153,11 @@ fn roles_are_created_edited_reordered_and_listed() {
         &mut browser,
         &csrf,
         "role-settings",
-        &[("mode", "highest_priority"), ("default_role", "member")],
+        &[
+            ("mode", "highest_priority"),
+            ("default_role", "member"),
+            ("previewed", "1"),
+        ],
     );
     assert!(page
         .text
@@ -167,7 +171,7 @@ fn roles_are_created_edited_reordered_and_listed() {
         &mut browser,
         &csrf,
         "role-settings",
-        &[("mode", "union"), ("default_role", "")],
+        &[("mode", "union"), ("default_role", ""), ("previewed", "1")],
     );
     let settings = app.api("GET", "/role-settings", None).body;
     assert_eq!(settings["mode"], "union");
@@ -561,7 +565,11 @@ fn every_action_lands_in_the_audit_log() {
         &mut browser,
         &csrf,
         "role-settings",
-        &[("mode", "highest_priority"), ("default_role", "")],
+        &[
+            ("mode", "highest_priority"),
+            ("default_role", ""),
+            ("previewed", "1"),
+        ],
     );
     submit(&app, &mut browser, &csrf, "roles/spare/delete", &[]);
     let applied = submit(
@@ -641,27 +649,104 @@ fn a_privileged_default_role_is_confirmed_on_a_preview_first() {
         preview.text
     );
     assert!(preview.text.contains(r#"name="confirm""#));
+    assert_eq!(hidden(&preview, "previewed"), "1");
     assert!(roles_of(&app, &alice).is_empty(), "not applied yet");
-    let operations = hidden(&preview, "operations");
-    let refused = post(
-        &app,
-        &mut browser,
-        &csrf,
-        "mappings/apply",
-        &[("operations", &operations), ("confirm", "yes")],
-    );
-    assert_eq!(refused.status, 422);
+    let previewed = [
+        ("mode", "union"),
+        ("default_role", "admin"),
+        ("previewed", "1"),
+    ];
+    let mut wrong = previewed.to_vec();
+    wrong.push(("confirm", "yes"));
+    let refused = post(&app, &mut browser, &csrf, "role-settings", &wrong);
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("Type APPLY"), "{}", refused.text);
     assert!(roles_of(&app, &alice).is_empty());
+    let mut right = previewed.to_vec();
+    right.push(("confirm", "APPLY"));
+    submit(&app, &mut browser, &csrf, "role-settings", &right);
+    assert_eq!(roles_of(&app, &alice), ["admin"]);
+    let settings = app.api("GET", "/role-settings", None).body;
+    assert_eq!(settings["default_role"], "admin");
+}
+
+#[test]
+fn changing_the_default_role_shows_who_gains_and_loses_which_role_before_applying() {
+    let app = TestApp::spawn();
+    role(&app, "member", 10, false);
+    role(&app, "guest", 20, false);
+    let alice = app.create_user("alice@example.com");
+    let bob = app.create_user("bob@example.com");
+    let (mut browser, csrf) = owner(&app);
     submit(
         &app,
         &mut browser,
         &csrf,
-        "mappings/apply",
-        &[("operations", &operations), ("confirm", "APPLY")],
+        "role-settings",
+        &[
+            ("mode", "union"),
+            ("default_role", "guest"),
+            ("previewed", "1"),
+        ],
     );
-    assert_eq!(roles_of(&app, &alice), ["admin"]);
-    let settings = app.api("GET", "/role-settings", None).body;
-    assert_eq!(settings["default_role"], "admin");
+    assert_eq!(roles_of(&app, &alice), ["guest"]);
+
+    let preview = post(
+        &app,
+        &mut browser,
+        &csrf,
+        "role-settings",
+        &[("mode", "union"), ("default_role", "member")],
+    );
+
+    assert_eq!(preview.status, 200, "{}", preview.text);
+    assert!(
+        preview.text.contains("Preview: role settings"),
+        "{}",
+        preview.text
+    );
+    assert!(
+        preview.text.contains("2 user(s) change"),
+        "{}",
+        preview.text
+    );
+    let member = section(&preview.text, r#"id="impact-member""#);
+    assert!(member.contains("+2 users"), "{member}");
+    assert!(member.contains("alice@example.com") && member.contains("bob@example.com"));
+    let guest = section(&preview.text, r#"id="impact-guest""#);
+    assert!(guest.contains("−2 users"), "{guest}");
+    assert_eq!(roles_of(&app, &alice), ["guest"], "nothing moved yet");
+    assert_eq!(roles_of(&app, &bob), ["guest"]);
+    assert!(
+        preview
+            .text
+            .contains(r#"action="/admin/acme/role-settings""#),
+        "the preview's form applies the settings: {}",
+        preview.text
+    );
+
+    submit(
+        &app,
+        &mut browser,
+        &csrf,
+        "role-settings",
+        &[
+            ("mode", "union"),
+            ("default_role", "member"),
+            ("previewed", "1"),
+        ],
+    );
+    assert_eq!(roles_of(&app, &alice), ["member"]);
+    assert_eq!(roles_of(&app, &bob), ["member"]);
+    let log = audit(&app);
+    assert_eq!(log[0].0, "role_settings.updated");
+}
+
+/// The text of the table row that opens with `marker`.
+fn section<'a>(text: &'a str, marker: &str) -> &'a str {
+    let at = text.find(marker).expect(marker);
+    let end = text[at..].find("</tr>").map_or(text.len(), |e| at + e);
+    &text[at..end]
 }
 
 #[test]

@@ -139,11 +139,18 @@ test('an admin connects JumpCloud and maps its group to a role, in the browser',
     if (setupOpen) {
       await page.evaluate(() => { window.e2eNoReload = true; });
       assert.equal(await live.locator('[data-done]').count(), 0, 'nothing was shown before the first request');
+      assert.equal((await live.locator('h2').textContent()).trim(), 'Waiting for the first request');
     }
+    // Test Connection reads one unfiltered page; before a create, JumpCloud looks the
+    // user up by userName. The wizard names each for what it is.
+    await h.scim(world, made.token, 'GET', '/Users?startIndex=1&count=1');
     await h.scim(world, made.token, 'GET', '/Users?filter=userName%20eq%20%22jdoe%40acme.example%22');
     if (setupOpen) {
-      await live.filter({ hasText: 'Test Connection' }).waitFor();
+      await live.filter({ hasText: 'listed users (Test Connection)' }).waitFor();
+      await live.filter({ hasText: 'looked up a user by userName' }).waitFor();
       assert.equal(await live.locator('[data-done]').count(), 1, 'the first request is marked as arrived');
+      assert.equal((await live.locator('h2').textContent()).trim(), 'Requests from your identity provider',
+        'the heading no longer waits once requests arrived');
     }
     const [user, group] = await Promise.all([
       h.scim(world, made.token, 'POST', '/Users', {
@@ -153,7 +160,9 @@ test('an admin connects JumpCloud and maps its group to a role, in the browser',
         active: true,
         displayName: 'Jane Doe',
         name: { givenName: 'Jane', familyName: 'Doe' },
+        title: 'Site Reliability Engineer',
         emails: [{ primary: true, type: 'work', value: 'jdoe@acme.example' }],
+        'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { department: 'Platform' },
       }),
       h.scim(world, made.token, 'POST', '/Groups', {
         schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
@@ -166,13 +175,17 @@ test('an admin connects JumpCloud and maps its group to a role, in the browser',
       await live.filter({ hasText: 'jdoe@acme.example' }).waitFor();
       await live.filter({ hasText: 'Engineering' }).waitFor();
       assert.equal(await page.evaluate(() => window.e2eNoReload), true, 'the setup page was not reloaded');
-      await h.shoot(page, '03-setup');
     }
     // Membership comes as JumpCloud sends it: a PATCH adding members.
     await h.scim(world, made.token, 'PATCH', `/Groups/${group.id}`, {
       schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
       Operations: [{ op: 'add', path: 'members', value: [{ value: user.id }] }],
     });
+    if (setupOpen) {
+      // Named for what it did, not "updated a group".
+      await live.filter({ hasText: 'added jdoe@acme.example to Engineering' }).waitFor();
+      await h.shoot(page, '03-setup');
+    }
   });
 
   await step('create a role', async (s) => {
@@ -315,6 +328,166 @@ test('every screen renders (and is photographed with SCREENSHOTS=1)', { timeout:
       assert.equal(await page.locator('.notice[role=alert]').count(), 0, 'the screen shows an error');
       await h.shoot(page, shot);
     });
+  }
+});
+
+test('what a new IT admin tripped over is fixed on the screens', { timeout: T }, async (t) => {
+  const page = owner && !owner.isClosed() ? owner : await h.newPage(world);
+  if (page !== owner) await h.signIn(world, page, 'ada');
+  const step = stepper(t, page);
+  // Every page is checked against its own Content-Security-Policy: a blocked load
+  // (the icon, the logo) shows up as a console error.
+  const blocked = [];
+  page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) blocked.push(m.text()); });
+
+  await step('the icon and logo are served by roster and allowed by the CSP', async () => {
+    await open(page, '');
+    const icon = await page.locator('link[rel=icon]').getAttribute('href');
+    assert.equal(icon, '/assets/favicon.svg');
+    const res = await page.context().request.get(icon);
+    assert.equal(res.status(), 200);
+    assert.equal(res.headers()['content-type'], 'image/svg+xml');
+    const logo = page.locator('header.top .brand svg');
+    const box = await logo.boundingBox();
+    assert.ok(box && box.width >= 16 && box.width <= 32, `the logo is drawn small: ${JSON.stringify(box)}`);
+    assert.deepEqual(blocked, [], 'nothing was blocked');
+  });
+
+  await step('the overview warnings sit inside their boxes', async () => {
+    // A token never used is a warning.
+    world.cli('token', 'create', TENANT, '--name', 'spare');
+    await open(page, '');
+    const item = page.locator('ul#warnings li').first();
+    await item.waitFor();
+    const [list, li, marker] = await item.evaluate((el) => [
+      el.parentElement.getBoundingClientRect().left,
+      el.getBoundingClientRect().left,
+      getComputedStyle(el).listStyleType,
+    ]);
+    assert.equal(marker, 'none', 'no bullet outside the box');
+    assert.ok(li >= list, `the box starts inside the list (${li} < ${list})`);
+    await h.shoot(page, '02-overview');
+  });
+
+  await step('the user page shows e-mail, title and department as fields', async () => {
+    await open(page, `users/${encodeURIComponent(made.userId)}`);
+    await page.locator('#user-emails', { hasText: 'jdoe@acme.example' }).waitFor();
+    assert.equal((await page.locator('#user-title').textContent()).trim(), 'Site Reliability Engineer');
+    assert.equal((await page.locator('#user-department').textContent()).trim(), 'Platform');
+    await page.locator('#timeline', { hasText: 'added jdoe@acme.example to Engineering' }).waitFor();
+  });
+
+  await step("the group's timeline shows its members coming", async () => {
+    await open(page, `groups/${encodeURIComponent(made.groupId)}`);
+    await page.locator('#timeline tr', { hasText: 'group.member_added' })
+      .filter({ hasText: 'added jdoe@acme.example to Engineering' }).waitFor();
+  });
+
+  await step('the sync log shows each request once, by name', async () => {
+    await open(page, 'sync-log');
+    const rows = page.locator('table#sync-log tbody tr');
+    const entries = page.locator('table#sync-log tbody tr.entry');
+    assert.equal(await rows.count(), await entries.count(), 'no second row per request');
+    const ids = await entries.evaluateAll((trs) => trs.map((tr) => tr.id));
+    assert.equal(new Set(ids).size, ids.length, 'no request twice');
+    await page.locator('table#sync-log td.resource a', { hasText: 'jdoe@acme.example' }).first().waitFor();
+    await page.locator('table#sync-log td.resource a', { hasText: 'Engineering' }).first().waitFor();
+  });
+
+  await step("the audit log's user agent is clipped, whole in its tooltip", async () => {
+    await open(page, 'audit');
+    const agent = page.locator('table#audit-log .user-agent').first();
+    await agent.waitFor();
+    const [title, text, clipped, cell, table] = await agent.evaluate((el) => [
+      el.title, el.textContent, el.scrollWidth > el.clientWidth,
+      el.closest('td').getBoundingClientRect().width,
+      el.closest('table').getBoundingClientRect().width,
+    ]);
+    assert.equal(title, text, 'the tooltip holds the whole user agent');
+    assert.ok(clipped, 'a browser user agent is longer than its column');
+    assert.ok(cell <= table * 0.25, `the column is narrow (${cell} of ${table})`);
+  });
+
+  await step('revoking a token asks first, and Cancel keeps it', async () => {
+    await open(page, 'credentials');
+    const row = page.locator('#tokens tr', { hasText: 'spare' });
+    await Promise.all([page.waitForNavigation(), row.locator('button', { hasText: 'Revoke' }).click()]);
+    await page.locator('h1', { hasText: 'Revoke the token spare?' }).waitFor();
+    await h.shoot(page, '17-confirm-revoke');
+    await Promise.all([page.waitForNavigation(), page.locator('form#confirm a', { hasText: 'Cancel' }).click()]);
+    await page.locator('#tokens tr', { hasText: 'spare' }).locator('.badge', { hasText: 'live' }).waitFor();
+    await Promise.all([page.waitForNavigation(), page.locator('#tokens tr', { hasText: 'spare' }).locator('button', { hasText: 'Revoke' }).click()]);
+    await submit(page, page.locator('form#confirm'));
+    await page.locator('#tokens tr', { hasText: 'spare' }).locator('.badge', { hasText: 'revoked' }).waitFor();
+  });
+
+  await step('deleting a webhook endpoint asks first', async (s) => {
+    const path = await (async () => {
+      if (!(await open(page, 'webhooks', s))) return null;
+      const link = page.locator('main a[href*="/webhooks/"]').first();
+      return (await link.count()) ? link.getAttribute('href') : null;
+    })();
+    if (!path) return s.skip('no webhook endpoint to delete');
+    await page.goto(path);
+    await Promise.all([page.waitForNavigation(), page.locator('button', { hasText: 'Delete endpoint' }).click()]);
+    await page.locator('h1', { hasText: 'Delete this webhook endpoint?' }).waitFor();
+    await submit(page, page.locator('form#confirm'));
+    assert.equal(new URL(page.url()).pathname, url('webhooks'));
+  });
+
+  await step('changing the default role shows who gains and loses which role first', async () => {
+    // A user no group maps: the default role is theirs.
+    await h.scim(world, made.token, 'POST', '/Users', {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: 'rsmith@acme.example',
+      active: true,
+    });
+    await open(page, 'roles');
+    const form = page.locator('form#role-settings');
+    await choose(form.locator('select[name=default_role]'), 'deployer');
+    await submit(page, form);
+    await page.locator('h1', { hasText: 'Preview: role settings' }).waitFor();
+    await page.locator('#impact-deployer .added').waitFor();
+    assert.equal(await page.locator('#roles').count(), 0, 'not applied: a preview, not the roles page');
+    await h.shoot(page, '18-role-settings-preview');
+    const apply = page.locator('form#apply');
+    const confirm = apply.locator('input[name=confirm]');
+    if (await confirm.count()) await confirm.fill((await page.locator('#confirm-word').textContent()).trim());
+    await submit(page, apply);
+    assert.equal(new URL(page.url()).pathname, url('roles'));
+    await page.locator('#role-deployer .badge', { hasText: 'default' }).waitFor();
+  });
+  assert.deepEqual(blocked, [], 'no page had a load blocked by its CSP');
+});
+
+test('an owner sees admin SSO without its secret and tests a sign-in that signs nobody in', { timeout: T }, async (t) => {
+  // A break-glass owner: the provider has no session yet, so its form asks who signs in.
+  const page = await h.newPage(world);
+  try {
+    const link = world.cli('admin', 'login-link', TENANT).trim().split('\n').pop();
+    // The CLI names its configured address; the path is what matters.
+    await page.goto(new URL(link).pathname);
+    if (!(await open(page, 'sso', t))) return;
+    assert.equal((await page.locator('#secret-state').textContent()).trim(), 'set (never shown)');
+    assert.equal(await page.locator('input[name=client_secret]').inputValue(), '', 'the secret is write-only');
+    await page.locator('#current-sso', { hasText: 'Roster Owners' }).waitFor();
+    await h.shoot(page, '19-admin-sso');
+    await Promise.all([
+      page.waitForURL((u) => !u.href.startsWith(world.base)),
+      page.locator('#test-sign-in').click(),
+    ]);
+    await page.locator('input[name=account]').fill('eve');
+    await Promise.all([
+      page.waitForURL((u) => u.href.startsWith(world.base)),
+      page.locator('button[type=submit]').click(),
+    ]);
+    await page.locator('h1', { hasText: 'Test sign-in: refused' }).waitFor();
+    await page.locator('#test-groups', { hasText: 'Engineering' }).waitFor();
+    await page.locator('#test-claims', { hasText: 'eve@acme.example' }).waitFor();
+    assert.equal((await page.locator('#who').textContent()).trim(), 'break-glass', 'still signed in as before');
+    await h.shoot(page, '20-test-sign-in');
+  } finally {
+    await page.context().close();
   }
 });
 

@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use super::error::AdminError;
 use super::html;
-use super::ui::CsrfForm;
 use super::ui::{self, Admin, Chrome, Done};
+use super::ui::{ConfirmForm, CsrfForm};
 use crate::service::admin::AdminRole;
 use crate::service::run::Tx;
 use crate::service::tenants::{self, CreatedToken, RotationEnd, TokenView};
@@ -178,13 +178,66 @@ pub async fn end_rotation(
     Ok(admin.see_other("credentials"))
 }
 
-/// `POST /admin/{tenant}/credentials/tokens/{id}/revoke`.
+/// `GET /admin/{tenant}/credentials/tokens/{id}/revoke`: what revoking the token
+/// ends, and the form that does it.
+pub async fn confirm_revoke(
+    admin: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    admin.session.require(AdminRole::Owner)?;
+    let id = path.into_inner().1;
+    let slug = admin.session.tenant.clone();
+    let tokens = admin.read(move |c, _| tenants::tokens(c, &slug)).await?;
+    let token = tokens
+        .iter()
+        .find(|t| t.id == id && t.revoked_at.is_none())
+        .ok_or(ServiceError::NotFound { kind: "token" })?;
+    let live = tokens.iter().filter(|t| t.revoked_at.is_none()).count();
+    let mut consequences = vec![format!(
+        "Every SCIM request with this token is refused (401) from the moment you revoke          it. This cannot be undone."
+    )];
+    if live == 1 {
+        consequences.push(
+            "It is the tenant's only live token: your identity provider cannot sync until              you create a new token and paste it in. To switch tokens without a gap,              rotate instead."
+                .into(),
+        );
+    } else if token.last_used_at.is_some() {
+        consequences.push(
+            "It has been used: make sure your identity provider holds another token first.".into(),
+        );
+    }
+    ui::ConfirmPage {
+        chrome: admin.chrome("credentials"),
+        heading: format!("Revoke the token {}?", token.name),
+        facts: vec![
+            ("Name", token.name.clone()),
+            ("Token", format!("{}…", token.hint)),
+            ("Created", ui::when(&token.created_at)),
+            (
+                "Last used",
+                ui::when_or(token.last_used_at.as_deref(), "never"),
+            ),
+        ],
+        consequences,
+        action: format!("credentials/tokens/{}/revoke", token.id),
+        button: "Revoke the token",
+        back: "credentials".into(),
+    }
+    .respond()
+}
+
+/// `POST /admin/{tenant}/credentials/tokens/{id}/revoke`: with `confirm=yes`, as the
+/// confirmation page posts it; without, answered with that page.
 pub async fn revoke(
     admin: Admin,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
+    if !form.confirmed() {
+        admin.check_form(&form.csrf, AdminRole::Owner)?;
+        return Ok(admin.see_other(&format!("credentials/tokens/{id}/revoke")));
+    }
     let revoke = move |c: &mut Tx<'_>, slug: &str, scope: &Scope| {
         tenants::revoke_token(c, slug, &id, &scope.actor)?;
         Ok(Done::new((), Some(serde_json::json!({"id": id})), None))

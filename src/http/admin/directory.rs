@@ -111,6 +111,10 @@ struct UserPage {
     display_name: String,
     active: bool,
     external_id: String,
+    /// Each address with its type and whether it is the primary one.
+    emails: Vec<EmailView>,
+    title: String,
+    department: String,
     created: String,
     updated: String,
     groups: Vec<(String, String)>,
@@ -119,6 +123,33 @@ struct UserPage {
     mode: String,
     raw: String,
     timeline: Vec<TimelineEntry>,
+}
+
+/// One of a user's e-mail addresses.
+struct EmailView {
+    value: String,
+    kind: String,
+    primary: bool,
+}
+
+/// The enterprise extension's schema, whose `department` the user page shows.
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+fn emails_of(raw: &Value) -> Vec<EmailView> {
+    raw["emails"]
+        .as_array()
+        .map(|emails| {
+            emails
+                .iter()
+                .map(|e| EmailView {
+                    value: ui::text(&e["value"]),
+                    kind: ui::text(&e["type"]),
+                    primary: e["primary"] == Value::Bool(true),
+                })
+                .filter(|e| !e.value.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// `GET /admin/{tenant}/users/{id}`.
@@ -138,6 +169,9 @@ pub async fn user(
         display_name: ui::text(&raw["displayName"]),
         active: raw["active"] != Value::Bool(false),
         external_id: ui::text(&raw["externalId"]),
+        emails: emails_of(raw),
+        title: ui::text(&raw["title"]),
+        department: ui::text(&raw[ENTERPRISE]["department"]),
         created: ui::when(&ui::text(&raw["meta"]["created"])),
         updated: ui::when(&ui::text(&raw["meta"]["lastModified"])),
         groups: d

@@ -36,7 +36,7 @@ fn safe_return_to(tenant: &str, candidate: Option<&str>) -> String {
 }
 
 /// Where the IdP sends the browser back to.
-fn redirect_uri(state: &AppState, tenant: &str) -> String {
+pub(super) fn redirect_uri(state: &AppState, tenant: &str) -> String {
     format!("{}/admin/{tenant}/callback", state.public_url)
 }
 
@@ -69,7 +69,10 @@ pub async fn choose(query: web::Query<ChooseQuery>) -> Result<HttpResponse, Admi
     html(StatusCode::OK, page.render()?)
 }
 
-async fn settings_of(state: &AppState, tenant: &str) -> Result<service::OidcSettings, AdminError> {
+pub(super) async fn settings_of(
+    state: &AppState,
+    tenant: &str,
+) -> Result<service::OidcSettings, AdminError> {
     let slug = tenant.to_owned();
     let (_, settings) = state
         .service
@@ -121,10 +124,10 @@ pub async fn login(
 
 #[derive(Deserialize)]
 pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
+    pub(super) code: Option<String>,
+    pub(super) state: Option<String>,
+    pub(super) error: Option<String>,
+    pub(super) error_description: Option<String>,
 }
 
 /// `GET /admin/{tenant}/callback`: checks state, exchanges the code, validates the ID
@@ -144,6 +147,10 @@ pub async fn callback(
                 "the login has expired or was started elsewhere; start again".into(),
             )
         })?;
+    if login.test {
+        // The admin SSO screen's test sign-in: shown, never signed in.
+        return super::sso::test_result(req, state, tenant, query.into_inner(), login).await;
+    }
     if let Some(error) = &query.error {
         return Err(AdminError::LoginFailed(format!(
             "the identity provider refused: {error} {}",

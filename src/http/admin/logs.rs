@@ -11,6 +11,7 @@ use super::html;
 use super::ui::{self, Admin, Chrome};
 use crate::scim::{Invalid, ScimType};
 use crate::service::admin::{audit_actions, audit_csv, audit_page, AuditEntry, AuditQuery};
+use crate::service::directory::Names;
 use crate::service::run::Tx;
 use crate::service::sync_log::{self, Cursor, SyncLogEntry, SyncResult, EXPORT_LIMIT};
 use crate::service::{Scope, ServiceError};
@@ -114,7 +115,12 @@ struct SyncRow {
     entry: SyncLogEntry,
     at: String,
     latency_ms: String,
-    resource: String,
+    /// `User` or `Group`, when the request was about one.
+    resource_kind: String,
+    /// Its `userName` or `displayName` and its page, while it exists.
+    resource_name: Option<(String, String)>,
+    /// Its id, when it no longer exists (or none was named).
+    resource_id: Option<String>,
     request: Option<String>,
     response: Option<String>,
 }
@@ -136,17 +142,23 @@ fn pretty_body(body: Option<&Value>) -> Option<String> {
     })
 }
 
-impl From<SyncLogEntry> for SyncRow {
-    fn from(entry: SyncLogEntry) -> Self {
-        let resource = match (&entry.resource_type, &entry.resource_id) {
-            (Some(t), Some(id)) => format!("{t} {id}"),
-            (Some(t), None) => t.clone(),
-            _ => String::new(),
-        };
+impl SyncRow {
+    fn new(entry: SyncLogEntry, names: &Names) -> Self {
+        let kind = entry.resource_type.clone().unwrap_or_default();
+        let name = entry.resource_id.as_ref().and_then(|id| {
+            let (name, screen) = match kind.as_str() {
+                "User" => (names.users.get(id), "users"),
+                "Group" => (names.groups.get(id), "groups"),
+                _ => (None, ""),
+            };
+            name.map(|n| (n.clone(), format!("{screen}/{id}")))
+        });
         Self {
             at: ui::when(&entry.at),
             latency_ms: format!("{:.1}", entry.latency_ms),
-            resource,
+            resource_id: entry.resource_id.clone().filter(|_| name.is_none()),
+            resource_name: name,
+            resource_kind: kind,
             request: pretty_body(entry.request_body.as_ref()),
             response: pretty_body(entry.response_body.as_ref()),
             entry,
@@ -187,8 +199,12 @@ struct SyncLogScreen {
 pub async fn sync_log(admin: Admin) -> Result<HttpResponse, AdminError> {
     let pairs = pairs(&admin.req);
     let query = sync_log::query(&pairs, PAGE, PAGE)?;
-    let page = admin
-        .read(move |c, scope| sync_log::page(c, &scope.tenant, &query))
+    let (page, names) = admin
+        .read(move |c, scope| {
+            let page = sync_log::page(c, &scope.tenant, &query)?;
+            let names = sync_log::resource_names(c, &scope.tenant, &page.data)?;
+            Ok((page, names))
+        })
         .await?;
     let f = SyncFilters::of(&pairs);
     let filters = f.query();
@@ -198,7 +214,11 @@ pub async fn sync_log(admin: Admin) -> Result<HttpResponse, AdminError> {
     let older = older(&chrome, "sync-log", &filters, full, page.next.as_ref());
     let page = SyncLogScreen {
         chrome,
-        rows: page.data.into_iter().map(SyncRow::from).collect(),
+        rows: page
+            .data
+            .into_iter()
+            .map(|e| SyncRow::new(e, &names))
+            .collect(),
         f,
         filters,
         older,

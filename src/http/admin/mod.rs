@@ -13,6 +13,7 @@ pub mod overview;
 pub mod roles;
 pub mod session;
 pub mod setup;
+pub mod sso;
 pub mod ui;
 pub mod webhooks;
 

@@ -9,11 +9,11 @@ use serde::Deserialize;
 
 use super::error::AdminError;
 use super::html;
-use super::mappings::{preview_of, preview_page};
+use super::mappings::{describe, preview_of, preview_page, PreviewPage};
 use super::ui::{snapshot, Admin, Chrome, CsrfForm, Done};
 use crate::roles::Mode;
 use crate::service::admin::AdminRole;
-use crate::service::change_sets::{self, Request};
+use crate::service::change_sets::{self, Request, CONFIRM_WORD};
 use crate::service::invalid;
 use crate::service::now;
 use crate::service::roles::{self, RoleInput, RoleSummary};
@@ -67,6 +67,12 @@ pub struct SettingsForm {
     /// A role slug, or "" for no default role.
     #[serde(default)]
     default_role: String,
+    /// "1" once the admin has seen the preview: the preview page's apply form.
+    #[serde(default)]
+    previewed: String,
+    /// The typed confirmation word, when the impact needs it.
+    #[serde(default)]
+    confirm: String,
 }
 
 #[derive(Template)]
@@ -213,7 +219,9 @@ pub async fn move_role(
 }
 
 /// `POST /admin/{tenant}/role-settings`: resolution mode and default role, the
-/// changed ones as one change-set.
+/// changed ones as one change-set. A change moves users between roles, so the form
+/// first answers with its preview (who gains and loses which role); the preview's
+/// form applies it (`previewed=1`, and the typed word when the impact needs it).
 pub async fn role_settings(
     admin: Admin,
     form: web::Form<SettingsForm>,
@@ -230,7 +238,48 @@ pub async fn role_settings(
         // Nothing changed: no empty change-set, no audit row.
         return Ok(admin.see_other("roles"));
     };
-    apply_or_confirm(&admin, &form.csrf, "role_settings.updated", request).await
+    let (preview, names) = preview_of(&admin, request.operations.clone()).await?;
+    let confirm = form.confirm.trim().to_owned();
+    let word_ok = !change_sets::needs_confirmation(&preview) || confirm == CONFIRM_WORD;
+    if form.previewed != "1" || preview.refused.is_some() || !word_ok {
+        let error = (form.previewed == "1" && !word_ok)
+            .then(|| format!("Type {CONFIRM_WORD} to apply this change."));
+        let status = if error.is_some() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::OK
+        };
+        let page = PreviewPage {
+            chrome: admin.chrome("roles"),
+            error,
+            action: "role-settings".into(),
+            hidden: vec![
+                ("mode", form.mode.clone()),
+                ("default_role", form.default_role.trim().to_owned()),
+                ("previewed", "1".into()),
+            ],
+            back: "roles".into(),
+            ..PreviewPage::new(
+                &admin,
+                "Preview: role settings".into(),
+                request
+                    .operations
+                    .iter()
+                    .map(|op| describe(op, &names))
+                    .collect(),
+                &preview,
+            )
+        };
+        return html(status, page.render()?);
+    }
+    apply(
+        &admin,
+        &form.csrf,
+        "role_settings.updated",
+        request,
+        confirm,
+    )
+    .await
 }
 
 /// Applies a change-set made by a roles form, then back to the roles page; when its
@@ -247,11 +296,24 @@ async fn apply_or_confirm(
     if change_sets::needs_confirmation(&preview) || preview.refused.is_some() {
         return preview_page(admin, &preview, &names, &request, None, StatusCode::OK);
     }
+    apply(admin, csrf, action, request, String::new()).await
+}
+
+/// Applies a roles form's change-set (confirmed by `confirm` when its impact needs
+/// it), audited with the role state before and after; then back to the roles page.
+async fn apply(
+    admin: &Admin,
+    csrf: &str,
+    action: &'static str,
+    request: Request,
+    confirm: String,
+) -> Result<HttpResponse, AdminError> {
     let limit = admin.state.inline_limit;
     admin
         .act(csrf, AdminRole::Admin, action, move |c, scope| {
             let before = change_sets::role_state(c, &scope.tenant)?;
-            let set = change_sets::apply_confirmed(c, scope, request, None, "", limit, &now())?;
+            let set =
+                change_sets::apply_confirmed(c, scope, request, None, &confirm, limit, &now())?;
             let mut after = change_sets::role_state(c, &scope.tenant)?;
             after["change_set"] = snapshot(&set);
             Ok(Done::new((), Some(before), Some(after)))

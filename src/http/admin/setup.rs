@@ -1,5 +1,5 @@
 //! S3 Setup wizard: the SCIM base URL, a token shown once, the identity provider's
-//! steps, and a live "waiting for the first request" indicator.
+//! steps, and a live indicator of the requests arriving.
 
 use std::time::{Duration, SystemTime};
 
@@ -12,7 +12,7 @@ use super::credentials::{create_token, NewTokenForm, Revealed};
 use super::error::AdminError;
 use super::html;
 use super::ui::{self, Admin, Chrome};
-use crate::service::overview::{arrivals, Arrival};
+use crate::service::overview::{arrivals, last_request_at, Arrival};
 use crate::service::stamp;
 
 /// The indicator lists requests from this long before the wizard was opened, so an
@@ -32,6 +32,9 @@ const IDPS: &[(&str, &str)] = &[
 pub struct Status {
     pub poll_url: String,
     pub arrivals: Vec<Arrival>,
+    /// When the tenant's newest request arrived, if it ever received one: the step is
+    /// then no longer waiting, even when nothing arrived since the wizard was opened.
+    pub last_request: Option<String>,
     pub tenant: String,
 }
 
@@ -64,8 +67,13 @@ async fn status(admin: &Admin, since: Option<String>) -> Result<Status, AdminErr
         .filter(|s| humantime::parse_rfc3339(s).is_ok())
         .unwrap_or_else(|| stamp(SystemTime::now() - LOOKBACK));
     let from = since.clone();
-    let arrivals = admin
-        .read(move |c, scope| arrivals(c, &scope.tenant, &from, SHOWN))
+    let (arrivals, last_request) = admin
+        .read(move |c, scope| {
+            Ok((
+                arrivals(c, &scope.tenant, &from, SHOWN)?,
+                last_request_at(c, &scope.tenant)?,
+            ))
+        })
         .await?;
     Ok(Status {
         poll_url: format!(
@@ -74,6 +82,7 @@ async fn status(admin: &Admin, since: Option<String>) -> Result<Status, AdminErr
             ui::encode(&since)
         ),
         arrivals,
+        last_request: last_request.as_deref().map(ui::when),
         tenant: admin.session.tenant.clone(),
     })
 }

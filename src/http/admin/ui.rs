@@ -27,6 +27,47 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
+/// A form that destroys something: its CSRF token and the confirmation that the
+/// confirmation page ([`ConfirmPage`]) adds. Without it, the form is answered with
+/// that page.
+#[derive(serde::Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub confirm: String,
+}
+
+impl ConfirmForm {
+    pub fn confirmed(&self) -> bool {
+        self.confirm == "yes"
+    }
+}
+
+/// The step before an action that cannot be undone: what it acts on, what follows,
+/// and a form that posts `confirm=yes` with the CSRF token. Plain HTML: it works
+/// without JavaScript, as every screen does.
+#[derive(askama::Template)]
+#[template(path = "admin/confirm.html")]
+pub struct ConfirmPage {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub facts: Vec<(&'static str, String)>,
+    pub consequences: Vec<String>,
+    /// Where the form posts, under the tenant.
+    pub action: String,
+    pub button: &'static str,
+    /// Where Cancel leads, under the tenant.
+    pub back: String,
+}
+
+impl ConfirmPage {
+    pub fn respond(&self) -> Result<HttpResponse, AdminError> {
+        use askama::Template;
+        super::html(actix_web::http::StatusCode::OK, self.render()?)
+    }
+}
+
 /// The screens in the navigation bar, in order: (path under the tenant, label).
 pub const TABS: &[(&str, &str)] = &[
     ("", "Overview"),
@@ -39,7 +80,11 @@ pub const TABS: &[(&str, &str)] = &[
     ("sync-log", "Sync log"),
     ("webhooks", "Webhooks"),
     ("audit", "Audit log"),
+    ("sso", "Admin SSO"),
 ];
+
+/// The tabs only owners see.
+const OWNER_TABS: &[&str] = &["sso"];
 
 /// The frame around every screen: who is signed in, the tabs, the logout form.
 pub struct Chrome {
@@ -55,8 +100,12 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    pub fn tabs(&self) -> &'static [(&'static str, &'static str)] {
-        TABS
+    /// The tabs this admin may open.
+    pub fn tabs(&self) -> Vec<(&'static str, &'static str)> {
+        TABS.iter()
+            .filter(|(path, _)| self.can_own || !OWNER_TABS.contains(path))
+            .copied()
+            .collect()
     }
 
     /// `/admin/{tenant}/{path}`.
@@ -154,6 +203,22 @@ impl Admin {
         F: FnOnce(&mut Tx<'_>, &Scope) -> Result<Done<T>, ServiceError> + Send + 'static,
     {
         self.check_form(csrf, needed)?;
+        self.record(needed, action, use_case).await
+    }
+
+    /// [`Admin::act`] for a request that is not a form, whose forgery is ruled out
+    /// otherwise (the OIDC callback, by the sealed login state it must match).
+    pub async fn record<T, F>(
+        &self,
+        needed: AdminRole,
+        action: &'static str,
+        use_case: F,
+    ) -> Result<T, AdminError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>, &Scope) -> Result<Done<T>, ServiceError> + Send + 'static,
+    {
+        self.session.require(needed)?;
         let scope = self.session.scope(&self.state, &self.req);
         let auditor = Auditor {
             actor: actor_name(&self.session.subject, self.session.email.as_deref()),
@@ -192,6 +257,17 @@ pub async fn script() -> HttpResponse {
         .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .body(include_str!("../../../templates/admin/admin.js"))
+}
+
+/// roster's icon (also the logo each page draws inline): served by roster itself, so
+/// the pages' `default-src 'self'` allows it and nothing is fetched elsewhere.
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "image/svg+xml"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        // Opened on its own, the image may run nothing and load nothing.
+        .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'"))
+        .body(include_str!("../../../templates/admin/logo.svg"))
 }
 
 /// A JSON string field, or "" (templates show nothing for a missing value).

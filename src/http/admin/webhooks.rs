@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use super::error::AdminError;
 use super::html;
-use super::ui::CsrfForm;
 use super::ui::{self, Admin, Chrome, Done};
+use super::ui::{ConfirmForm, CsrfForm};
 use crate::service::admin::AdminRole;
 use crate::service::webhooks::{
     self, DeliveryState, DeliveryView, EndpointChanges, EndpointView, EndpointWithSecret,
@@ -328,13 +328,48 @@ pub async fn disable(
     set_enabled(&admin, path.into_inner().1, &form.csrf, false).await
 }
 
-/// `POST /admin/{tenant}/webhooks/{id}/delete`: the endpoint and its deliveries.
+/// `GET /admin/{tenant}/webhooks/{id}/delete`: what deleting the endpoint ends, and
+/// the form that does it.
+pub async fn confirm_delete(
+    admin: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AdminError> {
+    admin.session.require(AdminRole::Admin)?;
+    let id = path.into_inner().1;
+    let e = admin
+        .read(move |c, scope| webhooks::get(c, &scope.tenant, &id))
+        .await?;
+    ui::ConfirmPage {
+        chrome: admin.chrome("webhooks"),
+        heading: "Delete this webhook endpoint?".into(),
+        facts: vec![
+            ("URL", e.url.clone()),
+            ("Description", e.description.clone()),
+            ("Events", e.events_label()),
+        ],
+        consequences: vec![
+            "roster stops sending events to this URL at once, and its delivery log is              deleted with it. This cannot be undone; to pause deliveries, disable the              endpoint instead."
+                .into(),
+        ],
+        action: format!("webhooks/{}/delete", e.id),
+        button: "Delete the endpoint",
+        back: format!("webhooks/{}", e.id),
+    }
+    .respond()
+}
+
+/// `POST /admin/{tenant}/webhooks/{id}/delete`: the endpoint and its deliveries, with
+/// `confirm=yes` as the confirmation page posts it; without, answered with that page.
 pub async fn delete(
     admin: Admin,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<ConfirmForm>,
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
+    if !form.confirmed() {
+        admin.check_form(&form.csrf, AdminRole::Admin)?;
+        return Ok(admin.see_other(&format!("webhooks/{id}/delete")));
+    }
     change(&admin, &form.csrf, &id, None).await?;
     Ok(admin.see_other("webhooks"))
 }

@@ -1,0 +1,2 @@
+DROP INDEX events_related;
+ALTER TABLE events DROP COLUMN related_id;
