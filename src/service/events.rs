@@ -46,6 +46,48 @@ impl Actor {
     }
 }
 
+/// Every event type roster emits into a tenant's feed, in the README's order. A webhook
+/// endpoint's filter may name only these (`webhook.test` is not a feed event: a test
+/// message goes to its endpoint whatever the filter).
+pub const EVENT_TYPES: &[&str] = &[
+    "user.created",
+    "user.updated",
+    "user.deactivated",
+    "user.reactivated",
+    "user.deleted",
+    "user.roles_changed",
+    "group.created",
+    "group.updated",
+    "group.deleted",
+    "group.member_added",
+    "group.member_removed",
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "role_mapping.changed",
+    "connection.activated",
+    "connection.token_created",
+    "connection.token_rotated",
+    "connection.token_revoked",
+    "webhook_endpoint.disabled",
+];
+
+/// An event type, for the OpenAPI document: a string, one of [`EVENT_TYPES`].
+pub struct EventType;
+
+impl utoipa::PartialSchema for EventType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A type of event roster sends"))
+            .enum_values(Some(EVENT_TYPES.iter().copied()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventType {}
+
 /// One event as a use case emitted it, before it is numbered.
 pub(super) struct Draft {
     pub(super) event_type: &'static str,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::events::Actor;
+use super::events::{Actor, EventType, EVENT_TYPES};
 use super::{invalid, new_id, stamp, ServiceError};
 use crate::store::events::EventRow;
 use crate::store::webhooks::{self, AttemptRow, DeliveryRow, EndpointRow};
@@ -98,8 +98,10 @@ pub struct NewEndpointBody {
     pub url: String,
     #[serde(default)]
     pub description: String,
-    /// Event types to send; empty means all.
+    /// Event types to send; empty means all. A type roster does not send is refused
+    /// (400, the detail lists the valid ones): see `EventType`.
     #[serde(default)]
+    #[schema(value_type = Vec<EventType>)]
     pub event_types: Vec<String>,
     #[serde(default = "enabled_by_default")]
     #[schema(default = true)]
@@ -119,24 +121,33 @@ pub struct EndpointChangesBody {
     #[schema(format = "uri")]
     pub url: Option<String>,
     pub description: Option<String>,
-    /// Event types to send; empty means all.
+    /// Event types to send; empty means all. A type roster does not send is refused
+    /// (400, the detail lists the valid ones): see `EventType`.
+    #[schema(value_type = Option<Vec<EventType>>)]
     pub event_types: Option<Vec<String>>,
     /// Enabling clears the failure count and the reason it was disabled.
     pub enabled: Option<bool>,
 }
 
-/// The filter as stored: sorted, deduplicated, space-separated; empty means all.
+/// The filter as stored: sorted, deduplicated, space-separated; empty means all. Only
+/// types roster emits ([`EVENT_TYPES`]) are accepted: a misspelt type would otherwise
+/// subscribe to nothing, silently.
 fn event_filter(types: &[String]) -> Result<String, ServiceError> {
     let mut types: Vec<&str> = types.iter().map(|t| t.trim()).collect();
-    if let Some(bad) = types.iter().find(|t| {
-        t.is_empty()
-            || t.len() > 64
-            || !t
+    if let Some(bad) = types.iter().find(|t| !EVENT_TYPES.contains(t)) {
+        // Echoed only when it looks like a type name; anything else is not repeated.
+        let named = if bad.len() <= 64
+            && bad
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
-    }) {
+        {
+            format!("'{bad}'")
+        } else {
+            "an event type filter entry".to_owned()
+        };
         return Err(invalid(format!(
-            "'{bad}' is not an event type (lower-case letters, '.' and '_')"
+            "{named} is not an event type roster sends; valid types: {}",
+            EVENT_TYPES.join(", ")
         )));
     }
     types.sort_unstable();
@@ -702,5 +713,11 @@ mod tests {
         assert_eq!(event_filter(&types).unwrap(), "group.deleted user.created");
         assert_eq!(event_filter(&[]).unwrap(), "");
         assert!(event_filter(&["User Created".to_owned()]).is_err());
+        let unknown = event_filter(&["user.renamed".to_owned()]).unwrap_err();
+        assert!(
+            unknown.to_string().contains("user.roles_changed"),
+            "{unknown}"
+        );
+        assert!(event_filter(&["webhook.test".to_owned()]).is_err());
     }
 }

@@ -850,3 +850,49 @@ fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
         3
     );
 }
+
+#[test]
+fn an_endpoint_naming_an_unknown_event_type_is_refused_with_the_valid_types() {
+    let app = hooks_app("10s");
+    let created = app.api(
+        "POST",
+        "/webhooks",
+        Some(&json!({"url": "http://127.0.0.1:9/a", "event_types": ["user.created", "user.renamed"]})),
+    );
+    created.assert_scim_error(400, Some("invalidValue"));
+    let detail = created.body["detail"].as_str().unwrap();
+    assert!(detail.contains("'user.renamed'"), "{detail}");
+    for valid in ["user.created", "group.member_added", "user.roles_changed"] {
+        assert!(detail.contains(valid), "{detail} lists {valid}");
+    }
+    assert_eq!(app.api("GET", "/webhooks", None).body, json!([]));
+
+    let (id, _) = endpoint(&app, "http://127.0.0.1:9/a", &["user.created"]);
+    let changed = app.api(
+        "PATCH",
+        &format!("/webhooks/{id}"),
+        Some(&json!({"event_types": ["group.created", "webhook.test"]})),
+    );
+    changed.assert_scim_error(400, Some("invalidValue"));
+    let kept = app.api("GET", &format!("/webhooks/{id}"), None);
+    assert_eq!(
+        kept.body["event_types"],
+        json!(["user.created"]),
+        "unchanged"
+    );
+
+    let doc = app.raw(
+        "GET",
+        &format!("{}/api/v1/openapi.json", app.address),
+        &[],
+        None,
+        None,
+    );
+    let listed = &doc.body["components"]["schemas"]["EventType"]["enum"];
+    assert!(
+        listed
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("user.roles_changed"))),
+        "the document lists the valid types: {listed}"
+    );
+}
