@@ -106,7 +106,9 @@ pub(crate) const UNAVAILABLE: &str = "the database is unavailable; retry later";
 pub(crate) fn service_status(e: &ServiceError) -> StatusCode {
     match e {
         ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ServiceError::Forbidden(_) | ServiceError::Suspended(_) => StatusCode::FORBIDDEN,
+        ServiceError::Forbidden(_) | ServiceError::Suspended(_) | ServiceError::ReadOnly(_) => {
+            StatusCode::FORBIDDEN
+        }
         ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ServiceError::UnresolvedReference(_) => StatusCode::CONFLICT,
         ServiceError::Invalid(i) if i.scim_type == ScimType::Sensitive => StatusCode::FORBIDDEN,

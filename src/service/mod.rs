@@ -41,6 +41,9 @@ pub enum ServiceError {
     Unauthenticated,
     #[error("this API key lacks the '{0}' scope")]
     Forbidden(&'static str),
+    /// A write with a credential that may only read (403, no `scimType`).
+    #[error("{0}")]
+    ReadOnly(&'static str),
     #[error("{kind} not found")]
     NotFound { kind: &'static str },
     #[error("bulkId '{0}' does not resolve: no successful POST defines it, or the references form a cycle")]

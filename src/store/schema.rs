@@ -38,6 +38,7 @@ diesel::table! {
         revoked_at -> Nullable<Text>,
         last_used_ip -> Nullable<Text>,
         replaces -> Nullable<Text>,
+        read_only -> Bool,
     }
 }
 

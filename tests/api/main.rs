@@ -24,6 +24,7 @@ mod limits;
 mod operations;
 mod paging;
 mod projection;
+mod read_only;
 mod roles;
 mod snapshots;
 mod storage;
