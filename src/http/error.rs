@@ -114,6 +114,7 @@ pub(crate) fn service_status(e: &ServiceError) -> StatusCode {
         ServiceError::Invalid(i) if i.scim_type == ScimType::Sensitive => StatusCode::FORBIDDEN,
         ServiceError::Invalid(_) | ServiceError::InvalidSlug => StatusCode::BAD_REQUEST,
         ServiceError::NotFound { .. } | ServiceError::UnknownTenant(_) => StatusCode::NOT_FOUND,
+        ServiceError::Gone(_) => StatusCode::GONE,
         ServiceError::Uniqueness { .. }
         | ServiceError::TenantExists(_)
         | ServiceError::Conflict(_) => StatusCode::CONFLICT,

@@ -225,6 +225,50 @@ pub fn page(
         .collect()
 }
 
+/// Whether events after `after` have been deleted past their retention, so that a feed
+/// read from there would skip them. A consumer that has read everything (`after` is the
+/// last sequence) is never behind, however old the events it read.
+pub fn pruned_after(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    after: i64,
+) -> Result<bool, ServiceError> {
+    if after >= events::last_sequence(conn, tenant)? {
+        return Ok(false);
+    }
+    // Sequences are gapless and only retention deletes events, oldest first: the
+    // events after `after` are all there exactly when the oldest kept one follows it.
+    Ok(match events::first_retained(conn, tenant)? {
+        Some(first) => first > after + 1,
+        None => true,
+    })
+}
+
+/// The answer to a consumer whose place in the feed is no longer retained.
+pub fn gone(after: i64) -> ServiceError {
+    ServiceError::Gone(format!(
+        "events after sequence {after} are no longer retained; bootstrap again from \
+         GET /snapshot, then follow /events?after=<its sequence>"
+    ))
+}
+
+/// The feed from `after`, read on one snapshot; 410 ([`gone`]) rather than a page that
+/// silently skips pruned events.
+pub fn read(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    after: i64,
+    limit: i64,
+    types: &[String],
+) -> Result<Vec<Event>, ServiceError> {
+    crate::store::read_transaction(conn, |c| {
+        if pruned_after(c, tenant, after)? {
+            return Err(gone(after));
+        }
+        page(c, tenant, after, limit, types)
+    })
+}
+
 /// [`page`] as plain JSON values, for callers that only pass events on.
 pub fn feed(
     conn: &mut DbConnection,

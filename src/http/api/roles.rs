@@ -42,6 +42,7 @@ pub struct EventPage {
     responses(
         Refusals,
         (status = 200, description = "The next events, in the tenant's sequence order", body = EventPage),
+        (status = 410, description = "Events after `after` are past their retention and deleted: bootstrap again from /snapshot"),
     ),
     security(("api_key" = ["events:read"])),
     tag = "events"
@@ -81,7 +82,7 @@ pub async fn events(
         .map(str::to_owned)
         .collect();
     read(&state, caller, "events:read", move |c, scope| {
-        let data = events::page(c, &scope.tenant, after, limit, &types)?;
+        let data = events::read(c, &scope.tenant, after, limit, &types)?;
         let next_after = data.last().map_or(after, |e| e.sequence);
         Ok(EventPage { data, next_after })
     })
