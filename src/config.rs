@@ -89,6 +89,9 @@ pub struct Settings {
     /// hourly. A consumer behind the oldest kept event gets 410 and bootstraps again
     /// from the snapshot. 0 keeps them forever.
     pub event_retention_days: u64,
+    /// Hours an endpoint may fail (no successful delivery) before roster disables it,
+    /// once at least 3 deliveries have run out of retries.
+    pub webhook_disable_after_hours: u64,
     /// Signs the admin login-state cookie. Unset: one is generated on first start and
     /// stored in the database, so every process sharing it agrees.
     pub session_secret: Option<String>,
@@ -130,6 +133,7 @@ impl Default for Settings {
             webhook_lease_secs: 60,
             webhook_poll_interval_ms: 1000,
             event_retention_days: 30,
+            webhook_disable_after_hours: 72,
             session_secret: None,
         }
     }
@@ -186,6 +190,7 @@ pub const KEYS: &[&str] = &[
     "webhook_lease_secs",
     "webhook_poll_interval_ms",
     "event_retention_days",
+    "webhook_disable_after_hours",
     "session_secret",
 ];
 
@@ -315,6 +320,7 @@ mod tests {
             ("webhook_lease_secs", "8"),
             ("webhook_poll_interval_ms", "9"),
             ("event_retention_days", "7"),
+            ("webhook_disable_after_hours", "5"),
             ("session_secret", "s3cret"),
         ];
         assert_eq!(values.len(), KEYS.len());
@@ -339,6 +345,7 @@ mod tests {
         assert_eq!(s.webhook_retry_schedule, "1s,2s");
         assert_eq!((s.webhook_lease_secs, s.webhook_poll_interval_ms), (8, 9));
         assert_eq!(s.event_retention_days, 7);
+        assert_eq!(s.webhook_disable_after_hours, 5);
     }
 
     #[test]

@@ -17,7 +17,7 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
-    pub schedule: Vec<Duration>,
+    pub policy: delivery::Policy,
     pub lease: Duration,
     pub poll: Duration,
     pub allow_private: bool,
@@ -29,7 +29,10 @@ pub struct DeliveryConfig {
 impl DeliveryConfig {
     pub fn from_settings(settings: &Settings) -> Result<Self, String> {
         Ok(Self {
-            schedule: parse_schedule(&settings.webhook_retry_schedule)?,
+            policy: delivery::Policy {
+                schedule: parse_schedule(&settings.webhook_retry_schedule)?,
+                disable_after: Duration::from_secs(settings.webhook_disable_after_hours * 3600),
+            },
             lease: Duration::from_secs(settings.webhook_lease_secs.max(1)),
             poll: Duration::from_millis(settings.webhook_poll_interval_ms.max(10)),
             allow_private: settings.allow_private_webhook_urls,
@@ -114,9 +117,9 @@ async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, config: Deliver
         error = outcome.error.as_deref().unwrap_or(""),
         "webhook attempt"
     );
-    let schedule = config.schedule;
+    let policy = config.policy;
     let recorded = store
-        .write(move |c| delivery::record(c, &claim, &outcome, &schedule, SystemTime::now()))
+        .write(move |c| delivery::record(c, &claim, &outcome, &policy, SystemTime::now()))
         .await;
     if let Err(e) = recorded {
         // The lease runs out and the delivery is sent again: at least once.

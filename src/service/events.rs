@@ -69,6 +69,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "connection.token_created",
     "connection.token_rotated",
     "connection.token_revoked",
+    "webhook_endpoint.failing",
     "webhook_endpoint.disabled",
 ];
 

@@ -22,8 +22,9 @@ pub static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// How long a rotated-out secret keeps signing.
 pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
-/// After this many failed deliveries in a row an endpoint is disabled.
-pub const MAX_CONSECUTIVE_FAILURES: i64 = 50;
+/// An endpoint is disabled only with at least this many failed deliveries (retries
+/// exhausted) since its last success, besides failing for `webhook_disable_after_hours`.
+pub const MIN_FAILED_DELIVERIES: i64 = 3;
 /// The type of the event `POST /webhooks/{id}/test` sends.
 pub const TEST_EVENT: &str = "webhook.test";
 
@@ -81,7 +82,8 @@ pub struct EndpointChanges {
     pub url: Option<CheckedUrl>,
     pub description: Option<String>,
     pub event_types: Option<Vec<String>>,
-    /// Enabling clears the failure count and the reason it was disabled.
+    /// Enabling clears the failure count, `failing_since` and the reason it was
+    /// disabled.
     pub enabled: Option<bool>,
 }
 
@@ -173,10 +175,15 @@ pub struct EndpointView {
     /// Event types sent; empty means all.
     pub event_types: Vec<String>,
     pub enabled: bool,
-    /// Why roster or an administrator disabled it (410 Gone, 50 consecutive failures).
+    /// Why roster or an administrator disabled it (410 Gone, failing too long).
     pub disabled_reason: Option<String>,
-    /// Failed attempts in a row; a success resets it.
+    /// Failed deliveries (retries exhausted) since the last success; a success resets it.
     pub consecutive_failures: i64,
+    /// The first failed attempt since the last success; null while healthy. roster
+    /// disables an endpoint failing longer than `webhook_disable_after_hours` with at
+    /// least 3 failed deliveries.
+    #[schema(format = DateTime)]
+    pub failing_since: Option<String>,
     /// Until then the rotated-out secret signs too.
     #[schema(format = DateTime)]
     pub previous_secret_expires_at: Option<String>,
@@ -201,6 +208,7 @@ impl From<&EndpointRow> for EndpointView {
             enabled: e.enabled,
             disabled_reason: e.disabled_reason.clone(),
             consecutive_failures: e.consecutive_failures,
+            failing_since: e.failing_since.clone(),
             // The expiry of a secret that is no longer kept means nothing.
             previous_secret_expires_at: e
                 .previous_secret
@@ -254,6 +262,7 @@ pub fn create(
         consecutive_failures: 0,
         created_at: now.to_owned(),
         updated_at: now.to_owned(),
+        failing_since: None,
     };
     write_transaction(conn, |c| webhooks::insert_endpoint(c, &row))?;
     Ok(EndpointWithSecret {
@@ -301,6 +310,7 @@ pub fn update(
         if let Some(enabled) = changes.enabled {
             if enabled && !row.enabled {
                 row.consecutive_failures = 0;
+                row.failing_since = None;
                 row.disabled_reason = None;
             } else if !enabled && row.enabled {
                 row.disabled_reason = Some("disabled by an administrator".into());
@@ -651,6 +661,7 @@ mod tests {
             consecutive_failures: 3,
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:01Z".into(),
+            failing_since: Some("2026-01-01T00:00:02Z".into()),
         };
         let created = EndpointWithSecret {
             endpoint: EndpointView::from(&row),
@@ -662,6 +673,7 @@ mod tests {
                 "id": "whe_1", "url": "https://example.com/hook", "description": "d",
                 "event_types": ["group.deleted", "user.created"], "enabled": false,
                 "disabled_reason": "410", "consecutive_failures": 3,
+                "failing_since": "2026-01-01T00:00:02Z",
                 // No previous secret kept, so no expiry to speak of.
                 "previous_secret_expires_at": null,
                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:01Z",

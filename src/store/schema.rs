@@ -220,6 +220,7 @@ diesel::table! {
         consecutive_failures -> BigInt,
         created_at -> Text,
         updated_at -> Text,
+        failing_since -> Nullable<Text>,
     }
 }
 
