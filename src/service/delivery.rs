@@ -187,15 +187,13 @@ pub fn record(
                 } else {
                     None
                 };
-                match reason {
-                    Some(reason) => {
-                        if webhooks::disable(c, &d.endpoint_id, &reason, &now_s)? {
-                            notice = Some(Notice::Disabled);
-                        }
+                if let Some(reason) = reason {
+                    if webhooks::disable(c, &d.endpoint_id, &reason, &now_s)? {
+                        notice = Some(Notice::Disabled);
                     }
+                } else if dead && failed == 1 {
                     // The first dead delivery: the owner hears before anything is disabled.
-                    None if dead && failed == 1 => notice = Some(Notice::Failing(disable_at)),
-                    None => {}
+                    notice = Some(Notice::Failing(disable_at));
                 }
             }
         }
