@@ -138,6 +138,9 @@ pub enum TokenCommand {
         tenant_slug: String,
         #[arg(long)]
         name: Option<String>,
+        /// The token reads SCIM resources; every write it sends gets 403.
+        #[arg(long)]
+        read_only: bool,
     },
     /// List a tenant's tokens (never their secrets).
     List { tenant_slug: String },

@@ -156,9 +156,23 @@ const OPERATOR: &str = "operator (roster CLI)";
 fn token(command: TokenCommand, store: &Store) -> CommandResult {
     let mut conn = store.connection()?;
     match command {
-        TokenCommand::Create { tenant_slug, name } => {
-            let token =
-                tenants::create_token(&mut conn, &tenant_slug, name.as_deref(), &Actor::cli())?;
+        TokenCommand::Create {
+            tenant_slug,
+            name,
+            read_only,
+        } => {
+            let access = if read_only {
+                tenants::TokenAccess::ReadOnly
+            } else {
+                tenants::TokenAccess::ReadWrite
+            };
+            let token = tenants::create_token_with(
+                &mut conn,
+                &tenant_slug,
+                name.as_deref(),
+                access,
+                &Actor::cli(),
+            )?;
             eprintln!(
                 "created token {} for tenant {tenant_slug}; it is shown once:",
                 token.view.id
@@ -167,17 +181,22 @@ fn token(command: TokenCommand, store: &Store) -> CommandResult {
         }
         TokenCommand::List { tenant_slug } => {
             println!(
-                "{:<36} {:<24} {:<24} {:<24} {:<14} NAME",
-                "ID", "CREATED", "LAST USED", "REVOKED", "HINT"
+                "{:<36} {:<24} {:<24} {:<24} {:<14} {:<10} NAME",
+                "ID", "CREATED", "LAST USED", "REVOKED", "HINT", "ACCESS"
             );
             for t in tenants::list_tokens(&mut conn, &tenant_slug)? {
                 println!(
-                    "{:<36} {:<24} {:<24} {:<24} {:<14} {}",
+                    "{:<36} {:<24} {:<24} {:<24} {:<14} {:<10} {}",
                     t.id,
                     t.created_at,
                     t.last_used_at.as_deref().unwrap_or("never"),
                     t.revoked_at.as_deref().unwrap_or("-"),
                     t.hint,
+                    if t.read_only {
+                        "read-only"
+                    } else {
+                        "read-write"
+                    },
                     t.name
                 );
             }

@@ -93,6 +93,13 @@ pub struct Settings {
     pub webhook_lease_secs: u64,
     /// How often the delivery worker looks for due deliveries.
     pub webhook_poll_interval_ms: u64,
+    /// Days events (and succeeded webhook deliveries) are kept; older ones are deleted
+    /// hourly. A consumer behind the oldest kept event gets 410 and bootstraps again
+    /// from the snapshot. 0 keeps them forever.
+    pub event_retention_days: u64,
+    /// Hours an endpoint may fail (no successful delivery) before roster disables it,
+    /// once at least 3 deliveries have run out of retries.
+    pub webhook_disable_after_hours: u64,
     /// Signs the admin login-state cookie. Unset: one is generated on first start and
     /// stored in the database, so every process sharing it agrees.
     pub session_secret: Option<String>,
@@ -136,6 +143,8 @@ impl Default for Settings {
             webhook_retry_schedule: "10s,1m,5m,30m,2h,6h,12h,24h".into(),
             webhook_lease_secs: 60,
             webhook_poll_interval_ms: 1000,
+            event_retention_days: 30,
+            webhook_disable_after_hours: 72,
             session_secret: None,
         }
     }
@@ -194,6 +203,8 @@ pub const KEYS: &[&str] = &[
     "webhook_retry_schedule",
     "webhook_lease_secs",
     "webhook_poll_interval_ms",
+    "event_retention_days",
+    "webhook_disable_after_hours",
     "session_secret",
 ];
 
@@ -322,6 +333,8 @@ mod tests {
             ("webhook_retry_schedule", "1s,2s"),
             ("webhook_lease_secs", "8"),
             ("webhook_poll_interval_ms", "9"),
+            ("event_retention_days", "7"),
+            ("webhook_disable_after_hours", "5"),
             ("session_secret", "s3cret"),
             ("metrics_token", "m"),
             ("metrics_listen", "127.0.0.1:9898"),
@@ -348,5 +361,21 @@ mod tests {
         assert!(s.allow_private_webhook_urls);
         assert_eq!(s.webhook_retry_schedule, "1s,2s");
         assert_eq!((s.webhook_lease_secs, s.webhook_poll_interval_ms), (8, 9));
+        assert_eq!(s.event_retention_days, 7);
+        assert_eq!(s.webhook_disable_after_hours, 5);
+    }
+
+    #[test]
+    fn events_are_kept_thirty_days_unless_configured() {
+        assert_eq!(Settings::default().event_retention_days, 30);
+        let s = Settings::load(None, env(&[("ROSTER_EVENT_RETENTION_DAYS", "0")])).unwrap();
+        assert_eq!(s.event_retention_days, 0, "0 keeps events forever");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.toml");
+        std::fs::write(&path, "event_retention_days = -1\n").unwrap();
+        assert!(
+            Settings::load(Some(&path), env(&[])).is_err(),
+            "not negative"
+        );
     }
 }

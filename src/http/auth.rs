@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::state::AppState;
 use crate::service::events::{Actor, ActorKind};
 use crate::service::run::Tx;
-use crate::service::{tenants, Scope, ServiceError};
+use crate::service::{api_keys, tenants, Scope, ServiceError};
 
 /// A SCIM caller: the tenant in the path and the token it presented, not yet checked.
 #[derive(Clone)]
@@ -35,14 +35,24 @@ impl Caller {
         &self.slug
     }
 
-    /// The caller's tenant scope, if the token is a live token of that tenant.
-    pub fn authorize(&self, conn: &mut Tx<'_>) -> Result<Scope, ServiceError> {
+    /// The caller's tenant scope, if the token is a live token of that tenant (or an API
+    /// key of it with `scim:read`) that may do what the use case does: a read-only
+    /// token or an API key `writes` nothing.
+    pub fn authorize(&self, conn: &mut Tx<'_>, writes: bool) -> Result<Scope, ServiceError> {
+        if self.token.starts_with(api_keys::PREFIX) {
+            return self.authorize_key(conn, writes);
+        }
         let found = self
             .tokens
             .authenticate(conn, &self.slug, &self.token, self.ip.as_deref())?
             .ok_or(ServiceError::Unauthenticated)?;
         if found.suspended {
             return Err(ServiceError::Suspended(self.slug.clone()));
+        }
+        if writes && found.read_only {
+            return Err(ServiceError::ReadOnly(
+                "this SCIM token is read-only: it may read resources but not change them",
+            ));
         }
         let scope = Scope {
             tenant: found.tenant,
@@ -61,6 +71,31 @@ impl Caller {
 }
 
 impl Caller {
+    /// An application's API key on the SCIM API: it reads with `scim:read` (or `admin`,
+    /// which implies it) and never writes; nor does it activate the connection, which
+    /// is the identity provider's.
+    fn authorize_key(&self, conn: &mut Tx<'_>, writes: bool) -> Result<Scope, ServiceError> {
+        let (tenant, key) =
+            api_keys::authenticate(conn, &self.slug, &self.token, api_keys::SCIM_READ)?;
+        if tenants::is_suspended(conn, &tenant)? {
+            return Err(ServiceError::Suspended(self.slug.clone()));
+        }
+        if writes {
+            return Err(ServiceError::ReadOnly(
+                "API keys are read-only on the SCIM API: writes need a SCIM token",
+            ));
+        }
+        Ok(Scope {
+            tenant,
+            base_url: self.base_url.clone(),
+            actor: Actor {
+                kind: ActorKind::Admin,
+                id: key.id,
+            },
+            correlation_id: self.correlation_id.clone(),
+        })
+    }
+
     /// The source address, for failed-authentication limits.
     pub fn ip(&self) -> Option<&str> {
         self.ip.as_deref()
@@ -121,7 +156,13 @@ pub async fn admit(state: &AppState, req: &ServiceRequest, slug: &str) -> Result
             let slug = slug.to_owned();
             state
                 .service
-                .run(move |c| Ok(tenants::is_live_token(c, &slug, &token)?))
+                .run(move |c| {
+                    if token.starts_with(api_keys::PREFIX) {
+                        api_keys::is_live(c, &slug, &token)
+                    } else {
+                        Ok(tenants::is_live_token(c, &slug, &token)?)
+                    }
+                })
                 .await?
         }
     };

@@ -106,12 +106,15 @@ pub(crate) const UNAVAILABLE: &str = "the database is unavailable; retry later";
 pub(crate) fn service_status(e: &ServiceError) -> StatusCode {
     match e {
         ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
-        ServiceError::Forbidden(_) | ServiceError::Suspended(_) => StatusCode::FORBIDDEN,
+        ServiceError::Forbidden(_) | ServiceError::Suspended(_) | ServiceError::ReadOnly(_) => {
+            StatusCode::FORBIDDEN
+        }
         ServiceError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ServiceError::UnresolvedReference(_) => StatusCode::CONFLICT,
         ServiceError::Invalid(i) if i.scim_type == ScimType::Sensitive => StatusCode::FORBIDDEN,
         ServiceError::Invalid(_) | ServiceError::InvalidSlug => StatusCode::BAD_REQUEST,
         ServiceError::NotFound { .. } | ServiceError::UnknownTenant(_) => StatusCode::NOT_FOUND,
+        ServiceError::Gone(_) => StatusCode::GONE,
         ServiceError::Uniqueness { .. }
         | ServiceError::TenantExists(_)
         | ServiceError::Conflict(_) => StatusCode::CONFLICT,

@@ -310,7 +310,7 @@ fn render_fleet(out: &mut String, fleet: &[TenantHealth]) {
         ),
         (
             "roster_webhook_endpoints_failing",
-            "Enabled webhook endpoints whose latest attempts failed.",
+            "Enabled webhook endpoints with a failed attempt since their last success.",
             |h| Some(h.failing_endpoints as f64),
         ),
         (

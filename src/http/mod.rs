@@ -21,7 +21,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, Resource};
 use tracing_actix_web::RequestId;
 
-use self::api::{credentials, logs, openapi, roles, webhooks};
+use self::api::{credentials, logs, openapi, roles, snapshot, webhooks};
 use self::error::ApiError;
 use self::scim::{discovery, resources};
 
@@ -192,6 +192,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/api/v1/tenants/{tenant}")
                 .service(resource("/events").route(web::get().to(roles::events)))
+                .service(resource("/snapshot").route(web::get().to(snapshot::snapshot)))
                 .service(resource("/sync-log").route(web::get().to(logs::sync_log)))
                 .service(resource("/users/{id}/roles").route(web::get().to(roles::user_roles)))
                 .service(resource("/effective-roles").route(web::get().to(roles::effective_roles)))

@@ -13,25 +13,31 @@ use crate::webhooks::guard;
 
 /// Most deliveries one worker has in flight.
 const BATCH: i64 = 16;
-/// Events and succeeded deliveries older than this are deleted (spec §6.5 E6).
-pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
-    pub schedule: Vec<Duration>,
+    pub policy: delivery::Policy,
     pub lease: Duration,
     pub poll: Duration,
     pub allow_private: bool,
+    /// Events and succeeded deliveries older than this are deleted (spec §6.5 E6);
+    /// None keeps them.
+    pub retention: Option<Duration>,
 }
 
 impl DeliveryConfig {
     pub fn from_settings(settings: &Settings) -> Result<Self, String> {
         Ok(Self {
-            schedule: parse_schedule(&settings.webhook_retry_schedule)?,
+            policy: delivery::Policy {
+                schedule: parse_schedule(&settings.webhook_retry_schedule)?,
+                disable_after: Duration::from_secs(settings.webhook_disable_after_hours * 3600),
+            },
             lease: Duration::from_secs(settings.webhook_lease_secs.max(1)),
             poll: Duration::from_millis(settings.webhook_poll_interval_ms.max(10)),
             allow_private: settings.allow_private_webhook_urls,
+            retention: (settings.event_retention_days > 0)
+                .then(|| Duration::from_secs(settings.event_retention_days * 24 * 3600)),
         })
     }
 }
@@ -46,8 +52,10 @@ pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
 /// Starts the worker and the retention task on the current runtime.
 pub fn spawn(store: Store, config: DeliveryConfig) {
     let agent = agent(config.allow_private);
-    actix_web::rt::spawn(worker(store.clone(), agent, config));
-    actix_web::rt::spawn(retention(store));
+    if let Some(keep) = config.retention {
+        actix_web::rt::spawn(retention(store.clone(), keep));
+    }
+    actix_web::rt::spawn(worker(store, agent, config));
 }
 
 async fn worker(store: Store, agent: ureq::Agent, config: DeliveryConfig) {
@@ -110,9 +118,9 @@ async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, config: Deliver
         error = outcome.error.as_deref().unwrap_or(""),
         "webhook attempt"
     );
-    let schedule = config.schedule;
+    let policy = config.policy;
     let recorded = store
-        .write(move |c| delivery::record(c, &claim, &outcome, &schedule, SystemTime::now()))
+        .write(move |c| delivery::record(c, &claim, &outcome, &policy, SystemTime::now()))
         .await;
     if let Err(e) = recorded {
         // The lease runs out and the delivery is sent again: at least once.
@@ -121,10 +129,10 @@ async fn deliver(store: Store, agent: ureq::Agent, claim: Claim, config: Deliver
     }
 }
 
-async fn retention(store: Store) {
+async fn retention(store: Store, keep: Duration) {
     tokio::time::sleep(Duration::from_secs(10)).await;
     loop {
-        let cutoff = crate::service::stamp(SystemTime::now() - RETENTION);
+        let cutoff = crate::service::stamp(SystemTime::now() - keep);
         let mut total = (0, 0);
         loop {
             let cutoff = cutoff.clone();
@@ -166,5 +174,19 @@ mod tests {
         let secs: Vec<u64> = schedule.iter().map(Duration::as_secs).collect();
         assert_eq!(secs, [10, 60, 300, 1800, 7200, 21600, 43200, 86400]);
         assert!(parse_schedule("10s,soon").is_err());
+    }
+
+    #[test]
+    fn events_are_kept_for_the_configured_days_or_forever() {
+        let config = DeliveryConfig::from_settings(&Settings::default()).unwrap();
+        assert_eq!(config.retention, Some(Duration::from_secs(30 * 86_400)));
+        let forever = Settings {
+            event_retention_days: 0,
+            ..Settings::default()
+        };
+        assert_eq!(
+            DeliveryConfig::from_settings(&forever).unwrap().retention,
+            None
+        );
     }
 }

@@ -7,6 +7,9 @@ use crate::store::{write_transaction, DbConnection, TenantId};
 
 pub const PREFIX: &str = "rak_";
 
+/// The scope an API key needs to read SCIM resources.
+pub const SCIM_READ: &str = "scim:read";
+
 /// What a key may do: `admin` everything, the others only read. Stored space-separated.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema,
@@ -18,16 +21,26 @@ pub enum KeyScope {
     EventsRead,
     #[serde(rename = "roles:read")]
     RolesRead,
+    /// Reads the tenant's SCIM resources (`GET /scim/v2/{tenant}/Users`, …), never
+    /// writes them.
+    #[serde(rename = "scim:read")]
+    ScimRead,
 }
 
 impl KeyScope {
-    pub const ALL: [KeyScope; 3] = [KeyScope::Admin, KeyScope::EventsRead, KeyScope::RolesRead];
+    pub const ALL: [KeyScope; 4] = [
+        KeyScope::Admin,
+        KeyScope::EventsRead,
+        KeyScope::RolesRead,
+        KeyScope::ScimRead,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             KeyScope::Admin => "admin",
             KeyScope::EventsRead => "events:read",
             KeyScope::RolesRead => "roles:read",
+            KeyScope::ScimRead => "scim:read",
         }
     }
 

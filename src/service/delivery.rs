@@ -8,11 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 
+use super::audit::{audit, AuditContext};
 use super::events::Actor;
 use super::outbox::Outbox;
-use super::webhooks::{signing_secrets, DeliveryState, EndpointView, MAX_CONSECUTIVE_FAILURES};
+use super::webhooks::{signing_secrets, DeliveryState, EndpointView, MIN_FAILED_DELIVERIES};
 use super::{stamp, ServiceError};
-use crate::store::webhooks::{self, AttemptRow};
+use crate::store::webhooks::{self, AttemptRow, EndpointRow};
 use crate::store::{write_transaction, DbConnection, TenantId};
 
 /// A delivery leased to this worker, with all it needs to send it.
@@ -113,14 +114,27 @@ fn random_unit() -> f64 {
     f64::from(u32::from_le_bytes(bytes)) / f64::from(u32::MAX)
 }
 
-/// Records an attempt: success, retry later, dead-letter, and the endpoint's failure
-/// count (410 Gone, or too many failures in a row, disables it and emits
-/// `webhook_endpoint.disabled`).
+/// When roster gives up on a failing endpoint.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Delays between attempts; after the last a delivery is dead.
+    pub schedule: Vec<Duration>,
+    /// An endpoint failing this long (no success since), with at least
+    /// [`MIN_FAILED_DELIVERIES`] dead deliveries, is disabled.
+    pub disable_after: Duration,
+}
+
+/// Records an attempt: success, retry later, dead-letter, and the endpoint's health.
+/// A short outage only costs retries. The first delivery to die since the last success
+/// emits `webhook_endpoint.failing` (and an audit entry) saying when the endpoint will
+/// be disabled; it is disabled (`webhook_endpoint.disabled`) once it has failed for
+/// `disable_after` with at least [`MIN_FAILED_DELIVERIES`] dead deliveries, or at once
+/// on 410 Gone.
 pub fn record(
     conn: &mut DbConnection,
     claim: &Claim,
     outcome: &AttemptOutcome,
-    schedule: &[Duration],
+    policy: &Policy,
     now: SystemTime,
 ) -> Result<(), ServiceError> {
     let now_s = stamp(now);
@@ -147,44 +161,90 @@ pub fn record(
         d.last_response = outcome.response.clone();
         d.updated_at = now_s.clone();
         let tenant = TenantId(d.tenant_id.clone());
-        let mut disabled = None;
+        let mut notice = None;
         if outcome.succeeded() {
             d.state = DeliveryState::Succeeded.as_str().into();
             webhooks::reset_failures(c, &d.endpoint_id)?;
         } else {
-            match retry_delay(schedule, d.attempts as usize, random_unit()) {
+            match retry_delay(&policy.schedule, d.attempts as usize, random_unit()) {
                 Some(delay) if outcome.status != Some(410) => {
                     d.next_attempt_at = stamp(now + delay);
                 }
                 _ => d.state = DeliveryState::Dead.as_str().into(),
             }
-            // Counted in SQL: concurrent workers must not lose each other's failures.
-            if let Some(failures) = webhooks::count_failure(c, &d.endpoint_id)? {
+            let dead = d.state == DeliveryState::Dead.as_str();
+            if let Some((failed, since)) = webhooks::note_failure(c, &d.endpoint_id, &now_s, dead)?
+            {
+                let disable_at = humantime::parse_rfc3339(&since)
+                    .map(|t| stamp(t + policy.disable_after))
+                    .unwrap_or_else(|_| since.clone());
                 let reason = if outcome.status == Some(410) {
                     Some("the endpoint answered 410 Gone".to_owned())
-                } else if failures >= MAX_CONSECUTIVE_FAILURES {
+                } else if failed >= MIN_FAILED_DELIVERIES && disable_at <= now_s {
                     Some(format!(
-                        "{MAX_CONSECUTIVE_FAILURES} consecutive failed attempts"
+                        "no successful delivery since {since}; {failed} deliveries failed"
                     ))
                 } else {
                     None
                 };
                 if let Some(reason) = reason {
                     if webhooks::disable(c, &d.endpoint_id, &reason, &now_s)? {
-                        disabled = webhooks::find_endpoint(c, &tenant, &d.endpoint_id)?;
+                        notice = Some(Notice::Disabled);
                     }
+                } else if dead && failed == 1 {
+                    // The first dead delivery: the owner hears before anything is disabled.
+                    notice = Some(Notice::Failing(disable_at));
                 }
             }
         }
         webhooks::save_delivery(c, &d)?;
-        if let Some(e) = disabled {
-            // Owners learn of it from the feed (and any other endpoint).
-            let mut outbox = Outbox::for_tenant(&tenant, &Actor::system(), "", &now_s);
-            outbox.emit("webhook_endpoint.disabled", json!(EndpointView::from(&e)));
-            outbox.commit(c)?;
+        if let Some(notice) = notice {
+            if let Some(e) = webhooks::find_endpoint(c, &tenant, &d.endpoint_id)? {
+                tell_owner(c, &tenant, &e, &notice, &now_s)?;
+            }
         }
         Ok(())
     })
+}
+
+/// What roster tells an endpoint's owner about its health.
+enum Notice {
+    /// It started failing; it will be disabled at this time unless a delivery succeeds.
+    Failing(String),
+    Disabled,
+}
+
+/// Tells the owners through the feed (and so any other endpoint) and the audit log;
+/// the overview warns while an endpoint fails.
+fn tell_owner(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    e: &EndpointRow,
+    notice: &Notice,
+    now: &str,
+) -> Result<(), ServiceError> {
+    let mut data = json!(EndpointView::from(e));
+    let (event, action) = match notice {
+        Notice::Failing(disable_at) => {
+            data["disable_at"] = json!(disable_at);
+            ("webhook_endpoint.failing", "webhook.failing")
+        }
+        Notice::Disabled => ("webhook_endpoint.disabled", "webhook.disabled_by_roster"),
+    };
+    let ctx = AuditContext::default();
+    audit(
+        conn,
+        tenant,
+        "roster",
+        action,
+        None,
+        Some(data.clone()),
+        &ctx,
+    )?;
+    let mut outbox = Outbox::for_tenant(tenant, &Actor::system(), "", now);
+    outbox.emit(event, data);
+    outbox.commit(conn)?;
+    Ok(())
 }
 
 /// Marks a claimed delivery whose event is gone (pruned) as dead.

@@ -46,6 +46,49 @@ impl Actor {
     }
 }
 
+/// Every event type roster emits into a tenant's feed, in the README's order. A webhook
+/// endpoint's filter may name only these (`webhook.test` is not a feed event: a test
+/// message goes to its endpoint whatever the filter).
+pub const EVENT_TYPES: &[&str] = &[
+    "user.created",
+    "user.updated",
+    "user.deactivated",
+    "user.reactivated",
+    "user.deleted",
+    "user.roles_changed",
+    "group.created",
+    "group.updated",
+    "group.deleted",
+    "group.member_added",
+    "group.member_removed",
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "role_mapping.changed",
+    "connection.activated",
+    "connection.token_created",
+    "connection.token_rotated",
+    "connection.token_revoked",
+    "webhook_endpoint.failing",
+    "webhook_endpoint.disabled",
+];
+
+/// An event type, for the OpenAPI document: a string, one of [`EVENT_TYPES`].
+pub struct EventType;
+
+impl utoipa::PartialSchema for EventType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A type of event roster sends"))
+            .enum_values(Some(EVENT_TYPES.iter().copied()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventType {}
+
 /// One event as a use case emitted it, before it is numbered.
 pub(super) struct Draft {
     pub(super) event_type: &'static str,
@@ -193,6 +236,50 @@ pub fn page(
                 .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)).into())
         })
         .collect()
+}
+
+/// Whether events after `after` have been deleted past their retention, so that a feed
+/// read from there would skip them. A consumer that has read everything (`after` is the
+/// last sequence) is never behind, however old the events it read.
+pub fn pruned_after(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    after: i64,
+) -> Result<bool, ServiceError> {
+    if after >= events::last_sequence(conn, tenant)? {
+        return Ok(false);
+    }
+    // Sequences are gapless and only retention deletes events, oldest first: the
+    // events after `after` are all there exactly when the oldest kept one follows it.
+    Ok(match events::first_retained(conn, tenant)? {
+        Some(first) => first > after + 1,
+        None => true,
+    })
+}
+
+/// The answer to a consumer whose place in the feed is no longer retained.
+pub fn gone(after: i64) -> ServiceError {
+    ServiceError::Gone(format!(
+        "events after sequence {after} are no longer retained; bootstrap again from \
+         GET /snapshot, then follow /events?after=<its sequence>"
+    ))
+}
+
+/// The feed from `after`, read on one snapshot; 410 ([`gone`]) rather than a page that
+/// silently skips pruned events.
+pub fn read(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    after: i64,
+    limit: i64,
+    types: &[String],
+) -> Result<Vec<Event>, ServiceError> {
+    crate::store::read_transaction(conn, |c| {
+        if pruned_after(c, tenant, after)? {
+            return Err(gone(after));
+        }
+        page(c, tenant, after, limit, types)
+    })
 }
 
 /// [`page`] as plain JSON values, for callers that only pass events on.

@@ -34,7 +34,7 @@ pub struct TenantHealth {
     pub oldest_token_at: Option<String>,
     pub pending_deliveries: i64,
     pub oldest_pending_at: Option<String>,
-    /// Enabled endpoints whose latest attempts failed.
+    /// Enabled endpoints with a failed attempt since their last success.
     pub failing_endpoints: i64,
     pub disabled_endpoints: i64,
     pub running_change_sets: i64,

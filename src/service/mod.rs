@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod overview;
 pub mod roles;
 pub mod run;
+pub mod snapshot;
 pub mod sync_log;
 pub mod tenants;
 pub mod users;
@@ -42,6 +43,12 @@ pub enum ServiceError {
     Unauthenticated,
     #[error("this API key lacks the '{0}' scope")]
     Forbidden(&'static str),
+    /// What was asked for is no longer kept (410): events past their retention.
+    #[error("{0}")]
+    Gone(String),
+    /// A write with a credential that may only read (403, no `scimType`).
+    #[error("{0}")]
+    ReadOnly(&'static str),
     #[error("{kind} not found")]
     NotFound { kind: &'static str },
     #[error("bulkId '{0}' does not resolve: no successful POST defines it, or the references form a cycle")]

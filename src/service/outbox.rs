@@ -6,10 +6,19 @@
 
 use serde_json::Value;
 
-use super::events::{event_row, Actor, Draft};
+use super::events::{event_row, Actor, Draft, EVENT_TYPES};
 use super::{Scope, ServiceError};
 use crate::store::events;
 use crate::store::{DbConnection, TenantId};
+
+/// Every emitted type is listed in [`EVENT_TYPES`], which webhook filters are checked
+/// against: a type missing there could never be subscribed to (tests run debug builds).
+fn known(event_type: &str) {
+    debug_assert!(
+        EVENT_TYPES.contains(&event_type),
+        "event type {event_type} is not in EVENT_TYPES"
+    );
+}
 
 /// The events of one transaction, not yet numbered.
 pub struct Outbox {
@@ -36,6 +45,7 @@ impl Outbox {
     }
 
     pub fn emit(&mut self, event_type: &'static str, data: Value) {
+        known(event_type);
         self.drafts.push(Draft {
             event_type,
             data,
@@ -45,6 +55,7 @@ impl Outbox {
 
     /// An update event with the previous values of what changed.
     pub fn emit_change(&mut self, event_type: &'static str, data: Value, previous: Value) {
+        known(event_type);
         self.drafts.push(Draft {
             event_type,
             data,
@@ -64,6 +75,7 @@ impl Outbox {
     /// Emits an event before those emitted since `len()` returned `index`: a cause whose
     /// data is known only after its effects were computed still comes first.
     pub fn emit_at(&mut self, index: usize, event_type: &'static str, data: Value) {
+        known(event_type);
         let index = index.min(self.drafts.len());
         self.drafts.insert(
             index,

@@ -218,6 +218,8 @@ pub struct TokenView {
     /// The id of the token this one succeeds, while a rotation is in progress.
     #[schema(required = true)]
     pub replaces: Option<String>,
+    /// A read-only token reads SCIM resources; its writes get 403.
+    pub read_only: bool,
 }
 
 impl From<&TokenRow> for TokenView {
@@ -231,6 +233,7 @@ impl From<&TokenRow> for TokenView {
             last_used_ip: t.last_used_ip.clone(),
             revoked_at: t.revoked_at.clone(),
             replaces: t.replaces.clone(),
+            read_only: t.read_only,
         }
     }
 }
@@ -260,7 +263,40 @@ pub fn create_token(
     name: Option<&str>,
     actor: &Actor,
 ) -> Result<CreatedToken, ServiceError> {
-    create_token_as(conn, slug, name, actor, "connection.token_created", None)
+    create_token_with(conn, slug, name, TokenAccess::ReadWrite, actor)
+}
+
+/// What a SCIM token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenAccess {
+    /// Read and write SCIM resources: what an identity provider needs.
+    #[default]
+    ReadWrite,
+    /// Read only: every write is refused with 403.
+    ReadOnly,
+}
+
+/// [`create_token`], choosing whether the token may write.
+pub fn create_token_with(
+    conn: &mut DbConnection,
+    slug: &str,
+    name: Option<&str>,
+    access: TokenAccess,
+    actor: &Actor,
+) -> Result<CreatedToken, ServiceError> {
+    let new = NewToken {
+        name,
+        read_only: access == TokenAccess::ReadOnly,
+        replaces: None,
+    };
+    create_token_as(conn, slug, new, actor, "connection.token_created")
+}
+
+/// A token about to be made.
+struct NewToken<'a> {
+    name: Option<&'a str>,
+    read_only: bool,
+    replaces: Option<&'a str>,
 }
 
 /// Creates a successor for a live token; both stay valid until the old one is revoked,
@@ -276,24 +312,27 @@ pub fn rotate_token(
         .into_iter()
         .find(|t| t.id == token_id && t.revoked_at.is_none())
         .ok_or(ServiceError::NotFound { kind: "token" })?;
-    create_token_as(
-        conn,
-        slug,
-        Some(&old.name),
-        actor,
-        "connection.token_rotated",
-        Some(&old.id),
-    )
+    // The successor may do what the token it replaces did, no more.
+    let new = NewToken {
+        name: Some(&old.name),
+        read_only: old.read_only,
+        replaces: Some(&old.id),
+    };
+    create_token_as(conn, slug, new, actor, "connection.token_rotated")
 }
 
 fn create_token_as(
     conn: &mut DbConnection,
     slug: &str,
-    name: Option<&str>,
+    new: NewToken<'_>,
     actor: &Actor,
     event_type: &'static str,
-    replaces: Option<&str>,
 ) -> Result<CreatedToken, ServiceError> {
+    let NewToken {
+        name,
+        read_only,
+        replaces,
+    } = new;
     let tenant = tenant(conn, slug)?;
     let secret = generate_secret(TOKEN_PREFIX)?;
     let row = TokenRow {
@@ -307,6 +346,7 @@ fn create_token_as(
         revoked_at: None,
         last_used_ip: None,
         replaces: replaces.map(str::to_owned),
+        read_only,
     };
     write_transaction(conn, |c| {
         tokens::insert(c, &row)?;
@@ -505,6 +545,8 @@ pub struct Authenticated {
     pub activated: bool,
     /// The tenant is suspended: the token is live, but its requests are refused.
     pub suspended: bool,
+    /// The token may only read.
+    pub read_only: bool,
 }
 
 /// The tenant a bearer token opens, if it is a live token of the tenant named in the
@@ -529,6 +571,7 @@ pub fn authenticate(
         token_id: token.id,
         activated,
         suspended,
+        read_only: token.read_only,
     }))
 }
 
@@ -540,6 +583,11 @@ pub fn is_live_token(
     secret: &str,
 ) -> Result<bool, StoreError> {
     Ok(tokens::find_live_for_tenant(conn, slug, &digest(secret))?.is_some())
+}
+
+/// Whether the tenant is suspended (its SCIM requests are refused).
+pub fn is_suspended(conn: &mut DbConnection, tenant: &TenantId) -> Result<bool, ServiceError> {
+    Ok(tenants::is_suspended(conn, &tenant.0)?)
 }
 
 /// Emits `connection.activated` once, for the tenant's first authenticated request.

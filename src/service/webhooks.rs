@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::events::Actor;
+use super::events::{Actor, EventType, EVENT_TYPES};
 use super::{invalid, new_id, stamp, ServiceError};
 use crate::store::events::EventRow;
 use crate::store::webhooks::{self, AttemptRow, DeliveryRow, EndpointRow};
@@ -22,8 +22,9 @@ pub static WAKE: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 /// How long a rotated-out secret keeps signing.
 pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
-/// After this many failed deliveries in a row an endpoint is disabled.
-pub const MAX_CONSECUTIVE_FAILURES: i64 = 50;
+/// An endpoint is disabled only with at least this many failed deliveries (retries
+/// exhausted) since its last success, besides failing for `webhook_disable_after_hours`.
+pub const MIN_FAILED_DELIVERIES: i64 = 3;
 /// The type of the event `POST /webhooks/{id}/test` sends.
 pub const TEST_EVENT: &str = "webhook.test";
 
@@ -81,7 +82,8 @@ pub struct EndpointChanges {
     pub url: Option<CheckedUrl>,
     pub description: Option<String>,
     pub event_types: Option<Vec<String>>,
-    /// Enabling clears the failure count and the reason it was disabled.
+    /// Enabling clears the failure count, `failing_since` and the reason it was
+    /// disabled.
     pub enabled: Option<bool>,
 }
 
@@ -98,8 +100,10 @@ pub struct NewEndpointBody {
     pub url: String,
     #[serde(default)]
     pub description: String,
-    /// Event types to send; empty means all.
+    /// Event types to send; empty means all. A type roster does not send is refused
+    /// (400, the detail lists the valid ones): see `EventType`.
     #[serde(default)]
+    #[schema(value_type = Vec<EventType>)]
     pub event_types: Vec<String>,
     #[serde(default = "enabled_by_default")]
     #[schema(default = true)]
@@ -119,24 +123,33 @@ pub struct EndpointChangesBody {
     #[schema(format = "uri")]
     pub url: Option<String>,
     pub description: Option<String>,
-    /// Event types to send; empty means all.
+    /// Event types to send; empty means all. A type roster does not send is refused
+    /// (400, the detail lists the valid ones): see `EventType`.
+    #[schema(value_type = Option<Vec<EventType>>)]
     pub event_types: Option<Vec<String>>,
     /// Enabling clears the failure count and the reason it was disabled.
     pub enabled: Option<bool>,
 }
 
-/// The filter as stored: sorted, deduplicated, space-separated; empty means all.
+/// The filter as stored: sorted, deduplicated, space-separated; empty means all. Only
+/// types roster emits ([`EVENT_TYPES`]) are accepted: a misspelt type would otherwise
+/// subscribe to nothing, silently.
 fn event_filter(types: &[String]) -> Result<String, ServiceError> {
     let mut types: Vec<&str> = types.iter().map(|t| t.trim()).collect();
-    if let Some(bad) = types.iter().find(|t| {
-        t.is_empty()
-            || t.len() > 64
-            || !t
+    if let Some(bad) = types.iter().find(|t| !EVENT_TYPES.contains(t)) {
+        // Echoed only when it looks like a type name; anything else is not repeated.
+        let named = if bad.len() <= 64
+            && bad
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
-    }) {
+        {
+            format!("'{bad}'")
+        } else {
+            "an event type filter entry".to_owned()
+        };
         return Err(invalid(format!(
-            "'{bad}' is not an event type (lower-case letters, '.' and '_')"
+            "{named} is not an event type roster sends; valid types: {}",
+            EVENT_TYPES.join(", ")
         )));
     }
     types.sort_unstable();
@@ -162,10 +175,15 @@ pub struct EndpointView {
     /// Event types sent; empty means all.
     pub event_types: Vec<String>,
     pub enabled: bool,
-    /// Why roster or an administrator disabled it (410 Gone, 50 consecutive failures).
+    /// Why roster or an administrator disabled it (410 Gone, failing too long).
     pub disabled_reason: Option<String>,
-    /// Failed attempts in a row; a success resets it.
+    /// Failed deliveries (retries exhausted) since the last success; a success resets it.
     pub consecutive_failures: i64,
+    /// The first failed attempt since the last success; null while healthy. roster
+    /// disables an endpoint failing longer than `webhook_disable_after_hours` with at
+    /// least 3 failed deliveries.
+    #[schema(format = DateTime)]
+    pub failing_since: Option<String>,
     /// Until then the rotated-out secret signs too.
     #[schema(format = DateTime)]
     pub previous_secret_expires_at: Option<String>,
@@ -190,6 +208,7 @@ impl From<&EndpointRow> for EndpointView {
             enabled: e.enabled,
             disabled_reason: e.disabled_reason.clone(),
             consecutive_failures: e.consecutive_failures,
+            failing_since: e.failing_since.clone(),
             // The expiry of a secret that is no longer kept means nothing.
             previous_secret_expires_at: e
                 .previous_secret
@@ -243,6 +262,7 @@ pub fn create(
         consecutive_failures: 0,
         created_at: now.to_owned(),
         updated_at: now.to_owned(),
+        failing_since: None,
     };
     write_transaction(conn, |c| webhooks::insert_endpoint(c, &row))?;
     Ok(EndpointWithSecret {
@@ -290,6 +310,7 @@ pub fn update(
         if let Some(enabled) = changes.enabled {
             if enabled && !row.enabled {
                 row.consecutive_failures = 0;
+                row.failing_since = None;
                 row.disabled_reason = None;
             } else if !enabled && row.enabled {
                 row.disabled_reason = Some("disabled by an administrator".into());
@@ -640,6 +661,7 @@ mod tests {
             consecutive_failures: 3,
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:01Z".into(),
+            failing_since: Some("2026-01-01T00:00:02Z".into()),
         };
         let created = EndpointWithSecret {
             endpoint: EndpointView::from(&row),
@@ -651,6 +673,7 @@ mod tests {
                 "id": "whe_1", "url": "https://example.com/hook", "description": "d",
                 "event_types": ["group.deleted", "user.created"], "enabled": false,
                 "disabled_reason": "410", "consecutive_failures": 3,
+                "failing_since": "2026-01-01T00:00:02Z",
                 // No previous secret kept, so no expiry to speak of.
                 "previous_secret_expires_at": null,
                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:01Z",
@@ -702,5 +725,11 @@ mod tests {
         assert_eq!(event_filter(&types).unwrap(), "group.deleted user.created");
         assert_eq!(event_filter(&[]).unwrap(), "");
         assert!(event_filter(&["User Created".to_owned()]).is_err());
+        let unknown = event_filter(&["user.renamed".to_owned()]).unwrap_err();
+        assert!(
+            unknown.to_string().contains("user.roles_changed"),
+            "{unknown}"
+        );
+        assert!(event_filter(&["webhook.test".to_owned()]).is_err());
     }
 }

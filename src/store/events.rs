@@ -92,6 +92,26 @@ pub fn page(
     Ok(query.load(conn)?)
 }
 
+/// The tenant's last event sequence: every event up to it has been committed (0 before
+/// its first event).
+pub fn last_sequence(conn: &mut DbConnection, tenant: &TenantId) -> Result<i64, StoreError> {
+    Ok(tenants::table
+        .find(&tenant.0)
+        .select(tenants::event_sequence)
+        .first(conn)?)
+}
+
+/// The sequence of the tenant's oldest retained event, if any is retained.
+pub fn first_retained(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<Option<i64>, StoreError> {
+    Ok(events::table
+        .filter(events::tenant_id.eq(&tenant.0))
+        .select(diesel::dsl::min(events::sequence))
+        .first(conn)?)
+}
+
 /// The newest events about one user or group (as their subject, or as the group of
 /// a membership event), newest first.
 pub fn of_subject(

@@ -104,18 +104,19 @@ pub fn fleet(
         }
     }
 
-    let endpoints: Vec<(String, bool, i64)> = webhook_endpoints::table
+    // Failing: an attempt failed since the endpoint's last success.
+    let endpoints: Vec<(String, bool, Option<String>)> = webhook_endpoints::table
         .select((
             webhook_endpoints::tenant_id,
             webhook_endpoints::enabled,
-            webhook_endpoints::consecutive_failures,
+            webhook_endpoints::failing_since,
         ))
         .load(conn)?;
-    for (tenant, enabled, failures) in endpoints {
+    for (tenant, enabled, failing_since) in endpoints {
         if let Some(s) = signals.get_mut(&tenant) {
             if !enabled {
                 s.disabled_endpoints += 1;
-            } else if failures > 0 {
+            } else if failing_since.is_some() {
                 s.failing_endpoints += 1;
             }
         }

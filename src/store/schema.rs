@@ -38,6 +38,7 @@ diesel::table! {
         revoked_at -> Nullable<Text>,
         last_used_ip -> Nullable<Text>,
         replaces -> Nullable<Text>,
+        read_only -> Bool,
     }
 }
 
@@ -220,6 +221,7 @@ diesel::table! {
         consecutive_failures -> BigInt,
         created_at -> Text,
         updated_at -> Text,
+        failing_since -> Nullable<Text>,
     }
 }
 

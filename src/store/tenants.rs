@@ -59,6 +59,16 @@ pub fn mark_activated(
 }
 
 /// Suspends (`Some(when)`) or resumes (`None`) the tenant; false if there is none.
+/// Whether the tenant with this id is suspended (false when there is none).
+pub fn is_suspended(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+    Ok(tenants::table
+        .find(id)
+        .select(tenants::suspended_at.is_not_null())
+        .first(conn)
+        .optional()?
+        .unwrap_or(false))
+}
+
 pub fn set_suspended(
     conn: &mut DbConnection,
     id: &str,

@@ -23,6 +23,8 @@ pub struct TokenRow {
     pub last_used_ip: Option<String>,
     /// The token this one succeeds, while a rotation is in progress.
     pub replaces: Option<String>,
+    /// It may read SCIM resources, never write them.
+    pub read_only: bool,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &TokenRow) -> Result<(), StoreError> {

@@ -40,6 +40,25 @@ pub struct UserRow {
     pub updated_at: String,
 }
 
+/// The tenant's users after id `after`, in id order, at most `limit` (keyset pages).
+pub fn page_after(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<UserRow>, StoreError> {
+    let mut query = users::table
+        .filter(users::tenant_id.eq(&tenant.0))
+        .order(users::id.asc())
+        .limit(limit)
+        .select(UserRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(users::id.gt(after.to_owned()));
+    }
+    Ok(query.load(conn)?)
+}
+
 pub fn insert(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> {
     diesel::insert_into(users::table)
         .values(row)

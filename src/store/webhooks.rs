@@ -20,9 +20,12 @@ pub struct EndpointRow {
     pub previous_secret_expires_at: Option<String>,
     pub enabled: bool,
     pub disabled_reason: Option<String>,
+    /// Failed deliveries (retries exhausted) since the last success.
     pub consecutive_failures: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// The first failed attempt since the last success; None while healthy.
+    pub failing_since: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -119,26 +122,55 @@ pub fn find_endpoint_for_update(
 
 /// Counts one more failed attempt in a row, atomically (workers record concurrently);
 /// returns the new count, or None if the endpoint is gone.
-pub fn count_failure(conn: &mut DbConnection, id: &str) -> Result<Option<i64>, StoreError> {
-    diesel::update(webhook_endpoints::table.find(id))
-        .set(
-            webhook_endpoints::consecutive_failures.eq(webhook_endpoints::consecutive_failures + 1),
-        )
-        .execute(conn)?;
-    Ok(webhook_endpoints::table
-        .find(id)
-        .select(webhook_endpoints::consecutive_failures)
-        .first(conn)
-        .optional()?)
-}
-
-pub fn reset_failures(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+/// Records a failed attempt: the endpoint is failing from now if it was not already,
+/// and a `dead` delivery adds one to its failed deliveries. Counted in SQL, so workers
+/// recording at once lose none. Returns (failed deliveries, failing since), None when
+/// the endpoint is gone.
+pub fn note_failure(
+    conn: &mut DbConnection,
+    id: &str,
+    now: &str,
+    dead: bool,
+) -> Result<Option<(i64, String)>, StoreError> {
     diesel::update(
         webhook_endpoints::table
             .find(id)
-            .filter(webhook_endpoints::consecutive_failures.gt(0)),
+            .filter(webhook_endpoints::failing_since.is_null()),
     )
-    .set(webhook_endpoints::consecutive_failures.eq(0))
+    .set(webhook_endpoints::failing_since.eq(now))
+    .execute(conn)?;
+    if dead {
+        diesel::update(webhook_endpoints::table.find(id))
+            .set(
+                webhook_endpoints::consecutive_failures
+                    .eq(webhook_endpoints::consecutive_failures + 1),
+            )
+            .execute(conn)?;
+    }
+    let found: Option<(i64, Option<String>)> = webhook_endpoints::table
+        .find(id)
+        .select((
+            webhook_endpoints::consecutive_failures,
+            webhook_endpoints::failing_since,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(found.map(|(n, since)| (n, since.unwrap_or_else(|| now.to_owned()))))
+}
+
+/// A success: the endpoint is healthy again.
+pub fn reset_failures(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
+    diesel::update(
+        webhook_endpoints::table.find(id).filter(
+            webhook_endpoints::consecutive_failures
+                .gt(0)
+                .or(webhook_endpoints::failing_since.is_not_null()),
+        ),
+    )
+    .set((
+        webhook_endpoints::consecutive_failures.eq(0),
+        webhook_endpoints::failing_since.eq(None::<String>),
+    ))
     .execute(conn)?;
     Ok(())
 }

@@ -313,6 +313,7 @@ fn a_webhook_receiver_that_fails_then_recovers_gets_the_event_after_backoff() {
         endpoint.body["consecutive_failures"], 0,
         "reset by the success"
     );
+    assert_eq!(endpoint.body["failing_since"], Value::Null);
     assert_eq!(endpoint.body["enabled"], true);
 }
 
@@ -401,30 +402,139 @@ fn a_webhook_receiver_answering_410_disables_its_endpoint_at_once() {
     assert_eq!(r.body["consecutive_failures"], 0);
 }
 
+/// The endpoint's row, straight from the API.
+fn endpoint_now(app: &TestApp, id: &str) -> Value {
+    app.api("GET", &format!("/webhooks/{id}"), None).body
+}
+
+/// The audit actions of the tenant.
+fn audited(app: &TestApp) -> Vec<String> {
+    let mut conn = app.store.connection().unwrap();
+    roster::service::admin::audit_log(&mut conn, "acme")
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect()
+}
+
 #[test]
-fn fifty_failed_webhook_attempts_in_a_row_disable_the_endpoint() {
+fn a_short_outage_fails_deliveries_and_warns_but_never_disables_the_endpoint() {
     let app = hooks_app("5ms");
     let receiver = Receiver::start(&[], Reply::Status(500));
+    let watcher = Receiver::start(&[], Reply::Status(200));
     let (id, _) = endpoint(&app, &receiver.url, &["user.created"]);
-    // Two attempts per delivery: the first try and one retry.
+    endpoint(&app, &watcher.url, &["webhook_endpoint.failing"]);
+    // 25 deliveries, two attempts each: 50 failed attempts, which used to disable it.
     for i in 0..25 {
         app.create_user(&format!("f{i}@example.com"));
     }
-    let disabled = wait_until(Duration::from_secs(30), || {
-        let e = app.api("GET", &format!("/webhooks/{id}"), None).body;
+    wait_until_drained(&app);
+    assert!(receiver.received().len() >= 50);
+    let e = endpoint_now(&app, &id);
+    assert_eq!(e["enabled"], true, "{e}");
+    assert_eq!(
+        e["consecutive_failures"], 25,
+        "failed deliveries, not attempts"
+    );
+    assert!(e["failing_since"].is_string(), "{e}");
+
+    // The owner is told once, when it starts failing, with the time it would be disabled.
+    let types = app.event_types_after(0);
+    let failing: Vec<&String> = types
+        .iter()
+        .filter(|t| *t == "webhook_endpoint.failing")
+        .collect();
+    assert_eq!(failing.len(), 1, "{types:?}");
+    assert!(!types.contains(&"webhook_endpoint.disabled".to_owned()));
+    let notice = watcher.wait_for(1, Duration::from_secs(20));
+    let data = &notice[0].json()["data"];
+    assert_eq!(data["id"], id.as_str());
+    assert!(data["disable_at"].as_str().unwrap() > e["failing_since"].as_str().unwrap());
+    assert!(audited(&app).contains(&"webhook.failing".to_owned()));
+    let mut owner = crate::browser::Browser::owner(&app, "acme");
+    let overview = owner.screen(&app, "acme", "");
+    assert!(
+        overview.text.contains("failing delivery"),
+        "{}",
+        overview.text
+    );
+
+    // It recovers by itself: a success clears the failure.
+    let healthy = Receiver::start(&[], Reply::Status(200));
+    let moved = app.api(
+        "PATCH",
+        &format!("/webhooks/{id}"),
+        Some(&json!({"url": healthy.url})),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    app.create_user("ok@example.com");
+    wait_until_drained(&app);
+    let e = endpoint_now(&app, &id);
+    assert_eq!(
+        (e["consecutive_failures"].as_i64(), &e["failing_since"]),
+        (Some(0), &Value::Null)
+    );
+}
+
+#[test]
+fn an_endpoint_failing_longer_than_the_period_is_disabled_after_a_notice() {
+    let app = hooks_app("5ms");
+    let receiver = Receiver::start(&[], Reply::Status(503));
+    let (id, _) = endpoint(&app, &receiver.url, &["user.created"]);
+    for i in 0..3 {
+        app.create_user(&format!("f{i}@example.com"));
+    }
+    wait_until_drained(&app);
+    assert_eq!(endpoint_now(&app, &id)["enabled"], true);
+
+    // As if the outage had begun four days ago (the period is 72 hours).
+    let four_days_ago = roster::service::stamp(SystemTime::now() - Duration::from_secs(4 * 86_400));
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = app.store.connection().unwrap();
+        diesel::sql_query(format!(
+            "UPDATE webhook_endpoints SET failing_since = '{four_days_ago}' WHERE id = '{id}'"
+        ))
+        .execute(&mut *conn)
+        .unwrap();
+    }
+    app.create_user("last@example.com");
+    let disabled = wait_until(Duration::from_secs(20), || {
+        let e = endpoint_now(&app, &id);
         (e["enabled"] == false).then_some(e)
     })
     .expect("disabled");
-    // Attempts already in flight when the 50th failed may add a few more.
-    assert!(disabled["consecutive_failures"].as_i64().unwrap() >= 50);
-    assert!(disabled["disabled_reason"]
-        .as_str()
-        .unwrap()
-        .contains("50 consecutive"));
-    assert!(receiver.received().len() >= 50);
-    assert!(app
-        .event_types_after(0)
-        .contains(&"webhook_endpoint.disabled".to_owned()));
+    let reason = disabled["disabled_reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&four_days_ago) && reason.contains("deliveries failed"),
+        "{reason}"
+    );
+
+    let types = app.event_types_after(0);
+    let at = |t: &str| {
+        types
+            .iter()
+            .position(|x| x == t)
+            .unwrap_or_else(|| panic!("{t} in {types:?}"))
+    };
+    assert!(
+        at("webhook_endpoint.failing") < at("webhook_endpoint.disabled"),
+        "told first"
+    );
+    let actions = audited(&app);
+    assert!(
+        actions.contains(&"webhook.disabled_by_roster".to_owned()),
+        "{actions:?}"
+    );
+
+    // Enabling it again starts afresh.
+    let r = app.api(
+        "PATCH",
+        &format!("/webhooks/{id}"),
+        Some(&json!({"enabled": true})),
+    );
+    assert_eq!(r.body["consecutive_failures"], 0);
+    assert_eq!(r.body["failing_since"], Value::Null);
 }
 
 #[test]
@@ -490,6 +600,7 @@ fn webhook_sends_recheck_the_address_so_dns_rebinding_cannot_reach_internal_host
                 consecutive_failures: 0,
                 created_at: now.clone(),
                 updated_at: now,
+                failing_since: None,
             },
         )
         .unwrap();
@@ -679,7 +790,9 @@ fn events_and_succeeded_deliveries_past_retention_are_pruned() {
     );
     drop(conn);
     assert!(deliveries(&app, &id).is_empty());
-    assert!(app.events_after(0).is_empty());
+    // A consumer still at 0 would skip them: it is told to bootstrap again instead.
+    let r = app.api("GET", "/events?after=0", None);
+    assert_eq!(r.status, 410, "{}", r.text);
 }
 
 /// T5: a roster killed after claiming a delivery (the request has reached the
@@ -792,6 +905,7 @@ fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
             consecutive_failures: 0,
             created_at: now.clone(),
             updated_at: now.clone(),
+            failing_since: None,
         },
     )
     .unwrap();
@@ -848,5 +962,51 @@ fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
             .unwrap()
             .len(),
         3
+    );
+}
+
+#[test]
+fn an_endpoint_naming_an_unknown_event_type_is_refused_with_the_valid_types() {
+    let app = hooks_app("10s");
+    let created = app.api(
+        "POST",
+        "/webhooks",
+        Some(&json!({"url": "http://127.0.0.1:9/a", "event_types": ["user.created", "user.renamed"]})),
+    );
+    created.assert_scim_error(400, Some("invalidValue"));
+    let detail = created.body["detail"].as_str().unwrap();
+    assert!(detail.contains("'user.renamed'"), "{detail}");
+    for valid in ["user.created", "group.member_added", "user.roles_changed"] {
+        assert!(detail.contains(valid), "{detail} lists {valid}");
+    }
+    assert_eq!(app.api("GET", "/webhooks", None).body, json!([]));
+
+    let (id, _) = endpoint(&app, "http://127.0.0.1:9/a", &["user.created"]);
+    let changed = app.api(
+        "PATCH",
+        &format!("/webhooks/{id}"),
+        Some(&json!({"event_types": ["group.created", "webhook.test"]})),
+    );
+    changed.assert_scim_error(400, Some("invalidValue"));
+    let kept = app.api("GET", &format!("/webhooks/{id}"), None);
+    assert_eq!(
+        kept.body["event_types"],
+        json!(["user.created"]),
+        "unchanged"
+    );
+
+    let doc = app.raw(
+        "GET",
+        &format!("{}/api/v1/openapi.json", app.address),
+        &[],
+        None,
+        None,
+    );
+    let listed = &doc.body["components"]["schemas"]["EventType"]["enum"];
+    assert!(
+        listed
+            .as_array()
+            .is_some_and(|t| t.contains(&json!("user.roles_changed"))),
+        "the document lists the valid types: {listed}"
     );
 }

@@ -12,7 +12,7 @@ use super::ui::{self, Admin, Chrome, Done};
 use super::ui::{ConfirmForm, CsrfForm};
 use crate::service::admin::AdminRole;
 use crate::service::run::Tx;
-use crate::service::tenants::{self, CreatedToken, RotationEnd, TokenView};
+use crate::service::tenants::{self, CreatedToken, RotationEnd, TokenAccess, TokenView};
 use crate::service::{Scope, ServiceError};
 
 /// A token as the screen shows it: the view, and its times and rotation for people.
@@ -89,6 +89,9 @@ pub struct NewTokenForm {
     csrf: String,
     #[serde(default)]
     name: String,
+    /// The checkbox: present ("on") for a read-only token.
+    #[serde(default)]
+    read_only: Option<String>,
 }
 
 /// Runs a token change as the owner (all token changes need that role).
@@ -119,8 +122,13 @@ fn issued(created: CreatedToken) -> Done<String> {
 /// Creates a token as the owner; the caller shows the secret once.
 pub async fn create_token(admin: &Admin, form: &NewTokenForm) -> Result<String, AdminError> {
     let name = Some(form.name.trim().to_owned()).filter(|n| !n.is_empty());
+    let access = if form.read_only.is_some() {
+        TokenAccess::ReadOnly
+    } else {
+        TokenAccess::ReadWrite
+    };
     let create = move |c: &mut Tx<'_>, slug: &str, scope: &Scope| {
-        tenants::create_token(c, slug, name.as_deref(), &scope.actor).map(issued)
+        tenants::create_token_with(c, slug, name.as_deref(), access, &scope.actor).map(issued)
     };
     as_owner(admin, &form.csrf, "scim_token.created", create).await
 }

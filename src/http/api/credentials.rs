@@ -7,9 +7,10 @@ use serde::Deserialize;
 use super::{parse_optional, paths, run, view_json, Access, KeyCaller, Refusals};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
+use crate::scim::{Invalid, ScimType};
 use crate::service::api_keys::{self, ApiKeyView, CreatedApiKey, KeyScope};
 use crate::service::run::Tx;
-use crate::service::tenants::{self, CreatedToken, TokenView};
+use crate::service::tenants::{self, CreatedToken, TokenAccess, TokenView};
 use crate::service::{Scope, ServiceError};
 
 /// A new SCIM token or API key; an empty body takes the defaults.
@@ -22,6 +23,9 @@ pub struct NewCredential {
     #[serde(default)]
     #[schema(value_type = Vec<KeyScope>)]
     scopes: Vec<String>,
+    /// SCIM tokens only: `true` makes a token that reads SCIM resources and whose writes
+    /// get 403. Defaults to `false`. (An API key's access is its `scopes`.)
+    read_only: Option<bool>,
 }
 
 /// A token or key in the path.
@@ -80,7 +84,7 @@ pub async fn list_tokens(
     post,
     path = "/api/v1/tenants/{tenant}/scim-tokens",
     params(paths::Tenant),
-    request_body(content = Option<NewCredential>, description = "Optional; `scopes` does not apply"),
+    request_body(content = Option<NewCredential>, description = "Optional: a name, and `read_only`; `scopes` does not apply"),
     responses(
         (status = 201, description = "The token, with its secret shown once", body = CreatedToken),
         (status = 400, description = "An invalid body"),
@@ -95,8 +99,13 @@ pub async fn create_token(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let input: NewCredential = parse_optional(&body)?;
+    let access = if input.read_only == Some(true) {
+        TokenAccess::ReadOnly
+    } else {
+        TokenAccess::ReadWrite
+    };
     let token = as_admin(&state, caller, Access::Write, move |c, scope, slug| {
-        tenants::create_token(c, slug, input.name.as_deref(), &scope.actor)
+        tenants::create_token_with(c, slug, input.name.as_deref(), access, &scope.actor)
     });
     Ok(view_json(StatusCode::CREATED, &token.await?))
 }
@@ -176,7 +185,7 @@ pub async fn list_keys(
     post,
     path = "/api/v1/tenants/{tenant}/api-keys",
     params(paths::Tenant),
-    request_body(content = Option<NewCredential>, description = "Optional: a name and scopes"),
+    request_body(content = Option<NewCredential>, description = "Optional: a name and scopes; `read_only` does not apply"),
     responses(
         (status = 201, description = "The key, with its secret shown once", body = CreatedApiKey),
         (status = 400, description = "An invalid body or an unknown scope"),
@@ -191,6 +200,13 @@ pub async fn create_key(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let input: NewCredential = parse_optional(&body)?;
+    if input.read_only.is_some() {
+        return Err(Invalid::new(
+            ScimType::InvalidValue,
+            "read_only applies to SCIM tokens; an API key's access is its scopes (e.g. scim:read)",
+        )
+        .into());
+    }
     let key = as_admin(&state, caller, Access::Write, move |c, _, slug| {
         api_keys::create(c, slug, input.name.as_deref(), &input.scopes)
     });

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
     ),
     paths(
         super::roles::events,
+        super::snapshot::snapshot,
         super::logs::sync_log,
         super::credentials::list_tokens,
         super::credentials::create_token,

@@ -42,6 +42,7 @@ pub struct EventPage {
     responses(
         Refusals,
         (status = 200, description = "The next events, in the tenant's sequence order", body = EventPage),
+        (status = 410, description = "Events after `after` are past their retention and deleted: bootstrap again from /snapshot"),
     ),
     security(("api_key" = ["events:read"])),
     tag = "events"
@@ -82,7 +83,7 @@ pub async fn events(
         .collect();
     let slug = caller.slug().to_owned();
     let (page, key_id) = run(&state, caller, "events:read", false, move |c, scope| {
-        let data = events::page(c, &scope.tenant, after, limit, &types)?;
+        let data = events::read(c, &scope.tenant, after, limit, &types)?;
         let next_after = data.last().map_or(after, |e| e.sequence);
         Ok((EventPage { data, next_after }, scope.actor.id.clone()))
     })

@@ -88,7 +88,7 @@ where
     let key = caller.slug().to_owned();
     let ip = caller.ip().map(str::to_owned);
     let work = move |c: &mut Tx<'_>| {
-        let scope = caller.authorize(c)?;
+        let scope = caller.authorize(c, access == Access::Write)?;
         use_case(c, &scope)
     };
     let done = match access {
@@ -280,7 +280,7 @@ async fn stream_group(
     state.service.stream(move |conn| {
         let mut head_tx = Some(head_tx);
         let result = conn.and_then(|c| {
-            let scope = caller.authorize(c)?;
+            let scope = caller.authorize(c, false)?;
             groups::get_streaming(
                 c,
                 &scope,
