@@ -739,7 +739,7 @@ pub fn session(
         return Ok(None);
     };
     if row.last_seen_at < stamp(now - TOUCH_EVERY) {
-        admin::touch_session(conn, &hash, &stamp(now))?;
+        admin::touch_session(conn, &tenant_id, &hash, &stamp(now))?;
     }
     let role = AdminRole::parse(&row.role).ok_or_else(corrupt)?;
     Ok(Some(Session {

@@ -187,7 +187,7 @@ pub fn authenticate(
     }
     let now = now();
     if key.last_used_at.as_deref().and_then(|l| l.get(..16)) != now.get(..16) {
-        api_keys::touch(conn, &key.id, &now)?;
+        api_keys::touch(conn, &TenantId(tenant_id.clone()), &key.id, &now)?;
     }
     Ok((TenantId(tenant_id), key))
 }

@@ -50,12 +50,15 @@ pub fn claim(
     if leased.is_empty() {
         return Ok(Vec::new());
     }
-    let endpoint_ids: Vec<String> = leased.iter().map(|d| d.endpoint_id.clone()).collect();
+    let endpoint_ids: Vec<(String, String)> = leased
+        .iter()
+        .map(|d| (d.tenant_id.clone(), d.endpoint_id.clone()))
+        .collect();
     let endpoints = webhooks::endpoints_by_id(conn, &endpoint_ids)?;
-    let event_ids: Vec<String> = leased
+    let event_ids: Vec<(String, String)> = leased
         .iter()
         .filter(|d| d.payload.is_none())
-        .map(|d| d.event_id.clone())
+        .map(|d| (d.tenant_id.clone(), d.event_id.clone()))
         .collect();
     let bodies = webhooks::event_bodies(conn, &event_ids)?;
     Ok(leased
@@ -152,6 +155,7 @@ pub fn record(
                 status: outcome.status.map(i64::from),
                 error: outcome.error.clone(),
                 latency_ms: outcome.latency_ms,
+                tenant_id: d.tenant_id.clone(),
             },
         )?;
         d.claimed_until = None;

@@ -564,7 +564,7 @@ pub fn authenticate(
     };
     let now = now();
     if is_stale(token.last_used_at.as_deref(), &now) || token.last_used_ip.as_deref() != ip {
-        tokens::touch(conn, &token.id, &now, ip)?;
+        tokens::touch(conn, &TenantId(tenant_id.clone()), &token.id, &now, ip)?;
     }
     Ok(Some(Authenticated {
         tenant: TenantId(tenant_id),

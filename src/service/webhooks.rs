@@ -575,7 +575,7 @@ pub fn deliveries(
         webhooks::find_endpoint(c, tenant, endpoint)?.ok_or_else(not_found)?;
         let rows = webhooks::deliveries(c, tenant, endpoint, limit)?;
         let ids: Vec<String> = rows.iter().map(|d| d.id.clone()).collect();
-        let log = webhooks::attempts(c, &ids)?;
+        let log = webhooks::attempts(c, tenant, &ids)?;
         let data = rows
             .iter()
             .map(|d| {
@@ -702,6 +702,7 @@ mod tests {
             status: None,
             error: Some("timeout".into()),
             latency_ms: 7,
+            tenant_id: "t".into(),
         }];
         assert_eq!(
             serde_json::to_value(DeliveryView::new(&d, &log)).unwrap(),

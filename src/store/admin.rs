@@ -194,10 +194,19 @@ pub fn live_session(
         .optional()?)
 }
 
-pub fn touch_session(conn: &mut DbConnection, id_hash: &str, now: &str) -> Result<(), StoreError> {
-    diesel::update(admin_sessions::table.filter(admin_sessions::id_hash.eq(id_hash)))
-        .set(admin_sessions::last_seen_at.eq(now))
-        .execute(conn)?;
+pub fn touch_session(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id_hash: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    diesel::update(
+        admin_sessions::table
+            .filter(admin_sessions::tenant_id.eq(&tenant.0))
+            .filter(admin_sessions::id_hash.eq(id_hash)),
+    )
+    .set(admin_sessions::last_seen_at.eq(now))
+    .execute(conn)?;
     Ok(())
 }
 
@@ -214,8 +223,12 @@ pub fn delete_session(
         .first(conn)
         .optional()?;
     if found.is_some() {
-        diesel::delete(admin_sessions::table.filter(admin_sessions::id_hash.eq(id_hash)))
-            .execute(conn)?;
+        diesel::delete(
+            admin_sessions::table
+                .filter(admin_sessions::tenant_id.eq(&tenant.0))
+                .filter(admin_sessions::id_hash.eq(id_hash)),
+        )
+        .execute(conn)?;
     }
     Ok(found)
 }

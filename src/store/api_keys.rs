@@ -70,9 +70,18 @@ pub fn find_live_for_tenant(
         .optional()?)
 }
 
-pub fn touch(conn: &mut DbConnection, key_id: &str, now: &str) -> Result<(), StoreError> {
-    diesel::update(api_keys::table.filter(api_keys::id.eq(key_id)))
-        .set(api_keys::last_used_at.eq(now))
-        .execute(conn)?;
+pub fn touch(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    key_id: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    diesel::update(
+        api_keys::table
+            .filter(api_keys::tenant_id.eq(&tenant.0))
+            .filter(api_keys::id.eq(key_id)),
+    )
+    .set(api_keys::last_used_at.eq(now))
+    .execute(conn)?;
     Ok(())
 }

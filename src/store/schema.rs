@@ -254,6 +254,7 @@ diesel::table! {
         status -> Nullable<BigInt>,
         error -> Nullable<Text>,
         latency_ms -> BigInt,
+        tenant_id -> Text,
     }
 }
 

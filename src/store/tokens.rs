@@ -88,16 +88,21 @@ pub fn find_live_for_tenant(
 
 pub fn touch(
     conn: &mut DbConnection,
+    tenant: &TenantId,
     token_id: &str,
     now: &str,
     ip: Option<&str>,
 ) -> Result<(), StoreError> {
-    diesel::update(scim_tokens::table.filter(scim_tokens::id.eq(token_id)))
-        .set((
-            scim_tokens::last_used_at.eq(now),
-            scim_tokens::last_used_ip.eq(ip),
-        ))
-        .execute(conn)?;
+    diesel::update(
+        scim_tokens::table
+            .filter(scim_tokens::tenant_id.eq(&tenant.0))
+            .filter(scim_tokens::id.eq(token_id)),
+    )
+    .set((
+        scim_tokens::last_used_at.eq(now),
+        scim_tokens::last_used_ip.eq(ip),
+    ))
+    .execute(conn)?;
     Ok(())
 }
 

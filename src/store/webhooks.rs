@@ -58,6 +58,7 @@ pub struct AttemptRow {
     pub status: Option<i64>,
     pub error: Option<String>,
     pub latency_ms: i64,
+    pub tenant_id: String,
 }
 
 pub fn insert_endpoint(conn: &mut DbConnection, row: &EndpointRow) -> Result<(), StoreError> {
@@ -198,14 +199,32 @@ pub fn disable(
 }
 
 /// Endpoints by id, whatever their tenant (the worker's view).
+/// (tenant id, row id) pairs grouped by tenant, so each tenant's rows are read with
+/// its own key (a distributed database routes each such look-up to one node).
+fn by_tenant(ids: &[(String, String)]) -> std::collections::BTreeMap<&str, Vec<&str>> {
+    let mut grouped: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (tenant, id) in ids {
+        grouped.entry(tenant).or_default().push(id);
+    }
+    grouped
+}
+
+/// Endpoints by (tenant id, endpoint id), one indexed look-up per tenant.
 pub fn endpoints_by_id(
     conn: &mut DbConnection,
-    ids: &[String],
+    ids: &[(String, String)],
 ) -> Result<Vec<EndpointRow>, StoreError> {
-    Ok(webhook_endpoints::table
-        .filter(webhook_endpoints::id.eq_any(ids))
-        .select(EndpointRow::as_select())
-        .load(conn)?)
+    let mut rows = Vec::with_capacity(ids.len());
+    for (tenant, ids) in by_tenant(ids) {
+        rows.extend(
+            webhook_endpoints::table
+                .filter(webhook_endpoints::tenant_id.eq(tenant))
+                .filter(webhook_endpoints::id.eq_any(ids))
+                .select(EndpointRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(rows)
 }
 
 pub fn delete_endpoint(
@@ -297,15 +316,22 @@ pub fn lease(
         .load(conn)?)
 }
 
-/// Event bodies by event id.
+/// Event bodies by (tenant id, event id), one indexed look-up per tenant.
 pub fn event_bodies(
     conn: &mut DbConnection,
-    ids: &[String],
+    ids: &[(String, String)],
 ) -> Result<Vec<(String, String)>, StoreError> {
-    Ok(events::table
-        .filter(events::id.eq_any(ids))
-        .select((events::id, events::body))
-        .load(conn)?)
+    let mut bodies = Vec::with_capacity(ids.len());
+    for (tenant, ids) in by_tenant(ids) {
+        bodies.extend(
+            events::table
+                .filter(events::tenant_id.eq(tenant))
+                .filter(events::id.eq_any(ids))
+                .select((events::id, events::body))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(bodies)
 }
 
 /// The delivery, if the lease `until` is still its own (a worker whose lease ran out
@@ -334,6 +360,7 @@ pub fn insert_attempt(conn: &mut DbConnection, row: &AttemptRow) -> Result<(), S
     // A re-used attempt number (a redelivery restarts the count) replaces nothing: the
     // log keeps the first outcome under it and this one under the next free number.
     let next: Option<i64> = webhook_attempts::table
+        .filter(webhook_attempts::tenant_id.eq(&row.tenant_id))
         .filter(webhook_attempts::delivery_id.eq(&row.delivery_id))
         .select(diesel::dsl::max(webhook_attempts::attempt))
         .first(conn)?;
@@ -379,9 +406,11 @@ pub fn deliveries(
 
 pub fn attempts(
     conn: &mut DbConnection,
+    tenant: &TenantId,
     delivery_ids: &[String],
 ) -> Result<Vec<AttemptRow>, StoreError> {
     Ok(webhook_attempts::table
+        .filter(webhook_attempts::tenant_id.eq(&tenant.0))
         .filter(webhook_attempts::delivery_id.eq_any(delivery_ids))
         .order((
             webhook_attempts::delivery_id.asc(),
