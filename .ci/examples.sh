@@ -5,8 +5,10 @@
 # a tenant, a SCIM token and API keys with the roster CLI, registers each example's webhook
 # endpoint, drives roster over SCIM and the application API, and checks what each example
 # answers: its "may" answers before and after each change, that it received and verified
-# webhooks, that forged, tampered and stale messages get 4xx, and that a restart resumes
-# from the stored cursor without applying an event twice or skipping one.
+# webhooks, that forged, tampered and stale messages get 4xx, that a restart resumes
+# from the stored cursor without applying an event twice or skipping one, that a fresh start
+# bootstraps from /snapshot (knowing users without reading their events), and that a 410
+# from /events (events pruned here by deleting them in the database) makes it bootstrap again.
 # It builds nothing: ROSTER_BIN (default target/debug/roster) must exist.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
@@ -95,15 +97,31 @@ patch() { # patch Users/ID OPERATION-JSON
   scim PATCH "$1" "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":[$2]}" >/dev/null
 }
 
-# The feed's last sequence, as roster has it.
-feed_head() {
-  local after=0 page
-  while :; do
-    page=$(api GET "events?after=$after&limit=500")
-    [ "$(jq '.data | length' <<<"$page")" -gt 0 ] || break
-    after=$(jq .next_after <<<"$page")
-  done
-  echo "$after"
+# The feed's last sequence, as roster has it (the snapshot's sequence: reading the feed
+# from 0 would get 410 once events are pruned).
+feed_head() { api GET "snapshot?limit=1" | jq .sequence; }
+
+# expect_bootstrap APP REASON SEQUENCE: the example bootstrapped once since its start, for
+# REASON, from the snapshot at SEQUENCE, and has applied no event since.
+expect_bootstrap() {
+  local status
+  status=$(status_of "$1")
+  jq -e --arg reason "$2" --argjson seq "$3" '.bootstraps_since_start == 1 and .last_bootstrap == $reason
+    and .snapshot_sequence == $seq and .cursor == $seq and .applied_since_start == 0' <<<"$status" >/dev/null \
+    || fail "$1: expected one bootstrap ($2) from the snapshot at $3 and no event applied: $status"
+  grep -q "bootstrapped from the snapshot at sequence $3 (.*; $2)" "$WORK/$BACKEND-$1.log" \
+    || fail "$1 did not log its bootstrap at sequence $3 ($2)"
+}
+
+# prune_through SEQUENCE: deletes the tenant's events up to SEQUENCE, as retention would.
+prune_through() {
+  local sql="DELETE FROM events WHERE sequence <= $1 AND tenant_id = (SELECT id FROM tenants WHERE slug = '$TENANT')"
+  case $BACKEND in
+    sqlite) python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+with db: print(db.execute(sys.argv[2]).rowcount)' "${ROSTER_DATABASE_URL#sqlite://}" "$sql" ;;
+    *) psql "$ROSTER_DATABASE_URL" -At -c "$sql" | sed 's/^DELETE //' ;;
+  esac
 }
 
 app_url() { echo "http://127.0.0.1:${PORT[$1]}"; }
@@ -216,8 +234,11 @@ run_backend() {
     WEBHOOK[$app]=$(jq -r .id <<<"$endpoint")
   done
   for app in "${APPS[@]}"; do start_app "$app"; done
+  local first_head
+  first_head=$(feed_head)
   for app in "${APPS[@]}"; do
     wait_synced "$app"
+    expect_bootstrap "$app" "no stored cursor" "$first_head"
     # Nobody is provisioned yet: the example does not know alice, roster says 404.
     expect_may "$app" alice@example.com docs:read false roster
   done
@@ -285,7 +306,8 @@ run_backend() {
   local cursor_before applied head
   cursor_before=$(feed_head)
   for app in "${APPS[@]}"; do
-    [ "$(status_of "$app" | jq .applied_total)" = "$cursor_before" ] || fail "$app: applied_total is not $cursor_before"
+    [ "$(status_of "$app" | jq '.snapshot_sequence + .applied_total')" = "$cursor_before" ] \
+      || fail "$app: snapshot_sequence + applied_total is not $cursor_before: $(status_of "$app")"
     stop_app "$app"
   done
   patch "Users/$alice" '{"op":"replace","value":{"active":false}}'
@@ -299,7 +321,8 @@ run_backend() {
     applied=$(jq .applied_since_start <<<"$status")
     [ "$applied" -eq $((head - cursor_before)) ] \
       || fail "$app applied $applied events after its restart, expected $((head - cursor_before)): $status"
-    [ "$(jq .applied_total <<<"$status")" = "$head" ] || fail "$app: applied_total is not $head: $status"
+    [ "$(jq '.snapshot_sequence + .applied_total' <<<"$status")" = "$head" ] \
+      || fail "$app: snapshot_sequence + applied_total is not $head: $status"
     grep -q "resuming the feed after sequence $cursor_before" "$WORK/$BACKEND-$app.log" \
       || fail "$app did not say it resumed after sequence $cursor_before"
     expect_may "$app" alice@example.com docs:read false local # deactivated: no roles at all
@@ -337,6 +360,39 @@ run_backend() {
   for app in "${APPS[@]}"; do
     wait_synced "$app"
     expect_may "$app" bob@example.com docs:read false roster
+    stop_app "$app"
+  done
+
+  # A fresh start (no stored state) after users and roles exist bootstraps from /snapshot:
+  # it knows carol's mapped role without having applied a single event.
+  local carol
+  carol=$(create_user carol@example.com)
+  patch "Groups/$engineering" "{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"$carol\"}]}"
+  rm -f "$WORK/$BACKEND-python.db"* "$WORK/$BACKEND-typescript.json"
+  head=$(feed_head)
+  for app in "${APPS[@]}"; do
+    start_app "$app"
+    wait_synced "$app"
+    expect_bootstrap "$app" "no stored cursor" "$head"
+    expect_may "$app" carol@example.com docs:edit true local
+    expect_may "$app" alice@example.com docs:read false local
+    stop_app "$app"
+  done
+
+  # Events after the stored cursor are pruned while the examples are down: /events answers
+  # 410, and they bootstrap again, replacing their state (carol's deletion, whose events are
+  # gone, still removes her; dave, whose user.created is gone, is known).
+  cursor_before=$head
+  create_user dave@example.com >/dev/null
+  scim DELETE "Users/$carol" >/dev/null
+  head=$(feed_head)
+  [ "$(prune_through $((head - 1)))" -gt 0 ] || fail "pruning deleted no event"
+  for app in "${APPS[@]}"; do
+    start_app "$app"
+    wait_synced "$app"
+    expect_bootstrap "$app" "410 Gone after sequence $cursor_before" "$head"
+    expect_may "$app" carol@example.com docs:read false roster
+    expect_may "$app" dave@example.com docs:read true local
     stop_app "$app"
   done
 

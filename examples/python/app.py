@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """A small application that takes its users and roles from roster.
 
-- Follows the tenant's event feed (GET /events?after=<cursor>) and keeps a local table of
-  users and their roles in SQLite. Each page of events and the new cursor are committed in
-  one transaction, so a restart continues exactly where the last commit left off: no gap,
-  no event applied twice.
+- Starts from roster's snapshot (GET /snapshot, all pages) when it has no stored cursor,
+  then follows the tenant's event feed (GET /events?after=<cursor>), keeping a local table
+  of users and their roles in SQLite. The snapshot and its sequence, and then each page of
+  events and the new cursor, are committed in one transaction, so a restart continues
+  exactly where the last commit left off: no gap, no event applied twice. When roster
+  answers 410 Gone (the events after the cursor were pruned), it bootstraps again.
 - Receives roster's webhooks, verifies them with the Standard Webhooks library, and uses
   them only as a wake-up: the feed, not the webhook, is the ordered source of truth, so
   duplicate or out-of-order deliveries are harmless.
@@ -35,12 +37,13 @@ from permissions import allowed
 log = logging.getLogger("roster-example")
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS feed (
+-- No row: no stored cursor yet, so the follower bootstraps from the snapshot.
+CREATE TABLE IF NOT EXISTS feed_cursor (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     after INTEGER NOT NULL,     -- the feed's next_after: every event up to it is applied
-    applied INTEGER NOT NULL    -- events applied in total (equals `after` unless the feed had a gap)
+    applied INTEGER NOT NULL,   -- events applied since the snapshot (after = snapshot + applied)
+    snapshot INTEGER NOT NULL   -- the sequence of the snapshot the users table started from
 );
-INSERT OR IGNORE INTO feed VALUES (1, 0, 0);
 CREATE TABLE IF NOT EXISTS users (
     id TEXT PRIMARY KEY,        -- roster's id of the user
     user_name TEXT NOT NULL,    -- lower-cased: roster compares userName ignoring case
@@ -69,25 +72,33 @@ class Store:
         finally:
             db.close()
 
-    def feed(self) -> tuple[int, int]:
+    def feed(self) -> tuple[int, int, int] | None:
+        """(after, applied, snapshot), or None before the first bootstrap."""
         with self.connect() as db:
-            return db.execute("SELECT after, applied FROM feed").fetchone()
+            return db.execute("SELECT after, applied, snapshot FROM feed_cursor").fetchone()
+
+    def replace(self, sequence: int, users: list[dict]) -> None:
+        """Replaces the users table with a snapshot and sets the cursor to its sequence, in
+        one transaction."""
+        with self.connect() as db:
+            with db:
+                db.execute("DELETE FROM users")
+                db.executemany("INSERT INTO users VALUES (?, ?, ?, ?)", [
+                    (u["id"], u["userName"].lower(), bool(u["active"]), json.dumps(u["roles"]))
+                    for u in users])
+                db.execute("INSERT OR REPLACE INTO feed_cursor VALUES (1, ?, 0, ?)",
+                           (sequence, sequence))
 
     def apply(self, after: int, events: list[dict], next_after: int) -> None:
         """Applies one page of events and moves the cursor, in one transaction."""
         with self.connect() as db:
             with db:  # commits, or rolls back on an exception
-                if events[0]["sequence"] != after + 1:
-                    # Sequences have no gaps, so the events in between were pruned (roster
-                    # keeps 30 days). What we knew may be stale: forget the roles, and let
-                    # may() ask roster until new events tell us again.
-                    log.warning("feed gap: expected %d, got %d; forgetting local roles",
-                                after + 1, events[0]["sequence"])
-                    db.execute("UPDATE users SET roles = NULL")
+                if events[0]["sequence"] != after + 1:  # roster answers 410 rather than skip
+                    raise RuntimeError(f"feed gap: expected {after + 1}, got {events[0]['sequence']}")
                 for event in events:
                     apply_event(db, event)
                 moved = db.execute(
-                    "UPDATE feed SET after = ?, applied = applied + ? WHERE after = ?",
+                    "UPDATE feed_cursor SET after = ?, applied = applied + ? WHERE after = ?",
                     (next_after, len(events), after),
                 ).rowcount
                 if moved != 1:
@@ -134,6 +145,10 @@ def apply_event(db: sqlite3.Connection, event: dict) -> None:
     # they cause arrive as user.roles_changed.
 
 
+class Gone(Exception):
+    """410 Gone: the events after the cursor were pruned; bootstrap again."""
+
+
 class Roster:
     """roster's application API, with a key holding `events:read` and `roles:read`."""
 
@@ -151,10 +166,15 @@ class Roster:
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return 404, {}
+            if error.code == 410:
+                raise Gone(f"GET {path}: 410 {error.read()[:300]!r}") from None
             raise RuntimeError(f"GET {path}: {error.code} {error.read()[:300]!r}") from None
 
     def events(self, after: int) -> dict:
         return self.get("/events", after=after, limit=500)[1]
+
+    def snapshot(self, **query) -> dict:
+        return self.get("/snapshot", limit=1000, **query)[1]
 
     def effective_roles(self, user_name: str) -> list[str]:
         status, body = self.get("/effective-roles", userName=user_name)
@@ -179,6 +199,8 @@ class Follower(threading.Thread):
         self.store, self.roster, self.poll_seconds = store, roster, poll_seconds
         self.wake = threading.Event()
         self.applied_since_start = 0
+        self.bootstraps_since_start = 0
+        self.last_bootstrap = None  # why the last bootstrap since the start happened
 
     def run(self) -> None:
         while True:
@@ -191,13 +213,41 @@ class Follower(threading.Thread):
 
     def catch_up(self) -> None:
         while True:
-            after, _ = self.store.feed()
-            page = self.roster.events(after)
+            feed = self.store.feed()
+            if feed is None:
+                self.bootstrap("no stored cursor")
+                continue
+            after = feed[0]
+            try:
+                page = self.roster.events(after)
+            except Gone as error:
+                log.warning("feed: %s", error)
+                self.bootstrap(f"410 Gone after sequence {after}")
+                continue
             if not page["data"]:
                 return
             self.store.apply(after, page["data"], page["next_after"])
             self.applied_since_start += len(page["data"])
             log.info("applied events %d..%d", page["data"][0]["sequence"], page["next_after"])
+
+
+    def bootstrap(self, reason: str) -> None:
+        """Reads every page of the snapshot, then replaces the local state with it."""
+        while True:
+            try:
+                page = self.roster.snapshot()
+                sequence, users = page["sequence"], page["users"]
+                while page["next_after"] is not None:
+                    page = self.roster.snapshot(after=page["next_after"], at=sequence)
+                    users += page["users"]
+                break
+            except Gone as error:  # pruned past `at` while we read: start again
+                log.warning("snapshot: %s", error)
+        self.store.replace(sequence, users)
+        self.bootstraps_since_start += 1
+        self.last_bootstrap = reason
+        log.info("bootstrapped from the snapshot at sequence %d (%d users; %s)",
+                 sequence, len(users), reason)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -228,10 +278,13 @@ class Handler(BaseHTTPRequestHandler):
             except Exception as error:
                 return self.reply(503, {"error": str(error)})
         if url.path == "/status":
-            after, applied = self.app.store.feed()
+            after, applied, snapshot = self.app.store.feed() or (None, 0, None)
+            follower = self.app.follower
             return self.reply(200, {
-                "cursor": after, "applied_total": applied,
-                "applied_since_start": self.app.follower.applied_since_start,
+                "cursor": after, "snapshot_sequence": snapshot, "applied_total": applied,
+                "applied_since_start": follower.applied_since_start,
+                "bootstraps_since_start": follower.bootstraps_since_start,
+                "last_bootstrap": follower.last_bootstrap,
                 "webhooks_verified": self.app.verified,
                 "webhooks_rejected": self.app.rejected,
                 "webhook_types": sorted(self.app.types),
@@ -298,7 +351,11 @@ def main() -> None:
     Handler.app = app
     server = ThreadingHTTPServer((host, int(port)), Handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    log.info("resuming the feed after sequence %d", store.feed()[0])
+    feed = store.feed()
+    if feed is None:
+        log.info("no stored cursor: bootstrapping from the snapshot")
+    else:
+        log.info("resuming the feed after sequence %d", feed[0])
     app.follower.start()
     log.info("listening on http://%s:%s (POST /webhooks/roster, GET /may, GET /status)",
              host, server.server_port)

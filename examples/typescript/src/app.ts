@@ -1,9 +1,12 @@
 // A small application that takes its users and roles from roster.
 //
-// - Follows the tenant's event feed (GET /events?after=<cursor>) and keeps a local table of
-//   users and their roles in a JSON file. Each page of events and the new cursor are written
-//   together, atomically (temporary file, fsync, rename), so a restart continues exactly
-//   where the last write left off: no gap, no event applied twice.
+// - Starts from roster's snapshot (GET /snapshot, all pages) when it has no stored cursor,
+//   then follows the tenant's event feed (GET /events?after=<cursor>), keeping a local table
+//   of users and their roles in a JSON file. The snapshot and its sequence, and then each
+//   page of events and the new cursor, are written together, atomically (temporary file,
+//   fsync, rename), so a restart continues exactly where the last write left off: no gap,
+//   no event applied twice. When roster answers 410 Gone (the events after the cursor were
+//   pruned), it bootstraps again.
 // - Receives roster's webhooks, verifies them with the Standard Webhooks library, and uses
 //   them only as a wake-up: the feed, not the webhook, is the ordered source of truth, so
 //   duplicate or out-of-order deliveries are harmless.
@@ -26,7 +29,8 @@ interface User {
 
 interface State {
   after: number; // the feed's next_after: every event up to it is applied
-  applied: number; // events applied in total (equals `after` unless the feed had a gap)
+  applied: number; // events applied since the snapshot (after = snapshot + applied)
+  snapshot: number; // the sequence of the snapshot the users started from
   users: Record<string, User>; // by roster's id of the user
 }
 
@@ -41,29 +45,40 @@ interface EventPage {
   next_after: number;
 }
 
+interface SnapshotPage {
+  sequence: number;
+  users: { id: string; userName: string; active: boolean; roles: string[] }[];
+  next_after: string | null;
+}
+
+/** 410 Gone: the events after the cursor were pruned; bootstrap again. */
+class Gone extends Error {}
+
 function log(level: string, message: string): void {
   console.error(`${new Date().toISOString()} ${level} ${message}`);
 }
 
 /** The local state: the feed cursor and the users, in one JSON file replaced atomically. */
 class Store {
-  state: State;
+  state: State | null; // null: no stored cursor yet, so the follower bootstraps
 
   constructor(readonly path: string) {
-    this.state = existsSync(path)
-      ? (JSON.parse(readFileSync(path, "utf8")) as State)
-      : { after: 0, applied: 0, users: {} };
+    this.state = existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as State) : null;
+  }
+
+  /** Replaces the users with a snapshot and sets the cursor to its sequence, in one write. */
+  replace(sequence: number, users: SnapshotPage["users"]): void {
+    const next: State = { after: sequence, applied: 0, snapshot: sequence, users: {} };
+    for (const u of users) next.users[u.id] = { userName: u.userName.toLowerCase(), active: u.active, roles: u.roles };
+    this.write(next);
+    this.state = next;
   }
 
   /** Applies one page of events and moves the cursor, in one write. */
   apply(page: EventPage): void {
-    const next: State = structuredClone(this.state);
-    if (page.data[0].sequence !== next.after + 1) {
-      // Sequences have no gaps, so the events in between were pruned (roster keeps 30
-      // days). What we knew may be stale: forget the roles, and let may() ask roster until
-      // new events tell us again.
-      log("WARNING", `feed gap: expected ${next.after + 1}, got ${page.data[0].sequence}; forgetting local roles`);
-      for (const user of Object.values(next.users)) user.roles = null;
+    const next: State = structuredClone(this.state!);
+    if (page.data[0].sequence !== next.after + 1) { // roster answers 410 rather than skip
+      throw new Error(`feed gap: expected ${next.after + 1}, got ${page.data[0].sequence}`);
     }
     for (const event of page.data) applyEvent(next.users, event);
     next.after = page.next_after;
@@ -75,7 +90,7 @@ class Store {
   /** The user's roles, or null when the local table does not know them. */
   rolesOf(userName: string): string[] | null {
     const name = userName.toLowerCase();
-    const user = Object.values(this.state.users).find((u) => u.userName === name);
+    const user = Object.values(this.state?.users ?? {}).find((u) => u.userName === name);
     if (!user || user.roles === null) return null;
     return user.active ? user.roles : []; // inactive users hold no roles
   }
@@ -138,12 +153,17 @@ class Roster {
       signal: AbortSignal.timeout(10_000),
     });
     if (response.status === 404) return null;
+    if (response.status === 410) throw new Gone(`GET ${path}: 410 ${(await response.text()).slice(0, 300)}`);
     if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${(await response.text()).slice(0, 300)}`);
     return (await response.json()) as T;
   }
 
   async events(after: number): Promise<EventPage> {
     return (await this.get<EventPage>("/events", { after: String(after), limit: "500" }))!;
+  }
+
+  async snapshot(query: Record<string, string> = {}): Promise<SnapshotPage> {
+    return (await this.get<SnapshotPage>("/snapshot", { ...query, limit: "1000" }))!;
   }
 
   async effectiveRoles(userName: string): Promise<string[]> {
@@ -171,6 +191,8 @@ async function may(store: Store, roster: Roster, user: string, action: string): 
  * poll interval) wakes it. */
 class Follower {
   appliedSinceStart = 0;
+  bootstrapsSinceStart = 0;
+  lastBootstrap: string | null = null; // why the last bootstrap since the start happened
   private woken = false;
   private wakeUp: (() => void) | null = null;
 
@@ -195,11 +217,47 @@ class Follower {
 
   private async catchUp(): Promise<void> {
     for (;;) {
-      const page = await this.roster.events(this.store.state.after);
+      if (this.store.state === null) {
+        await this.bootstrap("no stored cursor");
+        continue;
+      }
+      const after = this.store.state.after;
+      let page: EventPage;
+      try {
+        page = await this.roster.events(after);
+      } catch (error) {
+        if (!(error instanceof Gone)) throw error;
+        log("WARNING", `feed: ${error.message}`);
+        await this.bootstrap(`410 Gone after sequence ${after}`);
+        continue;
+      }
       if (page.data.length === 0) return;
       this.store.apply(page);
       this.appliedSinceStart += page.data.length;
       log("INFO", `applied events ${page.data[0].sequence}..${page.next_after}`);
+    }
+  }
+
+  /** Reads every page of the snapshot, then replaces the local state with it. */
+  private async bootstrap(reason: string): Promise<void> {
+    for (;;) {
+      try {
+        let page = await this.roster.snapshot();
+        const sequence = page.sequence;
+        const users = [...page.users];
+        while (page.next_after !== null) {
+          page = await this.roster.snapshot({ after: page.next_after, at: String(sequence) });
+          users.push(...page.users);
+        }
+        this.store.replace(sequence, users);
+        this.bootstrapsSinceStart++;
+        this.lastBootstrap = reason;
+        log("INFO", `bootstrapped from the snapshot at sequence ${sequence} (${users.length} users; ${reason})`);
+        return;
+      } catch (error) {
+        if (!(error instanceof Gone)) throw error;
+        log("WARNING", `snapshot: ${error.message}`); // pruned past `at` while we read: start again
+      }
     }
   }
 
@@ -270,9 +328,12 @@ function serve(store: Store, roster: Roster, secret: string, listen: string, pol
       }
       if (req.method === "GET" && url.pathname === "/status") {
         return reply(res, 200, {
-          cursor: store.state.after,
-          applied_total: store.state.applied,
+          cursor: store.state?.after ?? null,
+          snapshot_sequence: store.state?.snapshot ?? null,
+          applied_total: store.state?.applied ?? 0,
           applied_since_start: follower.appliedSinceStart,
+          bootstraps_since_start: follower.bootstrapsSinceStart,
+          last_bootstrap: follower.lastBootstrap,
           webhooks_verified: webhooks.verified,
           webhooks_rejected: webhooks.rejected,
           webhook_types: [...webhooks.types].sort(),
@@ -290,7 +351,9 @@ function serve(store: Store, roster: Roster, secret: string, listen: string, pol
     log("INFO", `listening on http://${listen} (POST /webhooks/roster, GET /may, GET /status)`);
   });
   process.on("SIGTERM", () => process.exit(0)); // every state write is atomic
-  log("INFO", `resuming the feed after sequence ${store.state.after}`);
+  log("INFO", store.state === null
+    ? "no stored cursor: bootstrapping from the snapshot"
+    : `resuming the feed after sequence ${store.state.after}`);
   void follower.run();
 }
 
