@@ -46,7 +46,7 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
     }
     // A database that does not answer leaves the per-tenant gauges out; the scrape
     // still says so (`roster_metrics_database_ok 0`) and carries the process's own.
-    let fleet = state.service.run(|c| fleet::fleet(c)).await.ok();
+    let fleet = state.service.run(|c| fleet::fleet(c, false)).await.ok();
     HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,

@@ -282,7 +282,7 @@ fn render_pipeline(out: &mut String, stats: &PipelineStats, waiting: usize) {
 /// tenant's series end with it.
 fn render_fleet(out: &mut String, fleet: &[TenantHealth]) {
     type Read = fn(&TenantHealth) -> Option<f64>;
-    let gauges: [(&str, &str, Read); 10] = [
+    let gauges: [(&str, &str, Read); 9] = [
         (
             "roster_tenant_last_scim_request_timestamp_seconds",
             "Unix time of the tenant's newest SCIM request in the sync log.",
@@ -332,11 +332,6 @@ fn render_fleet(out: &mut String, fleet: &[TenantHealth]) {
             "roster_change_set_users_remaining",
             "Users the running change-sets have yet to recompute.",
             |h| Some(h.change_set_users_remaining as f64),
-        ),
-        (
-            "roster_scim_failures_24h",
-            "Failed SCIM requests of the tenant in the sync log's last 24 hours.",
-            |h| Some(h.failures_24h as f64),
         ),
     ];
     for (name, help, read) in gauges {

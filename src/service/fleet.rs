@@ -27,7 +27,7 @@ pub struct TenantHealth {
     pub latest_sequence: i64,
     /// The newest SCIM request in the sync log.
     pub last_request_at: Option<String>,
-    /// Failed SCIM requests in the last 24 hours.
+    /// Failed SCIM requests in the last 24 hours (0 when not counted).
     pub failures_24h: i64,
     pub live_tokens: i64,
     /// When the oldest live SCIM token was made.
@@ -43,10 +43,15 @@ pub struct TenantHealth {
     pub warnings: Vec<String>,
 }
 
-/// Every tenant, by slug.
-pub fn fleet(conn: &mut DbConnection) -> Result<Vec<TenantHealth>, ServiceError> {
+/// Every tenant, by slug. `count_failures`: also count each tenant's failed SCIM
+/// requests of the last 24 hours (for the operator's page; `/metrics` has counters).
+pub fn fleet(
+    conn: &mut DbConnection,
+    count_failures: bool,
+) -> Result<Vec<TenantHealth>, ServiceError> {
     let now = SystemTime::now();
-    let rows = fleet::fleet(conn, &stamp(now - FAILURE_WINDOW))?;
+    let failures_after = count_failures.then(|| stamp(now - FAILURE_WINDOW));
+    let rows = fleet::fleet(conn, failures_after.as_deref())?;
     Ok(rows
         .into_iter()
         .map(|(t, s)| {

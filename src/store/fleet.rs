@@ -37,10 +37,11 @@ pub struct Signals {
 }
 
 /// Every tenant, by slug, with its signals. `failures_after`: the start of the window in
-/// which failed SCIM requests are counted.
+/// which failed SCIM requests are counted; `None` skips that count, which reads every
+/// failure of the window (the operator's page wants it, a frequent scrape does not).
 pub fn fleet(
     conn: &mut DbConnection,
-    failures_after: &str,
+    failures_after: Option<&str>,
 ) -> Result<Vec<(TenantRow, Signals)>, StoreError> {
     let rows: Vec<TenantRow> = tenants::table
         .select((
@@ -64,12 +65,14 @@ pub fn fleet(
             .filter(scim_request_log::tenant_id.eq(id))
             .select(max(scim_request_log::at))
             .first(conn)?;
-        s.failures_since = scim_request_log::table
-            .filter(scim_request_log::tenant_id.eq(id))
-            .filter(scim_request_log::at.gt(failures_after))
-            .filter(scim_request_log::result.eq("failure"))
-            .count()
-            .get_result(conn)?;
+        if let Some(after) = failures_after {
+            s.failures_since = scim_request_log::table
+                .filter(scim_request_log::tenant_id.eq(id))
+                .filter(scim_request_log::at.gt(after))
+                .filter(scim_request_log::result.eq("failure"))
+                .count()
+                .get_result(conn)?;
+        }
     }
 
     let tokens: Vec<(String, i64, Option<String>)> = scim_tokens::table

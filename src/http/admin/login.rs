@@ -102,11 +102,23 @@ pub async fn login(
         .await
         .map_err(|_| AdminError::Blocking)??;
     let return_to = safe_return_to(&tenant, query.return_to.as_deref());
-    let sealed = login_state::seal(
-        state.session_secret(),
+    Ok(to_identity_provider(
+        &state,
+        &url,
         &LoginState::new(tenant.clone(), pending, return_to),
-    );
-    Ok(HttpResponse::SeeOther()
+    ))
+}
+
+/// Off to the IdP's authorization `url`, with `login` sealed in the state cookie that
+/// the callback opens.
+pub(super) fn to_identity_provider(
+    state: &AppState,
+    url: &str,
+    login: &LoginState,
+) -> HttpResponse {
+    let tenant = &login.tenant;
+    let sealed = login_state::seal(state.session_secret(), login);
+    HttpResponse::SeeOther()
         .insert_header((header::LOCATION, url))
         .insert_header((
             header::SET_COOKIE,
@@ -115,11 +127,11 @@ pub async fn login(
                 &sealed,
                 &format!("/admin/{tenant}"),
                 Some(login_state::TTL_SECS),
-                is_https(&state),
+                is_https(state),
             ),
         ))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+        .finish()
 }
 
 #[derive(Deserialize)]

@@ -121,7 +121,7 @@ pub async fn tenants(
     if !signed_in(&state, &req) {
         return Ok(see_other(HOME));
     }
-    let tenants = state.service.run(|c| fleet(c)).await?;
+    let tenants = state.service.run(|c| fleet(c, true)).await?;
     let healthy = tenants.iter().filter(|t| t.warnings.is_empty()).count();
     html(StatusCode::OK, TenantsPage { tenants, healthy }.render()?)
 }

@@ -16,11 +16,11 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::error::AdminError;
-use super::login::{redirect_uri, settings_of, CallbackQuery};
-use super::session::{clear_cookie, is_https, set_cookie, STATE_COOKIE};
+use super::login::{redirect_uri, settings_of, to_identity_provider, CallbackQuery};
+use super::session::{clear_cookie, is_https, STATE_COOKIE};
 use super::ui::{Admin, Chrome, Done};
 use super::{html, AdminSession};
-use crate::auth::login_state::{self, LoginState};
+use crate::auth::login_state::LoginState;
 use crate::http::state::AppState;
 use crate::service::admin::{
     self as service, AdminRole, Login, OidcInput, RedactedOidc, Refusal, SecretChange,
@@ -184,21 +184,7 @@ pub async fn test(admin: Admin) -> Result<HttpResponse, AdminError> {
         test: true,
         ..LoginState::new(tenant.clone(), pending, format!("/admin/{tenant}/sso"))
     };
-    let sealed = login_state::seal(state.session_secret(), &login);
-    Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, url))
-        .insert_header((
-            header::SET_COOKIE,
-            set_cookie(
-                STATE_COOKIE,
-                &sealed,
-                &format!("/admin/{tenant}"),
-                Some(login_state::TTL_SECS),
-                is_https(state),
-            ),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+    Ok(to_identity_provider(state, &url, &login))
 }
 
 #[derive(Template)]
