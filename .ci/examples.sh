@@ -196,6 +196,9 @@ run_backend() {
   BACKEND=$1
   local database_url=$2 app
   export ROSTER_DATABASE_URL=$database_url
+  # PostgreSQL needs a configured secrets key (SQLite would make its own file).
+  ROSTER_SECRETS_KEY=$(head -c 32 /dev/urandom | base64)
+  export ROSTER_SECRETS_KEY
   declare -gA PORT=() KEY=() SECRET=() PID=() WEBHOOK=()
 
   # Credentials, with the CLI: a SCIM token for the "IdP", an admin key to set roster up,

@@ -236,6 +236,9 @@ def cmd_compose(path):
         die("POSTGRES_PASSWORD must be ${POSTGRES_PASSWORD:?...}, never a value")
     if "${POSTGRES_PASSWORD:?" not in env["ROSTER_DATABASE_URL"]:
         die("the database URL must take the password from ${POSTGRES_PASSWORD:?...}")
+    # PostgreSQL refuses to start without one, and it must never be a value in the file.
+    if not str(env.get("ROSTER_SECRETS_KEY", "")).startswith("${ROSTER_SECRETS_KEY:?"):
+        die("ROSTER_SECRETS_KEY must be ${ROSTER_SECRETS_KEY:?...}, never a value")
     grace = str(ro.get("stop_grace_period", ""))
     if not re.fullmatch(r"\d+s", grace) or int(grace[:-1]) <= roster_stop_defaults():
         die("roster's stop_grace_period must exceed its drain plus shutdown timeout")

@@ -19,6 +19,10 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 db=roster_scim2_tester
 psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" 2>/dev/null
 
+# PostgreSQL needs a configured secrets key (SQLite would make its own file).
+ROSTER_SECRETS_KEY=$(head -c 32 /dev/urandom | base64)
+export ROSTER_SECRETS_KEY
+
 status=0
 for url in "sqlite://$WORK/roster.db" "${PG_ADMIN%/*}/$db"; do
   backend=${url%%:*}

@@ -31,6 +31,8 @@ drop_pg_db() { psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $1" 2>/dev/null; 
 # measure. And a benchmark's stop needs no drain for a load balancer.
 export ROSTER_TENANT_RATE_LIMIT=${ROSTER_TENANT_RATE_LIMIT:-0}
 export ROSTER_SHUTDOWN_DRAIN_SECS=${ROSTER_SHUTDOWN_DRAIN_SECS:-0}
+# PostgreSQL needs a configured secrets key (one per run: each run starts on fresh databases).
+export ROSTER_SECRETS_KEY=${ROSTER_SECRETS_KEY:-$(head -c 32 /dev/urandom | base64)}
 
 # Starts roster on database-url with a tenant "bench"; sets ROSTER_PID and TOKEN.
 start_roster() { # label database-url

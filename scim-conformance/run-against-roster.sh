@@ -38,6 +38,9 @@ echo
 echo "== scim-conformance against roster on PostgreSQL (database $DB)"
 psql "$PG_URL_BASE/postgres" -q -c "CREATE DATABASE $DB"
 export ROSTER_DATABASE_URL=$PG_URL_BASE/$DB
+# PostgreSQL needs a configured secrets key.
+ROSTER_SECRETS_KEY=$(head -c 32 /dev/urandom | base64)
+export ROSTER_SECRETS_KEY
 export ROSTER_LOG_LEVEL=warn
 "$ROSTER" tenant create conformance >/dev/null
 TOKEN=$("$ROSTER" token create conformance 2>/dev/null | tail -n 1)

@@ -39,6 +39,18 @@ pub enum Command {
     /// Admin UI sign-in: OIDC settings and break-glass login links.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The key that encrypts stored secrets (webhook signing secrets, client secrets).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Print a new random key for `secrets_key` (32 bytes, base64), alone on a line.
+    NewKey,
+    /// Re-seal every stored secret under `secrets_key`; afterwards the keys listed in
+    /// `secrets_old_keys` can be removed. Safe to run while roster serves.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,9 @@ use std::error::Error;
 use std::io::Write;
 use std::sync::Arc;
 
-use crate::cli::{AdminCommand, ApiKeyCommand, Command, OidcCommand, TenantCommand, TokenCommand};
+use crate::cli::{
+    AdminCommand, ApiKeyCommand, Command, OidcCommand, SecretsCommand, TenantCommand, TokenCommand,
+};
 use crate::config::Settings;
 use crate::service::events::Actor;
 use crate::service::{api_keys, tenants, ServiceError};
@@ -44,8 +46,37 @@ pub fn run(command: Command, settings: &Settings) -> CommandResult {
         Command::Tenant(command) => tenant(command, &migrated_store(settings)?),
         Command::Token(command) => token(command, &migrated_store(settings)?),
         Command::ApiKey(command) => api_key(command, &migrated_store(settings)?),
-        Command::Admin(command) => admin_command(command, settings, &migrated_store(settings)?),
+        Command::Admin(command) => {
+            let (store, keys) = store_with_keys(settings)?;
+            admin_command(command, settings, &store, &keys)
+        }
+        Command::Secrets(SecretsCommand::NewKey) => {
+            println!("{}", crate::secrets::new_key());
+            Ok(())
+        }
+        Command::Secrets(SecretsCommand::Rotate) => {
+            let (store, keys) = store_with_keys(settings)?;
+            let done = crate::service::secrets::rotate(&mut *store.connection()?, &keys)?;
+            println!(
+                "{} secret(s) re-sealed and {} sealed for the first time under key {}; the old keys are no longer needed",
+                done.rotated,
+                done.plain,
+                keys.current_id()
+            );
+            Ok(())
+        }
     }
+}
+
+/// A migrated store and the secrets keys, checked against the database (as `serve`
+/// checks them) before any command reads or writes a secret.
+fn store_with_keys(
+    settings: &Settings,
+) -> Result<(Store, crate::secrets::KeyRing), Box<dyn Error + Send + Sync>> {
+    let store = migrated_store(settings)?;
+    let keys = crate::secrets::KeyRing::from_settings(settings)?;
+    crate::service::secrets::prepare(&mut *store.connection()?, &keys)?;
+    Ok((store, keys))
 }
 
 fn migrated_store(settings: &Settings) -> Result<Store, Box<dyn Error + Send + Sync>> {
@@ -257,7 +288,12 @@ fn api_key(command: ApiKeyCommand, store: &Store) -> CommandResult {
     Ok(())
 }
 
-fn admin_command(command: AdminCommand, settings: &Settings, store: &Store) -> CommandResult {
+fn admin_command(
+    command: AdminCommand,
+    settings: &Settings,
+    store: &Store,
+    keys: &crate::secrets::KeyRing,
+) -> CommandResult {
     use crate::service::admin::{self, AdminRole, OidcSettings};
     let mut conn = store.connection()?;
     match command {
@@ -289,7 +325,7 @@ fn admin_command(command: AdminCommand, settings: &Settings, store: &Store) -> C
                 expected_jc_org: expected_jc_org.filter(|s| !s.is_empty()),
                 group_roles,
             };
-            admin::set_oidc(&mut conn, &tenant_slug, &oidc, "cli")?;
+            admin::set_oidc(&mut conn, &tenant_slug, &oidc, "cli", keys)?;
             println!("OIDC sign-in set for tenant {tenant_slug}.");
             println!(
                 "Redirect URI to register at the identity provider: {}/admin/{tenant_slug}/callback",
@@ -297,7 +333,7 @@ fn admin_command(command: AdminCommand, settings: &Settings, store: &Store) -> C
             );
         }
         AdminCommand::Oidc(OidcCommand::Show { tenant_slug }) => {
-            match admin::oidc_settings(&mut conn, &tenant_slug)?.1 {
+            match admin::oidc_settings(&mut conn, &tenant_slug, keys)?.1 {
                 None => println!("tenant {tenant_slug} has no OIDC sign-in configured"),
                 Some(oidc) => {
                     println!("issuer:          {}", oidc.issuer);

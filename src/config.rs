@@ -103,6 +103,16 @@ pub struct Settings {
     /// Signs the admin login-state cookie. Unset: one is generated on first start and
     /// stored in the database, so every process sharing it agrees.
     pub session_secret: Option<String>,
+    /// Encrypts the secrets roster stores and must use again (webhook signing secrets,
+    /// identity providers' client secrets): 32 random bytes, base64. Never stored in
+    /// the database. Unset: read from `secrets_key_file`.
+    pub secrets_key: Option<String>,
+    /// A file holding `secrets_key`. Unset too: on SQLite `{database file}.key`, made on
+    /// first start; PostgreSQL refuses to start without a configured key.
+    pub secrets_key_file: Option<String>,
+    /// Earlier secrets keys, comma-separated, kept to open what they sealed until
+    /// `roster secrets rotate` has re-sealed it under `secrets_key`.
+    pub secrets_old_keys: String,
 }
 
 impl Default for Settings {
@@ -146,6 +156,9 @@ impl Default for Settings {
             event_retention_days: 30,
             webhook_disable_after_hours: 72,
             session_secret: None,
+            secrets_key: None,
+            secrets_key_file: None,
+            secrets_old_keys: String::new(),
         }
     }
 }
@@ -206,6 +219,9 @@ pub const KEYS: &[&str] = &[
     "event_retention_days",
     "webhook_disable_after_hours",
     "session_secret",
+    "secrets_key",
+    "secrets_key_file",
+    "secrets_old_keys",
 ];
 
 impl Settings {
@@ -339,6 +355,9 @@ mod tests {
             ("metrics_token", "m"),
             ("metrics_listen", "127.0.0.1:9898"),
             ("operator_token", "o"),
+            ("secrets_key", "k"),
+            ("secrets_key_file", "/etc/roster/key"),
+            ("secrets_old_keys", "a,b"),
         ];
         assert_eq!(values.len(), KEYS.len());
         let vars: Vec<(String, String)> = values

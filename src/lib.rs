@@ -3,7 +3,8 @@
 //! Layers: `http` (actix adapters) → `service` (one transaction per use case) →
 //! `store` (all diesel). `scim` and `roles` are the pure core underneath them all.
 //! `jobs` (background workers) call `service` as `http` does; `webhooks` is what
-//! reaches outside the process (SSRF guard, signing, the client).
+//! reaches outside the process (SSRF guard, signing, the client); `secrets` encrypts
+//! what roster stores and must use again.
 
 pub mod auth;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod http;
 pub mod jobs;
 pub mod roles;
 pub mod scim;
+pub mod secrets;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -17,6 +17,7 @@ use crate::http::metrics::{Metrics, MetricsAccess};
 use crate::http::state::{AppState, Lifecycle};
 use crate::jobs::webhooks::DeliveryConfig;
 use crate::scim::discovery::Limits;
+use crate::service::secrets::PrepareError;
 use crate::service::ServiceError;
 use crate::store::{migrate, DbConnection, PoolSettings, Store, StoreError};
 
@@ -28,12 +29,27 @@ pub enum StartupError {
     Setting { key: &'static str, detail: String },
     #[error("preparing the database")]
     Service(#[from] ServiceError),
+    #[error("secrets key")]
+    Secrets(#[from] crate::secrets::SecretsError),
+    #[error("secrets key")]
+    KeyMismatch(#[from] crate::service::secrets::KeyMismatch),
     #[error("cannot set up {address}")]
     Bind {
         address: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl StartupError {
+    /// The database did not answer: preparing it is worth trying again.
+    fn database_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StartupError::Store(StoreError::Unavailable(_))
+                | StartupError::Service(ServiceError::Store(StoreError::Unavailable(_)))
+        )
+    }
 }
 
 pub struct Application {
@@ -62,6 +78,7 @@ impl Application {
         on_prepared: OnPrepared,
     ) -> Result<Self, StartupError> {
         let store = open_store(settings)?;
+        let secrets = Arc::new(crate::secrets::KeyRing::from_settings(settings)?);
         let delivery =
             DeliveryConfig::from_settings(settings).map_err(|detail| StartupError::Setting {
                 key: "webhook_retry_schedule",
@@ -116,6 +133,7 @@ impl Application {
             allow_private_webhook_urls: settings.allow_private_webhook_urls,
             oidc: Default::default(),
             session_secret: Default::default(),
+            secrets,
             lifecycle: Default::default(),
             limiters: Limiters::new(LimitSettings {
                 tenant_rate: settings.tenant_rate_limit,
@@ -138,11 +156,11 @@ impl Application {
         // caller of `build` (a test, `serve`) finds it migrated.
         match prepared.attempt().await {
             Ok(()) => {}
-            Err(ServiceError::Store(StoreError::Unavailable(e))) => {
-                tracing::warn!(error = %crate::error_chain(e.as_ref()), "database not reachable; serving 503 until it is");
+            Err(e) if e.database_unavailable() => {
+                tracing::warn!(error = %crate::error_chain(&e), "database not reachable; serving 503 until it is");
                 actix_web::rt::spawn(prepared.retry());
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
         let app_state = state.clone();
         let workers = match settings.workers {
@@ -234,8 +252,9 @@ struct Preparation {
 impl Preparation {
     /// Migrations, the session secret and `on_prepared` in one hop; then serving opens
     /// and the background workers start.
-    async fn attempt(&self) -> Result<(), ServiceError> {
+    async fn attempt(&self) -> Result<(), StartupError> {
         let configured = self.configured_secret.clone();
+        let keys = self.state.secrets.clone();
         let on_prepared = self.on_prepared.clone();
         let public_url = self.state.public_url.clone();
         let backend = self.state.service.backend_name();
@@ -248,9 +267,26 @@ impl Preparation {
                 if applied > 0 {
                     tracing::info!(applied, backend, "migrations applied");
                 }
-                let secret = crate::service::admin::session_secret(c, configured.as_deref())?;
+                let sealed = crate::service::secrets::prepare(c, &keys).map_err(|e| match e {
+                    PrepareError::Mismatch(m) => StartupError::KeyMismatch(m),
+                    PrepareError::Service(e) => e.into(),
+                })?;
+                if sealed.plain > 0 {
+                    tracing::info!(
+                        sealed = sealed.plain,
+                        "secrets stored before encryption are now sealed"
+                    );
+                }
+                if sealed.under_old_keys > 0 {
+                    tracing::warn!(
+                        count = sealed.under_old_keys,
+                        "secrets are still sealed with an old key: run `roster secrets rotate`"
+                    );
+                }
+                let secret =
+                    crate::service::admin::session_secret(c, configured.as_deref(), &keys)?;
                 on_prepared(c, &public_url)?;
-                Ok::<_, ServiceError>(secret)
+                Ok::<_, StartupError>(secret)
             })
             .await?;
         let _ = self.state.session_secret.set(secret);
@@ -258,6 +294,7 @@ impl Preparation {
             self.state.service.store().clone(),
             self.state.change_sets.clone(),
             self.delivery.clone(),
+            self.state.secrets.clone(),
         );
         self.state.lifecycle.set_prepared();
         Ok(())
@@ -272,6 +309,11 @@ impl Preparation {
                 Ok(()) => {
                     tracing::info!("database prepared; serving");
                     return;
+                }
+                Err(e) if !e.database_unavailable() => {
+                    // A wrong secrets key, say: the log must say so loudly.
+                    tracing::error!(error = %crate::error_chain(&e), retry_in_ms = delay.as_millis() as u64, "cannot prepare the database");
+                    delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => {
                     tracing::warn!(error = %crate::error_chain(&e), retry_in_ms = delay.as_millis() as u64, "database not prepared yet");

@@ -118,6 +118,7 @@ pub(crate) fn service_status(e: &ServiceError) -> StatusCode {
         ServiceError::Uniqueness { .. }
         | ServiceError::TenantExists(_)
         | ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::Secrets(_) => StatusCode::INTERNAL_SERVER_ERROR,
         ServiceError::Store(_) => match e.failure() {
             Some(Failure::NotFound) => StatusCode::NOT_FOUND,
             Some(Failure::InvalidInput) => StatusCode::BAD_REQUEST,

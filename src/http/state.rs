@@ -34,6 +34,8 @@ pub struct AppState {
     /// Signs the admin login-state cookie (HMAC-SHA-256); set once the database is
     /// prepared, before any request other than a probe is served.
     pub session_secret: std::sync::OnceLock<Vec<u8>>,
+    /// Opens and seals the secrets roster stores (see `crate::secrets`).
+    pub secrets: std::sync::Arc<crate::secrets::KeyRing>,
     pub lifecycle: std::sync::Arc<Lifecycle>,
     pub limiters: super::limits::Limiters,
 }

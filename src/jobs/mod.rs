@@ -20,10 +20,15 @@ use tokio::sync::Notify;
 use crate::store::Store;
 
 /// Starts the workers that need a prepared database, on the current runtime.
-pub fn spawn(store: Store, change_sets: Arc<Notify>, delivery: webhooks::DeliveryConfig) {
+pub fn spawn(
+    store: Store,
+    change_sets: Arc<Notify>,
+    delivery: webhooks::DeliveryConfig,
+    keys: Arc<crate::secrets::KeyRing>,
+) {
     change_sets::spawn(store.clone(), change_sets);
     // One delivery worker per process; several processes share the queue through leases.
-    webhooks::spawn(store, delivery);
+    webhooks::spawn(store, delivery, keys);
 }
 
 /// A background job, as `/metrics` labels its failures.

@@ -2,9 +2,11 @@
 //! process (`jobs::spawn`). Claims are short transactions; requests go out with no
 //! transaction open; outcomes are recorded in another short transaction.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::config::Settings;
+use crate::secrets::KeyRing;
 use crate::service::delivery::{self, AttemptOutcome, Claim};
 use crate::service::webhooks::{self, WAKE};
 use crate::store::Store;
@@ -50,19 +52,20 @@ pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
 }
 
 /// Starts the worker and the retention task on the current runtime.
-pub fn spawn(store: Store, config: DeliveryConfig) {
+pub fn spawn(store: Store, config: DeliveryConfig, keys: Arc<KeyRing>) {
     let agent = agent(config.allow_private);
     if let Some(keep) = config.retention {
         actix_web::rt::spawn(retention(store.clone(), keep));
     }
-    actix_web::rt::spawn(worker(store, agent, config));
+    actix_web::rt::spawn(worker(store, agent, config, keys));
 }
 
-async fn worker(store: Store, agent: ureq::Agent, config: DeliveryConfig) {
+async fn worker(store: Store, agent: ureq::Agent, config: DeliveryConfig, keys: Arc<KeyRing>) {
     loop {
         let lease = config.lease;
+        let ring = keys.clone();
         let claims = store
-            .write(move |c| delivery::claim(c, SystemTime::now(), lease, BATCH))
+            .write(move |c| delivery::claim(c, SystemTime::now(), lease, BATCH, &ring))
             .await
             .unwrap_or_else(|e| {
                 super::failed(super::Job::WebhookDelivery);

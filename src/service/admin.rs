@@ -13,8 +13,10 @@ use super::{now, stamp, Scope, ServiceError};
 use crate::auth::oidc::{Expected, Identity, Oidc, OidcError, PendingLogin, RelyingParty};
 use crate::scim::resource::fold;
 use crate::scim::schema::ResourceKind;
+use crate::secrets::KeyRing;
 pub use crate::store::admin::AuditQuery;
 use crate::store::admin::{self, AuditRow, LoginLinkRow, OidcConfigRow, SessionRow};
+use crate::store::secrets::{oidc_context, setting_context};
 use crate::store::tenants::TenantRow;
 use crate::store::users::UserRow;
 use crate::store::{write_transaction, DbConnection, StoreError, TenantId};
@@ -157,7 +159,9 @@ impl OidcSettings {
             .max()
     }
 
-    fn from_row(row: &OidcConfigRow) -> Result<Self, ServiceError> {
+    /// The settings of a stored row. With `keys`, the client secret is opened; without,
+    /// it stays sealed, which is enough to say whether there is one.
+    fn from_row(row: &OidcConfigRow, keys: Option<&KeyRing>) -> Result<Self, ServiceError> {
         let mapping: BTreeMap<String, String> =
             serde_json::from_str(&row.group_roles).map_err(|_| corrupt())?;
         let group_roles = mapping
@@ -167,7 +171,12 @@ impl OidcSettings {
         Ok(Self {
             issuer: row.issuer.clone(),
             client_id: row.client_id.clone(),
-            client_secret: row.client_secret.clone(),
+            client_secret: match (&row.client_secret, keys) {
+                (Some(sealed), Some(keys)) => {
+                    Some(keys.open(sealed, &oidc_context(&row.tenant_id))?)
+                }
+                (secret, _) => secret.clone(),
+            },
             groups_claim: row.groups_claim.clone(),
             expected_jc_org: row.expected_jc_org.clone(),
             group_roles,
@@ -364,11 +373,16 @@ pub fn set_oidc(
     slug: &str,
     settings: &OidcSettings,
     actor: &str,
+    keys: &KeyRing,
 ) -> Result<(), ServiceError> {
     let t = tenant(conn, slug)?;
     let tenant_id = TenantId(t.id);
+    let secret = match &settings.client_secret {
+        Some(plain) => StoredSecret::Seal(plain.clone(), keys),
+        None => StoredSecret::None,
+    };
     write_transaction(conn, |c| {
-        let before = store_oidc(c, &tenant_id, settings)?;
+        let before = store_oidc(c, &tenant_id, settings, secret)?;
         audit(
             c,
             &tenant_id,
@@ -429,12 +443,21 @@ pub fn configure_oidc(
     conn: &mut DbConnection,
     tenant: &TenantId,
     input: OidcInput,
+    keys: &KeyRing,
 ) -> Result<Done<()>, ServiceError> {
     let current = admin::oidc_config(conn, tenant)?;
-    let client_secret = match input.client_secret {
-        SecretChange::Keep => current.as_ref().and_then(|c| c.client_secret.clone()),
-        SecretChange::Clear => None,
-        SecretChange::Set(secret) => Some(secret),
+    let secret = match input.client_secret {
+        SecretChange::Keep => current
+            .and_then(|c| c.client_secret)
+            .map_or(StoredSecret::None, StoredSecret::AsStored),
+        SecretChange::Clear => StoredSecret::None,
+        SecretChange::Set(plain) => StoredSecret::Seal(plain, keys),
+    };
+    // The settings only say whether there is a secret (for the audit row); the
+    // secret itself goes to the store sealed.
+    let client_secret = match &secret {
+        StoredSecret::None => None,
+        StoredSecret::AsStored(_) | StoredSecret::Seal(..) => Some(String::new()),
     };
     let settings = OidcSettings {
         issuer: input.issuer.trim().to_owned(),
@@ -452,7 +475,7 @@ pub fn configure_oidc(
             "the issuer is a URL, exactly as the identity provider states it",
         ));
     }
-    let before = store_oidc(conn, tenant, &settings)?;
+    let before = store_oidc(conn, tenant, &settings, secret)?;
     Ok(Done::new((), before, settings.redacted().audited()))
 }
 
@@ -463,7 +486,7 @@ pub fn oidc_redacted(
 ) -> Result<Option<RedactedOidc>, ServiceError> {
     admin::oidc_config(conn, tenant)?
         .as_ref()
-        .map(|row| OidcSettings::from_row(row).map(|s| s.redacted()))
+        .map(|row| OidcSettings::from_row(row, None).map(|s| s.redacted()))
         .transpose()
 }
 
@@ -487,11 +510,22 @@ pub fn check_sign_in(
     Ok(Ok(role))
 }
 
-/// Writes `settings` as the tenant's; returns the settings before, redacted.
+/// The client secret a write stores.
+enum StoredSecret<'k> {
+    None,
+    /// Already sealed: kept as it is.
+    AsStored(String),
+    /// Typed in: sealed under the current key.
+    Seal(String, &'k KeyRing),
+}
+
+/// Writes `settings` (but the client secret: `secret`) as the tenant's; returns the
+/// settings before, redacted.
 fn store_oidc(
     conn: &mut DbConnection,
     tenant_id: &TenantId,
     settings: &OidcSettings,
+    secret: StoredSecret,
 ) -> Result<Option<Value>, ServiceError> {
     if settings.issuer.is_empty() || settings.client_id.is_empty() {
         return Err(super::invalid("issuer and client id are required"));
@@ -503,7 +537,13 @@ fn store_oidc(
             tenant_id: tenant_id.0.clone(),
             issuer: settings.issuer.clone(),
             client_id: settings.client_id.clone(),
-            client_secret: settings.client_secret.clone(),
+            client_secret: match secret {
+                StoredSecret::None => None,
+                StoredSecret::AsStored(sealed) => Some(sealed),
+                StoredSecret::Seal(plain, keys) => {
+                    Some(keys.seal(&plain, &oidc_context(&tenant_id.0)))
+                }
+            },
             groups_claim: settings.groups_claim.clone(),
             expected_jc_org: settings.expected_jc_org.clone(),
             group_roles: serde_json::to_string(&settings.redacted().group_roles)
@@ -516,7 +556,7 @@ fn store_oidc(
         admin::upsert_oidc_config(c, &row)?;
         Ok(before
             .as_ref()
-            .map(OidcSettings::from_row)
+            .map(|row| OidcSettings::from_row(row, None))
             .transpose()?
             .and_then(|s| s.redacted().audited()))
     })
@@ -526,10 +566,23 @@ fn store_oidc(
 pub fn oidc_settings(
     conn: &mut DbConnection,
     slug: &str,
+    keys: &KeyRing,
+) -> Result<(TenantRow, Option<OidcSettings>), ServiceError> {
+    load_oidc(conn, slug, Some(keys))
+}
+
+/// [`oidc_settings`], with the client secret opened only when `keys` are given.
+fn load_oidc(
+    conn: &mut DbConnection,
+    slug: &str,
+    keys: Option<&KeyRing>,
 ) -> Result<(TenantRow, Option<OidcSettings>), ServiceError> {
     let t = tenant(conn, slug)?;
     let row = admin::oidc_config(conn, &TenantId(t.id.clone()))?;
-    let settings = row.as_ref().map(OidcSettings::from_row).transpose()?;
+    let settings = row
+        .as_ref()
+        .map(|row| OidcSettings::from_row(row, keys))
+        .transpose()?;
     Ok((t, settings))
 }
 
@@ -538,18 +591,19 @@ pub fn oidc_settings(
 pub fn session_secret(
     conn: &mut DbConnection,
     configured: Option<&str>,
+    keys: &KeyRing,
 ) -> Result<Vec<u8>, ServiceError> {
     if let Some(s) = configured.filter(|s| !s.is_empty()) {
         return Ok(s.as_bytes().to_vec());
     }
-    if let Some(s) = admin::setting(conn, SESSION_SECRET_KEY)? {
-        return Ok(s.into_bytes());
+    let context = setting_context(SESSION_SECRET_KEY);
+    if admin::setting(conn, SESSION_SECRET_KEY)?.is_none() {
+        let fresh = keys.seal(&generate_secret("")?, &context);
+        admin::insert_setting(conn, SESSION_SECRET_KEY, &fresh)?;
     }
-    let fresh = generate_secret("")?;
-    admin::insert_setting(conn, SESSION_SECRET_KEY, &fresh)?;
     // Another process may have stored its own first: everyone uses the stored one.
     let stored = admin::setting(conn, SESSION_SECRET_KEY)?.ok_or(StoreError::NotFound)?;
-    Ok(stored.into_bytes())
+    Ok(keys.open(&stored, &context)?.into_bytes())
 }
 
 /// The logged-in admin a session cookie stands for.
@@ -619,7 +673,8 @@ pub fn complete_login(
     login: &Login<'_>,
     ctx: &AuditContext,
 ) -> Result<Result<OpenedSession, Refusal>, ServiceError> {
-    let (t, settings) = oidc_settings(conn, slug)?;
+    // Deciding needs the group rules, not the client secret.
+    let (t, settings) = load_oidc(conn, slug, None)?;
     let settings = settings.ok_or(ServiceError::NotFound {
         kind: "OIDC configuration",
     })?;

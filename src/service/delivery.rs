@@ -13,6 +13,7 @@ use super::events::Actor;
 use super::outbox::Outbox;
 use super::webhooks::{signing_secrets, DeliveryState, EndpointView, MIN_FAILED_DELIVERIES};
 use super::{stamp, ServiceError};
+use crate::secrets::KeyRing;
 use crate::store::webhooks::{self, AttemptRow, EndpointRow};
 use crate::store::{write_transaction, DbConnection, TenantId};
 
@@ -37,6 +38,7 @@ pub fn claim(
     now: SystemTime,
     lease: Duration,
     limit: i64,
+    keys: &KeyRing,
 ) -> Result<Vec<Claim>, ServiceError> {
     let now_s = stamp(now);
     let until = stamp(now + lease);
@@ -72,13 +74,22 @@ pub fn claim(
                     .find(|(id, _)| *id == d.event_id)
                     .map(|(_, b)| b.clone())
             });
+            let secrets = match signing_secrets(endpoint, &now_s, keys) {
+                Ok(secrets) => secrets,
+                Err(e) => {
+                    // Left leased: it comes back when the lease ends, and the endpoint's
+                    // other deliveries are not held up by this one.
+                    tracing::error!(error = %crate::error_chain(&e), endpoint = %endpoint.id, "cannot open a webhook signing secret");
+                    return None;
+                }
+            };
             Some(Claim {
                 delivery_id: d.id,
                 lease: until.clone(),
                 attempt: d.attempts,
                 webhook_id: d.event_id,
                 url: endpoint.url.clone(),
-                secrets: signing_secrets(endpoint, &now_s),
+                secrets,
                 body,
             })
         })

@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod overview;
 pub mod roles;
 pub mod run;
+pub mod secrets;
 pub mod snapshot;
 pub mod sync_log;
 pub mod tenants;
@@ -68,6 +69,9 @@ pub enum ServiceError {
     TenantExists(String),
     #[error("invalid tenant slug: use 1-63 lower-case letters, digits and '-', not starting with '-'; 'operator' is reserved")]
     InvalidSlug,
+    /// A stored secret that the configured keys do not open (500: a deployment fault).
+    #[error("a stored secret cannot be used")]
+    Secrets(#[from] crate::secrets::SecretsError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 
 use super::events::{Actor, EventType, EVENT_TYPES};
 use super::{invalid, new_id, stamp, ServiceError};
+use crate::secrets::{KeyRing, SecretsError};
 use crate::store::events::EventRow;
+use crate::store::secrets::webhook_context;
 use crate::store::webhooks::{self, AttemptRow, DeliveryRow, EndpointRow};
 use crate::store::{write_transaction, DbConnection, StoreError, TenantId};
 use crate::webhooks::guard::CheckedUrl;
@@ -246,15 +248,17 @@ pub fn create(
     tenant: &TenantId,
     input: NewEndpoint,
     now: &str,
+    keys: &KeyRing,
 ) -> Result<EndpointWithSecret, ServiceError> {
     let secret = new_secret()?;
+    let id = new_id();
     let row = EndpointRow {
-        id: new_id(),
+        secret: keys.seal(&secret, &webhook_context(&id)),
+        id,
         tenant_id: tenant.0.clone(),
         url: input.url.to_string(),
         description: input.description,
         event_types: event_filter(&input.event_types)?,
-        secret: secret.clone(),
         previous_secret: None,
         previous_secret_expires_at: None,
         enabled: input.enabled,
@@ -340,11 +344,14 @@ pub fn rotate_secret(
     tenant: &TenantId,
     id: &str,
     now: SystemTime,
+    keys: &KeyRing,
 ) -> Result<EndpointWithSecret, ServiceError> {
     let secret = new_secret()?;
     write_transaction(conn, |c| {
         let mut row = webhooks::find_endpoint_for_update(c, tenant, id)?.ok_or_else(not_found)?;
-        row.previous_secret = Some(std::mem::replace(&mut row.secret, secret.clone()));
+        // Both columns are sealed in the endpoint's context, so the old one moves as it is.
+        let sealed = keys.seal(&secret, &webhook_context(&row.id));
+        row.previous_secret = Some(std::mem::replace(&mut row.secret, sealed));
         row.previous_secret_expires_at = Some(stamp(now + ROTATION_OVERLAP));
         row.updated_at = stamp(now);
         webhooks::save_endpoint(c, &row)?;
@@ -357,14 +364,19 @@ pub fn rotate_secret(
 
 /// The secrets that sign a message at `now`: the current one, and the previous one
 /// while its overlap lasts.
-pub fn signing_secrets(e: &EndpointRow, now: &str) -> Vec<String> {
-    let mut secrets = vec![e.secret.clone()];
+pub fn signing_secrets(
+    e: &EndpointRow,
+    now: &str,
+    keys: &KeyRing,
+) -> Result<Vec<String>, SecretsError> {
+    let context = webhook_context(&e.id);
+    let mut secrets = vec![keys.open(&e.secret, &context)?];
     if let (Some(previous), Some(until)) = (&e.previous_secret, &e.previous_secret_expires_at) {
         if until.as_str() > now {
-            secrets.push(previous.clone());
+            secrets.push(keys.open(previous, &context)?);
         }
     }
-    secrets
+    Ok(secrets)
 }
 
 fn delivery_row(tenant: &TenantId, endpoint: &str, event: (&str, &str), now: &str) -> DeliveryRow {

@@ -24,6 +24,7 @@ pub mod query;
 pub mod raw;
 pub mod roles;
 pub mod schema;
+pub mod secrets;
 pub mod sync_log;
 pub mod tenants;
 pub mod tokens;

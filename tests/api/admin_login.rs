@@ -147,7 +147,7 @@ fn configure(app: &TestApp, issuer: &str, groups_claim: &str, jc_org: Option<&st
         ]),
     };
     let mut conn = app.store.connection().unwrap();
-    admin::set_oidc(&mut conn, "acme", &settings, "tests").unwrap();
+    admin::set_oidc(&mut conn, "acme", &settings, "tests", &app.keys).unwrap();
 }
 
 trait SignIn {
@@ -701,6 +701,7 @@ fn roster_cli(db: &crate::helpers::TestDb, args: &[&str]) -> std::process::Outpu
     Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(args)
         .env("ROSTER_DATABASE_URL", &db.url)
+        .envs(db.secrets_env())
         .env("ROSTER_PUBLIC_URL", "https://roster.example")
         .env("ROSTER_LOG_LEVEL", "warn")
         .output()
@@ -830,7 +831,10 @@ fn admin_cli_sets_and_shows_oidc_settings_and_prints_a_one_time_login_link() {
 /// The stored settings, secret included, as the sign-in uses them.
 fn stored(app: &TestApp) -> OidcSettings {
     let mut conn = app.store.connection().unwrap();
-    admin::oidc_settings(&mut conn, "acme").unwrap().1.unwrap()
+    admin::oidc_settings(&mut conn, "acme", &app.keys)
+        .unwrap()
+        .1
+        .unwrap()
 }
 
 fn sso_form<'a>(issuer: &'a str, client_id: &'a str, secret: &'a str) -> Vec<(&'a str, &'a str)> {

@@ -13,6 +13,7 @@ pub fn roster(db: &TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(args)
         .env("ROSTER_DATABASE_URL", &db.url)
+        .envs(db.secrets_env())
         .env(
             "ROSTER_POOL_TIMEOUT_MS",
             crate::helpers::TEST_POOL_TIMEOUT_MS.to_string(),
@@ -118,6 +119,7 @@ impl Server {
             .env("ROSTER_SHUTDOWN_DRAIN_SECS", "0")
             .envs(env.iter().copied())
             .env("ROSTER_DATABASE_URL", &db.url)
+            .envs(db.secrets_env())
             .env(
                 "ROSTER_POOL_TIMEOUT_MS",
                 crate::helpers::TEST_POOL_TIMEOUT_MS.to_string(),
@@ -335,6 +337,7 @@ fn a_login_link_names_an_address_a_browser_can_open() {
         let out = Command::new(env!("CARGO_BIN_EXE_roster"))
             .args(["admin", "login-link", "acme"])
             .env("ROSTER_DATABASE_URL", &db.url)
+            .envs(db.secrets_env())
             .env("ROSTER_LISTEN", listen)
             .env("ROSTER_LOG_LEVEL", "warn")
             .output()

@@ -4,11 +4,13 @@
 //! a temporary directory; a `postgres://…` URL names a server on which each test creates
 //! and later drops its own database.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use roster::config::Settings;
+use roster::secrets::KeyRing;
 use roster::service::events::Actor;
 use roster::service::{api_keys, tenants};
 use roster::startup::Application;
@@ -17,6 +19,9 @@ use serde_json::Value;
 
 /// How long tests wait for a database connection (roster's default is 1.5 s).
 pub const TEST_POOL_TIMEOUT_MS: u64 = 10_000;
+
+/// The secrets key of PostgreSQL tests (SQLite tests use the key file roster makes).
+pub const TEST_SECRETS_KEY: &str = "dGVzdHMgb2Ygcm9zdGVyIGhhdmUgdGhpcyBrZXkhISE=";
 
 pub struct TestDb {
     pub url: String,
@@ -66,6 +71,16 @@ impl TestDb {
             ..Default::default()
         };
         Store::new(&self.url, &settings).expect("store")
+    }
+
+    /// What a roster process started on this database needs in its environment for
+    /// its secrets key: PostgreSQL's configured test key; SQLite makes its key file.
+    pub fn secrets_env(&self) -> Vec<(&'static str, &'static str)> {
+        if self.is_postgres() {
+            vec![("ROSTER_SECRETS_KEY", TEST_SECRETS_KEY)]
+        } else {
+            Vec::new()
+        }
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -178,6 +193,8 @@ pub struct TestApp {
     /// An `admin` API key of tenant `acme`.
     pub api_key: String,
     pub store: Store,
+    /// The app's secrets key, for tests that read or write sealed secrets directly.
+    pub keys: Arc<KeyRing>,
     agent: ureq::Agent,
     /// Stops the server when the test ends, before its database is dropped.
     _server: Started,
@@ -257,7 +274,9 @@ impl TestApp {
             ..Settings::default()
         };
         configure(&mut settings);
-        let started = start(settings);
+        with_test_key(&mut settings);
+        let started = start(settings.clone());
+        let keys = Arc::new(KeyRing::from_settings(&settings).expect("the app's secrets key"));
         let (address, store) = (started.address.clone(), started.store.clone());
         let token = {
             let mut conn = store.connection().expect("connection");
@@ -281,6 +300,7 @@ impl TestApp {
             token,
             api_key,
             store,
+            keys,
             db,
             agent,
             _server: started,
@@ -485,8 +505,18 @@ impl Drop for Started {
     }
 }
 
+/// PostgreSQL needs a configured secrets key: the test key, unless a test chose its
+/// own. SQLite makes its own key file, as in production.
+fn with_test_key(settings: &mut Settings) {
+    let configured = settings.secrets_key.is_some() || settings.secrets_key_file.is_some();
+    if settings.database_url.starts_with("postgres") && !configured {
+        settings.secrets_key = Some(TEST_SECRETS_KEY.to_owned());
+    }
+}
+
 /// Starts the application on its own thread and actix system.
-pub fn start(settings: Settings) -> Started {
+pub fn start(mut settings: Settings) -> Started {
+    with_test_key(&mut settings);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let system = actix_web::rt::System::new();

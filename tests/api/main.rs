@@ -28,6 +28,7 @@ mod paging;
 mod projection;
 mod read_only;
 pub mod roles;
+mod secrets;
 mod snapshots;
 mod storage;
 mod sync_log;

@@ -13,7 +13,7 @@ use roster::webhooks::signature;
 use serde_json::{json, Value};
 
 use crate::cli::{last_line, roster, stdout, Server};
-use crate::helpers::{start, TestApp, TestDb};
+use crate::helpers::{start, TestApp, TestDb, TEST_SECRETS_KEY};
 
 /// How the receiver answers one request.
 #[derive(Clone, Copy, Debug)]
@@ -883,6 +883,7 @@ fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
         return;
     }
     let store = db.store();
+    let keys = std::sync::Arc::new(roster::secrets::KeyRing::new(TEST_SECRETS_KEY, &[]).unwrap());
     let mut a = store.connection().unwrap();
     migrate::run_pending(&mut a).unwrap();
     let tenant = roster::service::tenants::create_tenant(&mut a, "acme", None)
@@ -937,10 +938,18 @@ fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
         let held = webhooks::lock_due(a, &stamp(SystemTime::now()), 1).unwrap();
         assert_eq!(held, ["d0"]);
         let other = store.clone();
+        let ring = keys.clone();
         let started = Instant::now();
         let claimed = std::thread::spawn(move || {
             let mut b = other.connection().unwrap();
-            claim(&mut b, SystemTime::now(), Duration::from_secs(60), 10).unwrap()
+            claim(
+                &mut b,
+                SystemTime::now(),
+                Duration::from_secs(60),
+                10,
+                &ring,
+            )
+            .unwrap()
         })
         .join()
         .unwrap();
@@ -953,12 +962,19 @@ fn webhook_claims_skip_rows_locked_by_another_worker_on_postgres() {
     .unwrap();
     // Leased rows are not due again until the lease runs out.
     let mut c = store.connection().unwrap();
-    let again = claim(&mut c, SystemTime::now(), Duration::from_secs(60), 10).unwrap();
+    let again = claim(
+        &mut c,
+        SystemTime::now(),
+        Duration::from_secs(60),
+        10,
+        &keys,
+    )
+    .unwrap();
     let ids: Vec<String> = again.into_iter().map(|c| c.delivery_id).collect();
     assert_eq!(ids, ["d0"]);
     let later = SystemTime::now() + Duration::from_secs(61);
     assert_eq!(
-        claim(&mut c, later, Duration::from_secs(60), 10)
+        claim(&mut c, later, Duration::from_secs(60), 10, &keys)
             .unwrap()
             .len(),
         3

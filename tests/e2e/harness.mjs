@@ -124,6 +124,8 @@ export async function start() {
     ROSTER_DATABASE_URL: world.databaseUrl,
     // The webhook screen's example endpoint is on loopback.
     ROSTER_ALLOW_PRIVATE_WEBHOOK_URLS: 'true',
+    // PostgreSQL needs a configured secrets key; SQLite makes its own file.
+    ...(world.backend === 'postgres' ? { ROSTER_SECRETS_KEY: randomBytes(32).toString('base64') } : {}),
   };
   world.cli = (...args) => execFileSync(bin, args, { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 

@@ -74,9 +74,10 @@ pub(super) async fn settings_of(
     tenant: &str,
 ) -> Result<service::OidcSettings, AdminError> {
     let slug = tenant.to_owned();
+    let keys = state.secrets.clone();
     let (_, settings) = state
         .service
-        .run(move |c| service::oidc_settings(c, &slug))
+        .run(move |c| service::oidc_settings(c, &slug, &keys))
         .await?;
     settings.ok_or_else(|| AdminError::NotConfigured {
         tenant: tenant.to_owned(),

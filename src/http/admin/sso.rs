@@ -142,12 +142,13 @@ pub async fn save(admin: Admin, form: web::Form<SsoForm>) -> Result<HttpResponse
         expected_jc_org: Some(form.expected_jc_org.clone()),
         group_roles: form.group_roles.clone(),
     };
+    let keys = admin.state.secrets.clone();
     let outcome = admin
         .act(
             &form.csrf,
             AdminRole::Owner,
             "oidc.configured",
-            move |c, scope| service::configure_oidc(c, &scope.tenant, input),
+            move |c, scope| service::configure_oidc(c, &scope.tenant, input, &keys),
         )
         .await;
     match outcome {

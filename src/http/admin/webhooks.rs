@@ -216,13 +216,14 @@ async fn create_endpoint(
         event_types: event_types(&form.event_types),
         enabled: true,
     };
+    let keys = admin.state.secrets.clone();
     admin
         .act(
             &form.csrf,
             AdminRole::Admin,
             "webhook.created",
             move |c, scope| {
-                let created = webhooks::create(c, &scope.tenant, input, &now())?;
+                let created = webhooks::create(c, &scope.tenant, input, &now(), &keys)?;
                 // The audit row gets the endpoint, which carries no secret.
                 let after = audited(&created.endpoint);
                 Ok(Done::new(created, None, after))
@@ -383,14 +384,15 @@ pub async fn rotate_secret(
 ) -> Result<HttpResponse, AdminError> {
     let id = path.into_inner().1;
     let target = id.clone();
+    let keys = admin.state.secrets.clone();
     let rotated = admin
         .act(
             &form.csrf,
             AdminRole::Admin,
             "webhook.secret_rotated",
             move |c, scope| {
-                let rotated =
-                    webhooks::rotate_secret(c, &scope.tenant, &target, SystemTime::now())?;
+                let now = SystemTime::now();
+                let rotated = webhooks::rotate_secret(c, &scope.tenant, &target, now, &keys)?;
                 let after = audited(&rotated.endpoint);
                 Ok(Done::new(rotated, None, after))
             },

@@ -88,13 +88,14 @@ pub async fn create(
         event_types: body.event_types,
         enabled: body.enabled,
     };
+    let keys = state.secrets.clone();
     respond(
         &state,
         caller,
         "admin",
         Access::Write,
         StatusCode::CREATED,
-        move |c, scope| webhooks::create(c, &scope.tenant, input, &now()),
+        move |c, scope| webhooks::create(c, &scope.tenant, input, &now(), &keys),
     )
     .await
 }
@@ -208,13 +209,14 @@ pub async fn rotate_secret(
     path: web::Path<EndpointPath>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner().id;
+    let keys = state.secrets.clone();
     respond(
         &state,
         caller,
         "admin",
         Access::Write,
         StatusCode::OK,
-        move |c, scope| webhooks::rotate_secret(c, &scope.tenant, &id, SystemTime::now()),
+        move |c, scope| webhooks::rotate_secret(c, &scope.tenant, &id, SystemTime::now(), &keys),
     )
     .await
 }
