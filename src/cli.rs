@@ -42,6 +42,62 @@ pub enum Command {
     /// The key that encrypts stored secrets (webhook signing secrets, client secrets).
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Applications that sign the tenant's users in through roster (OpenID Connect).
+    #[command(subcommand)]
+    OauthClient(OauthClientCommand),
+    /// How sign-ins through roster treat users: just-in-time provisioning, groups in
+    /// tokens, and the tenant's token-signing keys.
+    #[command(subcommand)]
+    Sso(SsoCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OauthClientCommand {
+    /// Register an application; its client secret is printed once, alone on the last line.
+    Create {
+        tenant_slug: String,
+        #[arg(long)]
+        name: String,
+        /// An exact redirect URI (https, or http on localhost); repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// Where RP-initiated logout may return to; repeat for several.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+    },
+    /// List a tenant's applications (never their secrets).
+    List { tenant_slug: String },
+    /// Revoke an application: its codes and new token requests are refused.
+    Revoke {
+        tenant_slug: String,
+        client_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SsoCommand {
+    /// Show or change a tenant's sign-in settings.
+    Settings {
+        tenant_slug: String,
+        /// Create users at their first sign-in when none matches: on or off.
+        #[arg(long)]
+        jit: Option<Toggle>,
+        /// An e-mail domain JIT may create users for; repeat for several. Replaces the
+        /// list; `--jit-domain ''` empties it (any domain).
+        #[arg(long = "jit-domain")]
+        jit_domains: Option<Vec<String>>,
+        /// Put the user's groups in tokens and userinfo: on or off.
+        #[arg(long)]
+        groups_in_tokens: Option<Toggle>,
+    },
+    /// Make a new token-signing key; the old one stays in the JWKS until its tokens expire.
+    RotateKey { tenant_slug: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Toggle {
+    On,
+    Off,
 }
 
 #[derive(Debug, Subcommand)]

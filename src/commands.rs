@@ -6,7 +6,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::cli::{
-    AdminCommand, ApiKeyCommand, Command, OidcCommand, SecretsCommand, TenantCommand, TokenCommand,
+    AdminCommand, ApiKeyCommand, Command, OauthClientCommand, OidcCommand, SecretsCommand,
+    SsoCommand, TenantCommand, Toggle, TokenCommand,
 };
 use crate::config::Settings;
 use crate::service::events::Actor;
@@ -50,6 +51,11 @@ pub fn run(command: Command, settings: &Settings) -> CommandResult {
             let (store, keys) = store_with_keys(settings)?;
             admin_command(command, settings, &store, &keys)
         }
+        Command::OauthClient(command) => oauth_client(command, &migrated_store(settings)?),
+        Command::Sso(command) => {
+            let (store, keys) = store_with_keys(settings)?;
+            sso(command, &store, &keys)
+        }
         Command::Secrets(SecretsCommand::NewKey) => {
             println!("{}", crate::secrets::new_key());
             Ok(())
@@ -77,6 +83,125 @@ fn store_with_keys(
     let keys = crate::secrets::KeyRing::from_settings(settings)?;
     crate::service::secrets::prepare(&mut *store.connection()?, &keys)?;
     Ok((store, keys))
+}
+
+fn oauth_client(command: OauthClientCommand, store: &Store) -> CommandResult {
+    use crate::service::provider::{self, NewClient};
+    let mut conn = store.connection()?;
+    match command {
+        OauthClientCommand::Create {
+            tenant_slug,
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+        } => {
+            let tenant = tenant_id(&mut conn, &tenant_slug)?;
+            let input = NewClient {
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+            };
+            let created = provider::create_client(&mut conn, &tenant, input)?;
+            eprintln!(
+                "registered application {:?} for tenant {tenant_slug}",
+                created.client.name
+            );
+            eprintln!("client_id: {}", created.client.id);
+            eprintln!("issuer:    {{public_url}}/oauth/{tenant_slug}");
+            eprintln!("the client secret is shown once:");
+            println!("{}", created.client_secret);
+        }
+        OauthClientCommand::List { tenant_slug } => {
+            let tenant = tenant_id(&mut conn, &tenant_slug)?;
+            println!(
+                "{:<36} {:<24} {:<24} {:<20} REDIRECT URIS",
+                "CLIENT ID", "CREATED", "REVOKED", "NAME"
+            );
+            for c in provider::clients(&mut conn, &tenant)? {
+                println!(
+                    "{:<36} {:<24} {:<24} {:<20} {}",
+                    c.id,
+                    c.created_at,
+                    c.revoked_at.as_deref().unwrap_or("-"),
+                    c.name,
+                    c.redirect_uris.join(" ")
+                );
+            }
+        }
+        OauthClientCommand::Revoke {
+            tenant_slug,
+            client_id,
+        } => {
+            let tenant = tenant_id(&mut conn, &tenant_slug)?;
+            provider::revoke_client(&mut conn, &tenant, &client_id)?;
+            println!("revoked application {client_id}");
+        }
+    }
+    Ok(())
+}
+
+fn sso(command: SsoCommand, store: &Store, keys: &crate::secrets::KeyRing) -> CommandResult {
+    use crate::service::provider;
+    let mut conn = store.connection()?;
+    match command {
+        SsoCommand::Settings {
+            tenant_slug,
+            jit,
+            jit_domains,
+            groups_in_tokens,
+        } => {
+            let tenant = tenant_id(&mut conn, &tenant_slug)?;
+            let mut settings = provider::sign_in_settings(&mut conn, &tenant)?;
+            let changing = jit.is_some() || jit_domains.is_some() || groups_in_tokens.is_some();
+            if let Some(jit) = jit {
+                settings.jit_enabled = jit == Toggle::On;
+            }
+            if let Some(domains) = jit_domains {
+                settings.jit_domains = domains;
+            }
+            if let Some(groups) = groups_in_tokens {
+                settings.groups_in_tokens = groups == Toggle::On;
+            }
+            if changing {
+                let done = provider::set_sign_in_settings(&mut conn, &tenant, settings)?;
+                crate::service::audit::audit(
+                    &mut conn,
+                    &tenant,
+                    "cli",
+                    "sso.settings_changed",
+                    done.before,
+                    done.after,
+                    &Default::default(),
+                )?;
+                settings = done.value;
+            }
+            let domains = if settings.jit_domains.is_empty() {
+                "(any)".to_owned()
+            } else {
+                settings.jit_domains.join(", ")
+            };
+            let on = |b: bool| if b { "on" } else { "off" };
+            println!("just-in-time provisioning: {}", on(settings.jit_enabled));
+            println!("JIT e-mail domains:        {domains}");
+            println!(
+                "groups in tokens:          {}",
+                on(settings.groups_in_tokens)
+            );
+        }
+        SsoCommand::RotateKey { tenant_slug } => {
+            let tenant = tenant_id(&mut conn, &tenant_slug)?;
+            let key = provider::rotate_signing_key(&mut conn, &tenant, keys)?;
+            println!(
+                "tenant {tenant_slug} now signs with key {}; the previous key stays in the JWKS until its tokens expire",
+                key.id
+            );
+        }
+    }
+    Ok(())
+}
+
+fn tenant_id(conn: &mut DbConnection, slug: &str) -> Result<crate::store::TenantId, ServiceError> {
+    Ok(crate::store::TenantId(tenants::tenant(conn, slug)?.id))
 }
 
 fn migrated_store(settings: &Settings) -> Result<Store, Box<dyn Error + Send + Sync>> {

@@ -6,4 +6,5 @@
 pub mod login_state;
 pub mod oidc;
 pub mod operator;
+pub mod provider;
 pub mod sealed;

@@ -230,16 +230,28 @@ impl Oidc {
         &self,
         rp: &RelyingParty,
     ) -> Result<(String, PendingLogin), OidcError> {
+        self.authorization_request_with(rp, &[])
+    }
+
+    /// [`Oidc::authorization_request`] with extra parameters passed on to the provider
+    /// (an application's `login_hint`, `prompt`).
+    pub fn authorization_request_with(
+        &self,
+        rp: &RelyingParty,
+        extra: &[(&str, &str)],
+    ) -> Result<(String, PendingLogin), OidcError> {
         let doc = self.discover(&rp.issuer)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = random_token()?;
-        let (url, state) = self
-            .client(rp, &doc)?
+        let client = self.client(rp, &doc)?;
+        let mut request = client
             .authorize_url(CsrfToken::new_random)
             .add_scopes(["openid", "email", "profile"].map(|s| oauth2::Scope::new(s.into())))
-            .add_extra_param("nonce", nonce.clone())
-            .set_pkce_challenge(challenge)
-            .url();
+            .add_extra_param("nonce", nonce.clone());
+        for (name, value) in extra {
+            request = request.add_extra_param(*name, *value);
+        }
+        let (url, state) = request.set_pkce_challenge(challenge).url();
         Ok((
             url.to_string(),
             PendingLogin {

@@ -38,7 +38,7 @@ fn tenant_segment<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
 /// so anything else (`%00`, a newline) is answered 404 before it reaches a handler,
 /// a query or a header.
 fn names_a_possible_tenant(path: &str) -> bool {
-    ["/scim/v2/", "/admin/", "/api/v1/tenants/"]
+    ["/scim/v2/", "/admin/", "/api/v1/tenants/", "/oauth/"]
         .iter()
         .filter_map(|prefix| tenant_segment(path, prefix))
         .all(crate::service::tenants::is_valid_slug)

@@ -8,6 +8,7 @@ pub mod guard;
 pub mod health;
 pub mod limits;
 pub mod metrics;
+pub mod oauth;
 pub mod scim;
 pub mod state;
 pub mod sync_log;
@@ -21,7 +22,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, Resource};
 use tracing_actix_web::RequestId;
 
-use self::api::{credentials, logs, openapi, roles, snapshot, webhooks};
+use self::api::{credentials, logs, openapi, roles, sign_in, snapshot, webhooks};
 use self::error::ApiError;
 use self::scim::{discovery, resources};
 
@@ -188,11 +189,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(admin::webhooks::send_test)),
                 ),
         )
+        .service(
+            web::scope("/oauth/{tenant}")
+                .service(
+                    resource("/.well-known/openid-configuration")
+                        .route(web::get().to(oauth::discovery)),
+                )
+                .service(resource("/jwks").route(web::get().to(oauth::jwks)))
+                .service(resource("/authorize").route(web::get().to(oauth::authorize)))
+                .service(resource("/callback").route(web::get().to(oauth::callback)))
+                .service(resource("/token").route(web::post().to(oauth::token)))
+                .service(
+                    resource("/userinfo")
+                        .route(web::get().to(oauth::userinfo))
+                        .route(web::post().to(oauth::userinfo)),
+                )
+                .service(resource("/logout").route(web::get().to(oauth::logout))),
+        )
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::openapi)))
         .service(
             web::scope("/api/v1/tenants/{tenant}")
                 .service(resource("/events").route(web::get().to(roles::events)))
                 .service(resource("/snapshot").route(web::get().to(snapshot::snapshot)))
+                .service(
+                    resource("/oauth-clients")
+                        .route(web::get().to(sign_in::list_clients))
+                        .route(web::post().to(sign_in::create_client)),
+                )
+                .service(
+                    resource("/oauth-clients/{id}").route(web::delete().to(sign_in::revoke_client)),
+                )
+                .service(
+                    resource("/sign-in-settings")
+                        .route(web::get().to(sign_in::settings))
+                        .route(web::put().to(sign_in::set_settings)),
+                )
                 .service(resource("/sync-log").route(web::get().to(logs::sync_log)))
                 .service(resource("/users/{id}/roles").route(web::get().to(roles::user_roles)))
                 .service(resource("/effective-roles").route(web::get().to(roles::effective_roles)))

@@ -729,7 +729,7 @@ pub fn complete_login(
 
 /// The tenant's SCIM user behind an admin: by `externalId` = `sub`, then by
 /// `userName`, then by e-mail (A7).
-fn find_scim_user(
+pub(super) fn find_scim_user(
     conn: &mut DbConnection,
     tenant: &TenantId,
     subject: &str,

@@ -27,6 +27,9 @@ pub enum ActorKind {
     Admin,
     /// roster itself (background recompute).
     System,
+    /// A user's first sign-in through the tenant's identity provider, which created
+    /// the user (just-in-time provisioning); the id is the provider's issuer and subject.
+    Jit,
 }
 
 impl Actor {

@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod groups;
 pub mod outbox;
 pub mod overview;
+pub mod provider;
 pub mod roles;
 pub mod run;
 pub mod secrets;

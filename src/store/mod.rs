@@ -16,6 +16,7 @@ pub mod fleet;
 pub mod gate;
 pub mod groups;
 pub mod migrate;
+pub mod oauth;
 pub mod overview;
 pub mod paging;
 pub mod pipeline;

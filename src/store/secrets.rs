@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::admin::{oidc_configs, server_settings};
 use super::conn::DbConnection;
 use super::error::StoreError;
+use super::oauth::oauth_signing_keys;
 use super::schema::webhook_endpoints;
 
 /// Where a secret is stored: what it is bound to when sealed, and how to write it back.
@@ -29,6 +30,11 @@ pub enum Place {
     Setting {
         key: String,
     },
+    /// The private half of a tenant's token-signing key.
+    SigningKey {
+        tenant_id: String,
+        id: String,
+    },
 }
 
 impl Place {
@@ -42,6 +48,7 @@ impl Place {
             }
             Self::OidcClientSecret { tenant_id } => oidc_context(tenant_id),
             Self::Setting { key } => setting_context(key),
+            Self::SigningKey { tenant_id, id } => signing_key_context(tenant_id, id),
         }
     }
 }
@@ -52,6 +59,10 @@ pub fn webhook_context(endpoint_id: &str) -> String {
 
 pub fn oidc_context(tenant_id: &str) -> String {
     format!("oidc_config:{tenant_id}")
+}
+
+pub fn signing_key_context(tenant_id: &str, kid: &str) -> String {
+    format!("oauth_signing_key:{tenant_id}:{kid}")
 }
 
 pub fn setting_context(key: &str) -> String {
@@ -94,6 +105,18 @@ pub fn all(conn: &mut DbConnection) -> Result<Vec<(Place, String)>, StoreError> 
     out.extend(oidc.into_iter().filter_map(|(tenant_id, secret)| {
         secret.map(|s| (Place::OidcClientSecret { tenant_id }, s))
     }));
+    let signing: Vec<(String, String, String)> = oauth_signing_keys::table
+        .select((
+            oauth_signing_keys::tenant_id,
+            oauth_signing_keys::id,
+            oauth_signing_keys::private_key,
+        ))
+        .load(conn)?;
+    out.extend(
+        signing
+            .into_iter()
+            .map(|(tenant_id, id, key)| (Place::SigningKey { tenant_id, id }, key)),
+    );
     let settings: Vec<(String, String)> = server_settings::table
         .filter(server_settings::key.eq_any(SECRET_SETTINGS))
         .select((server_settings::key, server_settings::value))
@@ -131,6 +154,12 @@ pub fn replace(
             .filter(oidc_configs::tenant_id.eq(tenant_id))
             .filter(oidc_configs::client_secret.eq(expected))
             .set(oidc_configs::client_secret.eq(value))
+            .execute(conn)?,
+        Place::SigningKey { tenant_id, id } => diesel::update(oauth_signing_keys::table)
+            .filter(oauth_signing_keys::tenant_id.eq(tenant_id))
+            .filter(oauth_signing_keys::id.eq(id))
+            .filter(oauth_signing_keys::private_key.eq(expected))
+            .set(oauth_signing_keys::private_key.eq(value))
             .execute(conn)?,
         Place::Setting { key } => diesel::update(server_settings::table)
             .filter(server_settings::key.eq(key))

@@ -30,10 +30,10 @@ fn provider_dir() -> PathBuf {
 }
 
 /// The local provider: a node child process, killed on drop.
-struct Provider {
+pub struct Provider {
     child: Child,
     config: Value,
-    issuer: String,
+    pub issuer: String,
     forge: String,
     _log: tempfile::NamedTempFile,
 }
@@ -41,7 +41,7 @@ struct Provider {
 impl Provider {
     /// Starts the provider for roster at `app`, or `None` (skip) when its packages are
     /// not installed and the tests are not required.
-    fn start(app: &TestApp, accounts: Value) -> Option<Self> {
+    pub fn start(app: &TestApp, accounts: Value) -> Option<Self> {
         if !provider_dir().join("node_modules/oidc-provider").exists() {
             crate::helpers::skipped(
                 "the local OIDC provider is not installed (npm ci --prefix tests/oidc)",
@@ -55,7 +55,12 @@ impl Provider {
             "clients": [{
                 "client_id": CLIENT_ID,
                 "client_secret": CLIENT_SECRET,
-                "redirect_uris": [format!("{}/admin/acme/callback", app.address)],
+                // The admin login's, and the sign-ins of applications' users (roster
+                // as the tenant's OpenID Provider).
+                "redirect_uris": [
+                    format!("{}/admin/acme/callback", app.address),
+                    format!("{}/oauth/acme/callback", app.address),
+                ],
             }],
             "accounts": accounts,
         });
@@ -133,7 +138,7 @@ impl Drop for Provider {
     }
 }
 
-fn configure(app: &TestApp, issuer: &str, groups_claim: &str, jc_org: Option<&str>) {
+pub fn configure(app: &TestApp, issuer: &str, groups_claim: &str, jc_org: Option<&str>) {
     let settings = OidcSettings {
         issuer: issuer.to_owned(),
         client_id: CLIENT_ID.to_owned(),

@@ -2,7 +2,7 @@
 
 mod helpers;
 
-mod admin_login;
+pub mod admin_login;
 mod admin_screens;
 mod auth;
 mod backup;
@@ -30,6 +30,7 @@ mod read_only;
 pub mod roles;
 mod secrets;
 mod snapshots;
+mod sso;
 mod storage;
 mod sync_log;
 mod tenant_lifecycle;

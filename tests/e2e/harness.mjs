@@ -42,7 +42,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-function startChild(cmd, args, env, logName, logDir) {
+export function startChild(cmd, args, env, logName, logDir) {
   const log = fs.createWriteStream(path.join(logDir, logName));
   const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
@@ -58,7 +58,7 @@ function startChild(cmd, args, env, logName, logDir) {
 }
 
 // Resolves with the first match of `re` in the child's output; fails if it exits first.
-function waitForOutput({ child, output, log }, re, what) {
+export function waitForOutput({ child, output, log }, re, what) {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => done(new Error(`${what}: no sign of life in ${TIMEOUT} ms (log: ${log})`)), TIMEOUT);
     const check = () => {
@@ -81,7 +81,7 @@ function waitForOutput({ child, output, log }, re, what) {
   });
 }
 
-async function stopChild(child) {
+export async function stopChild(child) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
@@ -144,7 +144,12 @@ export async function start() {
       OIDC_TEST_CONFIG: JSON.stringify({
         port: 0,
         forgePort: 0,
-        clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${world.base}/admin/${TENANT}/callback`] }],
+        // The admin login's callback, and that of roster's own OpenID Provider.
+        clients: [{
+          client_id: CLIENT_ID,
+          client_secret: CLIENT_SECRET,
+          redirect_uris: [`${world.base}/admin/${TENANT}/callback`, `${world.base}/oauth/${TENANT}/callback`],
+        }],
         accounts: ACCOUNTS,
       }),
     }, 'provider.log', work);

@@ -15,12 +15,14 @@ case $backend in
   *) echo "usage: $0 [sqlite|postgres]" >&2; exit 2 ;;
 esac
 [ -d node_modules/playwright-core ] || { echo "run npm ci --prefix tests/e2e first" >&2; exit 2; }
+[ -d ../../examples/oidc-app/node_modules/openid-client ] ||
+  { echo "run npm ci --prefix examples/oidc-app first" >&2; exit 2; }
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start=$(date +%s)
 set +e
-node --test --test-concurrency=1 --test-reporter=spec admin.test.mjs 2>&1 | tee "$log"
+node --test --test-concurrency=1 --test-reporter=spec admin.test.mjs sso.test.mjs 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # node's spec reporter closes with "ℹ pass N", "ℹ fail N", "ℹ skipped N".

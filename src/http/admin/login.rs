@@ -69,7 +69,7 @@ pub async fn choose(query: web::Query<ChooseQuery>) -> Result<HttpResponse, Admi
     html(StatusCode::OK, page.render()?)
 }
 
-pub(super) async fn settings_of(
+pub(crate) async fn settings_of(
     state: &AppState,
     tenant: &str,
 ) -> Result<service::OidcSettings, AdminError> {

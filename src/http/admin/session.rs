@@ -172,7 +172,7 @@ async fn operator_session(
 }
 
 /// A cookie's value from the `Cookie` header (actix's cookie feature is not built in).
-pub(super) fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
+pub(crate) fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers()
         .get_all(header::COOKIE)
         .filter_map(|v| v.to_str().ok())
@@ -182,7 +182,7 @@ pub(super) fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-pub(super) fn set_cookie(
+pub(crate) fn set_cookie(
     name: &str,
     value: &str,
     path: &str,
@@ -199,11 +199,11 @@ pub(super) fn set_cookie(
     c
 }
 
-pub(super) fn clear_cookie(name: &str, path: &str, secure: bool) -> String {
+pub(crate) fn clear_cookie(name: &str, path: &str, secure: bool) -> String {
     set_cookie(name, "", path, Some(0), secure)
 }
 
-pub(super) fn is_https(state: &AppState) -> bool {
+pub(crate) fn is_https(state: &AppState) -> bool {
     state.public_url.starts_with("https://")
 }
 

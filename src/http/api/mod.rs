@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod logs;
 pub mod openapi;
 pub mod roles;
+pub mod sign_in;
 pub mod snapshot;
 pub mod webhooks;
 

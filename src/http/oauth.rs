@@ -1,0 +1,448 @@
+//! `/oauth/{tenant}`: roster as the tenant's OpenID Provider. An application sends its
+//! users to `authorize`; roster signs them in with the tenant's identity provider
+//! (upstream), decides (match or just-in-time provisioning, deactivated users refused)
+//! and sends them back with a code, which the application exchanges at `token` for an
+//! ID token and an access token carrying the user's roles.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::admin::error::AdminError;
+use super::admin::login::settings_of;
+use super::admin::session::{audit_context, clear_cookie, cookie, is_https, set_cookie};
+use super::state::AppState;
+use crate::auth::oidc::PendingLogin;
+use crate::auth::provider::Discovery;
+use crate::auth::sealed::{self, unix_now, Sealed};
+use crate::service::admin as admin_service;
+use crate::service::provider::{
+    self, AuthorizeRefusal, AuthorizeRequest, ClientAuth, OAuthError, TokenRequest, Upstream,
+    ValidRequest,
+};
+use crate::service::ServiceError;
+
+/// The cookie that carries a sign-in from `authorize` to the upstream callback.
+const SIGN_IN_COOKIE: &str = "roster_sign_in";
+/// How long a sign-in may take at the identity provider.
+const SIGN_IN_TTL_SECS: u64 = 600;
+
+/// One sign-in in flight: the application's checked request and the upstream login's
+/// state, nonce and PKCE verifier, sealed in a cookie (no server-side row).
+#[derive(Debug, Serialize, Deserialize)]
+struct SignInState {
+    tenant: String,
+    request: ValidRequest,
+    pending: PendingLogin,
+    expires: u64,
+}
+
+impl Sealed for SignInState {
+    const PURPOSE: &'static str = "oauth sign-in state";
+    fn expires(&self) -> u64 {
+        self.expires
+    }
+}
+
+fn issuer(state: &AppState, tenant: &str) -> String {
+    provider::issuer(&state.public_url, tenant)
+}
+
+fn upstream_redirect(state: &AppState, tenant: &str) -> String {
+    format!("{}/callback", issuer(state, tenant))
+}
+
+/// `GET /oauth/{tenant}/.well-known/openid-configuration`
+pub async fn discovery(
+    state: web::Data<AppState>,
+    tenant: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = tenant.into_inner();
+    let known = slug.clone();
+    // An unknown tenant has no issuer: 404, not a document for anyone's slug.
+    state
+        .service
+        .run(move |c| crate::service::tenants::tenant(c, &known).map(|_| ()))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .json(Discovery::new(&issuer(&state, &slug))))
+}
+
+#[derive(Serialize)]
+struct Jwks {
+    keys: Vec<serde_json::Value>,
+}
+
+/// `GET /oauth/{tenant}/jwks`: every key whose tokens may still be live. The first
+/// request makes the tenant's first key, so the set is never empty.
+pub async fn jwks(
+    state: web::Data<AppState>,
+    tenant: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let slug = tenant.into_inner();
+    let read = slug.clone();
+    let mut published = state
+        .service
+        .run(move |c| provider::jwks_of(c, &read))
+        .await?;
+    if published.is_empty() {
+        let keys = state.secrets.clone();
+        let first = slug.clone();
+        published = state
+            .service
+            .write(&slug, move |c| provider::first_key(c, &first, &keys))
+            .await?;
+    }
+    Ok(HttpResponse::Ok()
+        // Short: a rotation's new key must reach verifiers before it signs much.
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(Jwks { keys: published }))
+}
+
+/// `GET /oauth/{tenant}/authorize`: checks the application's request, then sends the
+/// browser to the tenant's identity provider.
+pub async fn authorize(
+    state: web::Data<AppState>,
+    tenant: web::Path<String>,
+    query: web::Query<AuthorizeRequest>,
+) -> Result<HttpResponse, AdminError> {
+    let tenant = tenant.into_inner();
+    let request = query.into_inner();
+    let slug = tenant.clone();
+    let hint = request.login_hint.clone();
+    let checked = state
+        .service
+        .run(move |c| provider::check_authorize(c, &slug, &request))
+        .await?;
+    let valid = match checked {
+        Ok(valid) => valid,
+        Err(refusal) => return Ok(refuse(&refusal)),
+    };
+    let settings = match settings_of(&state, &tenant).await {
+        Ok(settings) => settings,
+        Err(AdminError::NotConfigured { .. }) => {
+            return Ok(refuse(&AuthorizeRefusal::Redirect {
+                redirect_uri: valid.redirect_uri,
+                error: "server_error",
+                description: "this organization has no identity provider connection yet".into(),
+                state: valid.state,
+            }))
+        }
+        Err(e) => return Err(e),
+    };
+    let rp = admin_service::relying_party(&settings, upstream_redirect(&state, &tenant));
+    let oidc = state.oidc.clone();
+    let (url, pending) = web::block(move || {
+        let extra: Vec<(&str, &str)> = hint.iter().map(|h| ("login_hint", h.as_str())).collect();
+        oidc.authorization_request_with(&rp, &extra)
+    })
+    .await
+    .map_err(|_| AdminError::Blocking)??;
+    let sealed = sealed::seal(
+        state.session_secret(),
+        &SignInState {
+            tenant: tenant.clone(),
+            request: valid,
+            pending,
+            expires: unix_now() + SIGN_IN_TTL_SECS,
+        },
+    );
+    Ok(HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, url))
+        .insert_header((
+            header::SET_COOKIE,
+            set_cookie(
+                SIGN_IN_COOKIE,
+                &sealed,
+                &format!("/oauth/{tenant}"),
+                Some(SIGN_IN_TTL_SECS),
+                is_https(&state),
+            ),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// An authorization request refused: back to the application when its redirect URI
+/// is known, else a page (never a redirect to an unregistered URI).
+fn refuse(refusal: &AuthorizeRefusal) -> HttpResponse {
+    match (refusal, refusal.location()) {
+        (_, Some(location)) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, location))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        (AuthorizeRefusal::NoRedirect(why), None) => {
+            actix_web::ResponseError::error_response(&AdminError::LoginFailed(why.clone()))
+        }
+        (AuthorizeRefusal::Redirect { .. }, None) => actix_web::ResponseError::error_response(
+            &AdminError::LoginFailed("the redirect URI cannot carry an error".into()),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /oauth/{tenant}/callback`: the identity provider's answer. Checks it, decides
+/// the sign-in and sends the browser back to the application with a code.
+pub async fn callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    tenant: web::Path<String>,
+    query: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let tenant = tenant.into_inner();
+    let flow: SignInState = cookie(&req, SIGN_IN_COOKIE)
+        .and_then(|c| sealed::open(state.session_secret(), &c))
+        .filter(|s: &SignInState| s.tenant == tenant)
+        .ok_or_else(|| {
+            AdminError::LoginFailed(
+                "the sign-in has expired or was started elsewhere; go back to the application and start again".into(),
+            )
+        })?;
+    let back_with = |error: &'static str, description: String| {
+        let refusal = AuthorizeRefusal::Redirect {
+            redirect_uri: flow.request.redirect_uri.clone(),
+            error,
+            description,
+            state: flow.request.state.clone(),
+        };
+        Ok(done(&state, &tenant, refuse(&refusal)))
+    };
+    if let Some(error) = &query.error {
+        return back_with(
+            "access_denied",
+            format!(
+                "the identity provider refused: {error} {}",
+                query.error_description.as_deref().unwrap_or("")
+            ),
+        );
+    }
+    if query.state.as_deref() != Some(flow.pending.state.as_str()) {
+        return Err(AdminError::LoginFailed(
+            "the state does not match this sign-in".into(),
+        ));
+    }
+    let code = query
+        .code
+        .clone()
+        .ok_or_else(|| AdminError::LoginFailed("the callback carries no code".into()))?;
+    let settings = settings_of(&state, &tenant).await?;
+    let redirect = upstream_redirect(&state, &tenant);
+    let oidc = state.oidc.clone();
+    let pending = flow.pending.clone();
+    let upstream_issuer = settings.issuer.clone();
+    let identified = web::block(move || {
+        admin_service::identify_with_claims(&oidc, &settings, redirect, &code, &pending)
+    })
+    .await
+    .map_err(|_| AdminError::Blocking)?;
+    let (identity, claims) = match identified {
+        Ok(found) => found,
+        Err(e) => return back_with("access_denied", e.to_string()),
+    };
+    let who = Upstream::from_claims(&upstream_issuer, &claims, identity.groups);
+    let ctx = audit_context(&req);
+    let request = flow.request.clone();
+    let slug = tenant.clone();
+    let public_url = state.public_url.clone();
+    let decided = state
+        .service
+        .write(&tenant, move |c| {
+            provider::sign_in(c, &slug, &public_url, &request, &who, &ctx)
+        })
+        .await?;
+    match decided {
+        Ok(signed_in) => Ok(done(
+            &state,
+            &tenant,
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, signed_in.location))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish(),
+        )),
+        Err(refusal) => back_with("access_denied", refusal.to_string()),
+    }
+}
+
+/// `response`, with the sign-in cookie cleared: a sign-in is used once.
+fn done(state: &AppState, tenant: &str, mut response: HttpResponse) -> HttpResponse {
+    let cleared = clear_cookie(SIGN_IN_COOKIE, &format!("/oauth/{tenant}"), is_https(state));
+    if let Ok(value) = header::HeaderValue::from_str(&cleared) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// An OAuth error as JSON, with its status (RFC 6749 §5.2, RFC 6750 §3).
+fn oauth_error(e: &OAuthError) -> HttpResponse {
+    let status = match e.error {
+        "invalid_client" => StatusCode::UNAUTHORIZED,
+        "invalid_token" => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    match e.error {
+        "invalid_client" => {
+            response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"roster\""));
+        }
+        "invalid_token" => {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    e.error_description.replace('"', "'")
+                ),
+            ));
+        }
+        _ => {}
+    }
+    response.json(e)
+}
+
+/// `client_secret_basic` (RFC 6749 §2.3.1: both parts form-urlencoded) or `_post`.
+fn client_auth(req: &HttpRequest, form: &TokenRequest) -> Option<ClientAuth> {
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b.trim()).ok())
+        .and_then(|raw| String::from_utf8(raw).ok());
+    if let Some(pair) = basic {
+        let (id, secret) = pair.split_once(':')?;
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        return Some(ClientAuth {
+            client_id: decode(id)?,
+            client_secret: decode(secret)?,
+        });
+    }
+    Some(ClientAuth {
+        client_id: form.client_id.clone()?,
+        client_secret: form.client_secret.clone()?,
+    })
+}
+
+/// `POST /oauth/{tenant}/token`
+pub async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    tenant: web::Path<String>,
+    form: web::Form<TokenRequest>,
+) -> Result<HttpResponse, AdminError> {
+    let tenant = tenant.into_inner();
+    let form = form.into_inner();
+    let Some(auth) = client_auth(&req, &form) else {
+        return Ok(oauth_error(&OAuthError {
+            error: "invalid_client",
+            error_description: "authenticate with client_secret_basic or client_secret_post".into(),
+        }));
+    };
+    let issuer = issuer(&state, &tenant);
+    let keys = state.secrets.clone();
+    let slug = tenant.clone();
+    let answer = state
+        .service
+        .write(&tenant, move |c| {
+            let t = crate::service::tenants::tenant(c, &slug)?;
+            provider::exchange(c, &t, &issuer, &auth, &form, &keys)
+        })
+        .await?;
+    Ok(match answer {
+        Ok(tokens) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(tokens),
+        Err(e) => oauth_error(&e),
+    })
+}
+
+/// `GET|POST /oauth/{tenant}/userinfo` with `Authorization: Bearer <access token>`.
+pub async fn userinfo(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    tenant: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let tenant = tenant.into_inner();
+    let Some(token) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+    else {
+        return Ok(HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+            .finish());
+    };
+    let issuer = issuer(&state, &tenant);
+    let answer = state
+        .service
+        .read(move |c| provider::userinfo(c, &tenant, &issuer, token.trim()))
+        .await?;
+    Ok(match answer {
+        Ok(claims) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(claims),
+        Err(e) => oauth_error(&e),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LogoutQuery {
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+/// `GET /oauth/{tenant}/logout` (RP-initiated logout): roster keeps no session of its
+/// own, so this only sends the browser on, and only to a registered post-logout URI.
+pub async fn logout(
+    state: web::Data<AppState>,
+    tenant: web::Path<String>,
+    query: web::Query<LogoutQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let tenant = tenant.into_inner();
+    let q = query.into_inner();
+    let back_state = q.state.clone();
+    let target = state
+        .service
+        .run(move |c| {
+            provider::logout_target(
+                c,
+                &tenant,
+                q.client_id.as_deref(),
+                q.post_logout_redirect_uri.as_deref(),
+            )
+        })
+        .await?;
+    match target {
+        Some(uri) => {
+            let mut url = url::Url::parse(&uri).map_err(|_| {
+                AdminError::Service(ServiceError::Conflict("a stored URI does not parse".into()))
+            })?;
+            if let Some(s) = &back_state {
+                url.query_pairs_mut().append_pair("state", s);
+            }
+            Ok(HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, url.to_string()))
+                .finish())
+        }
+        None => Ok(HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("You are signed out of the application.")),
+    }
+}

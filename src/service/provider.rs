@@ -1,0 +1,1114 @@
+//! Use cases of roster as each tenant's OpenID Provider: the applications registered to
+//! sign users in (OAuth clients), the checks of an authorization request, the sign-in
+//! decision once the upstream identity provider has said who the user is (matching, or
+//! just-in-time provisioning), and the code exchange and `userinfo` that follow.
+//! Signing, PKCE and token checks are `auth::provider`; the endpoints `http::oauth`.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+
+use super::admin::{find_scim_user, AuditContext};
+use super::audit::audit;
+use super::events::{Actor, ActorKind};
+use super::tenants::{digest, generate_secret, tenant};
+use super::{invalid, now, stamp, Scope, ServiceError};
+use crate::auth::provider::{
+    self as op, is_s256_challenge, pkce_matches, SigningKey, UserClaims, ACCESS_TOKEN_TYP,
+};
+use crate::auth::sealed::unix_now;
+use crate::secrets::KeyRing;
+use crate::store::oauth::{self, ClientRow, CodeRow, IdentityRow, SettingsRow, SigningKeyRow};
+use crate::store::secrets::signing_key_context;
+use crate::store::tenants::TenantRow;
+use crate::store::users::{self as user_store, UserRow};
+use crate::store::{write_transaction, DbConnection, StoreError, TenantId};
+
+const CLIENT_PREFIX: &str = "rcl_";
+const CLIENT_SECRET_PREFIX: &str = "rcs_";
+
+/// The issuer of a tenant: `{public_url}/oauth/{slug}`.
+pub fn issuer(public_url: &str, slug: &str) -> String {
+    format!("{public_url}/oauth/{slug}")
+}
+
+// ---- OAuth clients -----------------------------------------------------------------
+
+/// An application registered to sign the tenant's users in. Never its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ClientView {
+    /// The `client_id`.
+    pub id: String,
+    pub name: String,
+    /// Exact redirect URIs: an authorization request must name one of them, byte for byte.
+    pub redirect_uris: Vec<String>,
+    /// Where RP-initiated logout may send the browser back to.
+    pub post_logout_redirect_uris: Vec<String>,
+    pub created_at: String,
+    #[schema(required = true)]
+    pub revoked_at: Option<String>,
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl From<&ClientRow> for ClientView {
+    fn from(row: &ClientRow) -> Self {
+        Self {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            redirect_uris: lines(&row.redirect_uris),
+            post_logout_redirect_uris: lines(&row.post_logout_redirect_uris),
+            created_at: row.created_at.clone(),
+            revoked_at: row.revoked_at.clone(),
+        }
+    }
+}
+
+/// A client as created: the only answer that shows its secret.
+#[derive(Clone, Serialize, ToSchema)]
+pub struct CreatedClient {
+    #[serde(flatten)]
+    pub client: ClientView,
+    /// `rcs_…`: shown once; roster keeps its SHA-256 only.
+    pub client_secret: String,
+}
+
+// By hand, so a logged value never carries the secret.
+impl std::fmt::Debug for CreatedClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedClient")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What registering a client takes.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+}
+
+/// A redirect URI roster accepts: absolute, no fragment, `https`, or `http` on
+/// loopback only (a developer's machine, RFC 8252 §7.3).
+fn check_redirect_uri(uri: &str) -> Result<(), ServiceError> {
+    let parsed =
+        url::Url::parse(uri).map_err(|_| invalid(format!("{uri:?} is not an absolute URL")))?;
+    if parsed.fragment().is_some() {
+        return Err(invalid(format!("{uri:?}: a redirect URI has no fragment")));
+    }
+    let loopback = matches!(
+        parsed.host(),
+        Some(url::Host::Domain("localhost"))
+            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+    );
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(invalid(format!(
+            "{uri:?}: a redirect URI is https (http only on localhost)"
+        ))),
+    }
+}
+
+pub fn create_client(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    input: NewClient,
+) -> Result<CreatedClient, ServiceError> {
+    let name = input.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(invalid("a client needs a name"));
+    }
+    if input.redirect_uris.is_empty() {
+        return Err(invalid("a client needs at least one redirect URI"));
+    }
+    for uri in input
+        .redirect_uris
+        .iter()
+        .chain(&input.post_logout_redirect_uris)
+    {
+        check_redirect_uri(uri)?;
+    }
+    let id = generate_secret(CLIENT_PREFIX)?[..CLIENT_PREFIX.len() + 32].to_owned();
+    let secret = generate_secret(CLIENT_SECRET_PREFIX)?;
+    let row = ClientRow {
+        tenant_id: tenant.0.clone(),
+        id,
+        name,
+        secret_hash: digest(&secret),
+        redirect_uris: input.redirect_uris.join("\n"),
+        post_logout_redirect_uris: input.post_logout_redirect_uris.join("\n"),
+        created_at: now(),
+        revoked_at: None,
+    };
+    write_transaction(conn, |c| oauth::insert_client(c, &row))?;
+    Ok(CreatedClient {
+        client: ClientView::from(&row),
+        client_secret: secret,
+    })
+}
+
+pub fn clients(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<Vec<ClientView>, ServiceError> {
+    Ok(oauth::clients(conn, tenant)?
+        .iter()
+        .map(ClientView::from)
+        .collect())
+}
+
+pub fn revoke_client(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<(), ServiceError> {
+    if oauth::revoke_client(conn, tenant, id, &now())? {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound {
+            kind: "OAuth client",
+        })
+    }
+}
+
+// ---- sign-in settings ----------------------------------------------------------------
+
+/// How a tenant's sign-ins treat users roster does not know yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SignInSettings {
+    /// Create a user at sign-in when none matches (just-in-time provisioning).
+    pub jit_enabled: bool,
+    /// E-mail domains JIT may create users for; empty: any.
+    pub jit_domains: Vec<String>,
+    /// Put the user's groups in tokens and userinfo (`groups`).
+    pub groups_in_tokens: bool,
+}
+
+impl Default for SignInSettings {
+    fn default() -> Self {
+        Self {
+            jit_enabled: false,
+            jit_domains: Vec::new(),
+            groups_in_tokens: true,
+        }
+    }
+}
+
+impl SignInSettings {
+    fn from_row(row: Option<SettingsRow>) -> Self {
+        row.map_or_else(Self::default, |r| Self {
+            jit_enabled: r.jit_enabled,
+            jit_domains: lines(&r.jit_domains),
+            groups_in_tokens: r.groups_in_tokens,
+        })
+    }
+
+    /// Whether JIT may create a user with this e-mail address.
+    fn allows(&self, email: &str) -> bool {
+        let Some((_, domain)) = email.rsplit_once('@') else {
+            return false;
+        };
+        self.jit_domains.is_empty()
+            || self
+                .jit_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+pub fn sign_in_settings(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<SignInSettings, ServiceError> {
+    Ok(SignInSettings::from_row(oauth::settings(conn, tenant)?))
+}
+
+/// Replaces the tenant's sign-in settings; returns them before and after (audited by
+/// the caller).
+pub fn set_sign_in_settings(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    settings: SignInSettings,
+) -> Result<super::admin::Done<SignInSettings>, ServiceError> {
+    let domains: Vec<String> = settings
+        .jit_domains
+        .iter()
+        .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+        .collect();
+    if let Some(bad) = domains
+        .iter()
+        .find(|d| !d.contains('.') || d.contains(|c: char| c.is_whitespace() || c == '@'))
+    {
+        return Err(invalid(format!("{bad:?} is not an e-mail domain")));
+    }
+    let settings = SignInSettings {
+        jit_domains: domains,
+        ..settings
+    };
+    write_transaction(conn, |c| {
+        let before = SignInSettings::from_row(oauth::settings(c, tenant)?);
+        oauth::upsert_settings(
+            c,
+            &SettingsRow {
+                tenant_id: tenant.0.clone(),
+                jit_enabled: settings.jit_enabled,
+                jit_domains: settings.jit_domains.join("\n"),
+                groups_in_tokens: settings.groups_in_tokens,
+                updated_at: now(),
+            },
+        )?;
+        Ok(super::admin::Done::new(
+            settings.clone(),
+            serde_json::to_value(&before).ok(),
+            serde_json::to_value(&settings).ok(),
+        ))
+    })
+}
+
+// ---- signing keys --------------------------------------------------------------------
+
+/// The JWKS of the tenant `slug`.
+pub fn jwks_of(conn: &mut DbConnection, slug: &str) -> Result<Vec<Value>, ServiceError> {
+    let t = tenant(conn, slug)?;
+    jwks(conn, &TenantId(t.id))
+}
+
+/// Makes the tenant's first signing key (if no other request just did); its JWKS.
+pub fn first_key(
+    conn: &mut DbConnection,
+    slug: &str,
+    keys: &KeyRing,
+) -> Result<Vec<Value>, ServiceError> {
+    let t = TenantId(tenant(conn, slug)?.id);
+    signing_key(conn, &t, keys)?;
+    jwks(conn, &t)
+}
+
+/// The tenant's JWKS: every key whose tokens may still be live.
+pub fn jwks(conn: &mut DbConnection, tenant: &TenantId) -> Result<Vec<Value>, ServiceError> {
+    oauth::published_keys(conn, tenant, &now())?
+        .iter()
+        .map(|k| serde_json::from_str(&k.public_jwk).map_err(|_| corrupt("signing key")))
+        .collect()
+}
+
+fn corrupt(what: &str) -> ServiceError {
+    internal(format!("a stored {what} does not read back"))
+}
+
+/// A fault of roster's own data or keys (500), with why, for the log.
+fn internal(why: String) -> ServiceError {
+    ServiceError::Store(StoreError::from(
+        diesel::result::Error::DeserializationError(why.into()),
+    ))
+}
+
+/// The key that signs the tenant's tokens now: its newest live key, made on first use
+/// and replaced once it has signed for [`op::KEY_SIGNS_FOR_SECS`].
+pub fn signing_key(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    keys: &KeyRing,
+) -> Result<SigningKey, ServiceError> {
+    let now_t = SystemTime::now();
+    let fresh_after = stamp(now_t - Duration::from_secs(op::KEY_SIGNS_FOR_SECS));
+    let current = oauth::published_keys(conn, tenant, &stamp(now_t))?
+        .into_iter()
+        .find(|k| k.retired_at.is_none() && k.created_at > fresh_after);
+    let row = match current {
+        Some(row) => row,
+        None => rotate_signing_key(conn, tenant, keys)?,
+    };
+    Ok(SigningKey {
+        pkcs8_base64: keys.open(&row.private_key, &signing_key_context(&tenant.0, &row.id))?,
+        kid: row.id,
+    })
+}
+
+/// A new signing key for the tenant. The old ones stop signing at once and stay in the
+/// JWKS until every token they signed has expired.
+pub fn rotate_signing_key(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    keys: &KeyRing,
+) -> Result<SigningKeyRow, ServiceError> {
+    let now_t = SystemTime::now();
+    let kid = generate_secret("")?[..16].to_owned();
+    let (pkcs8, jwk) = op::generate_key(&kid);
+    let row = SigningKeyRow {
+        tenant_id: tenant.0.clone(),
+        private_key: keys.seal(&pkcs8, &signing_key_context(&tenant.0, &kid)),
+        id: kid,
+        public_jwk: jwk.to_string(),
+        created_at: stamp(now_t),
+        retired_at: None,
+        expires_at: None,
+    };
+    // The overlap: a token signed just before the rotation lives TOKEN_TTL_SECS more.
+    let overlap = Duration::from_secs(op::TOKEN_TTL_SECS + 300);
+    write_transaction(conn, |c| {
+        oauth::insert_key(c, &row)?;
+        oauth::retire_keys(c, tenant, &row.id, &stamp(now_t), &stamp(now_t + overlap))?;
+        Ok::<_, ServiceError>(())
+    })?;
+    Ok(row)
+}
+
+// ---- the authorization request -------------------------------------------------------
+
+/// An authorization request as the application sent it (RFC 6749 §4.1.1, OIDC Core
+/// §3.1.2.1, RFC 7636).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuthorizeRequest {
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub response_type: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    /// Passed on to the upstream identity provider.
+    pub login_hint: Option<String>,
+    pub prompt: Option<String>,
+}
+
+/// A checked authorization request, carried through the upstream sign-in in a sealed
+/// cookie.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+}
+
+/// Why an authorization request is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthorizeRefusal {
+    /// The client or its redirect URI is not known: the browser must not be sent
+    /// anywhere (an open redirector otherwise), so roster shows an error page.
+    NoRedirect(String),
+    /// Sent back to the application with `error` (RFC 6749 §4.1.2.1).
+    Redirect {
+        redirect_uri: String,
+        error: &'static str,
+        description: String,
+        state: Option<String>,
+    },
+}
+
+impl AuthorizeRefusal {
+    /// The URL an error goes back to, for a `Redirect`.
+    pub fn location(&self) -> Option<String> {
+        let AuthorizeRefusal::Redirect {
+            redirect_uri,
+            error,
+            description,
+            state,
+        } = self
+        else {
+            return None;
+        };
+        let mut url = url::Url::parse(redirect_uri).ok()?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("error", error);
+            q.append_pair("error_description", description);
+            if let Some(state) = state {
+                q.append_pair("state", state);
+            }
+        }
+        Some(url.to_string())
+    }
+}
+
+/// Checks an authorization request against the tenant's clients.
+pub fn check_authorize(
+    conn: &mut DbConnection,
+    slug: &str,
+    req: &AuthorizeRequest,
+) -> Result<Result<ValidRequest, AuthorizeRefusal>, ServiceError> {
+    let t = tenant(conn, slug)?;
+    let Some(client_id) = req.client_id.as_deref().filter(|c| !c.is_empty()) else {
+        return Ok(Err(AuthorizeRefusal::NoRedirect(
+            "the request names no client_id".into(),
+        )));
+    };
+    let client = oauth::client(conn, &TenantId(t.id), client_id)?;
+    let Some(client) = client.filter(|c| c.revoked_at.is_none()) else {
+        return Ok(Err(AuthorizeRefusal::NoRedirect(format!(
+            "no application with client_id {client_id:?} is registered with tenant {slug}"
+        ))));
+    };
+    let registered = lines(&client.redirect_uris);
+    let redirect_uri = match req.redirect_uri.as_deref() {
+        Some(uri) if registered.iter().any(|r| r == uri) => uri.to_owned(),
+        Some(uri) => {
+            return Ok(Err(AuthorizeRefusal::NoRedirect(format!(
+                "{uri:?} is not a redirect URI registered for this application (they must match exactly)"
+            ))))
+        }
+        None => {
+            return Ok(Err(AuthorizeRefusal::NoRedirect(
+                "the request names no redirect_uri".into(),
+            )))
+        }
+    };
+    let refuse = |error, description: &str| {
+        Ok(Err(AuthorizeRefusal::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            error,
+            description: description.to_owned(),
+            state: req.state.clone(),
+        }))
+    };
+    if req.response_type.as_deref() != Some("code") {
+        return refuse(
+            "unsupported_response_type",
+            "only the authorization code flow (response_type=code) is supported",
+        );
+    }
+    let scope: Vec<String> = req
+        .scope
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !scope.iter().any(|s| s == "openid") {
+        return refuse("invalid_scope", "the scope must include openid");
+    }
+    let challenge = req.code_challenge.as_deref().unwrap_or_default();
+    if req.code_challenge_method.as_deref() != Some("S256") || !is_s256_challenge(challenge) {
+        return refuse(
+            "invalid_request",
+            "PKCE is required: code_challenge with code_challenge_method=S256",
+        );
+    }
+    if req.prompt.as_deref() == Some("none") {
+        // roster keeps no session of its own: it cannot answer without asking upstream.
+        return refuse(
+            "login_required",
+            "roster signs in through the identity provider every time",
+        );
+    }
+    Ok(Ok(ValidRequest {
+        client_id: client.id,
+        redirect_uri,
+        scope,
+        state: req.state.clone(),
+        nonce: req.nonce.clone().filter(|n| !n.is_empty()),
+        code_challenge: challenge.to_owned(),
+    }))
+}
+
+// ---- the sign-in decision ------------------------------------------------------------
+
+/// Who the upstream identity provider says signed in.
+#[derive(Debug, Clone, Default)]
+pub struct Upstream {
+    pub issuer: String,
+    pub subject: String,
+    /// The address the tenant's own identity provider asserts. (JumpCloud's
+    /// `email_verified` is a constant its admin sets, so roster does not rely on it.)
+    pub email: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub name: Option<String>,
+    pub groups: Vec<String>,
+}
+
+impl Upstream {
+    pub fn from_claims(issuer: &str, claims: &Map<String, Value>, groups: Vec<String>) -> Self {
+        let text = |k: &str| {
+            claims
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Self {
+            issuer: issuer.to_owned(),
+            subject: text("sub").unwrap_or_default(),
+            email: text("email"),
+            given_name: text("given_name"),
+            family_name: text("family_name"),
+            name: text("name"),
+            groups,
+        }
+    }
+}
+
+/// Why a sign-in was refused: shown to the user, and audited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInRefusal {
+    /// No user matches and JIT provisioning is off.
+    UnknownUser,
+    /// JIT may not create users with this address's domain.
+    DomainNotAllowed(String),
+    /// JIT needs an e-mail address, and the provider sent none.
+    NoEmail,
+    /// The matching user is deactivated (by SCIM, say).
+    Inactive,
+    /// The application was revoked during the sign-in.
+    ClientRevoked,
+}
+
+impl std::fmt::Display for SignInRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::UnknownUser => write!(f, "no user of this organization matches, and just-in-time provisioning is off"),
+            Self::DomainNotAllowed(d) => write!(f, "just-in-time provisioning does not create users of the domain {d}"),
+            Self::NoEmail => write!(f, "the identity provider sent no e-mail address, which just-in-time provisioning needs"),
+            Self::Inactive => write!(f, "this user is deactivated in the directory"),
+            Self::ClientRevoked => write!(f, "the application's registration was revoked"),
+        }
+    }
+}
+
+impl SignInRefusal {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownUser => "unknown_user",
+            Self::DomainNotAllowed(_) => "domain_not_allowed",
+            Self::NoEmail => "no_email",
+            Self::Inactive => "inactive_user",
+            Self::ClientRevoked => "client_revoked",
+        }
+    }
+}
+
+/// The sign-in's outcome: a code for the application, or why not.
+pub struct SignedIn {
+    /// Where the browser goes: the redirect URI with `code` (and `state`).
+    pub location: String,
+    pub user_id: String,
+    pub jit: bool,
+}
+
+/// Decides a sign-in: finds the user (the upstream identity linked before, then
+/// `externalId` = the provider's subject, then the asserted e-mail as `userName` or
+/// an `emails` value), or creates it when JIT allows; refuses a deactivated user; and
+/// issues a one-time code. Audited either way, in one transaction.
+pub fn sign_in(
+    conn: &mut DbConnection,
+    slug: &str,
+    public_url: &str,
+    request: &ValidRequest,
+    who: &Upstream,
+    ctx: &AuditContext,
+) -> Result<Result<SignedIn, SignInRefusal>, ServiceError> {
+    let t = tenant(conn, slug)?;
+    let scope = &Scope {
+        tenant: TenantId(t.id),
+        base_url: format!("{public_url}/scim/v2/{slug}"),
+        actor: Actor::system(),
+        correlation_id: String::new(),
+    };
+    let tenant = &scope.tenant;
+    let actor = who.email.clone().unwrap_or_else(|| who.subject.clone());
+    let seen = json!({
+        "client_id": request.client_id, "issuer": who.issuer, "subject": who.subject,
+        "email": who.email, "groups": who.groups,
+    });
+    write_transaction(conn, |c| {
+        let decided = decide(c, scope, request, who)?;
+        let (action, after) = match &decided {
+            Ok(done) => (
+                "sso.sign_in",
+                json!({"user_id": done.user_id, "jit": done.jit, "seen": seen}),
+            ),
+            Err(refusal) => (
+                "sso.sign_in_refused",
+                json!({"reason": refusal.code(), "detail": refusal.to_string(), "seen": seen}),
+            ),
+        };
+        audit(c, tenant, &actor, action, None, Some(after), ctx)?;
+        Ok(decided)
+    })
+}
+
+fn decide(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    request: &ValidRequest,
+    who: &Upstream,
+) -> Result<Result<SignedIn, SignInRefusal>, ServiceError> {
+    let tenant = &scope.tenant;
+    let live_client =
+        oauth::client(conn, tenant, &request.client_id)?.is_some_and(|c| c.revoked_at.is_none());
+    if !live_client {
+        return Ok(Err(SignInRefusal::ClientRevoked));
+    }
+    let linked = match oauth::identity(conn, tenant, &who.issuer, &who.subject)? {
+        Some(link) => user_store::find(conn, tenant, &link.user_id)?,
+        None => None,
+    };
+    let found = match linked {
+        Some(user) => Some(user),
+        None => find_scim_user(conn, tenant, &who.subject, who.email.as_deref())?,
+    };
+    let (user, jit) = match found {
+        Some(user) => (user, false),
+        None => {
+            let settings = SignInSettings::from_row(oauth::settings(conn, tenant)?);
+            if !settings.jit_enabled {
+                return Ok(Err(SignInRefusal::UnknownUser));
+            }
+            let Some(email) = who.email.as_deref() else {
+                return Ok(Err(SignInRefusal::NoEmail));
+            };
+            if !settings.allows(email) {
+                let domain = email.rsplit_once('@').map_or(email, |(_, d)| d);
+                return Ok(Err(SignInRefusal::DomainNotAllowed(domain.to_owned())));
+            }
+            (provision(conn, scope, who, email)?, true)
+        }
+    };
+    if !user.active {
+        return Ok(Err(SignInRefusal::Inactive));
+    }
+    let stamp_now = now();
+    oauth::upsert_identity(
+        conn,
+        &IdentityRow {
+            tenant_id: tenant.0.clone(),
+            issuer: who.issuer.clone(),
+            subject: who.subject.clone(),
+            user_id: user.id.clone(),
+            jit,
+            created_at: stamp_now.clone(),
+            last_sign_in_at: stamp_now,
+        },
+    )?;
+    let code = generate_secret("")?;
+    let expires = SystemTime::now() + Duration::from_secs(op::CODE_TTL_SECS);
+    oauth::insert_code(
+        conn,
+        &CodeRow {
+            tenant_id: tenant.0.clone(),
+            code_hash: digest(&code),
+            client_id: request.client_id.clone(),
+            user_id: user.id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            code_challenge: request.code_challenge.clone(),
+            nonce: request.nonce.clone(),
+            scope: request.scope.join(" "),
+            auth_time: unix_now() as i64,
+            expires_at: stamp(expires),
+            used_at: None,
+        },
+    )?;
+    let mut location =
+        url::Url::parse(&request.redirect_uri).map_err(|_| invalid("a stored redirect URI"))?;
+    {
+        let mut q = location.query_pairs_mut();
+        q.append_pair("code", &code);
+        if let Some(state) = &request.state {
+            q.append_pair("state", state);
+        }
+        // RFC 9207: the application can tell which issuer answered.
+        q.append_pair("iss", &issuer_of(scope));
+    }
+    Ok(Ok(SignedIn {
+        location: location.to_string(),
+        user_id: user.id,
+        jit,
+    }))
+}
+
+/// The issuer of the tenant a SCIM scope belongs to.
+fn issuer_of(scope: &Scope) -> String {
+    // `{public}/scim/v2/{slug}` → `{public}/oauth/{slug}`.
+    scope.base_url.replacen("/scim/v2/", "/oauth/", 1)
+}
+
+/// Creates the user a JIT sign-in found missing, as a SCIM create would (the same
+/// row, role recomputation, `user.created` event and webhooks), with `jit` as the
+/// actor's type.
+fn provision(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    who: &Upstream,
+    email: &str,
+) -> Result<UserRow, ServiceError> {
+    let jit_scope = Scope {
+        actor: Actor {
+            kind: ActorKind::Jit,
+            id: format!("{} {}", who.issuer, who.subject),
+        },
+        ..scope.clone()
+    };
+    let mut body = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": email,
+        "emails": [{"value": email, "primary": true, "type": "work"}],
+        "active": true,
+    });
+    let display = who
+        .name
+        .clone()
+        .or_else(|| match (&who.given_name, &who.family_name) {
+            (Some(g), Some(f)) => Some(format!("{g} {f}")),
+            _ => None,
+        });
+    if let Some(display) = display {
+        body["displayName"] = display.into();
+    }
+    let mut name = Map::new();
+    if let Some(g) = &who.given_name {
+        name.insert("givenName".into(), g.clone().into());
+    }
+    if let Some(f) = &who.family_name {
+        name.insert("familyName".into(), f.clone().into());
+    }
+    if !name.is_empty() {
+        body["name"] = Value::Object(name);
+    }
+    let created = super::users::create(conn, &jit_scope, body, &now())?;
+    let id = created.body["id"].as_str().unwrap_or_default().to_owned();
+    user_store::find(conn, &scope.tenant, &id)?.ok_or(ServiceError::NotFound { kind: "user" })
+}
+
+// ---- the token endpoint and userinfo -------------------------------------------------
+
+/// How the application authenticated at the token endpoint.
+#[derive(Debug, Clone)]
+pub struct ClientAuth {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// A token request (RFC 6749 §4.1.3).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenRequest {
+    pub grant_type: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+/// An OAuth error answer (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OAuthError {
+    pub error: &'static str,
+    pub error_description: String,
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            error,
+            error_description: description.into(),
+        }
+    }
+}
+
+/// The token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub id_token: String,
+    pub scope: String,
+}
+
+/// Exchanges a code for an ID token and an access token. A code works once: a second
+/// exchange is refused and audited as a replay.
+pub fn exchange(
+    conn: &mut DbConnection,
+    tenant_row: &TenantRow,
+    issuer: &str,
+    auth: &ClientAuth,
+    req: &TokenRequest,
+    keys: &KeyRing,
+) -> Result<Result<TokenResponse, OAuthError>, ServiceError> {
+    let tenant = TenantId(tenant_row.id.clone());
+    if req.grant_type.as_deref() != Some("authorization_code") {
+        return Ok(Err(OAuthError::new(
+            "unsupported_grant_type",
+            "only authorization_code is supported",
+        )));
+    }
+    let client = oauth::client(conn, &tenant, &auth.client_id)?
+        .filter(|c| c.revoked_at.is_none() && c.secret_hash == digest(&auth.client_secret));
+    let Some(client) = client else {
+        return Ok(Err(OAuthError::new(
+            "invalid_client",
+            "unknown client, revoked, or wrong secret",
+        )));
+    };
+    let code = req.code.as_deref().unwrap_or_default();
+    let code_hash = digest(code);
+    let Some(row) = oauth::code(conn, &tenant, &code_hash)? else {
+        return Ok(Err(OAuthError::new(
+            "invalid_grant",
+            "unknown or expired code",
+        )));
+    };
+    let granted = write_transaction(
+        conn,
+        |c| -> Result<Result<CodeRow, OAuthError>, ServiceError> {
+            if row.client_id != client.id {
+                return Ok(Err(OAuthError::new(
+                    "invalid_grant",
+                    "the code was issued to another client",
+                )));
+            }
+            if !oauth::use_code(c, &tenant, &code_hash, &now())? {
+                audit(
+                    c,
+                    &tenant,
+                    &client.id,
+                    "sso.code_replayed",
+                    None,
+                    Some(json!({"client_id": client.id, "user_id": row.user_id})),
+                    &AuditContext::default(),
+                )?;
+                return Ok(Err(OAuthError::new(
+                    "invalid_grant",
+                    "the code was already used",
+                )));
+            }
+            if row.expires_at < now() {
+                return Ok(Err(OAuthError::new("invalid_grant", "the code expired")));
+            }
+            if req.redirect_uri.as_deref() != Some(row.redirect_uri.as_str()) {
+                return Ok(Err(OAuthError::new(
+                    "invalid_grant",
+                    "redirect_uri differs from the authorization request's",
+                )));
+            }
+            if !pkce_matches(
+                req.code_verifier.as_deref().unwrap_or_default(),
+                &row.code_challenge,
+            ) {
+                return Ok(Err(OAuthError::new(
+                    "invalid_grant",
+                    "the PKCE code_verifier does not match",
+                )));
+            }
+            Ok(Ok(row.clone()))
+        },
+    )?;
+    let row = match granted {
+        Ok(row) => row,
+        Err(e) => return Ok(Err(e)),
+    };
+    let Some(claims) = user_claims(conn, tenant_row, &row.user_id)? else {
+        return Ok(Err(OAuthError::new(
+            "invalid_grant",
+            "the user no longer exists",
+        )));
+    };
+    if !claims.1 {
+        return Ok(Err(OAuthError::new(
+            "invalid_grant",
+            "the user was deactivated",
+        )));
+    }
+    let claims = claims.0;
+    let key = signing_key(conn, &tenant, keys)?;
+    let scopes: Vec<&str> = row.scope.split(' ').collect();
+    let iat = unix_now();
+    let mut id_token = claims.to_claims(&scopes);
+    id_token.insert("iss".into(), issuer.into());
+    id_token.insert("aud".into(), client.id.clone().into());
+    id_token.insert("azp".into(), client.id.clone().into());
+    id_token.insert("iat".into(), iat.into());
+    id_token.insert("exp".into(), (iat + op::TOKEN_TTL_SECS).into());
+    id_token.insert("auth_time".into(), row.auth_time.into());
+    if let Some(nonce) = &row.nonce {
+        id_token.insert("nonce".into(), nonce.clone().into());
+    }
+    let mut access = Map::new();
+    access.insert("iss".into(), issuer.into());
+    access.insert("sub".into(), claims.sub.clone().into());
+    access.insert("aud".into(), issuer.into());
+    access.insert("client_id".into(), client.id.clone().into());
+    access.insert("scope".into(), row.scope.clone().into());
+    access.insert("iat".into(), iat.into());
+    access.insert("exp".into(), (iat + op::TOKEN_TTL_SECS).into());
+    access.insert("jti".into(), generate_secret("")?.into());
+    let sign = |typ: &str, c: &Map<String, Value>| {
+        op::sign(&key, typ, c).map_err(|e| internal(e.to_string()))
+    };
+    Ok(Ok(TokenResponse {
+        access_token: sign(ACCESS_TOKEN_TYP, &access)?,
+        token_type: "Bearer",
+        expires_in: op::TOKEN_TTL_SECS,
+        id_token: sign("JWT", &id_token)?,
+        scope: row.scope,
+    }))
+}
+
+/// What tokens say about a user, read now (roles as the mappings give them at this
+/// moment), and whether the user is active.
+fn user_claims(
+    conn: &mut DbConnection,
+    t: &TenantRow,
+    user_id: &str,
+) -> Result<Option<(UserClaims, bool)>, ServiceError> {
+    let tenant = TenantId(t.id.clone());
+    let Some(user) = user_store::find(conn, &tenant, user_id)? else {
+        return Ok(None);
+    };
+    let attributes: Map<String, Value> =
+        serde_json::from_str(&user.attributes).map_err(|_| corrupt("user"))?;
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let name = attributes.get("name");
+    let email = attributes
+        .get("emails")
+        .and_then(Value::as_array)
+        .and_then(|emails| {
+            emails
+                .iter()
+                .find(|e| e["primary"] == true)
+                .or_else(|| emails.first())
+        })
+        .and_then(|e| text(e.get("value")))
+        .or_else(|| user.user_name.contains('@').then(|| user.user_name.clone()));
+    let roles = super::roles::effective(conn, &tenant, &user.id)?
+        .roles
+        .into_iter()
+        .map(|r| r.slug)
+        .collect();
+    let settings = SignInSettings::from_row(oauth::settings(conn, &tenant)?);
+    let groups = if settings.groups_in_tokens {
+        Some(
+            user_store::groups_of(conn, &tenant, std::slice::from_ref(&user.id))?
+                .into_iter()
+                .map(|g| g.display_name)
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(Some((
+        UserClaims {
+            sub: user.id.clone(),
+            email,
+            name: user.display_name.clone(),
+            given_name: text(name.and_then(|n| n.get("givenName"))),
+            family_name: text(name.and_then(|n| n.get("familyName"))),
+            preferred_username: user.user_name.clone(),
+            tenant: t.slug.clone(),
+            roles,
+            groups,
+        },
+        user.active,
+    )))
+}
+
+/// `userinfo`: the claims of the access token's user, read now. A deactivated or
+/// deleted user's token stops working here at once.
+pub fn userinfo(
+    conn: &mut DbConnection,
+    slug: &str,
+    issuer: &str,
+    access_token: &str,
+) -> Result<Result<Map<String, Value>, OAuthError>, ServiceError> {
+    let t = tenant(conn, slug)?;
+    let jwks = jwks(conn, &TenantId(t.id.clone()))?;
+    let claims = match op::verify_access_token(access_token, &jwks, issuer) {
+        Ok(claims) => claims,
+        Err(e) => return Ok(Err(OAuthError::new("invalid_token", e.to_string()))),
+    };
+    let sub = claims["sub"].as_str().unwrap_or_default();
+    let scope = claims
+        .get("scope")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    match user_claims(conn, &t, sub)? {
+        Some((user, true)) => Ok(Ok(user.to_claims(&scope.split(' ').collect::<Vec<_>>()))),
+        _ => Ok(Err(OAuthError::new(
+            "invalid_token",
+            "the token's user is deactivated or deleted",
+        ))),
+    }
+}
+
+/// RP-initiated logout: where the browser may go afterwards. Only a URI registered as
+/// a post-logout redirect URI of the client the ID token hint was issued to.
+pub fn logout_target(
+    conn: &mut DbConnection,
+    slug: &str,
+    client_id: Option<&str>,
+    post_logout_redirect_uri: Option<&str>,
+) -> Result<Option<String>, ServiceError> {
+    let (Some(client_id), Some(uri)) = (client_id, post_logout_redirect_uri) else {
+        return Ok(None);
+    };
+    let t = tenant(conn, slug)?;
+    let allowed = oauth::client(conn, &TenantId(t.id), client_id)?
+        .filter(|c| c.revoked_at.is_none())
+        .is_some_and(|c| lines(&c.post_logout_redirect_uris).iter().any(|u| u == uri));
+    Ok(allowed.then(|| uri.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_are_https_or_loopback_http_without_fragments() {
+        assert!(check_redirect_uri("https://app.example/callback").is_ok());
+        assert!(check_redirect_uri("http://127.0.0.1:3000/cb").is_ok());
+        assert!(check_redirect_uri("http://localhost/cb").is_ok());
+        assert!(check_redirect_uri("http://app.example/cb").is_err());
+        assert!(check_redirect_uri("https://app.example/cb#frag").is_err());
+        assert!(check_redirect_uri("/relative").is_err());
+        assert!(check_redirect_uri("javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn jit_domains_compare_ignoring_case_and_empty_allows_any() {
+        let any = SignInSettings::default();
+        assert!(any.allows("a@x.example"));
+        assert!(!any.allows("no-at-sign"));
+        let some = SignInSettings {
+            jit_domains: vec!["acme.example".into()],
+            ..SignInSettings::default()
+        };
+        assert!(some.allows("Ada@ACME.example"));
+        assert!(!some.allows("ada@acme.example.evil"));
+        assert!(!some.allows("ada@evil.example"));
+    }
+
+    #[test]
+    fn an_error_goes_back_to_the_redirect_uri_with_the_state() {
+        let refusal = AuthorizeRefusal::Redirect {
+            redirect_uri: "https://app.example/cb?x=1".into(),
+            error: "invalid_scope",
+            description: "the scope must include openid".into(),
+            state: Some("s t".into()),
+        };
+        assert_eq!(
+            refusal.location().unwrap(),
+            "https://app.example/cb?x=1&error=invalid_scope&error_description=the+scope+must+include+openid&state=s+t"
+        );
+        assert_eq!(AuthorizeRefusal::NoRedirect("x".into()).location(), None);
+    }
+}

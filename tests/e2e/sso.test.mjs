@@ -1,0 +1,110 @@
+// End-to-end: an application (examples/oidc-app, on openid-client) signs a user in
+// through roster, which signs in upstream with the local OIDC provider, in headless
+// Chromium. The user is provisioned just in time, gets roles once SCIM puts them in a
+// mapped group, and is refused once SCIM deactivates them.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import path from 'node:path';
+import * as h from './harness.mjs';
+
+const { TENANT } = h;
+let world;
+let app;
+
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+before(async () => {
+  world = await h.start();
+  const port = await freePort();
+  app = `http://127.0.0.1:${port}`;
+  const out = world.cli('oauth-client', 'create', TENANT, '--name', 'Acme portal',
+    '--redirect-uri', `${app}/callback`, '--post-logout-redirect-uri', `${app}/`);
+  const secret = out.trim().split('\n').pop();
+  const list = world.cli('oauth-client', 'list', TENANT);
+  const clientId = list.trim().split('\n')[1].split(/\s+/)[0];
+  world.cli('sso', 'settings', TENANT, '--jit', 'on', '--jit-domain', 'acme.example');
+  const child = h.startChild('node', [path.join(h.ROOT, 'examples/oidc-app/server.mjs')], {
+    ROSTER_ISSUER: `${world.base}/oauth/${TENANT}`,
+    CLIENT_ID: clientId,
+    CLIENT_SECRET: secret,
+    APP_URL: app,
+  }, 'oidc-app.log', world.work);
+  world.stops.unshift(() => h.stopChild(child.child));
+  await h.waitForOutput(child, /"listening"/, 'the example application');
+});
+
+after(async () => {
+  if (world) await h.stop(world);
+});
+
+// The app's sign-in, through roster and the provider's form as `account`, back to the
+// app, in a new browser context (the provider's session would skip its form).
+async function signInAtApp(account) {
+  const page = await h.newPage(world);
+  await page.goto(`${app}/`);
+  await page.locator('#sign-in').click();
+  await page.locator('input[name=account]').fill(account);
+  await Promise.all([
+    page.waitForURL((url) => url.href.startsWith(app)),
+    page.locator('button[type=submit]').click(),
+  ]);
+  await page.waitForLoadState('load');
+  return page;
+}
+
+test('an application signs a user in through roster, with JIT, roles and deactivation', { timeout: 180_000 }, async () => {
+  // First sign-in: eve is unknown to the directory; JIT creates her.
+  let page = await signInAtApp('eve');
+  assert.equal(await page.locator('#email').innerText(), 'eve@acme.example');
+  assert.equal(await page.locator('#tenant').innerText(), TENANT);
+  assert.equal(await page.locator('#roles').innerText(), '(none)');
+  const sub = await page.locator('#sub').innerText();
+  const token = world.cli('token', 'create', TENANT, '--name', 'e2e-sso').trim().split('\n').pop();
+  const user = await h.scim(world, token, 'GET', `/Users/${sub}`);
+  assert.equal(user.userName, 'eve@acme.example', 'the JIT user is a directory user');
+
+  // SCIM puts her in Engineering, which maps to "editor": her next sign-in carries it.
+  const key = world.cli('api-key', 'create', TENANT, '--name', 'e2e-sso').trim().split('\n').pop();
+  const api = async (method, p, body) => {
+    const res = await fetch(`${world.base}/api/v1/tenants/${TENANT}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body && JSON.stringify(body),
+    });
+    assert.ok(res.ok, `${method} ${p}: ${res.status} ${await res.clone().text()}`);
+    return res.json();
+  };
+  const group = await h.scim(world, token, 'POST', '/Groups', {
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+    displayName: 'Engineering',
+    members: [{ value: sub }],
+  });
+  await api('POST', '/roles', { slug: 'editor', name: 'Editor', priority: 10, privileged: false });
+  await api('POST', '/mappings', { group: group.id, role: 'editor' });
+  // Signing out goes through roster's logout and back to the app.
+  await page.locator('#sign-out').click();
+  await page.waitForURL(`${app}/`);
+  assert.equal(await page.locator('#anonymous').count(), 1, 'signed out');
+  await page.context().close();
+  page = await signInAtApp('eve');
+  assert.equal(await page.locator('#roles').innerText(), 'editor');
+  assert.equal(await page.locator('#groups').innerText(), 'Engineering');
+  assert.equal(await page.locator('#sub').innerText(), sub, 'the same user, not a second one');
+
+  // SCIM deactivates her: the next sign-in fails, and the app says why.
+  await h.scim(world, token, 'PATCH', `/Users/${sub}`, {
+    schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+    Operations: [{ op: 'replace', path: 'active', value: false }],
+  });
+  await page.context().close();
+  page = await signInAtApp('eve');
+  assert.match(await page.locator('#error').innerText(), /deactivated/);
+  await page.context().close();
+});
