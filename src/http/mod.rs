@@ -87,6 +87,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(admin::sso::save)),
                 )
                 .service(resource("/sso/test").route(web::get().to(admin::sso::test)))
+                .service(
+                    resource("/applications")
+                        .route(web::get().to(admin::applications::show))
+                        .route(web::post().to(admin::applications::create)),
+                )
+                .service(
+                    resource("/applications/settings")
+                        .route(web::post().to(admin::applications::settings)),
+                )
+                .service(
+                    resource("/applications/{id}/revoke")
+                        .route(web::post().to(admin::applications::revoke)),
+                )
                 .service(resource("/credentials").route(web::get().to(admin::credentials::show)))
                 .service(
                     resource("/credentials/tokens")

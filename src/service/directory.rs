@@ -273,6 +273,8 @@ pub struct UserDetail {
     /// Roles with reasons, and the suspended ones.
     pub effective: roles::EffectiveRoles,
     pub timeline: Vec<TimelineEntry>,
+    /// Created by a sign-in through roster (just-in-time), not pushed by SCIM.
+    pub jit: bool,
 }
 
 pub fn user_detail(
@@ -289,6 +291,7 @@ pub fn user_detail(
         groups,
         effective,
         timeline: TimelineEntry::load(conn, &scope.tenant, &timeline)?,
+        jit: crate::store::oauth::is_jit(conn, &scope.tenant, id)?,
     })
 }
 

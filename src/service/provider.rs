@@ -278,6 +278,61 @@ pub fn set_sign_in_settings(
     })
 }
 
+// ---- the sign-in log -----------------------------------------------------------------
+
+/// One sign-in through roster, or its refusal, as the sign-in log shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SignInEntry {
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// The e-mail address (or subject) the identity provider sent.
+    pub who: String,
+    pub accepted: bool,
+    /// Why a sign-in was refused (`inactive_user`, `unknown_user`, …).
+    #[schema(required = true)]
+    pub reason: Option<String>,
+    #[schema(required = true)]
+    pub detail: Option<String>,
+    /// roster's user, when one signed in.
+    #[schema(required = true)]
+    pub user_id: Option<String>,
+    /// The user was created by this sign-in.
+    pub jit: bool,
+    pub client_id: String,
+    #[schema(required = true)]
+    pub ip: Option<String>,
+}
+
+/// The tenant's newest `limit` sign-ins and refusals, newest first.
+pub fn sign_in_log(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    limit: i64,
+) -> Result<Vec<SignInEntry>, ServiceError> {
+    Ok(crate::store::admin::sign_ins(conn, tenant, limit)?
+        .into_iter()
+        .map(|row| {
+            let after: Value = row
+                .after_json
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok())
+                .unwrap_or(Value::Null);
+            let text = |v: &Value| v.as_str().map(str::to_owned);
+            SignInEntry {
+                at: row.at,
+                who: row.actor,
+                accepted: row.action == "sso.sign_in",
+                reason: text(&after["reason"]),
+                detail: text(&after["detail"]),
+                user_id: text(&after["user_id"]),
+                jit: after["jit"] == true,
+                client_id: text(&after["seen"]["client_id"]).unwrap_or_default(),
+                ip: row.ip,
+            }
+        })
+        .collect())
+}
+
 // ---- signing keys --------------------------------------------------------------------
 
 /// The JWKS of the tenant `slug`.

@@ -345,6 +345,21 @@ pub fn audit_page(
     Ok(query.load(conn)?)
 }
 
+/// The tenant's newest sign-ins through roster and their refusals (the sign-in log).
+pub fn sign_ins(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
+    Ok(admin_audit_log::table
+        .filter(admin_audit_log::tenant_id.eq(&tenant.0))
+        .filter(admin_audit_log::action.eq_any(["sso.sign_in", "sso.sign_in_refused"]))
+        .order((admin_audit_log::at.desc(), admin_audit_log::id.desc()))
+        .limit(limit)
+        .select(AuditRow::as_select())
+        .load(conn)?)
+}
+
 /// The actions the tenant's audit log holds, for the screen's filter.
 pub fn audit_actions(
     conn: &mut DbConnection,

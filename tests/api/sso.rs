@@ -628,3 +628,94 @@ fn the_application_api_registers_clients_and_changes_sign_in_settings() {
     );
     r.assert_scim_error(400, Some("invalidValue"));
 }
+
+#[test]
+fn the_applications_screen_registers_an_app_sets_jit_and_logs_sign_ins() {
+    let Some((app, _op, _)) = sso_app(alice()) else {
+        return;
+    };
+    let mut owner = Browser::owner(&app, "acme");
+    let screen = format!("{}/admin/acme/applications", app.address);
+    let page = owner.get(&screen);
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page
+        .text
+        .contains(&format!("{}/oauth/acme/callback", app.address)));
+    let csrf = crate::browser::csrf_of(&page);
+
+    // A bad redirect URI is refused on the screen, with the reason.
+    let refused = owner.post_form(
+        &screen,
+        &csrf,
+        &[
+            ("name", "Portal"),
+            ("redirect_uris", "http://portal.example/cb"),
+        ],
+    );
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.text.contains("https (http only on localhost)"),
+        "{}",
+        refused.text
+    );
+
+    let made = owner.post_form(
+        &screen,
+        &csrf,
+        &[
+            ("name", "Portal"),
+            ("redirect_uris", &format!("{APP_CALLBACK}\n")),
+        ],
+    );
+    assert_eq!(made.status, 200, "{}", made.text);
+    let secret =
+        crate::browser::Browser::text_of(&made, "client-secret").expect("the secret, once");
+    let client_id = crate::browser::Browser::text_of(&made, "client-id").unwrap();
+    assert!(secret.starts_with("rcs_") && client_id.starts_with("rcl_"));
+    assert!(
+        !owner.get(&screen).text.contains(&secret),
+        "shown once only"
+    );
+
+    let saved = owner.post_form(
+        &format!("{screen}/settings"),
+        &csrf,
+        &[
+            ("jit_enabled", "on"),
+            ("jit_domains", "acme.example\n"),
+            ("groups_in_tokens", "on"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.text);
+
+    // The registered app signs alice in; she is provisioned, logged and marked.
+    let client = Application {
+        client_id,
+        secret,
+        verifier: URL_SAFE_NO_PAD.encode([9u8; 40]),
+        nonce: "n".into(),
+    };
+    let back = client.sign_in(&app, &mut Browser::new(), "alice");
+    let (status, tokens) = client.token(&app, back["code"].as_str().unwrap());
+    assert_eq!(status, 200, "{tokens}");
+    let sub = verified_id_token(&app, &client, tokens["id_token"].as_str().unwrap())["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = owner.get(&screen);
+    assert!(page.text.contains("created (JIT)"), "{}", page.text);
+    let user = owner.get(&format!("{}/admin/acme/users/{sub}", app.address));
+    assert!(user.text.contains("id=\"jit\""), "{}", user.text);
+
+    // Viewers read the screen; its forms are refused.
+    crate::browser::demote_all(&app, "viewer");
+    let page = owner.get(&screen);
+    assert_eq!(page.status, 200);
+    assert!(!page.text.contains("id=\"new-client\""));
+    let denied = owner.post_form(
+        &screen,
+        &csrf,
+        &[("name", "X"), ("redirect_uris", APP_CALLBACK)],
+    );
+    assert_eq!(denied.status, 403, "{}", denied.text);
+}

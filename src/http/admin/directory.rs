@@ -123,6 +123,8 @@ struct UserPage {
     mode: String,
     raw: String,
     timeline: Vec<TimelineEntry>,
+    /// Created at a sign-in through roster (just-in-time provisioning).
+    jit: bool,
 }
 
 /// One of a user's e-mail addresses.
@@ -184,6 +186,7 @@ pub async fn user(
         mode: d.effective.mode,
         raw: ui::pretty(raw),
         timeline: d.timeline,
+        jit: d.jit,
     };
     html(StatusCode::OK, page.render()?)
 }

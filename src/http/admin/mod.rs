@@ -1,6 +1,7 @@
 //! The admin UI: the screens (one submodule per tab), the session every screen needs
 //! (`session`), sign-in (`login`), and what the screens share (`ui`, `error`).
 
+pub mod applications;
 pub mod change_sets;
 pub mod credentials;
 pub mod directory;

@@ -80,6 +80,7 @@ pub const TABS: &[(&str, &str)] = &[
     ("sync-log", "Sync log"),
     ("webhooks", "Webhooks"),
     ("audit", "Audit log"),
+    ("applications", "Applications"),
     ("sso", "Admin SSO"),
 ];
 
