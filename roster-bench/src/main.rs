@@ -18,6 +18,7 @@ mod admin;
 mod metrics;
 mod noisy;
 mod query;
+mod sso;
 
 #[derive(Parser)]
 #[command(about = "SCIM load phases and raw-database baselines")]
@@ -202,6 +203,39 @@ enum Command {
         seconds: u64,
         #[arg(long, default_value_t = 16)]
         noisy_clients: usize,
+        #[arg(long, default_value = "server")]
+        label: String,
+        #[arg(long)]
+        json: Option<String>,
+    },
+    /// Sign-ins through an OpenID Provider (roster's, or a peer's): the round trip to
+    /// a code, the code exchange, and userinfo, from concurrent clients.
+    Sso {
+        /// The provider's authorization endpoint.
+        #[arg(long)]
+        authorize: String,
+        #[arg(long)]
+        token_url: String,
+        #[arg(long)]
+        userinfo_url: String,
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        client_secret: String,
+        #[arg(long)]
+        redirect_uri: String,
+        /// The upstream account to sign in as (its login_hint).
+        #[arg(long)]
+        account: String,
+        #[arg(long, default_value_t = 500)]
+        sign_ins: usize,
+        #[arg(long, default_value_t = 5_000)]
+        lookups: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// A URL answered without work (e.g. /healthz), timed as the HTTP floor.
+        #[arg(long)]
+        floor_url: Option<String>,
         #[arg(long, default_value = "server")]
         label: String,
         #[arg(long)]
@@ -475,6 +509,43 @@ fn main() {
                 noisy_clients,
             };
             (label, json, run.run())
+        }
+        Command::Sso {
+            authorize,
+            token_url,
+            userinfo_url,
+            client_id,
+            client_secret,
+            redirect_uri,
+            account,
+            sign_ins,
+            lookups,
+            concurrency,
+            floor_url,
+            label,
+            json,
+        } => {
+            let mut phases = Vec::new();
+            if let Some(url) = floor_url {
+                let floor = Client {
+                    base: url,
+                    token: None,
+                };
+                phases.push(run_phase("http_floor", lookups, concurrency, |agent, _| {
+                    floor.send(agent, "GET", "", None).map(drop)
+                }));
+            }
+            let op = sso::Op {
+                label: label.clone(),
+                authorize,
+                token: token_url,
+                userinfo: userinfo_url,
+                client_id,
+                client_secret,
+                redirect_uri,
+            };
+            phases.extend(sso::run(&op, &account, sign_ins, lookups, concurrency));
+            (label, json, phases)
         }
         Command::FloorServer { port } => {
             floor_server(port).expect("floor server");

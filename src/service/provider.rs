@@ -754,6 +754,13 @@ fn decide(
             last_sign_in_at: stamp_now,
         },
     )?;
+    // Expired codes go as new ones come, so the table holds minutes of sign-ins. (A
+    // replay of a pruned code is refused as unknown, without its audit row.)
+    oauth::prune_codes(
+        conn,
+        tenant,
+        &stamp(SystemTime::now() - Duration::from_secs(3600)),
+    )?;
     let code = generate_secret("")?;
     let expires = SystemTime::now() + Duration::from_secs(op::CODE_TTL_SECS);
     oauth::insert_code(

@@ -267,12 +267,18 @@ pub fn use_code(
     Ok(n == 1)
 }
 
-/// Deletes codes that expired before `cutoff`.
-pub fn prune_codes(conn: &mut DbConnection, cutoff: &str) -> Result<usize, StoreError> {
-    Ok(
-        diesel::delete(oauth_codes::table.filter(oauth_codes::expires_at.lt(cutoff)))
-            .execute(conn)?,
+/// Deletes the tenant's codes that expired before `cutoff`.
+pub fn prune_codes(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    cutoff: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        oauth_codes::table
+            .filter(oauth_codes::tenant_id.eq(&tenant.0))
+            .filter(oauth_codes::expires_at.lt(cutoff)),
     )
+    .execute(conn)?)
 }
 
 pub fn identity(

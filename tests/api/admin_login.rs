@@ -546,6 +546,20 @@ fn id_tokens_with_a_wrong_audience_a_bad_nonce_or_an_expiry_are_refused() {
         assert_eq!(page.status, 401, "{case}: {}", page.text);
         assert!(page.text.contains(reason), "{case}: {}", page.text);
     }
+    // The attacks on the signature itself: none, and HS256 keyed with the public key.
+    for alg in ["none", "HS256"] {
+        let mut template = with(json!({}));
+        template["alg"] = alg.into();
+        let page = forged_sign_in(&app, &op, template);
+        assert_eq!(page.status, 401, "alg {alg}: {}", page.text);
+        // `none` does not even parse as a JWS header; HS256 parses and is refused.
+        let why = if alg == "none" {
+            "malformed"
+        } else {
+            "is not RS256"
+        };
+        assert!(page.text.contains(why), "alg {alg}: {}", page.text);
+    }
     // Within leeway (60 s) an expiry is still accepted.
     let page = forged_sign_in(&app, &op, with(json!({"exp": now - 20})));
     assert_eq!(page.status, 200, "{}", page.text);

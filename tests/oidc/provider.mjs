@@ -13,7 +13,7 @@
 // Every start makes a new RSA key with a new kid: restarting on the same port rotates keys.
 // Prints one JSON line {"issuer", "forge"} on stdout once both listen.
 import http from 'node:http';
-import { generateKeyPairSync, randomUUID, sign, createHash } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, sign, createHash, createHmac, createPublicKey } from 'node:crypto';
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(process.env.OIDC_TEST_CONFIG || '{}');
@@ -131,8 +131,15 @@ function b64url(buf) {
   return Buffer.from(buf).toString('base64url');
 }
 
+// RS256 with the forge's key; or, when a test asks, the attacks on verifiers: `none`
+// (no signature) and HS256 keyed with the forge's *public* key (algorithm confusion).
 function signJwt(header, payload) {
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+  if (header.alg === 'none') return `${input}.`;
+  if (header.alg === 'HS256') {
+    const publicPem = createPublicKey(forgeKey.privateKey).export({ type: 'spki', format: 'pem' });
+    return `${input}.${b64url(createHmac('sha256', publicPem).update(input).digest())}`;
+  }
   return `${input}.${b64url(sign('sha256', Buffer.from(input), forgeKey.privateKey))}`;
 }
 
@@ -194,14 +201,14 @@ async function startForge(port) {
         nonce: grant.nonce, ...forge.template.claims,
       };
       for (const [k, v] of Object.entries(claims)) if (v === null) delete claims[k];
-      const idToken = signJwt({ alg: 'RS256', typ: 'JWT', kid: forge.template.kid || forgeKey.jwk.kid }, claims);
+      const idToken = signJwt({ alg: forge.template.alg || 'RS256', typ: 'JWT', kid: forge.template.kid || forgeKey.jwk.kid }, claims);
       return json(200, { access_token: randomUUID(), token_type: 'Bearer', expires_in: 300, id_token: idToken });
     }
     if (url.pathname === '/userinfo') {
       return json(200, forge.template.userinfo || { sub: 'forged-subject' });
     }
     if (url.pathname === '/__forge' && req.method === 'POST') {
-      forge.template = { claims: {}, kid: null, userinfo: null, ...JSON.parse(await body(req)) };
+      forge.template = { claims: {}, kid: null, alg: null, userinfo: null, ...JSON.parse(await body(req)) };
       return json(200, { ok: true });
     }
     if (url.pathname === '/__stats') {
