@@ -11,7 +11,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::admin::error::AdminError;
-use super::admin::login::settings_of;
+use super::admin::login::{settings_of, CallbackQuery, CallbackRefusal};
 use super::admin::session::{audit_context, clear_cookie, cookie, is_https, set_cookie};
 use super::state::AppState;
 use crate::auth::oidc::PendingLogin;
@@ -183,14 +183,6 @@ fn refuse(refusal: &AuthorizeRefusal) -> HttpResponse {
     }
 }
 
-#[derive(Deserialize)]
-pub struct CallbackQuery {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
-}
-
 /// `GET /oauth/{tenant}/callback`: the identity provider's answer. Checks it, decides
 /// the sign-in and sends the browser back to the application with a code.
 pub async fn callback(
@@ -217,24 +209,12 @@ pub async fn callback(
         };
         Ok(done(&state, &tenant, refuse(&refusal)))
     };
-    if let Some(error) = &query.error {
-        return back_with(
-            "access_denied",
-            format!(
-                "the identity provider refused: {error} {}",
-                query.error_description.as_deref().unwrap_or("")
-            ),
-        );
-    }
-    if query.state.as_deref() != Some(flow.pending.state.as_str()) {
-        return Err(AdminError::LoginFailed(
-            "the state does not match this sign-in".into(),
-        ));
-    }
-    let code = query
-        .code
-        .clone()
-        .ok_or_else(|| AdminError::LoginFailed("the callback carries no code".into()))?;
+    let code = match query.code_for(&flow.pending.state) {
+        Ok(code) => code,
+        // The application hears the provider's refusal; a stray answer gets a page.
+        Err(CallbackRefusal::Provider(why)) => return back_with("access_denied", why),
+        Err(ours) => return Err(ours.into()),
+    };
     let settings = settings_of(&state, &tenant).await?;
     let redirect = upstream_redirect(&state, &tenant);
     let oidc = state.oidc.clone();

@@ -143,6 +143,44 @@ pub struct CallbackQuery {
     pub(super) error_description: Option<String>,
 }
 
+impl CallbackQuery {
+    /// What the identity provider answered: the code, if it sent one for the login
+    /// whose state is `expected`; its refusal, or why the answer is not for us.
+    pub(crate) fn code_for(&self, expected: &str) -> Result<String, CallbackRefusal> {
+        if let Some(error) = &self.error {
+            return Err(CallbackRefusal::Provider(format!(
+                "the identity provider refused: {error} {}",
+                self.error_description.as_deref().unwrap_or("")
+            )));
+        }
+        if self.state.as_deref() != Some(expected) {
+            return Err(CallbackRefusal::Ours(
+                "the state does not match this sign-in",
+            ));
+        }
+        self.code
+            .clone()
+            .ok_or(CallbackRefusal::Ours("the callback carries no code"))
+    }
+}
+
+/// Why a callback carries no usable code.
+pub(crate) enum CallbackRefusal {
+    /// The provider sent an error.
+    Provider(String),
+    /// The answer does not belong to the login in progress.
+    Ours(&'static str),
+}
+
+impl From<CallbackRefusal> for AdminError {
+    fn from(r: CallbackRefusal) -> Self {
+        match r {
+            CallbackRefusal::Provider(why) => AdminError::LoginFailed(why),
+            CallbackRefusal::Ours(why) => AdminError::LoginFailed(why.into()),
+        }
+    }
+}
+
 /// `GET /admin/{tenant}/callback`: checks state, exchanges the code, validates the ID
 /// token, decides the role and opens a session.
 pub async fn callback(
@@ -164,21 +202,7 @@ pub async fn callback(
         // The admin SSO screen's test sign-in: shown, never signed in.
         return super::sso::test_result(req, state, tenant, query.into_inner(), login).await;
     }
-    if let Some(error) = &query.error {
-        return Err(AdminError::LoginFailed(format!(
-            "the identity provider refused: {error} {}",
-            query.error_description.as_deref().unwrap_or("")
-        )));
-    }
-    if query.state.as_deref() != Some(login.pending.state.as_str()) {
-        return Err(AdminError::LoginFailed(
-            "the state does not match this login".into(),
-        ));
-    }
-    let code = query
-        .code
-        .clone()
-        .ok_or_else(|| AdminError::LoginFailed("the callback carries no code".into()))?;
+    let code = query.code_for(&login.pending.state)?;
     let settings = settings_of(&state, &tenant).await?;
     let redirect = redirect_uri(&state, &tenant);
     let oidc = state.oidc.clone();
