@@ -484,6 +484,19 @@ fn the_token_endpoint_refuses_wrong_secrets_verifiers_and_redirect_uris() {
         "{body}"
     );
 
+    // client_secret_post works as well as _basic.
+    let c = code(&mut browser);
+    let r = ureq::post(&format!("{}/oauth/acme/token", app.address)).send_form(&[
+        ("grant_type", "authorization_code"),
+        ("code", &c),
+        ("redirect_uri", APP_CALLBACK),
+        ("code_verifier", &client.verifier),
+        ("client_id", &client.client_id),
+        ("client_secret", &client.secret),
+    ]);
+    let tokens: Value = r.expect("client_secret_post").into_json().unwrap();
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+
     // A revoked application can no longer exchange codes.
     let c = code(&mut browser);
     stdout(&roster(
