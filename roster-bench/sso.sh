@@ -28,9 +28,10 @@ for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster
   start_roster "$1" "$2"
   # The upstream identity provider: roster's client, and the bench's own (the peer run).
   OIDC_TEST_CONFIG=$(printf '{"port":0,"forgePort":0,"clients":[{"client_id":"roster","client_secret":"upstream-secret","redirect_uris":["http://127.0.0.1:%s/oauth/bench/callback"]},{"client_id":"direct","client_secret":"direct-secret","redirect_uris":["http://127.0.0.1:9/direct"]}],"accounts":{"ada":{"email":"ada@bench.example","name":"Ada Bench","groups":["Engineering"]}}}' "$PORT") \
-    node tests/oidc/provider.mjs >"$OUT/provider.out" 2>"$OUT/provider.log" &
-  for _ in $(seq 100); do [ -s "$OUT/provider.out" ] && break; sleep 0.1; done
-  ISSUER=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["issuer"])' "$OUT/provider.out")
+    node tests/oidc/provider.mjs >"$OUT/$1-provider.out" 2>"$OUT/$1-provider.log" &
+  PROVIDER_PID=$!
+  for _ in $(seq 200); do grep -q '"issuer"' "$OUT/$1-provider.out" && break; sleep 0.1; done
+  ISSUER=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["issuer"])' "$OUT/$1-provider.out")
   ROSTER_DATABASE_URL=$2 $ROSTER admin oidc set bench --issuer "$ISSUER" --client-id roster \
     --client-secret upstream-secret >/dev/null
   ROSTER_DATABASE_URL=$2 $ROSTER sso settings bench --jit on >/dev/null
@@ -49,7 +50,7 @@ for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster
       --account ada --sign-ins "$SIGN_INS" --lookups "$LOOKUPS" --concurrency "$clients" \
       --label oidc-provider --json "$OUT/peer-${1#roster-}-$clients.json"
   done
-  kill %?provider.mjs 2>/dev/null || kill "$(jobs -p | tail -n 1)" 2>/dev/null || true
+  kill "$PROVIDER_PID"; wait "$PROVIDER_PID" 2>/dev/null || true
   stop_roster
 done
 drop_pg_db roster_bench_sso

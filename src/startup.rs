@@ -134,6 +134,7 @@ impl Application {
             oidc: Default::default(),
             session_secret: Default::default(),
             secrets,
+            jwks: Default::default(),
             lifecycle: Default::default(),
             limiters: Limiters::new(LimitSettings {
                 tenant_rate: settings.tenant_rate_limit,

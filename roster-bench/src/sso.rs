@@ -130,7 +130,12 @@ fn exchange(agent: &ureq::Agent, op: &Op, code: &str, verifier: &str) -> Result<
             ("redirect_uri", &op.redirect_uri),
             ("code_verifier", verifier),
         ])
-        .map_err(|e| e.to_string())?
+        .map_err(|e| match e {
+            ureq::Error::Status(status, r) => {
+                format!("{status}: {}", r.into_string().unwrap_or_default())
+            }
+            other => other.to_string(),
+        })?
         .into_json()
         .map_err(|e| e.to_string())?;
     body["access_token"]
@@ -148,8 +153,9 @@ fn userinfo(agent: &ureq::Agent, op: &Op, token: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// The phases of one provider: `sign_ins` full sign-ins (round trip to a code, then the
-/// exchange), then `lookups` userinfo calls, each at `concurrency` clients.
+/// The phases of one provider, each at `concurrency` clients: `sign_ins` round trips to
+/// a code, then the exchange of those codes (within their minute), then `lookups`
+/// userinfo calls with one access token.
 pub fn run(
     op: &Op,
     account: &str,
@@ -163,19 +169,24 @@ pub fn run(
             .timeout(Duration::from_secs(30))
             .build()
     };
+    let codes = std::sync::Mutex::new(Vec::with_capacity(sign_ins));
     let mut phases = run_phases(
-        &["sign_in_to_code", "token"],
+        &["sign_in_to_code"],
         sign_ins,
         concurrency,
         |_| no_redirects(),
-        |agent, i, own, tally| {
+        |_, i, own, tally| {
             let (verifier, challenge) = pkce(i);
             if let Some(code) = tally.time(0, || code(own, op, account, &challenge)) {
-                tally.time(1, || exchange(agent, op, &code, &verifier));
+                codes.lock().unwrap().push((code, verifier));
             }
         },
     );
-    // One access token per client thread, as each application instance holds its own.
+    let codes = codes.into_inner().unwrap();
+    phases.push(run_phase("token", codes.len(), concurrency, |agent, i| {
+        let (code, verifier) = &codes[i];
+        exchange(agent, op, code, verifier).map(drop)
+    }));
     let agent = no_redirects();
     let (verifier, challenge) = pkce(usize::MAX);
     let token = code(&agent, op, account, &challenge)

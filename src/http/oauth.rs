@@ -368,10 +368,27 @@ pub async fn userinfo(
             .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
             .finish());
     };
-    let issuer = issuer(&state, &tenant);
+    let token = token.trim().to_owned();
+    let kid = provider::kid_of(&token);
+    let jwks = match state.jwks.get(&tenant, &kid) {
+        Some(keys) => keys,
+        None => {
+            let slug = tenant.clone();
+            let keys = state
+                .service
+                .run(move |c| provider::jwks_of(c, &slug))
+                .await?;
+            state.jwks.put(&tenant, keys.clone());
+            keys
+        }
+    };
+    let access = match provider::verify_access(&token, &jwks, &issuer(&state, &tenant)) {
+        Ok(access) => access,
+        Err(e) => return Ok(oauth_error(&e)),
+    };
     let answer = state
         .service
-        .read(move |c| provider::userinfo(c, &tenant, &issuer, token.trim()))
+        .run(move |c| provider::userinfo(c, &tenant, &access))
         .await?;
     Ok(match answer {
         Ok(claims) => HttpResponse::Ok()

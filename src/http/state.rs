@@ -36,6 +36,8 @@ pub struct AppState {
     pub session_secret: std::sync::OnceLock<Vec<u8>>,
     /// Opens and seals the secrets roster stores (see `crate::secrets`).
     pub secrets: std::sync::Arc<crate::secrets::KeyRing>,
+    /// Tenants' JWKS, for checking access tokens at `userinfo` without the database.
+    pub jwks: crate::service::provider::JwksCache,
     pub lifecycle: std::sync::Arc<Lifecycle>,
     pub limiters: super::limits::Limiters,
 }

@@ -1083,27 +1083,75 @@ fn user_claims(
     )))
 }
 
-/// `userinfo`: the claims of the access token's user, read now. A deactivated or
-/// deleted user's token stops working here at once.
+/// Tenants' JWKS as recently read, so `userinfo` checks a token before it asks the
+/// database anything (a flood of bogus tokens costs no connection). Keys are only ever
+/// added, and a key leaves a JWKS after its tokens have expired, so a set read up to
+/// [`JWKS_CACHE_TTL`] ago verifies exactly what a fresh one would; a token signed by a
+/// key the cached set lacks (a rotation elsewhere) reloads it.
+#[derive(Debug, Default)]
+pub struct JwksCache(
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Vec<Value>)>>,
+);
+
+/// How long a cached JWKS serves.
+pub const JWKS_CACHE_TTL: Duration = Duration::from_secs(60);
+
+impl JwksCache {
+    /// The tenant's cached JWKS, if fresh and holding `kid`.
+    pub fn get(&self, slug: &str, kid: &str) -> Option<Vec<Value>> {
+        let cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, keys) = cache.get(slug)?;
+        (at.elapsed() < JWKS_CACHE_TTL && keys.iter().any(|k| k["kid"] == kid))
+            .then(|| keys.clone())
+    }
+
+    pub fn put(&self, slug: &str, keys: Vec<Value>) {
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        cache.insert(slug.to_owned(), (std::time::Instant::now(), keys));
+    }
+}
+
+/// The `kid` a token names, unverified (to pick the keys to verify it with).
+pub fn kid_of(access_token: &str) -> String {
+    jsonwebtoken::decode_header(access_token)
+        .ok()
+        .and_then(|h| h.kid)
+        .unwrap_or_default()
+}
+
+/// A checked access token: its user and scopes.
+pub struct Access {
+    pub sub: String,
+    pub scope: String,
+}
+
+/// Checks an access token against the tenant's keys and issuer; no database.
+pub fn verify_access(token: &str, jwks: &[Value], issuer: &str) -> Result<Access, OAuthError> {
+    let claims = op::verify_access_token(token, jwks, issuer)
+        .map_err(|e| OAuthError::new("invalid_token", e.to_string()))?;
+    let text = |k: &str| {
+        claims
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Ok(Access {
+        sub: text("sub"),
+        scope: text("scope"),
+    })
+}
+
+/// `userinfo` once the token is checked: the claims of its user, read now. A
+/// deactivated or deleted user's token stops working here at once.
 pub fn userinfo(
     conn: &mut DbConnection,
     slug: &str,
-    issuer: &str,
-    access_token: &str,
+    access: &Access,
 ) -> Result<Result<Map<String, Value>, OAuthError>, ServiceError> {
     let t = tenant(conn, slug)?;
-    let jwks = jwks(conn, &TenantId(t.id.clone()))?;
-    let claims = match op::verify_access_token(access_token, &jwks, issuer) {
-        Ok(claims) => claims,
-        Err(e) => return Ok(Err(OAuthError::new("invalid_token", e.to_string()))),
-    };
-    let sub = claims["sub"].as_str().unwrap_or_default();
-    let scope = claims
-        .get("scope")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    match user_claims(conn, &t, sub)? {
+    let scope = &access.scope;
+    match user_claims(conn, &t, &access.sub)? {
         Some((user, true)) => Ok(Ok(user.to_claims(&scope.split(' ').collect::<Vec<_>>()))),
         _ => Ok(Err(OAuthError::new(
             "invalid_token",

@@ -526,6 +526,8 @@ fn a_rotated_signing_key_stays_published_until_its_tokens_expire() {
         .unwrap()
         .kid
         .unwrap();
+    // userinfo now holds a key set with the old key alone.
+    assert_eq!(userinfo(&app, tokens["access_token"].as_str().unwrap()).0, 200);
     let out = stdout(&roster(&app.db, &["sso", "rotate-key", "acme"]));
     assert!(out.contains("now signs with key"), "{out}");
     let back = client.sign_in(&app, &mut Browser::new(), "alice");
@@ -540,6 +542,9 @@ fn a_rotated_signing_key_stays_published_until_its_tokens_expire() {
     verified_id_token(&app, &client, fresh["id_token"].as_str().unwrap());
     let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap());
     assert_eq!(status, 200, "the old key's access token still works");
+    // The new key's token too, though userinfo's cached key set predates it.
+    let (status, _) = userinfo(&app, fresh["access_token"].as_str().unwrap());
+    assert_eq!(status, 200, "a token of the new key reloads the key set");
     // The private keys are sealed at rest like every other secret.
     let sealed: Vec<String> = roster::store::secrets::all(&mut app.store.connection().unwrap())
         .unwrap()

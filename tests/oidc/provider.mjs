@@ -36,11 +36,75 @@ for (const claims of Object.values(accounts)) {
   }
 }
 
+// oidc-provider's own memory store is a 1,000-entry LRU: a benchmark's hundreds of
+// sign-ins in flight (each a session, an interaction, a grant, a code) evicted codes
+// before they were exchanged. This one keeps every entry until it expires.
+const stored = new Map();
+class Store {
+  constructor(model) {
+    this.model = model;
+  }
+  static key(model, id) {
+    return `${model}:${id}`;
+  }
+  get(key) {
+    const entry = stored.get(key);
+    if (!entry) return undefined;
+    if (entry.expires < Date.now()) {
+      stored.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+  set(key, value, expiresIn) {
+    stored.set(key, { value, expires: expiresIn ? Date.now() + expiresIn * 1000 : Infinity });
+  }
+  async upsert(id, payload, expiresIn) {
+    const key = Store.key(this.model, id);
+    this.set(key, payload, expiresIn);
+    if (payload.grantId) {
+      const grant = `grant:${payload.grantId}`;
+      const members = this.get(grant) || [];
+      members.push(key);
+      this.set(grant, members, expiresIn);
+    }
+    if (payload.uid) this.set(`sessionUid:${payload.uid}`, id, expiresIn);
+    if (payload.userCode) this.set(`userCode:${payload.userCode}`, id, expiresIn);
+  }
+  async find(id) {
+    return this.get(Store.key(this.model, id));
+  }
+  async findByUid(uid) {
+    const id = this.get(`sessionUid:${uid}`);
+    return id && this.find(id);
+  }
+  async findByUserCode(userCode) {
+    const id = this.get(`userCode:${userCode}`);
+    return id && this.find(id);
+  }
+  async consume(id) {
+    const payload = this.get(Store.key(this.model, id));
+    if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+  }
+  async destroy(id) {
+    stored.delete(Store.key(this.model, id));
+  }
+  async revokeByGrantId(grantId) {
+    for (const key of this.get(`grant:${grantId}`) || []) stored.delete(key);
+    stored.delete(`grant:${grantId}`);
+  }
+}
+setInterval(() => {
+  const now = Date.now();
+  for (const [key, entry] of stored) if (entry.expires < now) stored.delete(key);
+}, 60_000).unref();
+
 async function startProvider(port) {
   const server = http.createServer();
   await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
+    adapter: Store,
     clients: (config.clients || []).map((c) => ({
       grant_types: ['authorization_code'],
       response_types: ['code'],
