@@ -331,16 +331,34 @@ pub async fn token(
             error_description: "authenticate with client_secret_basic or client_secret_post".into(),
         }));
     };
-    let issuer = issuer(&state, &tenant);
-    let keys = state.secrets.clone();
+    // A short write spends the code; the tokens are read and signed after its commit.
     let slug = tenant.clone();
-    let answer = state
+    let redeemed = state
         .service
-        .write(&tenant, move |c| {
-            let t = crate::service::tenants::tenant(c, &slug)?;
-            provider::exchange(c, &t, &issuer, &auth, &form, &keys)
-        })
+        .write(&tenant, move |c| provider::redeem(c, &slug, &auth, &form))
         .await?;
+    let row = match redeemed {
+        Ok(row) => row,
+        Err(e) => return Ok(oauth_error(&e)),
+    };
+    let issuer = issuer(&state, &tenant);
+    let issue = |row: provider::Redeemed| {
+        let (slug, issuer, keys) = (tenant.clone(), issuer.clone(), state.secrets.clone());
+        move |c: &mut crate::service::run::Tx<'_>| {
+            provider::issue_tokens(c, &slug, &issuer, &row, &keys)
+        }
+    };
+    let mut answer = state.service.run(issue(row.clone())).await?;
+    if answer.is_none() {
+        // The tenant's first token (or its key's 90 days are over): make the key.
+        let (slug, keys) = (tenant.clone(), state.secrets.clone());
+        state
+            .service
+            .write(&tenant, move |c| provider::first_key(c, &slug, &keys))
+            .await?;
+        answer = state.service.run(issue(row)).await?;
+    }
+    let answer = answer.ok_or(AdminError::Blocking)?;
     Ok(match answer {
         Ok(tokens) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -378,12 +378,7 @@ pub fn signing_key(
     tenant: &TenantId,
     keys: &KeyRing,
 ) -> Result<SigningKey, ServiceError> {
-    let now_t = SystemTime::now();
-    let fresh_after = stamp(now_t - Duration::from_secs(op::KEY_SIGNS_FOR_SECS));
-    let current = oauth::published_keys(conn, tenant, &stamp(now_t))?
-        .into_iter()
-        .find(|k| k.retired_at.is_none() && k.created_at > fresh_after);
-    let row = match current {
+    let row = match current_key(conn, tenant)? {
         Some(row) => row,
         None => rotate_signing_key(conn, tenant, keys)?,
     };
@@ -391,6 +386,18 @@ pub fn signing_key(
         pkcs8_base64: keys.open(&row.private_key, &signing_key_context(&tenant.0, &row.id))?,
         kid: row.id,
     })
+}
+
+/// The tenant's newest live key, unless it has signed for [`op::KEY_SIGNS_FOR_SECS`].
+fn current_key(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<Option<SigningKeyRow>, ServiceError> {
+    let now_t = SystemTime::now();
+    let fresh_after = stamp(now_t - Duration::from_secs(op::KEY_SIGNS_FOR_SECS));
+    Ok(oauth::published_keys(conn, tenant, &stamp(now_t))?
+        .into_iter()
+        .find(|k| k.retired_at.is_none() && k.created_at > fresh_after))
 }
 
 /// A new signing key for the tenant. The old ones stop signing at once and stay in the
@@ -896,17 +903,16 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
-/// Exchanges a code for an ID token and an access token. A code works once: a second
-/// exchange is refused and audited as a replay.
-pub fn exchange(
+/// The first half of the token endpoint, a short write: authenticates the client and
+/// spends the code (once: a second exchange is refused and audited as a replay). The
+/// tokens are made afterwards, outside the write ([`issue_tokens`]).
+pub fn redeem(
     conn: &mut DbConnection,
-    tenant_row: &TenantRow,
-    issuer: &str,
+    slug: &str,
     auth: &ClientAuth,
     req: &TokenRequest,
-    keys: &KeyRing,
-) -> Result<Result<TokenResponse, OAuthError>, ServiceError> {
-    let tenant = TenantId(tenant_row.id.clone());
+) -> Result<Result<Redeemed, OAuthError>, ServiceError> {
+    let tenant = TenantId(tenant(conn, slug)?.id);
     if req.grant_type.as_deref() != Some("authorization_code") {
         return Ok(Err(OAuthError::new(
             "unsupported_grant_type",
@@ -929,75 +935,93 @@ pub fn exchange(
             "unknown or expired code",
         )));
     };
-    let granted = write_transaction(
-        conn,
-        |c| -> Result<Result<CodeRow, OAuthError>, ServiceError> {
-            if row.client_id != client.id {
-                return Ok(Err(OAuthError::new(
-                    "invalid_grant",
-                    "the code was issued to another client",
-                )));
-            }
-            if !oauth::use_code(c, &tenant, &code_hash, &now())? {
-                audit(
-                    c,
-                    &tenant,
-                    &client.id,
-                    "sso.code_replayed",
-                    None,
-                    Some(json!({"client_id": client.id, "user_id": row.user_id})),
-                    &AuditContext::default(),
-                )?;
-                return Ok(Err(OAuthError::new(
-                    "invalid_grant",
-                    "the code was already used",
-                )));
-            }
-            if row.expires_at < now() {
-                return Ok(Err(OAuthError::new("invalid_grant", "the code expired")));
-            }
-            if req.redirect_uri.as_deref() != Some(row.redirect_uri.as_str()) {
-                return Ok(Err(OAuthError::new(
-                    "invalid_grant",
-                    "redirect_uri differs from the authorization request's",
-                )));
-            }
-            if !pkce_matches(
-                req.code_verifier.as_deref().unwrap_or_default(),
-                &row.code_challenge,
-            ) {
-                return Ok(Err(OAuthError::new(
-                    "invalid_grant",
-                    "the PKCE code_verifier does not match",
-                )));
-            }
-            Ok(Ok(row.clone()))
-        },
-    )?;
-    let row = match granted {
-        Ok(row) => row,
-        Err(e) => return Ok(Err(e)),
+    write_transaction(conn, |c| {
+        if row.client_id != client.id {
+            return Ok(Err(OAuthError::new(
+                "invalid_grant",
+                "the code was issued to another client",
+            )));
+        }
+        if !oauth::use_code(c, &tenant, &code_hash, &now())? {
+            audit(
+                c,
+                &tenant,
+                &client.id,
+                "sso.code_replayed",
+                None,
+                Some(json!({"client_id": client.id, "user_id": row.user_id})),
+                &AuditContext::default(),
+            )?;
+            return Ok(Err(OAuthError::new(
+                "invalid_grant",
+                "the code was already used",
+            )));
+        }
+        if row.expires_at < now() {
+            return Ok(Err(OAuthError::new("invalid_grant", "the code expired")));
+        }
+        if req.redirect_uri.as_deref() != Some(row.redirect_uri.as_str()) {
+            return Ok(Err(OAuthError::new(
+                "invalid_grant",
+                "redirect_uri differs from the authorization request's",
+            )));
+        }
+        let verifier = req.code_verifier.as_deref().unwrap_or_default();
+        if !pkce_matches(verifier, &row.code_challenge) {
+            return Ok(Err(OAuthError::new(
+                "invalid_grant",
+                "the PKCE code_verifier does not match",
+            )));
+        }
+        Ok(Ok(Redeemed(row.clone())))
+    })
+}
+
+/// A code spent by [`redeem`]: what [`issue_tokens`] makes tokens of.
+#[derive(Debug, Clone)]
+pub struct Redeemed(CodeRow);
+
+/// The second half of the token endpoint, reading only: the ID token and the access
+/// token for a redeemed code, with the user's claims as they are now. `None` when the
+/// tenant has no key that may sign yet.
+pub fn issue_tokens(
+    conn: &mut DbConnection,
+    slug: &str,
+    issuer: &str,
+    redeemed: &Redeemed,
+    keys: &KeyRing,
+) -> Result<Option<Result<TokenResponse, OAuthError>>, ServiceError> {
+    let row = &redeemed.0;
+    let tenant_row = tenant(conn, slug)?;
+    let tenant = TenantId(tenant_row.id.clone());
+    let Some(key) = current_key(conn, &tenant)? else {
+        return Ok(None);
     };
-    let Some(claims) = user_claims(conn, tenant_row, &row.user_id)? else {
-        return Ok(Err(OAuthError::new(
-            "invalid_grant",
-            "the user no longer exists",
-        )));
+    let key = SigningKey {
+        pkcs8_base64: keys.open(&key.private_key, &signing_key_context(&tenant.0, &key.id))?,
+        kid: key.id,
     };
-    if !claims.1 {
-        return Ok(Err(OAuthError::new(
-            "invalid_grant",
-            "the user was deactivated",
-        )));
-    }
-    let claims = claims.0;
-    let key = signing_key(conn, &tenant, keys)?;
+    let claims = match user_claims(conn, &tenant_row, &row.user_id)? {
+        None => {
+            return Ok(Some(Err(OAuthError::new(
+                "invalid_grant",
+                "the user no longer exists",
+            ))))
+        }
+        Some((_, false)) => {
+            return Ok(Some(Err(OAuthError::new(
+                "invalid_grant",
+                "the user was deactivated",
+            ))))
+        }
+        Some((claims, true)) => claims,
+    };
     let scopes: Vec<&str> = row.scope.split(' ').collect();
     let iat = unix_now();
     let mut id_token = claims.to_claims(&scopes);
     id_token.insert("iss".into(), issuer.into());
-    id_token.insert("aud".into(), client.id.clone().into());
-    id_token.insert("azp".into(), client.id.clone().into());
+    id_token.insert("aud".into(), row.client_id.clone().into());
+    id_token.insert("azp".into(), row.client_id.clone().into());
     id_token.insert("iat".into(), iat.into());
     id_token.insert("exp".into(), (iat + op::TOKEN_TTL_SECS).into());
     id_token.insert("auth_time".into(), row.auth_time.into());
@@ -1008,7 +1032,7 @@ pub fn exchange(
     access.insert("iss".into(), issuer.into());
     access.insert("sub".into(), claims.sub.clone().into());
     access.insert("aud".into(), issuer.into());
-    access.insert("client_id".into(), client.id.clone().into());
+    access.insert("client_id".into(), row.client_id.clone().into());
     access.insert("scope".into(), row.scope.clone().into());
     access.insert("iat".into(), iat.into());
     access.insert("exp".into(), (iat + op::TOKEN_TTL_SECS).into());
@@ -1016,13 +1040,13 @@ pub fn exchange(
     let sign = |typ: &str, c: &Map<String, Value>| {
         op::sign(&key, typ, c).map_err(|e| internal(e.to_string()))
     };
-    Ok(Ok(TokenResponse {
+    Ok(Some(Ok(TokenResponse {
         access_token: sign(ACCESS_TOKEN_TYP, &access)?,
         token_type: "Bearer",
         expires_in: op::TOKEN_TTL_SECS,
         id_token: sign("JWT", &id_token)?,
-        scope: row.scope,
-    }))
+        scope: row.scope.clone(),
+    })))
 }
 
 /// What tokens say about a user, read now (roles as the mappings give them at this

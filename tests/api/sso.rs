@@ -527,7 +527,10 @@ fn a_rotated_signing_key_stays_published_until_its_tokens_expire() {
         .kid
         .unwrap();
     // userinfo now holds a key set with the old key alone.
-    assert_eq!(userinfo(&app, tokens["access_token"].as_str().unwrap()).0, 200);
+    assert_eq!(
+        userinfo(&app, tokens["access_token"].as_str().unwrap()).0,
+        200
+    );
     let out = stdout(&roster(&app.db, &["sso", "rotate-key", "acme"]));
     assert!(out.contains("now signs with key"), "{out}");
     let back = client.sign_in(&app, &mut Browser::new(), "alice");
