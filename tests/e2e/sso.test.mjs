@@ -107,4 +107,18 @@ test('an application signs a user in through roster, with JIT, roles and deactiv
   page = await signInAtApp('eve');
   assert.match(await page.locator('#error').innerText(), /deactivated/);
   await page.context().close();
+
+  // The owner sees the application, the rules and the sign-in log on the Applications
+  // screen (and on eve's page, that she was created at sign-in).
+  const admin = await h.newPage(world);
+  await h.signIn(world, admin, 'ada');
+  await admin.goto(`/admin/${TENANT}/applications`);
+  await admin.locator('#clients', { hasText: 'Acme portal' }).waitFor();
+  assert.equal(await admin.locator('#jit-enabled').isChecked(), true);
+  await admin.locator('#sign-in-log', { hasText: 'created (JIT)' }).waitFor();
+  await admin.locator('#sign-in-log', { hasText: 'deactivated' }).waitFor();
+  await h.shoot(admin, '21-applications');
+  await admin.goto(`/admin/${TENANT}/users/${sub}`);
+  await admin.locator('#jit').waitFor();
+  await admin.context().close();
 });

@@ -22,6 +22,13 @@ pub struct Revealed {
     pub secret: String,
 }
 
+/// A client as the table shows it.
+pub struct ClientLine {
+    pub client: ClientView,
+    pub created: String,
+    pub revoked: Option<String>,
+}
+
 /// A sign-in as the log shows it.
 pub struct LogLine {
     pub entry: SignInEntry,
@@ -34,7 +41,7 @@ struct Page {
     chrome: Chrome,
     issuer: String,
     callback: String,
-    clients: Vec<ClientView>,
+    clients: Vec<ClientLine>,
     settings: SignInSettings,
     log: Vec<LogLine>,
     revealed: Option<Revealed>,
@@ -61,7 +68,14 @@ async fn render(
         callback: format!("{issuer}/callback"),
         issuer,
         chrome: admin.chrome("applications"),
-        clients,
+        clients: clients
+            .into_iter()
+            .map(|client| ClientLine {
+                created: ui::when(&client.created_at),
+                revoked: client.revoked_at.as_deref().map(ui::when),
+                client,
+            })
+            .collect(),
         settings,
         log: log
             .into_iter()
