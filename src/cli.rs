@@ -104,8 +104,9 @@ pub enum Toggle {
 pub enum SecretsCommand {
     /// Print a new random key for `secrets_key` (32 bytes, base64), alone on a line.
     NewKey,
-    /// Re-seal every stored secret under `secrets_key`; afterwards the keys listed in
-    /// `secrets_old_keys` can be removed. Safe to run while roster serves.
+    /// Re-seal every stored secret under `secrets_key`. Run it once every roster process
+    /// has this key as `secrets_key` (the old one in `secrets_old_keys`); afterwards the
+    /// old keys can be removed from every process.
     Rotate,
 }
 

@@ -64,7 +64,7 @@ pub fn run(command: Command, settings: &Settings) -> CommandResult {
             let (store, keys) = store_with_keys(settings)?;
             let done = crate::service::secrets::rotate(&mut *store.connection()?, &keys)?;
             println!(
-                "{} secret(s) re-sealed and {} sealed for the first time under key {}; the old keys are no longer needed",
+                "{} secret(s) re-sealed and {} sealed for the first time under key {}; once every process runs with this key alone, the old keys are no longer needed",
                 done.rotated,
                 done.plain,
                 keys.current_id()
@@ -102,6 +102,7 @@ fn oauth_client(command: OauthClientCommand, store: &Store) -> CommandResult {
                 post_logout_redirect_uris,
             };
             let created = provider::create_client(&mut conn, &tenant, input)?;
+            cli_audit(&mut conn, &tenant, "oauth_client.created", &created.client)?;
             eprintln!(
                 "registered application {:?} for tenant {tenant_slug}",
                 created.client.name
@@ -134,6 +135,8 @@ fn oauth_client(command: OauthClientCommand, store: &Store) -> CommandResult {
         } => {
             let tenant = tenant_id(&mut conn, &tenant_slug)?;
             provider::revoke_client(&mut conn, &tenant, &client_id)?;
+            let revoked = serde_json::json!({ "client_id": client_id });
+            cli_audit(&mut conn, &tenant, "oauth_client.revoked", &revoked)?;
             println!("revoked application {client_id}");
         }
     }
@@ -191,6 +194,8 @@ fn sso(command: SsoCommand, store: &Store, keys: &crate::secrets::KeyRing) -> Co
         SsoCommand::RotateKey { tenant_slug } => {
             let tenant = tenant_id(&mut conn, &tenant_slug)?;
             let key = provider::rotate_signing_key(&mut conn, &tenant, keys)?;
+            let rotated = serde_json::json!({ "kid": key.id });
+            cli_audit(&mut conn, &tenant, "sso.signing_key_rotated", &rotated)?;
             println!(
                 "tenant {tenant_slug} now signs with key {}; the previous key stays in the JWKS until its tokens expire",
                 key.id
@@ -198,6 +203,20 @@ fn sso(command: SsoCommand, store: &Store, keys: &crate::secrets::KeyRing) -> Co
         }
     }
     Ok(())
+}
+
+/// An audit row of a CLI change, with `after` as it stands.
+fn cli_audit(
+    conn: &mut DbConnection,
+    tenant: &crate::store::TenantId,
+    action: &str,
+    after: &impl serde::Serialize,
+) -> Result<(), ServiceError> {
+    let after = serde_json::to_value(after).ok();
+    let ctx = Default::default();
+    Ok(crate::service::audit::audit(
+        conn, tenant, "cli", action, None, after, &ctx,
+    )?)
 }
 
 fn tenant_id(conn: &mut DbConnection, slug: &str) -> Result<crate::store::TenantId, ServiceError> {

@@ -217,8 +217,13 @@ pub fn key_id_of(stored: &str) -> Option<&str> {
         .map(|(id, _)| id)
 }
 
+/// The file of an SQLite URL, in both spellings `Target::parse` accepts.
 fn sqlite_path(database_url: &str) -> Option<&Path> {
-    database_url.strip_prefix("sqlite://").map(Path::new)
+    database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .filter(|p| !p.is_empty())
+        .map(Path::new)
 }
 
 /// Writes a fresh key to `path` unless a file is there already; readable by its owner

@@ -112,10 +112,20 @@ pub async fn authorize(
     let tenant = tenant.into_inner();
     let request = query.into_inner();
     let slug = tenant.clone();
-    let hint = request.login_hint.clone();
+    // What the provider is asked to honour as the application asked: who, whether to
+    // ask again (`prompt=login`), how recent the sign-in must be.
+    let upstream: Vec<(&'static str, String)> = [
+        ("login_hint", request.login_hint.clone()),
+        ("prompt", request.prompt.clone()),
+        ("max_age", request.max_age.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    let public_url = state.public_url.clone();
     let checked = state
         .service
-        .run(move |c| provider::check_authorize(c, &slug, &request))
+        .run(move |c| provider::check_authorize(c, &slug, &public_url, &request))
         .await?;
     let valid = match checked {
         Ok(valid) => valid,
@@ -129,6 +139,7 @@ pub async fn authorize(
                 error: "server_error",
                 description: "this organization has no identity provider connection yet".into(),
                 state: valid.state,
+                issuer: issuer(&state, &tenant),
             }))
         }
         Err(e) => return Err(e),
@@ -136,7 +147,7 @@ pub async fn authorize(
     let rp = admin_service::relying_party(&settings, upstream_redirect(&state, &tenant));
     let oidc = state.oidc.clone();
     let (url, pending) = web::block(move || {
-        let extra: Vec<(&str, &str)> = hint.iter().map(|h| ("login_hint", h.as_str())).collect();
+        let extra: Vec<(&str, &str)> = upstream.iter().map(|(k, v)| (*k, v.as_str())).collect();
         oidc.authorization_request_with(&rp, &extra)
     })
     .await
@@ -206,6 +217,7 @@ pub async fn callback(
             error,
             description,
             state: flow.request.state.clone(),
+            issuer: issuer(&state, &tenant),
         };
         Ok(done(&state, &tenant, refuse(&refusal)))
     };
@@ -227,7 +239,14 @@ pub async fn callback(
     .map_err(|_| AdminError::Blocking)?;
     let (identity, claims) = match identified {
         Ok(found) => found,
-        Err(e) => return back_with("access_denied", e.to_string()),
+        Err(e) => {
+            // The detail is for the operator, not for the application's page.
+            tracing::warn!(tenant = %tenant, error = %crate::error_chain(&e), "an upstream sign-in could not be verified");
+            return back_with(
+                "server_error",
+                "the identity provider's answer could not be verified".into(),
+            );
+        }
     };
     let who = Upstream::from_claims(&upstream_issuer, &claims, identity.groups);
     let ctx = audit_context(&req);
@@ -276,12 +295,10 @@ fn oauth_error(e: &OAuthError) -> HttpResponse {
             response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"roster\""));
         }
         "invalid_token" => {
+            // A fixed text: the detail can hold what the caller sent (even newlines).
             response.insert_header((
                 header::WWW_AUTHENTICATE,
-                format!(
-                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                    e.error_description.replace('"', "'")
-                ),
+                "Bearer error=\"invalid_token\", error_description=\"the access token is invalid or expired\"",
             ));
         }
         _ => {}
@@ -331,7 +348,17 @@ pub async fn token(
             error_description: "authenticate with client_secret_basic or client_secret_post".into(),
         }));
     };
-    // A short write spends the code; the tokens are read and signed after its commit.
+    // The client first, reading only: a request without a live client's secret never
+    // takes a turn in the tenant's writes. Then a short write spends the code; the
+    // tokens are read and signed after its commit.
+    let (slug, who, asked) = (tenant.clone(), auth.clone(), form.clone());
+    let checked = state
+        .service
+        .run(move |c| provider::check_client(c, &slug, &who, &asked))
+        .await?;
+    if let Err(e) = checked {
+        return Ok(oauth_error(&e));
+    }
     let slug = tenant.clone();
     let redeemed = state
         .service

@@ -64,7 +64,7 @@ impl AdminRole {
 }
 
 /// A tenant's OIDC settings (A1).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct OidcSettings {
     pub issuer: String,
     pub client_id: String,
@@ -74,6 +74,21 @@ pub struct OidcSettings {
     pub expected_jc_org: Option<String>,
     /// IdP group name → admin-UI role.
     pub group_roles: BTreeMap<String, AdminRole>,
+}
+
+// By hand: the client secret is opened in here, and logs never show it.
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "(set)"),
+            )
+            .field("groups_claim", &self.groups_claim)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The relying party a tenant's admin login is, with the IdP sending the browser back
@@ -735,40 +750,42 @@ pub(super) fn find_scim_user(
     subject: &str,
     email: Option<&str>,
 ) -> Result<Option<UserRow>, ServiceError> {
-    use crate::store::paging::{Order, Window};
-    use crate::store::users as u;
     let mut filters = vec![format!("externalId eq {}", Value::from(subject))];
     if let Some(email) = email {
         filters.push(format!("userName eq {}", Value::from(email)));
         filters.push(format!("emails.value eq {}", Value::from(email)));
     }
     for filter in filters {
-        let parsed = crate::scim::filter::parse(&filter)
-            .map_err(|_| super::invalid("cannot match the admin to a SCIM user"))?;
-        let query = crate::store::filter_sql::compile_at(
-            ResourceKind::User,
-            &parsed,
-            conn.dialect(),
-            None,
-        )?;
-        let page = u::list(
-            conn,
-            tenant,
-            Some(&query),
-            Order {
-                key: None,
-                descending: false,
-            },
-            Window::Offset {
-                offset: 0,
-                limit: 1,
-            },
-        )?;
-        if let Some(keyed) = page.rows.into_iter().next() {
-            return Ok(Some(keyed.row));
+        if let Some(user) = users_matching(conn, tenant, &filter, 1)?.into_iter().next() {
+            return Ok(Some(user));
         }
     }
     Ok(None)
+}
+
+/// Up to `limit` users of the tenant matching a SCIM filter, in id order.
+pub(super) fn users_matching(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    filter: &str,
+    limit: i64,
+) -> Result<Vec<UserRow>, ServiceError> {
+    use crate::store::paging::{Order, Window};
+    let parsed = crate::scim::filter::parse(filter)
+        .map_err(|_| super::invalid("cannot match the sign-in to a SCIM user"))?;
+    let query =
+        crate::store::filter_sql::compile_at(ResourceKind::User, &parsed, conn.dialect(), None)?;
+    let page = crate::store::users::list(
+        conn,
+        tenant,
+        Some(&query),
+        Order {
+            key: None,
+            descending: false,
+        },
+        Window::Offset { offset: 0, limit },
+    )?;
+    Ok(page.rows.into_iter().map(|keyed| keyed.row).collect())
 }
 
 /// The live session behind a cookie on this tenant's pages; refreshes its idle clock.

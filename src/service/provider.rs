@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use super::admin::{find_scim_user, AuditContext};
+use super::admin::{users_matching, AuditContext};
 use super::audit::audit;
 use super::events::{Actor, ActorKind};
 use super::tenants::{digest, generate_secret, tenant};
@@ -101,6 +101,13 @@ pub struct NewClient {
 /// A redirect URI roster accepts: absolute, no fragment, `https`, or `http` on
 /// loopback only (a developer's machine, RFC 8252 §7.3).
 fn check_redirect_uri(uri: &str) -> Result<(), ServiceError> {
+    // `Url::parse` drops tabs and newlines silently; stored one a line, a newline would
+    // register a second, unchecked URI.
+    if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(invalid(format!(
+            "{uri:?}: a redirect URI holds no spaces or control characters"
+        )));
+    }
     let parsed =
         url::Url::parse(uri).map_err(|_| invalid(format!("{uri:?} is not an absolute URL")))?;
     if parsed.fragment().is_some() {
@@ -443,10 +450,18 @@ pub struct AuthorizeRequest {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
-    /// Passed on to the upstream identity provider.
+    /// Passed on to the upstream identity provider, like `prompt` and `max_age`.
     pub login_hint: Option<String>,
     pub prompt: Option<String>,
+    pub max_age: Option<String>,
 }
+
+/// Longest `state`, `nonce` or `login_hint` accepted: they ride in a cookie, which a
+/// browser drops past 4 KB.
+const MAX_PARAMETER: usize = 512;
+
+/// The scopes roster grants; others asked for are left out of the grant.
+const SCOPES: &[&str] = &["openid", "email", "profile", "roles", "groups"];
 
 /// A checked authorization request, carried through the upstream sign-in in a sealed
 /// cookie.
@@ -472,6 +487,8 @@ pub enum AuthorizeRefusal {
         error: &'static str,
         description: String,
         state: Option<String>,
+        /// RFC 9207: errors carry the issuer too, so the application can trust them.
+        issuer: String,
     },
 }
 
@@ -483,6 +500,7 @@ impl AuthorizeRefusal {
             error,
             description,
             state,
+            issuer,
         } = self
         else {
             return None;
@@ -495,6 +513,7 @@ impl AuthorizeRefusal {
             if let Some(state) = state {
                 q.append_pair("state", state);
             }
+            q.append_pair("iss", issuer);
         }
         Some(url.to_string())
     }
@@ -504,6 +523,7 @@ impl AuthorizeRefusal {
 pub fn check_authorize(
     conn: &mut DbConnection,
     slug: &str,
+    public_url: &str,
     req: &AuthorizeRequest,
 ) -> Result<Result<ValidRequest, AuthorizeRefusal>, ServiceError> {
     let t = tenant(conn, slug)?;
@@ -537,9 +557,27 @@ pub fn check_authorize(
             redirect_uri: redirect_uri.clone(),
             error,
             description: description.to_owned(),
-            state: req.state.clone(),
+            // Too long to carry back is too long to echo.
+            state: req.state.clone().filter(|s| s.len() <= MAX_PARAMETER),
+            issuer: issuer(public_url, slug),
         }))
     };
+    let too_long = [&req.state, &req.nonce, &req.login_hint]
+        .iter()
+        .any(|p| p.as_ref().is_some_and(|v| v.len() > MAX_PARAMETER));
+    if too_long {
+        return refuse(
+            "invalid_request",
+            "state, nonce and login_hint are at most 512 bytes",
+        );
+    }
+    if req
+        .max_age
+        .as_deref()
+        .is_some_and(|m| m.parse::<u64>().is_err())
+    {
+        return refuse("invalid_request", "max_age is a number of seconds");
+    }
     if req.response_type.as_deref() != Some("code") {
         return refuse(
             "unsupported_response_type",
@@ -551,7 +589,7 @@ pub fn check_authorize(
         .as_deref()
         .unwrap_or_default()
         .split(' ')
-        .filter(|s| !s.is_empty())
+        .filter(|s| SCOPES.contains(s))
         .map(str::to_owned)
         .collect();
     if !scope.iter().any(|s| s == "openid") {
@@ -595,6 +633,10 @@ pub struct Upstream {
     pub family_name: Option<String>,
     pub name: Option<String>,
     pub groups: Vec<String>,
+    /// When the user authenticated at the provider (its ID token's `auth_time`).
+    pub auth_time: Option<i64>,
+    /// The provider said outright that the address is not verified.
+    pub email_unverified: bool,
 }
 
 impl Upstream {
@@ -615,6 +657,11 @@ impl Upstream {
             family_name: text("family_name"),
             name: text("name"),
             groups,
+            auth_time: claims.get("auth_time").and_then(Value::as_i64),
+            // JumpCloud's `email_verified` is an admin-set constant (often a string),
+            // so only an explicit false counts.
+            email_unverified: matches!(claims.get("email_verified"), Some(Value::Bool(false)))
+                || claims.get("email_verified").and_then(Value::as_str) == Some("false"),
         }
     }
 }
@@ -632,6 +679,12 @@ pub enum SignInRefusal {
     Inactive,
     /// The application was revoked during the sign-in.
     ClientRevoked,
+    /// More than one user matches what the provider asserts.
+    Ambiguous,
+    /// The matching user is already linked to another identity of this provider.
+    LinkedElsewhere,
+    /// The provider's answer names no subject.
+    NoSubject,
 }
 
 impl std::fmt::Display for SignInRefusal {
@@ -642,6 +695,9 @@ impl std::fmt::Display for SignInRefusal {
             Self::NoEmail => write!(f, "the identity provider sent no e-mail address, which just-in-time provisioning needs"),
             Self::Inactive => write!(f, "this user is deactivated in the directory"),
             Self::ClientRevoked => write!(f, "the application's registration was revoked"),
+            Self::Ambiguous => write!(f, "more than one user of this organization matches this account; an administrator must resolve it"),
+            Self::LinkedElsewhere => write!(f, "the matching user already signs in with another account of this identity provider"),
+            Self::NoSubject => write!(f, "the identity provider named no subject"),
         }
     }
 }
@@ -654,6 +710,9 @@ impl SignInRefusal {
             Self::NoEmail => "no_email",
             Self::Inactive => "inactive_user",
             Self::ClientRevoked => "client_revoked",
+            Self::Ambiguous => "ambiguous_user",
+            Self::LinkedElsewhere => "linked_elsewhere",
+            Self::NoSubject => "no_subject",
         }
     }
 }
@@ -720,13 +779,19 @@ fn decide(
     if !live_client {
         return Ok(Err(SignInRefusal::ClientRevoked));
     }
+    if who.subject.is_empty() {
+        return Ok(Err(SignInRefusal::NoSubject));
+    }
     let linked = match oauth::identity(conn, tenant, &who.issuer, &who.subject)? {
         Some(link) => user_store::find(conn, tenant, &link.user_id)?,
         None => None,
     };
     let found = match linked {
         Some(user) => Some(user),
-        None => find_scim_user(conn, tenant, &who.subject, who.email.as_deref())?,
+        None => match match_user(conn, tenant, who)? {
+            Ok(found) => found,
+            Err(refusal) => return Ok(Err(refusal)),
+        },
     };
     let (user, jit) = match found {
         Some(user) => (user, false),
@@ -781,7 +846,7 @@ fn decide(
             code_challenge: request.code_challenge.clone(),
             nonce: request.nonce.clone(),
             scope: request.scope.join(" "),
-            auth_time: unix_now() as i64,
+            auth_time: who.auth_time.unwrap_or(unix_now() as i64),
             expires_at: stamp(expires),
             used_at: None,
         },
@@ -802,6 +867,40 @@ fn decide(
         user_id: user.id,
         jit,
     }))
+}
+
+/// The user a first sign-in of this identity is, if any: the user whose `externalId`
+/// is the provider's subject, then the one whose `userName` or primary e-mail is the
+/// asserted address. Exactly one must match; a user linked to another identity of the
+/// same provider is not taken over.
+fn match_user(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    who: &Upstream,
+) -> Result<Result<Option<UserRow>, SignInRefusal>, ServiceError> {
+    let mut filters = vec![format!(
+        "externalId eq {}",
+        Value::from(who.subject.as_str())
+    )];
+    if let Some(email) = who.email.as_deref().filter(|_| !who.email_unverified) {
+        let email = Value::from(email);
+        filters.push(format!("userName eq {email}"));
+        filters.push(format!("emails[primary eq true and value eq {email}]"));
+    }
+    for filter in filters {
+        let found = users_matching(conn, tenant, &filter, 2)?;
+        match found.as_slice() {
+            [] => continue,
+            [user] => {
+                if oauth::linked_to_other(conn, tenant, &who.issuer, &who.subject, &user.id)? {
+                    return Ok(Err(SignInRefusal::LinkedElsewhere));
+                }
+                return Ok(Ok(Some(user.clone())));
+            }
+            _ => return Ok(Err(SignInRefusal::Ambiguous)),
+        }
+    }
+    Ok(Ok(None))
 }
 
 /// The issuer of the tenant a SCIM scope belongs to.
@@ -859,15 +958,39 @@ fn provision(
 
 // ---- the token endpoint and userinfo -------------------------------------------------
 
+/// Compares digests in constant time.
+fn same(a: &str, b: &str) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
 /// How the application authenticated at the token endpoint.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientAuth {
     pub client_id: String,
     pub client_secret: String,
 }
 
+// By hand, so a logged value never carries the secret.
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+// By hand, so a logged request never carries the client secret or the code verifier.
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A token request (RFC 6749 §4.1.3).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 pub struct TokenRequest {
     pub grant_type: Option<String>,
     pub code: Option<String>,
@@ -913,19 +1036,9 @@ pub fn redeem(
     req: &TokenRequest,
 ) -> Result<Result<Redeemed, OAuthError>, ServiceError> {
     let tenant = TenantId(tenant(conn, slug)?.id);
-    if req.grant_type.as_deref() != Some("authorization_code") {
-        return Ok(Err(OAuthError::new(
-            "unsupported_grant_type",
-            "only authorization_code is supported",
-        )));
-    }
-    let client = oauth::client(conn, &tenant, &auth.client_id)?
-        .filter(|c| c.revoked_at.is_none() && c.secret_hash == digest(&auth.client_secret));
-    let Some(client) = client else {
-        return Ok(Err(OAuthError::new(
-            "invalid_client",
-            "unknown client, revoked, or wrong secret",
-        )));
+    let client = match authenticate(conn, &tenant, auth, req)? {
+        Ok(client) => client,
+        Err(e) => return Ok(Err(e)),
     };
     let code = req.code.as_deref().unwrap_or_default();
     let code_hash = digest(code);
@@ -975,6 +1088,39 @@ pub fn redeem(
         }
         Ok(Ok(Redeemed(row.clone())))
     })
+}
+
+/// The token request's client, authenticated, and its grant type checked: what the
+/// endpoint checks before it asks for a turn in the tenant's writes, so requests
+/// without a live client's secret never take one.
+pub fn check_client(
+    conn: &mut DbConnection,
+    slug: &str,
+    auth: &ClientAuth,
+    req: &TokenRequest,
+) -> Result<Result<(), OAuthError>, ServiceError> {
+    let tenant = TenantId(tenant(conn, slug)?.id);
+    Ok(authenticate(conn, &tenant, auth, req)?.map(drop))
+}
+
+fn authenticate(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    auth: &ClientAuth,
+    req: &TokenRequest,
+) -> Result<Result<ClientRow, OAuthError>, ServiceError> {
+    if req.grant_type.as_deref() != Some("authorization_code") {
+        return Ok(Err(OAuthError::new(
+            "unsupported_grant_type",
+            "only authorization_code is supported",
+        )));
+    }
+    let digest = digest(&auth.client_secret);
+    Ok(oauth::client(conn, tenant, &auth.client_id)?
+        .filter(|c| c.revoked_at.is_none() && same(&c.secret_hash, &digest))
+        .ok_or_else(|| {
+            OAuthError::new("invalid_client", "unknown client, revoked, or wrong secret")
+        }))
 }
 
 /// A code spent by [`redeem`]: what [`issue_tokens`] makes tokens of.
@@ -1147,6 +1293,7 @@ pub fn kid_of(access_token: &str) -> String {
 pub struct Access {
     pub sub: String,
     pub scope: String,
+    pub client_id: String,
 }
 
 /// Checks an access token against the tenant's keys and issuer; no database.
@@ -1163,6 +1310,7 @@ pub fn verify_access(token: &str, jwks: &[Value], issuer: &str) -> Result<Access
     Ok(Access {
         sub: text("sub"),
         scope: text("scope"),
+        client_id: text("client_id"),
     })
 }
 
@@ -1174,6 +1322,15 @@ pub fn userinfo(
     access: &Access,
 ) -> Result<Result<Map<String, Value>, OAuthError>, ServiceError> {
     let t = tenant(conn, slug)?;
+    // A revoked application's tokens stop here at once, like a deactivated user's.
+    let live = oauth::client(conn, &TenantId(t.id.clone()), &access.client_id)?
+        .is_some_and(|c| c.revoked_at.is_none());
+    if !live {
+        return Ok(Err(OAuthError::new(
+            "invalid_token",
+            "the token's application was revoked",
+        )));
+    }
     let scope = &access.scope;
     match user_claims(conn, &t, &access.sub)? {
         Some((user, true)) => Ok(Ok(user.to_claims(&scope.split(' ').collect::<Vec<_>>()))),
@@ -1238,10 +1395,11 @@ mod tests {
             error: "invalid_scope",
             description: "the scope must include openid".into(),
             state: Some("s t".into()),
+            issuer: "https://r.example/oauth/acme".into(),
         };
         assert_eq!(
             refusal.location().unwrap(),
-            "https://app.example/cb?x=1&error=invalid_scope&error_description=the+scope+must+include+openid&state=s+t"
+            "https://app.example/cb?x=1&error=invalid_scope&error_description=the+scope+must+include+openid&state=s+t&iss=https%3A%2F%2Fr.example%2Foauth%2Facme"
         );
         assert_eq!(AuthorizeRefusal::NoRedirect("x".into()).location(), None);
     }

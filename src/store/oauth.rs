@@ -315,6 +315,24 @@ pub fn upsert_identity(conn: &mut DbConnection, row: &IdentityRow) -> Result<(),
     Ok(())
 }
 
+/// Whether `user_id` is linked to an identity of `issuer` other than `subject`.
+pub fn linked_to_other(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    issuer: &str,
+    subject: &str,
+    user_id: &str,
+) -> Result<bool, StoreError> {
+    let n: i64 = sso_identities::table
+        .filter(sso_identities::tenant_id.eq(&tenant.0))
+        .filter(sso_identities::user_id.eq(user_id))
+        .filter(sso_identities::issuer.eq(issuer))
+        .filter(sso_identities::subject.ne(subject))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 /// Whether `user_id` was created by a sign-in.
 pub fn is_jit(
     conn: &mut DbConnection,

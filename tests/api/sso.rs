@@ -512,6 +512,11 @@ fn the_token_endpoint_refuses_wrong_secrets_verifiers_and_redirect_uris() {
         (status, body["error"].as_str()),
         (401, Some("invalid_client"))
     );
+    // And its access tokens stop at userinfo at once.
+    assert_eq!(
+        userinfo(&app, tokens["access_token"].as_str().unwrap()).0,
+        401
+    );
 }
 
 #[test]
@@ -533,6 +538,7 @@ fn a_rotated_signing_key_stays_published_until_its_tokens_expire() {
     );
     let out = stdout(&roster(&app.db, &["sso", "rotate-key", "acme"]));
     assert!(out.contains("now signs with key"), "{out}");
+    assert!(audit_actions(&app).contains(&"sso.signing_key_rotated".to_owned()));
     let back = client.sign_in(&app, &mut Browser::new(), "alice");
     let (_, fresh) = client.token(&app, back["code"].as_str().unwrap());
     let new_kid = jsonwebtoken::decode_header(fresh["id_token"].as_str().unwrap())
@@ -587,6 +593,10 @@ fn discovery_describes_the_tenants_issuer_and_unknown_tenants_have_none() {
     // userinfo without a token, or with one roster did not sign.
     let (status, _) = userinfo(&app, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.");
     assert_eq!(status, 401);
+    // A header the caller wrote (a newline in alg) is never echoed: still a clean 401.
+    let header = URL_SAFE_NO_PAD.encode("{\"alg\":\"x\\ny\",\"typ\":\"at+jwt\"}");
+    let (status, _) = userinfo(&app, &format!("{header}.e30.x"));
+    assert_eq!(status, 401);
 }
 
 #[test]
@@ -628,6 +638,15 @@ fn the_application_api_registers_clients_and_changes_sign_in_settings() {
         404
     );
     assert!(app.api("GET", "/oauth-clients", None).body[0]["revoked_at"].is_string());
+    let audited = audit_actions(&app);
+    assert!(
+        audited.contains(&"oauth_client.created".to_owned()),
+        "{audited:?}"
+    );
+    assert!(
+        audited.contains(&"oauth_client.revoked".to_owned()),
+        "{audited:?}"
+    );
 
     let r = app.api("GET", "/sign-in-settings", None);
     assert_eq!(
@@ -739,4 +758,80 @@ fn the_applications_screen_registers_an_app_sets_jit_and_logs_sign_ins() {
         &[("name", "X"), ("redirect_uris", APP_CALLBACK)],
     );
     assert_eq!(denied.status, 403, "{}", denied.text);
+}
+
+#[test]
+fn a_sign_in_matches_one_user_by_primary_email_and_never_takes_over_a_linked_one() {
+    let accounts = json!({
+        "ann": {"email": "ann@acme.example", "groups": []},
+        "bob": {"email": "shared@acme.example", "groups": []},
+        "eve": {"email": "ann.home@example.net", "groups": []},
+        "ann2": {"email": "ann@acme.example", "groups": []},
+    });
+    let Some((app, _op, client)) = sso_app(accounts) else {
+        return;
+    };
+    let user = |name: &str, emails: Value| {
+        let r = app.post(
+            "/Users",
+            &json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": name, "emails": emails}),
+        );
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_str().unwrap().to_owned()
+    };
+    // Ann's primary address is the one the provider asserts; her home address is a
+    // secondary one, which must never sign anyone in as her.
+    let ann = user(
+        "ann",
+        json!([{"value": "ann@acme.example", "primary": true},
+               {"value": "ann.home@example.net"}]),
+    );
+    user(
+        "shared-1",
+        json!([{"value": "shared@acme.example", "primary": true}]),
+    );
+    user(
+        "shared-2",
+        json!([{"value": "shared@acme.example", "primary": true}]),
+    );
+
+    let sub_of = |back: &Map<String, Value>| {
+        let (_, tokens) = client.token(
+            &app,
+            back["code"].as_str().unwrap_or_else(|| panic!("{back:?}")),
+        );
+        verified_id_token(&app, &client, tokens["id_token"].as_str().unwrap())["sub"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        sub_of(&client.sign_in(&app, &mut Browser::new(), "ann")),
+        ann
+    );
+    let back = client.sign_in(&app, &mut Browser::new(), "eve");
+    assert_eq!(
+        back["error"], "access_denied",
+        "a secondary address matched: {back:?}"
+    );
+    let back = client.sign_in(&app, &mut Browser::new(), "bob");
+    assert!(
+        back["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("more than one user"),
+        "{back:?}"
+    );
+    // Another account of the provider asserting Ann's address does not become Ann.
+    let back = client.sign_in(&app, &mut Browser::new(), "ann2");
+    assert!(
+        back["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("another account"),
+        "{back:?}"
+    );
+    // Every refusal carries the issuer (RFC 9207), so the application can trust it.
+    assert_eq!(back["iss"], format!("{}/oauth/acme", app.address).as_str());
 }

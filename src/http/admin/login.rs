@@ -147,6 +147,12 @@ impl CallbackQuery {
     /// What the identity provider answered: the code, if it sent one for the login
     /// whose state is `expected`; its refusal, or why the answer is not for us.
     pub(crate) fn code_for(&self, expected: &str) -> Result<String, CallbackRefusal> {
+        // The state first: an error that is not for this sign-in is not relayed.
+        if self.state.as_deref().is_some_and(|s| s != expected) {
+            return Err(CallbackRefusal::Ours(
+                "the state does not match this sign-in",
+            ));
+        }
         if let Some(error) = &self.error {
             return Err(CallbackRefusal::Provider(format!(
                 "the identity provider refused: {error} {}",

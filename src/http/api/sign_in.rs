@@ -10,6 +10,24 @@ use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
 use crate::service::provider::{self, ClientView, CreatedClient, NewClient, SignInSettings};
 
+/// An audit row of an API key's change, with `after` as it stands.
+fn audit(
+    c: &mut crate::service::run::Tx<'_>,
+    scope: &crate::service::Scope,
+    action: &str,
+    after: &impl serde::Serialize,
+) -> Result<(), crate::service::ServiceError> {
+    Ok(crate::service::audit::audit(
+        c,
+        &scope.tenant,
+        &scope.actor.id,
+        action,
+        None,
+        serde_json::to_value(after).ok(),
+        &Default::default(),
+    )?)
+}
+
 #[utoipa::path(
     get,
     path = "/api/v1/tenants/{tenant}/oauth-clients",
@@ -58,7 +76,12 @@ pub async fn create_client(
         "admin",
         Access::Write,
         StatusCode::CREATED,
-        move |c, scope| provider::create_client(c, &scope.tenant, input),
+        move |c, scope| {
+            let created = provider::create_client(c, &scope.tenant, input)?;
+            // Audited as its view: never the secret.
+            audit(c, scope, "oauth_client.created", &created.client)?;
+            Ok(created)
+        },
     )
     .await
 }
@@ -79,7 +102,13 @@ pub async fn revoke_client(
 ) -> Result<HttpResponse, ApiError> {
     let (_, id) = path.into_inner();
     super::run(&state, caller, "admin", true, move |c, scope| {
-        provider::revoke_client(c, &scope.tenant, &id)
+        provider::revoke_client(c, &scope.tenant, &id)?;
+        audit(
+            c,
+            scope,
+            "oauth_client.revoked",
+            &serde_json::json!({"client_id": id}),
+        )
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
