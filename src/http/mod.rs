@@ -204,6 +204,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/oauth/{tenant}")
+                .app_data(web::FormConfig::default().error_handler(oauth::form_error))
                 .service(
                     resource("/.well-known/openid-configuration")
                         .route(web::get().to(oauth::discovery)),

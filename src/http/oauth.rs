@@ -24,8 +24,16 @@ use crate::service::provider::{
 };
 use crate::service::ServiceError;
 
-/// The cookie that carries a sign-in from `authorize` to the upstream callback.
-const SIGN_IN_COOKIE: &str = "roster_sign_in";
+/// The cookie that carries a sign-in from `authorize` to the upstream callback, named
+/// after the upstream state, so sign-ins in two tabs do not overwrite each other.
+fn sign_in_cookie(upstream_state: &str) -> String {
+    let prefix: String = upstream_state
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(16)
+        .collect();
+    format!("roster_sign_in_{prefix}")
+}
 /// How long a sign-in may take at the identity provider.
 const SIGN_IN_TTL_SECS: u64 = 600;
 
@@ -152,6 +160,7 @@ pub async fn authorize(
     })
     .await
     .map_err(|_| AdminError::Blocking)??;
+    let name = sign_in_cookie(&pending.state);
     let sealed = sealed::seal(
         state.session_secret(),
         &SignInState {
@@ -166,7 +175,7 @@ pub async fn authorize(
         .insert_header((
             header::SET_COOKIE,
             set_cookie(
-                SIGN_IN_COOKIE,
+                &name,
                 &sealed,
                 &format!("/oauth/{tenant}"),
                 Some(SIGN_IN_TTL_SECS),
@@ -203,7 +212,8 @@ pub async fn callback(
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let tenant = tenant.into_inner();
-    let flow: SignInState = cookie(&req, SIGN_IN_COOKIE)
+    let name = sign_in_cookie(query.state().unwrap_or_default());
+    let flow: SignInState = cookie(&req, &name)
         .and_then(|c| sealed::open(state.session_secret(), &c))
         .filter(|s: &SignInState| s.tenant == tenant)
         .ok_or_else(|| {
@@ -219,7 +229,7 @@ pub async fn callback(
             state: flow.request.state.clone(),
             issuer: issuer(&state, &tenant),
         };
-        Ok(done(&state, &tenant, refuse(&refusal)))
+        Ok(done(&state, &tenant, &name, refuse(&refusal)))
     };
     let code = match query.code_for(&flow.pending.state) {
         Ok(code) => code,
@@ -263,6 +273,7 @@ pub async fn callback(
         Ok(signed_in) => Ok(done(
             &state,
             &tenant,
+            &name,
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, signed_in.location))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -273,12 +284,63 @@ pub async fn callback(
 }
 
 /// `response`, with the sign-in cookie cleared: a sign-in is used once.
-fn done(state: &AppState, tenant: &str, mut response: HttpResponse) -> HttpResponse {
-    let cleared = clear_cookie(SIGN_IN_COOKIE, &format!("/oauth/{tenant}"), is_https(state));
+fn done(state: &AppState, tenant: &str, name: &str, mut response: HttpResponse) -> HttpResponse {
+    let cleared = clear_cookie(name, &format!("/oauth/{tenant}"), is_https(state));
     if let Ok(value) = header::HeaderValue::from_str(&cleared) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
+}
+
+/// A failure of the token endpoint or userinfo that is not the client's request: an
+/// unknown tenant, the database out of reach. Answered as OAuth JSON, as clients of
+/// these endpoints expect, never as a page.
+#[derive(Debug)]
+pub struct OAuthFailure(ServiceError);
+
+impl std::fmt::Display for OAuthFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl actix_web::ResponseError for OAuthFailure {
+    fn status_code(&self) -> StatusCode {
+        crate::http::error::service_status(&self.0)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let (error, description) = match status {
+            StatusCode::SERVICE_UNAVAILABLE => (
+                "temporarily_unavailable",
+                crate::http::error::UNAVAILABLE.to_owned(),
+            ),
+            s if s.is_server_error() => ("server_error", "roster could not answer".to_owned()),
+            _ => ("invalid_request", self.0.to_string()),
+        };
+        let mut response = HttpResponse::build(status);
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        response.json(OAuthError {
+            error,
+            error_description: description,
+        })
+    }
+}
+
+/// A token request whose form does not parse: OAuth JSON, not actix's text.
+pub fn form_error(err: actix_web::error::UrlencodedError, _: &HttpRequest) -> actix_web::Error {
+    let body = OAuthError {
+        error: "invalid_request",
+        error_description: format!("the request body is not a valid form: {err}"),
+    };
+    let response = HttpResponse::BadRequest()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body);
+    actix_web::error::InternalError::from_response(err, response).into()
 }
 
 /// An OAuth error as JSON, with its status (RFC 6749 §5.2, RFC 6750 §3).
@@ -339,7 +401,7 @@ pub async fn token(
     state: web::Data<AppState>,
     tenant: web::Path<String>,
     form: web::Form<TokenRequest>,
-) -> Result<HttpResponse, AdminError> {
+) -> Result<HttpResponse, OAuthFailure> {
     let tenant = tenant.into_inner();
     let form = form.into_inner();
     let Some(auth) = client_auth(&req, &form) else {
@@ -355,7 +417,8 @@ pub async fn token(
     let checked = state
         .service
         .run(move |c| provider::check_client(c, &slug, &who, &asked))
-        .await?;
+        .await
+        .map_err(OAuthFailure)?;
     if let Err(e) = checked {
         return Ok(oauth_error(&e));
     }
@@ -363,7 +426,8 @@ pub async fn token(
     let redeemed = state
         .service
         .write(&tenant, move |c| provider::redeem(c, &slug, &auth, &form))
-        .await?;
+        .await
+        .map_err(OAuthFailure)?;
     let row = match redeemed {
         Ok(row) => row,
         Err(e) => return Ok(oauth_error(&e)),
@@ -375,17 +439,22 @@ pub async fn token(
             provider::issue_tokens(c, &slug, &issuer, &row, &keys)
         }
     };
-    let mut answer = state.service.run(issue(row.clone())).await?;
+    let mut answer = state
+        .service
+        .run(issue(row.clone()))
+        .await
+        .map_err(OAuthFailure)?;
     if answer.is_none() {
         // The tenant's first token (or its key's 90 days are over): make the key.
         let (slug, keys) = (tenant.clone(), state.secrets.clone());
         state
             .service
             .write(&tenant, move |c| provider::first_key(c, &slug, &keys))
-            .await?;
-        answer = state.service.run(issue(row)).await?;
+            .await
+            .map_err(OAuthFailure)?;
+        answer = state.service.run(issue(row)).await.map_err(OAuthFailure)?;
     }
-    let answer = answer.ok_or(AdminError::Blocking)?;
+    let answer = answer.ok_or(OAuthFailure(ServiceError::unavailable("no signing key")))?;
     Ok(match answer {
         Ok(tokens) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -400,7 +469,7 @@ pub async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
     tenant: web::Path<String>,
-) -> Result<HttpResponse, AdminError> {
+) -> Result<HttpResponse, OAuthFailure> {
     let tenant = tenant.into_inner();
     let Some(token) = req
         .headers()
@@ -422,7 +491,8 @@ pub async fn userinfo(
             let keys = state
                 .service
                 .run(move |c| provider::jwks_of(c, &slug))
-                .await?;
+                .await
+                .map_err(OAuthFailure)?;
             state.jwks.put(&tenant, keys.clone());
             keys
         }
@@ -434,7 +504,8 @@ pub async fn userinfo(
     let answer = state
         .service
         .run(move |c| provider::userinfo(c, &tenant, &access))
-        .await?;
+        .await
+        .map_err(OAuthFailure)?;
     Ok(match answer {
         Ok(claims) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -527,6 +527,7 @@ pub fn check_authorize(
     req: &AuthorizeRequest,
 ) -> Result<Result<ValidRequest, AuthorizeRefusal>, ServiceError> {
     let t = tenant(conn, slug)?;
+    let suspended = crate::store::tenants::is_suspended(conn, &t.id)?;
     let Some(client_id) = req.client_id.as_deref().filter(|c| !c.is_empty()) else {
         return Ok(Err(AuthorizeRefusal::NoRedirect(
             "the request names no client_id".into(),
@@ -562,6 +563,13 @@ pub fn check_authorize(
             issuer: issuer(public_url, slug),
         }))
     };
+    if suspended {
+        // As its SCIM requests are: nobody signs in until an operator resumes it.
+        return refuse(
+            "access_denied",
+            "this organization is suspended; sign-ins resume when it is",
+        );
+    }
     let too_long = [&req.state, &req.nonce, &req.login_hint]
         .iter()
         .any(|p| p.as_ref().is_some_and(|v| v.len() > MAX_PARAMETER));
@@ -1100,6 +1108,12 @@ pub fn check_client(
     req: &TokenRequest,
 ) -> Result<Result<(), OAuthError>, ServiceError> {
     let tenant = TenantId(tenant(conn, slug)?.id);
+    if crate::store::tenants::is_suspended(conn, &tenant.0)? {
+        return Ok(Err(OAuthError::new(
+            "invalid_grant",
+            "this organization is suspended",
+        )));
+    }
     Ok(authenticate(conn, &tenant, auth, req)?.map(drop))
 }
 

@@ -835,3 +835,72 @@ fn a_sign_in_matches_one_user_by_primary_email_and_never_takes_over_a_linked_one
     // Every refusal carries the issuer (RFC 9207), so the application can trust it.
     assert_eq!(back["iss"], format!("{}/oauth/acme", app.address).as_str());
 }
+
+#[test]
+fn two_sign_ins_in_one_browser_both_finish_and_a_suspended_organization_signs_nobody_in() {
+    let Some((app, _op, client)) = sso_app(alice()) else {
+        return;
+    };
+    app.create_user("alice@acme.example");
+    // Two tabs: both sign-ins start before either comes back.
+    let mut browser = Browser::new();
+    let first = browser.get(&client.authorize_url(&app, "&login_hint=alice"));
+    let second = browser.get(&client.authorize_url(&app, "&login_hint=alice"));
+    for started in [first, second] {
+        let upstream = started.location.expect("off to the provider");
+        let mut page = browser.get(&upstream);
+        let mut back = None;
+        for _ in 0..10 {
+            let next = page.location.clone().expect("a redirect");
+            if next.starts_with("https://app.example/") {
+                back = Some(next);
+                break;
+            }
+            page = browser.get(&next);
+        }
+        let back = back.expect("back at the application");
+        assert!(back.contains("code="), "{back}");
+    }
+
+    // Token endpoint errors are OAuth JSON, never a page.
+    let r = ureq::post(&format!("{}/oauth/nobody/token", app.address)).send_form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", "x"),
+        ("client_secret", "y"),
+    ]);
+    let Err(ureq::Error::Status(404, r)) = r else {
+        panic!("an unknown tenant's token endpoint answered {r:?}");
+    };
+    let body: Value = r.into_json().expect("JSON");
+    assert_eq!(body["error"], "invalid_request");
+    let r = ureq::post(&format!("{}/oauth/acme/token", app.address))
+        .set("content-type", "application/x-www-form-urlencoded")
+        .send_string("grant_type=a&grant_type=b");
+    let Err(ureq::Error::Status(400, r)) = r else {
+        panic!("a malformed form answered {r:?}");
+    };
+    assert_eq!(
+        r.into_json::<Value>().expect("JSON")["error"],
+        "invalid_request"
+    );
+
+    // Suspended: sign-ins are refused at once, and a code from before does not redeem.
+    let back = client.sign_in(&app, &mut Browser::new(), "alice");
+    let code = back["code"].as_str().unwrap().to_owned();
+    stdout(&roster(&app.db, &["tenant", "suspend", "acme"]));
+    let refused = back_at_app(
+        &mut Browser::new(),
+        &client.authorize_url(&app, "&login_hint=alice"),
+    );
+    assert_eq!(refused["error"], "access_denied");
+    assert!(refused["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("suspended"));
+    let (status, body) = client.token(&app, &code);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+}

@@ -144,6 +144,11 @@ pub struct CallbackQuery {
 }
 
 impl CallbackQuery {
+    /// The state the provider sent back.
+    pub(crate) fn state(&self) -> Option<&str> {
+        self.state.as_deref()
+    }
+
     /// What the identity provider answered: the code, if it sent one for the login
     /// whose state is `expected`; its refusal, or why the answer is not for us.
     pub(crate) fn code_for(&self, expected: &str) -> Result<String, CallbackRefusal> {
