@@ -210,7 +210,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(oauth::discovery)),
                 )
                 .service(resource("/jwks").route(web::get().to(oauth::jwks)))
-                .service(resource("/authorize").route(web::get().to(oauth::authorize)))
+                .service(
+                    resource("/authorize")
+                        .route(web::get().to(oauth::authorize))
+                        .route(web::post().to(oauth::authorize_form)),
+                )
                 .service(resource("/callback").route(web::get().to(oauth::callback)))
                 .service(resource("/token").route(web::post().to(oauth::token)))
                 .service(

@@ -117,8 +117,23 @@ pub async fn authorize(
     tenant: web::Path<String>,
     query: web::Query<AuthorizeRequest>,
 ) -> Result<HttpResponse, AdminError> {
-    let tenant = tenant.into_inner();
-    let request = query.into_inner();
+    start_sign_in(state, tenant.into_inner(), query.into_inner()).await
+}
+
+/// `POST /oauth/{tenant}/authorize`: the same request as a form (OIDC Core §3.1.2.1).
+pub async fn authorize_form(
+    state: web::Data<AppState>,
+    tenant: web::Path<String>,
+    form: web::Form<AuthorizeRequest>,
+) -> Result<HttpResponse, AdminError> {
+    start_sign_in(state, tenant.into_inner(), form.into_inner()).await
+}
+
+async fn start_sign_in(
+    state: web::Data<AppState>,
+    tenant: String,
+    request: AuthorizeRequest,
+) -> Result<HttpResponse, AdminError> {
     let slug = tenant.clone();
     // What the provider is asked to honour as the application asked: who, whether to
     // ask again (`prompt=login`), how recent the sign-in must be.
@@ -368,13 +383,20 @@ fn oauth_error(e: &OAuthError) -> HttpResponse {
     response.json(e)
 }
 
+/// The credentials after an authentication scheme, whose name is case-insensitive
+/// (RFC 9110 §11.1).
+fn strip_scheme<'v>(value: &'v str, scheme: &str) -> Option<&'v str> {
+    let (name, rest) = value.split_once(' ')?;
+    name.eq_ignore_ascii_case(scheme).then_some(rest)
+}
+
 /// `client_secret_basic` (RFC 6749 §2.3.1: both parts form-urlencoded) or `_post`.
 fn client_auth(req: &HttpRequest, form: &TokenRequest) -> Option<ClientAuth> {
     let basic = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|v| strip_scheme(v, "Basic"))
         .and_then(|b| STANDARD.decode(b.trim()).ok())
         .and_then(|raw| String::from_utf8(raw).ok());
     if let Some(pair) = basic {
@@ -475,7 +497,7 @@ pub async fn userinfo(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| strip_scheme(v, "Bearer"))
         .map(str::to_owned)
     else {
         return Ok(HttpResponse::Unauthorized()

@@ -238,6 +238,14 @@ fn an_application_signs_a_directory_user_in_through_roster_and_gets_their_roles(
 
     let (status, info) = userinfo(&app, tokens["access_token"].as_str().unwrap());
     assert_eq!(status, 200, "{info}");
+    // The scheme's name is case-insensitive (RFC 9110 §11.1).
+    let lower = ureq::get(&format!("{}/oauth/acme/userinfo", app.address))
+        .set(
+            "Authorization",
+            &format!("bearer {}", tokens["access_token"].as_str().unwrap()),
+        )
+        .call();
+    assert_eq!(lower.map(|r| r.status()).ok(), Some(200));
     assert_eq!(info["sub"], alice.as_str());
     assert_eq!(info["roles"], json!(["editor"]));
     assert_eq!(info["preferred_username"], "alice@acme.example");
@@ -347,7 +355,7 @@ fn a_first_sign_in_provisions_the_user_just_in_time_only_when_the_tenant_allows_
 
 #[test]
 fn authorization_requests_that_could_redirect_anywhere_are_refused_on_a_page() {
-    let Some((app, _op, client)) = sso_app(alice()) else {
+    let Some((app, op, client)) = sso_app(alice()) else {
         return;
     };
     let mut browser = Browser::new();
@@ -384,6 +392,20 @@ fn authorization_requests_that_could_redirect_anywhere_are_refused_on_a_page() {
         "{}",
         page.text
     );
+
+    // The request may come as a form too (OIDC Core §3.1.2.1): off to the provider.
+    let query = client.authorize_url(&app, "");
+    let (endpoint, params) = query.split_once('?').unwrap();
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(params.as_bytes())
+        .into_owned()
+        .collect();
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let posted = browser.request("POST", endpoint, Some(&fields), &[]);
+    assert_eq!(posted.status, 303, "{}", posted.text);
+    assert!(posted.location.unwrap().starts_with(&op.issuer));
 
     // Errors the application can handle go back to it, with its state.
     let no_pkce = client.authorize_url(&app, "").replace(
