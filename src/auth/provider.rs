@@ -218,6 +218,9 @@ pub struct UserClaims {
     pub roles: Vec<String>,
     /// Display names of the user's groups, when the tenant puts them in tokens.
     pub groups: Option<Vec<String>>,
+    /// The directory vouches for `email`: the identity provider pushed it (SCIM).
+    /// Not for a user created at sign-in, whose address only the sign-in asserted.
+    pub email_verified: bool,
 }
 
 impl UserClaims {
@@ -234,8 +237,7 @@ impl UserClaims {
         if scopes.contains(&"email") {
             if let Some(email) = &self.email {
                 out.insert("email".into(), email.clone().into());
-                // roster matched the user by it, or the directory asserts it.
-                out.insert("email_verified".into(), true.into());
+                out.insert("email_verified".into(), self.email_verified.into());
             }
         }
         if scopes.contains(&"profile") {

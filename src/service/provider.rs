@@ -1262,6 +1262,7 @@ fn user_claims(
             tenant: t.slug.clone(),
             roles,
             groups,
+            email_verified: !oauth::is_jit(conn, &tenant, &user.id)?,
         },
         user.active,
     )))

@@ -232,6 +232,7 @@ fn an_application_signs_a_directory_user_in_through_roster_and_gets_their_roles(
     );
     assert_eq!(claims["nonce"], client.nonce.as_str());
     assert_eq!(claims["email"], "alice@acme.example");
+    assert_eq!(claims["email_verified"], true, "the directory pushed it");
     assert_eq!(claims["tenant"], "acme");
     assert_eq!(claims["roles"], json!(["editor"]));
     assert_eq!(claims["groups"], json!(["Engineering"]));
@@ -320,6 +321,10 @@ fn a_first_sign_in_provisions_the_user_just_in_time_only_when_the_tenant_allows_
     assert_eq!(status, 200, "{tokens}");
     let claims = verified_id_token(&app, &client, tokens["id_token"].as_str().unwrap());
     let id = claims["sub"].as_str().unwrap().to_owned();
+    assert_eq!(
+        claims["email_verified"], false,
+        "only the sign-in asserted a JIT user's address"
+    );
     // A real directory user: SCIM shows it, and the feed says who made it.
     let user = app.get(&format!("/Users/{id}"));
     assert_eq!(user.status, 200);
