@@ -184,7 +184,7 @@ fn a_rotation_keeps_both_tokens_valid_until_it_is_completed() {
     assert_eq!(done.status, 303);
     assert_eq!(list_users_with(&app, &app.token), 401);
     assert_eq!(list_users_with(&app, &successor), 200);
-    let actions = audit_actions(&app);
+    let actions = app.audit_actions();
     assert!(
         actions.contains(&"scim_token.rotated".to_owned()),
         "{actions:?}"
@@ -262,15 +262,6 @@ fn only_owners_change_tokens_and_viewers_see_no_forms() {
 fn first_token_id(page: &Page) -> String {
     let at = page.text.find("data-token-id=\"").expect("a token row") + 15;
     page.text[at..].split('"').next().unwrap().to_owned()
-}
-
-fn audit_actions(app: &TestApp) -> Vec<String> {
-    let mut conn = app.store.connection().unwrap();
-    roster::service::admin::audit_log(&mut conn, "acme")
-        .unwrap()
-        .into_iter()
-        .map(|r| r.action)
-        .collect()
 }
 
 fn role_and_mapping(app: &TestApp, slug: &str, group: &str) {

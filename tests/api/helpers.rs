@@ -307,6 +307,16 @@ impl TestApp {
         }
     }
 
+    /// The actions in tenant `acme`'s audit log, newest first.
+    pub fn audit_actions(&self) -> Vec<String> {
+        let mut conn = self.store.connection().expect("connection");
+        roster::service::admin::audit_log(&mut conn, "acme")
+            .expect("audit log")
+            .into_iter()
+            .map(|r| r.action)
+            .collect()
+    }
+
     /// The separate `/metrics` listener's address, when `metrics_listen` is set.
     pub fn metrics_address(&self) -> Option<String> {
         self._server

@@ -196,15 +196,6 @@ fn alice() -> Value {
     }})
 }
 
-fn audit_actions(app: &TestApp) -> Vec<String> {
-    let mut conn = app.store.connection().unwrap();
-    roster::service::admin::audit_log(&mut conn, "acme")
-        .unwrap()
-        .into_iter()
-        .map(|r| r.action)
-        .collect()
-}
-
 #[test]
 fn an_application_signs_a_directory_user_in_through_roster_and_gets_their_roles() {
     let Some((app, _op, client)) = sso_app(alice()) else {
@@ -250,7 +241,7 @@ fn an_application_signs_a_directory_user_in_through_roster_and_gets_their_roles(
     assert_eq!(info["sub"], alice.as_str());
     assert_eq!(info["roles"], json!(["editor"]));
     assert_eq!(info["preferred_username"], "alice@acme.example");
-    assert!(audit_actions(&app).contains(&"sso.sign_in".to_owned()));
+    assert!(app.audit_actions().contains(&"sso.sign_in".to_owned()));
 
     // The code works once: a replay is refused and audited.
     let (status, again) = client.token(&app, &code);
@@ -259,7 +250,9 @@ fn an_application_signs_a_directory_user_in_through_roster_and_gets_their_roles(
         (400, Some("invalid_grant")),
         "{again}"
     );
-    assert!(audit_actions(&app).contains(&"sso.code_replayed".to_owned()));
+    assert!(app
+        .audit_actions()
+        .contains(&"sso.code_replayed".to_owned()));
 
     // Deactivated by SCIM: userinfo stops at once, and the next sign-in is refused.
     let r = app.patch(
@@ -279,7 +272,9 @@ fn an_application_signs_a_directory_user_in_through_roster_and_gets_their_roles(
         "{back:?}"
     );
     assert_eq!(back["state"], "st-1");
-    assert!(audit_actions(&app).contains(&"sso.sign_in_refused".to_owned()));
+    assert!(app
+        .audit_actions()
+        .contains(&"sso.sign_in_refused".to_owned()));
 }
 
 #[test]
@@ -565,7 +560,9 @@ fn a_rotated_signing_key_stays_published_until_its_tokens_expire() {
     );
     let out = stdout(&roster(&app.db, &["sso", "rotate-key", "acme"]));
     assert!(out.contains("now signs with key"), "{out}");
-    assert!(audit_actions(&app).contains(&"sso.signing_key_rotated".to_owned()));
+    assert!(app
+        .audit_actions()
+        .contains(&"sso.signing_key_rotated".to_owned()));
     let back = client.sign_in(&app, &mut Browser::new(), "alice");
     let (_, fresh) = client.token(&app, back["code"].as_str().unwrap());
     let new_kid = jsonwebtoken::decode_header(fresh["id_token"].as_str().unwrap())
@@ -665,7 +662,7 @@ fn the_application_api_registers_clients_and_changes_sign_in_settings() {
         404
     );
     assert!(app.api("GET", "/oauth-clients", None).body[0]["revoked_at"].is_string());
-    let audited = audit_actions(&app);
+    let audited = app.audit_actions();
     assert!(
         audited.contains(&"oauth_client.created".to_owned()),
         "{audited:?}"
@@ -687,7 +684,9 @@ fn the_application_api_registers_clients_and_changes_sign_in_settings() {
     );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["jit_domains"], json!(["acme.example"]));
-    assert!(audit_actions(&app).contains(&"sso.settings_changed".to_owned()));
+    assert!(app
+        .audit_actions()
+        .contains(&"sso.settings_changed".to_owned()));
     let r = app.api(
         "PUT",
         "/sign-in-settings",
