@@ -7,10 +7,11 @@
 
 # The toolchain must build Cargo.lock: parking_lot 0.13 (via diesel's r2d2) needs
 # Rust 1.95, above Cargo.toml's rust-version. Both stages are Debian 12 (bookworm), so
-# the binary links against the same glibc and libpq it was built with.
+# the binary links against the same glibc, libpq and libxmlsec1 (SAML signatures,
+# through samael; bindgen needs libclang to build) it was built with.
 FROM rust:1.95.0-slim-bookworm AS builder
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq-dev \
+    && apt-get install -y --no-install-recommends libpq-dev libxmlsec1-dev libclang-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -23,7 +24,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:12.14-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libpq5 \
+    && apt-get install -y --no-install-recommends ca-certificates libpq5 libxmlsec1-openssl \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 roster \
     && useradd --system --uid 10001 --gid roster --home-dir /data --no-create-home \

@@ -95,13 +95,14 @@ step "the runtime stage's filesystem in $WORK/root"
 ROOT=$WORK/root
 install -D -m 0755 "$BIN_SRC" "$ROOT$BIN_DST"
 # The binary's shared libraries, each from a package the runtime stage has: one of
-# Debian's required packages (debian:*-slim has them) or libpq5, ca-certificates and
+# Debian's required packages (debian:*-slim has them) or libpq5, libxmlsec1-openssl,
+# ca-certificates and
 # what they depend on.
 runtime_pkgs=$(
   {
     dpkg-query -W -f='${Package} ${Priority}\n' | awk '$2 == "required" { print $1 }'
     apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-      --no-replaces --no-enhances libpq5 ca-certificates | grep -v '^ ' | tr -d '<>'
+      --no-replaces --no-enhances libpq5 libxmlsec1-openssl ca-certificates | grep -v '^ ' | tr -d '<>'
   } | sed 's/:.*//' | sort -u
 )
 libs=$(ldd "$BIN_SRC" | grep -o '/[^ ]*' | sort -u)

@@ -9,6 +9,7 @@ pub mod health;
 pub mod limits;
 pub mod metrics;
 pub mod oauth;
+pub mod saml;
 pub mod scim;
 pub mod state;
 pub mod sync_log;
@@ -87,6 +88,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(admin::sso::save)),
                 )
                 .service(resource("/sso/test").route(web::get().to(admin::sso::test)))
+                .service(resource("/sso/saml").route(web::post().to(admin::sso::save_saml)))
+                .service(resource("/sso/saml-test").route(web::get().to(admin::sso::saml_test)))
                 .service(
                     resource("/applications")
                         .route(web::get().to(admin::applications::show))
@@ -124,6 +127,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/groups/{id}").route(web::get().to(admin::directory::group)))
                 .service(resource("/login").route(web::get().to(admin::login::login)))
                 .service(resource("/callback").route(web::get().to(admin::login::callback)))
+                .service(resource("/login/saml").route(web::get().to(admin::login::login_saml)))
                 .service(resource("/logout").route(web::post().to(admin::login::logout)))
                 .service(
                     resource("/login-link/{token}").route(web::get().to(admin::login::login_link)),
@@ -224,6 +228,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/logout").route(web::get().to(oauth::logout))),
         )
+        .service(
+            web::scope("/saml/{tenant}")
+                // A response with many groups is larger than the default form limit.
+                .app_data(
+                    web::FormConfig::default().limit(crate::auth::saml::MAX_RESPONSE_BYTES + 4096),
+                )
+                .service(resource("").route(web::get().to(saml::metadata)))
+                .service(resource("/metadata").route(web::get().to(saml::metadata)))
+                .service(resource("/acs").route(web::post().to(saml::acs))),
+        )
         .service(resource("/api/v1/openapi.json").route(web::get().to(openapi::openapi)))
         .service(
             web::scope("/api/v1/tenants/{tenant}")
@@ -241,6 +255,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/sign-in-settings")
                         .route(web::get().to(sign_in::settings))
                         .route(web::put().to(sign_in::set_settings)),
+                )
+                .service(
+                    resource("/saml-connection")
+                        .route(web::get().to(sign_in::saml_connection))
+                        .route(web::put().to(sign_in::set_saml_connection))
+                        .route(web::delete().to(sign_in::delete_saml_connection)),
                 )
                 .service(resource("/sync-log").route(web::get().to(logs::sync_log)))
                 .service(resource("/users/{id}/roles").route(web::get().to(roles::user_roles)))

@@ -19,9 +19,10 @@ use crate::auth::provider::Discovery;
 use crate::auth::sealed::{self, unix_now, Sealed};
 use crate::service::admin as admin_service;
 use crate::service::provider::{
-    self, AuthorizeRefusal, AuthorizeRequest, ClientAuth, OAuthError, TokenRequest, Upstream,
-    ValidRequest,
+    self, AuthorizeRefusal, AuthorizeRequest, ClientAuth, Connection, OAuthError, TokenRequest,
+    Upstream, ValidRequest,
 };
+use crate::service::saml::Purpose;
 use crate::service::ServiceError;
 
 /// The cookie that carries a sign-in from `authorize` to the upstream callback, named
@@ -154,6 +155,18 @@ async fn start_sign_in(
         Ok(valid) => valid,
         Err(refusal) => return Ok(refuse(&refusal)),
     };
+    let slug = tenant.clone();
+    let sign_in = state
+        .service
+        .run(move |c| {
+            let t = crate::service::tenants::tenant(c, &slug)?;
+            provider::sign_in_settings(c, &crate::service::TenantId(t.id))
+        })
+        .await?;
+    if sign_in.connection == Connection::Saml {
+        let request = serde_json::to_value(&valid).map_err(|_| AdminError::Blocking)?;
+        return super::saml::start(&state, &tenant, Purpose::App { request }).await;
+    }
     let settings = match settings_of(&state, &tenant).await {
         Ok(settings) => settings,
         Err(AdminError::NotConfigured { .. }) => {

@@ -16,6 +16,7 @@ pub mod overview;
 pub mod provider;
 pub mod roles;
 pub mod run;
+pub mod saml;
 pub mod secrets;
 pub mod snapshot;
 pub mod sync_log;

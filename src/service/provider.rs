@@ -201,6 +201,29 @@ pub struct SignInSettings {
     pub jit_domains: Vec<String>,
     /// Put the user's groups in tokens and userinfo (`groups`).
     pub groups_in_tokens: bool,
+    /// The tenant's connection that applications' users sign in with.
+    #[serde(default)]
+    pub connection: Connection,
+}
+
+/// A tenant's connection to its identity provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Connection {
+    /// The OpenID Connect connection (the one the admin login uses).
+    #[default]
+    Oidc,
+    /// The SAML 2.0 connection.
+    Saml,
+}
+
+impl Connection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Oidc => "oidc",
+            Self::Saml => "saml",
+        }
+    }
 }
 
 impl Default for SignInSettings {
@@ -209,6 +232,7 @@ impl Default for SignInSettings {
             jit_enabled: false,
             jit_domains: Vec::new(),
             groups_in_tokens: true,
+            connection: Connection::Oidc,
         }
     }
 }
@@ -219,6 +243,11 @@ impl SignInSettings {
             jit_enabled: r.jit_enabled,
             jit_domains: lines(&r.jit_domains),
             groups_in_tokens: r.groups_in_tokens,
+            connection: if r.upstream == "saml" {
+                Connection::Saml
+            } else {
+                Connection::Oidc
+            },
         })
     }
 
@@ -275,6 +304,7 @@ pub fn set_sign_in_settings(
                 jit_domains: settings.jit_domains.join("\n"),
                 groups_in_tokens: settings.groups_in_tokens,
                 updated_at: now(),
+                upstream: settings.connection.as_str().to_owned(),
             },
         )?;
         Ok(super::admin::Done::new(
@@ -372,7 +402,7 @@ fn corrupt(what: &str) -> ServiceError {
 }
 
 /// A fault of roster's own data or keys (500), with why, for the log.
-fn internal(why: String) -> ServiceError {
+pub(super) fn internal(why: String) -> ServiceError {
     ServiceError::Store(StoreError::from(
         diesel::result::Error::DeserializationError(why.into()),
     ))

@@ -24,6 +24,7 @@ pub mod portable;
 pub mod query;
 pub mod raw;
 pub mod roles;
+pub mod saml;
 pub mod schema;
 pub mod secrets;
 pub mod sync_log;

@@ -68,6 +68,7 @@ diesel::table! {
         jit_domains -> Text,
         groups_in_tokens -> Bool,
         updated_at -> Text,
+        upstream -> Text,
     }
 }
 
@@ -132,6 +133,8 @@ pub struct SettingsRow {
     pub jit_domains: String,
     pub groups_in_tokens: bool,
     pub updated_at: String,
+    /// `oidc` or `saml`: the connection applications' users sign in with.
+    pub upstream: String,
 }
 
 pub fn insert_client(conn: &mut DbConnection, row: &ClientRow) -> Result<(), StoreError> {

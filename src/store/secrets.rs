@@ -8,6 +8,7 @@ use super::admin::{oidc_configs, server_settings};
 use super::conn::DbConnection;
 use super::error::StoreError;
 use super::oauth::oauth_signing_keys;
+use super::saml::saml_connections;
 use super::schema::webhook_endpoints;
 
 /// Where a secret is stored: what it is bound to when sealed, and how to write it back.
@@ -35,6 +36,10 @@ pub enum Place {
         tenant_id: String,
         id: String,
     },
+    /// The private key of a tenant's SAML service provider.
+    SamlSpKey {
+        tenant_id: String,
+    },
 }
 
 impl Place {
@@ -49,6 +54,7 @@ impl Place {
             Self::OidcClientSecret { tenant_id } => oidc_context(tenant_id),
             Self::Setting { key } => setting_context(key),
             Self::SigningKey { tenant_id, id } => signing_key_context(tenant_id, id),
+            Self::SamlSpKey { tenant_id } => saml_key_context(tenant_id),
         }
     }
 }
@@ -63,6 +69,10 @@ pub fn oidc_context(tenant_id: &str) -> String {
 
 pub fn signing_key_context(tenant_id: &str, kid: &str) -> String {
     format!("oauth_signing_key:{tenant_id}:{kid}")
+}
+
+pub fn saml_key_context(tenant_id: &str) -> String {
+    format!("saml_sp_key:{tenant_id}")
 }
 
 pub fn setting_context(key: &str) -> String {
@@ -117,6 +127,16 @@ pub fn all(conn: &mut DbConnection) -> Result<Vec<(Place, String)>, StoreError> 
             .into_iter()
             .map(|(tenant_id, id, key)| (Place::SigningKey { tenant_id, id }, key)),
     );
+    let saml: Vec<(String, String)> = saml_connections::table
+        .select((
+            saml_connections::tenant_id,
+            saml_connections::sp_private_key,
+        ))
+        .load(conn)?;
+    out.extend(
+        saml.into_iter()
+            .map(|(tenant_id, key)| (Place::SamlSpKey { tenant_id }, key)),
+    );
     let settings: Vec<(String, String)> = server_settings::table
         .filter(server_settings::key.eq_any(SECRET_SETTINGS))
         .select((server_settings::key, server_settings::value))
@@ -160,6 +180,11 @@ pub fn replace(
             .filter(oauth_signing_keys::id.eq(id))
             .filter(oauth_signing_keys::private_key.eq(expected))
             .set(oauth_signing_keys::private_key.eq(value))
+            .execute(conn)?,
+        Place::SamlSpKey { tenant_id } => diesel::update(saml_connections::table)
+            .filter(saml_connections::tenant_id.eq(tenant_id))
+            .filter(saml_connections::sp_private_key.eq(expected))
+            .set(saml_connections::sp_private_key.eq(value))
             .execute(conn)?,
         Place::Setting { key } => diesel::update(server_settings::table)
             .filter(server_settings::key.eq(key))

@@ -28,6 +28,7 @@ mod paging;
 mod projection;
 mod read_only;
 pub mod roles;
+mod saml;
 mod secrets;
 mod snapshots;
 mod sso;

@@ -11,7 +11,9 @@ use super::error::AdminError;
 use super::html;
 use super::ui::{self, Admin, Chrome, Done};
 use crate::service::admin::AdminRole;
-use crate::service::provider::{self, ClientView, NewClient, SignInEntry, SignInSettings};
+use crate::service::provider::{
+    self, ClientView, Connection, NewClient, SignInEntry, SignInSettings,
+};
 
 /// How many sign-ins the screen lists.
 const LOG_LENGTH: i64 = 50;
@@ -215,6 +217,9 @@ pub struct SettingsForm {
     groups_in_tokens: Option<String>,
     #[serde(default)]
     jit_domains: String,
+    /// `oidc` or `saml`.
+    #[serde(default)]
+    connection: String,
 }
 
 /// `POST /admin/{tenant}/applications/settings`.
@@ -227,6 +232,11 @@ pub async fn settings(
         jit_enabled: form.jit_enabled.is_some(),
         jit_domains: lines(&form.jit_domains),
         groups_in_tokens: form.groups_in_tokens.is_some(),
+        connection: if form.connection == "saml" {
+            Connection::Saml
+        } else {
+            Connection::Oidc
+        },
     };
     let saved = admin
         .act(

@@ -8,6 +8,9 @@
 //! claims and the role roster would give, or exactly why it refused. It signs nobody
 //! in: the owner's own session is unchanged and no session is opened for the tested
 //! identity. Each test is audited as `oidc.test_sign_in`.
+//!
+//! **SAML** (`/sso/saml`): the tenant's SAML connection from the IdP's metadata, with
+//! roster's SP values to paste into the IdP and its own test (`/sso/saml-test`).
 
 use actix_web::http::header;
 use actix_web::http::StatusCode;
@@ -25,6 +28,7 @@ use crate::http::state::AppState;
 use crate::service::admin::{
     self as service, AdminRole, Login, OidcInput, RedactedOidc, Refusal, SecretChange,
 };
+use crate::service::saml::{self, Purpose, SamlConnectionInput, SamlConnectionView};
 use crate::service::ServiceError;
 
 /// The form as it was filled in (never with the secret).
@@ -63,6 +67,11 @@ struct Page {
     login_url: String,
     error: Option<String>,
     saved: bool,
+    saml: Option<SamlConnectionView>,
+    saml_error: Option<String>,
+    saml_login_url: String,
+    sp_entity_id: String,
+    acs_url: String,
 }
 
 #[derive(Deserialize)]
@@ -76,11 +85,26 @@ async fn render(
     error: Option<String>,
     saved: bool,
 ) -> Result<HttpResponse, AdminError> {
+    render_with(admin, entered, error, saved, None).await
+}
+
+async fn render_with(
+    admin: &Admin,
+    entered: Option<Fields>,
+    error: Option<String>,
+    saved: bool,
+    saml_error: Option<String>,
+) -> Result<HttpResponse, AdminError> {
     let current = admin
         .read(|c, scope| service::oidc_redacted(c, &scope.tenant))
         .await?;
+    let slug = admin.session.tenant.clone();
+    let public_url = admin.state.public_url.clone();
+    let saml = admin
+        .read(move |c, _| saml::connection(c, &slug, &public_url))
+        .await?;
     let fields = entered.unwrap_or_else(|| current.as_ref().map(Fields::of).unwrap_or_default());
-    let status = if error.is_some() {
+    let status = if error.is_some() || saml_error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -94,6 +118,11 @@ async fn render(
         login_url: format!("{}/admin/{tenant}/login", admin.state.public_url),
         error,
         saved,
+        saml,
+        saml_error,
+        saml_login_url: format!("{}/admin/{tenant}/login/saml", admin.state.public_url),
+        sp_entity_id: saml::sp_urls(&admin.state.public_url, tenant).0,
+        acs_url: saml::sp_urls(&admin.state.public_url, tenant).1,
     };
     html(status, page.render()?)
 }
@@ -165,6 +194,71 @@ pub async fn save(admin: Admin, form: web::Form<SsoForm>) -> Result<HttpResponse
         }
         Err(other) => Err(other),
     }
+}
+
+#[derive(Deserialize)]
+pub struct SamlForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    metadata_url: String,
+    #[serde(default)]
+    metadata_xml: String,
+    #[serde(default)]
+    groups_attribute: String,
+    allow_idp_initiated: Option<String>,
+    #[serde(default)]
+    idp_initiated_url: String,
+}
+
+/// `POST /admin/{tenant}/sso/saml`: creates or replaces the SAML connection from the
+/// IdP's metadata (its URL or its XML).
+pub async fn save_saml(
+    admin: Admin,
+    form: web::Form<SamlForm>,
+) -> Result<HttpResponse, AdminError> {
+    let form = form.into_inner();
+    let blank = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    let input = SamlConnectionInput {
+        metadata_url: blank(&form.metadata_url),
+        metadata_xml: blank(&form.metadata_xml),
+        groups_attribute: blank(&form.groups_attribute),
+        allow_idp_initiated: form.allow_idp_initiated.is_some(),
+        idp_initiated_url: blank(&form.idp_initiated_url),
+        ..SamlConnectionInput::default()
+    };
+    let input = match crate::http::saml::with_metadata(&admin.state, input).await {
+        Ok(input) => input,
+        Err(why) => return render_with(&admin, None, None, false, Some(why)).await,
+    };
+    let keys = admin.state.secrets.clone();
+    let slug = admin.session.tenant.clone();
+    let public_url = admin.state.public_url.clone();
+    let outcome = admin
+        .act(
+            &form.csrf,
+            AdminRole::Owner,
+            "sso.saml_configured",
+            move |c, _| {
+                let done = saml::configure(c, &slug, &public_url, &input, &keys)?;
+                Ok(Done::new((), done.before, done.after))
+            },
+        )
+        .await;
+    match outcome {
+        Ok(()) => Ok(admin.see_other("sso?saved=1")),
+        Err(AdminError::Service(ServiceError::Invalid(why))) => {
+            render_with(&admin, None, None, false, Some(why.detail.clone())).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// `GET /admin/{tenant}/sso/saml-test`: a SAML sign-in marked as a test; the ACS
+/// shows the verified assertion instead of signing anyone in.
+pub async fn saml_test(admin: Admin) -> Result<HttpResponse, AdminError> {
+    admin.session.require(AdminRole::Owner)?;
+    crate::http::saml::start(&admin.state, &admin.session.tenant, Purpose::Test).await
 }
 
 /// `GET /admin/{tenant}/sso/test`: off to the identity provider with the saved

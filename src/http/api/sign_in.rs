@@ -9,6 +9,7 @@ use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
 use crate::service::provider::{self, ClientView, CreatedClient, NewClient, SignInSettings};
+use crate::service::saml::{self, SamlConnectionInput, SamlConnectionView};
 
 /// An audit row of an API key's change, with `after` as it stands.
 fn audit(
@@ -176,4 +177,115 @@ pub async fn set_settings(
         },
     )
     .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/saml-connection",
+    summary = "The SAML connection: what to give the IdP, and what roster checks",
+    params(paths::Tenant),
+    responses(
+        (status = 200, description = "The connection", body = SamlConnectionView),
+        Refusals,
+    ),
+    tag = "sign-in",
+    security(("api_key" = ["admin"]))
+)]
+pub async fn saml_connection(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    tenant: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = tenant.into_inner();
+    let public_url = state.public_url.clone();
+    read(&state, caller, "admin", move |c, _| {
+        saml::connection(c, &slug, &public_url)?.ok_or(crate::service::ServiceError::NotFound {
+            kind: "SAML connection",
+        })
+    })
+    .await
+}
+
+/// The IdP comes from its metadata (`metadata_xml`, or `metadata_url`, fetched once
+/// now) or from `idp_entity_id`, `sso_url` and `certificates`: one of the two.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenant}/saml-connection",
+    summary = "Create or replace the SAML connection (audited)",
+    params(paths::Tenant),
+    request_body = SamlConnectionInput,
+    responses(
+        (status = 200, description = "The connection now", body = SamlConnectionView),
+        Refusals,
+    ),
+    tag = "sign-in",
+    security(("api_key" = ["admin"]))
+)]
+pub async fn set_saml_connection(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    tenant: web::Path<String>,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
+    let input: SamlConnectionInput = parse(body.0)?;
+    let input = crate::http::saml::with_metadata(&state, input)
+        .await
+        .map_err(|why| ApiError::from(crate::service::invalid(why)))?;
+    let slug = tenant.into_inner();
+    let public_url = state.public_url.clone();
+    let keys = state.secrets.clone();
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::OK,
+        move |c, scope| {
+            let done = saml::configure(c, &slug, &public_url, &input, &keys)?;
+            crate::service::audit::audit(
+                c,
+                &scope.tenant,
+                &scope.actor.id,
+                "sso.saml_configured",
+                done.before,
+                done.after,
+                &Default::default(),
+            )?;
+            Ok(done.value)
+        },
+    )
+    .await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{tenant}/saml-connection",
+    summary = "Remove the SAML connection (audited)",
+    params(paths::Tenant),
+    responses((status = 204, description = "Removed"), Refusals),
+    tag = "sign-in",
+    security(("api_key" = ["admin"]))
+)]
+pub async fn delete_saml_connection(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    tenant: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = tenant.into_inner();
+    let public_url = state.public_url.clone();
+    super::run(&state, caller, "admin", true, move |c, scope| {
+        let done = saml::remove(c, &slug, &public_url)?;
+        crate::service::audit::audit(
+            c,
+            &scope.tenant,
+            &scope.actor.id,
+            "sso.saml_removed",
+            done.before,
+            None,
+            &Default::default(),
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
