@@ -603,3 +603,53 @@ fn the_sp_metadata_and_the_connection_api_refuse_what_would_weaken_the_checks() 
         .iter()
         .any(|a| a == "sso.saml_configured"));
 }
+
+#[test]
+fn the_sso_screen_connects_saml_from_the_metadata_url_and_shows_what_to_paste() {
+    let app = TestApp::spawn_with(|s| s.allow_private_webhook_urls = true);
+    let Some(idp) = Idp::start(json!({})) else {
+        return;
+    };
+    let mut owner = Browser::owner(&app, "acme");
+    let page = owner.screen(&app, "acme", "sso");
+    assert!(
+        page.text
+            .contains("<title>Admin SSO · roster admin</title>"),
+        "{}",
+        page.text
+    );
+    assert!(page
+        .text
+        .contains(&format!("{}/saml/acme/acs", app.address)));
+    assert!(page.text.contains("No SAML connection."));
+    let csrf = crate::browser::csrf_of(&page);
+    let url = format!("{}/admin/acme/sso/saml", app.address);
+    let refused = owner.post_form(&url, &csrf, &[("metadata_xml", "<not metadata/>")]);
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.text.contains("id=\"saml-refused\""),
+        "{}",
+        refused.text
+    );
+    let saved = owner.post_form(
+        &url,
+        &csrf,
+        &[
+            ("metadata_url", &format!("{}/metadata", idp.url)),
+            ("groups_attribute", "memberOf"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let page = owner.screen(&app, "acme", "sso");
+    assert!(
+        page.text
+            .contains("<code id=\"saml-idp-entity\">JumpCloud</code>"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("Test SAML sign-in"));
+    assert!(app
+        .audit_actions()
+        .iter()
+        .any(|a| a == "sso.saml_configured"));
+}
