@@ -89,9 +89,23 @@ pub enum SsoCommand {
         /// Put the user's groups in tokens and userinfo: on or off.
         #[arg(long)]
         groups_in_tokens: Option<Toggle>,
+        /// Let the identity provider's groups set the memberships of users created at
+        /// sign-in (by exact group name): on or off.
+        #[arg(long)]
+        sync_groups: Option<Toggle>,
+        /// Which connection applications' users sign in with.
+        #[arg(long)]
+        connection: Option<ConnectionArg>,
     },
     /// Make a new token-signing key; the old one stays in the JWKS until its tokens expire.
     RotateKey { tenant_slug: String },
+}
+
+/// A tenant's connection to its identity provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConnectionArg {
+    Oidc,
+    Saml,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::cli::{
-    AdminCommand, ApiKeyCommand, Command, OauthClientCommand, OidcCommand, SecretsCommand,
-    SsoCommand, TenantCommand, Toggle, TokenCommand,
+    AdminCommand, ApiKeyCommand, Command, ConnectionArg, OauthClientCommand, OidcCommand,
+    SecretsCommand, SsoCommand, TenantCommand, Toggle, TokenCommand,
 };
 use crate::config::Settings;
 use crate::service::events::Actor;
@@ -152,10 +152,16 @@ fn sso(command: SsoCommand, store: &Store, keys: &crate::secrets::KeyRing) -> Co
             jit,
             jit_domains,
             groups_in_tokens,
+            sync_groups,
+            connection,
         } => {
             let tenant = tenant_id(&mut conn, &tenant_slug)?;
             let mut settings = provider::sign_in_settings(&mut conn, &tenant)?;
-            let changing = jit.is_some() || jit_domains.is_some() || groups_in_tokens.is_some();
+            let changing = jit.is_some()
+                || jit_domains.is_some()
+                || groups_in_tokens.is_some()
+                || sync_groups.is_some()
+                || connection.is_some();
             if let Some(jit) = jit {
                 settings.jit_enabled = jit == Toggle::On;
             }
@@ -164,6 +170,15 @@ fn sso(command: SsoCommand, store: &Store, keys: &crate::secrets::KeyRing) -> Co
             }
             if let Some(groups) = groups_in_tokens {
                 settings.groups_in_tokens = groups == Toggle::On;
+            }
+            if let Some(sync) = sync_groups {
+                settings.sync_groups = sync == Toggle::On;
+            }
+            if let Some(connection) = connection {
+                settings.connection = match connection {
+                    ConnectionArg::Oidc => provider::Connection::Oidc,
+                    ConnectionArg::Saml => provider::Connection::Saml,
+                };
             }
             if changing {
                 let done = provider::set_sign_in_settings(&mut conn, &tenant, settings)?;
@@ -189,6 +204,11 @@ fn sso(command: SsoCommand, store: &Store, keys: &crate::secrets::KeyRing) -> Co
             println!(
                 "groups in tokens:          {}",
                 on(settings.groups_in_tokens)
+            );
+            println!("groups set JIT memberships: {}", on(settings.sync_groups));
+            println!(
+                "sign in with:              {}",
+                settings.connection.as_str()
             );
         }
         SsoCommand::RotateKey { tenant_slug } => {

@@ -204,6 +204,11 @@ pub struct SignInSettings {
     /// The tenant's connection that applications' users sign in with.
     #[serde(default)]
     pub connection: Connection,
+    /// The identity provider's groups (SAML attribute or OIDC claim) set the
+    /// memberships of users created at sign-in, by exact group name, at every sign-in.
+    /// Users the directory pushed keep the memberships SCIM gives them.
+    #[serde(default)]
+    pub sync_groups: bool,
 }
 
 /// A tenant's connection to its identity provider.
@@ -233,6 +238,7 @@ impl Default for SignInSettings {
             jit_domains: Vec::new(),
             groups_in_tokens: true,
             connection: Connection::Oidc,
+            sync_groups: false,
         }
     }
 }
@@ -248,6 +254,7 @@ impl SignInSettings {
             } else {
                 Connection::Oidc
             },
+            sync_groups: r.sync_groups,
         })
     }
 
@@ -305,6 +312,7 @@ pub fn set_sign_in_settings(
                 groups_in_tokens: settings.groups_in_tokens,
                 updated_at: now(),
                 upstream: settings.connection.as_str().to_owned(),
+                sync_groups: settings.sync_groups,
             },
         )?;
         Ok(super::admin::Done::new(
@@ -831,10 +839,10 @@ fn decide(
             Err(refusal) => return Ok(Err(refusal)),
         },
     };
+    let settings = SignInSettings::from_row(oauth::settings(conn, tenant)?);
     let (user, jit) = match found {
         Some(user) => (user, false),
         None => {
-            let settings = SignInSettings::from_row(oauth::settings(conn, tenant)?);
             if !settings.jit_enabled {
                 return Ok(Err(SignInRefusal::UnknownUser));
             }
@@ -850,6 +858,12 @@ fn decide(
     };
     if !user.active {
         return Ok(Err(SignInRefusal::Inactive));
+    }
+    if settings.sync_groups
+        && !who.groups.is_empty()
+        && (jit || oauth::is_jit(conn, tenant, &user.id)?)
+    {
+        sync_memberships(conn, scope, who, &user.id)?;
     }
     let stamp_now = now();
     oauth::upsert_identity(
@@ -941,6 +955,61 @@ fn match_user(
     Ok(Ok(None))
 }
 
+/// Makes a JIT-created user's memberships what the provider says: a member of each
+/// existing group whose name it sent (exactly), and of no other. Each change is a SCIM
+/// PATCH of the group (events, role recomputation, webhooks), by the `jit` actor. An
+/// empty list changes nothing: a missing attribute is more often a misconfiguration
+/// than a user in no group.
+fn sync_memberships(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    who: &Upstream,
+    user_id: &str,
+) -> Result<(), ServiceError> {
+    let jit_scope = jit_scope(scope, who);
+    let current: std::collections::HashSet<String> =
+        crate::store::users::groups_of(conn, &scope.tenant, &[user_id.to_owned()])?
+            .into_iter()
+            .map(|m| m.group_id)
+            .collect();
+    let stamp_now = now();
+    for (group_id, name) in super::groups::names(conn, &scope.tenant)? {
+        let wanted = who.groups.iter().any(|g| g == &name);
+        let op = match (wanted, current.contains(&group_id)) {
+            (true, false) => json!({"op": "add", "path": "members", "value": [{"value": user_id}]}),
+            (false, true) => {
+                json!({"op": "remove", "path": format!("members[value eq {}]", Value::from(user_id))})
+            }
+            _ => continue,
+        };
+        let body = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [op],
+        });
+        super::groups::patch(
+            conn,
+            &jit_scope,
+            &group_id,
+            body,
+            &stamp_now,
+            &Default::default(),
+            false,
+        )?;
+    }
+    Ok(())
+}
+
+/// A scope whose actor is the sign-in (`jit`), for the changes it makes.
+fn jit_scope(scope: &Scope, who: &Upstream) -> Scope {
+    Scope {
+        actor: Actor {
+            kind: ActorKind::Jit,
+            id: format!("{} {}", who.issuer, who.subject),
+        },
+        ..scope.clone()
+    }
+}
+
 /// The issuer of the tenant a SCIM scope belongs to.
 fn issuer_of(scope: &Scope) -> String {
     // `{public}/scim/v2/{slug}` → `{public}/oauth/{slug}`.
@@ -956,13 +1025,7 @@ fn provision(
     who: &Upstream,
     email: &str,
 ) -> Result<UserRow, ServiceError> {
-    let jit_scope = Scope {
-        actor: Actor {
-            kind: ActorKind::Jit,
-            id: format!("{} {}", who.issuer, who.subject),
-        },
-        ..scope.clone()
-    };
+    let jit_scope = jit_scope(scope, who);
     let mut body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": email,

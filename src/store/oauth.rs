@@ -69,6 +69,7 @@ diesel::table! {
         groups_in_tokens -> Bool,
         updated_at -> Text,
         upstream -> Text,
+        sync_groups -> Bool,
     }
 }
 
@@ -135,6 +136,8 @@ pub struct SettingsRow {
     pub updated_at: String,
     /// `oidc` or `saml`: the connection applications' users sign in with.
     pub upstream: String,
+    /// The provider's groups set the memberships of JIT-created users.
+    pub sync_groups: bool,
 }
 
 pub fn insert_client(conn: &mut DbConnection, row: &ClientRow) -> Result<(), StoreError> {

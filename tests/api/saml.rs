@@ -204,8 +204,12 @@ impl Application {
     /// Signs `email` in through roster and the IdP; the query roster sent the browser
     /// back to the application with.
     fn sign_in(&self, app: &TestApp, email: &str) -> url::Url {
+        self.sign_in_with(app, email, &[])
+    }
+
+    fn sign_in_with(&self, app: &TestApp, email: &str, switches: Switches) -> url::Url {
         let mut browser = Browser::new();
-        let (acs, response) = idp_response(&mut browser, &self.authorize_url(app), email, &[]);
+        let (acs, response) = idp_response(&mut browser, &self.authorize_url(app), email, switches);
         let back = post_response(&mut browser, &acs, &response);
         assert_eq!(back.status, 303, "{}", back.text);
         let location = back.location.unwrap();
@@ -326,6 +330,82 @@ fn an_application_signs_users_in_through_a_saml_idp_with_their_roles_and_jit() {
     assert!(query(&back, "error_description")
         .unwrap()
         .contains("deactivated"));
+}
+
+#[test]
+fn the_idps_groups_set_the_memberships_of_jit_users_only_when_asked() {
+    let Some((app, _idp)) = connected(json!({})) else {
+        return;
+    };
+    let alice = app.create_user("alice@acme.test");
+    let engineering = app.create_group("Engineering", &[]);
+    let sales = app.create_group("Sales", &[&alice]);
+    role(&app, "editor", 10, false);
+    map(&app, &engineering, "editor");
+    let settings = |sync: bool| {
+        let r = app.api(
+            "PUT",
+            "/sign-in-settings",
+            Some(
+                &json!({"jit_enabled": true, "jit_domains": [], "groups_in_tokens": true,
+                         "connection": "saml", "sync_groups": sync}),
+            ),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+    };
+    let client = Application::register(&app);
+    let signed_in = |email: &str, groups: &str| {
+        let back = client.sign_in_with(&app, email, &[("groups", groups)]);
+        claims(
+            client.tokens(&app, &query(&back, "code").expect("a code"))["id_token"]
+                .as_str()
+                .unwrap(),
+        )
+    };
+    let members = |group: &str| -> Vec<String> {
+        let mut ids: Vec<String> = app.get(&format!("/Groups/{group}")).body["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| m["value"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+
+    // Off (the default): the assertion's groups change nothing.
+    settings(false);
+    let bob = signed_in("bob@acme.test", "Engineering");
+    assert!(members(&engineering).is_empty());
+    assert_eq!(bob["roles"], json!([]));
+
+    // On: the JIT user joins the groups named, by exact name, with the roles they map
+    // to; an unknown name is ignored; the next sign-in moves him.
+    settings(true);
+    let bob = signed_in("bob@acme.test", "Engineering,engineering,Nobody");
+    let bob_id = bob["sub"].as_str().unwrap().to_owned();
+    assert_eq!(members(&engineering), vec![bob_id.clone()]);
+    assert_eq!(bob["roles"], json!(["editor"]));
+    let bob = signed_in("bob@acme.test", "Sales");
+    assert!(members(&engineering).is_empty());
+    assert!(members(&sales).contains(&bob_id));
+    assert_eq!(bob["roles"], json!([]));
+    // An empty attribute changes nothing (more likely a misconfiguration).
+    signed_in("bob@acme.test", "");
+    assert!(members(&sales).contains(&bob_id));
+    // A user the directory pushed keeps SCIM's memberships.
+    signed_in("alice@acme.test", "Engineering");
+    let mut both = vec![alice.clone(), bob_id.clone()];
+    both.sort();
+    assert_eq!(members(&sales), both);
+    assert!(members(&engineering).is_empty());
+    // The changes are SCIM changes made by the sign-in: events with the `jit` actor.
+    let events = app.events_after(0);
+    assert!(
+        events.iter().any(|e| e["actor"]["type"] == "jit"
+            && e["type"].as_str().unwrap_or("").starts_with("group.")),
+        "{events:?}"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@ Endpoints:
 `/sso/login` and `/idp-initiated` take switches for the negative tests: `sign`
 (assertion, response, both, none), `alg` (sha256, sha1), `key` (idp, other: a key
 that is not in the metadata), `audience` (a value, or `none` to leave the
-restriction out), `recipient`, `destination` (signed in), `issuer`, `expired` (1), `tamper` (change the NameID after
+restriction out), `groups` (comma-separated memberOf), `recipient`, `destination` (signed in), `issuer`, `expired` (1), `tamper` (change the NameID after
 signing), `comment` (comment injection in the NameID), and `attack` (XML signature
 wrapping: evil_first, evil_last, wrap, extensions, object).
 
@@ -216,6 +216,8 @@ def respond(base, form, in_response_to, sp_entity_id, acs):
     sign = form.get("sign", "assertion")
     sha1 = form.get("alg") == "sha1"
     identity = identity_of(form.get("comment") or email)
+    if "groups" in form:
+        identity["memberOf"] = [g for g in form["groups"].split(",") if g]
     name = form.get("comment") or email
     audience = form.get("audience")
     resp = idp.create_authn_response(

@@ -215,6 +215,7 @@ pub struct SettingsForm {
     /// Checkboxes: present when ticked.
     jit_enabled: Option<String>,
     groups_in_tokens: Option<String>,
+    sync_groups: Option<String>,
     #[serde(default)]
     jit_domains: String,
     /// `oidc` or `saml`.
@@ -232,6 +233,7 @@ pub async fn settings(
         jit_enabled: form.jit_enabled.is_some(),
         jit_domains: lines(&form.jit_domains),
         groups_in_tokens: form.groups_in_tokens.is_some(),
+        sync_groups: form.sync_groups.is_some(),
         connection: if form.connection == "saml" {
             Connection::Saml
         } else {

@@ -1,0 +1,1 @@
+ALTER TABLE sso_settings DROP COLUMN sync_groups;
