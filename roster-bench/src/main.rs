@@ -240,6 +240,9 @@ enum Command {
         label: String,
         #[arg(long)]
         json: Option<String>,
+        /// The upstream is a SAML IdP: also time its own share (its sign-in form).
+        #[arg(long)]
+        saml_idp: bool,
     },
     /// Raw commits on the database itself: the ceiling any server on it can reach.
     Baseline {
@@ -524,6 +527,7 @@ fn main() {
             floor_url,
             label,
             json,
+            saml_idp,
         } => {
             let mut phases = Vec::new();
             if let Some(url) = floor_url {
@@ -545,6 +549,9 @@ fn main() {
                 redirect_uri,
             };
             phases.extend(sso::run(&op, &account, sign_ins, lookups, concurrency));
+            if saml_idp {
+                phases.push(sso::saml_idp(&op, &account, sign_ins, concurrency));
+            }
             (label, json, phases)
         }
         Command::FloorServer { port } => {

@@ -72,8 +72,39 @@ fn pkce(i: usize) -> (String, String) {
     (verifier, challenge)
 }
 
-/// Follows the browser's redirects from the authorization request to the client's
-/// redirect URI; the code.
+/// An HTML form as a browser submits it: its action and its hidden fields, with
+/// `account` in an `email` field if it has one (the SAML IdP's sign-in form).
+fn form_of(html: &str, account: &str) -> Option<(String, Vec<(String, String)>)> {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let at = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        let value = &tag[at..at + tag[at..].find('"')?];
+        Some(
+            value
+                .replace("&quot;", "\"")
+                .replace("&#x27;", "'")
+                .replace("&amp;", "&"),
+        )
+    };
+    let form = &html[html.find("<form")?..];
+    let action = attr(&form[..form.find('>')?], "action")?;
+    let mut fields = Vec::new();
+    for input in form.split("<input").skip(1) {
+        let tag = &input[..input.find('>')?];
+        let Some(name) = attr(tag, "name") else {
+            continue;
+        };
+        if name == "email" {
+            fields.push((name, account.to_owned()));
+        } else if let Some(value) = attr(tag, "value") {
+            fields.push((name, value));
+        }
+    }
+    Some((action, fields))
+}
+
+/// Follows the browser from the authorization request to the client's redirect URI,
+/// through redirects and, with a SAML IdP, its sign-in form and the auto-posted
+/// response; the code.
 fn code(agent: &ureq::Agent, op: &Op, account: &str, challenge: &str) -> Result<String, String> {
     let mut url = url::Url::parse(&op.authorize).map_err(|e| e.to_string())?;
     url.query_pairs_mut()
@@ -87,12 +118,23 @@ fn code(agent: &ureq::Agent, op: &Op, account: &str, challenge: &str) -> Result<
         .append_pair("code_challenge_method", "S256")
         .append_pair("login_hint", account);
     let mut jar = Jar::default();
+    let mut post: Option<Vec<(String, String)>> = None;
     for _ in 0..20 {
-        let mut request = agent.get(url.as_str());
+        let mut request = agent.request(if post.is_some() { "POST" } else { "GET" }, url.as_str());
         if let Some(cookie) = jar.header(&url) {
             request = request.set("cookie", &cookie);
         }
-        let response = match request.call() {
+        let sent = match post.take() {
+            Some(fields) => {
+                let pairs: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                request.send_form(&pairs)
+            }
+            None => request.call(),
+        };
+        let response = match sent {
             Ok(r) => r,
             Err(ureq::Error::Status(status, r)) => {
                 return Err(format!(
@@ -104,7 +146,13 @@ fn code(agent: &ureq::Agent, op: &Op, account: &str, challenge: &str) -> Result<
         };
         jar.store(&url, &response);
         let Some(location) = response.header("location").map(str::to_owned) else {
-            return Err(format!("{} at {url} without a redirect", response.status()));
+            let status = response.status();
+            let html = response.into_string().map_err(|e| e.to_string())?;
+            let (action, fields) = form_of(&html, account)
+                .ok_or_else(|| format!("{status} at {url} without a redirect or a form"))?;
+            url = url.join(&action).map_err(|e| e.to_string())?;
+            post = Some(fields);
+            continue;
         };
         let next = url.join(&location).map_err(|e| e.to_string())?;
         if next.as_str().starts_with(&op.redirect_uri) {
@@ -196,4 +244,47 @@ pub fn run(
         userinfo(agent, op, &token)
     }));
     phases
+}
+
+/// The SAML IdP's own share of a sign-in: `count` submissions of its sign-in form for
+/// one AuthnRequest (each answered with a freshly signed response), at `concurrency`
+/// clients: the limit a SAML round trip through roster cannot beat.
+pub fn saml_idp(op: &Op, account: &str, count: usize, concurrency: usize) -> Phase {
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let (_, challenge) = pkce(0);
+    let mut url = url::Url::parse(&op.authorize).expect("the authorization URL");
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &op.client_id)
+        .append_pair("redirect_uri", &op.redirect_uri)
+        .append_pair("scope", "openid")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let to_idp = agent.get(url.as_str()).call().expect("authorize");
+    let idp = url
+        .join(to_idp.header("location").expect("a redirect to the IdP"))
+        .expect("the IdP's URL");
+    let html = agent
+        .get(idp.as_str())
+        .call()
+        .expect("the IdP's form")
+        .into_string()
+        .unwrap();
+    let (action, fields) = form_of(&html, account).expect("the IdP's sign-in form");
+    let target = idp.join(&action).expect("the form's action");
+    run_phase("saml_idp_response", count, concurrency, |agent, _| {
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let body = agent
+            .post(target.as_str())
+            .send_form(&pairs)
+            .map_err(|e| e.to_string())?
+            .into_string()
+            .map_err(|e| e.to_string())?;
+        body.contains("SAMLResponse")
+            .then_some(())
+            .ok_or_else(|| "no SAMLResponse".to_owned())
+    })
 }

@@ -30,8 +30,10 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import urllib.parse
 import urllib.request
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography import x509
@@ -92,7 +94,21 @@ def sp_metadata(entity_id):
     return SP_METADATA[entity_id]
 
 
+SERVERS = {}
+LOCK = threading.Lock()
+
+
 def server(base, key="idp", sp=None, lifetime_minutes=5, entity_id=None):
+    """A pysaml2 IdP for these settings, made once (loading a configuration parses
+    the SP's metadata, which would dominate a benchmark's sign-in)."""
+    settings = (base, key, sp, lifetime_minutes, entity_id)
+    with LOCK:
+        if settings not in SERVERS:
+            SERVERS[settings] = new_server(*settings)
+        return SERVERS[settings]
+
+
+def new_server(base, key, sp, lifetime_minutes, entity_id):
     key_file, cert_file = KEYS[key]
     conf = {
         "entityid": entity_id or ENTITY_ID,
@@ -207,6 +223,23 @@ def mutate(xml, form):
     return xml
 
 
+def respond_locked(idp, identity, in_response_to, acs, sp_entity_id, audience, name, sign, sha1):
+    """One signed response (pysaml2's Server is shared between threads: one at a time)."""
+    return idp.create_authn_response(
+        identity,
+        in_response_to=in_response_to,
+        destination=acs,
+        # The audience is the SP the response is made for.
+        sp_entity_id=audience if audience and audience != "none" else sp_entity_id,
+        name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=name),
+        authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
+        sign_response=sign in ("response", "both"),
+        sign_assertion=sign in ("assertion", "both"),
+        sign_alg=xmldsig.SIG_RSA_SHA1 if sha1 else xmldsig.SIG_RSA_SHA256,
+        digest_alg=xmldsig.DIGEST_SHA1 if sha1 else xmldsig.DIGEST_SHA256,
+    )
+
+
 def respond(base, form, in_response_to, sp_entity_id, acs):
     email = form.get("email", "")
     lifetime = -10 if form.get("expired") else 5
@@ -220,19 +253,8 @@ def respond(base, form, in_response_to, sp_entity_id, acs):
         identity["memberOf"] = [g for g in form["groups"].split(",") if g]
     name = form.get("comment") or email
     audience = form.get("audience")
-    resp = idp.create_authn_response(
-        identity,
-        in_response_to=in_response_to,
-        destination=acs,
-        # The audience is the SP the response is made for.
-        sp_entity_id=audience if audience and audience != "none" else sp_entity_id,
-        name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=name),
-        authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"},
-        sign_response=sign in ("response", "both"),
-        sign_assertion=sign in ("assertion", "both"),
-        sign_alg=xmldsig.SIG_RSA_SHA1 if sha1 else xmldsig.SIG_RSA_SHA256,
-        digest_alg=xmldsig.DIGEST_SHA1 if sha1 else xmldsig.DIGEST_SHA256,
-    )
+    with LOCK:
+        resp = respond_locked(idp, identity, in_response_to, acs, sp_entity_id, audience, name, sign, sha1)
     xml = str(resp)
     if audience == "none":
         xml = re.sub(r"<(\w+:)?AudienceRestriction\b.*?</(\w+:)?AudienceRestriction>", "", xml, flags=re.S)
@@ -311,12 +333,8 @@ class Handler(BaseHTTPRequestHandler):
         form = self.form()
         try:
             if url.path == "/sso/login":
-                idp = server(self.base())
                 # The request names its SP; its metadata tells the ACS.
-                xml = base64.b64decode(form["SAMLRequest"])
-                import zlib
-
-                request_xml = zlib.decompress(xml, -15).decode()
+                request_xml = zlib.decompress(base64.b64decode(form["SAMLRequest"]), -15).decode()
                 issuer = re.search(r"<(?:\w+:)?Issuer[^>]*>([^<]+)<", request_xml).group(1)
                 idp = server(self.base(), sp=issuer)
                 parsed = idp.parse_authn_request(form["SAMLRequest"], BINDING_HTTP_REDIRECT)
@@ -336,6 +354,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
+    # A backlog for a benchmark's concurrent clients (socketserver's default is 5).
+    ThreadingHTTPServer.request_queue_size = 1024
     httpd = ThreadingHTTPServer(("127.0.0.1", int(CONFIG.get("port", 0))), Handler)
     url = "http://127.0.0.1:%d" % httpd.server_address[1]
     print(json.dumps({"url": url, "metadata": url + "/metadata", "sso": url + "/sso"}), flush=True)
