@@ -335,10 +335,17 @@ pub fn sp_metadata(sp: &Sp) -> Result<String, SamlError> {
         .map_err(|e| SamlError::Config(format!("the SP metadata: {e:?}")))
 }
 
-/// An AuthnRequest to the IdP (HTTP-Redirect binding): the URL to send the browser to,
-/// and the request's ID, which the response must name in InResponseTo.
-pub fn authn_request(sp: &Sp, idp: &Idp, relay_state: &str) -> Result<(String, String), SamlError> {
-    let provider = service_provider(sp, idp, false)?;
+/// An AuthnRequest to the IdP (HTTP-Redirect binding), asking for a NameID of
+/// `name_id_format`: the URL to send the browser to, and the request's ID, which the
+/// response must name in InResponseTo.
+pub fn authn_request(
+    sp: &Sp,
+    idp: &Idp,
+    name_id_format: &str,
+    relay_state: &str,
+) -> Result<(String, String), SamlError> {
+    let mut provider = service_provider(sp, idp, false)?;
+    provider.authn_name_id_format = Some(name_id_format.to_owned());
     let mut request = provider
         .make_authentication_request(&idp.sso_url)
         .map_err(|e| SamlError::Config(format!("the AuthnRequest: {e}")))?;
@@ -697,8 +704,23 @@ mod tests {
             sso_url: "https://sso.jumpcloud.com/saml2/roster?x=1".into(),
             certificates: vec![normalize_certificate(&sp.certificate).unwrap()],
         };
-        let (url, id) = authn_request(&sp, &idp, "rs").unwrap();
+        let (url, id) = authn_request(&sp, &idp, EMAIL_FORMAT, "rs").unwrap();
         assert_eq!(id.len(), 33);
+        // The request asks for the configured NameID format.
+        let query: std::collections::HashMap<_, _> = url::Url::parse(&url)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect();
+        let deflated = STANDARD.decode(&query["SAMLRequest"]).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::DeflateDecoder::new(deflated.as_slice()),
+            &mut xml,
+        )
+        .unwrap();
+        assert!(xml.contains(EMAIL_FORMAT), "{xml}");
+        assert!(xml.contains(&id), "{xml}");
         assert!(url.starts_with("https://sso.jumpcloud.com/saml2/roster?x=1&SAMLRequest="));
         assert!(url.ends_with("&RelayState=rs"));
     }
@@ -711,7 +733,7 @@ mod tests {
             certificates: vec![],
         };
         assert!(matches!(
-            authn_request(&sp(), &idp, ""),
+            authn_request(&sp(), &idp, EMAIL_FORMAT, ""),
             Err(SamlError::Config(_))
         ));
     }

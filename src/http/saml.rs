@@ -13,7 +13,7 @@ use super::admin::session::audit_context;
 use super::admin::{html, login};
 use super::state::AppState;
 use crate::auth::saml::{SamlError, Verified};
-use crate::service::admin::{self as admin_service, Login, Refusal};
+use crate::service::admin::{Login, Refusal};
 use crate::service::provider::{self, AuthorizeRefusal, ValidRequest};
 use crate::service::saml::{self, Purpose};
 
@@ -176,7 +176,7 @@ pub async fn acs(
             let outcome = state
                 .service
                 .write("", move |c| {
-                    admin_service::complete_login(
+                    saml::complete_admin_login(
                         c,
                         &slug,
                         &Login {

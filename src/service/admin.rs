@@ -35,7 +35,16 @@ const SESSION_SECRET_KEY: &str = "session_secret";
 
 /// Admin-UI roles, separate from provisioning roles (A6); ordered by power.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum AdminRole {
@@ -164,14 +173,9 @@ impl OidcSettings {
         }
     }
 
-    /// The highest role any of `groups` maps to (A5). Group names compare ignoring case.
+    /// The highest role any of `groups` maps to (A5).
     pub fn role_for(&self, groups: &[String]) -> Option<AdminRole> {
-        let folded: Vec<String> = groups.iter().map(|g| fold(g)).collect();
-        self.group_roles
-            .iter()
-            .filter(|(name, _)| folded.contains(&fold(name)))
-            .map(|(_, role)| *role)
-            .max()
+        role_for(&self.group_roles, groups)
     }
 
     /// The settings of a stored row. With `keys`, the client secret is opened; without,
@@ -681,6 +685,17 @@ fn open_session(
     Ok(OpenedSession { cookie })
 }
 
+/// The highest role any of `groups` maps to under `rules` (A5). Group names compare
+/// ignoring case.
+pub fn role_for(rules: &BTreeMap<String, AdminRole>, groups: &[String]) -> Option<AdminRole> {
+    let folded: Vec<String> = groups.iter().map(|g| fold(g)).collect();
+    rules
+        .iter()
+        .filter(|(name, _)| folded.contains(&fold(name)))
+        .map(|(_, role)| *role)
+        .max()
+}
+
 /// Decides an OIDC login (A5, A7) and opens a session, auditing either way.
 pub fn complete_login(
     conn: &mut DbConnection,
@@ -693,11 +708,31 @@ pub fn complete_login(
     let settings = settings.ok_or(ServiceError::NotFound {
         kind: "OIDC configuration",
     })?;
-    let tenant_id = TenantId(t.id);
+    complete_login_under(conn, &TenantId(t.id), &settings.group_roles, login, ctx)
+}
+
+/// The group rules of the tenant's OIDC connection, when it has one: the admin
+/// login's rules over either protocol.
+pub fn oidc_group_roles(
+    conn: &mut DbConnection,
+    slug: &str,
+) -> Result<Option<BTreeMap<String, AdminRole>>, ServiceError> {
+    Ok(load_oidc(conn, slug, None)?.1.map(|s| s.group_roles))
+}
+
+/// Decides a login under `rules` (A5, A7) and opens a session, auditing either way.
+pub fn complete_login_under(
+    conn: &mut DbConnection,
+    tenant_id: &TenantId,
+    rules: &BTreeMap<String, AdminRole>,
+    login: &Login<'_>,
+    ctx: &AuditContext,
+) -> Result<Result<OpenedSession, Refusal>, ServiceError> {
+    let tenant_id = tenant_id.clone();
     let actor = actor_name(login.subject, login.email);
     write_transaction(conn, |c| {
         let seen = json!({"subject": login.subject, "email": login.email, "groups": login.groups});
-        let Some(role) = settings.role_for(login.groups) else {
+        let Some(role) = role_for(rules, login.groups) else {
             audit(
                 c,
                 &tenant_id,

@@ -4,13 +4,16 @@
 //! its request spent and its assertion id remembered (replay cache) in one write,
 //! with an audit row either way. The protocol is `auth::saml`.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::admin::{AuditContext, Done};
+use super::admin::{
+    self, parse_group_roles, AdminRole, AuditContext, Done, Login, OpenedSession, Refusal,
+};
 use super::audit::audit;
 use super::provider::Upstream;
 use super::tenants::tenant;
@@ -62,6 +65,10 @@ pub struct SamlConnectionInput {
     pub last_name_attribute: Option<String>,
     #[serde(default)]
     pub groups_attribute: Option<String>,
+    /// Admin sign-in over SAML: one `Group name=role` a line (owner, admin or viewer).
+    /// Used only when the tenant has no OIDC connection, whose rules apply otherwise.
+    #[serde(default)]
+    pub admin_group_roles: Option<String>,
     /// Accept sign-ins the IdP starts (a portal tile). Off by default.
     #[serde(default)]
     pub allow_idp_initiated: bool,
@@ -88,6 +95,8 @@ pub struct SamlConnectionView {
     pub first_name_attribute: String,
     pub last_name_attribute: String,
     pub groups_attribute: String,
+    /// Admin sign-in's groups → roles when the tenant has no OIDC connection.
+    pub admin_group_roles: BTreeMap<String, AdminRole>,
     pub allow_idp_initiated: bool,
     pub idp_initiated_url: Option<String>,
     pub updated_at: String,
@@ -123,6 +132,7 @@ fn view(row: &ConnectionRow, public_url: &str, slug: &str) -> SamlConnectionView
         first_name_attribute: row.first_name_attribute.clone(),
         last_name_attribute: row.last_name_attribute.clone(),
         groups_attribute: row.groups_attribute.clone(),
+        admin_group_roles: serde_json::from_str(&row.admin_group_roles).unwrap_or_default(),
         allow_idp_initiated: row.allow_idp_initiated,
         idp_initiated_url: row.idp_initiated_url.clone(),
         updated_at: row.updated_at.clone(),
@@ -231,6 +241,9 @@ pub fn configure(
         }
         _ => None,
     };
+    let admin_rules = parse_group_roles(input.admin_group_roles.as_deref().unwrap_or_default())?;
+    let admin_rules = serde_json::to_string(&admin_rules)
+        .map_err(|e| super::provider::internal(e.to_string()))?;
     let t = tenant(conn, slug)?;
     let tenant_id = TenantId(t.id);
     write_transaction(conn, |c| {
@@ -264,6 +277,7 @@ pub fn configure(
             first_name_attribute: name(input.first_name_attribute.as_deref(), "firstName"),
             last_name_attribute: name(input.last_name_attribute.as_deref(), "lastName"),
             groups_attribute: name(input.groups_attribute.as_deref(), "memberOf"),
+            admin_group_roles: admin_rules.clone(),
             allow_idp_initiated: input.allow_idp_initiated,
             idp_initiated_url: idp_initiated_url.clone(),
             created_at: created,
@@ -286,6 +300,7 @@ fn audit_view(v: &SamlConnectionView) -> Value {
         "certificates": v.certificates.iter().map(|c| c.expires.clone()).collect::<Vec<_>>(),
         "name_id_format": v.name_id_format, "email_attribute": v.email_attribute,
         "groups_attribute": v.groups_attribute, "allow_idp_initiated": v.allow_idp_initiated,
+        "admin_group_roles": v.admin_group_roles,
         "idp_initiated_url": v.idp_initiated_url,
     })
 }
@@ -387,7 +402,8 @@ pub fn start(
     let loaded = load(conn, slug, public_url)?;
     // The RelayState is not used to decide anything: the request's ID finds the
     // sign-in, and no URL ever comes from the IdP.
-    let (url, id) = saml::authn_request(&loaded.sp, &loaded.idp, "").map_err(config_error)?;
+    let (url, id) = saml::authn_request(&loaded.sp, &loaded.idp, &loaded.row.name_id_format, "")
+        .map_err(config_error)?;
     let payload =
         serde_json::to_string(purpose).map_err(|e| super::provider::internal(e.to_string()))?;
     let now_t = SystemTime::now();
@@ -572,6 +588,26 @@ pub fn refuse_unverified(
     let tenant_id = TenantId(t.id);
     let seen = json!({"connection": "saml", "in_response_to": seen.in_response_to});
     write_transaction(conn, |c| audit_refusal(c, &tenant_id, "", why, seen, ctx))
+}
+
+/// Decides an admin sign-in over SAML and opens a session: under the OIDC connection's
+/// groups → roles when the tenant has one (the same rules for both protocols), else
+/// under the SAML connection's own.
+pub fn complete_admin_login(
+    conn: &mut DbConnection,
+    slug: &str,
+    login: &Login<'_>,
+    ctx: &AuditContext,
+) -> Result<Result<OpenedSession, Refusal>, ServiceError> {
+    let t = tenant(conn, slug)?;
+    let tenant_id = TenantId(t.id);
+    let rules = match admin::oidc_group_roles(conn, slug)? {
+        Some(rules) => rules,
+        None => store::connection(conn, &tenant_id)?
+            .and_then(|row| serde_json::from_str(&row.admin_group_roles).ok())
+            .unwrap_or_default(),
+    };
+    admin::complete_login_under(conn, &tenant_id, &rules, login, ctx)
 }
 
 /// The sign-in decision's input: who the assertion says signed in. The IdP asserted

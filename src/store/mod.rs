@@ -82,6 +82,10 @@ pub struct Store {
     /// Longest a read use case may take, checkout included: a hung database (which
     /// cannot enforce its own statement timeout) still gets the request a 503.
     deadline: Duration,
+    /// Reads wait here for their turn at a connection, first come first served. r2d2's
+    /// own wait is not fair: under a burst of 256 clients on PostgreSQL some reads
+    /// waited past the checkout timeout (503) while later ones went first.
+    readers: Arc<tokio::sync::Semaphore>,
     /// A shared hold on the SQLite file while this store lives, so a restore cannot
     /// replace it underneath (see `backup`).
     _in_use: Option<Arc<std::fs::File>>,
@@ -113,6 +117,11 @@ impl Store {
             // SQLite admits one writer; a second would only wait for the first.
             pipeline.writers = 1;
         }
+        // The writers hold connections of the same pool; reads get the rest.
+        let readers = settings
+            .max_size
+            .saturating_sub(pipeline.writers as u32)
+            .max(1) as usize;
         let in_use = match &target {
             Target::Sqlite(path) => backup::hold(std::path::Path::new(path)).map(Arc::new),
             Target::Postgres(_) => None,
@@ -123,6 +132,7 @@ impl Store {
             pool,
             target,
             deadline: settings.checkout_timeout + settings.statement_timeout,
+            readers: Arc::new(tokio::sync::Semaphore::new(readers)),
         })
     }
 
@@ -163,13 +173,24 @@ impl Store {
     {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
-        let work = tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let mut conn = pool.get().map_err(StoreError::from)?;
-            f(&mut conn)
-        });
+        let readers = self.readers.clone();
+        let work = async move {
+            // Held until the use case is done (or its deadline passes).
+            let Ok(_turn) = readers.acquire_owned().await else {
+                return Err(E::from(StoreError::Unavailable(
+                    "the store is closed".into(),
+                )));
+            };
+            tokio::task::spawn_blocking(move || {
+                let _entered = span.enter();
+                let mut conn = pool.get().map_err(StoreError::from)?;
+                f(&mut conn)
+            })
+            .await
+            .map_err(|e| E::from(StoreError::TaskFailed(e)))?
+        };
         match tokio::time::timeout(deadline, work).await {
-            Ok(done) => done.map_err(|e| E::from(StoreError::TaskFailed(e)))?,
+            Ok(done) => done,
             Err(_) => Err(E::from(StoreError::Unavailable(
                 "the database did not answer in time".into(),
             ))),

@@ -566,17 +566,40 @@ fn a_response_is_used_once_and_an_unsolicited_one_only_when_allowed() {
 
 #[test]
 fn admins_sign_in_through_saml_under_the_group_rules() {
-    let Some((app, _idp)) = connected(json!({
+    let Some((app, idp)) = connected(json!({
         "root@acme.test": {"memberOf": ["Roster Owners"]},
         "guest@acme.test": {"memberOf": ["Everyone"]},
     })) else {
         return;
     };
-    configure(&app, "https://idp.example", "", None);
     let start = format!("{}/admin/acme/login/saml", app.address);
-    let mut browser = Browser::new();
-    let (acs, response) = idp_response(&mut browser, &start, "root@acme.test", &[]);
-    let page = post_response(&mut browser, &acs, &response);
+    let sign_in = |email: &str| {
+        let mut browser = Browser::new();
+        let (acs, response) = idp_response(&mut browser, &start, email, &[]);
+        (post_response(&mut browser, &acs, &response), browser)
+    };
+    // A tenant with SAML only: the SAML connection's own rules.
+    let r = app.api(
+        "PUT",
+        "/saml-connection",
+        Some(&json!({"metadata_url": format!("{}/metadata", idp.url),
+                     "admin_group_roles": "Everyone=viewer\nRoster Owners=owner"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["admin_group_roles"],
+        json!({"Everyone": "viewer", "Roster Owners": "owner"})
+    );
+    let (page, mut browser) = sign_in("guest@acme.test");
+    assert_eq!(page.status, 303, "{}", page.text);
+    assert_eq!(
+        browser.get(&format!("{}/admin/acme/", app.address)).status,
+        200
+    );
+
+    // With an OIDC connection, its rules apply to both protocols.
+    configure(&app, "https://idp.example", "", None);
+    let (page, mut browser) = sign_in("root@acme.test");
     assert_eq!(page.status, 303, "{}", page.text);
     assert_eq!(
         page.location.as_deref(),
@@ -584,11 +607,12 @@ fn admins_sign_in_through_saml_under_the_group_rules() {
     );
     let home = browser.get(&format!("{}/admin/acme/", app.address));
     assert_eq!(home.status, 200, "{}", home.text);
-
-    let mut browser = Browser::new();
-    let (acs, response) = idp_response(&mut browser, &start, "guest@acme.test", &[]);
-    let page = post_response(&mut browser, &acs, &response);
+    let (page, _) = sign_in("guest@acme.test");
     assert_eq!(page.status, 403, "{}", page.text);
+    assert!(app
+        .audit_actions()
+        .iter()
+        .any(|a| a == "login.refused.no_admin_group"));
 }
 
 #[test]

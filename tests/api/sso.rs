@@ -675,7 +675,7 @@ fn the_application_api_registers_clients_and_changes_sign_in_settings() {
     let r = app.api("GET", "/sign-in-settings", None);
     assert_eq!(
         r.body,
-        json!({"jit_enabled": false, "jit_domains": [], "groups_in_tokens": true, "connection": "oidc"})
+        json!({"jit_enabled": false, "jit_domains": [], "groups_in_tokens": true, "connection": "oidc", "sync_groups": false})
     );
     let r = app.api(
         "PUT",

@@ -20,6 +20,9 @@ CREATE TABLE saml_connections (
     first_name_attribute TEXT NOT NULL,
     last_name_attribute TEXT NOT NULL,
     groups_attribute TEXT NOT NULL,
+    -- Admin sign-in over SAML: `{"group": "owner|admin|viewer"}` (JSON), used when the
+    -- tenant has no OIDC connection, whose rules apply to both otherwise.
+    admin_group_roles TEXT NOT NULL,
     -- Unsolicited (IdP-initiated) responses: refused unless on; then the browser goes
     -- to this URL (the application's login URL), never to a RelayState.
     allow_idp_initiated BOOLEAN NOT NULL,

@@ -206,6 +206,8 @@ pub struct SamlForm {
     metadata_xml: String,
     #[serde(default)]
     groups_attribute: String,
+    #[serde(default)]
+    admin_group_roles: String,
     allow_idp_initiated: Option<String>,
     #[serde(default)]
     idp_initiated_url: String,
@@ -223,6 +225,7 @@ pub async fn save_saml(
         metadata_url: blank(&form.metadata_url),
         metadata_xml: blank(&form.metadata_xml),
         groups_attribute: blank(&form.groups_attribute),
+        admin_group_roles: blank(&form.admin_group_roles),
         allow_idp_initiated: form.allow_idp_initiated.is_some(),
         idp_initiated_url: blank(&form.idp_initiated_url),
         ..SamlConnectionInput::default()
