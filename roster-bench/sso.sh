@@ -10,6 +10,7 @@
 #   roster-bench/sso.sh [SIGN_INS] [LOOKUPS]     (defaults: 400 5000)
 #   BACKENDS=pg CLIENTS="32" roster-bench/sso.sh
 set -euo pipefail
+failed=0
 cd "$(dirname "$0")/.."
 SIGN_INS=${1:-400}
 LOOKUPS=${2:-5000}
@@ -47,12 +48,12 @@ for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster
     $BENCH sso --authorize "$ISS/authorize" --token-url "$ISS/token" --userinfo-url "$ISS/userinfo" \
       --client-id "$CLIENT" --client-secret "$SECRET" --redirect-uri http://127.0.0.1:9/app \
       --account ada --sign-ins "$SIGN_INS" --lookups "$LOOKUPS" --concurrency "$clients" \
-      --floor-url "http://127.0.0.1:$PORT/healthz" --label "$1" --json "$OUT/$1-$clients.json"
+      --floor-url "http://127.0.0.1:$PORT/healthz" --label "$1" --json "$OUT/$1-$clients.json" || failed=1
     # The peer: the same flow against the identity provider itself.
     $BENCH sso --authorize "$ISSUER/auth" --token-url "$ISSUER/token" --userinfo-url "$ISSUER/me" \
       --client-id direct --client-secret direct-secret --redirect-uri http://127.0.0.1:9/direct \
       --account ada --sign-ins "$SIGN_INS" --lookups "$LOOKUPS" --concurrency "$clients" \
-      --label oidc-provider --json "$OUT/peer-${1#roster-}-$clients.json"
+      --label oidc-provider --json "$OUT/peer-${1#roster-}-$clients.json" || failed=1
   done
   kill "$PROVIDER_PID"; wait "$PROVIDER_PID" 2>/dev/null || true
 
@@ -72,7 +73,7 @@ for target in "roster-sqlite sqlite://$OUT/roster.db" "roster-pg $PG_BASE/roster
     $BENCH sso --authorize "$ISS/authorize" --token-url "$ISS/token" --userinfo-url "$ISS/userinfo" \
       --client-id "$CLIENT" --client-secret "$SECRET" --redirect-uri http://127.0.0.1:9/app \
       --account ada@bench.example --sign-ins "$SIGN_INS" --lookups "$LOOKUPS" --concurrency "$clients" \
-      --saml-idp --label "$1-saml" --json "$OUT/saml-${1#roster-}-$clients.json"
+      --saml-idp --label "$1-saml" --json "$OUT/saml-${1#roster-}-$clients.json" || failed=1
   done
   kill "$IDP_PID"; wait "$IDP_PID" 2>/dev/null || true
   stop_roster
@@ -104,3 +105,5 @@ for backend in ("sqlite", "pg"):
         f = r["http_floor"]
         print(f"| {backend} | {c} | HTTP floor (/healthz) | {f['ops_per_sec']:.0f} | {f['p50_ms']:.1f} / {f['p99_ms']:.1f} | | | userinfo at {r['userinfo']['ops_per_sec'] / f['ops_per_sec']:.2f}× the floor | {f['errors']} |")
 PY
+# A phase with errors still gets its row above; the exit status says it had them.
+exit "${failed:-0}"
