@@ -158,6 +158,10 @@ pub enum OidcCommand {
         /// IdP group NAME=ROLE (owner, admin or viewer); repeat for several.
         #[arg(long = "map-group", value_name = "NAME=ROLE")]
         map_group: Vec<String>,
+        /// A scope to ask the provider for; repeat for several (default: openid email
+        /// profile; openid is required).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
     },
     /// Show the tenant's OIDC settings (never the client secret).
     Show { tenant_slug: String },

@@ -469,6 +469,7 @@ fn admin_command(
             groups_claim,
             expected_jc_org,
             map_group,
+            scopes,
         }) => {
             let mut group_roles = std::collections::BTreeMap::new();
             for mapping in &map_group {
@@ -488,6 +489,7 @@ fn admin_command(
                 groups_claim,
                 expected_jc_org: expected_jc_org.filter(|s| !s.is_empty()),
                 group_roles,
+                scopes: admin::parse_scopes(&scopes.join(" "))?,
             };
             admin::set_oidc(&mut conn, &tenant_slug, &oidc, "cli", keys)?;
             println!("OIDC sign-in set for tenant {tenant_slug}.");
@@ -514,6 +516,7 @@ fn admin_command(
                         &oidc.groups_claim
                     };
                     println!("groups claim:    {claim}");
+                    println!("scopes:          {}", oidc.scopes.join(" "));
                     println!(
                         "expected jc_org: {}",
                         oidc.expected_jc_org.as_deref().unwrap_or("(any)")

@@ -92,6 +92,8 @@ pub struct RelyingParty {
     pub client_id: String,
     pub client_secret: Option<String>,
     pub redirect_uri: String,
+    /// What to ask for; `openid` among them.
+    pub scopes: Vec<String>,
 }
 
 /// The transient values of one login, kept in the signed state cookie.
@@ -246,7 +248,7 @@ impl Oidc {
         let client = self.client(rp, &doc)?;
         let mut request = client
             .authorize_url(CsrfToken::new_random)
-            .add_scopes(["openid", "email", "profile"].map(|s| oauth2::Scope::new(s.into())))
+            .add_scopes(rp.scopes.iter().map(|s| oauth2::Scope::new(s.clone())))
             .add_extra_param("nonce", nonce.clone());
         for (name, value) in extra {
             request = request.add_extra_param(*name, *value);

@@ -83,6 +83,36 @@ pub struct OidcSettings {
     pub expected_jc_org: Option<String>,
     /// IdP group name → admin-UI role.
     pub group_roles: BTreeMap<String, AdminRole>,
+    /// What roster asks the provider for; `openid` always.
+    pub scopes: Vec<String>,
+}
+
+/// The scopes asked for unless the tenant says otherwise.
+pub fn default_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].map(String::from).to_vec()
+}
+
+/// Scopes as the admin writes them (spaces or commas); empty: the default. `openid`
+/// must be one of them.
+pub fn parse_scopes(text: &str) -> Result<Vec<String>, ServiceError> {
+    let scopes: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if scopes.is_empty() {
+        return Ok(default_scopes());
+    }
+    if let Some(bad) = scopes.iter().find(|s| {
+        !s.chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+    }) {
+        return Err(super::invalid(format!("{bad:?} is not a scope")));
+    }
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(super::invalid("the scopes must include openid"));
+    }
+    Ok(scopes)
 }
 
 // By hand: the client secret is opened in here, and logs never show it.
@@ -96,6 +126,7 @@ impl std::fmt::Debug for OidcSettings {
                 &self.client_secret.as_ref().map(|_| "(set)"),
             )
             .field("groups_claim", &self.groups_claim)
+            .field("scopes", &self.scopes)
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +139,7 @@ pub fn relying_party(settings: &OidcSettings, redirect_uri: String) -> RelyingPa
         client_id: settings.client_id.clone(),
         client_secret: settings.client_secret.clone(),
         redirect_uri,
+        scopes: settings.scopes.clone(),
     }
 }
 
@@ -170,6 +202,7 @@ impl OidcSettings {
             groups_claim: self.groups_claim.clone(),
             expected_jc_org: self.expected_jc_org.clone(),
             group_roles: self.group_roles.clone(),
+            scopes: self.scopes.clone(),
         }
     }
 
@@ -199,6 +232,7 @@ impl OidcSettings {
             groups_claim: row.groups_claim.clone(),
             expected_jc_org: row.expected_jc_org.clone(),
             group_roles,
+            scopes: row.scopes.split_whitespace().map(str::to_owned).collect(),
         })
     }
 }
@@ -217,6 +251,8 @@ pub struct RedactedOidc {
     pub expected_jc_org: Option<String>,
     /// IdP group name → admin-UI role.
     pub group_roles: BTreeMap<String, AdminRole>,
+    /// The scopes roster asks the provider for.
+    pub scopes: Vec<String>,
 }
 
 impl RedactedOidc {
@@ -435,6 +471,8 @@ pub struct OidcInput {
     pub expected_jc_org: Option<String>,
     /// One `Group name=role` a line, as the CLI's `--map-group`.
     pub group_roles: String,
+    /// Spaces or commas between them; empty: `openid email profile`.
+    pub scopes: String,
 }
 
 /// `Group name=role` lines (blank lines skipped) as a mapping; the group is what
@@ -488,6 +526,7 @@ pub fn configure_oidc(
             .map(|o| o.trim().to_owned())
             .filter(|o| !o.is_empty()),
         group_roles: parse_group_roles(&input.group_roles)?,
+        scopes: parse_scopes(&input.scopes)?,
     };
     if !settings.issuer.starts_with("https://") && !settings.issuer.starts_with("http://") {
         return Err(super::invalid(
@@ -571,6 +610,7 @@ fn store_oidc(
                 .as_ref()
                 .map_or_else(|| now.clone(), |b| b.created_at.clone()),
             updated_at: now,
+            scopes: settings.scopes.join(" "),
         };
         admin::upsert_oidc_config(c, &row)?;
         Ok(before
@@ -987,6 +1027,7 @@ mod tests {
                 ("Roster Viewers".to_owned(), AdminRole::Viewer),
                 ("Roster Owners".to_owned(), AdminRole::Owner),
             ]),
+            scopes: default_scopes(),
         };
         let groups = |g: &[&str]| g.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert_eq!(

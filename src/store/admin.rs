@@ -25,6 +25,7 @@ diesel::table! {
         group_roles -> Text,
         created_at -> Text,
         updated_at -> Text,
+        scopes -> Text,
     }
 }
 
@@ -80,6 +81,8 @@ pub struct OidcConfigRow {
     pub group_roles: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Space-separated.
+    pub scopes: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]

@@ -150,6 +150,7 @@ pub fn configure(app: &TestApp, issuer: &str, groups_claim: &str, jc_org: Option
             ("Roster Admins".to_owned(), AdminRole::Admin),
             ("Roster Viewers".to_owned(), AdminRole::Viewer),
         ]),
+        scopes: admin::default_scopes(),
     };
     let mut conn = app.store.connection().unwrap();
     admin::set_oidc(&mut conn, "acme", &settings, "tests", &app.keys).unwrap();
@@ -761,6 +762,10 @@ fn admin_cli_sets_and_shows_oidc_settings_and_prints_a_one_time_login_link() {
             "Roster Owners=owner",
             "--map-group",
             "IT=viewer",
+            "--scope",
+            "openid",
+            "--scope",
+            "profile",
         ],
     ));
     assert!(
@@ -776,6 +781,7 @@ fn admin_cli_sets_and_shows_oidc_settings_and_prints_a_one_time_login_link() {
         "5f0c",
         "Roster Owners = owner",
         "IT = viewer",
+        "scopes:          openid profile",
     ] {
         assert!(show.contains(expected), "{expected}: {show}");
     }
@@ -1114,4 +1120,35 @@ fn a_test_sign_in_says_exactly_why_an_id_token_was_refused() {
         Browser::text_of(&page, "test-role").as_deref(),
         Some("admin")
     );
+}
+
+#[test]
+fn the_scopes_asked_for_are_the_tenants_and_always_include_openid() {
+    let app = TestApp::spawn();
+    let Some(op) = Provider::start(&app, json!({})) else {
+        return;
+    };
+    configure(&app, &op.issuer, "", None);
+    let mut settings = stored(&app);
+    settings.scopes = admin::parse_scopes("openid, profile").unwrap();
+    let mut conn = app.store.connection().unwrap();
+    admin::set_oidc(&mut conn, "acme", &settings, "tests", &app.keys).unwrap();
+    let start = Browser::new().get(&format!("{}/admin/acme/login", app.address));
+    let to = url::Url::parse(&start.location.expect("to the provider")).unwrap();
+    let scope = to
+        .query_pairs()
+        .find(|(k, _)| k == "scope")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(
+        scope, "openid profile",
+        "no email scope: JumpCloud's string email_verified stays out"
+    );
+    assert!(
+        admin::parse_scopes("email profile").is_err(),
+        "openid is required"
+    );
+    assert!(admin::parse_scopes("openid \"x\"").is_err());
+    assert_eq!(admin::parse_scopes("").unwrap(), admin::default_scopes());
 }

@@ -39,6 +39,7 @@ fn oidc_with_secret(secret: &str) -> OidcSettings {
         groups_claim: String::new(),
         expected_jc_org: None,
         group_roles: BTreeMap::new(),
+        scopes: roster::service::admin::default_scopes(),
     }
 }
 

@@ -39,6 +39,7 @@ pub struct Fields {
     pub groups_claim: String,
     pub expected_jc_org: String,
     pub group_roles: String,
+    pub scopes: String,
 }
 
 impl Fields {
@@ -48,6 +49,7 @@ impl Fields {
             client_id: current.client_id.clone(),
             groups_claim: current.groups_claim.clone(),
             expected_jc_org: current.expected_jc_org.clone().unwrap_or_default(),
+            scopes: current.scopes.join(" "),
             group_roles: current
                 .group_roles
                 .iter()
@@ -152,6 +154,8 @@ pub struct SsoForm {
     expected_jc_org: String,
     #[serde(default)]
     group_roles: String,
+    #[serde(default)]
+    scopes: String,
 }
 
 /// `POST /admin/{tenant}/sso`: replaces the settings; a refusal shows the form again
@@ -170,6 +174,7 @@ pub async fn save(admin: Admin, form: web::Form<SsoForm>) -> Result<HttpResponse
         groups_claim: form.groups_claim.clone(),
         expected_jc_org: Some(form.expected_jc_org.clone()),
         group_roles: form.group_roles.clone(),
+        scopes: form.scopes.clone(),
     };
     let keys = admin.state.secrets.clone();
     let outcome = admin
@@ -189,6 +194,7 @@ pub async fn save(admin: Admin, form: web::Form<SsoForm>) -> Result<HttpResponse
                 groups_claim: form.groups_claim,
                 expected_jc_org: form.expected_jc_org,
                 group_roles: form.group_roles,
+                scopes: form.scopes,
             };
             render(&admin, Some(entered), Some(why.detail.clone()), false).await
         }

@@ -1,0 +1,1 @@
+ALTER TABLE oidc_configs DROP COLUMN scopes;
