@@ -152,11 +152,16 @@ fn config_error(e: SamlError) -> ServiceError {
     invalid(e.to_string())
 }
 
+/// An https URL (http only on the loopback, for local IdPs and applications).
 fn web_url(field: &str, value: &str) -> Result<String, ServiceError> {
     let value = value.trim();
     let url = url::Url::parse(value).map_err(|_| invalid(format!("{field} is not a URL")))?;
-    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(invalid(format!("{field} must be an https URL")));
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let allowed = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !allowed || url.host_str().is_none() || value.chars().any(|c| c.is_control()) {
+        return Err(invalid(format!(
+            "{field} must be an https URL (http only on localhost)"
+        )));
     }
     Ok(value.to_owned())
 }

@@ -672,6 +672,11 @@ fn the_sp_metadata_and_the_connection_api_refuse_what_would_weaken_the_checks() 
             json!({"metadata_url": format!("{}/metadata", idp.url), "allow_idp_initiated": true}),
             "login URL",
         ),
+        (
+            json!({"metadata_url": format!("{}/metadata", idp.url), "allow_idp_initiated": true,
+                   "idp_initiated_url": "http://app.example/login"}),
+            "https URL",
+        ),
     ] {
         let r = app.api("PUT", "/saml-connection", Some(&body));
         assert_eq!(r.status, 400, "{body}: {}", r.text);

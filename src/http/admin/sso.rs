@@ -211,6 +211,14 @@ pub struct SamlForm {
     #[serde(default)]
     metadata_xml: String,
     #[serde(default)]
+    name_id_format: String,
+    #[serde(default)]
+    email_attribute: String,
+    #[serde(default)]
+    first_name_attribute: String,
+    #[serde(default)]
+    last_name_attribute: String,
+    #[serde(default)]
     groups_attribute: String,
     #[serde(default)]
     admin_group_roles: String,
@@ -230,6 +238,10 @@ pub async fn save_saml(
     let input = SamlConnectionInput {
         metadata_url: blank(&form.metadata_url),
         metadata_xml: blank(&form.metadata_xml),
+        name_id_format: blank(&form.name_id_format),
+        email_attribute: blank(&form.email_attribute),
+        first_name_attribute: blank(&form.first_name_attribute),
+        last_name_attribute: blank(&form.last_name_attribute),
         groups_attribute: blank(&form.groups_attribute),
         admin_group_roles: blank(&form.admin_group_roles),
         allow_idp_initiated: form.allow_idp_initiated.is_some(),
