@@ -9,6 +9,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -231,4 +232,27 @@ export async function scim(world, token, method, resource, body) {
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${resource}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;
+}
+
+// A free TCP port on the loopback, for a child server of a test.
+export async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+// The application API of the tenant, with a new key: api(method, path, body) → JSON.
+export function apiClient(world, name) {
+  const key = world.cli('api-key', 'create', TENANT, '--name', name).trim().split('\n').pop();
+  return async (method, p, body) => {
+    const res = await fetch(`${world.base}/api/v1/tenants/${TENANT}${p}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body && JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`${method} ${p}: ${res.status} ${await res.text()}`);
+    return res.json();
+  };
 }

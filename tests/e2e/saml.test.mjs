@@ -7,7 +7,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import * as h from './harness.mjs';
 
@@ -16,14 +15,6 @@ const PYTHON = path.join(h.ROOT, 'tests/saml/.venv/bin/python');
 let world;
 let app;
 let idp;
-
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 before(async () => {
   if (!fs.existsSync(PYTHON)) throw new Error('the local SAML IdP is not installed (tests/saml/.venv: see tests/saml/requirements.txt)');
@@ -37,7 +28,7 @@ before(async () => {
   world.stops.unshift(() => h.stopChild(saml.child));
   idp = JSON.parse((await h.waitForOutput(saml, /\{"url".*\}/, 'the SAML IdP'))[0]).url;
 
-  const port = await freePort();
+  const port = await h.freePort();
   app = `http://127.0.0.1:${port}`;
   const out = world.cli('oauth-client', 'create', TENANT, '--name', 'Acme portal',
     '--redirect-uri', `${app}/callback`, '--post-logout-redirect-uri', `${app}/`);
@@ -70,16 +61,7 @@ async function atIdp(page, email, back) {
 test('the owner connects SAML on the SSO screen, and an application signs users in over it', { timeout: 180_000 }, async () => {
   // The directory has Engineering, mapped to "editor"; mia is not in the directory yet.
   const token = world.cli('token', 'create', TENANT, '--name', 'e2e-saml').trim().split('\n').pop();
-  const key = world.cli('api-key', 'create', TENANT, '--name', 'e2e-saml').trim().split('\n').pop();
-  const api = async (method, p, body) => {
-    const res = await fetch(`${world.base}/api/v1/tenants/${TENANT}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: body && JSON.stringify(body),
-    });
-    assert.ok(res.ok, `${method} ${p}: ${res.status} ${await res.clone().text()}`);
-    return res.json();
-  };
+  const api = h.apiClient(world, 'e2e-saml');
   const group = await h.scim(world, token, 'POST', '/Groups', {
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
     displayName: 'Engineering',

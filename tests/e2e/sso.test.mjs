@@ -4,7 +4,6 @@
 // mapped group, and is refused once SCIM deactivates them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import path from 'node:path';
 import * as h from './harness.mjs';
 
@@ -12,17 +11,9 @@ const { TENANT } = h;
 let world;
 let app;
 
-async function freePort() {
-  const server = net.createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 before(async () => {
   world = await h.start();
-  const port = await freePort();
+  const port = await h.freePort();
   app = `http://127.0.0.1:${port}`;
   const out = world.cli('oauth-client', 'create', TENANT, '--name', 'Acme portal',
     '--redirect-uri', `${app}/callback`, '--post-logout-redirect-uri', `${app}/`);
@@ -71,16 +62,7 @@ test('an application signs a user in through roster, with JIT, roles and deactiv
   assert.equal(user.userName, 'eve@acme.example', 'the JIT user is a directory user');
 
   // SCIM puts her in Engineering, which maps to "editor": her next sign-in carries it.
-  const key = world.cli('api-key', 'create', TENANT, '--name', 'e2e-sso').trim().split('\n').pop();
-  const api = async (method, p, body) => {
-    const res = await fetch(`${world.base}/api/v1/tenants/${TENANT}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: body && JSON.stringify(body),
-    });
-    assert.ok(res.ok, `${method} ${p}: ${res.status} ${await res.clone().text()}`);
-    return res.json();
-  };
+  const api = h.apiClient(world, 'e2e-sso');
   const group = await h.scim(world, token, 'POST', '/Groups', {
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
     displayName: 'Engineering',
