@@ -342,10 +342,13 @@ pub fn authn_request(
     sp: &Sp,
     idp: &Idp,
     name_id_format: &str,
+    force_authn: bool,
     relay_state: &str,
 ) -> Result<(String, String), SamlError> {
     let mut provider = service_provider(sp, idp, false)?;
     provider.authn_name_id_format = Some(name_id_format.to_owned());
+    // The application asked for a fresh sign-in (`prompt=login`, `max_age`).
+    provider.force_authn = force_authn;
     let mut request = provider
         .make_authentication_request(&idp.sso_url)
         .map_err(|e| SamlError::Config(format!("the AuthnRequest: {e}")))?;
@@ -422,6 +425,15 @@ pub fn envelope(saml_response: &str) -> Result<(String, Envelope), SamlError> {
                 }
             }
             Event::End(_) => depth = depth.saturating_sub(1),
+            // libxml2 (which samael verifies with) honours a declared encoding that this
+            // reader would not: only UTF-8 is read, so both see the same document.
+            Event::Decl(ref d) => {
+                if let Some(Ok(encoding)) = d.encoding() {
+                    if !encoding.eq_ignore_ascii_case(b"utf-8") {
+                        return Err(SamlError::Shape("an encoding other than UTF-8".into()));
+                    }
+                }
+            }
             Event::DocType(_) => return Err(SamlError::Shape("a DOCTYPE".into())),
             Event::Comment(_) => return Err(SamlError::Shape("an XML comment".into())),
             Event::PI(_) => return Err(SamlError::Shape("a processing instruction".into())),
@@ -475,6 +487,8 @@ pub struct Verified {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub groups: Vec<String>,
+    /// When the user authenticated at the IdP (Unix seconds), from AuthnStatement.
+    pub authn_instant: Option<i64>,
     /// Every attribute, for the test sign-in page.
     pub attributes: BTreeMap<String, Vec<String>>,
     /// Until when the assertion id must stay in the replay cache.
@@ -576,6 +590,12 @@ fn reduce(assertion: &Assertion, names: &AttributeNames) -> Result<Verified, Sam
         given_name: first(&names.first_name),
         family_name: first(&names.last_name),
         groups: attributes.get(&names.groups).cloned().unwrap_or_default(),
+        authn_instant: assertion
+            .authn_statements
+            .iter()
+            .flatten()
+            .find_map(|s| s.authn_instant)
+            .map(|t| t.timestamp()),
         attributes,
         remember_until: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
     })
@@ -671,6 +691,20 @@ mod tests {
             r#"<!DOCTYPE x [<!ENTITY e "x">]><samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>"#,
         );
         assert!(matches!(envelope(&doctype), Err(SamlError::Shape(_))));
+        let utf7 = STANDARD.encode(
+            r#"<?xml version="1.0" encoding="UTF-7"?><samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"/>"#,
+        );
+        assert!(matches!(envelope(&utf7), Err(SamlError::Shape(_))));
+        let utf8 = STANDARD.encode(format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>{}"#,
+            String::from_utf8(
+                STANDARD
+                    .decode(response(r#"<saml:Assertion ID="_a"/>"#))
+                    .unwrap()
+            )
+            .unwrap()
+        ));
+        assert!(envelope(&utf8).is_ok());
         let none = response("");
         assert!(matches!(envelope(&none), Err(SamlError::Shape(_))));
         let other_root = STANDARD.encode(
@@ -704,7 +738,7 @@ mod tests {
             sso_url: "https://sso.jumpcloud.com/saml2/roster?x=1".into(),
             certificates: vec![normalize_certificate(&sp.certificate).unwrap()],
         };
-        let (url, id) = authn_request(&sp, &idp, EMAIL_FORMAT, "rs").unwrap();
+        let (url, id) = authn_request(&sp, &idp, EMAIL_FORMAT, true, "rs").unwrap();
         assert_eq!(id.len(), 33);
         // The request asks for the configured NameID format.
         let query: std::collections::HashMap<_, _> = url::Url::parse(&url)
@@ -721,6 +755,7 @@ mod tests {
         .unwrap();
         assert!(xml.contains(EMAIL_FORMAT), "{xml}");
         assert!(xml.contains(&id), "{xml}");
+        assert!(xml.contains(r#"ForceAuthn="true""#), "{xml}");
         assert!(url.starts_with("https://sso.jumpcloud.com/saml2/roster?x=1&SAMLRequest="));
         assert!(url.ends_with("&RelayState=rs"));
     }
@@ -733,7 +768,7 @@ mod tests {
             certificates: vec![],
         };
         assert!(matches!(
-            authn_request(&sp(), &idp, EMAIL_FORMAT, ""),
+            authn_request(&sp(), &idp, EMAIL_FORMAT, false, ""),
             Err(SamlError::Config(_))
         ));
     }

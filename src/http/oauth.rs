@@ -165,7 +165,12 @@ async fn start_sign_in(
         .await?;
     if sign_in.connection == Connection::Saml {
         let request = serde_json::to_value(&valid).map_err(|_| AdminError::Blocking)?;
-        return super::saml::start(&state, &tenant, Purpose::App { request }).await;
+        // `prompt=login` or `max_age`: the IdP must sign the user in again (ForceAuthn),
+        // and `auth_time` is its AuthnInstant.
+        let fresh = upstream.iter().any(|(k, v)| {
+            (*k == "prompt" && v.split(' ').any(|p| p == "login")) || *k == "max_age"
+        });
+        return super::saml::start(&state, &tenant, Purpose::App { request }, fresh).await;
     }
     let settings = match settings_of(&state, &tenant).await {
         Ok(settings) => settings,

@@ -39,13 +39,14 @@ pub(crate) async fn start(
     state: &AppState,
     tenant: &str,
     purpose: Purpose,
+    force_authn: bool,
 ) -> Result<HttpResponse, AdminError> {
     let slug = tenant.to_owned();
     let public_url = state.public_url.clone();
     let url = state
         .service
         .write(tenant, move |c| {
-            saml::start(c, &slug, &public_url, &purpose)
+            saml::start(c, &slug, &public_url, &purpose, force_authn)
         })
         .await?;
     Ok(HttpResponse::SeeOther()
@@ -86,10 +87,13 @@ pub async fn acs(
     let slug = tenant.clone();
     let public_url = state.public_url.clone();
     let response = form.into_inner().saml_response;
-    let (seen, checked) = state
+    let connection = state
         .service
-        .run(move |c| saml::check(c, &slug, &public_url, &response))
+        .run(move |c| saml::verifier(c, &slug, &public_url))
         .await?;
+    let (seen, checked) = web::block(move || saml::check(&connection, &response))
+        .await
+        .map_err(|_| AdminError::Blocking)?;
     let checked = match checked {
         Ok(checked) => checked,
         Err(why) => {

@@ -828,7 +828,10 @@ fn decide(
     if who.subject.is_empty() {
         return Ok(Err(SignInRefusal::NoSubject));
     }
-    let linked = match oauth::identity(conn, tenant, &who.issuer, &who.subject)? {
+    let link = oauth::identity(conn, tenant, &who.issuer, &who.subject)?;
+    // This identity created its user at sign-in: its groups may set the memberships.
+    let created_by_this_identity = link.as_ref().filter(|l| l.jit).map(|l| l.user_id.clone());
+    let linked = match link {
         Some(link) => user_store::find(conn, tenant, &link.user_id)?,
         None => None,
     };
@@ -861,7 +864,7 @@ fn decide(
     }
     if settings.sync_groups
         && !who.groups.is_empty()
-        && (jit || oauth::is_jit(conn, tenant, &user.id)?)
+        && (jit || created_by_this_identity.as_deref() == Some(user.id.as_str()))
     {
         sync_memberships(conn, scope, who, &user.id)?;
     }

@@ -195,7 +195,9 @@ fn idp_of(input: &SamlConnectionInput) -> Result<Idp, ServiceError> {
                 "give the IdP's metadata or its entity id, SSO URL and certificate, not both",
             ));
         }
-        return saml::parse_idp_metadata(xml).map_err(config_error);
+        let idp = saml::parse_idp_metadata(xml).map_err(config_error)?;
+        web_url("the metadata's SSO URL", &idp.sso_url)?;
+        return Ok(idp);
     }
     let entity_id = input
         .idp_entity_id
@@ -331,8 +333,10 @@ pub fn remove(
     })
 }
 
-/// The connection as the protocol needs it.
-struct Loaded {
+/// The connection as the protocol needs it: what verifies a response, with no
+/// database connection held while it does.
+#[derive(Clone)]
+pub struct Loaded {
     tenant: TenantId,
     row: ConnectionRow,
     sp: Sp,
@@ -397,18 +401,26 @@ impl Purpose {
 }
 
 /// Starts a sign-in: remembers the AuthnRequest's ID (one use, ten minutes) and
-/// returns the URL to send the browser to.
+/// returns the URL to send the browser to; `force_authn` asks the IdP to sign the
+/// user in again.
 pub fn start(
     conn: &mut DbConnection,
     slug: &str,
     public_url: &str,
     purpose: &Purpose,
+    force_authn: bool,
 ) -> Result<String, ServiceError> {
     let loaded = load(conn, slug, public_url)?;
     // The RelayState is not used to decide anything: the request's ID finds the
     // sign-in, and no URL ever comes from the IdP.
-    let (url, id) = saml::authn_request(&loaded.sp, &loaded.idp, &loaded.row.name_id_format, "")
-        .map_err(config_error)?;
+    let (url, id) = saml::authn_request(
+        &loaded.sp,
+        &loaded.idp,
+        &loaded.row.name_id_format,
+        force_authn,
+        "",
+    )
+    .map_err(config_error)?;
     let payload =
         serde_json::to_string(purpose).map_err(|e| super::provider::internal(e.to_string()))?;
     let now_t = SystemTime::now();
@@ -447,25 +459,28 @@ pub struct Seen {
     pub in_response_to: Option<String>,
 }
 
-/// Verifies `SAMLResponse` for the tenant's connection (reads only; the signature
-/// check is the slow part and holds no write turn).
-pub fn check(
+/// The tenant's connection, read for [`check`].
+pub fn verifier(
     conn: &mut DbConnection,
     slug: &str,
     public_url: &str,
-    saml_response: &str,
-) -> Result<(Seen, Result<Checked, SamlError>), ServiceError> {
-    let loaded = load(conn, slug, public_url)?;
+) -> Result<Loaded, ServiceError> {
+    load(conn, slug, public_url)
+}
+
+/// Verifies `SAMLResponse` for the tenant's connection: CPU only (the signature check
+/// is the slow part), run with no connection and no write turn held.
+pub fn check(loaded: &Loaded, saml_response: &str) -> (Seen, Result<Checked, SamlError>) {
     let (xml, envelope) = match saml::envelope(saml_response) {
         Ok(found) => found,
-        Err(e) => return Ok((Seen::default(), Err(e))),
+        Err(e) => return (Seen::default(), Err(e)),
     };
     let seen = Seen {
         xml: Some(xml.clone()),
         in_response_to: envelope.in_response_to.clone(),
     };
     if envelope.in_response_to.is_none() && !loaded.row.allow_idp_initiated {
-        return Ok((seen, Err(SamlError::Unsolicited)));
+        return (seen, Err(SamlError::Unsolicited));
     }
     let names = AttributeNames {
         email: loaded.row.email_attribute.clone(),
@@ -483,7 +498,7 @@ pub fn check(
         envelope.in_response_to.as_deref(),
         &names,
     );
-    Ok((
+    (
         seen,
         verified.map(|verified| Checked {
             envelope,
@@ -491,7 +506,7 @@ pub fn check(
             idp_initiated_url: loaded.row.idp_initiated_url.clone(),
             allow_idp_initiated: loaded.row.allow_idp_initiated,
         }),
-    ))
+    )
 }
 
 /// Spends the response's request and remembers its assertion id: the purpose it was
@@ -591,7 +606,12 @@ pub fn refuse_unverified(
 ) -> Result<(), ServiceError> {
     let t = tenant(conn, slug)?;
     let tenant_id = TenantId(t.id);
-    let seen = json!({"connection": "saml", "in_response_to": seen.in_response_to});
+    // What an unverified response says is the sender's text: kept short.
+    let in_response_to: Option<String> = seen
+        .in_response_to
+        .as_ref()
+        .map(|id| id.chars().take(80).collect());
+    let seen = json!({"connection": "saml", "in_response_to": in_response_to});
     write_transaction(conn, |c| audit_refusal(c, &tenant_id, "", why, seen, ctx))
 }
 
@@ -630,7 +650,7 @@ pub fn upstream(verified: &Verified) -> Upstream {
         family_name: verified.family_name.clone(),
         name,
         groups: verified.groups.clone(),
-        auth_time: None,
+        auth_time: verified.authn_instant,
         email_unverified: false,
     }
 }

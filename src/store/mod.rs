@@ -175,13 +175,15 @@ impl Store {
         let span = tracing::Span::current();
         let readers = self.readers.clone();
         let work = async move {
-            // Held until the use case is done (or its deadline passes).
-            let Ok(_turn) = readers.acquire_owned().await else {
+            let Ok(turn) = readers.acquire_owned().await else {
                 return Err(E::from(StoreError::Unavailable(
                     "the store is closed".into(),
                 )));
             };
             tokio::task::spawn_blocking(move || {
+                // Held until the use case returns, even past the request's deadline:
+                // its connection is still in use until then.
+                let _turn = turn;
                 let _entered = span.enter();
                 let mut conn = pool.get().map_err(StoreError::from)?;
                 f(&mut conn)

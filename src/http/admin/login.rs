@@ -123,6 +123,7 @@ pub async fn login_saml(
         &state,
         &tenant,
         crate::service::saml::Purpose::Admin { return_to },
+        false,
     )
     .await
 }

@@ -279,7 +279,7 @@ pub async fn save_saml(
 /// shows the verified assertion instead of signing anyone in.
 pub async fn saml_test(admin: Admin) -> Result<HttpResponse, AdminError> {
     admin.session.require(AdminRole::Owner)?;
-    crate::http::saml::start(&admin.state, &admin.session.tenant, Purpose::Test).await
+    crate::http::saml::start(&admin.state, &admin.session.tenant, Purpose::Test, false).await
 }
 
 /// `GET /admin/{tenant}/sso/test`: off to the identity provider with the saved
