@@ -615,3 +615,21 @@ pub fn metric(text: &str, name: &str) -> u64 {
         .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
         .map_or(0, |v| v as u64)
 }
+
+/// The first line a test's child server prints on stdout (its "ready" line), or `None`
+/// if it prints none within `within`: a server that stalls at start must fail the
+/// test, not hang the suite. Its stdout is drained afterwards, so it never dies of a
+/// full or closed pipe.
+pub fn ready_line(child: &mut std::process::Child, within: Duration) -> Option<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take()?;
+    let (sent, ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stdout = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        let _ = sent.send(line);
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    });
+    ready.recv_timeout(within).ok().filter(|l| !l.is_empty())
+}

@@ -8,9 +8,9 @@
 //! -r tests/saml/requirements.txt` and Debian's xmlsec1; without them these tests skip
 //! with a message, unless `ROSTER_NO_SKIPS` is set (CI sets it), when they fail.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -60,9 +60,8 @@ impl Idp {
             .stderr(log.reopen().expect("log"))
             .spawn()
             .expect("python runs");
-        let mut line = String::new();
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        out.read_line(&mut line).expect("idp output");
+        let line =
+            crate::helpers::ready_line(&mut child, Duration::from_secs(30)).unwrap_or_default();
         let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
             panic!(
                 "the IdP did not start: {}",
