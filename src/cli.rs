@@ -49,6 +49,55 @@ pub enum Command {
     /// tokens, and the tenant's token-signing keys.
     #[command(subcommand)]
     Sso(SsoCommand),
+    /// Pull a tenant's directory from the JumpCloud API: the source, and runs.
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCommand {
+    /// Connect JumpCloud, or change the source's settings (unset options keep theirs).
+    Connect {
+        tenant_slug: String,
+        /// A file holding the JumpCloud API key (`-`: standard input). Never an argument,
+        /// which the shell history and `ps` would show. Needed the first time.
+        #[arg(long)]
+        api_key_file: Option<PathBuf>,
+        /// JumpCloud's API host (`https://console.eu.jumpcloud.com` for EU tenants).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// `x-org-id`, for multi-tenant (MSP) administrators.
+        #[arg(long)]
+        org_id: Option<String>,
+        /// Minutes between runs; 0 runs only when asked.
+        #[arg(long)]
+        interval_minutes: Option<i64>,
+        /// Pull only this JumpCloud group and its members; repeat for several.
+        #[arg(long = "scope-group")]
+        scope_groups: Option<Vec<String>>,
+        /// Which JumpCloud field becomes userName: email or username.
+        #[arg(long)]
+        user_name_from: Option<String>,
+        /// What happens to users JumpCloud no longer has: deactivate or delete.
+        #[arg(long)]
+        missing_users: Option<String>,
+        /// Apply each run without review: on or off.
+        #[arg(long)]
+        auto_apply: Option<Toggle>,
+        /// With SCIM push too: report drift, or repair it.
+        #[arg(long)]
+        drift: Option<String>,
+    },
+    /// The source (never its key) and its latest runs, as JSON.
+    Show { tenant_slug: String },
+    /// Run a pull now, in this process, and print the run; `--apply` applies its diff.
+    Run {
+        tenant_slug: String,
+        #[arg(long)]
+        apply: bool,
+    },
+    /// Disconnect the source (its runs go; the users and groups it wrote stay).
+    Remove { tenant_slug: String },
 }
 
 #[derive(Debug, Subcommand)]

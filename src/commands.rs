@@ -6,8 +6,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use crate::cli::{
-    AdminCommand, ApiKeyCommand, Command, ConnectionArg, OauthClientCommand, OidcCommand,
-    SecretsCommand, SsoCommand, TenantCommand, Toggle, TokenCommand,
+    AdminCommand, ApiKeyCommand, Command, ConnectionArg, DirectoryCommand, OauthClientCommand,
+    OidcCommand, SecretsCommand, SsoCommand, TenantCommand, Toggle, TokenCommand,
 };
 use crate::config::Settings;
 use crate::service::events::Actor;
@@ -55,6 +55,10 @@ pub fn run(command: Command, settings: &Settings) -> CommandResult {
         Command::Sso(command) => {
             let (store, keys) = store_with_keys(settings)?;
             sso(command, &store, &keys)
+        }
+        Command::Directory(command) => {
+            let (store, keys) = store_with_keys(settings)?;
+            directory(command, settings, store, keys)
         }
         Command::Secrets(SecretsCommand::NewKey) => {
             println!("{}", crate::secrets::new_key());
@@ -237,6 +241,139 @@ fn cli_audit(
     Ok(crate::service::audit::audit(
         conn, tenant, "cli", action, None, after, &ctx,
     )?)
+}
+
+fn directory(
+    command: DirectoryCommand,
+    settings: &Settings,
+    store: Store,
+    keys: crate::secrets::KeyRing,
+) -> CommandResult {
+    use crate::service::pull;
+    let print = |value: &dyn erased::Json| -> CommandResult {
+        println!("{}", value.json()?);
+        Ok(())
+    };
+    match command {
+        DirectoryCommand::Connect {
+            tenant_slug,
+            api_key_file,
+            base_url,
+            org_id,
+            interval_minutes,
+            scope_groups,
+            user_name_from,
+            missing_users,
+            auto_apply,
+            drift,
+        } => {
+            let mut conn = store.connection()?;
+            let api_key = api_key_file.map(read_secret).transpose()?;
+            // Unset options keep what the source has.
+            let current = pull::source(&mut conn, &tenant_slug)?;
+            let keep = |now: Option<String>, had: Option<String>| now.or(had);
+            let input = pull::SourceInput {
+                kind: None,
+                base_url: keep(base_url, current.as_ref().map(|c| c.base_url.clone())),
+                api_key,
+                org_id: keep(org_id, current.as_ref().and_then(|c| c.org_id.clone())),
+                interval_minutes: interval_minutes.or(current.as_ref().map(|c| c.interval_minutes)),
+                scope_groups: scope_groups.or(current.as_ref().map(|c| c.scope_groups.clone())),
+                user_name_from: keep(
+                    user_name_from,
+                    current.as_ref().map(|c| c.user_name_from.clone()),
+                ),
+                missing_users: keep(
+                    missing_users,
+                    current.as_ref().map(|c| c.missing_users.clone()),
+                ),
+                auto_apply: auto_apply
+                    .map(|t| t == Toggle::On)
+                    .or(current.as_ref().map(|c| c.auto_apply)),
+                drift: keep(drift, current.as_ref().map(|c| c.drift.clone())),
+            };
+            let done = pull::configure(&mut conn, &tenant_slug, &input, &keys)?;
+            let tenant = tenant_id(&mut conn, &tenant_slug)?;
+            crate::service::audit::audit(
+                &mut conn,
+                &tenant,
+                "cli",
+                "directory.source_configured",
+                done.before,
+                done.after,
+                &Default::default(),
+            )?;
+            print(&done.value)
+        }
+        DirectoryCommand::Show { tenant_slug } => {
+            let mut conn = store.connection()?;
+            let source = pull::source(&mut conn, &tenant_slug)?;
+            let runs = pull::runs(&mut conn, &tenant_slug, 5)?;
+            print(&serde_json::json!({"source": source, "runs": runs}))
+        }
+        DirectoryCommand::Remove { tenant_slug } => {
+            let mut conn = store.connection()?;
+            let done = pull::remove(&mut conn, &tenant_slug)?;
+            let tenant = tenant_id(&mut conn, &tenant_slug)?;
+            crate::service::audit::audit(
+                &mut conn,
+                &tenant,
+                "cli",
+                "directory.source_removed",
+                done.before,
+                None,
+                &Default::default(),
+            )?;
+            println!("disconnected");
+            Ok(())
+        }
+        DirectoryCommand::Run { tenant_slug, apply } => {
+            let ctx = pull::PullContext {
+                public_url: settings
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| format!("http://{}", settings.listen))
+                    .trim_end_matches('/')
+                    .to_owned(),
+                allow_private: settings.allow_private_webhook_urls,
+                backoff: Default::default(),
+            };
+            let runtime = actix_web::rt::System::new();
+            let view = runtime.block_on(pull::run_now(
+                crate::service::run::Runner::new(store),
+                Arc::new(keys),
+                ctx,
+                tenant_slug,
+                apply,
+            ))?;
+            print(&view)
+        }
+    }
+}
+
+/// A secret read from a file, or from standard input for `-`, without its line end.
+fn read_secret(path: std::path::PathBuf) -> Result<String, Box<dyn Error + Send + Sync>> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(&path)?
+    };
+    Ok(text.trim().to_owned())
+}
+
+/// Pretty JSON of any view, behind a trait object so one closure prints them all.
+mod erased {
+    pub trait Json {
+        fn json(&self) -> serde_json::Result<String>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> serde_json::Result<String> {
+            serde_json::to_string_pretty(self)
+        }
+    }
 }
 
 fn tenant_id(conn: &mut DbConnection, slug: &str) -> Result<crate::store::TenantId, ServiceError> {

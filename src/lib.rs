@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod http;
 pub mod jobs;
+pub mod pull;
 pub mod roles;
 pub mod scim;
 pub mod secrets;

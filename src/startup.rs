@@ -128,6 +128,7 @@ impl Application {
             ),
             tokens: Default::default(),
             change_sets: Default::default(),
+            directory_pull: Default::default(),
             inline_limit: settings.change_set_inline_limit,
             sync_log: crate::jobs::sync_log::SyncLog::spawn(store.clone()),
             allow_private_webhook_urls: settings.allow_private_webhook_urls,
@@ -296,6 +297,14 @@ impl Preparation {
             self.state.change_sets.clone(),
             self.delivery.clone(),
             self.state.secrets.clone(),
+            (
+                crate::service::pull::PullContext {
+                    public_url: self.state.public_url.clone(),
+                    allow_private: self.state.allow_private_webhook_urls,
+                    backoff: Default::default(),
+                },
+                self.state.directory_pull.clone(),
+            ),
         );
         self.state.lifecycle.set_prepared();
         Ok(())

@@ -23,7 +23,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, Resource};
 use tracing_actix_web::RequestId;
 
-use self::api::{credentials, logs, openapi, roles, sign_in, snapshot, webhooks};
+use self::api::{credentials, directory, logs, openapi, roles, sign_in, snapshot, webhooks};
 use self::error::ApiError;
 use self::scim::{discovery, resources};
 
@@ -261,6 +261,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(sign_in::saml_connection))
                         .route(web::put().to(sign_in::set_saml_connection))
                         .route(web::delete().to(sign_in::delete_saml_connection)),
+                )
+                .service(
+                    resource("/directory-source")
+                        .route(web::get().to(directory::source))
+                        .route(web::put().to(directory::set_source))
+                        .route(web::delete().to(directory::delete_source)),
+                )
+                .service(
+                    resource("/directory-runs")
+                        .route(web::get().to(directory::runs))
+                        .route(web::post().to(directory::start_run)),
+                )
+                .service(resource("/directory-runs/{id}").route(web::get().to(directory::run)))
+                .service(
+                    resource("/directory-runs/{id}/changes")
+                        .route(web::get().to(directory::changes)),
+                )
+                .service(
+                    resource("/directory-runs/{id}/apply").route(web::post().to(directory::apply)),
+                )
+                .service(
+                    resource("/directory-runs/{id}/discard")
+                        .route(web::post().to(directory::discard)),
                 )
                 .service(resource("/sync-log").route(web::get().to(logs::sync_log)))
                 .service(resource("/users/{id}/roles").route(web::get().to(roles::user_roles)))

@@ -24,6 +24,8 @@ pub struct AppState {
     pub tokens: std::sync::Arc<crate::service::tenants::TokenCache>,
     /// Wakes the background change-set worker.
     pub change_sets: std::sync::Arc<tokio::sync::Notify>,
+    /// Wakes the directory pull worker (a run was asked for or approved).
+    pub directory_pull: std::sync::Arc<tokio::sync::Notify>,
     /// Change-sets affecting more users than this recompute in the background.
     pub inline_limit: usize,
     pub sync_log: crate::jobs::sync_log::SyncLog,

@@ -284,7 +284,7 @@ pub struct ImpactView {
 }
 
 /// The impact as the API shows it: keyed by role slug, privileged roles flagged.
-fn impact_view(catalog: &Catalog, impact: &Impact) -> ImpactView {
+pub(crate) fn impact_view(catalog: &Catalog, impact: &Impact) -> ImpactView {
     ImpactView {
         users_affected: impact.users_affected,
         roles: impact

@@ -30,6 +30,22 @@ pub enum ActorKind {
     /// A user's first sign-in through the tenant's identity provider, which created
     /// the user (just-in-time provisioning); the id is the provider's issuer and subject.
     Jit,
+    /// A directory pull from the tenant's directory API (the id is `jumpcloud`), under
+    /// a sync run (the event's correlation id).
+    Directory,
+}
+
+impl ActorKind {
+    /// The source a resource records as its last writer.
+    pub fn source(self) -> &'static str {
+        match self {
+            ActorKind::Scim => "scim",
+            ActorKind::Admin => "api",
+            ActorKind::System => "system",
+            ActorKind::Jit => "jit",
+            ActorKind::Directory => "directory",
+        }
+    }
 }
 
 impl Actor {

@@ -382,6 +382,7 @@ fn to_row(
         version,
         created_at: created.to_owned(),
         updated_at: now.to_owned(),
+        written_by: scope.actor.kind.source().to_owned(),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod groups;
 pub mod outbox;
 pub mod overview;
 pub mod provider;
+pub mod pull;
 pub mod roles;
 pub mod run;
 pub mod saml;

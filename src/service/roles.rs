@@ -170,6 +170,71 @@ pub fn evaluate(
         .collect())
 }
 
+/// The role changes users would see as `subjects` describe them afterwards (a
+/// directory pull's diff), read-only: per role slug, who gains and who loses it.
+pub fn impact_of(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    subjects: &[crate::pull::diff::Subject],
+) -> Result<super::change_sets::ImpactView, ServiceError> {
+    let catalog = Catalog::load(conn, tenant, Lock::None)?;
+    let policy = catalog.policy();
+    let mappings = active_mappings(conn, tenant)?;
+    let mut existing: Vec<String> = subjects.iter().filter_map(|s| s.local_id.clone()).collect();
+    existing.sort();
+    let mut current: HashMap<String, Vec<Grant>> = HashMap::new();
+    for chunk in existing.chunks(1000) {
+        let batch = store::Batch::plan(conn, tenant, chunk)?;
+        for row in store::grants_in(conn, tenant, batch)? {
+            current
+                .entry(row.user_id.clone())
+                .or_default()
+                .push(to_grant(row));
+        }
+    }
+    let mut impact = Impact::default();
+    for s in subjects {
+        let before = s
+            .local_id
+            .as_ref()
+            .and_then(|id| current.remove(id))
+            .unwrap_or_default();
+        let after = match s.active_after {
+            None => Vec::new(),
+            Some(active) => {
+                let mapped = s
+                    .groups_after
+                    .iter()
+                    .flat_map(|g| {
+                        mappings
+                            .get(g)
+                            .into_iter()
+                            .flatten()
+                            .map(move |(role, mapping)| Grant::from_group(role, g, mapping))
+                    })
+                    .collect();
+                let manual = before
+                    .iter()
+                    .filter(|g| matches!(g.source, Source::Manual { .. }))
+                    .cloned()
+                    .collect();
+                core::resolve(
+                    &policy,
+                    &Subject {
+                        active,
+                        mapped,
+                        manual,
+                    },
+                )
+            }
+        };
+        if let Some(change) = RoleChange::between(&before, &after) {
+            impact.record(&s.label, &change);
+        }
+    }
+    Ok(super::change_sets::impact_view(&catalog, &impact))
+}
+
 fn to_grant(row: GrantRow) -> Grant {
     let source = match row.source.as_str() {
         "group" => Source::Group {

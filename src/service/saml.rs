@@ -153,7 +153,7 @@ fn config_error(e: SamlError) -> ServiceError {
 }
 
 /// An https URL (http only on the loopback, for local IdPs and applications).
-fn web_url(field: &str, value: &str) -> Result<String, ServiceError> {
+pub(crate) fn web_url(field: &str, value: &str) -> Result<String, ServiceError> {
     let value = value.trim();
     let url = url::Url::parse(value).map_err(|_| invalid(format!("{field} is not a URL")))?;
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));

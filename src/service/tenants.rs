@@ -61,6 +61,11 @@ pub fn tenant(conn: &mut DbConnection, slug: &str) -> Result<TenantRow, ServiceE
     tenants::find_by_slug(conn, slug)?.ok_or_else(|| ServiceError::UnknownTenant(slug.to_owned()))
 }
 
+/// A tenant by its internal id (background work carries ids, not slugs).
+pub fn tenant_by_id(conn: &mut DbConnection, id: &TenantId) -> Result<TenantRow, ServiceError> {
+    tenants::find_by_id(conn, id)?.ok_or_else(|| ServiceError::UnknownTenant(id.0.clone()))
+}
+
 pub fn list_tenants(conn: &mut DbConnection) -> Result<Vec<TenantRow>, ServiceError> {
     Ok(tenants::list(conn)?)
 }

@@ -36,6 +36,9 @@ pub struct GroupRow {
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// Which source last wrote it (`ActorKind::source`); exports from before it say scim.
+    #[serde(default = "super::written_by_scim")]
+    pub written_by: String,
 }
 
 /// A member as the `members` attribute shows it.

@@ -21,6 +21,7 @@ pub mod overview;
 pub mod paging;
 pub mod pipeline;
 pub mod portable;
+pub mod pull;
 pub mod query;
 pub mod raw;
 pub mod roles;
@@ -246,4 +247,9 @@ impl Store {
             }
         });
     }
+}
+
+/// The writer of rows exported before roster recorded one: SCIM was the only one then.
+fn written_by_scim() -> String {
+    "scim".into()
 }

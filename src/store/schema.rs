@@ -23,6 +23,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Text,
         updated_at -> Text,
+        written_by -> Text,
     }
 }
 
@@ -77,6 +78,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Text,
         updated_at -> Text,
+        written_by -> Text,
     }
 }
 

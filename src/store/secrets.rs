@@ -8,6 +8,7 @@ use super::admin::{oidc_configs, server_settings};
 use super::conn::DbConnection;
 use super::error::StoreError;
 use super::oauth::oauth_signing_keys;
+use super::pull::directory_sources;
 use super::saml::saml_connections;
 use super::schema::webhook_endpoints;
 
@@ -40,6 +41,10 @@ pub enum Place {
     SamlSpKey {
         tenant_id: String,
     },
+    /// The API key of a tenant's directory source (JumpCloud).
+    DirectoryApiKey {
+        tenant_id: String,
+    },
 }
 
 impl Place {
@@ -55,6 +60,7 @@ impl Place {
             Self::Setting { key } => setting_context(key),
             Self::SigningKey { tenant_id, id } => signing_key_context(tenant_id, id),
             Self::SamlSpKey { tenant_id } => saml_key_context(tenant_id),
+            Self::DirectoryApiKey { tenant_id } => directory_key_context(tenant_id),
         }
     }
 }
@@ -73,6 +79,10 @@ pub fn signing_key_context(tenant_id: &str, kid: &str) -> String {
 
 pub fn saml_key_context(tenant_id: &str) -> String {
     format!("saml_sp_key:{tenant_id}")
+}
+
+pub fn directory_key_context(tenant_id: &str) -> String {
+    format!("directory_source:{tenant_id}")
 }
 
 pub fn setting_context(key: &str) -> String {
@@ -137,6 +147,14 @@ pub fn all(conn: &mut DbConnection) -> Result<Vec<(Place, String)>, StoreError> 
         saml.into_iter()
             .map(|(tenant_id, key)| (Place::SamlSpKey { tenant_id }, key)),
     );
+    let directory: Vec<(String, String)> = directory_sources::table
+        .select((directory_sources::tenant_id, directory_sources::api_key))
+        .load(conn)?;
+    out.extend(
+        directory
+            .into_iter()
+            .map(|(tenant_id, key)| (Place::DirectoryApiKey { tenant_id }, key)),
+    );
     let settings: Vec<(String, String)> = server_settings::table
         .filter(server_settings::key.eq_any(SECRET_SETTINGS))
         .select((server_settings::key, server_settings::value))
@@ -185,6 +203,11 @@ pub fn replace(
             .filter(saml_connections::tenant_id.eq(tenant_id))
             .filter(saml_connections::sp_private_key.eq(expected))
             .set(saml_connections::sp_private_key.eq(value))
+            .execute(conn)?,
+        Place::DirectoryApiKey { tenant_id } => diesel::update(directory_sources::table)
+            .filter(directory_sources::tenant_id.eq(tenant_id))
+            .filter(directory_sources::api_key.eq(expected))
+            .set(directory_sources::api_key.eq(value))
             .execute(conn)?,
         Place::Setting { key } => diesel::update(server_settings::table)
             .filter(server_settings::key.eq(key))

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use super::conn::DbConnection;
 use super::error::StoreError;
 use super::schema::tenants;
+use super::TenantId;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = tenants)]
@@ -25,6 +26,14 @@ pub fn insert(conn: &mut DbConnection, row: &TenantRow) -> Result<(), StoreError
 pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> Result<Option<TenantRow>, StoreError> {
     Ok(tenants::table
         .filter(tenants::slug.eq(slug))
+        .select(TenantRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: &TenantId) -> Result<Option<TenantRow>, StoreError> {
+    Ok(tenants::table
+        .filter(tenants::id.eq(&id.0))
         .select(TenantRow::as_select())
         .first(conn)
         .optional()?)

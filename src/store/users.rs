@@ -38,6 +38,9 @@ pub struct UserRow {
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// Which source last wrote it (`ActorKind::source`); exports from before it say scim.
+    #[serde(default = "super::written_by_scim")]
+    pub written_by: String,
 }
 
 /// The tenant's users after id `after`, in id order, at most `limit` (keyset pages).

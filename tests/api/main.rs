@@ -26,6 +26,7 @@ mod operations;
 mod operator;
 mod paging;
 mod projection;
+mod pull;
 mod read_only;
 pub mod roles;
 mod saml;

@@ -2,6 +2,7 @@
 //! keys (never SCIM tokens), each endpoint needing one scope.
 
 pub mod credentials;
+pub mod directory;
 pub mod logs;
 pub mod openapi;
 pub mod roles;
