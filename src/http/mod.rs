@@ -165,6 +165,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/change-sets/{id}/revert")
                         .route(web::post().to(admin::change_sets::revert)),
                 )
+                .service(
+                    resource("/directory-sync")
+                        .route(web::get().to(admin::pull::show))
+                        .route(web::post().to(admin::pull::save)),
+                )
+                .service(
+                    resource("/directory-sync/run").route(web::post().to(admin::pull::run_now)),
+                )
+                .service(
+                    resource("/directory-sync/runs/{id}")
+                        .route(web::get().to(admin::pull::show_run)),
+                )
+                .service(
+                    resource("/directory-sync/runs/{id}/{decision:apply|discard}")
+                        .route(web::post().to(admin::pull::decide)),
+                )
+                .service(resource("/held").route(web::get().to(admin::pull::held)))
+                .service(
+                    resource("/held/settings").route(web::post().to(admin::pull::guard_settings)),
+                )
+                .service(
+                    resource("/held/{decision:release|discard}")
+                        .route(web::post().to(admin::pull::decide_held)),
+                )
                 .service(resource("/sync-log").route(web::get().to(admin::logs::sync_log)))
                 .service(
                     resource("/sync-log/export").route(web::get().to(admin::logs::sync_log_export)),
@@ -284,6 +308,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(
                     resource("/directory-runs/{id}/discard")
                         .route(web::post().to(directory::discard)),
+                )
+                .service(
+                    resource("/deprovisioning-guard")
+                        .route(web::get().to(directory::guard))
+                        .route(web::put().to(directory::set_guard)),
+                )
+                .service(
+                    resource("/deprovisioning-guard/release")
+                        .route(web::post().to(directory::release)),
+                )
+                .service(
+                    resource("/deprovisioning-guard/discard")
+                        .route(web::post().to(directory::discard_held)),
                 )
                 .service(resource("/sync-log").route(web::get().to(logs::sync_log)))
                 .service(resource("/users/{id}/roles").route(web::get().to(roles::user_roles)))

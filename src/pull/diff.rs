@@ -72,6 +72,17 @@ impl Op {
     }
 }
 
+impl Newer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Newer::Jumpcloud => "jumpcloud",
+            Newer::Roster => "roster",
+            Newer::Both => "both",
+            Newer::Unknown => "unknown",
+        }
+    }
+}
+
 /// Which side changed since roster and JumpCloud last agreed on a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -90,6 +90,9 @@ pub const EVENT_TYPES: &[&str] = &[
     "connection.token_revoked",
     "webhook_endpoint.failing",
     "webhook_endpoint.disabled",
+    "directory.deprovisioning_held",
+    "directory.deprovisioning_released",
+    "directory.deprovisioning_discarded",
 ];
 
 /// An event type, for the OpenAPI document: a string, one of [`EVENT_TYPES`].

@@ -11,6 +11,7 @@ pub mod directory;
 pub mod events;
 pub mod fleet;
 pub mod groups;
+pub mod guard;
 pub mod outbox;
 pub mod overview;
 pub mod provider;

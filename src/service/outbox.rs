@@ -96,6 +96,7 @@ impl Outbox {
         if self.drafts.is_empty() {
             return Ok(());
         }
+        super::guard::tally(self.drafts.iter().map(|d| (d.event_type, &d.data)));
         match crate::store::flush_before_commit("events", Box::new(self), write_outboxes) {
             Ok(()) => Ok(()),
             Err(item) => match item.downcast::<Outbox>() {

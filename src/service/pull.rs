@@ -981,8 +981,29 @@ pub fn apply_batch(
     let from = run.applied;
     for change in batch.iter().filter(|c| c.seq > from) {
         let stamp = now();
-        let outcome = match apply_one(conn, scope, change, &stamp) {
-            Ok(()) => "applied".to_owned(),
+        let request = super::guard::Request::Directory {
+            run_id: run_id.to_owned(),
+            seq: change.seq,
+            kind: change.kind.clone(),
+            op: change.op.clone(),
+            remote_id: change.remote_id.clone(),
+            resource_id: change.resource_id.clone(),
+            body: change.body.clone(),
+        };
+        let label = format!("{} {} {}", change.op, change.kind, change.label);
+        let guarded = super::guard::run(
+            conn,
+            scope,
+            change.resource_id.as_deref(),
+            &label,
+            &request,
+            |c| apply_one(c, scope, change, &stamp),
+        );
+        let outcome = match guarded {
+            Ok(super::guard::Guarded::Applied(())) => "applied".to_owned(),
+            Ok(super::guard::Guarded::Held { seq, .. }) => {
+                format!("held by the deprovisioning guard (held change {seq})")
+            }
             Err(e) if skippable(&e) => {
                 failed += 1;
                 format!("skipped: {e}")
@@ -1001,7 +1022,7 @@ pub fn apply_batch(
     Ok(run)
 }
 
-fn skippable(e: &ServiceError) -> bool {
+pub(crate) fn skippable(e: &ServiceError) -> bool {
     matches!(
         e,
         ServiceError::Invalid(_)
@@ -1124,6 +1145,49 @@ fn apply_one(
             )));
         }
     }
+    Ok(())
+}
+
+/// Applies a run's change that the guard held, when an owner releases it.
+pub fn replay_change(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    request: &super::guard::Request,
+) -> Result<(), ServiceError> {
+    let super::guard::Request::Directory {
+        run_id,
+        seq,
+        kind,
+        op,
+        remote_id,
+        resource_id,
+        body,
+    } = request
+    else {
+        return Err(invalid("not a directory change"));
+    };
+    let change = ChangeRow {
+        tenant_id: scope.tenant.0.clone(),
+        run_id: run_id.clone(),
+        seq: *seq,
+        kind: kind.clone(),
+        op: op.clone(),
+        remote_id: remote_id.clone(),
+        resource_id: resource_id.clone(),
+        label: String::new(),
+        body: body.clone(),
+        newer: None,
+        outcome: None,
+    };
+    apply_one(conn, scope, &change, &now())?;
+    // The run may have been pruned since; its record is best effort.
+    store::set_outcome(
+        conn,
+        &scope.tenant,
+        run_id,
+        *seq,
+        "applied (released from the guard)",
+    )?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub mod filter_sql;
 pub mod fleet;
 pub mod gate;
 pub mod groups;
+pub mod guard;
 pub mod migrate;
 pub mod oauth;
 pub mod overview;
@@ -45,7 +46,7 @@ pub use error::StoreError;
 pub use pipeline::{
     after_commit, flush_before_commit, FlushFn, PipelineSettings, PipelineStats, BATCH_BUCKETS,
 };
-pub use transaction::{read_transaction, write_transaction};
+pub use transaction::{read_transaction, trial, write_transaction};
 
 /// Pool settings; the defaults keep failures fast (see `roster serve --help`).
 #[derive(Debug, Clone)]

@@ -36,6 +36,48 @@ where
     outcome
 }
 
+/// Runs `f` in a savepoint (or a transaction), then keeps its work only if `keep` says
+/// so, looking at what `f` returned while the savepoint is still open. Returns `f`'s
+/// value and whether it was kept.
+pub fn trial<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    keep: impl FnOnce(&mut DbConnection, &T) -> Result<bool, E>,
+) -> Result<(T, bool), E>
+where
+    E: From<diesel::result::Error>,
+{
+    let mut value = None;
+    let outcome: Result<(), Trial<E>> = write_transaction(conn, |c| {
+        let v = f(c).map_err(Trial::Failed)?;
+        let kept = keep(c, &v).map_err(Trial::Failed)?;
+        value = Some(v);
+        if kept {
+            Ok(())
+        } else {
+            Err(Trial::Undo)
+        }
+    });
+    match (outcome, value) {
+        (Ok(()), Some(v)) => Ok((v, true)),
+        (Err(Trial::Undo), Some(v)) => Ok((v, false)),
+        (Err(Trial::Failed(e)), _) => Err(e),
+        (Ok(()) | Err(Trial::Undo), None) => unreachable!("f succeeded, so it left a value"),
+    }
+}
+
+/// How a trial ends when its work is not kept: rolled back on purpose, or failed.
+enum Trial<E> {
+    Undo,
+    Failed(E),
+}
+
+impl<E: From<diesel::result::Error>> From<diesel::result::Error> for Trial<E> {
+    fn from(e: diesel::result::Error) -> Self {
+        Trial::Failed(e.into())
+    }
+}
+
 fn in_transaction<C>(c: &mut C) -> bool
 where
     C: Connection<TransactionManager = AnsiTransactionManager>,

@@ -20,6 +20,7 @@ mod faults;
 mod filter_fuzz;
 mod filters;
 mod groups;
+mod guard;
 pub mod jumpcloud;
 mod limits;
 mod operations;

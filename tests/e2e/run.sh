@@ -22,7 +22,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 start=$(date +%s)
 set +e
-node --test --test-concurrency=1 --test-reporter=spec admin.test.mjs sso.test.mjs saml.test.mjs 2>&1 | tee "$log"
+node --test --test-concurrency=1 --test-reporter=spec admin.test.mjs sso.test.mjs saml.test.mjs pull.test.mjs 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # node's spec reporter closes with "ℹ pass N", "ℹ fail N", "ℹ skipped N".

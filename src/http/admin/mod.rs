@@ -11,6 +11,7 @@ pub mod logs;
 pub mod mappings;
 pub mod operator;
 pub mod overview;
+pub mod pull;
 pub mod roles;
 pub mod session;
 pub mod setup;

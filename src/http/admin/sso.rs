@@ -331,6 +331,7 @@ pub(super) async fn test_result(
         req,
         state: state.clone(),
         session,
+        held: 0,
     };
     admin.session.require(AdminRole::Owner)?;
     let mut page = TestPage {

@@ -81,6 +81,8 @@ pub const TABS: &[(&str, &str)] = &[
     ("webhooks", "Webhooks"),
     ("audit", "Audit log"),
     ("applications", "Applications"),
+    ("directory-sync", "Directory sync"),
+    ("held", "Held changes"),
     ("sso", "Admin SSO"),
 ];
 
@@ -98,6 +100,8 @@ pub struct Chrome {
     /// Admins and owners see the forms that change things; viewers do not.
     pub can_write: bool,
     pub can_own: bool,
+    /// Changes the deprovisioning guard holds (a banner on every screen).
+    pub held: i64,
 }
 
 impl Chrome {
@@ -125,6 +129,7 @@ impl AdminSession {
             active,
             can_write: self.role >= AdminRole::Admin,
             can_own: self.role >= AdminRole::Owner,
+            held: 0,
         }
     }
 
@@ -149,6 +154,8 @@ pub struct Admin {
     pub req: HttpRequest,
     pub state: web::Data<AppState>,
     pub session: AdminSession,
+    /// Changes the deprovisioning guard holds for an owner.
+    pub held: i64,
 }
 
 impl FromRequest for Admin {
@@ -159,10 +166,20 @@ impl FromRequest for Admin {
         let session = AdminSession::from_request(req, payload);
         let req = req.clone();
         Box::pin(async move {
+            let state = app_state(&req);
+            let session = session.await?;
+            let tenant = session.tenant_id.clone();
+            // Best effort: a screen still shows if this count cannot be read.
+            let held = state
+                .service
+                .run(move |c| crate::service::guard::pending_count(c, &tenant))
+                .await
+                .unwrap_or(0);
             Ok(Admin {
-                state: app_state(&req),
-                session: session.await?,
+                state,
+                session,
                 req,
+                held,
             })
         })
     }
@@ -237,7 +254,10 @@ impl Admin {
 
     /// The frame of a screen under tab `active`.
     pub fn chrome(&self, active: &'static str) -> Chrome {
-        self.session.chrome(active)
+        Chrome {
+            held: self.held,
+            ..self.session.chrome(active)
+        }
     }
 
     /// After a form: back to a page of this tenant (POST, redirect, GET).

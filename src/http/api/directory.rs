@@ -1,5 +1,6 @@
 //! Directory pull over the application API (`admin` scope): the tenant's JumpCloud
-//! source, its sync runs with their diffs, and the decision to apply or discard one.
+//! source, its sync runs with their diffs, the decision to apply or discard one, and
+//! the mass-deprovisioning guard with the changes it holds.
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -10,6 +11,7 @@ use crate::http::error::ApiError;
 use crate::http::scim::media::ScimBody;
 use crate::http::state::AppState;
 use crate::service::audit::audit;
+use crate::service::guard::{self, GuardSettings, HeldList};
 use crate::service::pull::{self, ChangePage, RunView, SourceInput, SourceView};
 use crate::service::ServiceError;
 
@@ -309,4 +311,134 @@ async fn decide(
     .await?;
     state.directory_pull.notify_one();
     Ok(response)
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/deprovisioning-guard",
+    summary = "The mass-deprovisioning guard: its threshold, what it holds, recent decisions",
+    params(paths::Tenant),
+    responses((status = 200, description = "The guard", body = HeldList), Refusals),
+    tag = "directory",
+    security(("api_key" = ["admin"]))
+)]
+pub async fn guard(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+) -> Result<HttpResponse, ApiError> {
+    read(&state, caller, "admin", move |c, scope| {
+        guard::list(c, &scope.tenant)
+    })
+    .await
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{tenant}/deprovisioning-guard",
+    summary = "Set the guard's threshold, or turn it on or off (audited)",
+    params(paths::Tenant),
+    request_body = GuardSettings,
+    responses((status = 200, description = "The settings now", body = GuardSettings), Refusals),
+    tag = "directory",
+    security(("api_key" = ["admin"]))
+)]
+pub async fn set_guard(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
+    let input: GuardSettings = super::parse(body.0)?;
+    respond(
+        &state,
+        caller,
+        "admin",
+        Access::Write,
+        StatusCode::OK,
+        move |c, scope| {
+            let done = guard::set_settings(c, &scope.tenant, &input)?;
+            audit(
+                c,
+                &scope.tenant,
+                &scope.actor.id,
+                "directory.guard_changed",
+                done.before,
+                done.after,
+                &Default::default(),
+            )?;
+            Ok(done.value)
+        },
+    )
+    .await
+}
+
+/// What an owner saw: decide the held changes up to this one (later ones wait).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// The last held change's `seq` in the list the owner reviewed.
+    pub up_to: i64,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/deprovisioning-guard/release",
+    summary = "Apply the held changes up to `up_to`, in order (audited)",
+    params(paths::Tenant),
+    request_body = DecisionInput,
+    responses((status = 200, description = "The guard after the decision", body = HeldList), Refusals),
+    tag = "directory",
+    security(("api_key" = ["admin"]))
+)]
+pub async fn release(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
+    decide_held(state, caller, body, true).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/deprovisioning-guard/discard",
+    summary = "Drop the held changes up to `up_to`: they are never applied (audited)",
+    params(paths::Tenant),
+    request_body = DecisionInput,
+    responses((status = 200, description = "The guard after the decision", body = HeldList), Refusals),
+    tag = "directory",
+    security(("api_key" = ["admin"]))
+)]
+pub async fn discard_held(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    body: ScimBody,
+) -> Result<HttpResponse, ApiError> {
+    decide_held(state, caller, body, false).await
+}
+
+async fn decide_held(
+    state: web::Data<AppState>,
+    caller: KeyCaller,
+    body: ScimBody,
+    release: bool,
+) -> Result<HttpResponse, ApiError> {
+    let input: DecisionInput = super::parse(body.0)?;
+    let slug = caller.slug().to_owned();
+    // Authorizes the key and names the tenant.
+    let scope = super::run(&state, caller, "admin", false, |_, scope| Ok(scope.clone())).await?;
+    let decision = guard::Decision {
+        release,
+        up_to: input.up_to,
+        by: scope.actor.clone(),
+    };
+    guard::decide_all(
+        &state.service,
+        &slug,
+        &scope.tenant,
+        &scope.base_url,
+        decision,
+    )
+    .await?;
+    let tenant = scope.tenant.clone();
+    let list = state.service.run(move |c| guard::list(c, &tenant)).await?;
+    Ok(super::view_json(StatusCode::OK, &list))
 }

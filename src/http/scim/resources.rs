@@ -15,7 +15,7 @@ use crate::scim::list::{self, ListParams, Projection};
 use crate::scim::schema::{ResourceKind, BULK_RESPONSE};
 use crate::scim::{Invalid, ScimType};
 use crate::service::run::Tx;
-use crate::service::{self, groups, now, users, ListPage, Rendered, Scope, ServiceError};
+use crate::service::{self, groups, guard, now, users, ListPage, Rendered, Scope, ServiceError};
 
 /// The resource type an endpoint segment names (the route only admits these two).
 /// Clients send `users` and `GROUPS` too: endpoint names match in any case.
@@ -341,9 +341,17 @@ pub async fn replace(
     limits::check_resource(kind, &body.0)?;
     let target = id.clone();
     let reader = caller.clone();
-    let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
-        ResourceKind::User => users::replace(c, scope, &target, body.0, &now(), &pre),
-        ResourceKind::Group => groups::replace(c, scope, &target, body.0, &now(), &pre, false),
+    let rendered = scoped(&state, caller, Access::Write, move |c, scope| {
+        guarded(guard::scim(
+            c,
+            scope,
+            "PUT",
+            kind,
+            &target,
+            body.0,
+            &pre,
+            &now(),
+        ))
     })
     .await?;
     let rendered =
@@ -370,9 +378,17 @@ pub async fn patch(
     limits::check_patch(kind, &body.0)?;
     let target = id.clone();
     let reader = caller.clone();
-    let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
-        ResourceKind::User => users::patch(c, scope, &target, body.0, &now(), &pre),
-        ResourceKind::Group => groups::patch(c, scope, &target, body.0, &now(), &pre, false),
+    let rendered = scoped(&state, caller, Access::Write, move |c, scope| {
+        guarded(guard::scim(
+            c,
+            scope,
+            "PATCH",
+            kind,
+            &target,
+            body.0,
+            &pre,
+            &now(),
+        ))
     })
     .await?;
     if kind == ResourceKind::Group && projection.is_empty() {
@@ -408,6 +424,16 @@ async fn with_members_after_commit(
     .unwrap_or(rendered)
 }
 
+/// The resource a guarded write answers with, whether it ran or was held (see
+/// `service::guard`: a held write is answered as it will be once released).
+fn guarded(
+    done: Result<guard::Guarded<Option<Rendered>>, ServiceError>,
+) -> Result<Rendered, ServiceError> {
+    done?
+        .value()
+        .ok_or(ServiceError::NotFound { kind: "resource" })
+}
+
 /// `DELETE /{endpoint}/{id}`: 204; a repeat is 404.
 pub async fn delete(
     state: web::Data<AppState>,
@@ -418,9 +444,8 @@ pub async fn delete(
     let (_, endpoint, id) = path.into_inner();
     let kind = kind(&endpoint)?;
     let pre = preconditions(&req);
-    scoped(&state, caller, Access::Write, move |c, scope| match kind {
-        ResourceKind::User => users::delete(c, scope, &id, &pre),
-        ResourceKind::Group => groups::delete(c, scope, &id, &pre),
+    scoped(&state, caller, Access::Write, move |c, scope| {
+        guard::scim(c, scope, "DELETE", kind, &id, Value::Null, &pre, &now()).map(drop)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
