@@ -701,3 +701,41 @@ fn the_command_line_connects_jumpcloud_and_runs_a_pull_in_process() {
         "{failed}"
     );
 }
+
+#[test]
+fn an_apply_that_stopped_part_way_resumes_exactly_where_it_stopped() {
+    let app = TestApp::spawn_with(|s| s.allow_private_webhook_urls = true);
+    let standin = Standin::start(250, 3);
+    connect(&app, &standin, json!({}));
+    let run = plan(&app);
+    let id = run["id"].as_str().unwrap();
+    let all = run["total"].as_i64().unwrap();
+    assert!(all > 200, "{run}");
+    // As a process that died after committing its first batch leaves it.
+    execute(
+        &app,
+        &format!("UPDATE directory_runs SET state = 'applying', applied = 100 WHERE id = '{id}'"),
+    );
+    let applied = wait_for(&app, id, &["applied"], Duration::from_secs(60));
+    assert_eq!(applied["applied"], all, "{applied}");
+    let listed = changes(&app, &run);
+    assert!(
+        listed[..100].iter().all(|c| c["outcome"].is_null()),
+        "the first batch is not redone"
+    );
+    // Each later change ran once (memberships of groups the faked first batch never
+    // created are skipped, and say so).
+    assert!(
+        listed[100..].iter().all(|c| c["outcome"].is_string()),
+        "every later change ran once"
+    );
+    assert!(listed[100..]
+        .iter()
+        .filter(|c| c["kind"] == "user")
+        .all(|c| c["outcome"] == "applied"));
+    let created = listed[100..]
+        .iter()
+        .filter(|c| c["kind"] == "user" && c["op"] == "create")
+        .count();
+    assert_eq!(total(&app, "/Users?count=0"), created as i64);
+}
