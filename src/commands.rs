@@ -337,6 +337,7 @@ fn directory(
                     .to_owned(),
                 allow_private: settings.allow_private_webhook_urls,
                 backoff: Default::default(),
+                owner: uuid::Uuid::new_v4().to_string(),
             };
             let runtime = actix_web::rt::System::new();
             let view = runtime.block_on(pull::run_now(

@@ -302,6 +302,7 @@ impl Preparation {
                     public_url: self.state.public_url.clone(),
                     allow_private: self.state.allow_private_webhook_urls,
                     backoff: Default::default(),
+                    owner: uuid::Uuid::new_v4().to_string(),
                 },
                 self.state.directory_pull.clone(),
             ),

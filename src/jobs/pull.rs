@@ -13,17 +13,27 @@ use crate::service::ServiceError;
 
 /// How often the schedule is looked at when nothing wakes the worker.
 const TICK: Duration = Duration::from_secs(5);
+/// A tenant whose pull failed (a fault, not JumpCloud's answer, which its run records)
+/// is tried again after this.
+const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 
 pub fn spawn(runner: Runner, keys: Arc<KeyRing>, ctx: PullContext, wake: Arc<Notify>) {
     actix_web::rt::spawn(async move {
         loop {
-            match runner.write("", |c| pull::claim(c)).await {
+            let owner = ctx.owner.clone();
+            match runner.write("", move |c| pull::claim(c, &owner)).await {
                 Ok(Some(tenant)) => {
-                    if let Err(e) = pull::work(&runner, &keys, &ctx, &tenant).await {
-                        log_error(&e);
-                    }
-                    let t = tenant.clone();
-                    if let Err(e) = runner.write("", move |c| pull::hold(c, &t, false)).await {
+                    // A failed tenant keeps its lease a while: the same fault would
+                    // otherwise be retried at once, again and again.
+                    let keep = match pull::work(&runner, &keys, &ctx, &tenant).await {
+                        Ok(_) => None,
+                        Err(e) => {
+                            log_error(&e);
+                            Some(RETRY_AFTER_FAILURE)
+                        }
+                    };
+                    let (t, o) = (tenant.clone(), ctx.owner.clone());
+                    if let Err(e) = runner.write("", move |c| pull::hold(c, &t, &o, keep)).await {
                         log_error(&e);
                     }
                     // More may be waiting: look again at once.

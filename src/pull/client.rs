@@ -31,6 +31,8 @@ const MAX_PAUSE: Duration = Duration::from_secs(60);
 const DEADLINE: Duration = Duration::from_secs(30 * 60);
 /// A response body larger than this is refused (a page of 100 users is ~100 KB).
 const MAX_BODY_BYTES: u64 = 16 * 1024 * 1024;
+/// A list longer than this is a server that ignores `skip`, not a directory.
+const MAX_ROWS: usize = 5_000_000;
 /// Times the whole directory is read again when it changed while being read.
 const REREADS: usize = 3;
 /// The v1 user fields a pull maps (a projection keeps pages small).
@@ -39,7 +41,7 @@ const USER_FIELDS: &str = "_id username email firstname middlename lastname disp
     password_expired phoneNumbers addresses";
 
 /// Where and how to read one tenant's JumpCloud directory.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Source {
     pub base_url: String,
     pub api_key: String,
@@ -47,6 +49,17 @@ pub struct Source {
     /// JumpCloud group names: only these groups and their members. Empty: everyone.
     pub scope_groups: Vec<String>,
     pub user_name_from: UserNameFrom,
+}
+
+/// Never the key.
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("base_url", &self.base_url)
+            .field("org_id", &self.org_id)
+            .field("scope_groups", &self.scope_groups)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a pull read.
@@ -285,11 +298,19 @@ impl Client {
                     why: "not a list".into(),
                 });
             };
-            if page.is_empty() {
-                return Ok(());
-            }
+            let last = page.len() < PAGE;
             skip += page.len();
             page.into_iter().for_each(&mut f);
+            // A short page is the last (one request fewer than waiting for an empty one).
+            if last {
+                return Ok(());
+            }
+            if skip > MAX_ROWS {
+                return Err(PullError::Body {
+                    path: path.into(),
+                    why: format!("more than {MAX_ROWS} rows: paging does not end"),
+                });
+            }
         }
     }
 
@@ -399,7 +420,9 @@ fn read_json(response: ureq::Response) -> Result<Value, String> {
 /// `Retry-After` in seconds (JumpCloud sends no date form that we know of).
 fn retry_after(response: &ureq::Response) -> Option<Duration> {
     let value = response.header("retry-after")?.trim().parse::<f64>().ok()?;
-    (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value))
+    // Capped before the conversion, which panics on absurd values (the pause is capped
+    // at `MAX_PAUSE` anyway).
+    (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value.min(3600.0)))
 }
 
 /// The error's `message` (the one field JumpCloud's error bodies reliably carry).

@@ -62,25 +62,6 @@ impl Op {
             Op::Remove => "remove",
         }
     }
-
-    /// Whether the change takes access away (what the deprovisioning guard counts).
-    pub fn deprovisions(self, kind: Kind) -> bool {
-        matches!(
-            (kind, self),
-            (Kind::User, Op::Deactivate | Op::Delete) | (Kind::Membership, Op::Remove)
-        )
-    }
-}
-
-impl Newer {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Newer::Jumpcloud => "jumpcloud",
-            Newer::Roster => "roster",
-            Newer::Both => "both",
-            Newer::Unknown => "unknown",
-        }
-    }
 }
 
 /// Which side changed since roster and JumpCloud last agreed on a resource.
@@ -92,6 +73,17 @@ pub enum Newer {
     Both,
     /// They never agreed while roster was watching (no earlier run saw this pair match).
     Unknown,
+}
+
+impl Newer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Newer::Jumpcloud => "jumpcloud",
+            Newer::Roster => "roster",
+            Newer::Both => "both",
+            Newer::Unknown => "unknown",
+        }
+    }
 }
 
 /// One change of a diff. `remote_id` names the JumpCloud object (for a membership
@@ -263,14 +255,26 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
     let mut active_after: HashMap<String, Option<bool>> = HashMap::new();
     let mut created: HashSet<String> = HashSet::new();
 
-    for remote in remote_users {
-        let duplicate = name_count[&fold(remote.user_name())] > 1;
-        let link = input.links.users.get(&remote.id);
-        let strong = link
+    // Strong matches first, for everyone: a weak match (by name or e-mail) never takes
+    // a user that another JumpCloud user is linked to.
+    let mut strong: HashMap<&str, &LocalUser> = HashMap::new();
+    for remote in &remote_users {
+        let local = input
+            .links
+            .users
+            .get(&remote.id)
             .and_then(|l| local_users.get(l.resource_id.as_str()))
             .or_else(|| by_external.get(remote.id.as_str()))
             .copied();
-        let found = strong.or_else(|| {
+        if let Some(local) = local.filter(|l| claimed.insert(l.id.as_str())) {
+            strong.insert(&remote.id, local);
+        }
+    }
+    for remote in remote_users {
+        let duplicate = name_count[&fold(remote.user_name())] > 1;
+        let link = input.links.users.get(&remote.id);
+        let is_strong = strong.contains_key(remote.id.as_str());
+        let found = strong.get(remote.id.as_str()).copied().or_else(|| {
             if duplicate {
                 return None;
             }
@@ -281,8 +285,8 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
                     by_email.get(&fold(email))
                 })
                 .copied()
+                .filter(|l| !claimed.contains(l.id.as_str()))
         });
-        let found = found.filter(|l| !claimed.contains(l.id.as_str()));
         if duplicate {
             out.skipped.push((
                 remote.id.clone(),
@@ -319,8 +323,12 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
         }
         let remote_digest = digest(&canonical_user(&remote.attributes));
         let local_digest = digest(&canonical_user(&local.attributes));
+        // A dry run links only strong matches; a weak one is linked when a change to it
+        // is applied (an admin accepted that it is JumpCloud's).
         if remote_digest == local_digest {
-            if link.is_none_or(|l| l.digest != remote_digest || l.resource_id != local.id) {
+            if is_strong
+                && link.is_none_or(|l| l.digest != remote_digest || l.resource_id != local.id)
+            {
                 out.agreements.push(Agreement {
                     kind: Kind::User,
                     remote_id: remote.id.clone(),
@@ -330,7 +338,7 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
             }
             continue;
         }
-        if link.is_none_or(|l| l.resource_id != local.id) {
+        if is_strong && link.is_none_or(|l| l.resource_id != local.id) {
             // Matched for the first time: link it, agreement unknown.
             out.agreements.push(Agreement {
                 kind: Kind::User,
@@ -417,6 +425,16 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
     let group_by_name: HashMap<String, &LocalGroup> =
         input.groups.iter().map(|g| (fold(&g.name), g)).collect();
     let local_to_remote: HashMap<&str, &str> = user_ids.iter().map(|(r, l)| (*l, *r)).collect();
+    // roster users that are JumpCloud's though JumpCloud no longer lists them.
+    let jumpcloud_users: HashSet<&str> = input
+        .users
+        .iter()
+        .filter(|u| {
+            linked.contains_key(u.id.as_str())
+                || u.external_id.as_deref().is_some_and(is_jumpcloud_id)
+        })
+        .map(|u| u.id.as_str())
+        .collect();
     let mut group_changes = Vec::new();
     let mut adds = Vec::new();
     let mut removes = Vec::new();
@@ -507,9 +525,11 @@ pub fn plan(input: &Inputs<'_>) -> Plan {
                 let removes: Vec<String> = local
                     .members
                     .iter()
+                    // Only JumpCloud's users leave: a member from another source (an
+                    // admin, a sign-in) is not JumpCloud's to remove.
                     .filter(|l| match local_to_remote.get(l.as_str()) {
                         Some(r) => !desired.contains(r),
-                        None => true,
+                        None => jumpcloud_users.contains(l.as_str()),
                     })
                     .cloned()
                     .collect();

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{groups, users, Rendered, Scope, ServiceError};
+use super::{groups, users, Scope, ServiceError};
 use crate::scim::bulk::{execution_order, Method, Operation, Request};
 use crate::scim::etag::Preconditions;
 use crate::scim::schema::ResourceKind;
@@ -72,31 +72,39 @@ fn run(
     let pre = Preconditions::parse(op.version.as_deref(), None);
     let id = op.id.as_deref().unwrap_or_default();
     let data = || op.data.clone().unwrap_or_default();
-    let rendered: Rendered = match (op.method, op.kind) {
-        (Method::Post, ResourceKind::User) => users::create(conn, scope, data(), now)?,
-        (Method::Post, ResourceKind::Group) => groups::create(conn, scope, data(), now)?,
-        (Method::Put, ResourceKind::User) => users::replace(conn, scope, id, data(), now, &pre)?,
-        (Method::Put, ResourceKind::Group) => {
-            groups::replace(conn, scope, id, data(), now, &pre, false)?
-        }
-        (Method::Patch, ResourceKind::User) => users::patch(conn, scope, id, data(), now, &pre)?,
-        (Method::Patch, ResourceKind::Group) => {
-            groups::patch(conn, scope, id, data(), now, &pre, false)?
-        }
-        (Method::Delete, kind) => {
-            match kind {
-                ResourceKind::User => users::delete(conn, scope, id, &pre)?,
-                ResourceKind::Group => groups::delete(conn, scope, id, &pre)?,
-            }
+    let method = match op.method {
+        Method::Post => {
+            let rendered = match op.kind {
+                ResourceKind::User => users::create(conn, scope, data(), now)?,
+                ResourceKind::Group => groups::create(conn, scope, data(), now)?,
+            };
             return Ok(Done {
-                status: 204,
-                location: Some(scope.location(kind.endpoint().trim_start_matches('/'), id)),
-                version: None,
+                status: 201,
+                location: Some(rendered.location),
+                version: Some(rendered.etag),
             });
         }
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+    };
+    // Under the deprovisioning guard, as the same request outside /Bulk would be.
+    let body = if op.method == Method::Delete {
+        serde_json::Value::Null
+    } else {
+        data()
+    };
+    let Some(rendered) =
+        super::guard::scim(conn, scope, method, op.kind, id, body, &pre, now)?.value()
+    else {
+        return Ok(Done {
+            status: 204,
+            location: Some(scope.location(op.kind.endpoint().trim_start_matches('/'), id)),
+            version: None,
+        });
     };
     Ok(Done {
-        status: if op.method == Method::Post { 201 } else { 200 },
+        status: 200,
         location: Some(rendered.location),
         version: Some(rendered.etag),
     })

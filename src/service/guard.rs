@@ -64,6 +64,22 @@ pub(super) fn tally<'a>(drafts: impl Iterator<Item = (&'static str, &'a Value)>)
     });
 }
 
+/// Counts a listening guard while it lives, even if the write panics.
+struct Listening;
+
+impl Listening {
+    fn start() -> Self {
+        LISTENING.with(|l| l.set(l.get() + 1));
+        Listening
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        LISTENING.with(|l| l.set(l.get().saturating_sub(1)));
+    }
+}
+
 fn tally_mark() -> usize {
     TALLY.with(|t| t.borrow().len())
 }
@@ -222,13 +238,20 @@ pub fn run<T>(
     f: impl FnOnce(&mut DbConnection) -> Result<T, ServiceError>,
 ) -> Result<Guarded<T>, ServiceError> {
     let tenant = &scope.tenant;
-    let settings = settings(conn, tenant)?;
+    // A tenant that never turned the guard on holds nothing: one lookup, the write.
+    let Some(row) = store::settings(conn, tenant)? else {
+        return f(conn).map(Guarded::Applied);
+    };
+    let settings = GuardSettings::of(Some(row));
     let (held_any, held_here) = store::pending(conn, tenant, resource)?;
     if !settings.enabled && !held_any {
         return f(conn).map(Guarded::Applied);
     }
+    // Guarded writes of a tenant take turns across processes (PostgreSQL): the window
+    // and the held queue are read and written by one at a time.
+    store::lock_tenant(conn, tenant)?;
     let mark = tally_mark();
-    LISTENING.with(|l| l.set(l.get() + 1));
+    let _listening = Listening::start();
     let mut whom = BTreeMap::new();
     let tried = trial(conn, f, |c, _| {
         whom = tally_since(mark);
@@ -263,7 +286,6 @@ pub fn run<T>(
         )?;
         Ok(true)
     });
-    LISTENING.with(|l| l.set(l.get() - 1));
     tally_since(mark);
     let (value, kept) = tried?;
     if kept {
@@ -398,6 +420,8 @@ pub fn decide_batch(
     replay: &dyn Fn(&mut DbConnection, &Scope, &Request) -> Result<(), ServiceError>,
 ) -> Result<usize, ServiceError> {
     write_transaction(conn, |c| {
+        // One decision at a time (two owners, two processes): the second finds nothing.
+        store::lock_tenant(c, tenant)?;
         let batch = store::held(c, tenant, "pending", decision.up_to, RELEASE_BATCH)?;
         let stamp_now = now();
         let state = if decision.release {

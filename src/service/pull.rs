@@ -37,12 +37,14 @@ pub const DEFAULT_BASE_URL: &str = "https://console.jumpcloud.com";
 /// Changes applied per write: bounded, so a 100,000-user first sync never holds the
 /// writer for long and other requests take turns between batches.
 pub const APPLY_BATCH: i64 = 100;
+/// A planned run older than this is not applied: the directory has moved on since.
+const MAX_PLAN_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 /// Runs a tenant keeps (older ones and their changes are deleted).
 const KEEP_RUNS: i64 = 50;
 
 /// A source as an admin sets it. `api_key` is required the first time; left out, the
 /// stored key is kept.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceInput {
     /// `jumpcloud` (the default and the only kind so far).
@@ -65,6 +67,16 @@ pub struct SourceInput {
     pub auto_apply: Option<bool>,
     /// With SCIM push too: `report` drift only (the default), or `repair` it.
     pub drift: Option<String>,
+}
+
+/// Never the key.
+impl std::fmt::Debug for SourceInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceInput")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "(set)"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for SourceView {
@@ -218,7 +230,7 @@ pub struct ChangePage {
 
 fn source_view(row: &SourceRow) -> SourceView {
     SourceView {
-        kind: row.kind.clone(),
+        kind: "jumpcloud".into(),
         base_url: row.base_url.clone(),
         org_id: row.org_id.clone(),
         api_key_set: !row.api_key.is_empty(),
@@ -327,12 +339,18 @@ pub fn configure(
         let stamp = now();
         let api_key = match (new_key, &before) {
             (Some(k), _) => keys.seal(k, &directory_key_context(&tenant_id.0)),
+            // The stored key goes only where it went before: whoever changes the host or
+            // the organization must know the key (else they could send it anywhere).
+            (None, Some(row)) if row.base_url != base_url || row.org_id != org_id => {
+                return Err(invalid(
+                    "a new API host or organization needs the API key again",
+                ))
+            }
             (None, Some(row)) => row.api_key.clone(),
             (None, None) => return Err(invalid("api_key is required to connect JumpCloud")),
         };
         let row = SourceRow {
             tenant_id: tenant_id.0.clone(),
-            kind: "jumpcloud".into(),
             base_url: base_url.clone(),
             api_key,
             org_id: org_id.clone(),
@@ -344,6 +362,8 @@ pub fn configure(
             drift: drift.into(),
             next_run_at: later(&stamp, interval),
             lease_until: before.as_ref().and_then(|b| b.lease_until.clone()),
+            lease_owner: before.as_ref().and_then(|b| b.lease_owner.clone()),
+            push_seen: before.as_ref().is_some_and(|b| b.push_seen),
             created_at: before
                 .as_ref()
                 .map_or_else(|| stamp.clone(), |b| b.created_at.clone()),
@@ -420,7 +440,7 @@ fn may_apply(source: &SourceRow, reconcile: bool) -> bool {
     !reconcile || source.drift == "repair"
 }
 
-/// Asks for a run now: queued for the pull worker, unless one is queued or running.
+/// Asks for a run now: queued for the pull worker, unless one is queued already.
 pub fn queue_run(conn: &mut DbConnection, slug: &str) -> Result<RunView, ServiceError> {
     let t = tenant(conn, slug)?;
     let tenant_id = TenantId(t.id);
@@ -428,8 +448,10 @@ pub fn queue_run(conn: &mut DbConnection, slug: &str) -> Result<RunView, Service
         let source = store::source(c, &tenant_id)?.ok_or(ServiceError::NotFound {
             kind: "directory source",
         })?;
-        if let Some(busy) = store::runs_in(c, &tenant_id, &["queued", "running"])?.pop() {
-            return Ok(run_view(&busy, Some(&source), false));
+        // One waiting run is enough; a running one finishes first (runs of a tenant go
+        // one at a time, under its source's lease).
+        if let Some(waiting) = store::runs_in(c, &tenant_id, &["queued"])?.pop() {
+            return Ok(run_view(&waiting, Some(&source), false));
         }
         let row = new_run(&tenant_id, "manual", RunState::Queued);
         store::insert_run(c, &row)?;
@@ -549,6 +571,24 @@ pub fn decide(
                 row.state
             )));
         }
+        if apply {
+            let newest = store::runs(c, &tenant_id, 1)?;
+            if newest.first().is_some_and(|n| n.id != row.id) {
+                return Err(ServiceError::Conflict(
+                    "a newer run exists: apply that one (this diff may no longer be true)".into(),
+                ));
+            }
+            let age = humantime::parse_rfc3339(&row.started_at)
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .unwrap_or_default();
+            if age > MAX_PLAN_AGE {
+                return Err(ServiceError::Conflict(
+                    "this diff is more than a day old: run the pull again and apply the new one"
+                        .into(),
+                ));
+            }
+        }
         if apply && !source.as_ref().is_some_and(|s| may_apply(s, row.reconcile)) {
             return Err(ServiceError::Conflict(
                 "this tenant also receives SCIM push and its drift policy is 'report': \
@@ -579,6 +619,8 @@ pub struct PullContext {
     pub public_url: String,
     pub allow_private: bool,
     pub backoff: crate::pull::client::Backoff,
+    /// This process's id as a lease holder.
+    pub owner: String,
 }
 
 /// The source's settings and key, opened for one run.
@@ -627,7 +669,10 @@ pub fn start_run(
         };
         run.state = "running".into();
         run.started_at = stamp.clone();
-        run.reconcile = store::receives_push(c, tenant_id)?;
+        run.reconcile = source.push_seen || store::receives_push(c, tenant_id)?;
+        if run.reconcile && !source.push_seen {
+            store::mark_push_seen(c, tenant_id)?;
+        }
         store::update_run(c, &run)?;
         store::set_next_run(c, tenant_id, &later(&stamp, source.interval_minutes))?;
         let api_key = keys.open(&source.api_key, &directory_key_context(&tenant_id.0))?;
@@ -684,16 +729,19 @@ pub struct Local {
     pub links: diff::Links,
 }
 
-/// Reads the tenant's users (their managed attributes only), groups, memberships and
-/// links.
-pub fn load_local(conn: &mut DbConnection, tenant: &TenantId) -> Result<Local, ServiceError> {
-    let mut users = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = user_store::page_after(conn, tenant, after.as_deref(), 5000)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id.clone());
-        for row in page {
+/// Users per read while loading roster's side: each read is bounded like a request's.
+const LOAD_PAGE: i64 = 5000;
+
+/// A page of the tenant's users after `after` (their managed attributes only).
+pub fn local_users(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    after: Option<&str>,
+) -> Result<Vec<LocalUser>, ServiceError> {
+    let page = user_store::page_after(conn, tenant, after, LOAD_PAGE)?;
+    Ok(page
+        .into_iter()
+        .map(|row| {
             let attributes: serde_json::Map<String, Value> =
                 serde_json::from_str(&row.attributes).unwrap_or_default();
             let managed = MANAGED
@@ -704,16 +752,23 @@ pub fn load_local(conn: &mut DbConnection, tenant: &TenantId) -> Result<Local, S
                 .into_iter()
                 .next()
                 .map(|(v, _)| v);
-            users.push(LocalUser {
+            LocalUser {
                 id: row.id,
                 user_name: row.user_name,
                 external_id: row.external_id,
                 email,
                 active: row.active,
                 attributes: managed,
-            });
-        }
-    }
+            }
+        })
+        .collect())
+}
+
+/// The tenant's groups with their user members, and the links of earlier runs.
+pub fn local_groups(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+) -> Result<(Vec<LocalGroup>, diff::Links), ServiceError> {
     let mut members: HashMap<String, BTreeSet<String>> = HashMap::new();
     for (group, user) in store::all_user_memberships(conn, tenant)? {
         members.entry(group).or_default().insert(user);
@@ -738,6 +793,29 @@ pub fn load_local(conn: &mut DbConnection, tenant: &TenantId) -> Result<Local, S
             _ => links.users.insert(l.remote_id, link),
         };
     }
+    Ok((groups, links))
+}
+
+/// roster's side of the diff, a bounded read at a time (not one snapshot: a change
+/// meanwhile is in the next run's diff, and applying writes only what differs).
+pub async fn load_local(runner: &Runner, tenant: &TenantId) -> Result<Local, ServiceError> {
+    let mut users = Vec::new();
+    loop {
+        let (t, after) = (
+            tenant.clone(),
+            users.last().map(|u: &LocalUser| u.id.clone()),
+        );
+        let page = runner
+            .read(move |c| local_users(c, &t, after.as_deref()))
+            .await?;
+        let done = (page.len() as i64) < LOAD_PAGE;
+        users.extend(page);
+        if done {
+            break;
+        }
+    }
+    let t = tenant.clone();
+    let (groups, links) = runner.read(move |c| local_groups(c, &t)).await?;
     Ok(Local {
         users,
         groups,
@@ -745,13 +823,24 @@ pub fn load_local(conn: &mut DbConnection, tenant: &TenantId) -> Result<Local, S
     })
 }
 
-/// The diff and its role impact, computed on one snapshot.
-pub fn plan(
-    conn: &mut DbConnection,
+/// What a pull read, kept once the diff is made (the users themselves are dropped).
+#[derive(Debug, Clone, Copy)]
+pub struct Read {
+    pub users: u64,
+    pub groups: u64,
+    pub requests: u64,
+    pub retries: u64,
+}
+
+/// The diff and its role impact: roster's side read a page at a time, the diff made
+/// off the async runtime, the impact read in bounded batches.
+pub async fn plan(
+    runner: &Runner,
     prepared: &Prepared,
-    fetched: &Fetched,
-) -> Result<(Plan, ImpactView), ServiceError> {
-    let local = load_local(conn, &prepared.tenant)?;
+    fetched: Fetched,
+) -> Result<(Plan, ImpactView, Read), ServiceError> {
+    let tenant = prepared.tenant.clone();
+    let local = load_local(runner, &tenant).await?;
     if fetched.users.is_empty() && !local.links.users.is_empty() {
         // A sweep that returns nobody where earlier runs found people is a fault on
         // JumpCloud's side or a key that sees nothing, far likelier than an empty company.
@@ -761,33 +850,83 @@ pub fn plan(
                 .into(),
         ));
     }
-    let plan = diff::plan(&diff::Inputs {
-        remote_users: &fetched.users,
-        remote_groups: &fetched.groups,
-        users: &local.users,
-        groups: &local.groups,
-        links: &local.links,
-        missing: prepared.missing,
-    });
-    let impact = super::roles::impact_of(conn, &prepared.tenant, &plan.subjects)?;
-    Ok((plan, impact))
+    let read = Read {
+        users: fetched.users.len() as u64,
+        groups: fetched.groups.len() as u64,
+        requests: fetched.requests,
+        retries: fetched.retries,
+    };
+    let missing = prepared.missing;
+    let mut plan = tokio::task::spawn_blocking(move || {
+        diff::plan(&diff::Inputs {
+            remote_users: &fetched.users,
+            remote_groups: &fetched.groups,
+            users: &local.users,
+            groups: &local.groups,
+            links: &local.links,
+            missing,
+        })
+    })
+    .await
+    .map_err(|e| ServiceError::unavailable(e.to_string()))?;
+    // A resource with a change the guard holds is left to that change: planning it
+    // again would hold a copy per run.
+    let t = tenant.clone();
+    let held: std::collections::HashSet<String> = runner
+        .read(move |c| {
+            Ok(crate::store::guard::held(
+                c,
+                &t,
+                "pending",
+                i64::MAX,
+                10_000,
+            )?)
+        })
+        .await?
+        .into_iter()
+        .filter_map(|h| h.resource_id)
+        .collect();
+    if !held.is_empty() {
+        let (kept, waiting): (Vec<Change>, Vec<Change>) = plan
+            .changes
+            .into_iter()
+            .partition(|c| c.resource_id.as_ref().is_none_or(|r| !held.contains(r)));
+        plan.changes = kept;
+        plan.skipped.extend(waiting.into_iter().map(|c| {
+            (
+                c.remote_id,
+                "the deprovisioning guard holds an earlier change to it".to_owned(),
+            )
+        }));
+    }
+    let subjects = std::mem::take(&mut plan.subjects);
+    let t = tenant.clone();
+    let impact = runner
+        .read(move |c| super::roles::impact_of(c, &t, &subjects))
+        .await?;
+    Ok((plan, impact, read))
 }
 
-/// Records the planned run: its changes, its summary, and the links of what already
-/// agrees. Older planned runs are superseded.
-pub fn record_plan(
-    conn: &mut DbConnection,
+/// Change rows (or links) per write while a run is recorded.
+const RECORD_BATCH: usize = 2000;
+
+/// Records the planned run: its changes (a bounded write at a time, while the run is
+/// still `running`, so nobody can apply half a diff), the links of what already
+/// agrees, then its summary. Older planned runs are superseded.
+pub async fn record_plan(
+    runner: &Runner,
     prepared: &Prepared,
-    fetched: &Fetched,
     plan: Plan,
     impact: ImpactView,
-    fetch_ms: i64,
-    plan_ms: i64,
+    read: Read,
+    timings: (i64, i64),
 ) -> Result<RunView, ServiceError> {
-    let tenant = &prepared.tenant;
+    let tenant = prepared.tenant.clone();
+    let run_id = prepared.run.id.clone();
+    let slug = prepared.slug.clone();
     let mut summary = RunSummary {
-        remote_users: fetched.users.len() as u64,
-        remote_groups: fetched.groups.len() as u64,
+        remote_users: read.users,
+        remote_groups: read.groups,
         skipped_count: plan.skipped.len() as u64,
         skipped: plan
             .skipped
@@ -799,76 +938,104 @@ pub fn record_plan(
             })
             .collect(),
         roles: impact,
-        requests: fetched.requests,
-        retries: fetched.retries,
+        requests: read.requests,
+        retries: read.retries,
         ..RunSummary::default()
     };
-    let stamp = now();
-    let rows: Vec<ChangeRow> = plan
-        .changes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
+    let total = plan.changes.len();
+    let mut rows = Vec::with_capacity(RECORD_BATCH);
+    let mut changes = plan.changes.into_iter().enumerate().peekable();
+    while changes.peek().is_some() {
+        rows.clear();
+        for (i, c) in changes.by_ref().take(RECORD_BATCH) {
             *summary
                 .counts
                 .entry(format!("{}.{}", c.kind.as_str(), c.op.as_str()))
                 .or_default() += 1;
             if prepared.reconcile {
                 if let Some(n) = c.newer {
-                    let key = serde_json::to_value(n)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned));
-                    *summary.drift.entry(key.unwrap_or_default()).or_default() += 1;
+                    *summary.drift.entry(n.as_str().to_owned()).or_default() += 1;
                 }
             }
-            change_row(tenant, &prepared.run.id, i as i64 + 1, c)
+            rows.push(change_row(&tenant, &run_id, i as i64 + 1, &c));
+        }
+        let (t, id, batch) = (tenant.clone(), run_id.clone(), std::mem::take(&mut rows));
+        runner
+            .write(&slug, move |c| {
+                still_running(c, &t, &id)?;
+                Ok(store::insert_changes(c, &batch)?)
+            })
+            .await?;
+    }
+    let links: Vec<LinkRow> = plan
+        .agreements
+        .into_iter()
+        .map(|a| LinkRow {
+            tenant_id: tenant.0.clone(),
+            kind: a.kind.as_str().into(),
+            remote_id: a.remote_id,
+            resource_id: a.resource_id,
+            digest: a.digest,
         })
         .collect();
-    write_transaction(conn, |c| {
-        for a in &plan.agreements {
-            store::upsert_link(
+    for chunk in links.chunks(RECORD_BATCH) {
+        let (t, id, chunk) = (tenant.clone(), run_id.clone(), chunk.to_vec());
+        runner
+            .write(&slug, move |c| {
+                still_running(c, &t, &id)?;
+                for link in &chunk {
+                    store::upsert_link(c, link)?;
+                }
+                Ok(())
+            })
+            .await?;
+    }
+    let mut run = prepared.run.clone();
+    runner
+        .write(&slug, move |c| {
+            still_running(c, &tenant, &run.id)?;
+            let stamp = now();
+            run.state = if total == 0 { "no_changes" } else { "planned" }.into();
+            run.total = total as i64;
+            run.summary = serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into());
+            (run.fetch_ms, run.plan_ms) = timings;
+            if total == 0 {
+                run.finished_at = Some(stamp.clone());
+            }
+            store::update_run(c, &run)?;
+            store::supersede(c, &tenant, &run.id, &stamp)?;
+            prune_runs(c, &tenant)?;
+            super::audit::audit(
                 c,
-                &LinkRow {
-                    tenant_id: tenant.0.clone(),
-                    kind: a.kind.as_str().into(),
-                    remote_id: a.remote_id.clone(),
-                    resource_id: a.resource_id.clone(),
-                    digest: a.digest.clone(),
-                },
+                &tenant,
+                "directory",
+                "directory.run_planned",
+                None,
+                Some(
+                    json!({"run": run.id, "state": run.state, "counts": summary.counts,
+                            "drift": summary.drift}),
+                ),
+                &Default::default(),
             )?;
-        }
-        store::insert_changes(c, &rows)?;
-        let mut run = prepared.run.clone();
-        run.state = if rows.is_empty() {
-            "no_changes"
-        } else {
-            "planned"
-        }
-        .into();
-        run.total = rows.len() as i64;
-        run.summary = serde_json::to_string(&summary).unwrap_or_else(|_| "{}".into());
-        run.fetch_ms = fetch_ms;
-        run.plan_ms = plan_ms;
-        if rows.is_empty() {
-            run.finished_at = Some(stamp.clone());
-        }
-        store::update_run(c, &run)?;
-        store::supersede(c, tenant, &run.id, &stamp)?;
-        prune_runs(c, tenant)?;
-        super::audit::audit(
-            c,
-            tenant,
-            "directory",
-            "directory.run_planned",
-            None,
-            Some(
-                json!({"run": run.id, "state": run.state, "counts": summary.counts,
-                        "drift": summary.drift}),
-            ),
-            &Default::default(),
-        )?;
-        Ok(run_view(&run, None, true))
-    })
+            Ok(run_view(&run, None, true))
+        })
+        .await
+}
+
+/// Fails unless the run is still `running`: another process may have taken it over
+/// (this one was paused past its lease), and a diff is not recorded twice.
+fn still_running(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    run_id: &str,
+) -> Result<(), ServiceError> {
+    let current = store::run(conn, tenant, run_id)?;
+    if current.as_ref().is_none_or(|r| r.state != "running") {
+        return Err(ServiceError::Conflict(
+            "the run was taken over or ended while it was read".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn prune_runs(conn: &mut DbConnection, tenant: &TenantId) -> Result<(), ServiceError> {
@@ -1069,9 +1236,9 @@ fn apply_one(
         (Kind::User, Op::Update | Op::Deactivate | Op::Reactivate) => {
             let id = resource()?;
             let done = users::patch(conn, scope, &id, body, stamp, &any)?;
-            if linked(conn, tenant, "user", &change.remote_id)? {
-                link(conn, "user", &id, user_digest(&done.body))?;
-            }
+            // Applied, the user is JumpCloud's from now on (a match by name or e-mail is
+            // linked only here, never by a dry run).
+            link(conn, "user", &id, user_digest(&done.body))?;
         }
         (Kind::User, Op::Delete) => {
             users::delete(conn, scope, &resource()?, &any)?;
@@ -1123,16 +1290,10 @@ fn apply_one(
                 return Ok(());
             }
             let value: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
-            let operation = if op == Op::Add {
-                json!({"op": "add", "path": "members", "value": value})
-            } else {
-                let filter = members
-                    .iter()
-                    .map(|m| format!("value eq \"{m}\""))
-                    .collect::<Vec<_>>()
-                    .join(" or ");
-                json!({"op": "remove", "path": format!("members[{filter}]")})
-            };
+            // A value list (as Entra sends removals), not a filter: a filter of 1,000 ids
+            // would pass the filter length limit.
+            let verb = if op == Op::Add { "add" } else { "remove" };
+            let operation = json!({"op": verb, "path": "members", "value": value});
             let patch =
                 json!({"schemas": [crate::scim::schema::PATCH_OP], "Operations": [operation]});
             groups::patch(conn, scope, &group, patch, stamp, &any, false)?;
@@ -1191,15 +1352,6 @@ pub fn replay_change(
     Ok(())
 }
 
-fn linked(
-    conn: &mut DbConnection,
-    tenant: &TenantId,
-    kind: &str,
-    remote_id: &str,
-) -> Result<bool, ServiceError> {
-    Ok(!store::linked_ids(conn, tenant, kind, &[remote_id.to_owned()])?.is_empty())
-}
-
 fn user_digest(body: &Value) -> String {
     let attributes = body.as_object().cloned().unwrap_or_default();
     crate::pull::jumpcloud::digest(&crate::pull::jumpcloud::canonical_user(&attributes))
@@ -1243,17 +1395,49 @@ pub fn millis(start: Instant) -> i64 {
 /// it applies.
 pub const LEASE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
-/// Takes the lease of a source with work waiting; returns its tenant.
-pub fn claim(conn: &mut DbConnection) -> Result<Option<TenantId>, ServiceError> {
+/// Takes the lease of a source with work waiting, for `owner`; returns its tenant.
+pub fn claim(conn: &mut DbConnection, owner: &str) -> Result<Option<TenantId>, ServiceError> {
     let stamp = now();
     let until = super::stamp(std::time::SystemTime::now() + LEASE);
-    Ok(store::claim_due(conn, &stamp, &until)?.map(TenantId))
+    Ok(store::claim_due(conn, &stamp, &until, owner)?.map(TenantId))
 }
 
-/// Extends the lease (`Some`) or lets it go (`None`).
-pub fn hold(conn: &mut DbConnection, tenant: &TenantId, keep: bool) -> Result<(), ServiceError> {
-    let until = keep.then(|| super::stamp(std::time::SystemTime::now() + LEASE));
-    Ok(store::extend_lease(conn, tenant, until.as_deref())?)
+/// Renews `owner`'s lease for `keep` more (or frees it, `None`); false when the lease
+/// is no longer `owner`'s.
+pub fn hold(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    owner: &str,
+    keep: Option<std::time::Duration>,
+) -> Result<bool, ServiceError> {
+    let until = keep.map(|d| super::stamp(std::time::SystemTime::now() + d));
+    Ok(store::extend_lease(conn, tenant, owner, until.as_deref())?)
+}
+
+/// Renews the lease every minute while `work` runs (a fetch of 100,000 users, or a 429
+/// storm, outlasts one lease).
+async fn holding<T>(
+    runner: &Runner,
+    tenant: &TenantId,
+    owner: &str,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let renew = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            let (t, o) = (tenant.clone(), owner.to_owned());
+            if let Err(e) = runner
+                .write("", move |c| hold(c, &t, &o, Some(LEASE)))
+                .await
+            {
+                tracing::warn!(error = %e, "the directory pull's lease could not be renewed");
+            }
+        }
+    };
+    tokio::select! {
+        done = work => done,
+        () = renew => unreachable!("renewing never ends"),
+    }
 }
 
 /// Does a tenant's waiting pull work: resumes a run being applied, or runs a queued or
@@ -1284,12 +1468,17 @@ pub async fn work(
         prepared.source.clone(),
         ctx.backoff,
     );
-    let fetched = tokio::task::spawn_blocking(move || client.pull())
-        .await
-        .map_err(|e| ServiceError::unavailable(e.to_string()))?;
+    let fetched = holding(
+        runner,
+        tenant,
+        &ctx.owner,
+        tokio::task::spawn_blocking(move || client.pull()),
+    )
+    .await
+    .map_err(|e| ServiceError::unavailable(e.to_string()))?;
     let fetch_ms = millis(fetching);
     let fetched = match fetched {
-        Ok(f) => Arc::new(f),
+        Ok(f) => f,
         Err(e) => {
             let (p, why) = (prepared.clone(), e.to_string());
             tracing::warn!(tenant = %slug, run = %run_id, error = %why, "directory pull failed");
@@ -1300,8 +1489,8 @@ pub async fn work(
         }
     };
     let planning = Instant::now();
-    let (p, f) = (prepared.clone(), fetched.clone());
-    let (plan, impact) = match runner.read(move |c| plan(c, &p, &f)).await {
+    let planned = holding(runner, tenant, &ctx.owner, plan(runner, &prepared, fetched)).await;
+    let (plan, impact, read) = match planned {
         Ok(done) => done,
         Err(ServiceError::Conflict(why)) => {
             let p = prepared.clone();
@@ -1313,12 +1502,8 @@ pub async fn work(
         Err(e) => return Err(e),
     };
     let plan_ms = millis(planning);
-    let (p, f) = (prepared.clone(), fetched.clone());
-    let view = runner
-        .write(&slug, move |c| {
-            record_plan(c, &p, &f, plan, impact, fetch_ms, plan_ms)
-        })
-        .await?;
+    let recording = record_plan(runner, &prepared, plan, impact, read, (fetch_ms, plan_ms));
+    let view = holding(runner, tenant, &ctx.owner, recording).await?;
     if prepared.auto_apply && view.state == RunState::Planned {
         let (t, id) = (tenant.clone(), run_id.clone());
         runner.write(&slug, move |c| auto_apply(c, &t, &id)).await?;
@@ -1362,8 +1547,15 @@ pub async fn apply_run(
             .write(slug, move |c| apply_batch(c, &s, &id, &batch))
             .await?;
         if held.elapsed() > LEASE / 10 {
-            let t = tenant.clone();
-            runner.write("", move |c| hold(c, &t, true)).await?;
+            let (t, o) = (tenant.clone(), ctx.owner.clone());
+            if !runner
+                .write("", move |c| hold(c, &t, &o, Some(LEASE)))
+                .await?
+            {
+                // Another process took the source over: it resumes from the progress
+                // every batch recorded.
+                return Ok(());
+            }
             held = Instant::now();
         }
     }
@@ -1378,16 +1570,12 @@ pub async fn run_now(
     slug: String,
     apply: bool,
 ) -> Result<RunView, ServiceError> {
-    let s = slug.clone();
+    let (s, owner) = (slug.clone(), ctx.owner.clone());
     let tenant = runner
         .write(&slug, move |c| {
             let t = TenantId(tenant(c, &s)?.id);
-            if !store::claim_tenant(
-                c,
-                &t,
-                &now(),
-                &super::stamp(std::time::SystemTime::now() + LEASE),
-            )? {
+            let until = super::stamp(std::time::SystemTime::now() + LEASE);
+            if !store::claim_tenant(c, &t, &now(), &until, &owner)? {
                 return Err(ServiceError::Conflict(
                     "another roster process is working on this source now; try again shortly"
                         .into(),
@@ -1415,7 +1603,7 @@ pub async fn run_now(
         runner.read(move |c| run(c, &s, &i)).await
     }
     .await;
-    let t = tenant.clone();
-    runner.write("", move |c| hold(c, &t, false)).await?;
+    let (t, o) = (tenant.clone(), ctx.owner.clone());
+    runner.write("", move |c| hold(c, &t, &o, None)).await?;
     result
 }

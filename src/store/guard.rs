@@ -226,6 +226,7 @@ pub fn decide(
             held_changes::decided_at.eq(at),
             held_changes::outcome.eq(outcome),
         ))
+        .filter(held_changes::state.eq("pending"))
         .execute(conn)?;
     Ok(())
 }
@@ -247,4 +248,15 @@ pub fn pending_count(conn: &mut DbConnection, tenant: &TenantId) -> Result<i64, 
         .filter(held_changes::state.eq("pending"))
         .count()
         .get_result(conn)?)
+}
+
+/// Locks the tenant's row until the transaction ends (PostgreSQL; SQLite's single
+/// writer already serializes).
+pub fn lock_tenant(conn: &mut DbConnection, tenant: &TenantId) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(c) = conn {
+        diesel::sql_query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(&tenant.0)
+            .execute(c)?;
+    }
+    Ok(())
 }

@@ -12,7 +12,6 @@ use super::TenantId;
 diesel::table! {
     directory_sources (tenant_id) {
         tenant_id -> Text,
-        kind -> Text,
         base_url -> Text,
         api_key -> Text,
         org_id -> Nullable<Text>,
@@ -24,6 +23,8 @@ diesel::table! {
         drift -> Text,
         next_run_at -> Text,
         lease_until -> Nullable<Text>,
+        lease_owner -> Nullable<Text>,
+        push_seen -> Bool,
         created_at -> Text,
         updated_at -> Text,
     }
@@ -82,7 +83,6 @@ diesel::allow_tables_to_appear_in_same_query!(directory_sources, directory_runs)
 #[diesel(treat_none_as_null = true)]
 pub struct SourceRow {
     pub tenant_id: String,
-    pub kind: String,
     pub base_url: String,
     pub api_key: String,
     pub org_id: Option<String>,
@@ -94,6 +94,8 @@ pub struct SourceRow {
     pub drift: String,
     pub next_run_at: String,
     pub lease_until: Option<String>,
+    pub lease_owner: Option<String>,
+    pub push_seen: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -180,16 +182,19 @@ pub fn delete_source(conn: &mut DbConnection, tenant: &TenantId) -> Result<bool,
     Ok(n == 1)
 }
 
-/// Takes the lease of one source that has work (a run is due, queued or applying)
+/// Takes the lease of one source that has work (a run is due, queued, applying, or
+/// left running by a process that died)
 /// and whose lease is free, until `until`. Returns its tenant id.
 pub fn claim_due(
     conn: &mut DbConnection,
     now: &str,
     until: &str,
+    owner: &str,
 ) -> Result<Option<String>, StoreError> {
     let busy = directory_runs::table
         .filter(directory_runs::tenant_id.eq(directory_sources::tenant_id))
-        .filter(directory_runs::state.eq_any(["queued", "applying"]));
+        // `running` with a free lease: the process running it died; it is failed first.
+        .filter(directory_runs::state.eq_any(["queued", "applying", "running"]));
     let candidates: Vec<String> = directory_sources::table
         .filter(
             directory_sources::lease_until
@@ -214,7 +219,10 @@ pub fn claim_due(
                     .is_null()
                     .or(directory_sources::lease_until.lt(now)),
             )
-            .set(directory_sources::lease_until.eq(until))
+            .set((
+                directory_sources::lease_until.eq(until),
+                directory_sources::lease_owner.eq(owner),
+            ))
             .execute(conn)?;
         if won == 1 {
             return Ok(Some(tenant_id));
@@ -229,6 +237,7 @@ pub fn claim_tenant(
     tenant: &TenantId,
     now: &str,
     until: &str,
+    owner: &str,
 ) -> Result<bool, StoreError> {
     let won = diesel::update(directory_sources::table)
         .filter(directory_sources::tenant_id.eq(&tenant.0))
@@ -237,19 +246,35 @@ pub fn claim_tenant(
                 .is_null()
                 .or(directory_sources::lease_until.lt(now)),
         )
-        .set(directory_sources::lease_until.eq(until))
+        .set((
+            directory_sources::lease_until.eq(until),
+            directory_sources::lease_owner.eq(owner),
+        ))
         .execute(conn)?;
     Ok(won == 1)
 }
 
+/// Renews (`Some`) or frees (`None`) the lease `owner` holds; false when it no longer
+/// holds it (it expired and another process took it).
 pub fn extend_lease(
     conn: &mut DbConnection,
     tenant: &TenantId,
+    owner: &str,
     until: Option<&str>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    let n = diesel::update(directory_sources::table)
+        .filter(directory_sources::tenant_id.eq(&tenant.0))
+        .filter(directory_sources::lease_owner.eq(owner))
+        .set(directory_sources::lease_until.eq(until))
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// Remembers that the tenant receives SCIM push (runs are drift checks from then on).
+pub fn mark_push_seen(conn: &mut DbConnection, tenant: &TenantId) -> Result<(), StoreError> {
     diesel::update(directory_sources::table)
         .filter(directory_sources::tenant_id.eq(&tenant.0))
-        .set(directory_sources::lease_until.eq(until))
+        .set(directory_sources::push_seen.eq(true))
         .execute(conn)?;
     Ok(())
 }

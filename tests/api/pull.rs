@@ -739,3 +739,25 @@ fn an_apply_that_stopped_part_way_resumes_exactly_where_it_stopped() {
         .count();
     assert_eq!(total(&app, "/Users?count=0"), created as i64);
 }
+
+#[test]
+fn hundreds_of_members_leaving_a_group_leave_it_in_one_run() {
+    let app = TestApp::spawn_with(|s| s.allow_private_webhook_urls = true);
+    let standin = Standin::start(300, 3);
+    connect(&app, &standin, json!({}));
+    apply(&app, &plan(&app));
+    let group = app.call(
+        "GET",
+        &format!("/Groups?filter=externalId%20eq%20%22{}%22", gid(1)),
+        None,
+    );
+    let group_id = group.body["Resources"][0]["id"].as_str().unwrap().to_owned();
+    let before = app.member_ids(&group_id).len();
+    assert!(before > 250, "{before}");
+    standin.control("PUT", &format!("/groups/{}/members", gid(1)), Some(json!([])));
+    let run = plan(&app);
+    assert_eq!(count(&run, "membership.remove"), 1, "{run}");
+    let applied = apply(&app, &run);
+    assert_eq!(applied["summary"]["failed"], 0, "{applied}");
+    assert!(app.member_ids(&group_id).is_empty());
+}

@@ -3,8 +3,6 @@
 
 CREATE TABLE directory_sources (
     tenant_id TEXT NOT NULL PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
-    -- jumpcloud (the only kind so far).
-    kind TEXT NOT NULL,
     -- https://console.jumpcloud.com, the EU host, or a stand-in on loopback.
     base_url TEXT NOT NULL,
     -- The API key, sealed with the secrets key; never shown again.
@@ -24,8 +22,12 @@ CREATE TABLE directory_sources (
     -- report or repair: what a run does with drift from what SCIM pushed.
     drift TEXT NOT NULL,
     next_run_at TEXT NOT NULL,
-    -- A process running this source holds it until then (several processes share one database).
+    -- A process running this source holds it until then (several processes share one
+    -- database); the holder's id, so only it renews or frees it.
     lease_until TEXT,
+    lease_owner TEXT,
+    -- A run found resources SCIM pushed: from then on every run is a drift check.
+    push_seen BOOLEAN NOT NULL DEFAULT FALSE,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -89,6 +91,7 @@ CREATE TABLE directory_links (
     PRIMARY KEY (tenant_id, kind, remote_id)
 );
 
--- Which source last wrote each resource: scim, api, jit, directory or system.
-ALTER TABLE users ADD COLUMN written_by TEXT NOT NULL DEFAULT 'scim';
-ALTER TABLE groups ADD COLUMN written_by TEXT NOT NULL DEFAULT 'scim';
+-- Which source last wrote each resource: scim, api, jit, directory or system; unknown
+-- for rows written before roster recorded it.
+ALTER TABLE users ADD COLUMN written_by TEXT NOT NULL DEFAULT 'unknown';
+ALTER TABLE groups ADD COLUMN written_by TEXT NOT NULL DEFAULT 'unknown';
