@@ -709,6 +709,15 @@ pub fn fail_run(
         row.fetch_ms = fetch_ms;
         row.finished_at = Some(now());
         store::update_run(c, &row)?;
+        sync_log(
+            c,
+            &prepared.tenant,
+            &row,
+            "PULL",
+            502,
+            fetch_ms,
+            Some(why.to_owned()),
+        )?;
         super::audit::audit(
             c,
             &prepared.tenant,
@@ -1005,6 +1014,20 @@ pub async fn record_plan(
             store::update_run(c, &run)?;
             store::supersede(c, &tenant, &run.id, &stamp)?;
             prune_runs(c, &tenant)?;
+            let counts: Vec<String> = summary
+                .counts
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            sync_log(
+                c,
+                &tenant,
+                &run,
+                "PULL",
+                200,
+                timings.0 + timings.1,
+                Some(counts.join(", ")),
+            )?;
             super::audit::audit(
                 c,
                 &tenant,
@@ -1371,6 +1394,11 @@ pub fn finish_apply(
         run.apply_ms = Some(run.apply_ms.unwrap_or(0) + apply_ms);
         store::update_run(c, &run)?;
         let summary: RunSummary = serde_json::from_str(&run.summary).unwrap_or_default();
+        let detail = format!(
+            "{} changes applied, {} skipped",
+            run.applied, summary.failed
+        );
+        sync_log(c, tenant, &run, "APPLY", 200, apply_ms, Some(detail))?;
         super::audit::audit(
             c,
             tenant,
@@ -1382,6 +1410,35 @@ pub fn finish_apply(
         )?;
         Ok(run_view(&run, None, false))
     })
+}
+
+/// A sync run in the sync log, beside the SCIM requests: `PULL` (read and diffed, or
+/// failed: 502) and `APPLY`, at `/directory-runs/{id}`.
+fn sync_log(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    run: &RunRow,
+    method: &str,
+    status: i32,
+    millis: i64,
+    detail: Option<String>,
+) -> Result<(), ServiceError> {
+    let row = crate::store::sync_log::LogRow {
+        tenant_id: tenant.0.clone(),
+        id: format!("{}-{}", run.id, method.to_lowercase()),
+        at: now(),
+        method: method.to_owned(),
+        path: format!("/directory-runs/{}", run.id),
+        status,
+        latency_us: millis.saturating_mul(1000),
+        result: if status < 400 { "success" } else { "failure" }.to_owned(),
+        detail,
+        resource_type: None,
+        resource_id: None,
+        request_body: None,
+        response_body: None,
+    };
+    Ok(crate::store::sync_log::insert(conn, &[row])?)
 }
 
 /// Time since `start`, in whole milliseconds.

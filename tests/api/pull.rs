@@ -263,6 +263,19 @@ fn a_first_pull_of_10000_users_and_200_groups_is_reviewed_then_applied_as_a_push
     assert!(app
         .audit_actions()
         .contains(&"directory.run_applied".to_owned()));
+    // The sync log shows the run beside the SCIM requests.
+    let log = app.api("GET", "/sync-log?limit=50", None);
+    let methods: Vec<&str> = log.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["method"].as_str())
+        .collect();
+    assert!(
+        methods.contains(&"PULL") && methods.contains(&"APPLY"),
+        "{}",
+        log.text
+    );
     // A second run finds nothing to do.
     let again = plan(&app);
     assert_eq!(again["state"], "no_changes", "{again}");
@@ -751,10 +764,17 @@ fn hundreds_of_members_leaving_a_group_leave_it_in_one_run() {
         &format!("/Groups?filter=externalId%20eq%20%22{}%22", gid(1)),
         None,
     );
-    let group_id = group.body["Resources"][0]["id"].as_str().unwrap().to_owned();
+    let group_id = group.body["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let before = app.member_ids(&group_id).len();
     assert!(before > 250, "{before}");
-    standin.control("PUT", &format!("/groups/{}/members", gid(1)), Some(json!([])));
+    standin.control(
+        "PUT",
+        &format!("/groups/{}/members", gid(1)),
+        Some(json!([])),
+    );
     let run = plan(&app);
     assert_eq!(count(&run, "membership.remove"), 1, "{run}");
     let applied = apply(&app, &run);
