@@ -8,6 +8,7 @@
 #   roster-bench/pull.sh [SIZES]           (default: "10000 100000")
 #   BACKENDS=sqlite roster-bench/pull.sh 10000
 set -euo pipefail
+failed=0
 cd "$(dirname "$0")/.."
 SIZES=${1:-10000 100000}
 PORT=${BENCH_PORT:-18098}
@@ -49,8 +50,9 @@ PY
 # One `roster directory run`; prints "wall_s max_rss_mb state fetch_ms plan_ms apply_ms creates".
 run() { # database-url apply-flag
   ROSTER_DATABASE_URL=$1 /usr/bin/time -f "%e %M" -o "$OUT/time" \
-    "$ROSTER" directory run bench $2 >"$OUT/run.json"
-  read -r wall rss <"$OUT/time"
+    "$ROSTER" directory run bench $2 >"$OUT/run.json" 2>"$OUT/run.err" ||
+    { echo "roster directory run failed: $(tail -n 3 "$OUT/run.err")" >&2; return 1; }
+  read -r wall rss < <(tail -n 1 "$OUT/time")
   python3 - "$OUT/run.json" "$wall" "$rss" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -75,7 +77,8 @@ for n in $SIZES; do
     ROSTER_DATABASE_URL=$2 "$ROSTER" directory connect bench --api-key-file "$OUT/key" --base-url "$URL" >/dev/null
     for sync in first no-change; do
       flag=--apply
-      read -r wall rss state fetch plan apply creates requests <<<"$(run "$2" $flag)"
+      out=$(run "$2" $flag) || { failed=1; continue; }
+      read -r wall rss state fetch plan apply creates requests <<<"$out"
       ratio=$(python3 -c "print(f'{$wall / $FLOOR:.2f}')")
       printf '%-8s %-7s %-12s %8s %8s %10s %9s %8s %9s %8s %7s\n' "$n" "$1" "$sync($state)" "$wall" "$rss" "$fetch" "$plan" "$apply" "$creates" "$FLOOR" "${ratio}x"
     done
@@ -84,3 +87,4 @@ for n in $SIZES; do
   kill %1 2>/dev/null || kill $(jobs -p) 2>/dev/null || true
   wait 2>/dev/null || true
 done
+exit $failed

@@ -740,6 +740,8 @@ pub struct Local {
 
 /// Users per read while loading roster's side: each read is bounded like a request's.
 const LOAD_PAGE: i64 = 5000;
+/// Memberships or links per read.
+const LOAD_ROWS: i64 = 20_000;
 
 /// A page of the tenant's users after `after` (their managed attributes only).
 pub fn local_users(
@@ -773,38 +775,6 @@ pub fn local_users(
         .collect())
 }
 
-/// The tenant's groups with their user members, and the links of earlier runs.
-pub fn local_groups(
-    conn: &mut DbConnection,
-    tenant: &TenantId,
-) -> Result<(Vec<LocalGroup>, diff::Links), ServiceError> {
-    let mut members: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for (group, user) in store::all_user_memberships(conn, tenant)? {
-        members.entry(group).or_default().insert(user);
-    }
-    let groups = store::all_groups(conn, tenant)?
-        .into_iter()
-        .map(|(id, name, external_id)| LocalGroup {
-            members: members.remove(&id).unwrap_or_default(),
-            id,
-            name,
-            external_id,
-        })
-        .collect();
-    let mut links = diff::Links::default();
-    for l in store::links(conn, tenant)? {
-        let link = diff::Link {
-            resource_id: l.resource_id,
-            digest: l.digest,
-        };
-        match l.kind.as_str() {
-            "group" => links.groups.insert(l.remote_id, link),
-            _ => links.users.insert(l.remote_id, link),
-        };
-    }
-    Ok((groups, links))
-}
-
 /// roster's side of the diff, a bounded read at a time (not one snapshot: a change
 /// meanwhile is in the next run's diff, and applying writes only what differs).
 pub async fn load_local(runner: &Runner, tenant: &TenantId) -> Result<Local, ServiceError> {
@@ -823,8 +793,63 @@ pub async fn load_local(runner: &Runner, tenant: &TenantId) -> Result<Local, Ser
             break;
         }
     }
+    let mut members: HashMap<String, BTreeSet<String>> = HashMap::new();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let (t, a) = (tenant.clone(), after.clone());
+        let page = runner
+            .read(move |c| {
+                let a = a.as_ref().map(|(g, m)| (g.as_str(), m.as_str()));
+                Ok(store::user_memberships_after(c, &t, a, LOAD_ROWS)?)
+            })
+            .await?;
+        let done = (page.len() as i64) < LOAD_ROWS;
+        after = page.last().cloned();
+        for (group, user) in page {
+            members.entry(group).or_default().insert(user);
+        }
+        if done {
+            break;
+        }
+    }
     let t = tenant.clone();
-    let (groups, links) = runner.read(move |c| local_groups(c, &t)).await?;
+    let groups = runner
+        .read(move |c| Ok(store::all_groups(c, &t)?))
+        .await?
+        .into_iter()
+        .map(|(id, name, external_id)| LocalGroup {
+            members: members.remove(&id).unwrap_or_default(),
+            id,
+            name,
+            external_id,
+        })
+        .collect();
+    let mut links = diff::Links::default();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let (t, a) = (tenant.clone(), after.clone());
+        let page = runner
+            .read(move |c| {
+                let a = a.as_ref().map(|(k, r)| (k.as_str(), r.as_str()));
+                Ok(store::links_after(c, &t, a, LOAD_ROWS)?)
+            })
+            .await?;
+        let done = (page.len() as i64) < LOAD_ROWS;
+        after = page.last().map(|l| (l.kind.clone(), l.remote_id.clone()));
+        for l in page {
+            let link = diff::Link {
+                resource_id: l.resource_id,
+                digest: l.digest,
+            };
+            match l.kind.as_str() {
+                "group" => links.groups.insert(l.remote_id, link),
+                _ => links.users.insert(l.remote_id, link),
+            };
+        }
+        if done {
+            break;
+        }
+    }
     Ok(Local {
         users,
         groups,
@@ -1124,19 +1149,30 @@ pub fn applying(
     Ok(Some((t.slug, run)))
 }
 
-/// The next batch of a run's changes to apply.
+/// The next batch of a run's changes to apply: up to `APPLY_BATCH` changes, and fewer
+/// when they carry many members (a membership change of 1,000 members weighs 100), so
+/// every batch is a write about as long as any other.
 pub fn next_batch(
     conn: &mut DbConnection,
     tenant: &TenantId,
     run: &RunRow,
 ) -> Result<Vec<ChangeRow>, ServiceError> {
-    Ok(store::changes(
-        conn,
-        tenant,
-        &run.id,
-        run.applied,
-        APPLY_BATCH,
-    )?)
+    let mut batch = store::changes(conn, tenant, &run.id, run.applied, APPLY_BATCH)?;
+    let mut weight = 0;
+    let keep = batch
+        .iter()
+        .take_while(|c| {
+            let members = serde_json::from_str::<Value>(&c.body)
+                .ok()
+                .and_then(|b| b["members"].as_array().map(Vec::len))
+                .unwrap_or(0);
+            weight += 1 + members as i64 / 10;
+            weight <= APPLY_BATCH
+        })
+        .count()
+        .max(1);
+    batch.truncate(keep);
+    Ok(batch)
 }
 
 /// The scope a pull writes under: the directory as actor, the run as correlation id.

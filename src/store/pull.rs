@@ -459,11 +459,30 @@ pub fn set_outcome(
     Ok(())
 }
 
-pub fn links(conn: &mut DbConnection, tenant: &TenantId) -> Result<Vec<LinkRow>, StoreError> {
-    Ok(directory_links::table
+/// The tenant's links after `(kind, remote_id)`, at most `limit` (keyset pages).
+pub fn links_after(
+    conn: &mut DbConnection,
+    tenant: &TenantId,
+    after: Option<(&str, &str)>,
+    limit: i64,
+) -> Result<Vec<LinkRow>, StoreError> {
+    let mut query = directory_links::table
         .filter(directory_links::tenant_id.eq(&tenant.0))
+        .order((directory_links::kind, directory_links::remote_id))
         .select(LinkRow::as_select())
-        .load(conn)?)
+        .limit(limit)
+        .into_boxed();
+    if let Some((kind, remote)) = after {
+        let (kind, remote) = (kind.to_owned(), remote.to_owned());
+        query = query.filter(
+            directory_links::kind
+                .gt(kind.clone())
+                .or(directory_links::kind
+                    .eq(kind)
+                    .and(directory_links::remote_id.gt(remote))),
+        );
+    }
+    Ok(query.load(conn)?)
 }
 
 /// The roster ids of `remote_ids` (of one kind) that have links.
@@ -532,17 +551,33 @@ pub fn all_groups(
         .load(conn)?)
 }
 
-/// Every user membership of the tenant, as (group id, user id).
-pub fn all_user_memberships(
+/// The tenant's user memberships after `(group, user)`, as (group id, user id), in
+/// that order, at most `limit` (keyset pages).
+pub fn user_memberships_after(
     conn: &mut DbConnection,
     tenant: &TenantId,
+    after: Option<(&str, &str)>,
+    limit: i64,
 ) -> Result<Vec<(String, String)>, StoreError> {
     use super::schema::group_members;
-    Ok(group_members::table
+    let mut query = group_members::table
         .filter(group_members::tenant_id.eq(&tenant.0))
         .filter(group_members::member_type.eq("User"))
+        .order((group_members::group_id, group_members::member_id))
         .select((group_members::group_id, group_members::member_id))
-        .load(conn)?)
+        .limit(limit)
+        .into_boxed();
+    if let Some((group, member)) = after {
+        let (group, member) = (group.to_owned(), member.to_owned());
+        query = query.filter(
+            group_members::group_id
+                .gt(group.clone())
+                .or(group_members::group_id
+                    .eq(group)
+                    .and(group_members::member_id.gt(member))),
+        );
+    }
+    Ok(query.load(conn)?)
 }
 
 /// Whether the tenant receives SCIM push: a user or group was last written through a
