@@ -523,7 +523,6 @@ pub fn replay(
     scope: &Scope,
     request: &Request,
 ) -> Result<(), ServiceError> {
-    use super::{groups, users};
     let any = crate::scim::etag::Preconditions::default();
     let at = now();
     match request {
@@ -533,20 +532,12 @@ pub fn replay(
             id,
             body,
         } => {
-            let body = body.clone();
-            match (endpoint.as_str(), method.as_str()) {
-                ("Users", "PUT") => users::replace(conn, scope, id, body, &at, &any).map(drop),
-                ("Users", "PATCH") => users::patch(conn, scope, id, body, &at, &any).map(drop),
-                ("Users", "DELETE") => users::delete(conn, scope, id, &any),
-                ("Groups", "PUT") => {
-                    groups::replace(conn, scope, id, body, &at, &any, false).map(drop)
-                }
-                ("Groups", "PATCH") => {
-                    groups::patch(conn, scope, id, body, &at, &any, false).map(drop)
-                }
-                ("Groups", "DELETE") => groups::delete(conn, scope, id, &any),
-                _ => Err(invalid(format!("{method} /{endpoint} is never held"))),
-            }
+            let kind = match endpoint.as_str() {
+                "Users" => crate::scim::schema::ResourceKind::User,
+                "Groups" => crate::scim::schema::ResourceKind::Group,
+                _ => return Err(invalid(format!("{method} /{endpoint} is never held"))),
+            };
+            write(conn, scope, method, kind, id, body.clone(), &any, &at).map(drop)
         }
         Request::Directory { .. } => super::pull::replay_change(conn, scope, request),
     }
@@ -565,8 +556,6 @@ pub fn scim(
     pre: &crate::scim::etag::Preconditions,
     at: &str,
 ) -> Result<Guarded<Option<super::Rendered>>, ServiceError> {
-    use super::{groups, users};
-    use crate::scim::schema::ResourceKind;
     let endpoint = kind.endpoint().trim_start_matches('/');
     let request = Request::Scim {
         method: method.to_owned(),
@@ -576,19 +565,37 @@ pub fn scim(
     };
     let label = format!("{method} /{endpoint}/{id}");
     run(conn, scope, Some(id), &label, &request, |c| {
-        match (kind, method) {
-            (ResourceKind::User, "PUT") => users::replace(c, scope, id, body, at, pre).map(Some),
-            (ResourceKind::User, "PATCH") => users::patch(c, scope, id, body, at, pre).map(Some),
-            (ResourceKind::User, _) => users::delete(c, scope, id, pre).map(|()| None),
-            (ResourceKind::Group, "PUT") => {
-                groups::replace(c, scope, id, body, at, pre, false).map(Some)
-            }
-            (ResourceKind::Group, "PATCH") => {
-                groups::patch(c, scope, id, body, at, pre, false).map(Some)
-            }
-            (ResourceKind::Group, _) => groups::delete(c, scope, id, pre).map(|()| None),
-        }
+        write(c, scope, method, kind, id, body, pre, at)
     })
+}
+
+/// The SCIM use case of a `PUT`, `PATCH` or `DELETE`: what a request runs, under the
+/// guard, and what a released hold runs again.
+#[allow(clippy::too_many_arguments)]
+fn write(
+    conn: &mut DbConnection,
+    scope: &Scope,
+    method: &str,
+    kind: crate::scim::schema::ResourceKind,
+    id: &str,
+    body: Value,
+    pre: &crate::scim::etag::Preconditions,
+    at: &str,
+) -> Result<Option<super::Rendered>, ServiceError> {
+    use super::{groups, users};
+    use crate::scim::schema::ResourceKind;
+    match (kind, method) {
+        (ResourceKind::User, "PUT") => users::replace(conn, scope, id, body, at, pre).map(Some),
+        (ResourceKind::User, "PATCH") => users::patch(conn, scope, id, body, at, pre).map(Some),
+        (ResourceKind::User, _) => users::delete(conn, scope, id, pre).map(|()| None),
+        (ResourceKind::Group, "PUT") => {
+            groups::replace(conn, scope, id, body, at, pre, false).map(Some)
+        }
+        (ResourceKind::Group, "PATCH") => {
+            groups::patch(conn, scope, id, body, at, pre, false).map(Some)
+        }
+        (ResourceKind::Group, _) => groups::delete(conn, scope, id, pre).map(|()| None),
+    }
 }
 
 /// Releases or discards everything held up to `decision.up_to`, batch by batch, then

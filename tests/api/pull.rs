@@ -161,6 +161,17 @@ fn user_by_external(app: &TestApp, external: &str) -> Value {
     r.body["Resources"][0].clone()
 }
 
+/// roster's id of the group JumpCloud's `external` became.
+fn group_by_external(app: &TestApp, external: &str) -> String {
+    let r = app.call(
+        "GET",
+        &format!("/Groups?filter=externalId%20eq%20%22{external}%22"),
+        None,
+    );
+    assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+    r.body["Resources"][0]["id"].as_str().unwrap().to_owned()
+}
+
 fn count(run: &Value, key: &str) -> u64 {
     run["summary"]["counts"][key].as_u64().unwrap_or(0)
 }
@@ -231,12 +242,7 @@ fn a_first_pull_of_10000_users_and_200_groups_is_reviewed_then_applied_as_a_push
         .iter()
         .filter(|m| [uid(40), uid(41)].contains(&m.as_str().unwrap().to_owned()))
         .count();
-    let group = app.call(
-        "GET",
-        &format!("/Groups?filter=externalId%20eq%20%22{}%22", gid(1)),
-        None,
-    );
-    let group_id = group.body["Resources"][0]["id"].as_str().unwrap();
+    let group_id = &group_by_external(&app, &gid(1));
     assert_eq!(app.member_ids(group_id).len(), jc_members - skipped);
 
     // The same events as a push, by the directory.
@@ -291,15 +297,7 @@ fn an_incremental_pull_changes_only_what_changed_and_shows_the_role_impact() {
     let users = total(&app, "/Users?count=0");
 
     // A role mapped to JumpCloud's group 1.
-    let group = app.call(
-        "GET",
-        &format!("/Groups?filter=externalId%20eq%20%22{}%22", gid(1)),
-        None,
-    );
-    let group_id = group.body["Resources"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let group_id = group_by_external(&app, &gid(1));
     role(&app, "editor", 10, false);
     map(&app, &group_id, "editor");
 
@@ -759,15 +757,7 @@ fn hundreds_of_members_leaving_a_group_leave_it_in_one_run() {
     let standin = Standin::start(300, 3);
     connect(&app, &standin, json!({}));
     apply(&app, &plan(&app));
-    let group = app.call(
-        "GET",
-        &format!("/Groups?filter=externalId%20eq%20%22{}%22", gid(1)),
-        None,
-    );
-    let group_id = group.body["Resources"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let group_id = group_by_external(&app, &gid(1));
     let before = app.member_ids(&group_id).len();
     assert!(before > 250, "{before}");
     standin.control(
