@@ -61,7 +61,11 @@ export function startChild(cmd, args, env, logName, logDir) {
 // Resolves with the first match of `re` in the child's output; fails if it exits first.
 export function waitForOutput({ child, output, log }, re, what) {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => done(new Error(`${what}: no sign of life in ${TIMEOUT} ms (log: ${log})`)), TIMEOUT);
+    const timer = setTimeout(() => {
+      const err = new Error(`${what}: no sign of life in ${TIMEOUT} ms (log: ${log}); its output:\n${output.text.slice(-2000)}`);
+      err.timedOut = true;
+      done(err);
+    }, TIMEOUT);
     const check = () => {
       const m = output.text.match(re);
       if (m) done(null, m);
@@ -80,6 +84,23 @@ export function waitForOutput({ child, output, log }, re, what) {
     child.on('exit', onExit);
     check();
   });
+}
+
+// A test's helper server (an IdP, the example app, a stand-in), started and stopped with
+// the world. A helper that shows no sign of life in TIMEOUT is started once more: CI once
+// saw the OIDC provider, which is ready in about a second, stay silent for 30 s, once.
+export async function startHelper(world, cmd, args, env, logName, re, what) {
+  for (let attempt = 1; ; attempt++) {
+    const started = startChild(cmd, args, env, attempt === 1 ? logName : `${logName}.${attempt}`, world.work);
+    world.stops.unshift(() => stopChild(started.child));
+    try {
+      return await waitForOutput(started, re, what);
+    } catch (e) {
+      if (!e.timedOut || attempt === 2) throw e;
+      console.error(`e2e: ${e.message}\ne2e: starting ${what} once more`);
+      await stopChild(started.child);
+    }
+  }
 }
 
 export async function stopChild(child) {
@@ -141,7 +162,7 @@ export async function start() {
     world.base = (await waitForOutput(roster, /"url":"(http:\/\/[^"]+)"/, 'roster serve'))[1];
 
     // The provider needs roster's callback URL, so it starts second.
-    const provider = startChild('node', [path.join(ROOT, 'tests/oidc/provider.mjs')], {
+    const ready = await startHelper(world, 'node', [path.join(ROOT, 'tests/oidc/provider.mjs')], {
       OIDC_TEST_CONFIG: JSON.stringify({
         port: 0,
         forgePort: 0,
@@ -153,9 +174,8 @@ export async function start() {
         }],
         accounts: ACCOUNTS,
       }),
-    }, 'provider.log', work);
-    world.stops.unshift(() => stopChild(provider.child));
-    world.issuer = JSON.parse((await waitForOutput(provider, /^\{.*\}$/m, 'the OIDC provider'))[0]).issuer;
+    }, 'provider.log', /^\{.*\}$/m, 'the OIDC provider');
+    world.issuer = JSON.parse(ready[0]).issuer;
 
     world.cli('admin', 'oidc', 'set', TENANT, '--issuer', world.issuer, '--client-id', CLIENT_ID,
       '--client-secret', CLIENT_SECRET, '--groups-claim', 'memberOf', '--map-group', 'Roster Owners=owner');

@@ -14,10 +14,9 @@ let standin;
 
 before(async () => {
   world = await h.start();
-  const child = h.startChild('python3', [path.join(h.ROOT, 'tests/jumpcloud/standin.py'),
-    '--port', '0', '--users', '60', '--groups', '4'], {}, 'standin.log', world.work);
-  world.stops.unshift(() => h.stopChild(child.child));
-  standin = JSON.parse((await h.waitForOutput(child, /\{"url".*\}/, 'the JumpCloud stand-in'))[0]).url;
+  const ready = await h.startHelper(world, 'python3', [path.join(h.ROOT, 'tests/jumpcloud/standin.py'),
+    '--port', '0', '--users', '60', '--groups', '4'], {}, 'standin.log', /\{"url".*\}/, 'the JumpCloud stand-in');
+  standin = JSON.parse(ready[0]).url;
 });
 
 after(async () => {

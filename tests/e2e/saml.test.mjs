@@ -19,14 +19,13 @@ let idp;
 before(async () => {
   if (!fs.existsSync(PYTHON)) throw new Error('the local SAML IdP is not installed (tests/saml/.venv: see tests/saml/requirements.txt)');
   world = await h.start();
-  const saml = h.startChild(PYTHON, [path.join(h.ROOT, 'tests/saml/idp.py')], {
+  const ready = await h.startHelper(world, PYTHON, [path.join(h.ROOT, 'tests/saml/idp.py')], {
     SAML_TEST_CONFIG: JSON.stringify({
       entity_id: 'JumpCloud',
       accounts: { 'mia@acme.example': { firstName: 'Mia', lastName: 'Wallace', memberOf: ['Engineering'] } },
     }),
-  }, 'saml-idp.log', world.work);
-  world.stops.unshift(() => h.stopChild(saml.child));
-  idp = JSON.parse((await h.waitForOutput(saml, /\{"url".*\}/, 'the SAML IdP'))[0]).url;
+  }, 'saml-idp.log', /\{"url".*\}/, 'the SAML IdP');
+  idp = JSON.parse(ready[0]).url;
 
   const port = await h.freePort();
   app = `http://127.0.0.1:${port}`;
@@ -36,14 +35,12 @@ before(async () => {
   const clientId = world.cli('oauth-client', 'list', TENANT).trim().split('\n')[1].split(/\s+/)[0];
   world.cli('sso', 'settings', TENANT, '--jit', 'on', '--jit-domain', 'acme.example',
     '--sync-groups', 'on', '--connection', 'saml');
-  const child = h.startChild('node', [path.join(h.ROOT, 'examples/oidc-app/server.mjs')], {
+  await h.startHelper(world, 'node', [path.join(h.ROOT, 'examples/oidc-app/server.mjs')], {
     ROSTER_ISSUER: `${world.base}/oauth/${TENANT}`,
     CLIENT_ID: clientId,
     CLIENT_SECRET: secret,
     APP_URL: app,
-  }, 'oidc-app.log', world.work);
-  world.stops.unshift(() => h.stopChild(child.child));
-  await h.waitForOutput(child, /"listening"/, 'the example application');
+  }, 'oidc-app.log', /"listening"/, 'the example application');
 });
 
 after(async () => {

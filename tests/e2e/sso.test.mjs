@@ -21,14 +21,12 @@ before(async () => {
   const list = world.cli('oauth-client', 'list', TENANT);
   const clientId = list.trim().split('\n')[1].split(/\s+/)[0];
   world.cli('sso', 'settings', TENANT, '--jit', 'on', '--jit-domain', 'acme.example');
-  const child = h.startChild('node', [path.join(h.ROOT, 'examples/oidc-app/server.mjs')], {
+  await h.startHelper(world, 'node', [path.join(h.ROOT, 'examples/oidc-app/server.mjs')], {
     ROSTER_ISSUER: `${world.base}/oauth/${TENANT}`,
     CLIENT_ID: clientId,
     CLIENT_SECRET: secret,
     APP_URL: app,
-  }, 'oidc-app.log', world.work);
-  world.stops.unshift(() => h.stopChild(child.child));
-  await h.waitForOutput(child, /"listening"/, 'the example application');
+  }, 'oidc-app.log', /"listening"/, 'the example application');
 });
 
 after(async () => {
