@@ -53,6 +53,7 @@ METRICS = {
     "roster_write_batches_failed_total": "counter",
     "roster_write_refused_queue_full_total": "counter",
     "roster_write_queue_timeouts_total": "counter",
+    "roster_write_reruns_total": "counter",
     "roster_log_lines_dropped_total": "counter",
 }
 # Series that Prometheus itself makes for each target.

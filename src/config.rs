@@ -45,6 +45,8 @@ pub struct Settings {
     /// PostgreSQL writer threads of the group-commit pipeline (different tenants write
     /// in parallel); SQLite always has one.
     pub write_writers: usize,
+    /// PostgreSQL: most of those writers working on one tenant's burst at once.
+    pub write_writers_per_tenant: usize,
     /// Most write use cases committed together.
     pub write_batch_max: usize,
     /// A batch takes no more writes once it has run this long.
@@ -132,6 +134,7 @@ impl Default for Settings {
             pool_timeout_ms: 1500,
             statement_timeout_ms: 5000,
             write_writers: 4,
+            write_writers_per_tenant: 2,
             write_batch_max: 256,
             write_batch_budget_ms: 50,
             write_queue_capacity: 4096,
@@ -195,6 +198,7 @@ pub const KEYS: &[&str] = &[
     "pool_timeout_ms",
     "statement_timeout_ms",
     "write_writers",
+    "write_writers_per_tenant",
     "write_batch_max",
     "write_batch_budget_ms",
     "write_queue_capacity",
@@ -328,6 +332,7 @@ mod tests {
             ("pool_timeout_ms", "4"),
             ("statement_timeout_ms", "5"),
             ("write_writers", "2"),
+            ("write_writers_per_tenant", "3"),
             ("write_batch_max", "3"),
             ("write_batch_budget_ms", "4"),
             ("write_queue_capacity", "4"),

@@ -381,6 +381,7 @@ pub fn open_store(settings: &Settings) -> Result<Store, StoreError> {
             statement_timeout: Duration::from_millis(settings.statement_timeout_ms),
             pipeline: crate::store::PipelineSettings {
                 writers: settings.write_writers.max(1),
+                writers_per_key: settings.write_writers_per_tenant.max(1),
                 max_batch: settings.write_batch_max.max(1),
                 batch_budget: Duration::from_millis(settings.write_batch_budget_ms),
                 capacity: settings.write_queue_capacity.max(1),

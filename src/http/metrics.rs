@@ -276,6 +276,11 @@ fn render_pipeline(out: &mut String, stats: &PipelineStats, waiting: usize) {
         "Writes answered 503 because they waited too long for a writer.",
         stats.timed_out.load(Relaxed),
     );
+    counter(
+        "roster_write_reruns",
+        "SCIM writes run again after losing a lock race to a batch of their tenant beside theirs.",
+        stats.reruns.load(Relaxed),
+    );
 }
 
 /// Every tenant's gauges, labelled by slug; recomputed on each scrape, so a deleted

@@ -80,6 +80,19 @@ impl Runner {
         self.store.write_for(tenant, move |c| f(&mut Tx(c))).await
     }
 
+    /// Like [`Runner::write`], for a use case that may run more than once (it clones
+    /// what it hands on): one that loses a lock race to another batch of its tenant is
+    /// rolled back and runs again after its own batch commits.
+    pub async fn write_retryable<T, F>(&self, tenant: &str, mut f: F) -> Result<T, ServiceError>
+    where
+        F: FnMut(&mut Tx<'_>) -> Result<T, ServiceError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.store
+            .write_retryable_for(tenant, move |c| f(&mut Tx(c)))
+            .await
+    }
+
     /// Hands a connection (or the reason there is none) to `f` on a blocking thread and
     /// returns at once: for responses streamed while they are read.
     pub fn stream<F>(&self, f: F)

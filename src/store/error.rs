@@ -29,6 +29,9 @@ pub enum StoreError {
 
 impl From<DieselError> for StoreError {
     fn from(e: DieselError) -> Self {
+        if is_lock_conflict(&e) {
+            super::pipeline::note_lock_conflict();
+        }
         match e {
             DieselError::NotFound => StoreError::NotFound,
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, ref info) => {
@@ -51,6 +54,17 @@ impl From<DieselError> for StoreError {
             DieselError::BrokenTransactionManager => StoreError::Unavailable(Box::new(e)),
             other => StoreError::Database(other),
         }
+    }
+}
+
+/// A deadlock (PostgreSQL broke a cycle of waits by failing this statement) or a
+/// serialization failure: the statement lost a race, and running its use case again
+/// after the winner commits succeeds.
+fn is_lock_conflict(e: &DieselError) -> bool {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        DieselError::DatabaseError(_, info) => info.message().contains("deadlock detected"),
+        _ => false,
     }
 }
 

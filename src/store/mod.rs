@@ -227,6 +227,17 @@ impl Store {
         self.pipeline.write(key, f).await
     }
 
+    /// Like [`Store::write_for`], for a use case that may run more than once: one that
+    /// loses a lock race to a batch of its key running beside its own runs again.
+    pub async fn write_retryable_for<T, E, F>(&self, key: &str, f: F) -> Result<T, E>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.pipeline.write_retryable(key, f).await
+    }
+
     /// The write pipeline's counters, and how many writes wait now.
     pub fn pipeline_stats(&self) -> (&PipelineStats, usize) {
         (self.pipeline.stats(), self.pipeline.waiting())

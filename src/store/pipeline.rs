@@ -8,12 +8,22 @@
 //! races resolve exactly as if each had its own transaction.
 //!
 //! Fairness: each job carries a key (the tenant's slug, or "" for roster's own work).
-//! Batches take jobs from the keys in turn, and a key is worked on by one writer at a
-//! time, so one tenant's burst neither starves another tenant nor fights itself over the
-//! tenant's event-sequence row on PostgreSQL. SQLite has one writer (it admits one);
-//! PostgreSQL has several, for several tenants at once.
+//! Batches take jobs from the keys in turn, and a key is worked on by at most
+//! `writers_per_key` writers at a time, so one tenant's burst never takes every writer
+//! from the others. SQLite has one writer (it admits one). PostgreSQL has several: for
+//! several tenants at once, and for one tenant's burst, whose batches then run side by
+//! side and take turns only from numbering their events (at the batch's end) to the
+//! commit.
+//!
+//! Two batches of one tenant side by side can lock the same rows in opposite orders
+//! (a group PATCH and a user PUT in one, the reverse in the other). PostgreSQL breaks
+//! the cycle by failing one statement; its use case rolls back its savepoint and, if
+//! it can run again ([`Pipeline::write_retryable`]: the SCIM writes), it is queued
+//! again to run after its batch commits, so the client never sees the race. A use case
+//! that can run only once gets its key to itself: no other batch of its key runs
+//! beside it, exactly as when every key had one writer.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -28,6 +38,8 @@ use super::StoreError;
 pub struct PipelineSettings {
     /// Writer threads; SQLite always gets one.
     pub writers: usize,
+    /// Most writers working on one key (tenant) at once.
+    pub writers_per_key: usize,
     /// Most use cases in one transaction.
     pub max_batch: usize,
     /// A batch stops taking more use cases once it has run this long, so one batch
@@ -46,6 +58,7 @@ impl Default for PipelineSettings {
     fn default() -> Self {
         Self {
             writers: 4,
+            writers_per_key: 2,
             max_batch: 256,
             batch_budget: Duration::from_millis(50),
             capacity: 4096,
@@ -63,15 +76,30 @@ const ABANDONED: u8 = 2;
 /// What a job's run leaves for the writer: given the batch's fate (`None` when it
 /// committed), it answers the request.
 type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
-type Run = Box<dyn FnOnce(&mut DbConnection) -> Answer + Send>;
+/// Runs the job; `None` when it lost a lock race and is to run again in a later batch.
+type Run = Box<dyn FnMut(&mut DbConnection) -> Option<Answer> + Send>;
+
+/// Most times a use case that lost lock races runs again before its error is answered.
+const MAX_RERUNS: u32 = 3;
 
 struct Job {
     key: Arc<str>,
     state: Arc<AtomicU8>,
     enqueued: Instant,
     run: Run,
+    /// Whether the use case may run more than once; one that cannot has its key to
+    /// itself while it runs.
+    rerunnable: bool,
     /// Answers the request without running the job (queue timeout, shutdown).
     refuse: Box<dyn FnOnce(&str) + Send>,
+}
+
+/// The writers working on one key now.
+#[derive(Default)]
+struct Busy {
+    writers: usize,
+    /// One of them runs a use case that cannot run twice: no other writer joins.
+    alone: bool,
 }
 
 #[derive(Default)]
@@ -79,8 +107,8 @@ struct Queues {
     by_key: HashMap<Arc<str>, VecDeque<Job>>,
     /// Keys with waiting jobs, in turn order.
     turns: VecDeque<Arc<str>>,
-    /// Keys a writer is working on now.
-    busy: HashSet<Arc<str>>,
+    /// Keys writers are working on now.
+    busy: HashMap<Arc<str>, Busy>,
     waiting: usize,
 }
 
@@ -92,6 +120,8 @@ pub struct PipelineStats {
     pub failed_batches: AtomicU64,
     pub refused_full: AtomicU64,
     pub timed_out: AtomicU64,
+    /// Use cases run again after losing a lock race to a batch beside theirs.
+    pub reruns: AtomicU64,
     /// Batches by size: ≤1, ≤2, ≤4, … ≤256, more (see [`BATCH_BUCKETS`]).
     pub sizes: [AtomicU64; BATCH_BUCKETS.len() + 1],
 }
@@ -161,10 +191,53 @@ impl Pipeline {
         lock(&self.shared.queues).waiting
     }
 
-    /// Queues `f` under `key` and waits for its committed result.
+    /// Queues `f` under `key` and waits for its committed result. `f` runs once, with
+    /// its key to itself.
     pub async fn write<T, E, F>(&self, key: &str, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let mut f = Some(f);
+        self.submit(key, false, move |c: &mut DbConnection| {
+            let f = f
+                .take()
+                .expect("a use case that cannot run twice runs once");
+            Some(isolated(c, f))
+        })
+        .await
+    }
+
+    /// Like [`Pipeline::write`], for a use case that may run more than once (it owns
+    /// nothing it gives away): one that loses a lock race to a batch beside its own is
+    /// rolled back and run again in a later batch, up to [`MAX_RERUNS`] times.
+    pub async fn write_retryable<T, E, F>(&self, key: &str, mut f: F) -> Result<T, E>
+    where
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let mut reruns = 0;
+        self.submit(key, true, move |c: &mut DbConnection| {
+            LOCK_CONFLICT.with(|l| l.set(false));
+            let outcome = isolated(c, &mut f);
+            if outcome.is_err() && LOCK_CONFLICT.with(|l| l.get()) && reruns < MAX_RERUNS {
+                reruns += 1;
+                return None;
+            }
+            Some(outcome)
+        })
+        .await
+    }
+
+    async fn submit<T, E>(
+        &self,
+        key: &str,
+        rerunnable: bool,
+        mut attempt: impl FnMut(&mut DbConnection) -> Option<Result<T, E>> + Send + 'static,
+    ) -> Result<T, E>
+    where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -176,14 +249,15 @@ impl Pipeline {
         let answer_tx = tx.clone();
         let run: Run = Box::new(move |c: &mut DbConnection| {
             let _entered = span.enter();
-            let outcome = isolated(c, f);
-            Box::new(move |batch_failure: Option<&str>| {
+            let outcome = attempt(c)?;
+            let answer_tx = answer_tx.clone();
+            Some(Box::new(move |batch_failure: Option<&str>| {
                 let result = match batch_failure {
                     None => outcome,
                     Some(why) => Err(E::from(unavailable(why))),
                 };
                 send(&answer_tx, result);
-            })
+            }))
         });
         let refuse_tx = tx.clone();
         let job = Job {
@@ -191,6 +265,7 @@ impl Pipeline {
             state: state.clone(),
             enqueued: Instant::now(),
             run,
+            rerunnable,
             refuse: Box::new(move |why: &str| send(&refuse_tx, Err(E::from(unavailable(why))))),
         };
         if let Err(job) = self.enqueue(job) {
@@ -288,9 +363,19 @@ pub type Item = Box<dyn std::any::Any>;
 pub type FlushFn = fn(&mut DbConnection, Vec<Item>) -> Result<(), StoreError>;
 
 thread_local! {
+    /// Set when a statement on this thread lost a lock race (see [`note_lock_conflict`]).
+    static LOCK_CONFLICT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+
     /// The running batch's deferred work; `None` outside a batch.
     static DEFERRED: std::cell::RefCell<Option<Vec<Deferred>>> =
         const { std::cell::RefCell::new(None) };
+}
+
+/// Records that a statement on this thread failed in a deadlock or a serialization
+/// failure, so the writer can run its use case again (the error value itself is the
+/// use case's own type by then).
+pub(super) fn note_lock_conflict() {
+    LOCK_CONFLICT.with(|l| l.set(true));
 }
 
 /// Runs `action` once the current write is durable: after its batch commits, or at once
@@ -463,7 +548,12 @@ fn writer(shared: &Shared) {
             q.waiting += 1;
         }
         for key in &keys {
-            q.busy.remove(key);
+            if let Some(busy) = q.busy.get_mut(key) {
+                busy.writers -= 1;
+                if busy.writers == 0 {
+                    q.busy.remove(key);
+                }
+            }
         }
         drop(guard);
         shared.ready.notify_all();
@@ -471,13 +561,18 @@ fn writer(shared: &Shared) {
 }
 
 /// Waits for work and takes a batch: keys in turn, one job each per round, skipping
-/// keys another writer is working on. `None` when the pipeline is closed and empty.
+/// keys `writers_per_key` other writers are working on. `None` when the pipeline is
+/// closed and empty.
 fn next_batch(shared: &Shared) -> Option<(Vec<Job>, Vec<Arc<str>>)> {
     let mut q = lock(&shared.queues);
     loop {
-        let (batch, keys) = take(&mut q, shared.settings.max_batch.max(1));
+        let settings = &shared.settings;
+        let (batch, keys) = take(
+            &mut q,
+            settings.max_batch.max(1),
+            settings.writers_per_key.max(1),
+        );
         if !batch.is_empty() {
-            q.busy.extend(keys.iter().cloned());
             return Some((batch, keys));
         }
         if shared.closed.load(Ordering::SeqCst) && q.waiting == 0 {
@@ -491,7 +586,10 @@ fn next_batch(shared: &Shared) -> Option<(Vec<Job>, Vec<Arc<str>>)> {
     }
 }
 
-fn take(q: &mut Queues, max: usize) -> (Vec<Job>, Vec<Arc<str>>) {
+/// Takes a batch and registers its keys as busy. A key's next job joins if the key has
+/// room: fewer than `per_key` writers and none alone on it, or, for a job that cannot
+/// run twice, no other writer at all (it then has the key alone).
+fn take(q: &mut Queues, max: usize, per_key: usize) -> (Vec<Job>, Vec<Arc<str>>) {
     let mut batch = Vec::new();
     let mut keys: Vec<Arc<str>> = Vec::new();
     loop {
@@ -501,7 +599,22 @@ fn take(q: &mut Queues, max: usize) -> (Vec<Job>, Vec<Arc<str>>) {
                 break;
             };
             let mine = keys.contains(&key);
-            if !mine && q.busy.contains(&key) {
+            let rerunnable = q
+                .by_key
+                .get(&key)
+                .and_then(|queue| queue.front())
+                .is_some_and(|job| job.rerunnable);
+            let others = q
+                .busy
+                .get(&key)
+                .map_or(0, |b| b.writers - usize::from(mine));
+            let alone = q.busy.get(&key).is_some_and(|b| b.alone);
+            let room = if rerunnable {
+                mine || (!alone && others < per_key)
+            } else {
+                others == 0
+            };
+            if !room {
                 q.turns.push_back(key);
                 continue;
             }
@@ -512,6 +625,11 @@ fn take(q: &mut Queues, max: usize) -> (Vec<Job>, Vec<Arc<str>>) {
                 q.by_key.remove(&key);
                 continue;
             };
+            let busy = q.busy.entry(key.clone()).or_default();
+            if !mine {
+                busy.writers += 1;
+            }
+            busy.alone |= !job.rerunnable;
             if queue.is_empty() {
                 q.by_key.remove(&key);
             } else {
@@ -554,8 +672,10 @@ fn run_batch(shared: &Shared, batch: Vec<Job>) -> Vec<Job> {
     let started = Instant::now();
     DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
     let mut answers: Vec<Answer> = Vec::with_capacity(batch.len());
+    // Jobs that lost a lock race: they run again after this batch commits.
+    let mut reruns: Vec<Job> = Vec::new();
     let mut jobs = batch.into_iter();
-    for job in jobs.by_ref() {
+    for mut job in jobs.by_ref() {
         if job.enqueued.elapsed() > settings.queue_timeout {
             if abandon(&job.state) {
                 shared.stats.timed_out.fetch_add(1, Ordering::Relaxed);
@@ -570,12 +690,20 @@ fn run_batch(shared: &Shared, batch: Vec<Job>) -> Vec<Job> {
         {
             continue; // its request went away
         }
-        answers.push((job.run)(&mut conn));
+        match (job.run)(&mut conn) {
+            Some(answer) => answers.push(answer),
+            None => {
+                shared.stats.reruns.fetch_add(1, Ordering::Relaxed);
+                job.state.store(QUEUED, Ordering::SeqCst);
+                reruns.push(job);
+            }
+        }
         if started.elapsed() >= settings.batch_budget {
             break;
         }
     }
-    let leftovers: Vec<Job> = jobs.collect();
+    reruns.extend(jobs);
+    let leftovers = reruns;
     shared.stats.observe(answers.len());
     let committed = flush_deferred(&mut conn).and_then(|actions| {
         conn::end(&mut conn, true)

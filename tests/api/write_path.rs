@@ -468,3 +468,97 @@ fn killing_roster_during_a_burst_loses_nothing_acknowledged_and_keeps_nothing_ha
     assert!(acked.len() >= 200, "the burst got going: {}", acked.len());
     drop(restarted);
 }
+
+/// Runs `f` as a retryable write of tenant `acme` on its own thread.
+fn retryable_write<T: Send + 'static>(
+    store: &Store,
+    f: impl FnMut(&mut roster::store::DbConnection) -> Result<T, StoreError> + Send + 'static,
+) -> std::thread::JoinHandle<Result<T, StoreError>> {
+    let store = store.clone();
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(store.write_retryable_for("acme", f))
+    })
+}
+
+/// On PostgreSQL a tenant's burst is written by two writers at once: a SCIM write
+/// commits while another batch of the same tenant is still running.
+#[test]
+fn on_postgresql_two_batches_of_one_tenant_run_side_by_side() {
+    let app = TestApp::spawn();
+    if !app.db.runs_on(true, "SQLite has one writer") {
+        return;
+    }
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    let held = retryable_write(&app.store, move |_| {
+        let _ = started_tx.send(());
+        let _ = release_rx.lock().unwrap().recv();
+        Ok(())
+    });
+    started_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the first batch runs");
+    assert_eq!(app.post("/Users", &user("beside@example.com")).status, 201);
+    release_tx.send(()).unwrap();
+    held.join().unwrap().unwrap();
+}
+
+/// Two batches of one tenant locking two groups in opposite orders: PostgreSQL fails
+/// one statement to break the deadlock, and that use case runs again once its batch
+/// has committed, so both succeed and the client never sees the race.
+#[test]
+fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() {
+    use roster::store::groups;
+    use std::sync::{Arc, Barrier};
+    let app = TestApp::spawn();
+    if !app
+        .db
+        .runs_on(true, "SQLite has one writer: no deadlock between batches")
+    {
+        return;
+    }
+    let g1 = app.create_group("One", &[]);
+    let g2 = app.create_group("Two", &[]);
+    let tenant = {
+        let mut conn = app.store.connection().unwrap();
+        roster::store::TenantId(tenants::tenant(&mut conn, "acme").unwrap().id)
+    };
+    // Both first attempts hold their first lock before either asks for its second.
+    let both_locked = Arc::new(Barrier::new(2));
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let crossing = |first: String, second: String| {
+        let (tenant, both_locked) = (tenant.clone(), both_locked.clone());
+        let started = std::sync::Mutex::new(started_tx.clone());
+        let mut attempts = 0;
+        move |c: &mut roster::store::DbConnection| {
+            attempts += 1;
+            let _ = started.lock().unwrap().send(());
+            groups::find_for_update(c, &tenant, &first)?;
+            if attempts == 1 {
+                both_locked.wait();
+            }
+            groups::find_for_update(c, &tenant, &second)?;
+            Ok(attempts)
+        }
+    };
+    let reruns = || {
+        let stats = app.store.pipeline_stats().0;
+        stats.reruns.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = reruns();
+    let a = retryable_write(&app.store, crossing(g1.clone(), g2.clone()));
+    // Running before the second is queued, so they are two batches.
+    started_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the first write runs");
+    let b = retryable_write(&app.store, crossing(g2, g1));
+    let mut attempts = [a.join().unwrap().unwrap(), b.join().unwrap().unwrap()];
+    attempts.sort();
+    assert_eq!(attempts, [1, 2], "one ran once, the deadlock's loser twice");
+    assert_eq!(reruns(), before + 1);
+}

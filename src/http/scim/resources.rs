@@ -74,30 +74,49 @@ pub enum Access {
     Write,
 }
 
-/// Authenticates the caller and runs one use case, in a single database hop.
-pub async fn scoped<T, F>(
-    state: &AppState,
-    caller: Caller,
-    access: Access,
-    use_case: F,
-) -> Result<T, ApiError>
+/// Authenticates the caller and runs one read, in a single database hop.
+pub async fn scoped<T, F>(state: &AppState, caller: Caller, use_case: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&mut Tx<'_>, &Scope) -> Result<T, ServiceError> + Send + 'static,
 {
     let key = caller.slug().to_owned();
     let ip = caller.ip().map(str::to_owned);
-    let work = move |c: &mut Tx<'_>| {
-        let scope = caller.authorize(c, access == Access::Write)?;
-        use_case(c, &scope)
-    };
-    let done = match access {
-        Access::Read => {
-            let _share = state.limiters.reads.acquire(&key, READ_SHARE_WAIT).await?;
-            state.service.run(work).await
-        }
-        Access::Write => state.service.write(&key, work).await,
-    };
+    let _share = state.limiters.reads.acquire(&key, READ_SHARE_WAIT).await?;
+    let done = state
+        .service
+        .run(move |c| {
+            let scope = caller.authorize(c, false)?;
+            use_case(c, &scope)
+        })
+        .await;
+    if let Err(ServiceError::Unauthenticated) = done {
+        state.limiters.authentication_failed(ip.as_deref(), &key);
+    }
+    Ok(done?)
+}
+
+/// Authenticates the caller and runs one SCIM write, which may run more than once: if
+/// it loses a lock race to another batch of its tenant (see `store::pipeline`), it is
+/// rolled back and runs again, so `use_case` clones what it hands on.
+async fn scoped_write<T, F>(
+    state: &AppState,
+    caller: Caller,
+    mut use_case: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnMut(&mut Tx<'_>, &Scope) -> Result<T, ServiceError> + Send + 'static,
+{
+    let key = caller.slug().to_owned();
+    let ip = caller.ip().map(str::to_owned);
+    let done = state
+        .service
+        .write_retryable(&key, move |c| {
+            let scope = caller.authorize(c, true)?;
+            use_case(c, &scope)
+        })
+        .await;
     if let Err(ServiceError::Unauthenticated) = done {
         state.limiters.authentication_failed(ip.as_deref(), &key);
     }
@@ -147,7 +166,7 @@ pub async fn search_all(
         .projection
         .wants(linked_attribute(ResourceKind::Group));
     let query = params.clone();
-    let (total, resources) = scoped(&state, caller, Access::Read, move |c, scope| {
+    let (total, resources) = scoped(&state, caller, move |c, scope| {
         service::search_all(c, scope, &query, with_groups, with_members)
     })
     .await?;
@@ -195,7 +214,7 @@ async fn run_list(
 ) -> Result<HttpResponse, ApiError> {
     let linked = params.projection.wants(linked_attribute(kind));
     let query = params.clone();
-    let page = scoped(state, caller, Access::Read, move |c, scope| match kind {
+    let page = scoped(state, caller, move |c, scope| match kind {
         ResourceKind::User => users::list(c, scope, &query, linked),
         ResourceKind::Group => groups::list(c, scope, &query, linked),
     })
@@ -230,9 +249,9 @@ pub async fn create(
     let kind = kind(&path.1)?;
     let projection = projection(&req)?;
     limits::check_resource(kind, &body.0)?;
-    let rendered = scoped(&state, caller, Access::Write, move |c, scope| match kind {
-        ResourceKind::User => users::create(c, scope, body.0, &now()),
-        ResourceKind::Group => groups::create(c, scope, body.0, &now()),
+    let rendered = scoped_write(&state, caller, move |c, scope| match kind {
+        ResourceKind::User => users::create(c, scope, body.0.clone(), &now()),
+        ResourceKind::Group => groups::create(c, scope, body.0.clone(), &now()),
     })
     .await?;
     Ok(respond(StatusCode::CREATED, kind, &rendered, &projection))
@@ -252,7 +271,7 @@ pub async fn get(
         return stream_group(&state, caller, id, preconditions(&req)).await;
     }
     let linked = projection.wants(linked_attribute(kind));
-    let rendered = scoped(&state, caller, Access::Read, move |c, scope| match kind {
+    let rendered = scoped(&state, caller, move |c, scope| match kind {
         ResourceKind::User => users::get(c, scope, &id, linked),
         ResourceKind::Group => groups::get(c, scope, &id, linked),
     })
@@ -341,14 +360,14 @@ pub async fn replace(
     limits::check_resource(kind, &body.0)?;
     let target = id.clone();
     let reader = caller.clone();
-    let rendered = scoped(&state, caller, Access::Write, move |c, scope| {
+    let rendered = scoped_write(&state, caller, move |c, scope| {
         guarded(guard::scim(
             c,
             scope,
             "PUT",
             kind,
             &target,
-            body.0,
+            body.0.clone(),
             &pre,
             &now(),
         ))
@@ -378,14 +397,14 @@ pub async fn patch(
     limits::check_patch(kind, &body.0)?;
     let target = id.clone();
     let reader = caller.clone();
-    let rendered = scoped(&state, caller, Access::Write, move |c, scope| {
+    let rendered = scoped_write(&state, caller, move |c, scope| {
         guarded(guard::scim(
             c,
             scope,
             "PATCH",
             kind,
             &target,
-            body.0,
+            body.0.clone(),
             &pre,
             &now(),
         ))
@@ -417,7 +436,7 @@ async fn with_members_after_commit(
         return rendered;
     }
     let id = id.to_owned();
-    scoped(state, caller, Access::Read, move |c, scope| {
+    scoped(state, caller, move |c, scope| {
         groups::get(c, scope, &id, true)
     })
     .await
@@ -444,7 +463,7 @@ pub async fn delete(
     let (_, endpoint, id) = path.into_inner();
     let kind = kind(&endpoint)?;
     let pre = preconditions(&req);
-    scoped(&state, caller, Access::Write, move |c, scope| {
+    scoped_write(&state, caller, move |c, scope| {
         guard::scim(c, scope, "DELETE", kind, &id, Value::Null, &pre, &now()).map(drop)
     })
     .await?;
@@ -462,8 +481,8 @@ pub async fn bulk(
         BulkError::TooManyOperations { max } => ApiError::TooManyOperations { max },
     })?;
     limits::check_bulk(&request)?;
-    let outcomes = scoped(&state, caller, Access::Write, move |c, scope| {
-        Ok(service::bulk::execute(c, scope, request, &now()))
+    let outcomes = scoped_write(&state, caller, move |c, scope| {
+        Ok(service::bulk::execute(c, scope, request.clone(), &now()))
     })
     .await?;
     let operations: Vec<Value> = outcomes
