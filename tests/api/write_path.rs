@@ -484,11 +484,12 @@ fn retryable_write<T: Send + 'static>(
     })
 }
 
-/// On PostgreSQL a tenant's burst is written by two writers at once: a SCIM write
-/// commits while another batch of the same tenant is still running.
+/// On PostgreSQL with `write_writers_per_tenant = 2`, a tenant's burst is written by two
+/// writers at once: a SCIM write commits while another batch of the same tenant is
+/// still running.
 #[test]
 fn on_postgresql_two_batches_of_one_tenant_run_side_by_side() {
-    let app = TestApp::spawn();
+    let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
     if !app.db.runs_on(true, "SQLite has one writer") {
         return;
     }
@@ -515,7 +516,7 @@ fn on_postgresql_two_batches_of_one_tenant_run_side_by_side() {
 fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() {
     use roster::store::groups;
     use std::sync::{Arc, Barrier};
-    let app = TestApp::spawn();
+    let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
     if !app
         .db
         .runs_on(true, "SQLite has one writer: no deadlock between batches")
