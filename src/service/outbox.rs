@@ -123,7 +123,9 @@ fn write_outboxes(
     })
 }
 
-/// Numbers and writes outboxes, tenant by tenant in order of first appearance.
+/// Numbers and writes outboxes, tenant by tenant in id order: each reservation locks
+/// its tenant's sequence to the commit, and batches running side by side (see
+/// `store::pipeline`) must take those locks in one order or deadlock.
 fn write(conn: &mut DbConnection, outboxes: Vec<Outbox>) -> Result<(), ServiceError> {
     let mut tenants: Vec<(TenantId, Vec<Outbox>)> = Vec::new();
     for outbox in outboxes {
@@ -132,6 +134,7 @@ fn write(conn: &mut DbConnection, outboxes: Vec<Outbox>) -> Result<(), ServiceEr
             None => tenants.push((outbox.tenant.clone(), vec![outbox])),
         }
     }
+    tenants.sort_by(|a, b| a.0 .0.cmp(&b.0 .0));
     for (tenant, group) in tenants {
         let count: usize = group.iter().map(|o| o.drafts.len()).sum();
         let mut sequence = events::reserve(conn, &tenant, count as i64)?;

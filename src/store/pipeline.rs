@@ -19,9 +19,12 @@
 //! (a group PATCH and a user PUT in one, the reverse in the other). PostgreSQL breaks
 //! the cycle by failing one statement; its use case rolls back its savepoint and, if
 //! it can run again ([`Pipeline::write_retryable`]: the SCIM writes), it is queued
-//! again to run after its batch commits, so the client never sees the race. A use case
-//! that can run only once gets its key to itself: no other batch of its key runs
-//! beside it, exactly as when every key had one writer.
+//! again to run after its batch commits, so the client does not see the race. A use
+//! case that can run only once gets its key to itself: no other batch of its key runs
+//! beside it, exactly as when every key had one writer. Batches number their tenants'
+//! events in tenant order, so their ends cannot deadlock on each other's sequences; a
+//! guarded write's tenant lock can still meet the other batch's numbering, and a
+//! deadlock there fails its whole batch with 503, as any failed commit does.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};

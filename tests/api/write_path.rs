@@ -515,7 +515,7 @@ fn on_postgresql_two_batches_of_one_tenant_run_side_by_side() {
 #[test]
 fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() {
     use roster::store::groups;
-    use std::sync::{Arc, Barrier};
+    use std::sync::{Arc, Condvar, Mutex};
     let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
     if !app
         .db
@@ -529,8 +529,9 @@ fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() 
         let mut conn = app.store.connection().unwrap();
         roster::store::TenantId(tenants::tenant(&mut conn, "acme").unwrap().id)
     };
-    // Both first attempts hold their first lock before either asks for its second.
-    let both_locked = Arc::new(Barrier::new(2));
+    // Both first attempts hold their first lock before either asks for its second (or
+    // 10 s pass, and the test fails on its assertions instead of hanging).
+    let both_locked = Arc::new((Mutex::new(0), Condvar::new()));
     let (started_tx, started_rx) = mpsc::channel::<()>();
     let crossing = |first: String, second: String| {
         let (tenant, both_locked) = (tenant.clone(), both_locked.clone());
@@ -541,7 +542,13 @@ fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() 
             let _ = started.lock().unwrap().send(());
             groups::find_for_update(c, &tenant, &first)?;
             if attempts == 1 {
-                both_locked.wait();
+                let (arrived, wake) = &*both_locked;
+                let mut n = arrived.lock().unwrap();
+                *n += 1;
+                wake.notify_all();
+                let _ = wake
+                    .wait_timeout_while(n, Duration::from_secs(10), |n| *n < 2)
+                    .unwrap();
             }
             groups::find_for_update(c, &tenant, &second)?;
             Ok(attempts)
@@ -562,4 +569,48 @@ fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() 
     attempts.sort();
     assert_eq!(attempts, [1, 2], "one ran once, the deadlock's loser twice");
     assert_eq!(reruns(), before + 1);
+}
+
+/// A write that cannot run twice (here a bare `write_for`, like a change-set) has its
+/// tenant to itself: with two writers per tenant it still waits for the batch beside.
+#[test]
+fn a_write_that_cannot_run_twice_waits_for_its_tenants_other_batch() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
+    if !app.db.runs_on(true, "SQLite has one writer") {
+        return;
+    }
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    let holding = Arc::new(AtomicBool::new(true));
+    let held = retryable_write(&app.store, move |_| {
+        let _ = started_tx.send(());
+        let _ = release_rx.lock().unwrap().recv();
+        Ok(())
+    });
+    started_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the retryable batch runs");
+    let once = {
+        let (store, holding) = (app.store.clone(), holding.clone());
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap()
+                .block_on(store.write_for("acme", move |_| {
+                    Ok::<_, StoreError>(holding.load(Ordering::SeqCst))
+                }))
+        })
+    };
+    wait_for_queue(&app.store, 1);
+    holding.store(false, Ordering::SeqCst);
+    release_tx.send(()).unwrap();
+    held.join().unwrap().unwrap();
+    assert!(
+        !once.join().unwrap().unwrap(),
+        "it ran only after the other batch"
+    );
 }

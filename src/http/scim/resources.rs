@@ -96,12 +96,20 @@ where
     Ok(done?)
 }
 
-/// Authenticates the caller and runs one SCIM write, which may run more than once: if
-/// it loses a lock race to another batch of its tenant (see `store::pipeline`), it is
-/// rolled back and runs again, so `use_case` clones what it hands on.
+/// How a SCIM write may run: `Again` if it loses a lock race to another batch of its
+/// tenant (see `store::pipeline`: it is rolled back and runs again, so its use case
+/// clones what it hands on), or `Once`, with the tenant to itself.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Runs {
+    Again,
+    Once,
+}
+
+/// Authenticates the caller and runs one SCIM write.
 async fn scoped_write<T, F>(
     state: &AppState,
     caller: Caller,
+    runs: Runs,
     mut use_case: F,
 ) -> Result<T, ApiError>
 where
@@ -110,13 +118,14 @@ where
 {
     let key = caller.slug().to_owned();
     let ip = caller.ip().map(str::to_owned);
-    let done = state
-        .service
-        .write_retryable(&key, move |c| {
-            let scope = caller.authorize(c, true)?;
-            use_case(c, &scope)
-        })
-        .await;
+    let mut work = move |c: &mut Tx<'_>| {
+        let scope = caller.authorize(c, true)?;
+        use_case(c, &scope)
+    };
+    let done = match runs {
+        Runs::Again => state.service.write_retryable(&key, work).await,
+        Runs::Once => state.service.write(&key, move |c| work(c)).await,
+    };
     if let Err(ServiceError::Unauthenticated) = done {
         state.limiters.authentication_failed(ip.as_deref(), &key);
     }
@@ -249,7 +258,7 @@ pub async fn create(
     let kind = kind(&path.1)?;
     let projection = projection(&req)?;
     limits::check_resource(kind, &body.0)?;
-    let rendered = scoped_write(&state, caller, move |c, scope| match kind {
+    let rendered = scoped_write(&state, caller, Runs::Again, move |c, scope| match kind {
         ResourceKind::User => users::create(c, scope, body.0.clone(), &now()),
         ResourceKind::Group => groups::create(c, scope, body.0.clone(), &now()),
     })
@@ -360,7 +369,7 @@ pub async fn replace(
     limits::check_resource(kind, &body.0)?;
     let target = id.clone();
     let reader = caller.clone();
-    let rendered = scoped_write(&state, caller, move |c, scope| {
+    let rendered = scoped_write(&state, caller, Runs::Again, move |c, scope| {
         guarded(guard::scim(
             c,
             scope,
@@ -397,7 +406,7 @@ pub async fn patch(
     limits::check_patch(kind, &body.0)?;
     let target = id.clone();
     let reader = caller.clone();
-    let rendered = scoped_write(&state, caller, move |c, scope| {
+    let rendered = scoped_write(&state, caller, Runs::Again, move |c, scope| {
         guarded(guard::scim(
             c,
             scope,
@@ -463,7 +472,7 @@ pub async fn delete(
     let (_, endpoint, id) = path.into_inner();
     let kind = kind(&endpoint)?;
     let pre = preconditions(&req);
-    scoped_write(&state, caller, move |c, scope| {
+    scoped_write(&state, caller, Runs::Again, move |c, scope| {
         guard::scim(c, scope, "DELETE", kind, &id, Value::Null, &pre, &now()).map(drop)
     })
     .await?;
@@ -481,8 +490,12 @@ pub async fn bulk(
         BulkError::TooManyOperations { max } => ApiError::TooManyOperations { max },
     })?;
     limits::check_bulk(&request)?;
-    let outcomes = scoped_write(&state, caller, move |c, scope| {
-        Ok(service::bulk::execute(c, scope, request.clone(), &now()))
+    // Each operation's failure is its own outcome, so a lost lock race could not be told
+    // from the others': a bulk request runs once, with its tenant to itself.
+    let mut request = Some(request);
+    let outcomes = scoped_write(&state, caller, Runs::Once, move |c, scope| {
+        let request = request.take().expect("a bulk request runs once");
+        Ok(service::bulk::execute(c, scope, request, &now()))
     })
     .await?;
     let operations: Vec<Value> = outcomes
