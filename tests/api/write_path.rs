@@ -484,6 +484,28 @@ fn retryable_write<T: Send + 'static>(
     })
 }
 
+/// A retryable write of `acme` that runs until the returned sender is used or dropped;
+/// returns once it runs.
+fn hold_retryable(
+    store: &Store,
+) -> (
+    mpsc::Sender<()>,
+    std::thread::JoinHandle<Result<(), StoreError>>,
+) {
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    let held = retryable_write(store, move |_| {
+        let _ = started_tx.send(());
+        let _ = release_rx.lock().unwrap().recv();
+        Ok(())
+    });
+    started_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the held write runs");
+    (release_tx, held)
+}
+
 /// On PostgreSQL with `write_writers_per_tenant = 2`, a tenant's burst is written by two
 /// writers at once: a SCIM write commits while another batch of the same tenant is
 /// still running.
@@ -493,17 +515,7 @@ fn on_postgresql_two_batches_of_one_tenant_run_side_by_side() {
     if !app.db.runs_on(true, "SQLite has one writer") {
         return;
     }
-    let (started_tx, started_rx) = mpsc::channel::<()>();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let release_rx = std::sync::Mutex::new(release_rx);
-    let held = retryable_write(&app.store, move |_| {
-        let _ = started_tx.send(());
-        let _ = release_rx.lock().unwrap().recv();
-        Ok(())
-    });
-    started_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the first batch runs");
+    let (release_tx, held) = hold_retryable(&app.store);
     assert_eq!(app.post("/Users", &user("beside@example.com")).status, 201);
     release_tx.send(()).unwrap();
     held.join().unwrap().unwrap();
@@ -581,18 +593,8 @@ fn a_write_that_cannot_run_twice_waits_for_its_tenants_other_batch() {
     if !app.db.runs_on(true, "SQLite has one writer") {
         return;
     }
-    let (started_tx, started_rx) = mpsc::channel::<()>();
-    let (release_tx, release_rx) = mpsc::channel::<()>();
-    let release_rx = std::sync::Mutex::new(release_rx);
+    let (release_tx, held) = hold_retryable(&app.store);
     let holding = Arc::new(AtomicBool::new(true));
-    let held = retryable_write(&app.store, move |_| {
-        let _ = started_tx.send(());
-        let _ = release_rx.lock().unwrap().recv();
-        Ok(())
-    });
-    started_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the retryable batch runs");
     let once = {
         let (store, holding) = (app.store.clone(), holding.clone());
         std::thread::spawn(move || {
