@@ -458,7 +458,7 @@ fn explain(db: &mut Db, tenant: &str, size: usize, page: usize) {
         ("emails[value eq] (page)", format!("{select} AND (((users.tenant_id, users.id) IN (SELECT ue.tenant_id, ue.user_id FROM user_emails ue WHERE ue.value_folded = '{who}'))) ORDER BY users.id LIMIT {page} OFFSET 0")),
         ("count of all, as roster counted before row_counts", format!("SELECT COUNT(*) AS n FROM users WHERE users.tenant_id = '{tenant}'")),
         ("count of all (row_counts)", format!("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM row_counts WHERE tenant_id = '{tenant}' AND kind = 'users'")),
-        ("buckets, for a deep startIndex page", format!("SELECT bucket, n FROM row_counts WHERE tenant_id = '{tenant}' AND kind = 'users' AND n > 0 ORDER BY bucket")),
+        ("buckets, for a deep startIndex page", format!("SELECT bucket, CAST(SUM(n) AS BIGINT) AS n FROM row_counts WHERE tenant_id = '{tenant}' AND kind = 'users' GROUP BY bucket HAVING SUM(n) > 0 ORDER BY bucket")),
         ("sortBy=userName page", format!("SELECT users.*, users.user_name_folded AS sort_key FROM users WHERE users.tenant_id = '{tenant}' ORDER BY users.user_name_folded, users.id LIMIT {}", page + 1)),
         ("cursor deep page", format!("{select} AND (users.id) > ('{deep_id}') ORDER BY users.id LIMIT {}", page + 1)),
         ("startIndex deep page, as roster paged before row_counts", format!("{select} ORDER BY users.id LIMIT {page} OFFSET {}", deep)),

@@ -185,12 +185,17 @@ pub(super) fn depth(conn: &mut DbConnection) -> u32 {
 }
 
 /// Opens a batch's transaction; `BEGIN IMMEDIATE` takes SQLite's write lock up front.
-pub(super) fn begin_batch(conn: &mut DbConnection) -> Result<(), StoreError> {
+/// On PostgreSQL the transaction carries its row-count shard, in the same round trip, for
+/// the triggers that count users and groups (see `pipeline::claim_shard`).
+pub(super) fn begin_batch(conn: &mut DbConnection, shard: u32) -> Result<(), StoreError> {
     match conn {
         DbConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
         }
-        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
+        DbConnection::Postgres(c) => AnsiTransactionManager::begin_transaction_sql(
+            c,
+            &format!("BEGIN; SELECT set_config('roster.shard', '{shard}', true)"),
+        )?,
     }
     Ok(())
 }

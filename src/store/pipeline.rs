@@ -103,6 +103,8 @@ struct Busy {
     writers: usize,
     /// One of them runs a use case that cannot run twice: no other writer joins.
     alone: bool,
+    /// The row-count shards those writers count into, one bit each (see [`claim_shard`]).
+    shards: u64,
 }
 
 #[derive(Default)]
@@ -535,10 +537,10 @@ where
 
 fn writer(shared: &Shared) {
     loop {
-        let Some((batch, keys)) = next_batch(shared) else {
+        let Some((batch, keys, shard)) = next_batch(shared) else {
             return;
         };
-        let leftovers = run_batch(shared, batch);
+        let leftovers = run_batch(shared, batch, shard);
         let mut guard = lock(&shared.queues);
         let q = &mut *guard;
         // Unfinished jobs go back to the front, in order, to run next.
@@ -553,6 +555,7 @@ fn writer(shared: &Shared) {
         for key in &keys {
             if let Some(busy) = q.busy.get_mut(key) {
                 busy.writers -= 1;
+                busy.shards &= !(1 << shard);
                 if busy.writers == 0 {
                     q.busy.remove(key);
                 }
@@ -566,7 +569,7 @@ fn writer(shared: &Shared) {
 /// Waits for work and takes a batch: keys in turn, one job each per round, skipping
 /// keys `writers_per_key` other writers are working on. `None` when the pipeline is
 /// closed and empty.
-fn next_batch(shared: &Shared) -> Option<(Vec<Job>, Vec<Arc<str>>)> {
+fn next_batch(shared: &Shared) -> Option<(Vec<Job>, Vec<Arc<str>>, u32)> {
     let mut q = lock(&shared.queues);
     loop {
         let settings = &shared.settings;
@@ -576,7 +579,8 @@ fn next_batch(shared: &Shared) -> Option<(Vec<Job>, Vec<Arc<str>>)> {
             settings.writers_per_key.max(1),
         );
         if !batch.is_empty() {
-            return Some((batch, keys));
+            let shard = claim_shard(&mut q, &keys);
+            return Some((batch, keys, shard));
         }
         if shared.closed.load(Ordering::SeqCst) && q.waiting == 0 {
             return None;
@@ -587,6 +591,26 @@ fn next_batch(shared: &Shared) -> Option<(Vec<Job>, Vec<Arc<str>>)> {
             .unwrap_or_else(|p| p.into_inner())
             .0;
     }
+}
+
+/// The lowest row-count shard no other writer on any of `keys` counts into, claimed on
+/// each. PostgreSQL's row-count triggers add into the batch's shard of a bucket, so two
+/// batches of one tenant never wait for each other's counter rows (nor deadlock on them
+/// taking buckets in different orders). A tenant written by one writer at a time counts
+/// into shard 0 only.
+fn claim_shard(q: &mut Queues, keys: &[Arc<str>]) -> u32 {
+    let taken = keys
+        .iter()
+        .filter_map(|k| q.busy.get(k))
+        .fold(0u64, |taken, b| taken | b.shards);
+    // Each other writer holds one bit, and writers are far fewer than 64.
+    let shard = (!taken).trailing_zeros().min(63);
+    for key in keys {
+        if let Some(busy) = q.busy.get_mut(key) {
+            busy.shards |= 1 << shard;
+        }
+    }
+    shard
 }
 
 /// Takes a batch and registers its keys as busy. A key's next job joins if the key has
@@ -655,7 +679,7 @@ fn take(q: &mut Queues, max: usize, per_key: usize) -> (Vec<Job>, Vec<Arc<str>>)
 }
 
 /// Runs a batch in one transaction and answers it; returns the jobs the budget left.
-fn run_batch(shared: &Shared, batch: Vec<Job>) -> Vec<Job> {
+fn run_batch(shared: &Shared, batch: Vec<Job>, shard: u32) -> Vec<Job> {
     let settings = &shared.settings;
     let mut conn = match shared.pool.get() {
         Ok(c) => c,
@@ -666,7 +690,7 @@ fn run_batch(shared: &Shared, batch: Vec<Job>) -> Vec<Job> {
             return Vec::new();
         }
     };
-    if let Err(e) = conn::begin_batch(&mut conn) {
+    if let Err(e) = conn::begin_batch(&mut conn, shard) {
         tracing::warn!(error = %crate::error_chain(&e), "could not begin a write batch");
         refuse_all(batch, "the database refused a transaction");
         shared.stats.failed_batches.fetch_add(1, Ordering::Relaxed);

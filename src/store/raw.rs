@@ -20,7 +20,8 @@ pub struct Count {
 
 /// The tenant's rows of `table` (`users` or `groups`) per id bucket, in bucket order:
 /// the `row_counts` rows that triggers keep in the same transaction as every insert and
-/// delete. A bucket is the id's first three characters.
+/// delete. A bucket is the id's first three characters; on PostgreSQL its count is the
+/// sum of one row per writer (see the `row_counts_shards` migration).
 fn buckets(
     conn: &mut DbConnection,
     table: &'static str,
@@ -33,11 +34,14 @@ fn buckets(
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    let mut q = RawQuery::new("SELECT bucket, n FROM row_counts WHERE tenant_id = ");
+    // On PostgreSQL a bucket has a row per writer that counted into it (a shard).
+    let mut q = RawQuery::new(
+        "SELECT bucket, CAST(SUM(n) AS BIGINT) AS n FROM row_counts WHERE tenant_id = ",
+    );
     q.text(tenant.0.clone())
         .sql(" AND kind = ")
         .text(table)
-        .sql(" AND n > 0 ORDER BY bucket");
+        .sql(" GROUP BY bucket HAVING SUM(n) > 0 ORDER BY bucket");
     Ok(q.load::<Bucket>(conn)?
         .into_iter()
         .map(|b| (b.bucket, b.n))

@@ -521,13 +521,71 @@ fn on_postgresql_two_batches_of_one_tenant_run_side_by_side() {
     held.join().unwrap().unwrap();
 }
 
+/// Runs two retryable writes of `acme` as two batches side by side: each runs
+/// `step(first)`, waits on its first attempt until the other has run its own first step
+/// (or 10 s pass, so a test fails on its assertions instead of hanging), then runs
+/// `step(second)`. Returns each write's attempts, sorted, and the reruns this counted.
+fn crossing_writes<S>(app: &TestApp, step: S, a: [&str; 2], b: [&str; 2]) -> ([u32; 2], u64)
+where
+    S: Fn(&mut roster::store::DbConnection, &str) -> Result<(), StoreError>
+        + Clone
+        + Send
+        + 'static,
+{
+    use std::sync::{Arc, Condvar, Mutex};
+    let both_stepped = Arc::new((Mutex::new(0), Condvar::new()));
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let crossing = |[first, second]: [&str; 2]| {
+        let (first, second) = (first.to_owned(), second.to_owned());
+        let (both_stepped, step) = (both_stepped.clone(), step.clone());
+        let started = Mutex::new(started_tx.clone());
+        let mut attempts = 0;
+        move |c: &mut roster::store::DbConnection| {
+            attempts += 1;
+            let _ = started.lock().unwrap().send(());
+            step(c, &first)?;
+            if attempts == 1 {
+                let (arrived, wake) = &*both_stepped;
+                let mut n = arrived.lock().unwrap();
+                *n += 1;
+                wake.notify_all();
+                let _ = wake
+                    .wait_timeout_while(n, Duration::from_secs(10), |n| *n < 2)
+                    .unwrap();
+            }
+            step(c, &second)?;
+            Ok(attempts)
+        }
+    };
+    let reruns = || {
+        let stats = app.store.pipeline_stats().0;
+        stats.reruns.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = reruns();
+    let first = retryable_write(&app.store, crossing(a));
+    // Running before the second is queued, so they are two batches.
+    started_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the first write runs");
+    let second = retryable_write(&app.store, crossing(b));
+    let mut attempts = [
+        first.join().unwrap().unwrap(),
+        second.join().unwrap().unwrap(),
+    ];
+    attempts.sort();
+    (attempts, reruns() - before)
+}
+
+fn acme(app: &TestApp) -> roster::store::TenantId {
+    let mut conn = app.store.connection().unwrap();
+    roster::store::TenantId(tenants::tenant(&mut conn, "acme").unwrap().id)
+}
+
 /// Two batches of one tenant locking two groups in opposite orders: PostgreSQL fails
 /// one statement to break the deadlock, and that use case runs again once its batch
 /// has committed, so both succeed and the client never sees the race.
 #[test]
 fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() {
-    use roster::store::groups;
-    use std::sync::{Arc, Condvar, Mutex};
     let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
     if !app
         .db
@@ -537,50 +595,60 @@ fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() 
     }
     let g1 = app.create_group("One", &[]);
     let g2 = app.create_group("Two", &[]);
-    let tenant = {
-        let mut conn = app.store.connection().unwrap();
-        roster::store::TenantId(tenants::tenant(&mut conn, "acme").unwrap().id)
+    let tenant = acme(&app);
+    let lock_group = move |c: &mut roster::store::DbConnection, id: &str| {
+        roster::store::groups::find_for_update(c, &tenant, id).map(drop)
     };
-    // Both first attempts hold their first lock before either asks for its second (or
-    // 10 s pass, and the test fails on its assertions instead of hanging).
-    let both_locked = Arc::new((Mutex::new(0), Condvar::new()));
-    let (started_tx, started_rx) = mpsc::channel::<()>();
-    let crossing = |first: String, second: String| {
-        let (tenant, both_locked) = (tenant.clone(), both_locked.clone());
-        let started = std::sync::Mutex::new(started_tx.clone());
-        let mut attempts = 0;
-        move |c: &mut roster::store::DbConnection| {
-            attempts += 1;
-            let _ = started.lock().unwrap().send(());
-            groups::find_for_update(c, &tenant, &first)?;
-            if attempts == 1 {
-                let (arrived, wake) = &*both_locked;
-                let mut n = arrived.lock().unwrap();
-                *n += 1;
-                wake.notify_all();
-                let _ = wake
-                    .wait_timeout_while(n, Duration::from_secs(10), |n| *n < 2)
-                    .unwrap();
-            }
-            groups::find_for_update(c, &tenant, &second)?;
-            Ok(attempts)
-        }
-    };
-    let reruns = || {
-        let stats = app.store.pipeline_stats().0;
-        stats.reruns.load(std::sync::atomic::Ordering::Relaxed)
-    };
-    let before = reruns();
-    let a = retryable_write(&app.store, crossing(g1.clone(), g2.clone()));
-    // Running before the second is queued, so they are two batches.
-    started_rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the first write runs");
-    let b = retryable_write(&app.store, crossing(g2, g1));
-    let mut attempts = [a.join().unwrap().unwrap(), b.join().unwrap().unwrap()];
-    attempts.sort();
+    let (attempts, reruns) = crossing_writes(&app, lock_group, [&g1, &g2], [&g2, &g1]);
     assert_eq!(attempts, [1, 2], "one ran once, the deadlock's loser twice");
-    assert_eq!(reruns(), before + 1);
+    assert_eq!(reruns, 1);
+}
+
+/// Two batches of one tenant creating users in the same id buckets, in opposite orders:
+/// each writer counts into its own shard of the bucket's row, so neither waits for the
+/// other (before the shards, they deadlocked on the `row_counts` rows), and the totals
+/// stay exact.
+#[test]
+fn two_batches_creating_users_in_the_same_buckets_do_not_wait_for_each_other() {
+    let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
+    if !app.db.runs_on(true, "SQLite has one writer") {
+        return;
+    }
+    let tenant = acme(&app);
+    let insert_user = move |c: &mut roster::store::DbConnection, id: &str| {
+        let mut q = roster::store::query::RawQuery::new(
+            "INSERT INTO users (tenant_id, id, user_name, user_name_folded, active, \
+             attributes, version, created_at, updated_at) VALUES (",
+        );
+        q.text(tenant.0.clone())
+            .sql(", ")
+            .text(id)
+            .sql(", ")
+            .text(id)
+            .sql(", ")
+            .text(id)
+            .sql(", TRUE, '{}', 1, '', '')");
+        q.execute(c).map(drop)
+    };
+    let (attempts, reruns) = crossing_writes(
+        &app,
+        insert_user,
+        ["aaa-first", "bbb-second"],
+        ["bbb-first", "aaa-second"],
+    );
+    assert_eq!(
+        (attempts, reruns),
+        ([1, 1], 0),
+        "no write waited or ran twice"
+    );
+    assert_eq!(app.get("/Users?count=0").body["totalResults"], 4);
+    let mut q = roster::store::query::RawQuery::new(
+        "SELECT COUNT(DISTINCT shard) AS n FROM row_counts WHERE tenant_id = ",
+    );
+    q.text(acme(&app).0);
+    let mut conn = app.store.connection().unwrap();
+    let shards = q.load::<roster::store::raw::Count>(&mut conn).unwrap()[0].n;
+    assert_eq!(shards, 2, "one shard per batch, not one per writer thread");
 }
 
 /// A write that cannot run twice (here a bare `write_for`, like a change-set) has its
