@@ -234,6 +234,13 @@ fn seconds_until_one(tokens: f64, rate: f64) -> u64 {
     (secs.as_secs() + u64::from(secs.subsec_nanos() > 0)).max(1)
 }
 
+/// Longest a read waits for one of its tenant's connections before it gets 503: as long
+/// as a write waits for its writer (`write_queue_timeout_ms`' default). A burst of 256
+/// list pages queues behind its tenant's share for seconds, and the wait is FIFO, so
+/// that is queueing, not a fault; a database that stops answering still fails each read
+/// after its own deadline, and the queue behind it drains at that pace.
+pub const READ_SHARE_WAIT: Duration = Duration::from_secs(10);
+
 /// A few connections per key: one tenant's burst of reads waits for its own share
 /// instead of taking the whole pool from the others.
 pub struct Shares {
@@ -328,5 +335,25 @@ mod tests {
         assert!(l.may_authenticate(Some("10.0.0.3"), "t", true).is_ok());
         assert!(l.may_authenticate(Some("10.0.0.3"), "other", false).is_ok());
         assert_eq!(l.refusals_of("t"), 2);
+    }
+
+    /// At 256 clients a tenant's list pages queue behind its share for seconds; that is
+    /// queueing, so it must not end in 503 (it did, after 2 s, in the compare benchmark).
+    #[tokio::test(start_paused = true)]
+    async fn a_read_waits_seconds_for_its_tenants_share_instead_of_failing() {
+        let shares = Arc::new(Shares::new(1));
+        let held = shares.acquire("a", READ_SHARE_WAIT).await.unwrap();
+        let waiting = {
+            let shares = shares.clone();
+            tokio::spawn(async move { shares.acquire("a", READ_SHARE_WAIT).await.is_ok() })
+        };
+        let other = shares.acquire("b", READ_SHARE_WAIT).await;
+        assert!(other.is_ok(), "another tenant does not wait");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(held);
+        assert!(waiting.await.unwrap(), "the read got its turn after 5 s");
+        let _held = shares.acquire("a", READ_SHARE_WAIT).await.unwrap();
+        let late = shares.acquire("a", READ_SHARE_WAIT).await;
+        assert!(late.is_err(), "past READ_SHARE_WAIT, 503");
     }
 }

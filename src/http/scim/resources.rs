@@ -82,7 +82,11 @@ where
 {
     let key = caller.slug().to_owned();
     let ip = caller.ip().map(str::to_owned);
-    let _share = state.limiters.reads.acquire(&key, READ_SHARE_WAIT).await?;
+    let _share = state
+        .limiters
+        .reads
+        .acquire(&key, crate::http::limits::READ_SHARE_WAIT)
+        .await?;
     let done = state
         .service
         .run(move |c| {
@@ -131,9 +135,6 @@ where
     }
     Ok(done?)
 }
-
-/// Longest a read waits for one of its tenant's connections before it gets 503.
-const READ_SHARE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// `GET /{endpoint}`: list with filter, paging and projection.
 pub async fn list(
