@@ -45,8 +45,8 @@ pub struct Settings {
     /// PostgreSQL writer threads of the group-commit pipeline (different tenants write
     /// in parallel); SQLite always has one.
     pub write_writers: usize,
-    /// PostgreSQL: most of those writers working on one tenant's burst at once (1: a
-    /// tenant's batches take turns; see BENCHMARKS.md before raising it).
+    /// PostgreSQL: most of those writers working on one tenant's burst at once, so a
+    /// burst is written by two connections while other tenants keep the rest.
     pub write_writers_per_tenant: usize,
     /// Most write use cases committed together.
     pub write_batch_max: usize,
@@ -135,7 +135,7 @@ impl Default for Settings {
             pool_timeout_ms: 1500,
             statement_timeout_ms: 5000,
             write_writers: 4,
-            write_writers_per_tenant: 1,
+            write_writers_per_tenant: 2,
             write_batch_max: 256,
             write_batch_budget_ms: 50,
             write_queue_capacity: 4096,

@@ -249,7 +249,7 @@ pub fn run<T>(
     }
     // Guarded writes of a tenant take turns across processes (PostgreSQL): the window
     // and the held queue are read and written by one at a time.
-    store::lock_tenant(conn, tenant)?;
+    store::lock_guard(conn, tenant)?;
     let mark = tally_mark();
     let _listening = Listening::start();
     let mut whom = BTreeMap::new();
@@ -421,7 +421,7 @@ pub fn decide_batch(
 ) -> Result<usize, ServiceError> {
     write_transaction(conn, |c| {
         // One decision at a time (two owners, two processes): the second finds nothing.
-        store::lock_tenant(c, tenant)?;
+        store::lock_guard(c, tenant)?;
         let batch = store::held(c, tenant, "pending", decision.up_to, RELEASE_BATCH)?;
         let stamp_now = now();
         let state = if decision.release {

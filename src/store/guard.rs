@@ -250,13 +250,18 @@ pub fn pending_count(conn: &mut DbConnection, tenant: &TenantId) -> Result<i64, 
         .get_result(conn)?)
 }
 
-/// Locks the tenant's row until the transaction ends (PostgreSQL; SQLite's single
-/// writer already serializes).
-pub fn lock_tenant(conn: &mut DbConnection, tenant: &TenantId) -> Result<(), StoreError> {
+/// Locks the tenant's guard row until the transaction ends (PostgreSQL; SQLite's single
+/// writer already serializes). Not the tenant's own row: every insert holds a key share
+/// on that, and a batch beside this one numbers its events there at its end, so a lock
+/// on it made a guarded write and that batch deadlock. A tenant with nothing guarded
+/// and nothing held has no guard row, and no guarded write to serialize.
+pub fn lock_guard(conn: &mut DbConnection, tenant: &TenantId) -> Result<(), StoreError> {
     if let DbConnection::Postgres(c) = conn {
-        diesel::sql_query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
-            .bind::<diesel::sql_types::Text, _>(&tenant.0)
-            .execute(c)?;
+        diesel::sql_query(
+            "SELECT tenant_id FROM deprovisioning_guards WHERE tenant_id = $1 FOR UPDATE",
+        )
+        .bind::<diesel::sql_types::Text, _>(&tenant.0)
+        .execute(c)?;
     }
     Ok(())
 }

@@ -61,7 +61,7 @@ impl Default for PipelineSettings {
     fn default() -> Self {
         Self {
             writers: 4,
-            writers_per_key: 1,
+            writers_per_key: 2,
             max_batch: 256,
             batch_budget: Duration::from_millis(50),
             capacity: 4096,

@@ -484,10 +484,11 @@ fn retryable_write<T: Send + 'static>(
     })
 }
 
-/// A retryable write of `acme` that runs until the returned sender is used or dropped;
-/// returns once it runs.
+/// A retryable write of `acme` that runs `first`, then holds its batch open until the
+/// returned sender is used or dropped; returns once `first` has run.
 fn hold_retryable(
     store: &Store,
+    mut first: impl FnMut(&mut roster::store::DbConnection) -> Result<(), StoreError> + Send + 'static,
 ) -> (
     mpsc::Sender<()>,
     std::thread::JoinHandle<Result<(), StoreError>>,
@@ -495,7 +496,8 @@ fn hold_retryable(
     let (started_tx, started_rx) = mpsc::channel::<()>();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let release_rx = std::sync::Mutex::new(release_rx);
-    let held = retryable_write(store, move |_| {
+    let held = retryable_write(store, move |c| {
+        first(c)?;
         let _ = started_tx.send(());
         let _ = release_rx.lock().unwrap().recv();
         Ok(())
@@ -515,7 +517,7 @@ fn on_postgresql_two_batches_of_one_tenant_run_side_by_side() {
     if !app.db.runs_on(true, "SQLite has one writer") {
         return;
     }
-    let (release_tx, held) = hold_retryable(&app.store);
+    let (release_tx, held) = hold_retryable(&app.store, |_| Ok(()));
     assert_eq!(app.post("/Users", &user("beside@example.com")).status, 201);
     release_tx.send(()).unwrap();
     held.join().unwrap().unwrap();
@@ -604,6 +606,27 @@ fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() 
     assert_eq!(reruns, 1);
 }
 
+/// Inserts a bare user row with the id (and userName) `id`.
+fn insert_user(
+    c: &mut roster::store::DbConnection,
+    tenant: &roster::store::TenantId,
+    id: &str,
+) -> Result<(), StoreError> {
+    let mut q = roster::store::query::RawQuery::new(
+        "INSERT INTO users (tenant_id, id, user_name, user_name_folded, active, \
+         attributes, version, created_at, updated_at) VALUES (",
+    );
+    q.text(tenant.0.clone())
+        .sql(", ")
+        .text(id)
+        .sql(", ")
+        .text(id)
+        .sql(", ")
+        .text(id)
+        .sql(", TRUE, '{}', 1, '', '')");
+    q.execute(c).map(drop)
+}
+
 /// Two batches of one tenant creating users in the same id buckets, in opposite orders:
 /// each writer counts into its own shard of the bucket's row, so neither waits for the
 /// other (before the shards, they deadlocked on the `row_counts` rows), and the totals
@@ -615,21 +638,8 @@ fn two_batches_creating_users_in_the_same_buckets_do_not_wait_for_each_other() {
         return;
     }
     let tenant = acme(&app);
-    let insert_user = move |c: &mut roster::store::DbConnection, id: &str| {
-        let mut q = roster::store::query::RawQuery::new(
-            "INSERT INTO users (tenant_id, id, user_name, user_name_folded, active, \
-             attributes, version, created_at, updated_at) VALUES (",
-        );
-        q.text(tenant.0.clone())
-            .sql(", ")
-            .text(id)
-            .sql(", ")
-            .text(id)
-            .sql(", ")
-            .text(id)
-            .sql(", TRUE, '{}', 1, '', '')");
-        q.execute(c).map(drop)
-    };
+    let insert_user =
+        move |c: &mut roster::store::DbConnection, id: &str| insert_user(c, &tenant, id);
     let (attempts, reruns) = crossing_writes(
         &app,
         insert_user,
@@ -661,7 +671,7 @@ fn a_write_that_cannot_run_twice_waits_for_its_tenants_other_batch() {
     if !app.db.runs_on(true, "SQLite has one writer") {
         return;
     }
-    let (release_tx, held) = hold_retryable(&app.store);
+    let (release_tx, held) = hold_retryable(&app.store, |_| Ok(()));
     let holding = Arc::new(AtomicBool::new(true));
     let once = {
         let (store, holding) = (app.store.clone(), holding.clone());
@@ -683,4 +693,43 @@ fn a_write_that_cannot_run_twice_waits_for_its_tenants_other_batch() {
         !once.join().unwrap().unwrap(),
         "it ran only after the other batch"
     );
+}
+
+/// Guarded writes take turns with each other only: beside a batch of the same tenant
+/// that has inserted a user (and so holds a key share on the tenant's row), a
+/// deactivation under the deprovisioning guard commits at once. It used to lock the
+/// tenant's row, wait for that batch, and could deadlock with its event numbering.
+#[test]
+fn a_guarded_write_does_not_wait_for_a_batch_of_its_tenant_beside_it() {
+    let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
+    if !app.db.runs_on(true, "SQLite has one writer") {
+        return;
+    }
+    let id = app.create_user("guarded@example.com");
+    let r = app.api(
+        "PUT",
+        "/deprovisioning-guard",
+        Some(&json!({"enabled": true, "percent": 100, "max_users": 1000,
+                     "min_users": 1, "window_minutes": 10})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let tenant = acme(&app);
+    let (release_tx, held) = hold_retryable(&app.store, move |c| {
+        insert_user(c, &tenant, "beside@example.com")
+    });
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let r = app.patch(
+                &format!("/Users/{id}"),
+                &patch_op(json!([{"op": "replace", "path": "active", "value": false}])),
+            );
+            let _ = done_tx.send(r.status);
+        });
+        let answered = done_rx.recv_timeout(Duration::from_secs(10));
+        release_tx.send(()).unwrap();
+        assert_eq!(answered, Ok(200), "answered while the other batch ran");
+    });
+    held.join().unwrap().unwrap();
+    assert_eq!(app.get(&format!("/Users/{id}")).body["active"], false);
 }
