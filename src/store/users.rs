@@ -66,19 +66,22 @@ pub fn insert(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> 
     diesel::insert_into(users::table)
         .values(row)
         .execute(conn)?;
-    write_emails(conn, row)
+    // A new user has no email rows yet: nothing to delete first.
+    write_emails(conn, row, false)
 }
 
-/// Replaces the user's `user_emails` rows with those its stored attributes imply.
-/// Callers run it in the transaction that writes the user row, so the two never
-/// disagree.
-fn write_emails(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> {
-    diesel::delete(
-        user_emails::table
-            .filter(user_emails::tenant_id.eq(&row.tenant_id))
-            .filter(user_emails::user_id.eq(&row.id)),
-    )
-    .execute(conn)?;
+/// Writes the user's `user_emails` rows as its stored attributes imply, replacing any
+/// it had (`replace`). Callers run it in the transaction that writes the user row, so
+/// the two never disagree.
+fn write_emails(conn: &mut DbConnection, row: &UserRow, replace: bool) -> Result<(), StoreError> {
+    if replace {
+        diesel::delete(
+            user_emails::table
+                .filter(user_emails::tenant_id.eq(&row.tenant_id))
+                .filter(user_emails::user_id.eq(&row.id)),
+        )
+        .execute(conn)?;
+    }
     let values = crate::scim::resource::email_values(&row.attributes);
     if values.is_empty() {
         return Ok(());
@@ -206,7 +209,7 @@ pub fn update(conn: &mut DbConnection, row: &UserRow) -> Result<(), StoreError> 
     )
     .set(row)
     .execute(conn)?;
-    write_emails(conn, row)
+    write_emails(conn, row, true)
 }
 
 /// Deletes the user, its memberships and (by cascade) its `user_emails` rows; false when there was no such user.
