@@ -242,14 +242,19 @@ pub fn run<T>(
     let Some(row) = store::settings(conn, tenant)? else {
         return f(conn).map(Guarded::Applied);
     };
-    let settings = GuardSettings::of(Some(row));
+    if !row.enabled && !store::pending(conn, tenant, resource)?.0 {
+        return f(conn).map(Guarded::Applied);
+    }
+    // Guarded writes of a tenant take turns (two batches of a tenant, or two processes,
+    // on PostgreSQL): the window and the held queue are read and written by one at a
+    // time. So both are read again under the lock: the write that held it before may
+    // have just held a change or turned the guard off.
+    store::lock_guard(conn, tenant)?;
+    let settings = GuardSettings::of(store::settings(conn, tenant)?);
     let (held_any, held_here) = store::pending(conn, tenant, resource)?;
     if !settings.enabled && !held_any {
         return f(conn).map(Guarded::Applied);
     }
-    // Guarded writes of a tenant take turns across processes (PostgreSQL): the window
-    // and the held queue are read and written by one at a time.
-    store::lock_guard(conn, tenant)?;
     let mark = tally_mark();
     let _listening = Listening::start();
     let mut whom = BTreeMap::new();

@@ -596,8 +596,9 @@ fn next_batch(shared: &Shared) -> Option<(Vec<Job>, Vec<Arc<str>>, u32)> {
 /// The lowest row-count shard no other writer on any of `keys` counts into, claimed on
 /// each. PostgreSQL's row-count triggers add into the batch's shard of a bucket, so two
 /// batches of one tenant never wait for each other's counter rows (nor deadlock on them
-/// taking buckets in different orders). A tenant written by one writer at a time counts
-/// into shard 0 only.
+/// taking buckets in different orders). A batch of tenants no other writer works on
+/// counts into shard 0, so a tenant's shards stay at most `writers` (the bits are per
+/// process: another roster process counts into the same shards, as it did before).
 fn claim_shard(q: &mut Queues, keys: &[Arc<str>]) -> u32 {
     let taken = keys
         .iter()

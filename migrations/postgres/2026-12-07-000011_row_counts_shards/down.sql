@@ -1,3 +1,6 @@
+-- No count may land while the shards are folded back.
+LOCK TABLE row_counts IN EXCLUSIVE MODE;
+
 CREATE OR REPLACE FUNCTION roster_count_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
