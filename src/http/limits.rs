@@ -235,10 +235,10 @@ fn seconds_until_one(tokens: f64, rate: f64) -> u64 {
 }
 
 /// Longest a read waits for one of its tenant's connections before it gets 503: as long
-/// as a write waits for its writer with `write_queue_timeout_ms` at its default. A burst of 256
-/// list pages queues behind its tenant's share for seconds, and the wait is FIFO, so
-/// that is queueing, not a fault; a database that stops answering still fails each read
-/// after its own deadline, and the queue behind it drains at that pace.
+/// as a write waits for its writer with `write_queue_timeout_ms` at its default. A burst
+/// of 256 list pages queues behind its tenant's share for seconds, and the wait is FIFO,
+/// so that is queueing, not a fault; a database that stops answering still fails each
+/// read after its own deadline, and the queue behind it drains at that pace.
 pub const READ_SHARE_WAIT: Duration = Duration::from_secs(10);
 
 /// A few connections per key: one tenant's burst of reads waits for its own share

@@ -21,7 +21,7 @@ pub struct Count {
 /// The tenant's rows of `table` (`users` or `groups`) per id bucket, in bucket order:
 /// the `row_counts` rows that triggers keep in the same transaction as every insert and
 /// delete. A bucket is the id's first three characters; on PostgreSQL its count is the
-/// sum of one row per writer (see the `row_counts_shards` migration).
+/// sum of one row per shard that counted into it (see `pipeline::claim_shard`).
 fn buckets(
     conn: &mut DbConnection,
     table: &'static str,
@@ -34,7 +34,7 @@ fn buckets(
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    // On PostgreSQL a bucket has a row per writer that counted into it (a shard).
+    // On PostgreSQL a bucket has a row per shard that counted into it.
     let mut q = RawQuery::new(
         "SELECT bucket, CAST(SUM(n) AS BIGINT) AS n FROM row_counts WHERE tenant_id = ",
     );
