@@ -128,7 +128,7 @@ pub fn setting(conn: &mut DbConnection, key: &str) -> Result<Option<String>, Sto
     Ok(server_settings::table
         .filter(server_settings::key.eq(key))
         .select(server_settings::value)
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -154,7 +154,7 @@ pub fn oidc_config(
     Ok(oidc_configs::table
         .filter(oidc_configs::tenant_id.eq(&tenant.0))
         .select(OidcConfigRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -193,7 +193,7 @@ pub fn live_session(
         .filter(admin_sessions::expires_at.gt(now))
         .filter(admin_sessions::last_seen_at.gt(idle_cutoff))
         .select(SessionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -223,7 +223,7 @@ pub fn delete_session(
         .filter(admin_sessions::id_hash.eq(id_hash))
         .filter(admin_sessions::tenant_id.eq(&tenant.0))
         .select(SessionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     if found.is_some() {
         diesel::delete(

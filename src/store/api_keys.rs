@@ -66,7 +66,7 @@ pub fn find_live_for_tenant(
         .filter(api_keys::revoked_at.is_null())
         .filter(tenants::slug.eq(tenant_slug))
         .select((ApiKeyRow::as_select(), tenants::id))
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -98,7 +98,7 @@ pub fn last_sequence(conn: &mut DbConnection, tenant: &TenantId) -> Result<i64, 
     Ok(tenants::table
         .find(&tenant.0)
         .select(tenants::event_sequence)
-        .first(conn)?)
+        .get_result(conn)?)
 }
 
 /// The sequence of the tenant's oldest retained event, if any is retained.
@@ -109,7 +109,7 @@ pub fn first_retained(
     Ok(events::table
         .filter(events::tenant_id.eq(&tenant.0))
         .select(diesel::dsl::min(events::sequence))
-        .first(conn)?)
+        .get_result(conn)?)
 }
 
 /// The newest events about one user or group (as their subject, or as the group of

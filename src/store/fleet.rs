@@ -64,7 +64,7 @@ pub fn fleet(
         s.last_request_at = scim_request_log::table
             .filter(scim_request_log::tenant_id.eq(id))
             .select(max(scim_request_log::at))
-            .first(conn)?;
+            .get_result(conn)?;
         if let Some(after) = failures_after {
             s.failures_since = scim_request_log::table
                 .filter(scim_request_log::tenant_id.eq(id))

@@ -68,7 +68,7 @@ pub fn find(
         .filter(groups::tenant_id.eq(&tenant.0))
         .filter(groups::id.eq(id))
         .select(GroupRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -167,7 +167,8 @@ pub fn add_members(
             };
             q.sql(", ").text(now).sql(")");
         }
-        q.sql(" ON CONFLICT DO NOTHING RETURNING member_id, member_type");
+        q.sql(" ON CONFLICT DO NOTHING RETURNING member_id, member_type")
+            .reused_if_few(chunk.len());
         added.extend(q.load::<Membership>(conn)?);
     }
     Ok(added)
@@ -191,7 +192,8 @@ pub fn remove_members(
             .text(group_id)
             .sql(" AND member_id = ")
             .text(member_id.clone())
-            .sql(" RETURNING member_id, member_type");
+            .sql(" RETURNING member_id, member_type")
+            .reused();
         removed.extend(q.load::<Membership>(conn)?);
     }
     Ok(removed)

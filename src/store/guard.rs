@@ -86,7 +86,7 @@ pub fn settings(
     Ok(deprovisioning_guards::table
         .filter(deprovisioning_guards::tenant_id.eq(&tenant.0))
         .select(GuardRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -167,7 +167,7 @@ pub fn hold(conn: &mut DbConnection, mut row: HeldRow) -> Result<i64, StoreError
     let last: Option<i64> = held_changes::table
         .filter(held_changes::tenant_id.eq(&row.tenant_id))
         .select(diesel::dsl::max(held_changes::seq))
-        .first(conn)?;
+        .get_result(conn)?;
     row.seq = last.unwrap_or(0) + 1;
     diesel::insert_into(held_changes::table)
         .values(&row)

@@ -164,7 +164,7 @@ pub fn client(
         .filter(oauth_clients::tenant_id.eq(&tenant.0))
         .filter(oauth_clients::id.eq(id))
         .select(ClientRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -253,7 +253,7 @@ pub fn code(
         .filter(oauth_codes::tenant_id.eq(&tenant.0))
         .filter(oauth_codes::code_hash.eq(code_hash))
         .select(CodeRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -298,7 +298,7 @@ pub fn identity(
         .filter(sso_identities::issuer.eq(issuer))
         .filter(sso_identities::subject.eq(subject))
         .select(IdentityRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -361,7 +361,7 @@ pub fn settings(
     Ok(sso_settings::table
         .filter(sso_settings::tenant_id.eq(&tenant.0))
         .select(SettingsRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -54,7 +54,7 @@ pub fn read(conn: &mut DbConnection, tenant: &TenantId) -> Result<Directory, Sto
         settings: role_settings::table
             .filter(role_settings::tenant_id.eq(t))
             .select(SettingsRow::as_select())
-            .first(conn)?,
+            .get_result(conn)?,
         users: users::table
             .filter(users::tenant_id.eq(t))
             .order(users::id)

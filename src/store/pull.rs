@@ -151,7 +151,7 @@ pub fn source(conn: &mut DbConnection, tenant: &TenantId) -> Result<Option<Sourc
     Ok(directory_sources::table
         .filter(directory_sources::tenant_id.eq(&tenant.0))
         .select(SourceRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -316,7 +316,7 @@ pub fn run(
         .filter(directory_runs::tenant_id.eq(&tenant.0))
         .filter(directory_runs::id.eq(id))
         .select(RunRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -41,7 +41,8 @@ fn buckets(
     q.text(tenant.0.clone())
         .sql(" AND kind = ")
         .text(table)
-        .sql(" GROUP BY bucket HAVING SUM(n) > 0 ORDER BY bucket");
+        .sql(" GROUP BY bucket HAVING SUM(n) > 0 ORDER BY bucket")
+        .reused();
     Ok(q.load::<Bucket>(conn)?
         .into_iter()
         .map(|b| (b.bucket, b.n))
@@ -58,7 +59,10 @@ pub fn tally(
     let mut q = RawQuery::new(
         "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM row_counts WHERE tenant_id = ",
     );
-    q.text(tenant.0.clone()).sql(" AND kind = ").text(table);
+    q.text(tenant.0.clone())
+        .sql(" AND kind = ")
+        .text(table)
+        .reused();
     Ok(q.load::<Count>(conn)?.first().map_or(0, |c| c.n))
 }
 
@@ -81,7 +85,8 @@ pub fn tally_between(
         .sql(" AND bucket >= ")
         .text(bucket(first))
         .sql(" AND bucket <= ")
-        .text(bucket(last));
+        .text(bucket(last))
+        .reused();
     Ok(q.load::<Count>(conn)?.first().map_or(0, |c| c.n))
 }
 
@@ -341,7 +346,8 @@ impl Probe<'_> {
                     .text(tenant.0.clone())
                     .sql(&format!(" AND {key} IN ("))
                     .texts(keys)
-                    .sql(&format!("){and}"));
+                    .sql(&format!("){and}"))
+                    .reused_if_few(keys.len());
             }
         }
         q
@@ -390,7 +396,8 @@ pub fn existing_ids(
         q.text(tenant.0.clone())
             .sql(" AND id IN (")
             .texts(chunk)
-            .sql(")");
+            .sql(")")
+            .reused_if_few(chunk.len());
         found.extend(q.load::<Id>(conn)?.into_iter().map(|row| row.id));
     }
     Ok(found)
@@ -410,7 +417,7 @@ where
     R: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
 {
     let mut q = RawQuery::new(&format!("SELECT * FROM {table} WHERE tenant_id = "));
-    q.text(tenant.0.clone()).sql(" AND id = ").text(id);
+    q.text(tenant.0.clone()).sql(" AND id = ").text(id).reused();
     if matches!(conn, DbConnection::Postgres(_)) {
         q.sql(" FOR UPDATE");
     }

@@ -152,9 +152,9 @@ pub fn settings(
     }
     // SQLite has one writer at a time, so it needs (and has) no row locks.
     let row = match (lock, &mut *conn) {
-        (Lock::Share, DbConnection::Postgres(c)) => query!().for_share().first(c),
-        (Lock::Exclusive, DbConnection::Postgres(c)) => query!().for_update().first(c),
-        (_, c) => query!().first(c),
+        (Lock::Share, DbConnection::Postgres(c)) => query!().for_share().get_result(c),
+        (Lock::Exclusive, DbConnection::Postgres(c)) => query!().for_update().get_result(c),
+        (_, c) => query!().get_result(c),
     };
     Ok(row?)
 }
@@ -820,7 +820,7 @@ pub fn find_change_set(
     Ok(change_sets::table
         .find((&tenant.0, id))
         .select(ChangeSetRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

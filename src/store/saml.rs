@@ -84,7 +84,7 @@ pub fn connection(
     Ok(saml_connections::table
         .filter(saml_connections::tenant_id.eq(&tenant.0))
         .select(ConnectionRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -135,7 +135,7 @@ pub fn take_request(
         .filter(saml_requests::tenant_id.eq(&tenant.0))
         .filter(saml_requests::id.eq(id))
         .select(RequestRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let Some(found) = found else {
         return Ok(None);

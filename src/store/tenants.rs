@@ -27,7 +27,7 @@ pub fn find_by_slug(conn: &mut DbConnection, slug: &str) -> Result<Option<Tenant
     Ok(tenants::table
         .filter(tenants::slug.eq(slug))
         .select(TenantRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -35,7 +35,7 @@ pub fn find_by_id(conn: &mut DbConnection, id: &TenantId) -> Result<Option<Tenan
     Ok(tenants::table
         .filter(tenants::id.eq(&id.0))
         .select(TenantRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -73,7 +73,7 @@ pub fn is_suspended(conn: &mut DbConnection, id: &str) -> Result<bool, StoreErro
     Ok(tenants::table
         .find(id)
         .select(tenants::suspended_at.is_not_null())
-        .first(conn)
+        .get_result(conn)
         .optional()?
         .unwrap_or(false))
 }

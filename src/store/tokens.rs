@@ -82,7 +82,7 @@ pub fn find_live_for_tenant(
             tenants::activated_at.is_not_null(),
             tenants::suspended_at.is_not_null(),
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 

@@ -105,7 +105,7 @@ fn write_emails(conn: &mut DbConnection, row: &UserRow, replace: bool) -> Result
                 .bind(Bind::Bool(*bare))
                 .sql(")");
         }
-        q.execute(conn)?;
+        q.reused_if_few(chunk.len()).execute(conn)?;
     }
     Ok(())
 }
@@ -119,7 +119,7 @@ pub fn find(
         .filter(users::tenant_id.eq(&tenant.0))
         .filter(users::id.eq(id))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -282,7 +282,8 @@ pub fn groups_of(
         q.text(tenant.0.clone())
             .sql(" AND m.member_id IN (")
             .texts(chunk)
-            .sql(") ORDER BY g.display_name_folded, g.id");
+            .sql(") ORDER BY g.display_name_folded, g.id")
+            .reused_if_few(chunk.len());
         out.extend(q.load::<MembershipRef>(conn)?);
     }
     Ok(out)

@@ -95,7 +95,7 @@ pub fn find_endpoint(
         .filter(webhook_endpoints::tenant_id.eq(&tenant.0))
         .filter(webhook_endpoints::id.eq(id))
         .select(EndpointRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -116,8 +116,8 @@ pub fn find_endpoint_for_update(
         };
     }
     Ok(match conn {
-        DbConnection::Postgres(c) => query!().for_no_key_update().first(c).optional()?,
-        DbConnection::Sqlite(c) => query!().first(c).optional()?,
+        DbConnection::Postgres(c) => query!().for_no_key_update().get_result(c).optional()?,
+        DbConnection::Sqlite(c) => query!().get_result(c).optional()?,
     })
 }
 
@@ -154,7 +154,7 @@ pub fn note_failure(
             webhook_endpoints::consecutive_failures,
             webhook_endpoints::failing_since,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(found.map(|(n, since)| (n, since.unwrap_or_else(|| now.to_owned()))))
 }
@@ -345,7 +345,7 @@ pub fn find_claimed(
         .filter(webhook_deliveries::id.eq(id))
         .filter(webhook_deliveries::claimed_until.eq(until))
         .select(DeliveryRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
@@ -363,7 +363,7 @@ pub fn insert_attempt(conn: &mut DbConnection, row: &AttemptRow) -> Result<(), S
         .filter(webhook_attempts::tenant_id.eq(&row.tenant_id))
         .filter(webhook_attempts::delivery_id.eq(&row.delivery_id))
         .select(diesel::dsl::max(webhook_attempts::attempt))
-        .first(conn)?;
+        .get_result(conn)?;
     let mut row = row.clone();
     row.attempt = next.unwrap_or(0) + 1;
     diesel::insert_into(webhook_attempts::table)
@@ -381,7 +381,7 @@ pub fn find_delivery(
         .filter(webhook_deliveries::tenant_id.eq(&tenant.0))
         .filter(webhook_deliveries::id.eq(id))
         .select(DeliveryRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?)
 }
 
