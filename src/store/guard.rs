@@ -141,13 +141,13 @@ pub fn pending(
     tenant: &TenantId,
     resource: Option<&str>,
 ) -> Result<(bool, bool), StoreError> {
-    let any: Vec<Option<String>> = held_changes::table
-        .filter(held_changes::tenant_id.eq(&tenant.0))
-        .filter(held_changes::state.eq("pending"))
-        .select(held_changes::resource_id)
-        .limit(1)
-        .load(conn)?;
-    if any.is_empty() {
+    let any: bool = diesel::select(diesel::dsl::exists(
+        held_changes::table
+            .filter(held_changes::tenant_id.eq(&tenant.0))
+            .filter(held_changes::state.eq("pending")),
+    ))
+    .get_result(conn)?;
+    if !any {
         return Ok((false, false));
     }
     let Some(resource) = resource else {

@@ -607,6 +607,90 @@ fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() 
 }
 
 /// Inserts a bare user row with the id (and userName) `id`.
+/// A guarded write that reads "nothing held" and then waits for the guard's lock, while
+/// a batch beside it holds a change: once it has the lock it reads the held queue again
+/// and queues behind that change instead of applying (the user stays active).
+#[test]
+fn a_guarded_write_that_waited_for_the_guard_queues_behind_a_change_held_meanwhile() {
+    let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
+    if !app.db.runs_on(true, "SQLite has one writer") {
+        return;
+    }
+    let id = app.create_user("waiting@example.com");
+    let r = app.api(
+        "PUT",
+        "/deprovisioning-guard",
+        Some(&json!({"enabled": true, "percent": 100, "max_users": 1000,
+                     "min_users": 1, "window_minutes": 10})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let tenant = acme(&app);
+    let (release_tx, held) = hold_retryable(&app.store, move |c| {
+        use roster::store::guard;
+        guard::lock_guard(c, &tenant)?;
+        guard::hold(
+            c,
+            guard::HeldRow {
+                tenant_id: tenant.0.clone(),
+                seq: 0,
+                state: "pending".into(),
+                origin: "scim".into(),
+                resource_id: Some("someone-else".into()),
+                label: "DELETE /Users/someone-else".into(),
+                users: "[]".into(),
+                request: "{}".into(),
+                actor: "{}".into(),
+                correlation_id: "held-beside".into(),
+                held_at: "2026-12-08T00:00:00Z".into(),
+                decided_at: None,
+                decided_by: None,
+                outcome: None,
+            },
+        )
+        .map(drop)
+    });
+    std::thread::scope(|s| {
+        let deactivation = s.spawn(|| {
+            app.patch(
+                &format!("/Users/{id}"),
+                &patch_op(json!([{"op": "replace", "path": "active", "value": false}])),
+            )
+        });
+        wait_for_a_lock_wait(&app);
+        release_tx.send(()).unwrap();
+        // Held or applied, the client gets a success.
+        assert_eq!(deactivation.join().unwrap().status, 200);
+    });
+    held.join().unwrap().unwrap();
+    assert_ne!(
+        app.get(&format!("/Users/{id}")).body["active"],
+        false,
+        "queued behind the change held beside it, not applied"
+    );
+    let pending = app.api("GET", "/deprovisioning-guard", None).body["pending"].clone();
+    assert_eq!(pending.as_array().map(Vec::len), Some(2), "{pending}");
+}
+
+/// Returns once some PostgreSQL session waits for a lock (within 10 s, or fails).
+fn wait_for_a_lock_wait(app: &TestApp) {
+    #[derive(diesel::QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.store.connection().unwrap();
+    let q =
+        roster::store::query::RawQuery::new("SELECT COUNT(*) AS n FROM pg_locks WHERE NOT granted");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while q.load::<Waiting>(&mut conn).unwrap()[0].n == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no session came to wait for a lock"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn insert_user(
     c: &mut roster::store::DbConnection,
     tenant: &roster::store::TenantId,
