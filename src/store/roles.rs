@@ -243,14 +243,13 @@ pub fn group_is_mapped(
     tenant: &TenantId,
     group_id: &str,
 ) -> Result<bool, StoreError> {
-    let found: Option<String> = role_mappings::table
-        .filter(role_mappings::tenant_id.eq(&tenant.0))
-        .filter(role_mappings::group_id.eq(group_id))
-        .filter(role_mappings::state.eq("active"))
-        .select(role_mappings::id)
-        .first(conn)
-        .optional()?;
-    Ok(found.is_some())
+    Ok(diesel::select(diesel::dsl::exists(
+        role_mappings::table
+            .filter(role_mappings::tenant_id.eq(&tenant.0))
+            .filter(role_mappings::group_id.eq(group_id))
+            .filter(role_mappings::state.eq("active")),
+    ))
+    .get_result(conn)?)
 }
 
 /// Marks a deleted group's mappings orphaned (M8); returns how many were active.

@@ -606,10 +606,9 @@ fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() 
     assert_eq!(reruns, 1);
 }
 
-/// Inserts a bare user row with the id (and userName) `id`.
-/// A guarded write that reads "nothing held" and then waits for the guard's lock, while
-/// a batch beside it holds a change: once it has the lock it reads the held queue again
-/// and queues behind that change instead of applying (the user stays active).
+/// A guarded write that waits for the guard's lock while a batch beside it holds a
+/// change reads the held queue under the lock, and queues behind that change instead of
+/// applying (the user stays active). Reading it before the lock missed the change.
 #[test]
 fn a_guarded_write_that_waited_for_the_guard_queues_behind_a_change_held_meanwhile() {
     let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
@@ -650,6 +649,8 @@ fn a_guarded_write_that_waited_for_the_guard_queues_behind_a_change_held_meanwhi
         .map(drop)
     });
     std::thread::scope(|s| {
+        // Dropped if the wait fails, which ends the held batch: no hang.
+        let release_tx = release_tx;
         let deactivation = s.spawn(|| {
             app.patch(
                 &format!("/Users/{id}"),
@@ -662,16 +663,18 @@ fn a_guarded_write_that_waited_for_the_guard_queues_behind_a_change_held_meanwhi
         assert_eq!(deactivation.join().unwrap().status, 200);
     });
     held.join().unwrap().unwrap();
+    let user = app.get(&format!("/Users/{id}"));
+    assert_eq!(user.status, 200, "{}", user.text);
     assert_ne!(
-        app.get(&format!("/Users/{id}")).body["active"],
-        false,
+        user.body["active"], false,
         "queued behind the change held beside it, not applied"
     );
     let pending = app.api("GET", "/deprovisioning-guard", None).body["pending"].clone();
     assert_eq!(pending.as_array().map(Vec::len), Some(2), "{pending}");
 }
 
-/// Returns once some PostgreSQL session waits for a lock (within 10 s, or fails).
+/// Returns once a session on this test's database waits for a lock (within 10 s, or
+/// fails). Other tests share the server, so only this database's sessions count.
 fn wait_for_a_lock_wait(app: &TestApp) {
     #[derive(diesel::QueryableByName)]
     struct Waiting {
@@ -679,8 +682,10 @@ fn wait_for_a_lock_wait(app: &TestApp) {
         n: i64,
     }
     let mut conn = app.store.connection().unwrap();
-    let q =
-        roster::store::query::RawQuery::new("SELECT COUNT(*) AS n FROM pg_locks WHERE NOT granted");
+    let q = roster::store::query::RawQuery::new(
+        "SELECT COUNT(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while q.load::<Waiting>(&mut conn).unwrap()[0].n == 0 {
         assert!(
@@ -691,6 +696,7 @@ fn wait_for_a_lock_wait(app: &TestApp) {
     }
 }
 
+/// Inserts a bare user row with the id (and userName) `id`.
 fn insert_user(
     c: &mut roster::store::DbConnection,
     tenant: &roster::store::TenantId,
