@@ -6,7 +6,8 @@
 //!
 //! A look-up by a unique key ends in `get_result`, not `first`: `first` binds its
 //! `LIMIT`, and SQLite plans a bound `LIMIT` as a constant, so it prepares such a
-//! statement again on every run (a sixth of the writer's time before this rule).
+//! statement again on every run (7 % of the writer's time before this rule). A check
+//! for any matching row asks `EXISTS`, for the same reason.
 
 pub mod admin;
 pub mod api_keys;
