@@ -611,18 +611,9 @@ fn a_write_that_loses_a_deadlock_to_a_batch_beside_it_runs_again_and_succeeds() 
 /// applying (the user stays active). Reading it before the lock missed the change.
 #[test]
 fn a_guarded_write_that_waited_for_the_guard_queues_behind_a_change_held_meanwhile() {
-    let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
-    if !app.db.runs_on(true, "SQLite has one writer") {
+    let Some((app, id)) = guarded_on_postgresql("waiting@example.com") else {
         return;
-    }
-    let id = app.create_user("waiting@example.com");
-    let r = app.api(
-        "PUT",
-        "/deprovisioning-guard",
-        Some(&json!({"enabled": true, "percent": 100, "max_users": 1000,
-                     "min_users": 1, "window_minutes": 10})),
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
+    };
     let tenant = acme(&app);
     let (release_tx, held) = hold_retryable(&app.store, move |c| {
         use roster::store::guard;
@@ -671,6 +662,25 @@ fn a_guarded_write_that_waited_for_the_guard_queues_behind_a_change_held_meanwhi
     );
     let pending = app.api("GET", "/deprovisioning-guard", None).body["pending"].clone();
     assert_eq!(pending.as_array().map(Vec::len), Some(2), "{pending}");
+}
+
+/// On PostgreSQL, an app with two writers per tenant, the user `user_name` (its id is
+/// returned), and the deprovisioning guard on with limits no single write reaches.
+/// None on SQLite, which has one writer.
+fn guarded_on_postgresql(user_name: &str) -> Option<(TestApp, String)> {
+    let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
+    if !app.db.runs_on(true, "SQLite has one writer") {
+        return None;
+    }
+    let id = app.create_user(user_name);
+    let r = app.api(
+        "PUT",
+        "/deprovisioning-guard",
+        Some(&json!({"enabled": true, "percent": 100, "max_users": 1000,
+                     "min_users": 1, "window_minutes": 10})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    Some((app, id))
 }
 
 /// Returns once a session on this test's database waits for a lock (within 10 s, or
@@ -791,18 +801,9 @@ fn a_write_that_cannot_run_twice_waits_for_its_tenants_other_batch() {
 /// tenant's row, wait for that batch, and could deadlock with its event numbering.
 #[test]
 fn a_guarded_write_does_not_wait_for_a_batch_of_its_tenant_beside_it() {
-    let app = TestApp::spawn_with(|s| s.write_writers_per_tenant = 2);
-    if !app.db.runs_on(true, "SQLite has one writer") {
+    let Some((app, id)) = guarded_on_postgresql("guarded@example.com") else {
         return;
-    }
-    let id = app.create_user("guarded@example.com");
-    let r = app.api(
-        "PUT",
-        "/deprovisioning-guard",
-        Some(&json!({"enabled": true, "percent": 100, "max_users": 1000,
-                     "min_users": 1, "window_minutes": 10})),
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
+    };
     let tenant = acme(&app);
     let (release_tx, held) = hold_retryable(&app.store, move |c| {
         insert_user(c, &tenant, "beside@example.com")
