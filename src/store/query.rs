@@ -93,19 +93,13 @@ impl RawQuery {
     /// Appends another query's SQL and binds, renumbering its placeholders.
     pub fn append(&mut self, other: &RawQuery) -> &mut Self {
         let offset = self.binds.len();
-        let mut chars = other.sql.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-                let mut n = String::new();
-                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                    n.push(*d);
-                    chars.next();
+        for piece in pieces(&other.sql) {
+            match piece {
+                Piece::Sql(text) => self.sql.push_str(text),
+                Piece::Placeholder(n) => {
+                    self.sql.push('$');
+                    self.sql.push_str(&(n + offset).to_string());
                 }
-                let index: usize = n.parse().unwrap_or(0);
-                self.sql.push('$');
-                self.sql.push_str(&(index + offset).to_string());
-            } else {
-                self.sql.push(c);
             }
         }
         self.binds.extend(other.binds.iter().cloned());
@@ -183,31 +177,63 @@ impl RunQueryDsl<SqliteConnection> for Reused<'_> {}
 impl QueryFragment<Sqlite> for Reused<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         let RawQuery { sql, binds, .. } = self.0;
-        let mut rest = sql.as_str();
-        while let Some(at) = rest.find('$') {
+        for piece in pieces(sql) {
+            let n = match piece {
+                Piece::Sql(text) => {
+                    out.push_sql(text);
+                    continue;
+                }
+                Piece::Placeholder(n) => n,
+            };
+            let bind = n.checked_sub(1).and_then(|i| binds.get(i)).ok_or_else(|| {
+                diesel::result::Error::QueryBuilderError(format!("no bind ${n}").into())
+            })?;
+            match bind {
+                Bind::Text(v) => out.push_bind_param::<Text, String>(v)?,
+                Bind::Bool(v) => out.push_bind_param::<Bool, bool>(v)?,
+                Bind::BigInt(v) => out.push_bind_param::<BigInt, i64>(v)?,
+                Bind::Double(v) => out.push_bind_param::<Double, f64>(v)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A piece of a [`RawQuery`]'s SQL: text, or the placeholder `$n`.
+enum Piece<'s> {
+    Sql(&'s str),
+    Placeholder(usize),
+}
+
+/// `sql` split at its placeholders (a `$` not followed by a digit is text).
+fn pieces(sql: &str) -> impl Iterator<Item = Piece<'_>> {
+    let mut rest = sql;
+    let mut placeholder = None;
+    std::iter::from_fn(move || {
+        if let Some(n) = placeholder.take() {
+            return Some(Piece::Placeholder(n));
+        }
+        if rest.is_empty() {
+            return None;
+        }
+        let mut from = 0;
+        while let Some(at) = rest[from..].find('$').map(|i| from + i) {
             let digits = rest[at + 1..]
                 .find(|c: char| !c.is_ascii_digit())
                 .unwrap_or(rest.len() - at - 1);
-            out.push_sql(&rest[..at]);
             if digits == 0 {
-                out.push_sql("$");
-            } else {
-                let n: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
-                let bind = n.checked_sub(1).and_then(|i| binds.get(i)).ok_or_else(|| {
-                    diesel::result::Error::QueryBuilderError(format!("no bind ${n}").into())
-                })?;
-                match bind {
-                    Bind::Text(v) => out.push_bind_param::<Text, String>(v)?,
-                    Bind::Bool(v) => out.push_bind_param::<Bool, bool>(v)?,
-                    Bind::BigInt(v) => out.push_bind_param::<BigInt, i64>(v)?,
-                    Bind::Double(v) => out.push_bind_param::<Double, f64>(v)?,
-                }
+                from = at + 1;
+                continue;
             }
+            placeholder = Some(rest[at + 1..at + 1 + digits].parse().unwrap_or(0));
+            let text = &rest[..at];
             rest = &rest[at + 1 + digits..];
+            return Some(Piece::Sql(text));
         }
-        out.push_sql(rest);
-        Ok(())
-    }
+        let text = rest;
+        rest = "";
+        Some(Piece::Sql(text))
+    })
 }
 
 #[cfg(test)]
@@ -229,6 +255,29 @@ mod tests {
         b: i64,
         #[diesel(sql_type = Text)]
         c: String,
+    }
+
+    #[test]
+    fn append_renumbers_the_other_querys_placeholders_after_its_own() {
+        let mut a = RawQuery::new("a = ");
+        a.text("x");
+        let mut b = RawQuery::new("");
+        for v in ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"] {
+            b.sql(" b = ").text(v);
+        }
+        b.sql(" AND c = '$' AND d = $1");
+        a.append(&b);
+        assert!(
+            a.as_sql().starts_with("a = $1 b = $2 b = $3"),
+            "{}",
+            a.as_sql()
+        );
+        assert!(
+            a.as_sql().ends_with(" b = $11 AND c = '$' AND d = $2"),
+            "{}",
+            a.as_sql()
+        );
+        assert_eq!(a.binds().len(), 11);
     }
 
     #[test]
